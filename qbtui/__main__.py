@@ -1,0 +1,5 @@
+"""`python -m qbtui` runs the command line."""
+
+from qbtui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""The `qbtui` command line: one parser, subcommands registered by topic modules.
+
+Each topic module (`foundation`, `dataset`, `runs`) exposes `register(subparsers)` and
+gives each subcommand a `handler(args) -> int`. Handlers import heavy modules lazily
+so that `qbtui --help` and the dashboard start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from qbtui import __version__
+from qbtui.errors import QbtuiError
+
+TOPIC_MODULES = ("foundation", "dataset", "runs")
+
+DESCRIPTION = """\
+qbtui: train Stable Diffusion 1.5 character LoRAs of your friends in one house style.
+
+Run with no command to open the dashboard. Every command reads and writes one
+registry.toml: --registry PATH, else $QBTUI_REGISTRY, else ./registry.toml, else the
+user config folder (see `qbtui locate`).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every topic's subcommands included."""
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="qbtui",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qbtui {__version__}")
+    parser.add_argument(
+        "--registry",
+        metavar="PATH",
+        help="registry.toml to use (default: $QBTUI_REGISTRY, ./registry.toml, user config dir)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in TOPIC_MODULES:
+        importlib.import_module(f"qbtui.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `qbtui` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        from qbtui.cli.foundation import open_dashboard
+
+        handler = open_dashboard
+    try:
+        return int(handler(args) or 0)
+    except QbtuiError as error:
+        print(f"qbtui: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

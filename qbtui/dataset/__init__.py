@@ -1,0 +1,1 @@
+"""Dataset engine: scan, prepare, captions, watch. Knows nothing of the UI."""

@@ -1,0 +1,26 @@
+"""The one exception type users see: what failed, where, and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class QbtuiError(Exception):
+    """An error with the file it concerns and the fix, printed without a traceback."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None, fix: str | None = None):
+        self.message = message
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.fix = fix
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """`path:line: message` followed by `fix: ...` when there is one."""
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        text = f"{where}{self.message}"
+        if self.fix:
+            text += f"\n  fix: {self.fix}"
+        return text

@@ -1,0 +1,1 @@
+"""Training runs that outlive the screen: run directories, events, supervisor, backends, queue."""

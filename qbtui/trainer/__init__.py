@@ -1,0 +1,1 @@
+"""The built-in LoRA trainer. Imported only inside training and sampling subprocesses."""
