@@ -1,0 +1,269 @@
+"""TrainConfig: one training run's settings, named as kohya's train_network.py flags.
+
+Plain data only (no torch): the runs layer builds it from a preset, writes it into
+`run.toml` as the `[train]` table, and the trainer subprocess reads it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
+
+MIXED_PRECISIONS = ("no", "fp16", "bf16")
+OPTIMIZERS = ("AdamW",)
+LR_SCHEDULERS = (
+    "constant",
+    "constant_with_warmup",
+    "cosine",
+    "cosine_with_restarts",
+    "linear",
+    "polynomial",
+)
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+# Flags the builtin trainer accepts (so kohya presets load unchanged) but does not act on.
+IGNORED_WHEN_SET = ("logging_dir", "persistent_data_loader_workers", "max_data_loader_n_workers")
+
+PATH_FIELDS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "tokenizer", "state_dir")
+REQUIRED_FIELDS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "output_name")
+
+
+@dataclass
+class TrainConfig:
+    """Everything the builtin trainer needs for one run."""
+
+    pretrained_model_name_or_path: Path
+    train_data_dir: Path
+    output_dir: Path
+    output_name: str
+    logging_dir: Path | None = None
+    caption_extension: str = ".txt"
+    resolution: str = "512,512"
+    network_module: str = "networks.lora"
+    network_dim: int = 16
+    network_alpha: float = 8.0
+    learning_rate: float = 1e-4
+    text_encoder_lr: float | None = None
+    optimizer_type: str = "AdamW"
+    lr_scheduler: str = "cosine"
+    lr_warmup_steps: int = 0
+    max_train_steps: int = 1200
+    train_batch_size: int = 1
+    gradient_checkpointing: bool = False
+    mixed_precision: str = "no"
+    save_every_n_steps: int = 0
+    save_model_as: str = "safetensors"
+    cache_latents: bool = False
+    network_train_unet_only: bool = False
+    persistent_data_loader_workers: bool = False
+    max_data_loader_n_workers: int = 0
+    seed: int = 42
+    device: str = "auto"
+    tokenizer: Path | None = None
+    sample_every_n_steps: int = 0
+    sample_prompts: list[str] = field(default_factory=list)
+    sample_weights: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
+    sample_steps: int = 20
+    trigger: str = ""
+    friend_id: str = ""
+    run_id: str = ""
+    preset: str = ""
+    state_dir: Path | None = None
+    extra_flags: dict[str, FlagValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels from `resolution` ("512,512" or "512")."""
+        return parse_resolution(self.resolution)
+
+    @property
+    def effective_text_encoder_lr(self) -> float:
+        """kohya's rule: the text encoder uses `learning_rate` unless `text_encoder_lr` is set."""
+        return self.learning_rate if self.text_encoder_lr is None else self.text_encoder_lr
+
+    def unsupported_flags(self) -> list[str]:
+        """Flags given to this run that the builtin trainer accepts but does not implement."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        ignored = [name for name in IGNORED_WHEN_SET if getattr(self, name) != defaults[name]]
+        return ignored + list(self.extra_flags)
+
+    def validate(self) -> None:
+        """Raise QbtuiError naming the first out-of-range setting."""
+        for name in REQUIRED_FIELDS:
+            if not str(getattr(self, name) or "").strip():
+                raise _bad(name, "is empty", "set it in run.toml or the preset")
+        checks: list[tuple[str, bool, str]] = [
+            ("network_dim", self.network_dim > 0, "use a positive rank such as 16"),
+            ("network_alpha", self.network_alpha > 0, "use a positive alpha such as 8 (half the dim)"),
+            ("learning_rate", self.learning_rate > 0, "use a positive rate such as 1e-4"),
+            ("text_encoder_lr", self.text_encoder_lr is None or self.text_encoder_lr >= 0, "use 0 or more, e.g. 5e-5"),
+            ("max_train_steps", self.max_train_steps > 0, "use a positive step count such as 1200"),
+            ("train_batch_size", self.train_batch_size > 0, "use 1 (the guide's setting) or more"),
+            ("lr_warmup_steps", self.lr_warmup_steps >= 0, "use 0 or more"),
+            ("save_every_n_steps", self.save_every_n_steps >= 0, "use 0 (only the final file) or a step count"),
+            ("sample_every_n_steps", self.sample_every_n_steps >= 0, "use 0 (no samples during training) or more"),
+            ("sample_steps", self.sample_steps > 0, "use a positive number of denoising steps such as 20"),
+            ("max_data_loader_n_workers", self.max_data_loader_n_workers >= 0, "use 0 or more"),
+            ("mixed_precision", self.mixed_precision in MIXED_PRECISIONS, f"use one of {', '.join(MIXED_PRECISIONS)}"),
+            ("optimizer_type", self.optimizer_type in OPTIMIZERS, "the builtin trainer implements AdamW only"),
+            ("lr_scheduler", self.lr_scheduler in LR_SCHEDULERS, f"use one of {', '.join(LR_SCHEDULERS)}"),
+            ("device", self.device in DEVICES, f"use one of {', '.join(DEVICES)}"),
+            ("network_module", self.network_module == "networks.lora", "the builtin trainer writes networks.lora files"),
+            ("save_model_as", self.save_model_as == "safetensors", "use safetensors (the only format written)"),
+            ("caption_extension", self.caption_extension.startswith("."), 'start it with a dot, e.g. ".txt"'),
+            ("sample_weights", all(w >= 0 for w in self.sample_weights), "use LoRA weights such as 0.6, 0.8, 1.0"),
+        ]
+        for name, ok, fix in checks:
+            if not ok:
+                raise _bad(name, f"has an unusable value {getattr(self, name)!r}", fix)
+        parse_resolution(self.resolution)
+
+    @classmethod
+    def from_preset(cls, preset: Preset, settings: Settings, friend: Friend, **overrides: Any) -> TrainConfig:
+        """A run's config from a registry preset, the settings' paths and one friend."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        extra: dict[str, FlagValue] = {}
+        for flag, value in preset.flags.items():
+            if flag in known and flag != "extra_flags":
+                values[flag] = value
+            else:
+                extra[flag] = value
+        values.update(
+            pretrained_model_name_or_path=settings.base_model,
+            train_data_dir=friend_root(settings, friend),
+            output_dir=settings.lora_dir,
+            output_name=friend.output_name,
+            tokenizer=settings.tokenizer,
+            device=settings.device,
+            trigger=friend.token,
+            friend_id=friend.id,
+            preset=preset.name,
+        )
+        if int(values.get("sample_every_n_steps", 0) or 0) > 0:
+            values["sample_prompts"] = [f"{friend.token} person, {settings.style_suffix}"]
+        values["extra_flags"] = extra
+        values.update(overrides)
+        return _build(cls, values, source=f"preset {preset.name!r}")
+
+    def to_toml_table(self) -> dict[str, Any]:
+        """Plain TOML values (paths as str); unset optional values are left out."""
+        table: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, (list, dict)):
+                value = type(value)(value)
+            table[f.name] = value
+        return table
+
+    @classmethod
+    def from_toml_table(cls, table: dict[str, Any], *, path: Path | None = None) -> TrainConfig:
+        """The inverse of `to_toml_table`; QbtuiError names the bad key (and file)."""
+        if hasattr(table, "unwrap"):
+            table = table.unwrap()
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in table:
+            if key not in known:
+                raise QbtuiError(
+                    f"[train] has an unknown key {key!r}",
+                    path=path,
+                    fix=f"remove it or put it under extra_flags; known keys: {', '.join(sorted(known))}",
+                )
+        return _build(cls, dict(table), source="[train]", path=path)
+
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """kohya's `--resolution`: "W,H" or one number for a square, multiples of 8."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1:
+        numbers = numbers * 2
+    if len(numbers) != 2 or any(n <= 0 or n % 8 for n in numbers):
+        raise _bad("resolution", f"has an unusable value {text!r}", 'use "512,512" (width,height, multiples of 8)')
+    return numbers[0], numbers[1]
+
+
+def _bad(key: str, problem: str, fix: str, path: Path | None = None) -> QbtuiError:
+    return QbtuiError(f"training setting {key} {problem}", path=path, fix=fix)
+
+
+def _build(cls: type[TrainConfig], values: dict[str, Any], *, source: str, path: Path | None = None) -> TrainConfig:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in REQUIRED_FIELDS:
+        if name not in values:
+            raise QbtuiError(f"{source} is missing {name}", path=path, fix=f"add {name} = ... to the table")
+    converted = {name: _coerce(name, fields[name].type, value, path) for name, value in values.items()}
+    try:
+        return cls(**converted)
+    except QbtuiError as error:
+        if path is not None and error.path is None:
+            raise QbtuiError(error.message, path=path, fix=error.fix) from None
+        raise
+
+
+def _coerce(name: str, type_name: str, value: Any, path: Path | None) -> Any:
+    """Turn a TOML or preset value into the field's type, or raise naming the key."""
+    wrong = QbtuiError(
+        f"training setting {name} has a value of the wrong kind: {value!r}",
+        path=path,
+        fix=f"give {name} a value of type {type_name}",
+    )
+    if value is None:
+        if "None" in type_name:
+            return None
+        raise wrong
+    base = type_name.replace(" | None", "")
+    try:
+        if base == "Path":
+            if not isinstance(value, (str, Path)):
+                raise wrong
+            return Path(value).expanduser()
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise wrong
+        if base == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise wrong
+            return int(value)
+        if base == "float":
+            if isinstance(value, bool):
+                raise wrong
+            return float(value)
+        if base == "str":
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise wrong
+            return str(value)
+        if base == "list[str]":
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise wrong
+            return list(value)
+        if base == "list[float]":
+            if isinstance(value, str):
+                value = [v for v in value.split(",") if v.strip()]
+            return [float(v) for v in value]
+        if base == "dict[str, FlagValue]":
+            if not isinstance(value, dict):
+                raise wrong
+            return dict(value)
+    except (TypeError, ValueError):
+        raise wrong from None
+    raise wrong
