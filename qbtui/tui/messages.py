@@ -1,7 +1,8 @@
 """Messages the app posts to its screens when the world changes.
 
 Posted from watcher and poller threads with `post_message` (thread-safe); bursts of the
-same kind collapse through `can_replace`.
+same kind collapse through `can_replace`. They do not bubble: the app receives them from
+the workspace and forwards each to the active screen.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from textual.message import Message
 
 
 @dataclass
-class FriendChanged(Message):
-    """Files of one friend's dataset changed on disk."""
+class FriendChanged(Message, bubble=False):
+    """Files of one friend's dataset changed on disk; the workspace holds the new status."""
 
     friend_id: str
 
@@ -22,18 +23,25 @@ class FriendChanged(Message):
 
 
 @dataclass
-class RegistryChanged(Message):
-    """registry.toml changed on disk and was reloaded."""
+class RegistryChanged(Message, bubble=False):
+    """registry.toml changed (on disk or through the app) and was reloaded."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RegistryChanged)
 
 
 @dataclass
-class RunsUpdated(Message):
+class RunsUpdated(Message, bubble=False):
     """New events arrived for one or more runs; the app's run snapshots are current."""
 
     run_ids: tuple[str, ...]
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunsUpdated)
+
+
+@dataclass
+class WorkspaceError(Message, bubble=False):
+    """A background refresh failed; `text` is the QbtuiError text with its fix."""
+
+    text: str

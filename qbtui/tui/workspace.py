@@ -1,0 +1,411 @@
+"""The dashboard's model: registry, dataset statuses and live run snapshots, no widgets.
+
+`Workspace` is what every screen reads through `self.app.workspace`:
+
+- `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`.
+- `friends()`, `friend(id)`: friends in registry order; `friend` raises `QbtuiError`.
+- `status(id) -> FriendStatus | None`: the last scan (None until the first scan ran);
+  `rescan(id) -> FriendStatus` scans now (blocking: call it from a worker) and caches it.
+- `runs()`, `run(run_id)`, `latest_run(friend_id)`, `runs_for(friend_id)`: `RunInfo`
+  snapshots, refreshed by the poller; `trace(run_id) -> RunTrace` holds what a run's
+  events and log said (losses, checkpoints, samples, log tail) for the training screen.
+- intents: `start_run`, `stop_run`, `resume_run`, `command_for`, `cancel_queued`,
+  `move_queued`, `save_theme`; each is a blocking domain call for a worker.
+
+`start(post)` starts the `DatasetWatcher` and the run poller thread; both call `post`
+(thread-safe, e.g. `App.post_message`) with `FriendChanged`, `RegistryChanged` and
+`RunsUpdated` once the model already holds the new state. `stop()` ends both; runs are
+separate processes and never stop with the workspace.
+
+Domain modules are imported inside the methods that need them so the first frame only
+waits for the registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, Registry, Settings
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from qbtui.dataset import FriendStatus
+    from qbtui.runs import RunInfo
+
+LIVE_STATES = frozenset({"queued", "running"})
+LOG_TAIL_LINES = 400
+TRACE_POINTS = 4000
+
+
+@dataclass
+class RunTrace:
+    """Everything one run reported so far, accumulated from its events and output log."""
+
+    run_id: str
+    losses: list[float] = field(default_factory=list)
+    avg_losses: list[float] = field(default_factory=list)
+    learning_rate: float | None = None
+    checkpoints: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    log_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+
+    def snapshot(self) -> "RunTrace":
+        """A copy the UI thread can read while the poller keeps appending."""
+        return RunTrace(
+            run_id=self.run_id,
+            losses=list(self.losses),
+            avg_losses=list(self.avg_losses),
+            learning_rate=self.learning_rate,
+            checkpoints=list(self.checkpoints),
+            samples=list(self.samples),
+            notes=list(self.notes),
+            log_lines=deque(self.log_lines, maxlen=LOG_TAIL_LINES),
+        )
+
+
+class _LogTail:
+    """Reads only the new bytes of a growing text file, split on both \\r and \\n."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = ""
+
+    def read_new(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        text = self.partial + data.decode("utf-8", errors="replace")
+        pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.partial = pieces.pop()
+        return [piece for piece in pieces if piece.strip()]
+
+
+class _RunFollower:
+    """Follows one run directory: its events (incrementally) and its output log."""
+
+    def __init__(self, info: "RunInfo") -> None:
+        from qbtui.runs.events import EventFollower
+
+        self.info = info
+        self.trace = RunTrace(run_id=info.run_id)
+        self.events = EventFollower(info.path / "events.jsonl")
+        self.log = _LogTail(info.path / "output.log")
+
+    def poll(self) -> bool:
+        """Apply new events and log lines; True when anything changed."""
+        changed = False
+        for event in self.events.read_new():
+            self._apply(event)
+            changed = True
+        lines = self.log.read_new()
+        if lines:
+            self.trace.log_lines.extend(lines)
+            changed = True
+        return changed
+
+    def _apply(self, event: Any) -> None:
+        kind = _field(event, "type")
+        trace = self.trace
+        if kind == "step":
+            loss = _field(event, "loss")
+            avg = _field(event, "avg_loss")
+            if loss is not None:
+                trace.losses.append(float(loss))
+                trace.avg_losses.append(float(avg if avg is not None else loss))
+                del trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
+            trace.learning_rate = _field(event, "lr", trace.learning_rate)
+            self.info = replace(
+                self.info,
+                state="running" if self.info.state == "queued" else self.info.state,
+                step=int(_field(event, "step", self.info.step)),
+                max_steps=int(_field(event, "max_steps", self.info.max_steps)),
+                loss=loss,
+                avg_loss=avg,
+                it_s=_field(event, "it_s"),
+                eta_s=_field(event, "eta_s"),
+                losses=tuple(trace.losses[-200:]),
+            )
+        elif kind == "checkpoint":
+            trace.checkpoints.append(str(_field(event, "path")))
+        elif kind == "sample":
+            trace.samples.append(str(_field(event, "path")))
+        elif kind in ("warning", "error"):
+            hint = _field(event, "hint")
+            text = f"{kind}: {_field(event, 'message')}" + (f" ({hint})" if hint else "")
+            trace.notes.append(text)
+
+
+def _field(event: Any, name: str, default: Any = None) -> Any:
+    """A field of an event, whether the events module hands out dicts or objects."""
+    if isinstance(event, dict):
+        return event.get(name, default)
+    return getattr(event, name, default)
+
+
+class Workspace:
+    """Registry, dataset statuses and run snapshots for one registry.toml."""
+
+    def __init__(self, registry_path: Path | str, *, poll_interval: float = 0.25, list_every: float = 1.0) -> None:
+        self.registry_path = Path(registry_path)
+        self.registry = Registry.load(self.registry_path)
+        self.poll_interval = poll_interval
+        self.list_every = list_every
+        self._statuses: dict[str, "FriendStatus"] = {}
+        self._runs: dict[str, "RunInfo"] = {}
+        self._followers: dict[str, _RunFollower] = {}
+        self._lock = threading.RLock()
+        self._scan_cache: Any = None
+        self._post: Callable[["Message"], Any] | None = None
+        self._watcher: Any = None
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._poll_now = threading.Event()
+
+    # --- registry -------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.registry.settings
+
+    def friends(self) -> list[Friend]:
+        """Every friend, in registry order."""
+        return list(self.registry.friends.values())
+
+    def friend(self, friend_id: str) -> Friend:
+        """One friend by id; `QbtuiError` naming the registry when there is none."""
+        try:
+            return self.registry.friends[friend_id]
+        except KeyError:
+            raise QbtuiError(
+                f"no friend with id {friend_id!r}",
+                path=self.registry_path,
+                fix="add the friend first (key a on the dashboard, or `qbtui add NAME`)",
+            ) from None
+
+    def reload_registry(self) -> bool:
+        """Re-read registry.toml when it changed on disk; True when it did."""
+        changed = self.registry.reload_if_changed()
+        if changed and self._watcher is not None:
+            self._watcher.watch_friends(self.friends())
+        return changed
+
+    def save_theme(self, name: str) -> None:
+        """Store the chosen theme in the registry's settings."""
+        if self.settings.theme != name:
+            self.registry.set_setting("theme", name)
+
+    # --- datasets -------------------------------------------------------------
+    def status(self, friend_id: str) -> "FriendStatus | None":
+        """The last scan of a friend's dataset, or None before the first scan."""
+        return self._statuses.get(friend_id)
+
+    def rescan(self, friend_id: str) -> "FriendStatus":
+        """Scan one friend's folder now (cached by mtime and size) and keep the result."""
+        from qbtui.dataset import ScanCache, scan_friend
+
+        with self._lock:
+            if self._scan_cache is None:
+                self._scan_cache = ScanCache()
+        status = scan_friend(self.settings, self.friend(friend_id), cache=self._scan_cache)
+        self._statuses[friend_id] = status
+        return status
+
+    def scan_all(self, on_each: Callable[[str], Any] | None = None) -> None:
+        """Scan every friend, calling `on_each(friend_id)` after each one."""
+        for friend in self.friends():
+            self.rescan(friend.id)
+            if on_each is not None:
+                on_each(friend.id)
+
+    # --- runs -----------------------------------------------------------------
+    def runs(self) -> list["RunInfo"]:
+        """Every known run, newest first (as `list_runs` orders them)."""
+        return list(self._runs.values())
+
+    def run(self, run_id: str) -> "RunInfo | None":
+        return self._runs.get(run_id)
+
+    def runs_for(self, friend_id: str) -> list["RunInfo"]:
+        return [info for info in self._runs.values() if info.friend_id == friend_id]
+
+    def latest_run(self, friend_id: str) -> "RunInfo | None":
+        """The friend's live run if there is one, else its newest run."""
+        runs = self.runs_for(friend_id)
+        live = [info for info in runs if info.state in LIVE_STATES]
+        return (live or runs or [None])[0]
+
+    def trace(self, run_id: str) -> RunTrace:
+        """A copy of what the run reported so far (empty for a run not followed yet)."""
+        with self._lock:
+            follower = self._followers.get(run_id)
+            return follower.trace.snapshot() if follower else RunTrace(run_id=run_id)
+
+    def refresh_runs(self) -> tuple[str, ...]:
+        """Re-list run directories and read new events of live runs; ids that changed."""
+        from qbtui.runs import list_runs
+
+        listed = list_runs(self.settings)
+        with self._lock:
+            changed = self._merge_listing(listed)
+            changed.update(self._poll_followers())
+        return tuple(sorted(changed))
+
+    def poll_live(self) -> tuple[str, ...]:
+        """Read new events of the runs being followed; ids that changed."""
+        with self._lock:
+            return tuple(sorted(self._poll_followers()))
+
+    def _merge_listing(self, listed: list["RunInfo"]) -> set[str]:
+        changed: set[str] = set()
+        fresh: dict[str, RunInfo] = {}
+        for info in listed:
+            follower = self._followers.get(info.run_id)
+            if follower is None:
+                follower = _RunFollower(info)
+                self._followers[info.run_id] = follower
+                follower.poll()
+                changed.add(info.run_id)
+            elif follower.info.state != info.state or follower.info.step < info.step:
+                changed.add(info.run_id)
+            if info.state not in LIVE_STATES or follower.info.step <= info.step:
+                follower.info = info
+            fresh[info.run_id] = follower.info
+        changed.update(set(self._runs) - set(fresh))
+        for gone in set(self._followers) - set(fresh):
+            del self._followers[gone]
+        self._runs = fresh
+        return changed
+
+    def _poll_followers(self) -> set[str]:
+        changed = set()
+        for run_id, follower in self._followers.items():
+            if follower.info.state in LIVE_STATES and follower.poll():
+                self._runs[run_id] = follower.info
+                changed.add(run_id)
+        return changed
+
+    def command_for(self, friend_id: str, preset: str, backend: str) -> list[str]:
+        """The exact command (or trainer invocation) a run would execute."""
+        from qbtui.runs import command_for
+
+        return command_for(self.registry, friend_id, preset, backend)
+
+    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None) -> "RunInfo":
+        """Start a detached run for a friend; the poller picks it up at once."""
+        from qbtui.runs import start_run
+
+        info = start_run(self.registry, friend_id, preset=preset, backend=backend)
+        self._poll_now.set()
+        return info
+
+    def stop_run(self, run_id: str) -> "RunInfo":
+        """Ask a run to stop (its state and checkpoints stay for resume)."""
+        from qbtui.runs import stop_run
+
+        info = stop_run(self.settings, run_id)
+        self._poll_now.set()
+        return info
+
+    def resume_run(self, run_id: str) -> "RunInfo":
+        """Continue a stopped or crashed run in its own directory."""
+        from qbtui.runs import resume_run
+
+        info = resume_run(self.registry, run_id)
+        self._poll_now.set()
+        return info
+
+    def cancel_queued(self, run_id: str) -> None:
+        """Drop a queued run from the queue."""
+        from qbtui.runs import cancel
+
+        cancel(self.settings, run_id)
+        self._poll_now.set()
+
+    def move_queued(self, run_id: str, offset: int) -> None:
+        """Move a queued run `offset` places (negative: earlier)."""
+        from qbtui.runs import move
+
+        move(self.settings, run_id, offset)
+        self._poll_now.set()
+
+    # --- live updates -----------------------------------------------------------
+    def start(self, post: Callable[["Message"], Any], *, watch: bool = True) -> None:
+        """Start the run poller (and the folder watcher when `watch`), posting to `post`."""
+        self._post = post
+        if watch:
+            from qbtui.dataset import DatasetWatcher
+
+            self._watcher = DatasetWatcher(
+                self.registry_path,
+                self.settings,
+                self.friends(),
+                on_friend_changed=self._on_friend_changed,
+                on_registry_changed=self._on_registry_changed,
+            )
+            self._watcher.start()
+        self._poller = threading.Thread(target=self._poll_loop, name="qbtui-run-poller", daemon=True)
+        self._poller.start()
+
+    def stop(self) -> None:
+        """Stop watching and polling; running trainings carry on."""
+        self._stopping.set()
+        self._poll_now.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if self._poller is not None:
+            self._poller.join(timeout=2)
+            self._poller = None
+
+    def request_poll(self) -> None:
+        """Make the poller re-list run directories now instead of at its next turn."""
+        self._poll_now.set()
+
+    def _poll_loop(self) -> None:
+        since_listing = self.list_every
+        while not self._stopping.is_set():
+            forced = self._poll_now.is_set()
+            self._poll_now.clear()
+            try:
+                if forced or since_listing >= self.list_every:
+                    since_listing = 0.0
+                    changed = self.refresh_runs()
+                else:
+                    changed = self.poll_live()
+            except QbtuiError as error:
+                changed = ()
+                self._emit_error(error)
+            if changed:
+                self._emit(RunsUpdated(changed))
+            self._poll_now.wait(self.poll_interval)
+            since_listing += self.poll_interval
+
+    def _on_friend_changed(self, friend_id: str) -> None:
+        if friend_id in self.registry.friends:
+            self.rescan(friend_id)
+            self._emit(FriendChanged(friend_id))
+
+    def _on_registry_changed(self) -> None:
+        if self.reload_registry():
+            self._emit(RegistryChanged())
+
+    def _emit(self, message: "Message") -> None:
+        if self._post is not None and not self._stopping.is_set():
+            self._post(message)
+
+    def _emit_error(self, error: QbtuiError) -> None:
+        from qbtui.tui.messages import WorkspaceError
+
+        self._emit(WorkspaceError(str(error)))
