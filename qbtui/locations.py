@@ -1,0 +1,44 @@
+"""Where qbtui keeps things outside the registry: config folder, themes, starter registry.
+
+`$QBTUI_CONFIG_DIR` overrides the platform's user config folder (tests and portable set-ups
+use it). Nothing here imports anything heavier than platformdirs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "qbtui"
+REGISTRY_FILENAME = "registry.toml"
+REGISTRY_ENV = "QBTUI_REGISTRY"
+CONFIG_DIR_ENV = "QBTUI_CONFIG_DIR"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STARTER_REGISTRY = PACKAGE_DIR / "starter_registry.toml"
+REPO_THEMES_DIR = PACKAGE_DIR.parent / "themes"
+
+
+def config_dir() -> Path:
+    """The user config folder: `$QBTUI_CONFIG_DIR`, else the platform's (`~/.config/qbtui`)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def user_registry_path() -> Path:
+    """The registry used when neither --registry, $QBTUI_REGISTRY nor ./registry.toml exist."""
+    return config_dir() / REGISTRY_FILENAME
+
+
+def user_themes_dir() -> Path:
+    """Where a user drops their own theme files."""
+    return config_dir() / "themes"
+
+
+def themes_dirs() -> list[Path]:
+    """Theme folders in load order: the bundled ones, then the user's (which win)."""
+    return [REPO_THEMES_DIR, user_themes_dir()]
