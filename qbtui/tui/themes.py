@@ -2,7 +2,8 @@
 
 Each file describes one `textual.theme.Theme`. Folders searched, first name wins:
 the `themes/` folder next to the registry file (where users add theirs), the user
-config dir's `themes/`, then the copies bundled in the package. A bad file never
+config dir's `themes/` (`$QBTUI_CONFIG_DIR/themes`), the repository's `themes/`, then
+the copies bundled in the package (for installs without the repository). A bad file never
 crashes the app: it is skipped and reported in one message naming the file and the fix.
 """
 
@@ -12,11 +13,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from qbtui import locations
 from qbtui.errors import QbtuiError
 
 DEFAULT_THEME = "paper-and-ink"
@@ -43,18 +44,13 @@ class ThemeLoad:
         return "\n".join([heading, *(error.describe() for error in self.errors)])
 
 
-def user_themes_dir() -> Path:
-    """`<user config dir>/qbtui/themes`."""
-    return platformdirs.user_config_path("qbtui") / "themes"
-
-
 def theme_dirs(registry_path: Path | None, user_dir: Path | None = None) -> list[Path]:
     """Folders to search, in order of precedence."""
     folders = []
     if registry_path is not None:
         folders.append(Path(registry_path).resolve().parent / "themes")
-    folders.append(user_dir if user_dir is not None else user_themes_dir())
-    folders.append(BUNDLED_THEMES_DIR)
+    folders.append(user_dir if user_dir is not None else locations.user_themes_dir())
+    folders.extend([locations.REPO_THEMES_DIR, BUNDLED_THEMES_DIR])
     unique: list[Path] = []
     for folder in folders:
         if folder not in unique:

@@ -1,0 +1,223 @@
+"""Image preview: Kitty or Sixel graphics where the terminal has them, coloured half-blocks elsewhere.
+
+textual-image decides which graphics protocol the terminal speaks with a short terminal
+query when it is imported, which must happen before Textual starts reading the
+keyboard: `run_app` calls `prepare_image_protocol(settings.image_protocol)` before
+`App.run`. The "halfcell" setting skips the query altogether (slow SSH links, tmux
+without passthrough) and draws upper-half blocks whose foreground is the upper pixel
+and whose background the lower one; that is also what tests and plain terminals get.
+Images are decoded and resized in a thread worker, never on the UI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+from rich.color import Color
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+from textual import work
+from textual.app import ComposeResult
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from qbtui.errors import QbtuiError
+
+IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
+THUMBNAIL_SIDE = 512
+UPPER_HALF_BLOCK = "\u2580"
+
+_active_protocol = "halfcell"
+
+
+def prepare_image_protocol(setting: str) -> str:
+    """Resolve the `image_protocol` setting to "sixel", "kitty" or "halfcell" and remember it.
+
+    Call before `App.run`: "auto" imports textual-image, whose import queries the
+    terminal; "sixel" and "kitty" force that protocol; "halfcell" never queries.
+    """
+    global _active_protocol
+    if setting not in IMAGE_PROTOCOLS:
+        raise QbtuiError(
+            f"unknown image_protocol {setting!r}",
+            fix=f"set image_protocol in [settings] of registry.toml to one of: {', '.join(IMAGE_PROTOCOLS)}",
+        )
+    if setting == "halfcell":
+        _active_protocol = "halfcell"
+        return _active_protocol
+    import textual_image.widget  # noqa: F401  (its import measures the terminal's cell size)
+    from textual_image.renderable import Image as DetectedRenderable
+    from textual_image.renderable import SixelImage, TGPImage
+
+    if setting == "auto":
+        detected = {SixelImage: "sixel", TGPImage: "kitty"}
+        _active_protocol = detected.get(DetectedRenderable, "halfcell")
+    else:
+        _active_protocol = setting
+    return _active_protocol
+
+
+def active_image_protocol() -> str:
+    """The protocol `prepare_image_protocol` chose ("halfcell" when it was never called)."""
+    return _active_protocol
+
+
+def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Image:
+    """Decode, apply EXIF rotation, flatten transparency on white, shrink to `max_side`."""
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.thumbnail((max_side, max_side))
+            if image.mode in ("RGBA", "LA", "P"):
+                image = image.convert("RGBA")
+                flattened = Image.new("RGB", image.size, (255, 255, 255))
+                flattened.paste(image, mask=image.getchannel("A"))
+                return flattened
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise QbtuiError(f"cannot read image: {error}", path=path, fix="re-export it as JPEG or PNG, or move it to originals/") from error
+
+
+@dataclass(frozen=True)
+class HalfBlocks:
+    """A Rich renderable: one row of cells per two rows of pixels."""
+
+    pixels: Image.Image
+
+    @classmethod
+    def fit(cls, image: Image.Image, width: int, height: int) -> "HalfBlocks":
+        """Scale `image` to fit `width` x `height` cells, keeping its aspect ratio.
+
+        A cell is about twice as tall as wide, so each cell holds one pixel across and
+        two down, and pixels stay square.
+        """
+        scale = min(width / image.width, 2 * height / image.height)
+        size = (max(1, round(image.width * scale)), max(2, round(image.height * scale)))
+        resized = image.resize(size, Image.Resampling.LANCZOS)
+        if resized.height % 2:
+            padded = Image.new("RGB", (resized.width, resized.height + 1), resized.getpixel((0, resized.height - 1)))
+            padded.paste(resized)
+            resized = padded
+        return cls(resized)
+
+    @property
+    def cell_width(self) -> int:
+        return self.pixels.width
+
+    @property
+    def cell_height(self) -> int:
+        return self.pixels.height // 2
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.cell_width, self.cell_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        data: Any = self.pixels.load()
+        for row in range(0, self.pixels.height, 2):
+            for column in range(self.pixels.width):
+                upper = Color.from_rgb(*data[column, row])
+                lower = Color.from_rgb(*data[column, row + 1])
+                yield Segment(UPPER_HALF_BLOCK, Style(color=upper, bgcolor=lower))
+            yield Segment.line()
+
+
+class ImagePreview(Widget):
+    """Shows one image file, or a short message when there is none or it cannot be read."""
+
+    DEFAULT_CSS = """
+    ImagePreview {
+        height: 1fr;
+        align: center middle;
+    }
+    ImagePreview > #preview-art {
+        width: auto;
+        height: auto;
+        color: $text-muted;
+    }
+    ImagePreview > #preview-graphic {
+        width: auto;
+        height: auto;
+        max-width: 100%;
+        max-height: 100%;
+    }
+    """
+
+    path: reactive[Path | None] = reactive(None, init=False)
+
+    def __init__(self, *, protocol: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.protocol = protocol or active_image_protocol()
+        self._thumbnail: Image.Image | None = None
+        self.shown: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("no image", id="preview-art")
+        if self.protocol != "halfcell":
+            yield self._graphic_widget()
+
+    def _graphic_widget(self) -> Widget:
+        from textual_image.widget import SixelImage, TGPImage
+
+        widget_class = SixelImage if self.protocol == "sixel" else TGPImage
+        graphic = widget_class(id="preview-graphic")
+        graphic.display = False
+        return graphic
+
+    def watch_path(self, path: Path | None) -> None:
+        self._thumbnail = None
+        if path is None:
+            self._show_message("no image")
+            return
+        self._decode(path, self._cells())
+
+    def on_resize(self, event: Resize) -> None:
+        if self._thumbnail is not None and self.protocol == "halfcell":
+            self._rescale(self._thumbnail, self.path, self._cells())
+
+    def _cells(self) -> tuple[int, int]:
+        return max(1, self.content_size.width), max(1, self.content_size.height)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def _decode(self, path: Path, cells: tuple[int, int]) -> None:
+        try:
+            thumbnail = load_preview_image(path)
+        except QbtuiError as error:
+            self.app.call_from_thread(self._show_message, f"cannot preview {path.name}:\n{error.message}")
+            return
+        art = HalfBlocks.fit(thumbnail, *cells) if self.protocol == "halfcell" else None
+        self.app.call_from_thread(self._show_image, path, thumbnail, art, cells)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def _rescale(self, thumbnail: Image.Image, path: Path | None, cells: tuple[int, int]) -> None:
+        art = HalfBlocks.fit(thumbnail, *cells)
+        self.app.call_from_thread(self._show_image, path, thumbnail, art, cells)
+
+    def _show_image(self, path: Path, thumbnail: Image.Image, art: HalfBlocks | None, cells: tuple[int, int]) -> None:
+        if path != self.path:
+            return
+        self._thumbnail = thumbnail
+        self.shown = path
+        if art is not None:
+            self.query_one("#preview-art", Static).update(art)
+            if cells != self._cells():
+                self._rescale(thumbnail, path, self._cells())
+            return
+        self.query_one("#preview-art", Static).display = False
+        graphic: Any = self.query_one("#preview-graphic")
+        graphic.image = thumbnail
+        graphic.display = True
+
+    def _show_message(self, text: str) -> None:
+        self.shown = None
+        art = self.query_one("#preview-art", Static)
+        art.update(text)
+        art.display = True
+        if self.protocol != "halfcell":
+            self.query_one("#preview-graphic").display = False
