@@ -30,10 +30,10 @@ ALLOWED_KEYS = ("name", "dark", "variables", *COLOUR_KEYS)
 
 @dataclass(frozen=True)
 class ThemeLoad:
-    """The themes that loaded and the files that did not."""
+    """The themes that loaded, and one `path: problem / fix: ...` text per file that did not."""
 
-    themes: dict[str, Theme]
-    errors: tuple[QbtuiError, ...]
+    themes: tuple[Theme, ...]
+    errors: tuple[str, ...]
 
     def error_message(self) -> str | None:
         """One message for every skipped file, or None when all loaded."""
@@ -41,7 +41,7 @@ class ThemeLoad:
             return None
         count = len(self.errors)
         heading = f"{count} theme file{'s' if count > 1 else ''} skipped:"
-        return "\n".join([heading, *(error.describe() for error in self.errors)])
+        return "\n".join([heading, *self.errors])
 
 
 def theme_dirs(registry_path: Path | None, user_dir: Path | None = None) -> list[Path]:
@@ -61,7 +61,7 @@ def theme_dirs(registry_path: Path | None, user_dir: Path | None = None) -> list
 def load_themes(registry_path: Path | None, *, user_dir: Path | None = None) -> ThemeLoad:
     """Read every `*.toml` theme file; collect bad files as errors instead of raising."""
     themes: dict[str, Theme] = {}
-    errors: list[QbtuiError] = []
+    errors: list[str] = []
     for folder in theme_dirs(registry_path, user_dir):
         if not folder.is_dir():
             continue
@@ -69,10 +69,10 @@ def load_themes(registry_path: Path | None, *, user_dir: Path | None = None) -> 
             try:
                 theme = read_theme_file(path)
             except QbtuiError as error:
-                errors.append(error)
+                errors.append(error.describe())
                 continue
             themes.setdefault(theme.name, theme)
-    return ThemeLoad(themes=themes, errors=tuple(errors))
+    return ThemeLoad(themes=tuple(themes.values()), errors=tuple(errors))
 
 
 def read_theme_file(path: Path) -> Theme:
@@ -116,7 +116,7 @@ def apply_themes(app: App, load: ThemeLoad, wanted: str) -> str:
 
     Returns the name of the theme now active.
     """
-    for theme in load.themes.values():
+    for theme in load.themes:
         app.register_theme(theme)
     message = load.error_message()
     if message:
