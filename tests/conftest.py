@@ -1,0 +1,38 @@
+"""Shared fixtures: every test runs with its own config folder and no registry from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+MINIMAL_REGISTRY = """\
+[settings]
+datasets_dir = "datasets"
+lora_dir = "loras"
+logs_dir = "logs"
+base_model = "models/base"
+preset = "standard"
+
+[presets.standard]
+max_train_steps = 1200
+network_dim = 16
+network_alpha = 8
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point qbtui's user config folder at a temp dir and forget $QBTUI_REGISTRY."""
+    config = tmp_path_factory.mktemp("qbtui-config")
+    monkeypatch.setenv("QBTUI_CONFIG_DIR", str(config))
+    monkeypatch.delenv("QBTUI_REGISTRY", raising=False)
+    return config
+
+
+@pytest.fixture
+def registry_path(tmp_path: Path) -> Path:
+    """A small valid registry.toml (relative paths, one preset, no friends) in tmp_path."""
+    path = tmp_path / "registry.toml"
+    path.write_text(MINIMAL_REGISTRY, encoding="utf-8")
+    return path
