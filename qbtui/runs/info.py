@@ -1,0 +1,245 @@
+"""What a run is doing, derived from its directory: events, pid files and the queue.
+
+Nothing lives only in a process's memory, so re-attaching to a run is reading its
+directory again. Each run directory keeps one `EventFollower` in a module cache, so
+polling `list_runs` a few times a second reads only the bytes added since the last poll.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import Settings
+from qbtui.runs.events import Event, EventFollower
+from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.queue import RunQueue
+from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
+
+RUN_STATES = ("queued", "running", "completed", "stopped", "failed", "crashed")
+LIVE_STATES = ("queued", "running")
+RECENT_LOSSES = 200
+CRASH_LOG_LINES = 20
+# A run directory without a supervisor pid file is "starting" for this long, then crashed.
+STARTUP_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A snapshot of one run, as `qbtui runs` and the dashboard show it."""
+
+    run_id: str
+    friend_id: str
+    path: Path
+    backend: str
+    preset: str
+    state: str
+    step: int
+    max_steps: int
+    loss: float | None
+    avg_loss: float | None
+    it_s: float | None
+    eta_s: float | None
+    started_at: float | None
+    lora_path: Path | None
+    error: str | None
+    losses: tuple[float, ...]
+
+    @property
+    def live(self) -> bool:
+        """Queued or running: the run may still change."""
+        return self.state in LIVE_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain values for `qbtui runs --json`."""
+        return {
+            "run_id": self.run_id,
+            "friend": self.friend_id,
+            "path": str(self.path),
+            "backend": self.backend,
+            "preset": self.preset,
+            "state": self.state,
+            "step": self.step,
+            "max_steps": self.max_steps,
+            "loss": self.loss,
+            "avg_loss": self.avg_loss,
+            "it_s": self.it_s,
+            "eta_s": self.eta_s,
+            "started_at": self.started_at,
+            "lora_path": str(self.lora_path) if self.lora_path else None,
+            "error": self.error,
+        }
+
+
+class RunSummary:
+    """Folds a run's events, in order, into the figures RunInfo shows.
+
+    A `supervisor started` event opens a new attempt (a resume): the previous
+    attempt's ending is forgotten, its progress kept.
+    """
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.max_steps = 0
+        self.loss: float | None = None
+        self.avg_loss: float | None = None
+        self.it_s: float | None = None
+        self.eta_s: float | None = None
+        self.started_at: float | None = None
+        self.lora_path: str | None = None
+        self.error: str | None = None
+        self.done_status: str | None = None
+        self.backend_exited = False
+        self.crash_detail: str | None = None
+        self.losses: deque[float] = deque(maxlen=RECENT_LOSSES)
+
+    def apply(self, event: Event) -> None:
+        kind = event["type"]
+        if kind == "supervisor":
+            self._apply_supervisor(event)
+        elif kind == "start":
+            self.max_steps = int(event.get("max_steps") or self.max_steps)
+            if self.started_at is None:
+                self.started_at = event["t"]
+        elif kind == "step":
+            self.step = event["step"]
+            self.max_steps = int(event.get("max_steps") or self.max_steps)
+            self.loss = event.get("loss")
+            self.avg_loss = event.get("avg_loss")
+            self.it_s = event.get("it_s")
+            self.eta_s = event.get("eta_s")
+            if self.loss is not None:
+                self.losses.append(float(self.loss))
+        elif kind == "error":
+            hint = event.get("hint")
+            self.error = event["message"] + (f" (fix: {hint})" if hint else "")
+        elif kind == "done":
+            self.done_status = event["status"]
+            self.lora_path = event.get("lora_path")
+
+    def _apply_supervisor(self, event: Event) -> None:
+        state = event["state"]
+        if state == "started":
+            self.done_status = self.crash_detail = self.error = None
+            self.backend_exited = False
+            if self.started_at is None:
+                self.started_at = event["t"]
+        elif state == "backend-exited":
+            self.backend_exited = True
+        elif state == "crashed":
+            self.crash_detail = event.get("detail") or "the supervisor stopped unexpectedly"
+
+
+class _RunTracker:
+    """A run directory's follower and summary, kept between polls."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.follower = EventFollower(run.events)
+        self.summary = RunSummary()
+        self.toml_key: tuple[int, int] | None = None
+        self.run_table: dict[str, Any] = {}
+        self.max_steps_from_toml = 0
+
+    def refresh_toml(self) -> None:
+        stat = self.run.run_toml.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        if key != self.toml_key:
+            data = read_run_toml(self.run)
+            self.run_table = data["run"]
+            self.max_steps_from_toml = int(data["train"].get("max_train_steps") or 0)
+            self.toml_key = key
+
+    def read(self) -> RunInfo:
+        self.refresh_toml()
+        queued = RunQueue(self.run.logs_dir).contains(self.run.run_id)
+        supervisor = read_pid_file(self.run.supervisor_pid)
+        supervisor_alive = supervisor is not None and supervisor.is_alive()
+        for event in self.follower.read_new():
+            self.summary.apply(event)
+        state, error = self._state(queued, supervisor is not None, supervisor_alive)
+        summary = self.summary
+        live = state in LIVE_STATES
+        return RunInfo(
+            run_id=self.run.run_id,
+            friend_id=str(self.run_table.get("friend", self.run.friend_id)),
+            path=self.run.path,
+            backend=str(self.run_table.get("backend", "")),
+            preset=str(self.run_table.get("preset", "")),
+            state=state,
+            step=summary.step,
+            max_steps=summary.max_steps or self.max_steps_from_toml,
+            loss=summary.loss,
+            avg_loss=summary.avg_loss,
+            it_s=summary.it_s if live else None,
+            eta_s=summary.eta_s if live else None,
+            started_at=summary.started_at or self.run_table.get("created_at"),
+            lora_path=Path(summary.lora_path) if summary.lora_path else None,
+            error=error,
+            losses=tuple(summary.losses),
+        )
+
+    def _state(self, queued: bool, has_supervisor: bool, supervisor_alive: bool) -> tuple[str, str | None]:
+        summary = self.summary
+        if queued and not has_supervisor:
+            return "queued", None
+        if summary.crash_detail:
+            return "crashed", self._crash_text(summary.crash_detail)
+        if summary.done_status and (summary.backend_exited or supervisor_alive):
+            return summary.done_status, summary.error
+        if supervisor_alive:
+            return "running", summary.error
+        if not has_supervisor and time.time() - float(self.run_table.get("created_at", 0)) < STARTUP_GRACE_S:
+            return "running", None
+        reason = "the supervisor process is gone" if has_supervisor else "the supervisor never started"
+        return "crashed", self._crash_text(f"{reason} before the run ended")
+
+    def _crash_text(self, detail: str) -> str:
+        lines = tail_lines(self.run.output_log, CRASH_LOG_LINES)
+        return detail + ("\nlast log lines:\n" + "\n".join(lines) if lines else "")
+
+
+_trackers: dict[Path, _RunTracker] = {}
+_trackers_lock = threading.Lock()
+
+
+def read_run(run_dir: Path | RunDir) -> RunInfo:
+    """A run's current state from its directory (QbtuiError when run.toml is unusable)."""
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    with _trackers_lock:
+        tracker = _trackers.get(run.path)
+        if tracker is None:
+            tracker = _trackers[run.path] = _RunTracker(run)
+        return tracker.read()
+
+
+def list_runs(settings: Settings) -> list[RunInfo]:
+    """Every run under the logs folder, newest first, state checked against the processes."""
+    infos = []
+    for run in find_run_dirs(settings.logs_dir):
+        try:
+            infos.append(read_run(run))
+        except FileNotFoundError:
+            continue
+        except QbtuiError as error:
+            infos.append(_unreadable_run(run, error))
+    return infos
+
+
+def _unreadable_run(run: RunDir, error: QbtuiError) -> RunInfo:
+    """A run whose run.toml cannot be read, listed (not hidden) with the reason."""
+    return RunInfo(
+        run_id=run.run_id, friend_id=run.friend_id, path=run.path, backend="", preset="",
+        state="crashed", step=0, max_steps=0, loss=None, avg_loss=None, it_s=None, eta_s=None,
+        started_at=None, lora_path=None, error=str(error), losses=(),
+    )
+
+
+def live_runs(settings: Settings, friend_id: str | None = None) -> list[RunInfo]:
+    """Runs that are queued or running (for one friend when given)."""
+    return [info for info in list_runs(settings) if info.live and friend_id in (None, info.friend_id)]

@@ -1,0 +1,81 @@
+"""Is a recorded process still the same process? A pid plus its start time says so.
+
+A pid alone is not enough: after a reboot or a long time another program may hold it.
+The start time comes from `/proc/<pid>/stat` on Linux and `ps -o lstart=` elsewhere
+(macOS); a zombie counts as gone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from qbtui.atomicfile import write_text_atomic
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process as a pid file stores it."""
+
+    pid: int
+    start_time: str
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord | None:
+        """The record of a live process now, or None when `pid` is not running."""
+        start = process_start_time(pid)
+        return cls(pid, start) if start is not None else None
+
+    def is_alive(self) -> bool:
+        """True while the very process recorded runs (same pid, same start time)."""
+        return process_start_time(self.pid) == self.start_time
+
+
+def process_start_time(pid: int) -> str | None:
+    """An opaque start-time token for a running process; None when gone or a zombie."""
+    if pid <= 0:
+        return None
+    if sys.platform.startswith("linux"):
+        return _linux_start_time(pid)
+    return _ps_start_time(pid)
+
+
+def _linux_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    state, start_ticks = fields[0], fields[19]
+    return None if state in ("Z", "X") else start_ticks
+
+
+def _ps_start_time(pid: int) -> str | None:
+    result = subprocess.run(
+        ["ps", "-o", "stat=", "-o", "lstart=", "-p", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = result.stdout.strip()
+    if result.returncode != 0 or not line:
+        return None
+    state, _, started = line.partition(" ")
+    return None if state.startswith("Z") else " ".join(started.split())
+
+
+def write_pid_file(path: Path, record: ProcessRecord) -> None:
+    """Store `pid start_time` atomically."""
+    write_text_atomic(path, f"{record.pid} {record.start_time}\n")
+
+
+def read_pid_file(path: Path) -> ProcessRecord | None:
+    """The record in a pid file; None when the file is missing or unreadable."""
+    try:
+        pid_text, _, start = path.read_text().strip().partition(" ")
+        return ProcessRecord(int(pid_text), start)
+    except (FileNotFoundError, ValueError):
+        return None

@@ -1,0 +1,140 @@
+"""Runs waiting for the device: one file per run under `<logs_dir>/.queue/`.
+
+An entry is named `<position>-<run_id>` (the position zero-padded, so names sort in
+queue order) and holds the run directory's path. The run directory itself (with its
+`run.toml`) is written when the run is queued, so a queued run shows in `list_runs`.
+Every change happens under an exclusive lock on `.queue/.lock`; the queue survives
+the app quitting because it is only files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from qbtui.atomicfile import write_text_atomic
+from qbtui.errors import QbtuiError
+from qbtui.registry import Settings
+from qbtui.runs.rundir import QUEUE_FOLDER, RunDir, run_dir_for
+
+
+class RunQueue:
+    """The queue folder of one logs directory."""
+
+    def __init__(self, logs_dir: Path):
+        self.logs_dir = Path(logs_dir)
+        self.folder = self.logs_dir / QUEUE_FOLDER
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the queue's lock (blocking) for a read-modify-write."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def run_ids(self) -> list[str]:
+        """Queued run ids, next first."""
+        return [run_id for _, run_id in self._entries()]
+
+    def contains(self, run_id: str) -> bool:
+        try:
+            return any(name.endswith(f"-{run_id}") and not name.startswith(".") for name in os.listdir(self.folder))
+        except FileNotFoundError:
+            return False
+
+    def add(self, run: RunDir) -> None:
+        """Put a run at the end of the queue."""
+        with self.locked():
+            entries = self._entries()
+            position = entries[-1][0] + 1 if entries else 1
+            write_text_atomic(self.folder / _entry_name(position, run.run_id), f"{run.path}\n")
+
+    def remove(self, run_id: str) -> bool:
+        """Take a run out of the queue; False when it was not queued."""
+        with self.locked():
+            return self._unlink(run_id)
+
+    def pop(self) -> str | None:
+        """Take the next run id off the queue (None when empty)."""
+        with self.locked():
+            entries = self._entries()
+            if not entries:
+                return None
+            run_id = entries[0][1]
+            self._unlink(run_id)
+            return run_id
+
+    def move(self, run_id: str, offset: int) -> list[str]:
+        """Move a queued run `offset` places (negative: sooner); the new order."""
+        with self.locked():
+            old_positions = {entry_id: position for position, entry_id in self._entries()}
+            order = list(old_positions)
+            if run_id not in order:
+                raise _not_queued(run_id)
+            index = order.index(run_id)
+            order.insert(max(0, min(len(order) - 1, index + offset)), order.pop(index))
+            for position, entry_id in enumerate(order, 1):
+                if old_positions[entry_id] != position:
+                    old_name = _entry_name(old_positions[entry_id], entry_id)
+                    os.rename(self.folder / old_name, self.folder / _entry_name(position, entry_id))
+            return order
+
+    def _entries(self) -> list[tuple[int, str]]:
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        entries = []
+        for name in names:
+            position, _, run_id = name.partition("-")
+            if position.isdigit() and run_id:
+                entries.append((int(position), run_id))
+        return sorted(entries)
+
+    def _unlink(self, run_id: str) -> bool:
+        for position, entry_id in self._entries():
+            if entry_id == run_id:
+                (self.folder / _entry_name(position, entry_id)).unlink()
+                return True
+        return False
+
+
+def _entry_name(position: int, run_id: str) -> str:
+    return f"{position:06d}-{run_id}"
+
+
+def _not_queued(run_id: str) -> QbtuiError:
+    return QbtuiError(f"run {run_id} is not queued", fix="`qbtui queue` lists the queued runs")
+
+
+def list_queue(settings: Settings) -> list[str]:
+    """Queued run ids, next first."""
+    return RunQueue(settings.logs_dir).run_ids()
+
+
+def enqueue(settings: Settings, run: RunDir) -> None:
+    """Add a written run directory to the end of the queue."""
+    RunQueue(settings.logs_dir).add(run)
+
+
+def cancel(settings: Settings, run_id: str) -> None:
+    """Drop a queued run and its never-started run directory."""
+    if not RunQueue(settings.logs_dir).remove(run_id):
+        raise _not_queued(run_id)
+    run = run_dir_for(settings.logs_dir, run_id)
+    if not run.events.exists():
+        run.run_toml.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            run.path.rmdir()
+
+
+def move(settings: Settings, run_id: str, offset: int) -> list[str]:
+    """Move a queued run `offset` places (negative: sooner); returns the new order."""
+    return RunQueue(settings.logs_dir).move(run_id, offset)

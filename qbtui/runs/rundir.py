@@ -1,0 +1,176 @@
+"""One run's folder, `<logs_dir>/<friend_id>/<run_id>/`, and its `run.toml`.
+
+- `run.toml`: `[run]` (run_id, friend, backend, preset, created_at, qbtui_version,
+  dataset_fingerprint, registry, command, env) and `[train]` (the builtin trainer's
+  TrainConfig table, or the kohya flags);
+- `events.jsonl`, `output.log`, `supervisor.pid`, `backend.pid` and `state/`.
+Run ids sort by time: `20261125-034512-peter-a1b2`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from qbtui.atomicfile import write_text_atomic
+from qbtui.errors import QbtuiError
+
+RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-(?P<friend>.+)-[0-9a-f]{4}$")
+QUEUE_FOLDER = ".queue"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The paths inside one run directory."""
+
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def friend_id(self) -> str:
+        return self.path.parent.name
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path.parent.parent
+
+    @property
+    def run_toml(self) -> Path:
+        return self.path / "run.toml"
+
+    @property
+    def events(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def output_log(self) -> Path:
+        return self.path / "output.log"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        return self.path / "supervisor.pid"
+
+    @property
+    def backend_pid(self) -> Path:
+        return self.path / "backend.pid"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path / "state"
+
+
+def new_run_id(friend_id: str, now: float | None = None) -> str:
+    """`YYYYmmdd-HHMMSS-<friend>-<4 hex>` in UTC, so ids sort by start time."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{friend_id}-{secrets.token_hex(2)}"
+
+
+def friend_of_run_id(run_id: str) -> str | None:
+    """The friend id inside a run id, or None when `run_id` is not one."""
+    match = RUN_ID_PATTERN.match(run_id)
+    return match.group("friend") if match else None
+
+
+def run_dir_for(logs_dir: Path, run_id: str) -> RunDir:
+    """Where the run `run_id` lives; QbtuiError when the id is malformed."""
+    friend_id = friend_of_run_id(run_id)
+    if friend_id is None:
+        raise QbtuiError(
+            f"{run_id!r} is not a run id",
+            fix="run ids look like 20261125-034512-peter-a1b2; `qbtui runs` lists them",
+        )
+    return RunDir(logs_dir / friend_id / run_id)
+
+
+def find_run_dirs(logs_dir: Path) -> list[RunDir]:
+    """Every run directory under `logs_dir` (those holding a run.toml), newest first."""
+    found = []
+    try:
+        friend_folders = [p for p in logs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except FileNotFoundError:
+        return []
+    for friend_folder in friend_folders:
+        for candidate in friend_folder.iterdir():
+            if RUN_ID_PATTERN.match(candidate.name) and (candidate / "run.toml").is_file():
+                found.append(RunDir(candidate))
+    return sorted(found, key=lambda run: run.run_id, reverse=True)
+
+
+def write_run_toml(run: RunDir, run_table: dict[str, Any], train_table: dict[str, Any]) -> None:
+    """Write `run.toml` atomically with its `[run]` and `[train]` tables."""
+    document = tomlkit.document()
+    document.add(tomlkit.comment("One qbtui training run: everything needed to reproduce it."))
+    document.add("run", _table(run_table))
+    document.add("train", _table(train_table))
+    write_text_atomic(run.run_toml, tomlkit.dumps(document))
+
+
+def read_run_toml(run: RunDir) -> dict[str, Any]:
+    """`run.toml` as plain dicts; QbtuiError naming the file when it is missing or broken."""
+    try:
+        data = tomlkit.parse(run.run_toml.read_text(encoding="utf-8")).unwrap()
+    except FileNotFoundError:
+        raise QbtuiError("this run directory has no run.toml", path=run.path, fix="check the run id with `qbtui runs`") from None
+    except (tomlkit.exceptions.TOMLKitError, UnicodeDecodeError) as error:
+        raise QbtuiError(f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory") from None
+    if not isinstance(data.get("run"), dict):
+        raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
+    data.setdefault("train", {})
+    return data
+
+
+def dataset_fingerprint(friend_folder: Path) -> str:
+    """A hash of the names, sizes and mtimes of the files kohya reads (`N_name/` folders)."""
+    digest = hashlib.sha256()
+    for folder in sorted(friend_folder.glob("[0-9]*_*")):
+        if not folder.is_dir():
+            continue
+        for file in sorted(folder.iterdir()):
+            if file.is_file():
+                stat = file.stat()
+                digest.update(f"{folder.name}/{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def tail_lines(path: Path, count: int = 20, max_bytes: int = 64 * 1024) -> list[str]:
+    """The last `count` non-empty lines of a log, progress redraws (\\r) split apart."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n") if line.strip()]
+    return lines[-count:]
+
+
+def _table(values: dict[str, Any]) -> Any:
+    table = tomlkit.table()
+    for key, value in values.items():
+        if value is None:
+            continue
+        table.add(key, _plain(value))
+    return table
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,141 @@
+"""Run state derived from the run directory: events, pid files, the queue."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from qbtui.registry import Settings
+from qbtui.runs.events import EventWriter
+from qbtui.runs.info import list_runs, read_run
+from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
+from qbtui.runs.queue import RunQueue
+from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
+
+
+def make_run(logs_dir, friend="peter", created_at=None, now=None):
+    run = RunDir(logs_dir / friend / new_run_id(friend, now))
+    run.path.mkdir(parents=True)
+    run_table = {"run_id": run.run_id, "friend": friend, "backend": "builtin", "preset": "demo",
+                 "created_at": time.time() if created_at is None else created_at}
+    write_run_toml(run, run_table, {"max_train_steps": 60})
+    return run
+
+
+def own_supervisor(run):
+    write_pid_file(run.supervisor_pid, ProcessRecord.of(os.getpid()))
+
+
+def test_running_run_shows_progress_and_recent_losses(tmp_path):
+    run = make_run(tmp_path)
+    own_supervisor(run)
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=os.getpid())
+        events.write("start", run_id=run.run_id, friend="peter", backend="builtin", max_steps=60)
+        for step in range(1, 6):
+            events.write("step", step=step, max_steps=60, loss=1.0 / step, avg_loss=0.5, it_s=2.0, eta_s=27.5)
+    info = read_run(run.path)
+    assert (info.state, info.step, info.max_steps, info.it_s) == ("running", 5, 60, 2.0)
+    assert info.losses == (1.0, 0.5, 1 / 3, 0.25, 0.2)
+    assert info.backend == "builtin" and info.preset == "demo" and info.friend_id == "peter"
+
+
+def test_dead_supervisor_means_crashed_with_the_log_tail(tmp_path):
+    run = make_run(tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    record = ProcessRecord.of(child.pid)
+    child.wait()
+    write_pid_file(run.supervisor_pid, record or ProcessRecord(child.pid, "1"))
+    run.output_log.write_text("".join(f"line {n}\n" for n in range(30)) + "RuntimeError: boom\r\n")
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=child.pid)
+        events.write("step", step=3, max_steps=60)
+    info = read_run(run.path)
+    assert info.state == "crashed"
+    assert "supervisor process is gone" in info.error
+    assert info.error.endswith("RuntimeError: boom") and "line 11" in info.error and "line 10\n" not in info.error
+
+
+def test_reused_pid_is_not_taken_for_the_supervisor(tmp_path):
+    run = make_run(tmp_path)
+    write_pid_file(run.supervisor_pid, ProcessRecord(os.getpid(), "not-my-start-time"))
+    assert read_run(run.path).state == "crashed"
+
+
+def test_done_event_ends_the_run_once_the_backend_exited(tmp_path):
+    run = make_run(tmp_path)
+    write_pid_file(run.supervisor_pid, ProcessRecord(os.getpid(), "gone"))
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=1)
+        events.write("done", status="stopped", lora_path="/loras/x.safetensors")
+        events.write("supervisor", state="backend-exited", pid=1, detail="exit code 0")
+    info = read_run(run.path)
+    assert info.state == "stopped" and str(info.lora_path) == "/loras/x.safetensors"
+    assert info.it_s is None and info.eta_s is None
+
+
+def test_done_without_the_supervisor_finishing_is_a_crash(tmp_path):
+    run = make_run(tmp_path)
+    write_pid_file(run.supervisor_pid, ProcessRecord(os.getpid(), "gone"))
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=1)
+        events.write("done", status="completed", lora_path="/loras/x.safetensors")
+    assert read_run(run.path).state == "crashed"
+
+
+def test_a_resume_opens_a_new_attempt(tmp_path):
+    run = make_run(tmp_path)
+    own_supervisor(run)
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=1)
+        events.write("step", step=30, max_steps=60)
+        events.write("error", message="stopped by you", hint="resume it")
+        events.write("done", status="stopped")
+        events.write("supervisor", state="backend-exited", pid=1)
+    assert read_run(run.path).state == "stopped"
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=os.getpid())
+        events.write("step", step=31, max_steps=60)
+    info = read_run(run.path)
+    assert (info.state, info.step, info.error) == ("running", 31, None)
+
+
+def test_new_run_without_pid_file_is_starting_then_crashed(tmp_path):
+    fresh = make_run(tmp_path)
+    stale = make_run(tmp_path, created_at=time.time() - 3600)
+    assert read_run(fresh.path).state == "running"
+    stale_info = read_run(stale.path)
+    assert stale_info.state == "crashed" and "never started" in stale_info.error
+
+
+def test_queued_run_and_newest_first(tmp_path):
+    older = make_run(tmp_path, friend="maria", now=time.time() - 60)
+    newer = make_run(tmp_path, friend="peter")
+    RunQueue(tmp_path).add(newer)
+    settings = Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path, base_model=tmp_path)
+    infos = list_runs(settings)
+    assert [i.run_id for i in infos] == [newer.run_id, older.run_id]
+    assert infos[0].state == "queued"
+
+
+def test_broken_run_toml_is_listed_with_the_reason(tmp_path):
+    run = make_run(tmp_path)
+    run.run_toml.write_text("[run\n")
+    settings = Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path, base_model=tmp_path)
+    (info,) = list_runs(settings)
+    assert info.state == "crashed" and "run.toml is not valid TOML" in info.error
+
+
+def test_pid_file_round_trip_and_liveness(tmp_path):
+    record = ProcessRecord.of(os.getpid())
+    write_pid_file(tmp_path / "x.pid", record)
+    assert read_pid_file(tmp_path / "x.pid") == record and record.is_alive()
+    assert read_pid_file(tmp_path / "missing.pid") is None
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while ProcessRecord.of(zombie.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ProcessRecord.of(zombie.pid) is None, "an exited, unreaped child must count as gone"
+    zombie.wait()
