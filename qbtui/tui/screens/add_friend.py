@@ -1,0 +1,161 @@
+"""Add friend: a modal asking name, token, repeats and description; the registry validates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import DEFAULT_REPEATS, Friend, Settings, check_friend_id, check_friend_name, check_token, dataset_dir, default_token, friend_id_for
+
+
+class AddFriendScreen(ModalScreen[str | None]):
+    """Dismisses with the new friend's id, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="add_friend.cancel"),
+        Binding("ctrl+s", "submit", "Add", id="add_friend.submit"),
+    ]
+
+    DEFAULT_CSS = """
+    AddFriendScreen {
+        align: center middle;
+    }
+    AddFriendScreen > #add-friend {
+        width: 70;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    AddFriendScreen .field {
+        height: 1;
+        margin-top: 1;
+        color: $text-muted;
+    }
+    AddFriendScreen Input {
+        height: 1;
+        border: none;
+        padding: 0 1;
+    }
+    AddFriendScreen #add-hint {
+        color: $text-muted;
+        height: auto;
+    }
+    AddFriendScreen #add-error {
+        color: $error;
+        height: auto;
+    }
+    AddFriendScreen #add-buttons {
+        height: auto;
+        align-horizontal: right;
+        margin-top: 1;
+    }
+    AddFriendScreen Button {
+        margin-left: 1;
+        min-width: 10;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="add-friend") as box:
+            box.border_title = "Add a friend"
+            yield Label("Name", classes="field")
+            yield Input(placeholder="Peter", id="add-name")
+            yield Label("Trigger token (empty: the default below)", classes="field")
+            yield Input(placeholder="qb_<id>", id="add-token")
+            yield Label("Repeats per image", classes="field")
+            yield Input(str(DEFAULT_REPEATS), type="integer", id="add-repeats")
+            yield Label("Description for the captions", classes="field")
+            yield Input(placeholder="man, curly hair, glasses, friendly smile", id="add-describe")
+            yield Static("", id="add-hint")
+            yield Static("", id="add-error")
+            with Horizontal(id="add-buttons"):
+                yield Button("Cancel", id="add-cancel")
+                yield Button("Add", variant="primary", id="add-submit")
+
+    def on_mount(self) -> None:
+        self._show_hint()
+
+    @on(Input.Changed)
+    def _on_changed(self) -> None:
+        self._show_hint()
+
+    def _show_hint(self) -> None:
+        name = self.query_one("#add-name", Input).value
+        friend_id = friend_id_for(name) if name.strip() else "<id>"
+        token = self._token(friend_id)
+        repeats = self.query_one("#add-repeats", Input).value or "?"
+        self.query_one("#add-token", Input).placeholder = default_token(friend_id) if name.strip() else "qb_<id>"
+        settings = self.app.workspace.settings
+        folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
+        self.query_one("#add-hint", Static).update(Content(f"token: {token}\nfolder: {_shorten(folder)}"))
+        self._show_error((self._problem(name, friend_id, token) if name else None) or "")
+
+    def _token(self, friend_id: str) -> str:
+        typed = self.query_one("#add-token", Input).value.strip()
+        return typed or default_token(friend_id)
+
+    @staticmethod
+    def _problem(name: str, friend_id: str, token: str) -> str | None:
+        return check_friend_name(name) or check_friend_id(friend_id) or check_token(token)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#add-submit")
+    def action_submit(self) -> None:
+        """Ask the registry to add the friend; its refusal shows inline."""
+        name = self.query_one("#add-name", Input).value
+        repeats_text = self.query_one("#add-repeats", Input).value.strip()
+        if not repeats_text.isdigit() or int(repeats_text) < 1:
+            self._show_error("repeats must be a whole number of at least 1 (the guide uses 30)")
+            return
+        token = self.query_one("#add-token", Input).value.strip() or None
+        describe = self.query_one("#add-describe", Input).value.strip()
+        self._add(name, token, int(repeats_text), describe)
+
+    @work(thread=True, exclusive=True, group="add-friend", exit_on_error=False)
+    def _add(self, name: str, token: str | None, repeats: int, describe: str) -> None:
+        try:
+            friend = self.app.workspace.registry.add_friend(name, token=token, repeats=repeats, describe=describe)
+            _create_folder(self.app.workspace.settings, friend)
+        except QbtuiError as error:
+            self.app.call_from_thread(self._show_error, error.describe())
+            return
+        self.app.call_from_thread(self._added, friend)
+
+    def _added(self, friend: Friend) -> None:
+        self.app.notify(f"added {friend.name} ({friend.token})")
+        self.dismiss(friend.id)
+
+    def _show_error(self, text: str) -> None:
+        self.query_one("#add-error", Static).update(Content(text))
+
+    @on(Button.Pressed, "#add-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _create_folder(settings: Settings, friend: Friend) -> Path:
+    """Create the friend's training folder; QbtuiError when the disk refuses."""
+    folder = dataset_dir(settings, friend)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise QbtuiError(f"cannot create the dataset folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings] and its permissions") from error
+    return folder
+
+
+def _shorten(path: Path) -> str:
+    """The path with the home folder written as ~."""
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home):] if text.startswith(home + "/") else text
