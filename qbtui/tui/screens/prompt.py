@@ -1,0 +1,143 @@
+"""Prompt helper: type a scene, read the Automatic1111 prompt live, copy it over OSC 52."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static
+
+from qbtui.prompt import build_prompt, convert_names
+from qbtui.registry import Friend
+
+MIN_WEIGHT = 0.05
+MAX_WEIGHT = 2.0
+WEIGHT_STEP = 0.05
+
+
+class PromptScreen(Screen[None]):
+    """Friends' names become `<lora:...>` tags and `<token> person`; the house style is appended."""
+
+    BINDINGS = [
+        Binding("ctrl+y", "copy", "Copy", id="prompt.copy"),
+        Binding("ctrl+up", "weight(1)", "Weight +", id="prompt.weight_up"),
+        Binding("ctrl+down", "weight(-1)", "Weight -", id="prompt.weight_down"),
+        Binding("escape", "back", "Back", id="prompt.back"),
+    ]
+
+    DEFAULT_CSS = """
+    PromptScreen > #prompt-body {
+        padding: 1 2;
+    }
+    PromptScreen Label {
+        color: $text-muted;
+        height: 1;
+    }
+    PromptScreen #prompt-weight-row {
+        height: 3;
+    }
+    PromptScreen #prompt-weight {
+        width: 12;
+    }
+    PromptScreen #prompt-weight-hint {
+        padding: 1 1;
+        color: $text-muted;
+    }
+    PromptScreen #prompt-output {
+        border: round $primary;
+        padding: 0 1;
+        height: auto;
+        min-height: 5;
+    }
+    PromptScreen #prompt-friends {
+        height: auto;
+        color: $text-muted;
+    }
+    PromptScreen #prompt-friends.-error {
+        color: $error;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompt = ""
+
+    def compose(self) -> ComposeResult:
+        settings = self.app.workspace.settings
+        yield Header()
+        with Vertical(id="prompt-body"):
+            yield Label("Scene (use your friends' names)")
+            yield Input(placeholder="Peter and Maria having a picnic under an oak tree", id="prompt-scene")
+            with Horizontal(id="prompt-weight-row"):
+                yield Input(f"{settings.lora_weight:g}", type="number", id="prompt-weight")
+                yield Static("LoRA weight (the guide suggests 0.6 to 1.0)", id="prompt-weight-hint")
+            output = Static("", id="prompt-output")
+            output.border_title = "Prompt for Automatic1111"
+            output.border_subtitle = "ctrl+y or enter: copy"
+            yield output
+            yield Static("", id="prompt-friends")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Prompt helper"
+        self.query_one("#prompt-scene", Input).focus()
+        self._rebuild()
+
+    @on(Input.Changed)
+    def _on_changed(self) -> None:
+        self._rebuild()
+
+    def _weight(self) -> float | None:
+        try:
+            weight = float(self.query_one("#prompt-weight", Input).value)
+        except ValueError:
+            return None
+        return weight if MIN_WEIGHT <= weight <= MAX_WEIGHT else None
+
+    def _rebuild(self) -> None:
+        registry = self.app.workspace.registry
+        scene = self.query_one("#prompt-scene", Input).value
+        weight = self._weight()
+        friends_line = self.query_one("#prompt-friends", Static)
+        friends_line.set_class(weight is None, "-error")
+        if weight is None:
+            friends_line.update(Content(f"weight must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"))
+            return
+        self.prompt = build_prompt(scene, registry.friends, style_suffix=registry.settings.style_suffix, weight=weight) if scene.strip() else ""
+        self.query_one("#prompt-output", Static).update(Content(self.prompt or "type a scene above"))
+        _, found = convert_names(scene, registry.friends)
+        friends_line.update(Content(_describe_friends(found)))
+
+    def action_weight(self, direction: int) -> None:
+        """Nudge the LoRA weight by one step up or down."""
+        current = self._weight()
+        if current is None:
+            current = self.app.workspace.settings.lora_weight
+        weight = min(MAX_WEIGHT, max(MIN_WEIGHT, round(current + direction * WEIGHT_STEP, 2)))
+        self.query_one("#prompt-weight", Input).value = f"{weight:g}"
+
+    @on(Input.Submitted)
+    def action_copy(self) -> None:
+        """Copy the prompt to the clipboard with OSC 52 (works over SSH)."""
+        if self._weight() is None:
+            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            return
+        if not self.prompt:
+            self.notify("type a scene first", severity="warning")
+            return
+        self.app.copy_to_clipboard(self.prompt)
+        self.notify("prompt copied to the clipboard", title="Prompt helper")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _describe_friends(found: list[Friend]) -> str:
+    """Which friends the scene names, and which of them have no trained LoRA yet."""
+    if not found:
+        return "no friend named: write a name, id or token from the registry"
+    parts = [f"{friend.name} ({friend.token})" + ("" if friend.trainings else ": not trained yet") for friend in found]
+    return "friends: " + ", ".join(parts)

@@ -1,0 +1,84 @@
+"""Prompt helper: live A1111 prompt from a scene, adjustable weight, copy over OSC 52."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import Input, Static
+
+from qbtui.registry import Registry, Training
+from qbtui.tui.screens.prompt import PromptScreen
+from qbtui.tui.workspace import Workspace
+
+STYLE = "illustration in the style of Quentin Blake, watercolor, whimsical"
+
+
+class PromptHost(App[None]):
+    def __init__(self, registry_path: Path) -> None:
+        super().__init__()
+        self.workspace = Workspace(registry_path)
+
+    def on_mount(self) -> None:
+        self.push_screen(PromptScreen())
+
+
+def _registry_with_friends(registry_path: Path) -> Path:
+    registry = Registry.load(registry_path)
+    registry.add_friend("Peter")
+    registry.add_friend("Maria")
+    registry.record_training("peter", Training(date="2026-11-01", steps=1200, images=25, run_id="r1"))
+    return registry_path
+
+
+def _text(app: App, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).content)
+
+
+async def test_typing_a_scene_builds_the_prompt_live_and_copies_it(registry_path: Path) -> None:
+    app = PromptHost(_registry_with_friends(registry_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"Peter and Maria at a picnic")
+        expected = f"<lora:qb_peter_lora:0.8>, <lora:qb_maria_lora:0.8>, qb_peter person and qb_maria person at a picnic, {STYLE}"
+        assert _text(app, "#prompt-output") == expected
+        assert _text(app, "#prompt-friends") == "friends: Peter (qb_peter), Maria (qb_maria): not trained yet"
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert app.clipboard == expected
+        assert any("copied" in notification.message for notification in app._notifications)
+
+
+async def test_weight_is_adjustable_by_keys_and_by_typing(registry_path: Path) -> None:
+    app = PromptHost(_registry_with_friends(registry_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"Peter")
+        await pilot.press("ctrl+up", "ctrl+up")
+        assert _text(app, "#prompt-output").startswith("<lora:qb_peter_lora:0.9>, qb_peter person")
+        weight = app.screen.query_one("#prompt-weight", Input)
+        weight.value = "0.6"
+        await pilot.pause()
+        assert _text(app, "#prompt-output").startswith("<lora:qb_peter_lora:0.6>")
+        weight.value = "7"
+        await pilot.pause()
+        assert "weight must be a number from 0.05 to 2" in _text(app, "#prompt-friends")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.clipboard == ""
+        weight.value = "1"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.clipboard.startswith("<lora:qb_peter_lora:1>")
+
+
+async def test_empty_scene_copies_nothing_and_unknown_names_are_explained(registry_path: Path) -> None:
+    app = PromptHost(_registry_with_friends(registry_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.clipboard == ""
+        await pilot.press(*"a castle")
+        assert _text(app, "#prompt-output") == f"a castle, {STYLE}"
+        assert _text(app, "#prompt-friends").startswith("no friend named")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
