@@ -1,0 +1,83 @@
+"""The problems a dataset can have: stable codes, what qbtui can do, how serious.
+
+Severity policy: "error" means training on the folder as it is would fail or teach
+the LoRA the wrong thing (sideways faces, black backgrounds, missing trigger token,
+an empty folder); "warning" means it trains but the guide's advice is not followed
+(a caption whose token is not first, an upscaled small photo, near-duplicates,
+more than 50 photos, a stray file kohya ignores).
+
+Actions name the fix qbtui can apply itself:
+  "prep"              prepare_friend: orient, flatten, convert, letterbox to 512 JPEG
+  "caption-init"      init_captions: write the friend's caption template
+  "token-first"       token_first: put the trigger token at the start
+  "move-to-originals" move_to_originals: move the file out of the training folder
+  "add-folder"        create the training folder
+  None                the user must act (edit a file, rename a folder, add photos)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ERROR = "error"
+WARNING = "warning"
+
+MIN_IMAGES = 20
+MAX_IMAGES = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset, with the fix in words and the action qbtui can apply."""
+
+    code: str
+    message: str
+    fix: str
+    action: str | None
+    path: Path | None
+    severity: str
+
+    @property
+    def blocks_training(self) -> bool:
+        return self.severity == ERROR
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """The catalogue entry of a problem code: severity, action and the fix in words."""
+
+    severity: str
+    action: str | None
+    fix: str
+
+
+CATALOGUE: dict[str, ProblemKind] = {
+    "not-512": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to letterbox it to 512x512 on white"),
+    "not-jpeg": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to convert it to a JPEG (the original is kept)"),
+    "no-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write a .txt with the same name"),
+    "empty-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write the caption"),
+    "token-missing": ProblemKind(ERROR, "token-first", "run `qbtui captions {friend} --token-first` to add the trigger token"),
+    "token-not-first": ProblemKind(WARNING, "token-first", "run `qbtui captions {friend} --token-first` to move the token to the start"),
+    "caption-not-utf8": ProblemKind(ERROR, None, "re-save the caption as UTF-8 text in your editor"),
+    "unreadable": ProblemKind(ERROR, "move-to-originals", "re-export the photo, or move it out of the training folder"),
+    "zero-bytes": ProblemKind(ERROR, "move-to-originals", "copy the photo again, or move the empty file out"),
+    "bad-mode": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to convert it to 8-bit sRGB RGB"),
+    "transparency": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to flatten it onto white"),
+    "exif-rotation": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to apply the EXIF orientation (kohya ignores it)"),
+    "too-small": ProblemKind(WARNING, "prep", "use a larger photo if you have one; `qbtui prep {friend}` upscales this one"),
+    "near-duplicate": ProblemKind(WARNING, "move-to-originals", "keep the best of the similar photos and move the others out"),
+    "stem-clash": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}`: it gives the second photo its own name"),
+    "orphan-caption": ProblemKind(WARNING, "move-to-originals", "rename it to match its photo, or move it out"),
+    "unsupported-type": ProblemKind(WARNING, "move-to-originals", "move it out of the training folder (kohya ignores it)"),
+    "too-few-images": ProblemKind(ERROR, None, f"add photos: the guide asks for {MIN_IMAGES} to {MAX_IMAGES}"),
+    "too-many-images": ProblemKind(WARNING, "move-to-originals", f"keep the best {MAX_IMAGES}; more rarely helps"),
+    "folder-missing": ProblemKind(ERROR, "add-folder", "create the folder and copy the friend's photos into it"),
+    "repeats-mismatch": ProblemKind(ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"),
+}
+
+
+def make_problem(code: str, message: str, path: Path | None, friend_id: str, *, fix: str | None = None) -> Problem:
+    """A Problem for a catalogued code; `fix` overrides the catalogue's wording."""
+    kind = CATALOGUE[code]
+    return Problem(code, message, fix or kind.fix.format(friend=friend_id), kind.action, path, kind.severity)
