@@ -1,0 +1,379 @@
+"""The training loop: SD1.5 objective (the base model's DDPM schedule, epsilon, MSE), LoRA updates, events, checkpoints, stop and resume.
+
+`train()` runs one run directory's config to the end, to a requested stop (state saved,
+LoRA written, `done` "stopped") or to a failure (`error` with a hint, `done` "failed").
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qbtui.errors import QbtuiError
+from qbtui.runs.events import EventWriter
+from qbtui.trainer.config import TrainConfig
+from qbtui.trainer.data import TrainingData, find_images
+from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype
+from qbtui.trainer.lora import LoRANetwork
+from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
+from qbtui.trainer.state import TrainingState, capture_rng, load_state, restore_rng, resume_settings, save_state
+
+NAN_HINT = "switch mixed_precision from fp16 to no (the guide's fix)"
+OOM_HINT = "keep train_batch_size 1 and resolution 512,512, turn on gradient_checkpointing and cache_latents"
+
+
+class NonFiniteLoss(Exception):
+    """The loss became NaN or infinite at `step`."""
+
+    def __init__(self, step: int):
+        super().__init__(f"the loss became NaN or infinite at step {step}")
+        self.step = step
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "completed" | "stopped"
+    lora_path: Path
+    step: int
+
+
+def state_dir_for(config: TrainConfig, run_dir: Path) -> Path:
+    return config.state_dir or run_dir / "state"
+
+
+def checkpoint_name(output_name: str, step: int) -> str:
+    """kohya's per-step file name: `qb_peter_lora-step00000400.safetensors`."""
+    return f"{output_name}-step{step:08d}.safetensors"
+
+
+class LossTracker:
+    """Losses kept as device tensors and read in batches, so logging never forces a sync per step.
+
+    The average is kohya's `avr_loss`: cumulative over the first epoch, then a moving
+    mean over one epoch's worth of steps.
+    """
+
+    def __init__(self, window: int, read_every: int):
+        self.read_every = read_every
+        self.pending: list[tuple[int, torch.Tensor]] = []
+        self.recent: deque[float] = deque(maxlen=max(1, window))
+
+    def add(self, step: int, loss: torch.Tensor) -> list[tuple[int, float, float]]:
+        """Keep this step's loss; every `read_every` steps return (step, loss, avg) read at once."""
+        self.pending.append((step, loss.detach()))
+        return self.read() if len(self.pending) >= self.read_every else []
+
+    def read(self) -> list[tuple[int, float, float]]:
+        """Read every pending loss (one device sync); raise NonFiniteLoss on NaN or inf."""
+        if not self.pending:
+            return []
+        values = torch.stack([loss for _, loss in self.pending]).float().cpu().tolist()
+        steps = [step for step, _ in self.pending]
+        self.pending.clear()
+        readings = []
+        for step, value in zip(steps, values):
+            if not math.isfinite(value):
+                raise NonFiniteLoss(step)
+            self.recent.append(value)
+            readings.append((step, value, sum(self.recent) / len(self.recent)))
+        return readings
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    events: EventWriter | None = None,
+) -> Outcome:
+    """Run the config; `should_stop()` is asked after every step. Errors are reported as events and re-raised."""
+    owns_events = events is None
+    events = events or EventWriter(run_dir / "events.jsonl")
+    try:
+        return _Trainer(config, run_dir, events).run(resume=resume, should_stop=should_stop)
+    except NonFiniteLoss as error:
+        events.write("error", message=f"{error}; stopped, earlier checkpoints are kept", hint=NAN_HINT)
+        events.write("done", status="failed", lora_path=None)
+        raise QbtuiError(str(error), fix=NAN_HINT) from None
+    except QbtuiError as error:
+        events.write("error", message=error.describe().splitlines()[0], hint=error.fix or "")
+        events.write("done", status="failed", lora_path=None)
+        raise
+    except torch.OutOfMemoryError as error:
+        events.write("error", message=f"out of memory: {str(error).splitlines()[0]}", hint=OOM_HINT)
+        events.write("done", status="failed", lora_path=None)
+        raise QbtuiError("out of memory", fix=OOM_HINT) from None
+    except Exception as error:
+        events.write("error", message=f"{type(error).__name__}: {error}", hint="see output.log for the traceback")
+        events.write("done", status="failed", lora_path=None)
+        raise
+    finally:
+        if owns_events:
+            events.close()
+
+
+class _Trainer:
+    """One session of a run: the models, the data, the optimizer and the step loop."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, events: EventWriter):
+        self.config = config
+        self.run_dir = run_dir
+        self.events = events
+
+    def run(self, *, resume: bool, should_stop: Callable[[], bool]) -> Outcome:
+        config = self.config
+        seed_everything(config.seed)
+        self._set_up()
+        start_step = 0
+        if resume:
+            start_step = self._restore(load_state(state_dir_for(config, self.run_dir), config))
+        self.events.write(
+            "start",
+            run_id=config.run_id,
+            friend=config.friend_id,
+            backend="builtin",
+            max_steps=config.max_train_steps,
+            device=self.device,
+            images=self.data.num_train_images,
+            preset=config.preset,
+            step=start_step,
+        )
+        step = start_step
+        started = time.perf_counter()
+        while step < config.max_train_steps:
+            loss = self._train_step(step)
+            step += 1
+            for logged_step, value, average in self.losses.add(step, loss):
+                self._log_step(logged_step, value, average, start_step, started)
+            if config.save_every_n_steps and step % config.save_every_n_steps == 0:
+                self._flush_losses(start_step, started)
+                self._write_lora(checkpoint_name(config.output_name, step), step, event=True)
+            if config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and step < config.max_train_steps:
+                self._sample(step)
+            if should_stop() and step < config.max_train_steps:
+                self._flush_losses(start_step, started)
+                return self._stop(step)
+        self._flush_losses(start_step, started)
+        final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
+        self._sample(step)
+        self.events.write("done", status="completed", lora_path=str(final))
+        return Outcome("completed", final, step)
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        from accelerate import Accelerator
+        from diffusers.optimization import get_scheduler
+
+        from qbtui.trainer.models import load_base_model
+
+        config = self.config
+        requested_device = pick_device(config.device)
+        precision, warning = resolve_precision(requested_device, config.mixed_precision)
+        if warning:
+            self.events.write("warning", message=warning)
+        for flag in config.unsupported_flags():
+            self.events.write("warning", message=f"the builtin trainer ignores {flag} (a kohya flag it does not implement)")
+        self.precision = precision
+        self.accelerator = Accelerator(mixed_precision=precision, cpu=requested_device == "cpu")
+        self.device = self.accelerator.device.type
+        self.data = TrainingData(find_images(config.train_data_dir, config.caption_extension), config.size, config.seed)
+        dtype = weight_dtype(precision)
+        self.base = load_base_model(
+            config.pretrained_model_name_or_path, tokenizer_dir=config.tokenizer, device=self.accelerator.device, dtype=dtype
+        )
+        unet, text_encoder, vae = self.base.unet, self.base.text_encoder, self.base.vae
+        for model in (unet, text_encoder, vae):
+            model.requires_grad_(False)
+        vae.eval()
+        self.train_text_encoder = not config.network_train_unet_only
+        self.network = LoRANetwork(unet, text_encoder if self.train_text_encoder else None, config.network_dim, config.network_alpha)
+        self.network.apply_to()
+        self.network.to(self.accelerator.device)
+        unet.train()
+        text_encoder.train(self.train_text_encoder)
+        if config.gradient_checkpointing:
+            unet.enable_gradient_checkpointing()
+            if self.train_text_encoder:
+                text_encoder.gradient_checkpointing_enable()
+        self.noise_scheduler = self.base.noise_scheduler
+        self.noise_generator = torch.Generator().manual_seed(config.seed)
+        with torch.no_grad():
+            if config.cache_latents:
+                self.data.cache_latents(self._encode_latents)
+            if not self.train_text_encoder:
+                self.data.cache_embeddings(self._embed)
+        optimizer = torch.optim.AdamW(
+            self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr)
+        )
+        lr_scheduler = get_scheduler(
+            config.lr_scheduler,
+            optimizer,
+            num_warmup_steps=config.lr_warmup_steps,
+            num_training_steps=config.max_train_steps,
+        )
+        self.optimizer, self.lr_scheduler = self.accelerator.prepare(optimizer, lr_scheduler)
+        steps_per_epoch = -(-self.data.num_train_images // config.train_batch_size)
+        read_every = 1 if self.device == "cpu" else 10
+        self.losses = LossTracker(window=steps_per_epoch, read_every=read_every)
+        self.facts = RunFacts(
+            num_train_images=self.data.num_train_images,
+            tag_frequency=self.data.tag_frequency(),
+            dataset_dirs=self.data.dataset_dirs(),
+            base_model_name=self.base.name,
+            base_model_hash=self.base.model_hash,
+            started_at=time.time(),
+            session_id=secrets.randbelow(2**31),
+            mixed_precision=precision,
+        )
+
+    def _restore(self, state: TrainingState) -> int:
+        self.network.load_state_dict(state.network)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.lr_scheduler.load_state_dict(state.lr_scheduler)
+        if state.scaler is not None and self.accelerator.scaler is not None:
+            self.accelerator.scaler.load_state_dict(state.scaler)
+        self.noise_generator.set_state(state.noise_generator)
+        restore_rng(state.rng)
+        return state.step
+
+    # --- one step --------------------------------------------------------------------------
+
+    def _encode_latents(self, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        vae = self.base.vae
+        posterior = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist
+        return posterior.sample(generator=generator).float() * self.base.vae_scale_factor
+
+    def _embed(self, captions: list[str]) -> torch.Tensor:
+        tokenizer = self.base.tokenizer
+        tokens = tokenizer(
+            captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids.to(self.accelerator.device)
+        with self.accelerator.autocast():
+            return self.base.text_encoder(tokens)[0]
+
+    def _batch_indices(self, step: int) -> list[int]:
+        """The images of `step`: a pure function of the seed and the step, so resume replays it."""
+        epoch_length = self.data.num_train_images
+        first = step * self.config.train_batch_size
+        indices = []
+        for sample in range(first, first + self.config.train_batch_size):
+            epoch, position = divmod(sample, epoch_length)
+            indices.append(self._epoch_order(epoch)[position])
+        return indices
+
+    def _epoch_order(self, epoch: int) -> list[int]:
+        if getattr(self, "_order_epoch", None) != epoch:
+            self._order = self.data.epoch_order(epoch)
+            self._order_epoch = epoch
+        return self._order
+
+    def _train_step(self, step: int) -> torch.Tensor:
+        device = self.accelerator.device
+        indices = self._batch_indices(step)
+        with torch.no_grad():
+            latents = self.data.latents(indices, self._encode_latents, self.noise_generator).to(device)
+        embeddings = self.data.cached_embeddings(indices)
+        if embeddings is None:
+            embeddings = self._embed(self.data.captions(indices))
+        embeddings = embeddings.to(device)
+        noise = torch.randn(latents.shape, generator=self.noise_generator).to(device)
+        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=self.noise_generator).to(device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        unet = self.base.unet
+        with self.accelerator.autocast():
+            prediction = unet(noisy.to(unet.dtype), timesteps, embeddings.to(unet.dtype)).sample
+        loss = F.mse_loss(prediction.float(), noise.float())
+        self.accelerator.backward(loss)
+        self.step_rates = self.lr_scheduler.get_last_lr()
+        self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    # --- reporting and files ---------------------------------------------------------------
+
+    def _log_step(self, step: int, loss: float, average: float, start_step: int, started: float) -> None:
+        done = step - start_step
+        elapsed = time.perf_counter() - started
+        it_s = done / elapsed if elapsed > 0 else None
+        eta = (self.config.max_train_steps - step) / it_s if it_s else None
+        rates = self.step_rates
+        self.events.write(
+            "step",
+            step=step,
+            max_steps=self.config.max_train_steps,
+            loss=loss,
+            avg_loss=average,
+            lr=rates[0],
+            lr_te=rates[1] if len(rates) > 1 else None,
+            it_s=it_s,
+            eta_s=eta,
+        )
+
+    def _flush_losses(self, start_step: int, started: float) -> None:
+        for step, value, average in self.losses.read():
+            self._log_step(step, value, average, start_step, started)
+
+    def _write_lora(self, file_name: str, step: int, *, event: bool) -> Path:
+        config = self.config
+        path = Path(config.output_dir) / file_name
+        metadata = lora_metadata(config, self.facts, steps=step, output_stem=Path(file_name).stem)
+        save_lora(path, self.network.kohya_tensors(), metadata)
+        if event:
+            self.events.write("checkpoint", step=step, path=str(path))
+        return path
+
+    def _stop(self, step: int) -> Outcome:
+        state = TrainingState(
+            step=step,
+            network=self.network.kohya_tensors(),
+            optimizer=self.optimizer.state_dict(),
+            lr_scheduler=self.lr_scheduler.state_dict(),
+            scaler=self.accelerator.scaler.state_dict() if self.accelerator.scaler is not None else None,
+            noise_generator=self.noise_generator.get_state(),
+            rng=capture_rng(),
+            settings=resume_settings(self.config),
+        )
+        save_state(state_dir_for(self.config, self.run_dir), state)
+        path = Path(self.config.output_dir) / checkpoint_name(self.config.output_name, step)
+        if not path.exists():
+            self._write_lora(path.name, step, event=True)
+        self.events.write("done", status="stopped", lora_path=str(path))
+        return Outcome("stopped", path, step)
+
+    def _sample(self, step: int) -> None:
+        config = self.config
+        if not config.sample_prompts:
+            return
+        from qbtui.trainer.sampling import generate_samples
+
+        folder = Path(config.output_dir) / "sample"
+        for sample in generate_samples(
+            self.base,
+            self.network,
+            prompts=config.sample_prompts,
+            weights=config.sample_weights,
+            steps=config.sample_steps,
+            seed=config.seed,
+            out_dir=folder,
+            stem=f"{config.output_name}_{step:06d}",
+        ):
+            self.events.write("sample", step=step, path=str(sample.path), prompt=sample.prompt, weight=sample.weight)
