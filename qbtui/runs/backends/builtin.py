@@ -1,0 +1,36 @@
+"""The builtin backend: `python -m qbtui.trainer RUN_DIR [--resume]`, which writes its own events."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, Preset, Settings
+from qbtui.trainer.config import TrainConfig
+
+
+def builtin_command(run_path: Path | str) -> list[str]:
+    """The trainer invocation the supervisor runs for a builtin run."""
+    return [sys.executable, "-m", "qbtui.trainer", str(run_path)]
+
+
+def builtin_config(settings: Settings, friend: Friend, preset: Preset, *, run_id: str, state_dir: Path, steps: int | None = None) -> TrainConfig:
+    """The run's TrainConfig: the preset's flags, the settings' paths, the run's id and state folder."""
+    overrides: dict[str, Any] = {"run_id": run_id, "state_dir": state_dir}
+    if steps is not None:
+        overrides["max_train_steps"] = steps
+    return TrainConfig.from_preset(preset, settings, friend, **overrides)
+
+
+def builtin_resume_args(run_path: Path) -> list[str]:
+    """`--resume`, once the trainer has saved state in `RUN_DIR/state/`."""
+    state = run_path / "state"
+    if not state.is_dir() or not any(state.iterdir()):
+        raise QbtuiError(
+            "this run saved no state to resume from",
+            path=state,
+            fix="start a new run with `qbtui train NAME` (state is saved when a run is stopped or checkpoints)",
+        )
+    return ["--resume"]
