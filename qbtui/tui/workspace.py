@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from qbtui.dataset import FriendStatus
     from qbtui.runs import RunInfo
 
-LIVE_STATES = frozenset({"queued", "running"})
 LOG_TAIL_LINES = 400
 TRACE_POINTS = 4000
 
@@ -56,6 +55,12 @@ class RunTrace:
     samples: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     log_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    log_total: int = 0
+
+    def log_since(self, seen: int) -> list[str]:
+        """Log lines after the first `seen` ever read (only the kept tail if many are new)."""
+        new = min(self.log_total - seen, len(self.log_lines))
+        return list(self.log_lines)[len(self.log_lines) - new :] if new > 0 else []
 
     def snapshot(self) -> "RunTrace":
         """A copy the UI thread can read while the poller keeps appending."""
@@ -68,6 +73,7 @@ class RunTrace:
             samples=list(self.samples),
             notes=list(self.notes),
             log_lines=deque(self.log_lines, maxlen=LOG_TAIL_LINES),
+            log_total=self.log_total,
         )
 
 
@@ -94,15 +100,14 @@ class _LogTail:
 
 
 class _RunFollower:
-    """Follows one run directory: its events (incrementally) and its output log."""
+    """Follows one run directory for the training screen: its events and output log."""
 
-    def __init__(self, info: "RunInfo") -> None:
-        from qbtui.runs.events import EventFollower
+    def __init__(self, path: Path, run_id: str) -> None:
+        from qbtui.runs import EventFollower
 
-        self.info = info
-        self.trace = RunTrace(run_id=info.run_id)
-        self.events = EventFollower(info.path / "events.jsonl")
-        self.log = _LogTail(info.path / "output.log")
+        self.trace = RunTrace(run_id=run_id)
+        self.events = EventFollower(path / "events.jsonl")
+        self.log = _LogTail(path / "output.log")
 
     def poll(self) -> bool:
         """Apply new events and log lines; True when anything changed."""
@@ -113,46 +118,28 @@ class _RunFollower:
         lines = self.log.read_new()
         if lines:
             self.trace.log_lines.extend(lines)
+            self.trace.log_total += len(lines)
             changed = True
         return changed
 
-    def _apply(self, event: Any) -> None:
-        kind = _field(event, "type")
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
         trace = self.trace
         if kind == "step":
-            loss = _field(event, "loss")
-            avg = _field(event, "avg_loss")
+            loss = event.get("loss")
             if loss is not None:
+                avg = event.get("avg_loss")
                 trace.losses.append(float(loss))
                 trace.avg_losses.append(float(avg if avg is not None else loss))
                 del trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
-            trace.learning_rate = _field(event, "lr", trace.learning_rate)
-            self.info = replace(
-                self.info,
-                state="running" if self.info.state == "queued" else self.info.state,
-                step=int(_field(event, "step", self.info.step)),
-                max_steps=int(_field(event, "max_steps", self.info.max_steps)),
-                loss=loss,
-                avg_loss=avg,
-                it_s=_field(event, "it_s"),
-                eta_s=_field(event, "eta_s"),
-                losses=tuple(trace.losses[-200:]),
-            )
+            trace.learning_rate = event.get("lr", trace.learning_rate)
         elif kind == "checkpoint":
-            trace.checkpoints.append(str(_field(event, "path")))
+            trace.checkpoints.append(str(event["path"]))
         elif kind == "sample":
-            trace.samples.append(str(_field(event, "path")))
+            trace.samples.append(str(event["path"]))
         elif kind in ("warning", "error"):
-            hint = _field(event, "hint")
-            text = f"{kind}: {_field(event, 'message')}" + (f" ({hint})" if hint else "")
-            trace.notes.append(text)
-
-
-def _field(event: Any, name: str, default: Any = None) -> Any:
-    """A field of an event, whether the events module hands out dicts or objects."""
-    if isinstance(event, dict):
-        return event.get(name, default)
-    return getattr(event, name, default)
+            hint = event.get("hint")
+            trace.notes.append(f"{kind}: {event['message']}" + (f" (fix: {hint})" if hint else ""))
 
 
 class Workspace:
@@ -243,7 +230,7 @@ class Workspace:
     def latest_run(self, friend_id: str) -> "RunInfo | None":
         """The friend's live run if there is one, else its newest run."""
         runs = self.runs_for(friend_id)
-        live = [info for info in runs if info.state in LIVE_STATES]
+        live = [info for info in runs if info.live]
         return (live or runs or [None])[0]
 
     def trace(self, run_id: str) -> RunTrace:
@@ -253,48 +240,40 @@ class Workspace:
             return follower.trace.snapshot() if follower else RunTrace(run_id=run_id)
 
     def refresh_runs(self) -> tuple[str, ...]:
-        """Re-list run directories and read new events of live runs; ids that changed."""
+        """Re-list every run directory and read what live runs added; ids that changed."""
         from qbtui.runs import list_runs
 
         listed = list_runs(self.settings)
         with self._lock:
-            changed = self._merge_listing(listed)
-            changed.update(self._poll_followers())
+            fresh = {info.run_id: info for info in listed}
+            changed = set(self._runs) ^ set(fresh)
+            changed.update(run_id for run_id, info in fresh.items() if self._runs.get(run_id) != info)
+            for gone in set(self._followers) - set(fresh):
+                del self._followers[gone]
+            for info in listed:
+                if info.run_id not in self._followers:
+                    self._followers[info.run_id] = _RunFollower(info.path, info.run_id)
+                    self._followers[info.run_id].poll()
+                elif info.live and self._followers[info.run_id].poll():
+                    changed.add(info.run_id)
+            self._runs = fresh
         return tuple(sorted(changed))
 
     def poll_live(self) -> tuple[str, ...]:
-        """Read new events of the runs being followed; ids that changed."""
-        with self._lock:
-            return tuple(sorted(self._poll_followers()))
+        """Re-read only the live runs (incremental reads); ids that changed."""
+        from qbtui.runs import read_run
 
-    def _merge_listing(self, listed: list["RunInfo"]) -> set[str]:
-        changed: set[str] = set()
-        fresh: dict[str, RunInfo] = {}
-        for info in listed:
-            follower = self._followers.get(info.run_id)
-            if follower is None:
-                follower = _RunFollower(info)
-                self._followers[info.run_id] = follower
-                follower.poll()
-                changed.add(info.run_id)
-            elif follower.info.state != info.state or follower.info.step < info.step:
-                changed.add(info.run_id)
-            if info.state not in LIVE_STATES or follower.info.step <= info.step:
-                follower.info = info
-            fresh[info.run_id] = follower.info
-        changed.update(set(self._runs) - set(fresh))
-        for gone in set(self._followers) - set(fresh):
-            del self._followers[gone]
-        self._runs = fresh
-        return changed
-
-    def _poll_followers(self) -> set[str]:
         changed = set()
-        for run_id, follower in self._followers.items():
-            if follower.info.state in LIVE_STATES and follower.poll():
-                self._runs[run_id] = follower.info
-                changed.add(run_id)
-        return changed
+        with self._lock:
+            for run_id, info in list(self._runs.items()):
+                if not info.live:
+                    continue
+                fresh = read_run(info.path)
+                followed = self._followers[run_id].poll()
+                if fresh != info or followed:
+                    self._runs[run_id] = fresh
+                    changed.add(run_id)
+        return tuple(sorted(changed))
 
     def command_for(self, friend_id: str, preset: str, backend: str) -> list[str]:
         """The exact command (or trainer invocation) a run would execute."""

@@ -1,0 +1,241 @@
+"""`QbtuiApp`: the dashboard shell. It owns the workspace, routes intents, swaps screens."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from qbtui.errors import QbtuiError
+from qbtui.tui.commands import QbtuiCommands
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated, WorkspaceError
+from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.workspace import Workspace
+
+
+KEYMAP_FILE = "keymap.toml"
+
+
+def load_keymap(path: Path) -> dict[str, str]:
+    """`[keymap]` of `path` (binding id = "keys"); empty when the file does not exist."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise QbtuiError(f"cannot read the keymap: {error}", path=path, fix='write lines like `"dashboard.train" = "ctrl+t"` under [keymap]') from None
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(isinstance(value, str) for value in keymap.values()):
+        raise QbtuiError("[keymap] must map binding ids to key strings", path=path, fix='write `"dashboard.train" = "ctrl+t"` under [keymap]; ids are on the help screen (f1)')
+    return keymap
+
+
+def user_at_host() -> str:
+    """`user@host`, shown in the header so an SSH session says where it runs."""
+    return f"{getpass.getuser()}@{socket.gethostname().split('.')[0]}"
+
+
+class QbtuiApp(App[None]):
+    """Every friend on one screen; datasets, trainings and runs one key away."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "qbtui"
+    COMMANDS = App.COMMANDS | {QbtuiCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
+        Binding("ctrl+r", "runs", "Runs", show=False, id="app.runs"),
+        Binding("ctrl+t", "pick_theme", "Theme", show=False, id="app.theme"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        registry_path: Path | str | None = None,
+        *,
+        workspace: Workspace | None = None,
+        clock: Callable[[], float] = time.time,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        if workspace is None:
+            if registry_path is None:
+                raise QbtuiError("QbtuiApp needs a registry path or a workspace", fix="pass --registry PATH")
+            workspace = Workspace(registry_path)
+        self.workspace = workspace
+        self.clock = clock
+        self.watch_files = watch
+        self.keymap: dict[str, str] = {}
+        self.sub_title = user_at_host()
+
+    # --- start-up -------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._apply_themes()
+        self._apply_keymap()
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.push_screen(DashboardScreen())
+        self.workspace.start(self.post_message, watch=self.watch_files)
+        self.scan_datasets()
+
+    def _apply_themes(self) -> None:
+        from qbtui.tui.themes import apply_themes, load_themes
+
+        apply_themes(self, load_themes(self.workspace.registry_path), self.workspace.settings.theme)
+
+    def _apply_keymap(self) -> None:
+        try:
+            keymap = load_keymap(self.workspace.registry_path.parent / KEYMAP_FILE)
+        except QbtuiError as error:
+            self.notify(str(error), title="Keymap", severity="error", timeout=10)
+            return
+        self.keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def scan_datasets(self) -> None:
+        """Fill every friend's status after the first frame, one friend at a time."""
+        self.workspace.scan_all(on_each=lambda friend_id: self.post_message(FriendChanged(friend_id)))
+
+    def on_unmount(self) -> None:
+        self.workspace.stop()
+
+    # --- world changes: forward to the screen that shows them -------------------------
+    def on_friend_changed(self, message: FriendChanged) -> None:
+        self.screen.post_message(FriendChanged(message.friend_id))
+
+    def on_registry_changed(self, message: RegistryChanged) -> None:
+        self.screen.post_message(RegistryChanged())
+
+    def on_runs_updated(self, message: RunsUpdated) -> None:
+        self.screen.post_message(RunsUpdated(message.run_ids))
+
+    def on_workspace_error(self, message: WorkspaceError) -> None:
+        self.notify(message.text, severity="error", timeout=10)
+
+    # --- intents --------------------------------------------------------------------
+    def show(self, screen: Screen) -> None:
+        """Show a full screen on top of the dashboard (never a tall stack of screens)."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def action_help(self) -> None:
+        from qbtui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_runs(self) -> None:
+        from qbtui.tui.screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.show(RunsScreen())
+
+    def action_dashboard(self) -> None:
+        """Back to the friends dashboard (the bottom screen after Textual's default)."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_train(self, friend_id: str) -> None:
+        from qbtui.tui.screens.training import TrainingScreen
+
+        self.show(TrainingScreen(friend_id))
+
+    def action_open_dataset(self, friend_id: str) -> None:
+        from qbtui.tui.screens.dataset import DatasetScreen
+
+        self.show(DatasetScreen(friend_id))
+
+    def action_add_friend(self) -> None:
+        from qbtui.tui.screens.add_friend import AddFriendScreen
+
+        self.push_screen(AddFriendScreen(), self._friend_added)
+
+    def _friend_added(self, friend_id: str | None) -> None:
+        if friend_id:
+            self.workspace.reload_registry()
+            self.screen.post_message(RegistryChanged())
+            self.rescan_friend(friend_id)
+
+    def action_prompt(self) -> None:
+        from qbtui.tui.screens.prompt import PromptScreen
+
+        self.show(PromptScreen())
+
+    def action_pick_theme(self) -> None:
+        self.action_change_theme()
+
+    def action_set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def action_stop(self, friend_id: str) -> None:
+        run = self.workspace.latest_run(friend_id)
+        if run is None or run.state != "running":
+            self.notify(f"{self.workspace.friend(friend_id).name} has no running training", severity="warning")
+            return
+        self.stop_run(run.run_id)
+
+    @work(thread=True, exclusive=True, group="rescan", exit_on_error=False)
+    def rescan_friend(self, friend_id: str) -> None:
+        self.workspace.rescan(friend_id)
+        self.post_message(FriendChanged(friend_id))
+
+    @work(thread=True, group="runs", exit_on_error=False)
+    def start_run(self, friend_id: str, preset: str, backend: str) -> None:
+        """Start a run in a worker; errors appear as a notification with their fix."""
+        self._run_intent(lambda: self.workspace.start_run(friend_id, preset=preset, backend=backend), "started")
+
+    @work(thread=True, group="runs", exit_on_error=False)
+    def stop_run(self, run_id: str) -> None:
+        self._run_intent(lambda: self.workspace.stop_run(run_id), "stopping")
+
+    @work(thread=True, group="runs", exit_on_error=False)
+    def resume_run(self, run_id: str) -> None:
+        self._run_intent(lambda: self.workspace.resume_run(run_id), "resumed")
+
+    @work(thread=True, group="runs", exit_on_error=False)
+    def cancel_queued(self, run_id: str) -> None:
+        self._run_intent(lambda: self.workspace.cancel_queued(run_id), "cancelled")
+
+    @work(thread=True, exclusive=True, group="queue", exit_on_error=False)
+    def move_queued(self, run_id: str, offset: int) -> None:
+        self._run_intent(lambda: self.workspace.move_queued(run_id, offset), None)
+
+    def _run_intent(self, call: Callable[[], object], verb: str | None) -> None:
+        try:
+            result = call()
+        except QbtuiError as error:
+            self.call_from_thread(self.notify, str(error), title="qbtui", severity="error", timeout=12)
+            return
+        if verb is not None:
+            run_id = getattr(result, "run_id", "")
+            self.call_from_thread(self.notify, f"{run_id} {verb}".strip())
+        self.post_message(RunsUpdated(self.workspace.refresh_runs()))
+
+    # --- themes ---------------------------------------------------------------------
+    def _on_theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if name and name != self.workspace.settings.theme:
+            self.save_theme(name)
+
+    @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
+    def save_theme(self, name: str) -> None:
+        """Keep the chosen theme in the registry's settings."""
+        try:
+            self.workspace.save_theme(name)
+        except QbtuiError as error:
+            self.call_from_thread(self.notify, str(error), severity="error", timeout=12)

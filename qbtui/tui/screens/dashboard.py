@@ -1,0 +1,149 @@
+"""The start screen: every friend in a table, the selected friend's details beside it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
+from qbtui.tui.widgets.friend_table import FriendTable
+
+if TYPE_CHECKING:
+    from qbtui.tui.app import QbtuiApp
+
+PANEL_PROBLEMS = 8
+PANEL_SAMPLES = 4
+
+
+def friend_details(app: "QbtuiApp", friend_id: str) -> Text:
+    """The side panel's text: problems with their fixes, trainings, latest samples."""
+    workspace = app.workspace
+    friend = workspace.friend(friend_id)
+    colors = app.theme_variables
+    text = Text()
+    text.append(f"{friend.name}", style="bold")
+    text.append(f"  {friend.token}  repeats {friend.repeats}\n", style="dim")
+    status = workspace.status(friend_id)
+    if status is None:
+        text.append("scanning the dataset…\n", style="dim")
+    else:
+        problems = status.all_problems()
+        if problems:
+            text.append(f"Problems ({len(problems)})\n", style=f"bold {colors['error']}")
+            for problem in problems[:PANEL_PROBLEMS]:
+                marker = "✗" if problem.severity == "error" else "!"
+                text.append(f" {marker} {problem.message}\n", style=colors["error" if problem.severity == "error" else "warning"])
+                text.append(f"   fix: {problem.fix}\n", style="dim")
+            if len(problems) > PANEL_PROBLEMS:
+                text.append(f"   … {len(problems) - PANEL_PROBLEMS} more: open the dataset (enter)\n", style="dim")
+        else:
+            text.append(f"Dataset ready: {status.image_count} images\n", style=colors["success"])
+    text.append("Trainings\n", style="bold")
+    if not friend.trainings:
+        text.append(" none yet (t to train)\n", style="dim")
+    for training in reversed(friend.trainings):
+        text.append(f" {training.date[:16]}  {training.steps} steps  {training.images} imgs  {training.preset}/{training.backend}\n")
+        if training.lora_file:
+            text.append(f"   {training.lora_file}\n", style="dim")
+    samples = [path for run in workspace.runs_for(friend_id) for path in reversed(workspace.trace(run.run_id).samples)]
+    text.append("Latest samples\n", style="bold")
+    if not samples:
+        text.append(" none yet\n", style="dim")
+    for path in samples[:PANEL_SAMPLES]:
+        text.append(f" {path}\n")
+    return text
+
+
+class DashboardScreen(Screen):
+    """Friends table with a side panel; updates live from the watcher and the run poller."""
+
+    BINDINGS = [
+        Binding("d", "dataset", "Dataset", id="dashboard.dataset"),
+        Binding("t", "train", "Train", id="dashboard.train"),
+        Binding("x", "stop", "Stop", id="dashboard.stop"),
+        Binding("a", "add_friend", "Add", id="dashboard.add"),
+        Binding("p", "prompt", "Prompt", id="dashboard.prompt"),
+        Binding("r", "runs", "Runs", id="dashboard.runs"),
+    ]
+
+    app: "QbtuiApp"
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✎")
+        with Horizontal(id="dashboard-body"):
+            yield FriendTable(id="friends")
+            with VerticalScroll(id="friend-panel"):
+                yield Static(id="friend-details")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(FriendTable).sync(self.app.workspace, self.app.clock())
+        self._show_details()
+
+    @property
+    def table(self) -> FriendTable:
+        return self.query_one(FriendTable)
+
+    def _show_details(self) -> None:
+        friend_id = self.table.selected_friend_id
+        details = self.query_one("#friend-details", Static)
+        if friend_id is None:
+            details.update(Text("No friends yet. Press a to add one.", style="dim"))
+        else:
+            details.update(friend_details(self.app, friend_id))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_details()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_dataset()
+
+    def on_friend_changed(self, message: FriendChanged) -> None:
+        self.table.refresh_friend(self.app.workspace, message.friend_id, self.app.clock())
+        if message.friend_id == self.table.selected_friend_id:
+            self._show_details()
+
+    def on_registry_changed(self, message: RegistryChanged) -> None:
+        self.table.sync(self.app.workspace, self.app.clock())
+        self._show_details()
+
+    def on_runs_updated(self, message: RunsUpdated) -> None:
+        self.table.sync(self.app.workspace, self.app.clock())
+        self._show_details()
+
+    def on_screen_resume(self) -> None:
+        self.table.sync(self.app.workspace, self.app.clock())
+        self._show_details()
+
+    def _with_friend(self) -> str | None:
+        friend_id = self.table.selected_friend_id
+        if friend_id is None:
+            self.notify("No friend selected: add one with a", severity="warning")
+        return friend_id
+
+    def action_dataset(self) -> None:
+        if friend_id := self._with_friend():
+            self.app.action_open_dataset(friend_id)
+
+    def action_train(self) -> None:
+        if friend_id := self._with_friend():
+            self.app.action_train(friend_id)
+
+    def action_stop(self) -> None:
+        if friend_id := self._with_friend():
+            self.app.action_stop(friend_id)
+
+    def action_add_friend(self) -> None:
+        self.app.action_add_friend()
+
+    def action_prompt(self) -> None:
+        self.app.action_prompt()
+
+    def action_runs(self) -> None:
+        self.app.action_runs()

@@ -1,0 +1,128 @@
+"""Every run with its state; queued runs can be reordered and cancelled."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label
+
+from qbtui.tui.messages import RunsUpdated
+from qbtui.tui.widgets.run_progress import format_duration
+
+if TYPE_CHECKING:
+    from qbtui.runs import RunInfo
+    from qbtui.tui.app import QbtuiApp
+
+COLUMNS = (("run", "Run"), ("friend", "Friend"), ("state", "State"), ("step", "Step"),
+           ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"), ("started", "Started"))
+STATE_COLORS = {"running": "accent", "queued": "primary", "completed": "success",
+                "stopped": "warning", "failed": "error", "crashed": "error"}
+
+
+def run_cells(run: "RunInfo", colors: dict[str, str]) -> list[object]:
+    """One row of the runs table."""
+    started = time.strftime("%m-%d %H:%M", time.localtime(run.started_at)) if run.started_at else "-"
+    loss = f"{run.loss:.4f}" if run.loss is not None else "-"
+    eta = format_duration(run.eta_s) if run.state == "running" else "-"
+    return [run.run_id, run.friend_id, Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+            f"{run.step}/{run.max_steps}", loss, eta, f"{run.backend}/{run.preset}", started]
+
+
+class RunsScreen(Screen):
+    """The run list, newest first, queued runs in queue order at the top."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="runs.open"),
+        Binding("u", "move_up", "Up", id="runs.up"),
+        Binding("d", "move_down", "Down", id="runs.down"),
+        Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
+        Binding("x", "stop", "Stop", id="runs.stop"),
+        Binding("escape", "app.dashboard", "Back", id="runs.back"),
+    ]
+
+    app: "QbtuiApp"
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✎")
+        yield Label("", id="runs-summary")
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "runs and queue"
+        table = self.query_one(DataTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        self.refresh_table()
+
+    def ordered_runs(self) -> list["RunInfo"]:
+        """Queued runs first in queue order, then the others newest first."""
+        runs = self.app.workspace.runs()
+        return [run for run in runs if run.state == "queued"] + [run for run in runs if run.state != "queued"]
+
+    def refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        runs = self.ordered_runs()
+        selected = self.selected_run_id
+        colors = self.app.theme_variables
+        table.clear()
+        for run in runs:
+            table.add_row(*run_cells(run, colors), key=run.run_id)
+        ids = [run.run_id for run in runs]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected))
+        live = sum(run.state == "running" for run in runs)
+        queued = sum(run.state == "queued" for run in runs)
+        self.query_one("#runs-summary", Label).update(f"{len(runs)} runs · {live} running · {queued} queued")
+
+    @property
+    def selected_run_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected_run(self) -> "RunInfo | None":
+        run_id = self.selected_run_id
+        return self.app.workspace.run(run_id) if run_id else None
+
+    def on_runs_updated(self, message: RunsUpdated) -> None:
+        self.refresh_table()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def _queued(self) -> "RunInfo | None":
+        run = self.selected_run()
+        if run is None or run.state != "queued":
+            self.notify("only a queued run can be moved or cancelled", severity="warning")
+            return None
+        return run
+
+    def action_open(self) -> None:
+        if run := self.selected_run():
+            self.app.action_train(run.friend_id)
+
+    def action_move_up(self) -> None:
+        if run := self._queued():
+            self.app.move_queued(run.run_id, -1)
+
+    def action_move_down(self) -> None:
+        if run := self._queued():
+            self.app.move_queued(run.run_id, 1)
+
+    def action_cancel(self) -> None:
+        if run := self._queued():
+            self.app.cancel_queued(run.run_id)
+
+    def action_stop(self) -> None:
+        run = self.selected_run()
+        if run is None or run.state != "running":
+            self.notify("only a running run can be stopped", severity="warning")
+            return
+        self.app.stop_run(run.run_id)

@@ -1,0 +1,111 @@
+"""The dashboard's table: one row per friend, dataset and training state at a glance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from qbtui.tui.widgets.loss_chart import spark_text
+from qbtui.tui.widgets.run_progress import format_duration
+
+if TYPE_CHECKING:
+    from qbtui.dataset import FriendStatus
+    from qbtui.registry import Friend
+    from qbtui.runs import RunInfo
+    from qbtui.tui.workspace import Workspace
+
+GUIDE_MIN_IMAGES = 20
+GUIDE_MAX_IMAGES = 40
+COLUMNS = (("name", "Name"), ("token", "Token"), ("images", "Imgs"), ("captions", "Caps"),
+           ("problems", "Probs"), ("ready", "Ready"), ("training", "Training"))
+
+
+def images_cell(status: "FriendStatus | None", colors: dict[str, str]) -> Text:
+    """Image count, green inside the guide's 20-40, amber outside, red at zero."""
+    if status is None:
+        return Text("…")
+    count = status.image_count
+    if count == 0:
+        color = colors["error"]
+    elif GUIDE_MIN_IMAGES <= count <= GUIDE_MAX_IMAGES:
+        color = colors["success"]
+    else:
+        color = colors["warning"]
+    return Text(str(count), style=color)
+
+
+def training_cell(friend: "Friend", run: "RunInfo | None", now: float, colors: dict[str, str]) -> Text:
+    """not trained / queued / running step/max + sparkline + ETA / trained date / crashed."""
+    if run is not None and run.state == "running":
+        text = Text(f"▶ {run.step}/{run.max_steps} ", style=colors["accent"])
+        text.append(spark_text(run.losses, 6), style=colors["primary"])
+        text.append(f" {format_duration(run.eta_s)}")
+        return text
+    if run is not None and run.state == "queued":
+        return Text("queued", style=colors["accent"])
+    if run is not None and run.state in ("crashed", "failed"):
+        return Text(f"{run.state} at {run.step}", style=colors["error"])
+    if friend.trainings:
+        last = friend.trainings[-1]
+        return Text(f"trained {last.date[:10]} {last.steps} st", style=colors["success"])
+    if run is not None and run.state == "completed":
+        return Text(f"trained {run.step} st", style=colors["success"])
+    if run is not None and run.state == "stopped":
+        return Text(f"stopped {run.step}/{run.max_steps}", style=colors["warning"])
+    return Text("not trained", style="dim")
+
+
+class FriendTable(DataTable):
+    """Every friend of the workspace; the row key is the friend's id."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected_friend_id(self) -> str | None:
+        """The id of the friend under the cursor (None when there are no friends)."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def sync(self, workspace: "Workspace", now: float) -> None:
+        """Make the rows match the registry's friends, keeping the cursor's friend."""
+        wanted = [friend.id for friend in workspace.friends()]
+        present = [key.value for key in self.rows]
+        if wanted != present:
+            selected = self.selected_friend_id
+            self.clear()
+            for friend in workspace.friends():
+                self.add_row(*self._cells(workspace, friend.id, now), key=friend.id)
+            if selected in wanted:
+                self.move_cursor(row=wanted.index(selected))
+            return
+        for friend_id in wanted:
+            self.refresh_friend(workspace, friend_id, now)
+
+    def refresh_friend(self, workspace: "Workspace", friend_id: str, now: float) -> None:
+        """Rewrite one friend's row from the workspace's current state."""
+        if friend_id not in self.rows:
+            return
+        for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id, now)):
+            self.update_cell(friend_id, column, value, update_width=True)
+
+    def _cells(self, workspace: "Workspace", friend_id: str, now: float) -> list[object]:
+        friend = workspace.friend(friend_id)
+        status = workspace.status(friend_id)
+        colors = self.app.theme_variables
+        if status is None:
+            pending = Text("…", style="dim")
+            dataset = [pending, pending, pending]
+        else:
+            problems = Text(str(status.problem_count), style=colors["error"] if status.problem_count else "dim")
+            ready = Text("yes", style=colors["success"]) if status.ready else Text("no", style=colors["error"])
+            dataset = [Text(str(status.caption_count)), problems, ready]
+        training = training_cell(friend, workspace.latest_run(friend_id), now, colors)
+        return [friend.name, friend.token, images_cell(status, colors), *dataset, training]

@@ -1,0 +1,69 @@
+"""A run's progress: bar with step/max, and a line of speed, times and learning rate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from textual.app import ComposeResult
+from textual.clock import Clock
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar
+
+if TYPE_CHECKING:
+    from qbtui.runs import RunInfo
+
+
+def format_duration(seconds: float | None) -> str:
+    """`45s`, `12m05s`, `3h07m`; `-` when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def progress_line(run: "RunInfo", now: float, learning_rate: float | None) -> str:
+    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04`."""
+    parts = [f"step {run.step}/{run.max_steps}"]
+    parts.append(f"{run.it_s:.2f} it/s" if run.it_s else "- it/s")
+    elapsed = now - run.started_at if run.started_at else None
+    parts.append(f"elapsed {format_duration(elapsed)}")
+    if run.state == "running":
+        parts.append(f"ETA {format_duration(run.eta_s)}")
+    if learning_rate is not None:
+        parts.append(f"lr {learning_rate:.1e}")
+    return " · ".join(parts)
+
+
+class RunProgress(Vertical):
+    """ProgressBar (with an injectable clock) and the run's speed/time line."""
+
+    DEFAULT_CSS = """
+    RunProgress { height: auto; }
+    RunProgress ProgressBar { width: 1fr; }
+    RunProgress Bar { width: 1fr; }
+    """
+
+    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield ProgressBar(total=None, show_eta=False, clock=Clock(get_time=self.clock), id="run-bar")
+        yield Label("no run yet", id="run-line")
+
+    def show(self, run: "RunInfo | None", learning_rate: float | None) -> None:
+        """Move the bar and rewrite the line for `run` (or say there is none)."""
+        bar = self.query_one("#run-bar", ProgressBar)
+        line = self.query_one("#run-line", Label)
+        if run is None:
+            bar.update(total=None, progress=0)
+            line.update("no run yet: pick a preset and a backend, then start")
+            return
+        bar.update(total=max(run.max_steps, 1), progress=run.step)
+        line.update(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
