@@ -1,0 +1,72 @@
+"""One line of facts per friend: dataset status, last training, latest run.
+
+`qbtui status` prints it and the dashboard's friend list shows it. Cheap to call again:
+pass the same `ScanCache` and unchanged files are not re-read; runs are listed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qbtui.dataset import FriendStatus, ScanCache, scan_friend
+from qbtui.registry import Friend, Registry, Training
+from qbtui.runs import RunInfo, list_runs
+
+
+@dataclass(frozen=True)
+class FriendOverview:
+    """What the dashboard and `qbtui status` show for one friend."""
+
+    friend: Friend
+    status: FriendStatus
+    last_training: Training | None
+    latest_run: RunInfo | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable shape of one entry of `qbtui status --json` (see the README)."""
+        training = self.last_training
+        run = self.latest_run
+        return {
+            "id": self.friend.id,
+            "name": self.friend.name,
+            "token": self.friend.token,
+            "repeats": self.friend.repeats,
+            "folder": str(self.status.folder),
+            "images": self.status.image_count,
+            "captions": self.status.caption_count,
+            "problems": self.status.problem_count,
+            "errors": sum(1 for problem in self.status.all_problems() if problem.severity == "error"),
+            "ready": self.status.ready,
+            "last_training": None
+            if training is None
+            else {
+                "date": training.date,
+                "steps": training.steps,
+                "images": training.images,
+                "preset": training.preset,
+                "backend": training.backend,
+                "lora_file": training.lora_file,
+                "notes": training.notes,
+                "run_id": training.run_id,
+            },
+            "latest_run": None
+            if run is None
+            else {"run_id": run.run_id, "state": run.state, "step": run.step, "max_steps": run.max_steps},
+        }
+
+
+def friend_overviews(registry: Registry, scan_cache: ScanCache | None = None) -> list[FriendOverview]:
+    """One overview per friend, in registry order."""
+    latest: dict[str, RunInfo] = {}
+    for run in list_runs(registry.settings):
+        latest.setdefault(run.friend_id, run)
+    return [
+        FriendOverview(
+            friend=friend,
+            status=scan_friend(registry.settings, friend, scan_cache),
+            last_training=friend.last_training,
+            latest_run=latest.get(friend.id),
+        )
+        for friend in registry.friends.values()
+    ]
