@@ -23,7 +23,6 @@ from qbtui import locations
 from qbtui.demo_portraits import Look, draw_portrait
 from qbtui.errors import QbtuiError
 
-DEFAULT_DEMO_DIR = Path(".demo")
 MARKER = ".qbtui-demo"
 MODEL_SUBDIR = Path("models") / "tiny-sd15"
 READY_COUNT = 24

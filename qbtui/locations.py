@@ -13,6 +13,8 @@ APP_NAME = "qbtui"
 REGISTRY_FILENAME = "registry.toml"
 REGISTRY_ENV = "QBTUI_REGISTRY"
 CONFIG_DIR_ENV = "QBTUI_CONFIG_DIR"
+# `qbtui demo` builds here unless given a folder (relative to the working directory)
+DEMO_DIR = Path(".demo")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STARTER_REGISTRY = PACKAGE_DIR / "starter_registry.toml"
