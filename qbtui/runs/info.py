@@ -96,6 +96,7 @@ class RunSummary:
         self.done_status: str | None = None
         self.backend_exited = False
         self.crash_detail: str | None = None
+        self.attempt_pid: int | None = None
         self.losses: deque[float] = deque(maxlen=RECENT_LOSSES)
 
     def apply(self, event: Event) -> None:
@@ -125,6 +126,7 @@ class RunSummary:
     def _apply_supervisor(self, event: Event) -> None:
         state = event["state"]
         if state == "started":
+            self.attempt_pid = event.get("pid")
             self.done_status = self.crash_detail = self.error = None
             self.backend_exited = False
             if self.started_at is None:
@@ -162,7 +164,8 @@ class _RunTracker:
         supervisor_alive = supervisor is not None and supervisor.is_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
-        state, error = self._state(queued, supervisor is not None, supervisor_alive)
+        new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
+        state, error = ("running", None) if new_attempt else self._state(queued, supervisor is not None, supervisor_alive)
         summary = self.summary
         live = state in LIVE_STATES
         return RunInfo(
@@ -220,8 +223,13 @@ def read_run(run_dir: Path | RunDir) -> RunInfo:
 
 def list_runs(settings: Settings) -> list[RunInfo]:
     """Every run under the logs folder, newest first, state checked against the processes."""
+    return runs_under(settings.logs_dir)
+
+
+def runs_under(logs_dir: Path) -> list[RunInfo]:
+    """`list_runs` for a logs folder."""
     infos = []
-    for run in find_run_dirs(settings.logs_dir):
+    for run in find_run_dirs(logs_dir):
         try:
             infos.append(read_run(run))
         except FileNotFoundError:

@@ -7,7 +7,6 @@ The start time comes from `/proc/<pid>/stat` on Linux and `ps -o lstart=` elsewh
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +31,23 @@ class RunQueue:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the queue's lock (blocking) for a read-modify-write."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """Hold the queue's lock for a read-modify-write (re-entrant within one thread)."""
+        held = _held_locks()
+        if held.get(self.folder):
+            held[self.folder] += 1
             try:
                 yield
             finally:
+                held[self.folder] -= 1
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            held[self.folder] = 1
+            try:
+                yield
+            finally:
+                held[self.folder] = 0
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def run_ids(self) -> list[str]:
@@ -104,6 +115,16 @@ class RunQueue:
                 (self.folder / _entry_name(position, entry_id)).unlink()
                 return True
         return False
+
+
+_thread_state = threading.local()
+
+
+def _held_locks() -> dict[Path, int]:
+    """Queue folders whose lock this thread holds, with the nesting depth."""
+    if not hasattr(_thread_state, "held"):
+        _thread_state.held = {}
+    return _thread_state.held
 
 
 def _entry_name(position: int, run_id: str) -> str:

@@ -87,7 +87,7 @@ def test_done_without_the_supervisor_finishing_is_a_crash(tmp_path):
 
 def test_a_resume_opens_a_new_attempt(tmp_path):
     run = make_run(tmp_path)
-    own_supervisor(run)
+    write_pid_file(run.supervisor_pid, ProcessRecord(os.getpid(), "an earlier supervisor"))
     with EventWriter(run.events) as events:
         events.write("supervisor", state="started", pid=1)
         events.write("step", step=30, max_steps=60)
@@ -95,6 +95,8 @@ def test_a_resume_opens_a_new_attempt(tmp_path):
         events.write("done", status="stopped")
         events.write("supervisor", state="backend-exited", pid=1)
     assert read_run(run.path).state == "stopped"
+    own_supervisor(run)
+    assert read_run(run.path).state == "running", "a new supervisor that has not written yet is a resume starting"
     with EventWriter(run.events) as events:
         events.write("supervisor", state="started", pid=os.getpid())
         events.write("step", step=31, max_steps=60)

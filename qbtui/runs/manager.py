@@ -1,0 +1,278 @@
+"""Start, stop, resume and queue runs: the intents the CLI and the dashboard send.
+
+One run at a time uses the device: `start_run` refuses while another run is live
+(unless `queue=True`, which queues it), and always refuses a second live run for the
+same friend. Checks and run-directory creation happen under the queue lock, so two
+`qbtui train` calls racing for one friend cannot both win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qbtui import __version__
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, Registry, Settings, friend_root
+from qbtui.runs.backends import BACKENDS
+from qbtui.runs.backends.builtin import builtin_command, builtin_config, builtin_resume_args
+from qbtui.runs.backends.kohya import check_kohya_install, kohya_command, kohya_flags, kohya_resume_args
+from qbtui.runs.events import EventWriter
+from qbtui.runs.info import RunInfo, read_run, runs_under
+from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
+from qbtui.runs.queue import RunQueue, cancel
+from qbtui.runs.rundir import RUN_ID_PATTERN, RunDir, dataset_fingerprint, new_run_id, read_run_toml, run_dir_for, write_run_toml
+from qbtui.runs.supervisor import STOP_GRACE_S
+
+MAX_LISTED_PROBLEMS = 12
+STOP_WAIT_MARGIN_S = 15.0
+
+
+@dataclass
+class RunPlan:
+    """Everything a new run directory records, before it exists."""
+
+    run_id: str
+    friend_id: str
+    backend: str
+    preset: str
+    command: list[str]
+    train: dict[str, Any]
+    max_steps: int
+    images: int
+    fingerprint: str
+    output_dir: Path
+    output_name: str
+    registry: Path
+    env: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    stop_grace_s: float = STOP_GRACE_S
+
+
+def plan_run(
+    registry: Registry, friend_id: str, *, run_id: str, preset: str | None = None, backend: str | None = None,
+    steps: int | None = None, force: bool = False,
+) -> RunPlan:
+    """Check the dataset and the backend, and work out the command; raises QbtuiError."""
+    settings = registry.settings
+    friend = registry.friend(friend_id)
+    chosen = registry.preset(preset)
+    backend = backend or settings.backend
+    if backend not in BACKENDS:
+        raise QbtuiError(f"unknown backend {backend!r}", path=registry.path, fix=f"use one of: {', '.join(BACKENDS)}")
+    if steps is not None and steps <= 0:
+        raise QbtuiError(f"--steps must be positive, not {steps}", fix="pass a step count such as 1200")
+    images = _checked_image_count(settings, friend, force)
+    fingerprint = dataset_fingerprint(friend_root(settings, friend))
+    common = dict(run_id=run_id, friend_id=friend.id, backend=backend, preset=chosen.name, images=images, fingerprint=fingerprint,
+                  output_dir=settings.lora_dir, output_name=friend.output_name, registry=registry.path)
+    if backend == "kohya":
+        check_kohya_install(settings)
+        argv, env = kohya_command(settings, friend, chosen, steps)
+        flags = kohya_flags(chosen, steps)
+        return RunPlan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)), **common)
+    run = RunDir(settings.logs_dir / friend.id / run_id)
+    config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
+    warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
+    return RunPlan(command=builtin_command(run.path), train=config.to_toml_table(), max_steps=config.max_train_steps,
+                   warnings=warnings, **common)
+
+
+def _checked_image_count(settings: Settings, friend: Friend, force: bool) -> int:
+    """The friend's image count; QbtuiError listing the blocking problems unless `force`."""
+    from qbtui.dataset import scan_friend
+
+    status = scan_friend(settings, friend)
+    blocking = [p for p in status.all_problems() if p.severity == "error"]
+    if blocking and not force:
+        listed = "\n".join(f"  - {p.message} (fix: {p.fix})" for p in blocking[:MAX_LISTED_PROBLEMS])
+        more = len(blocking) - MAX_LISTED_PROBLEMS
+        raise QbtuiError(
+            f"{friend.name}'s dataset is not ready to train ({len(blocking)} problem(s)):\n{listed}"
+            + (f"\n  ... and {more} more" if more > 0 else ""),
+            path=status.folder,
+            fix=f"fix them (`qbtui check {friend.id}`, `qbtui prep {friend.id}`), or pass --force to train anyway",
+        )
+    return status.image_count
+
+
+def command_for(registry: Registry, friend_id: str, preset: str | None, backend: str | None) -> list[str]:
+    """The exact command a run would execute, environment assignments first (for display)."""
+    settings = registry.settings
+    friend = registry.friend(friend_id)
+    backend = backend or settings.backend
+    if backend == "kohya":
+        argv, env = kohya_command(settings, friend, registry.preset(preset))
+        return [f"{name}={value}" for name, value in env.items()] + argv
+    if backend not in BACKENDS:
+        raise QbtuiError(f"unknown backend {backend!r}", fix=f"use one of: {', '.join(BACKENDS)}")
+    return builtin_command(settings.logs_dir / friend.id / "<run id>")
+
+
+def create_run(settings: Settings, plan: RunPlan) -> RunDir:
+    """Write a new run directory (run.toml, state/, warnings) for `plan`; nothing starts."""
+    run = RunDir(settings.logs_dir / plan.friend_id / plan.run_id)
+    run.state_dir.mkdir(parents=True)
+    run_table = {
+        "run_id": plan.run_id, "friend": plan.friend_id, "backend": plan.backend, "preset": plan.preset,
+        "created_at": time.time(), "qbtui_version": __version__, "dataset_fingerprint": plan.fingerprint,
+        "images": plan.images, "max_steps": plan.max_steps, "registry": str(plan.registry),
+        "output_dir": str(plan.output_dir), "output_name": plan.output_name, "stop_grace_s": plan.stop_grace_s,
+        "command": plan.command, "env": plan.env,
+    }
+    write_run_toml(run, run_table, plan.train)
+    if plan.warnings:
+        with EventWriter(run.events) as events:
+            for message in plan.warnings:
+                events.write("warning", message=message)
+    return run
+
+
+def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
+    """Start `python -m qbtui.runs.supervisor RUN_DIR` in its own session and record its pid."""
+    argv = [sys.executable, "-m", "qbtui.runs.supervisor", str(run.path)] + (["--resume"] if resume else [])
+    with open(run.path / "supervisor.log", "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=run.path, close_fds=True,
+        )
+    record = ProcessRecord.of(process.pid)
+    if record is not None:
+        write_pid_file(run.supervisor_pid, record)
+    return record
+
+
+def start_run(
+    registry: Registry, friend_id: str, *, preset: str | None = None, backend: str | None = None,
+    steps: int | None = None, force: bool = False, queue: bool = False,
+) -> RunInfo:
+    """Check, write the run directory and start its supervisor (or queue it); the new run's info."""
+    registry.reload_if_changed()
+    settings = registry.settings
+    plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend=backend,
+                    steps=steps, force=force)
+    return submit_run(settings, plan, queue=queue)
+
+
+def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False) -> RunInfo:
+    """Create the run directory and start it, or queue it behind the running one."""
+    run_queue = RunQueue(settings.logs_dir)
+    with run_queue.locked():
+        live = [info for info in runs_under(settings.logs_dir) if info.live]
+        _refuse_second_run(plan.friend_id, live)
+        running = [info for info in live if info.state == "running"]
+        if running and not queue:
+            raise QbtuiError(
+                f"another run is using the device: {running[0].run_id} ({running[0].friend_id})",
+                fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
+            )
+        run = create_run(settings, plan)
+        if running or (queue and run_queue.run_ids()):
+            run_queue.add(run)
+        else:
+            launch_supervisor(run)
+    return read_run(run)
+
+
+def _refuse_second_run(friend_id: str, live: list[RunInfo]) -> None:
+    for info in live:
+        if info.friend_id == friend_id:
+            raise QbtuiError(
+                f"{friend_id} already has a {info.state} run: {info.run_id}",
+                path=info.path,
+                fix=f"follow it with `qbtui logs {info.run_id} -f`, or stop it with `qbtui stop {info.run_id}`",
+            )
+
+
+def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> RunDir | None:
+    """Start the queue's next run when no other run is running; the run started, if any."""
+    run_queue = RunQueue(logs_dir)
+    with run_queue.locked():
+        running = [i for i in runs_under(logs_dir) if i.state == "running" and i.run_id != finished_run_id]
+        if running:
+            return None
+        while (run_id := run_queue.pop()) is not None:
+            run = run_dir_for(logs_dir, run_id)
+            if run.run_toml.is_file():
+                launch_supervisor(run)
+                return run
+    return None
+
+
+def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
+    """A run by id, or a friend's live run (else their latest); QbtuiError when there is none."""
+    if RUN_ID_PATTERN.match(run_or_friend):
+        run = run_dir_for(settings.logs_dir, run_or_friend)
+        if not run.run_toml.is_file():
+            raise QbtuiError(f"no run {run_or_friend}", path=run.path, fix="`qbtui runs` lists the runs")
+        return read_run(run)
+    runs = [info for info in runs_under(settings.logs_dir) if info.friend_id == run_or_friend]
+    if not runs:
+        raise QbtuiError(f"no runs for {run_or_friend!r}", path=settings.logs_dir, fix="give a friend id or a run id from `qbtui runs`")
+    live = [info for info in runs if info.live]
+    return (live or runs)[0]
+
+
+def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeout: float | None = None) -> RunInfo:
+    """Stop a run (SIGTERM through its supervisor, SIGKILL after the grace); a queued run is dropped."""
+    info = find_run(settings, run_or_friend)
+    if info.state == "queued":
+        cancel(settings, info.run_id)
+        return dataclasses.replace(info, state="stopped")
+    run = RunDir(info.path)
+    supervisor = read_pid_file(run.supervisor_pid)
+    backend = read_pid_file(run.backend_pid)
+    grace = float(read_run_toml(run)["run"].get("stop_grace_s", STOP_GRACE_S))
+    if supervisor is not None and supervisor.is_alive():
+        os.kill(supervisor.pid, signal.SIGTERM)
+    elif backend is not None and backend.is_alive():
+        _stop_orphan_backend(backend, grace)
+        return read_run(run)
+    elif info.state == "running":
+        raise QbtuiError(f"run {info.run_id} is still starting", path=run.path, fix="try again in a few seconds")
+    else:
+        raise QbtuiError(f"run {info.run_id} is not running (it is {info.state})", path=run.path, fix="`qbtui runs` shows the live runs")
+    if wait:
+        deadline = time.monotonic() + (timeout if timeout is not None else grace + STOP_WAIT_MARGIN_S)
+        while read_run(run).state == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return read_run(run)
+
+
+def _stop_orphan_backend(backend: ProcessRecord, grace: float) -> None:
+    """A backend whose supervisor died: signal its group directly."""
+    os.killpg(backend.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while backend.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if backend.is_alive():
+        os.killpg(backend.pid, signal.SIGKILL)
+
+
+def resume_run(registry: Registry, run_id: str) -> RunInfo:
+    """Continue a stopped, failed or crashed run in its own directory from its saved state."""
+    settings = registry.settings
+    info = find_run(settings, run_id)
+    if info.live:
+        raise QbtuiError(f"run {info.run_id} is {info.state}", path=info.path, fix=f"follow it with `qbtui logs {info.run_id} -f`")
+    if info.state == "completed":
+        raise QbtuiError(f"run {info.run_id} already completed", path=info.path, fix=f"start a new run with `qbtui train {info.friend_id}`")
+    run = RunDir(info.path)
+    table = read_run_toml(run)["run"]
+    if table.get("backend") == "kohya":
+        kohya_resume_args(Path(table["output_dir"]), str(table["output_name"]))
+    else:
+        builtin_resume_args(run.path)
+    with RunQueue(settings.logs_dir).locked():
+        live = [other for other in runs_under(settings.logs_dir) if other.state == "running"]
+        _refuse_second_run(info.friend_id, live)
+        if live:
+            raise QbtuiError(f"another run is using the device: {live[0].run_id}", fix="resume this one when it ends, or stop it")
+        launch_supervisor(run, resume=True)
+    return read_run(run)

@@ -1,0 +1,243 @@
+"""The detached supervisor: `python -m qbtui.runs.supervisor RUN_DIR [--resume]`.
+
+Started in its own session (no controlling terminal, so closing the terminal or
+quitting the app does not reach it). It runs the backend in its own process group,
+copies the backend's output to `output.log`, turns kohya's output into events,
+forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
+period, records a completed training in the registry exactly once, then starts the
+next queued run.
+
+Its own events, in order: `supervisor started`, (the backend's events), `done` when the
+backend wrote none, `supervisor backend-exited` last: a run whose supervisor vanished
+before that event is crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qbtui.runs.backends.builtin import builtin_resume_args
+from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
+from qbtui.runs.events import EventFollower, EventWriter
+from qbtui.runs.liveness import ProcessRecord, write_pid_file
+from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
+
+STOP_GRACE_S = 30.0
+# How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
+CHECKPOINT_WAIT_S = 120.0
+POLL_S = 0.2
+READ_SIZE = 64 * 1024
+ERROR_TAIL_LINES = 20
+
+
+class Supervisor:
+    """Runs one attempt of one run (a first start or a resume) to its end."""
+
+    def __init__(self, run: RunDir, *, resume: bool = False):
+        self.run = run
+        self.resume = resume
+        self.table: dict[str, Any] = read_run_toml(run)["run"]
+        self.backend = str(self.table["backend"])
+        self.events = EventWriter(run.events)
+        self.parser = KohyaOutputParser() if self.backend == "kohya" else None
+        self.stop_requested_at: float | None = None
+        self.term_sent_at: float | None = None
+        self.killed = False
+        self.backend_wrote_done = False
+        self.grace_s = float(self.table.get("stop_grace_s", STOP_GRACE_S))
+
+    def main(self) -> int:
+        """Supervise the backend; the exit code is the backend's (0 when stopped cleanly)."""
+        write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        first_event_offset = self.run.events.stat().st_size if self.run.events.exists() else 0
+        self.events.write("supervisor", state="started", pid=os.getpid(), detail="resume" if self.resume else "start")
+        try:
+            argv = self._argv()
+        except Exception as error:  # noqa: BLE001 - any failure to build the command ends the run as failed
+            self.events.write("error", message=str(error), hint="check run.toml and the backend's installation")
+            self._finish("failed", None, detail=f"could not start the backend: {error}")
+            return 1
+        if self.backend == "kohya":
+            self.events.write(
+                "start", run_id=self.run.run_id, friend=self.table.get("friend"), backend="kohya",
+                max_steps=int(self.table.get("max_steps", 0)), device="accelerate",
+                images=int(self.table.get("images", 0)), preset=self.table.get("preset"),
+            )
+        returncode = self._run_backend(argv)
+        status, lora_path = self._outcome(returncode, first_event_offset)
+        if status == "completed":
+            self._record_training(lora_path)
+        self._finish(status, lora_path, detail=f"exit code {returncode}")
+        self._start_next_queued()
+        return 0 if status in ("completed", "stopped") else 1
+
+    def _argv(self) -> list[str]:
+        argv = [str(token) for token in self.table["command"]]
+        if self.resume:
+            if self.backend == "kohya":
+                argv += kohya_resume_args(Path(self.table["output_dir"]), str(self.table["output_name"]))
+            else:
+                argv += builtin_resume_args(self.run.path)
+        return argv
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
+
+    def _run_backend(self, argv: list[str]) -> int:
+        env = {**os.environ, **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()}}
+        with open(self.run.output_log, "ab") as log:
+            try:
+                process = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=self.run.path, env=env, preexec_fn=_end_with_parent,
+                )
+            except OSError as error:
+                log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
+                return 127
+            record = ProcessRecord.of(process.pid)
+            if record is not None:
+                write_pid_file(self.run.backend_pid, record)
+            self._pump(process, log)
+            return process.wait()
+
+    def _pump(self, process: subprocess.Popen[bytes], log: Any) -> None:
+        """Copy output to the log (and the parser) until the backend closes it."""
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        while True:
+            self._signal_backend(process)
+            ready, _, _ = select.select([fd], [], [], POLL_S)
+            if not ready:
+                continue
+            data = os.read(fd, READ_SIZE)
+            if not data:
+                return
+            log.write(data)
+            log.flush()
+            if self.parser is not None:
+                for event in self.parser.feed(data):
+                    self.events.write(event.pop("type"), **event)
+
+    def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
+        if self.stop_requested_at is None or self.killed:
+            return
+        now = time.monotonic()
+        if self.term_sent_at is None:
+            saving = self.parser is not None and self.parser.saving_since is not None
+            if saving and now - self.parser.saving_since < CHECKPOINT_WAIT_S:
+                return
+            _signal_group(process.pid, signal.SIGTERM)
+            self.term_sent_at = now
+        elif now - self.term_sent_at > self.grace_s:
+            _signal_group(process.pid, signal.SIGKILL)
+            self.killed = True
+
+    def _outcome(self, returncode: int, first_event_offset: int) -> tuple[str, str | None]:
+        """The attempt's status and LoRA file, from the backend's own events or its exit."""
+        backend_done = None
+        error_seen = False
+        for event in EventFollower(self.run.events, offset=first_event_offset).read_new():
+            if event["type"] == "done":
+                backend_done = event
+            elif event["type"] == "error":
+                error_seen = True
+        if backend_done is not None:
+            self.backend_wrote_done = True
+            return backend_done["status"], backend_done.get("lora_path")
+        stopped = self.stop_requested_at is not None
+        if returncode == 0 and self.backend == "kohya" and not stopped:
+            final = Path(self.table["output_dir"]) / f"{self.table['output_name']}.safetensors"
+            return "completed", str(final) if final.exists() else None
+        if stopped:
+            last = self.parser.checkpoints[-1] if self.parser and self.parser.checkpoints else None
+            return "stopped", last
+        if not error_seen:
+            lines = tail_lines(self.run.output_log, ERROR_TAIL_LINES)
+            self.events.write(
+                "error",
+                message=f"the {self.backend} backend exited with code {returncode}",
+                hint="the last lines of output.log are below; `qbtui logs RUN --raw` shows all",
+                log_tail=lines,
+            )
+        return "failed", None
+
+    def _record_training(self, lora_path: str | None) -> None:
+        """Add the training to the registry (idempotent per run id); a failure becomes a warning."""
+        from qbtui.registry import Registry, Training
+
+        try:
+            registry = Registry.load(self.table["registry"])
+            training = Training(
+                date=date.today().isoformat(),
+                steps=self._final_step(),
+                images=int(self.table.get("images", 0)),
+                preset=str(self.table.get("preset", "")),
+                backend=self.backend,
+                lora_file=Path(lora_path).name if lora_path else f"{self.table.get('output_name', '')}.safetensors",
+                run_id=self.run.run_id,
+            )
+            registry.record_training(str(self.table["friend"]), training)
+        except Exception as error:  # noqa: BLE001 - the run succeeded; say why the registry was not updated
+            self.events.write("warning", message=f"the training was not recorded in the registry: {error}")
+
+    def _final_step(self) -> int:
+        step = 0
+        for event in EventFollower(self.run.events).read_new():
+            if event["type"] == "step":
+                step = event["step"]
+        return step or int(self.table.get("max_steps", 0))
+
+    def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:
+        if not self.backend_wrote_done:
+            self.events.write("done", status=status, lora_path=lora_path)
+        self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
+
+    def _start_next_queued(self) -> None:
+        from qbtui.runs.manager import start_next_queued
+
+        try:
+            start_next_queued(self.run.logs_dir, finished_run_id=self.run.run_id)
+        except Exception as error:  # noqa: BLE001 - this run is over; the queue keeps its entry
+            print(f"qbtui supervisor: could not start the next queued run: {error}", file=sys.stderr)
+
+
+def _end_with_parent() -> None:
+    """In the backend (Linux): get SIGTERM if the supervisor dies, so no trainer is orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qbtui.runs.supervisor", description="Supervise one qbtui run (started by `qbtui train`).")
+    parser.add_argument("run_dir", type=Path, help="the run directory holding run.toml")
+    parser.add_argument("--resume", action="store_true", help="continue the run from its saved state")
+    args = parser.parse_args(argv)
+    return Supervisor(RunDir(args.run_dir.absolute()), resume=args.resume).main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
