@@ -1,0 +1,352 @@
+"""Load the SD1.5 base model offline: a diffusers folder or an A1111 single-file checkpoint.
+
+Single files (`.safetensors`, `.ckpt`) are read once; their component configs are inferred from
+the tensor shapes (`sd15.ldm_layout.infer_configs`) and handed to diffusers' single-file
+converter as a local folder, so nothing is fetched from the hub. The CLIP tokenizer, which a
+single file lacks, comes from settings, a `tokenizer/` folder beside the checkpoint, or the
+user's Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qbtui.errors import QbtuiError
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+TOKENIZER_FILES = ("vocab.json", "merges.txt")
+# Hugging Face repositories whose cached files hold SD1.5's CLIP tokenizer, with its folder in each.
+TOKENIZER_REPOS = (
+    ("openai/clip-vit-large-patch14", ""),
+    ("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer/"),
+    ("runwayml/stable-diffusion-v1-5", "tokenizer/"),
+)
+HASH_CACHE_NAME = "model-hashes.json"
+
+BASE_MODEL_FIX = (
+    'set base_model in registry.toml [settings] to an SD1.5 checkpoint such as '
+    '"v1-5-pruned-emaonly.safetensors" (or .ckpt) or a diffusers folder with model_index.json'
+)
+TOKENIZER_FIX = (
+    'set tokenizer = "/path/to/folder" (holding vocab.json and merges.txt) in registry.toml [settings], '
+    "put a tokenizer/ folder next to the checkpoint, or run once online: "
+    "python -c \"from transformers import CLIPTokenizer; CLIPTokenizer.from_pretrained('openai/clip-vit-large-patch14')\""
+)
+
+
+@dataclass
+class BaseModel:
+    """The frozen SD1.5 components a LoRA is trained against (every base weight has requires_grad False)."""
+
+    unet: Any
+    vae: Any
+    text_encoder: Any
+    tokenizer: Any
+    noise_scheduler: Any
+    path: Path
+    name: str              # the checkpoint's file or folder name (kohya's ss_sd_model_name)
+    model_hash: str        # kohya's short legacy hash (ss_sd_model_hash)
+    vae_scale_factor: float
+
+    def sha256(self) -> str:
+        """Full SHA-256 of the weights file (kohya's ss_new_sd_model_hash), cached per size and mtime."""
+        return file_sha256(_hashed_file(self.path))
+
+
+def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None, device: str = "cpu", dtype=None) -> BaseModel:
+    """Load a diffusers folder or a single-file SD1.5 checkpoint with no hub access.
+
+    Raises QbtuiError naming the file and the fix for a missing, corrupt, non-SD1.5 model or a
+    missing tokenizer.
+    """
+    import torch
+
+    dtype = dtype or torch.float32
+    path = Path(path).expanduser()
+    tokenizer_dir = Path(tokenizer_dir).expanduser() if tokenizer_dir else None
+    if not path.exists():
+        raise QbtuiError("base model not found", path=path, fix=BASE_MODEL_FIX)
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise QbtuiError("folder is not a diffusers model (no model_index.json)", path=path, fix=BASE_MODEL_FIX)
+        unet, vae, text_encoder = _load_diffusers_folder(path, dtype)
+        tokenizer = load_tokenizer(path, tokenizer_dir or _folder_tokenizer(path))
+    elif path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+        unet, vae, text_encoder = _load_single_file(path, dtype)
+        tokenizer = load_tokenizer(path, tokenizer_dir)
+    else:
+        raise QbtuiError(f"unsupported base model type {path.suffix or '(no suffix)'}", path=path, fix=BASE_MODEL_FIX)
+    for module in (unet, vae, text_encoder):
+        if torch.device(device).type == "cpu":
+            _own_aligned_copies(module)
+        else:
+            module.to(device)
+        module.requires_grad_(False)
+    return BaseModel(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        noise_scheduler=training_scheduler(),
+        path=path,
+        name=path.name,
+        model_hash=legacy_model_hash(_hashed_file(path)),
+        vae_scale_factor=float(vae.config.scaling_factor),
+    )
+
+
+def _own_aligned_copies(module) -> None:
+    """Give every tensor its own freshly allocated memory instead of a view into the file buffer.
+
+    Tensors read from a safetensors file sit at arbitrary byte offsets; CPU kernels take other
+    code paths for unaligned data, so the same weights would give slightly different results
+    (and run slower) depending on where they came from.
+    """
+    for tensor in [*module.parameters(), *module.buffers()]:
+        tensor.data = tensor.data.clone()
+
+
+def training_scheduler():
+    """SD1.5's training noise schedule as kohya builds it: DDPM, 1000 scaled-linear steps, epsilon."""
+    from diffusers import DDPMScheduler
+
+    from qbtui.trainer.sd15 import configs
+
+    return DDPMScheduler(**{k: v for k, v in configs.SCHEDULER.items() if not k.startswith("_")})
+
+
+def _load_diffusers_folder(path: Path, dtype):
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    try:
+        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype, local_files_only=True)
+        vae = AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype, local_files_only=True)
+        text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder", dtype=dtype, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise QbtuiError(
+            f"cannot load the diffusers model: {_first_line(error)}",
+            path=path,
+            fix="check that unet/, vae/ and text_encoder/ hold config.json and their weights (re-copy the folder)",
+        ) from error
+    return unet, vae, text_encoder
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The tensors of a .safetensors or .ckpt file (a .ckpt's "state_dict" unwrapped), loaded safely."""
+    import pickle
+
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        if path.suffix.lower() == ".safetensors":
+            state_dict = load_file(path)
+        else:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
+                state_dict = state_dict["state_dict"]
+    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        raise QbtuiError(
+            f"cannot read the checkpoint (truncated or not a model file): {_first_line(error)}",
+            path=path,
+            fix="download the checkpoint again and check its size, or " + BASE_MODEL_FIX,
+        ) from error
+    if not isinstance(state_dict, dict) or not all(isinstance(t, torch.Tensor) for t in state_dict.values()):
+        raise QbtuiError("file holds no model weights", path=path, fix=BASE_MODEL_FIX)
+    return state_dict
+
+
+def check_sd15(state_dict: dict, path: Path) -> None:
+    """Refuse SDXL, SD2 and anything that is not an SD1.x text-to-image checkpoint in A1111 layout."""
+    from qbtui.trainer.sd15.ldm_layout import TEXT_PREFIX, UNET_PREFIX, VAE_PREFIX
+
+    keys = state_dict.keys()
+    if any(k.startswith("conditioner.") or k.startswith(UNET_PREFIX + "label_emb") for k in keys):
+        raise QbtuiError("this is an SDXL checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
+    if any(k.startswith("cond_stage_model.model.") for k in keys):
+        raise QbtuiError("this is a Stable Diffusion 2.x checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
+    missing = [part for part, prefix in (("UNet", UNET_PREFIX), ("VAE", VAE_PREFIX), ("CLIP text encoder", TEXT_PREFIX))
+               if not any(k.startswith(prefix) for k in keys)]
+    if missing:
+        raise QbtuiError(
+            f"not a Stable Diffusion 1.5 checkpoint: no {', '.join(missing)} weights in the A1111 layout",
+            path=path,
+            fix=BASE_MODEL_FIX + " (a LoRA, VAE or embedding file is not a base model)",
+        )
+    conv_in = state_dict.get(UNET_PREFIX + "input_blocks.0.0.weight")
+    if conv_in is not None and conv_in.shape[1] != 4:
+        raise QbtuiError(
+            f"the UNet takes {conv_in.shape[1]} input channels (an inpainting or other special model), not SD1.5's 4",
+            path=path,
+            fix=BASE_MODEL_FIX,
+        )
+
+
+def _load_single_file(path: Path, dtype):
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from qbtui.trainer.sd15.ldm_layout import infer_configs
+
+    state_dict = read_checkpoint(path)
+    check_sd15(state_dict, path)
+    try:
+        inferred = infer_configs(state_dict)
+        with tempfile.TemporaryDirectory(prefix="qbtui-sd15-config-") as config_dir:
+            for component in ("unet", "vae"):
+                folder = Path(config_dir) / component
+                folder.mkdir()
+                (folder / "config.json").write_text(json.dumps(inferred[component]), encoding="utf-8")
+            options = dict(config=config_dir, local_files_only=True)
+            if dtype != torch.float32:
+                options["torch_dtype"] = dtype
+            unet = UNet2DConditionModel.from_single_file(state_dict, subfolder="unet", **options)
+            vae = AutoencoderKL.from_single_file(state_dict, subfolder="vae", **options)
+        text_encoder = _text_encoder_from_single_file(state_dict, inferred["text_encoder"], dtype)
+    except (KeyError, StopIteration, ValueError, RuntimeError, ZeroDivisionError) as error:
+        raise QbtuiError(
+            f"the checkpoint's SD1.5 weights are incomplete or mis-shaped: {_first_line(error)}",
+            path=path,
+            fix="download the checkpoint again, or " + BASE_MODEL_FIX,
+        ) from error
+    return unet, vae, text_encoder
+
+
+def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from qbtui.trainer.sd15.ldm_layout import TEXT_PREFIX
+
+    weights = {
+        key[len(TEXT_PREFIX):]: tensor
+        for key, tensor in state_dict.items()
+        if key.startswith(TEXT_PREFIX) and not key.endswith("position_ids")
+    }
+    model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")}))
+    model.load_state_dict(weights, strict=True)
+    return model.to(dtype).eval()
+
+
+def _folder_tokenizer(folder: Path) -> Path | None:
+    candidate = folder / "tokenizer"
+    return candidate if _has_tokenizer_files(candidate) else None
+
+
+def _has_tokenizer_files(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+def find_tokenizer(checkpoint: Path, tokenizer_dir: Path | None = None) -> Path:
+    """The CLIP tokenizer folder for a checkpoint: settings, `tokenizer/` beside it, else the HF cache."""
+    if tokenizer_dir is not None:
+        if not _has_tokenizer_files(tokenizer_dir):
+            raise QbtuiError(
+                f"the tokenizer folder lacks {' or '.join(TOKENIZER_FILES)}",
+                path=tokenizer_dir,
+                fix="point tokenizer in registry.toml [settings] at a CLIP tokenizer folder, or remove it to use the cache",
+            )
+        return tokenizer_dir
+    beside = _folder_tokenizer(checkpoint.parent if checkpoint.is_file() else checkpoint)
+    if beside is not None:
+        return beside
+    cached = find_cached_tokenizer()
+    if cached is not None:
+        return cached
+    raise QbtuiError(
+        "no CLIP tokenizer for this checkpoint: not set in settings, no tokenizer/ folder beside it, "
+        "and not in the Hugging Face cache (openai/clip-vit-large-patch14)",
+        path=checkpoint,
+        fix=TOKENIZER_FIX,
+    )
+
+
+def find_cached_tokenizer() -> Path | None:
+    """The folder of SD1.5's CLIP tokenizer in the user's Hugging Face cache, if a repo left it there."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for repo_id, folder in TOKENIZER_REPOS:
+        found = [try_to_load_from_cache(repo_id, folder + name) for name in TOKENIZER_FILES]
+        if all(isinstance(item, str) for item in found):
+            return Path(found[0]).parent
+    return None
+
+
+def load_tokenizer(checkpoint: Path, tokenizer_dir: Path | None):
+    """`CLIPTokenizer` from `find_tokenizer`'s folder, offline."""
+    from transformers import CLIPTokenizer
+
+    folder = find_tokenizer(checkpoint, tokenizer_dir)
+    try:
+        return CLIPTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, json.JSONDecodeError) as error:
+        raise QbtuiError(f"cannot load the CLIP tokenizer: {_first_line(error)}", path=folder, fix=TOKENIZER_FIX) from error
+
+
+def _hashed_file(path: Path) -> Path:
+    """The file a model's hashes are taken over: the checkpoint, or a diffusers folder's UNet weights."""
+    if path.is_file():
+        return path
+    weights = sorted((path / "unet").glob("diffusion_pytorch_model*"))
+    return weights[0] if weights else path / "model_index.json"
+
+
+def legacy_model_hash(path: Path) -> str:
+    """kohya's and A1111's short hash: SHA-256 of the 64 KiB at offset 1 MiB, first 8 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        handle.seek(0x100000)
+        digest.update(handle.read(0x10000))
+    return digest.hexdigest()[:8]
+
+
+def file_sha256(path: Path, cache_file: Path | None = None) -> str:
+    """SHA-256 of a whole file, remembered in the user config folder by path, size and mtime."""
+    from qbtui.locations import config_dir
+
+    cache_file = cache_file or config_dir() / HASH_CACHE_NAME
+    stat = path.stat()
+    key = str(path.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    entry = cache.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return entry["sha256"]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    cache[key] = {"stamp": stamp, "sha256": digest.hexdigest()}
+    _write_atomically(cache_file, json.dumps(cache, indent=1))
+    return digest.hexdigest()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
