@@ -1,0 +1,312 @@
+"""Prepare a friend's photos: every image that is not a clean 512x512 JPEG becomes one.
+
+Nothing is deleted or overwritten in place. Per photo, in this order:
+  1. the new JPEG is written to a hidden temp file in the training folder and fsynced;
+  2. a journal (`.qbtui-prep-<id>.json`) records source, target, kept and caption moves;
+  3. the original moves to `<datasets_dir>/<id>/originals/` (os.replace; a clash gets a new name);
+  4. the temp file is renamed to the target name; the caption follows a renamed photo;
+  5. the journal is removed.
+A kill at any point leaves the photo untouched (steps 1-2: the next run discards the
+temp) or its original kept in `originals/`, with the next run finishing steps 4-5 from
+the journal. One prep per friend at a time (an flock on `<id>/.qbtui-prep.lock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from qbtui.atomicfile import fsync_dir, is_temp_file, write_text_atomic
+from qbtui.dataset.problems import Problem, make_problem
+from qbtui.dataset.render import render_prepared_jpeg
+from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_friend
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, Settings, friend_root, originals_dir
+
+JOURNAL_PREFIX = ".qbtui-prep-"
+LOCK_NAME = ".qbtui-prep.lock"
+PREP_CODES = frozenset({"not-512", "not-jpeg", "bad-mode", "transparency", "exif-rotation", "stem-clash"})
+SKIP_CODES = frozenset({"unreadable", "zero-bytes"})
+
+Progress = Callable[[int, int, Path], None]
+
+
+@dataclass(frozen=True)
+class PrepAction:
+    """One photo to prepare: where it goes, where its original is kept, why."""
+
+    source: Path
+    target: Path
+    kept: Path
+    caption_from: Path | None
+    caption_to: Path | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrepReport:
+    """What prep did (or, with dry_run, would do)."""
+
+    friend_id: str
+    dry_run: bool
+    done: tuple[PrepAction, ...]
+    skipped: tuple[Problem, ...]
+    unchanged: int
+    recovered: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.done) or self.recovered > 0
+
+
+def prepare_friend(
+    settings: Settings,
+    friend: Friend,
+    *,
+    dry_run: bool = False,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> PrepReport:
+    """Prepare every photo of the friend that needs it; bad files are reported and skipped."""
+    status = _scan_or_fail(settings, friend)
+    if dry_run:
+        actions, skipped = plan_prep(status, originals_dir(settings, friend))
+        return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
+    with _prep_lock(friend_root(settings, friend)):
+        recovered = recover_interrupted(status.folder)
+        status = scan_friend(settings, friend)
+        actions, skipped = plan_prep(status, originals_dir(settings, friend))
+        done, failed = _execute(actions, workers, progress, friend.id)
+    unchanged = status.image_count - len(actions) - len(skipped)
+    return PrepReport(friend.id, False, tuple(done), tuple(skipped) + tuple(failed), unchanged, recovered)
+
+
+def _scan_or_fail(settings: Settings, friend: Friend) -> FriendStatus:
+    status = scan_friend(settings, friend)
+    missing = [problem for problem in status.problems if problem.code == "folder-missing"]
+    if missing:
+        raise QbtuiError(missing[0].message, path=missing[0].path, fix=missing[0].fix)
+    return status
+
+
+@contextmanager
+def _prep_lock(root: Path) -> Iterator[None]:
+    with open(root / LOCK_NAME, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QbtuiError(
+                "another prep of this friend is running", path=root, fix="wait for it to finish, then run prep again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class NameBook:
+    """Free file names in a folder, remembering the ones already promised (case-insensitive)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken = {path.name.lower() for path in folder.iterdir()} if folder.is_dir() else set()
+
+    def is_free(self, name: str) -> bool:
+        return name.lower() not in self.taken
+
+    def claim(self, name: str) -> None:
+        self.taken.add(name.lower())
+
+    def free_stem(self, stem: str, suffixes: tuple[str, ...]) -> str:
+        """`stem`, else `stem-2`, `stem-3`... such that every `stem+suffix` is free; claimed."""
+        candidate, number = stem, 1
+        while not all(self.is_free(candidate + suffix) for suffix in suffixes):
+            number += 1
+            candidate = f"{stem}-{number}"
+        for suffix in suffixes:
+            self.claim(candidate + suffix)
+        return candidate
+
+
+def plan_prep(status: FriendStatus, originals: Path) -> tuple[list[PrepAction], list[Problem]]:
+    """The photos to prepare, with targets and kept names chosen; unreadable ones skipped."""
+    folder = status.folder
+    names = NameBook(folder)
+    kept_names = NameBook(originals)
+    by_stem: dict[str, list[Path]] = {}
+    for image in status.images:
+        by_stem.setdefault(image.path.stem, []).append(image.path)
+    actions: list[PrepAction] = []
+    skipped: list[Problem] = []
+    for image in status.images:
+        codes = {problem.code for problem in image.problems}
+        if codes & SKIP_CODES:
+            skipped.extend(problem for problem in image.problems if problem.code in SKIP_CODES)
+            continue
+        source = image.path
+        same_stem = by_stem[source.stem]
+        keeper = _keeper(same_stem)
+        if source == keeper:
+            codes.discard("stem-clash")
+        reasons = tuple(sorted(codes & PREP_CODES))
+        if not reasons:
+            continue
+        if source == keeper and (source.suffix.lower() == ".jpg" or names.is_free(source.stem + ".jpg")):
+            target = folder / (source.stem + ".jpg")
+            names.claim(target.name)
+            caption_from = caption_to = None
+        else:
+            stem = names.free_stem(source.stem, (".jpg", CAPTION_SUFFIX))
+            target = folder / (stem + ".jpg")
+            caption = source.with_suffix(CAPTION_SUFFIX)
+            moves_caption = len(same_stem) == 1 and image.caption_path is not None
+            caption_from = caption if moves_caption else None
+            caption_to = target.with_suffix(CAPTION_SUFFIX) if moves_caption else None
+        kept = originals / _kept_name(kept_names, source)
+        actions.append(PrepAction(source, target, kept, caption_from, caption_to, reasons))
+    return actions, skipped
+
+
+def _keeper(same_stem: list[Path]) -> Path:
+    """Of photos sharing a stem, the one that keeps it: the .jpg if any, else the first."""
+    return next((path for path in same_stem if path.suffix.lower() == ".jpg"), same_stem[0])
+
+
+def _kept_name(book: NameBook, source: Path) -> str:
+    return book.free_stem(source.stem, (source.suffix,)) + source.suffix
+
+
+def _execute(actions: list[PrepAction], workers: int, progress: Progress | None, friend_id: str) -> tuple[list[PrepAction], list[Problem]]:
+    done: list[PrepAction] = []
+    failed: list[Problem] = []
+    for index, (action, rendered) in enumerate(zip(actions, _render_all(actions, workers)), start=1):
+        if isinstance(rendered, bytes):
+            done.append(apply_action(action, rendered))
+        else:
+            failed.append(
+                make_problem("unreadable", f"{action.source}: could not be prepared: {rendered}", action.source, friend_id)
+            )
+        if progress is not None:
+            progress(index, len(actions), action.source)
+    return done, failed
+
+
+def _render_or_error(path: Path) -> bytes | str:
+    try:
+        return render_prepared_jpeg(path)
+    except (OSError, ValueError, SyntaxError) as error:
+        return str(error) or type(error).__name__
+
+
+def _render_all(actions: list[PrepAction], workers: int) -> Iterator[bytes | str]:
+    sources = [action.source for action in actions]
+    if workers <= 1 or len(sources) < 2:
+        yield from map(_render_or_error, sources)
+        return
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+        yield from pool.map(_render_or_error, sources)
+
+
+def apply_action(action: PrepAction, jpeg: bytes) -> PrepAction:
+    """Put the prepared JPEG in place and keep the original, in the crash-safe order."""
+    folder = action.source.parent
+    token = secrets.token_hex(6)
+    temp = folder / f"{JOURNAL_PREFIX}{token}.jpg.qbtui-tmp"
+    journal = folder / f"{JOURNAL_PREFIX}{token}.json"
+    target = action.target
+    if target != action.source and target.exists() and not target.samefile(action.source):
+        target = folder / (NameBook(folder).free_stem(target.stem, (".jpg", CAPTION_SUFFIX)) + ".jpg")
+    caption_to = target.with_suffix(CAPTION_SUFFIX) if action.caption_from is not None else None
+    with open(temp, "xb") as handle:
+        handle.write(jpeg)
+        handle.flush()
+        os.fsync(handle.fileno())
+    record = {
+        "source": str(action.source),
+        "temp": str(temp),
+        "target": str(target),
+        "kept": str(action.kept),
+        "caption_from": str(action.caption_from) if action.caption_from else None,
+        "caption_to": str(caption_to) if caption_to else None,
+    }
+    write_text_atomic(journal, json.dumps(record))
+    action.kept.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(action.source, action.kept)
+    fsync_dir(action.kept.parent)
+    _finish(record)
+    journal.unlink()
+    fsync_dir(folder)
+    return PrepAction(action.source, target, action.kept, action.caption_from, caption_to, action.reasons)
+
+
+def _finish(record: dict) -> None:
+    """Steps 4 and 5 of a journal whose original is already kept."""
+    temp, target = Path(record["temp"]), Path(record["target"])
+    if temp.exists():
+        os.replace(temp, target)
+    if record["caption_from"]:
+        caption_from, caption_to = Path(record["caption_from"]), Path(record["caption_to"])
+        if caption_from.exists() and not caption_to.exists():
+            os.replace(caption_from, caption_to)
+
+
+def recover_interrupted(folder: Path) -> int:
+    """Finish or undo preps a crash interrupted; returns how many photos were finished."""
+    finished = 0
+    for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
+        try:
+            record = json.loads(journal.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if Path(record["kept"]).exists():
+            _finish(record)
+            finished += 1
+        else:
+            Path(record["temp"]).unlink(missing_ok=True)
+        journal.unlink()
+    for leftover in folder.iterdir():
+        if JOURNAL_PREFIX in leftover.name and is_temp_file(leftover.name):
+            leftover.unlink(missing_ok=True)
+    fsync_dir(folder)
+    return finished
+
+
+def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
+    """Move a file out of the training folder into `originals/` (a clash gets a new name).
+
+    An image takes its caption along unless another photo shares its stem. Returns
+    the image's new path.
+    """
+    path = Path(path)
+    root = friend_root(settings, friend)
+    if path.parent.parent != root or not path.parent.name.endswith(f"_{friend.id}"):
+        raise QbtuiError(
+            f"{path} is not in {friend.name}'s training folder", path=path, fix=f"pick a file under {root}"
+        )
+    if not path.is_file():
+        raise QbtuiError(f"{path} does not exist", path=path, fix="rescan the dataset and pick an existing file")
+    originals = originals_dir(settings, friend)
+    originals.mkdir(parents=True, exist_ok=True)
+    book = NameBook(originals)
+    kept = originals / _kept_name(book, path)
+    caption = path.with_suffix(CAPTION_SUFFIX)
+    takes_caption = (
+        path.suffix.lower() != CAPTION_SUFFIX
+        and caption.exists()
+        and not any(other != path and other.stem == path.stem and other != caption for other in path.parent.iterdir())
+    )
+    os.replace(path, kept)
+    if takes_caption:
+        os.replace(caption, originals / _kept_name(book, kept.with_suffix(CAPTION_SUFFIX)))
+    fsync_dir(originals)
+    fsync_dir(path.parent)
+    return kept
