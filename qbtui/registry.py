@@ -320,11 +320,12 @@ class _Validator:
         else:
             ok = isinstance(value, allowed)
         if not ok:
-            wanted = " or ".join(_TYPE_NAMES[kind] for kind in allowed)
+            kinds = (float,) if float in allowed and int in allowed else allowed
+            wanted = " or ".join(_TYPE_NAMES[kind] for kind in kinds)
             raise self.fail(
                 key_path,
                 f"expected {wanted}, found {_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}",
-                f"write it as {_example(allowed[0])}",
+                f"write it as {_example(kinds[0])}",
             )
 
     def check_known(self, key_path: tuple[Any, ...], key: str, known: Any) -> None:

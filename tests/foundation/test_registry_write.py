@@ -18,14 +18,6 @@ from qbtui.registry import Registry, RegistryError, Training
 REPO_REGISTRY = Path(__file__).resolve().parents[2] / "registry.toml"
 
 
-def _commented_everywhere(text: str) -> str:
-    """Put a distinct comment on every line (blank lines become comment lines)."""
-    lines = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        lines.append(f"{line}  # note {number}" if line.strip() and not line.lstrip().startswith("#") else f"# note {number} {line}")
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     path = tmp_path / "registry.toml"
@@ -38,10 +30,10 @@ def _is_subsequence(old: list[str], new: list[str]) -> bool:
     return all(line in remaining for line in old)
 
 
-def test_tomlkit_round_trip_is_byte_for_byte() -> None:
+def test_tomlkit_round_trip_is_byte_for_byte(commented_text: str) -> None:
     text = REPO_REGISTRY.read_text()
     assert tomlkit.dumps(tomlkit.parse(text)) == text
-    commented = _commented_everywhere(text)
+    commented = commented_text
     assert tomlkit.dumps(tomlkit.parse(commented)) == commented
 
 
@@ -51,10 +43,9 @@ def test_setting_the_same_value_writes_nothing(repo_copy: Path) -> None:
     assert repo_copy.stat().st_mtime_ns == before
 
 
-def test_set_setting_changes_one_line_and_keeps_its_comment(tmp_path: Path) -> None:
-    path = tmp_path / "registry.toml"
-    original = _commented_everywhere(REPO_REGISTRY.read_text())
-    path.write_text(original)
+def test_set_setting_changes_one_line_and_keeps_its_comment(commented_registry: Path) -> None:
+    path = commented_registry
+    original = path.read_text()
     registry = Registry.load(path)
     registry.set_setting("lora_weight", 0.65)
     registry.set_setting("lora_dir", Path("~/loras"))
@@ -65,10 +56,9 @@ def test_set_setting_changes_one_line_and_keeps_its_comment(tmp_path: Path) -> N
     assert registry.settings.lora_dir == Path.home() / "loras"
 
 
-def test_add_keeps_every_comment(tmp_path: Path) -> None:
-    path = tmp_path / "registry.toml"
-    original = _commented_everywhere(REPO_REGISTRY.read_text())
-    path.write_text(original)
+def test_add_keeps_every_comment(commented_registry: Path) -> None:
+    path = commented_registry
+    original = path.read_text()
     registry = Registry.load(path)
     maria = registry.add_friend("Maria", describe="woman, long dark hair", notes="from work")
     new_text = path.read_text()
@@ -92,9 +82,8 @@ def test_record_training_appends_once_per_run_id(repo_copy: Path) -> None:
     assert Registry.load(repo_copy).friends["ann"].trainings == (Training("2026-01-03", 60, 20, run_id="r9"),)
 
 
-def test_update_friend_keeps_comments_and_checks_tokens(tmp_path: Path) -> None:
-    path = tmp_path / "registry.toml"
-    path.write_text(_commented_everywhere(REPO_REGISTRY.read_text()))
+def test_update_friend_keeps_comments_and_checks_tokens(commented_registry: Path) -> None:
+    path = commented_registry
     registry = Registry.load(path)
     registry.add_friend("Ann")
     updated = registry.update_friend("peter", describe="man, beard", repeats=20)
