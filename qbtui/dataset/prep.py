@@ -27,7 +27,7 @@ from pathlib import Path
 from qbtui.atomicfile import fsync_dir, is_temp_file, write_text_atomic
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.render import render_prepared_jpeg
-from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_friend
+from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing, scan_friend
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 
@@ -76,7 +76,7 @@ def prepare_friend(
     progress: Progress | None = None,
 ) -> PrepReport:
     """Prepare every photo of the friend that needs it; bad files are reported and skipped."""
-    status = _scan_or_fail(settings, friend)
+    status = scan_existing(settings, friend)
     if dry_run:
         actions, skipped = plan_prep(status, originals_dir(settings, friend))
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
@@ -87,14 +87,6 @@ def prepare_friend(
         done, failed = _execute(actions, workers, progress, friend.id)
     unchanged = status.image_count - len(actions) - len(skipped)
     return PrepReport(friend.id, False, tuple(done), tuple(skipped) + tuple(failed), unchanged, recovered)
-
-
-def _scan_or_fail(settings: Settings, friend: Friend) -> FriendStatus:
-    status = scan_friend(settings, friend)
-    missing = [problem for problem in status.problems if problem.code == "folder-missing"]
-    if missing:
-        raise QbtuiError(missing[0].message, path=missing[0].path, fix=missing[0].fix)
-    return status
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from qbtui.atomicfile import is_temp_file
 from qbtui.dataset.cache import FileFacts, FileKey, ScanCache
 from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, ImageInfo, read_image_info
 from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_problem
+from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
 
 CAPTION_SUFFIX = ".txt"
@@ -207,6 +208,15 @@ def scan_friend(settings: Settings, friend: Friend, cache: ScanCache | None = No
         memory.files = facts.current
         memory.status_key = status_key
         memory.status = status
+    return status
+
+
+def scan_existing(settings: Settings, friend: Friend) -> FriendStatus:
+    """scan_friend for commands that change files: a missing folder is a QbtuiError."""
+    status = scan_friend(settings, friend)
+    for problem in status.problems:
+        if problem.code == "folder-missing":
+            raise QbtuiError(problem.message, path=problem.path, fix=problem.fix)
     return status
 
 

@@ -1,0 +1,196 @@
+"""Captions: read and write atomically, the friend's template, token first, bulk tag edits.
+
+A caption is comma-separated tags; kohya trains on its first line, so tag edits touch
+the first line and keep any others. Bulk edits read every caption first and stop with
+a QbtuiError naming the file if one is not UTF-8, before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from qbtui.atomicfile import write_text_atomic
+from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing, token_pattern
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, Settings
+
+
+def read_caption(path: Path) -> str:
+    """The caption's text (a UTF-8 BOM dropped); "" when the file does not exist."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise QbtuiError(
+            f"the caption is not UTF-8 text (byte {error.start})",
+            path=path,
+            fix="re-save it as UTF-8 in your editor",
+        ) from None
+
+
+def write_caption(path: Path, text: str) -> None:
+    """Write a caption atomically, trimmed, ending with one newline."""
+    write_text_atomic(Path(path), text.strip() + "\n")
+
+
+def split_tags(line: str) -> list[str]:
+    """The non-empty, trimmed tags of one caption line."""
+    return [tag.strip() for tag in line.split(",") if tag.strip()]
+
+
+def join_tags(tags: list[str]) -> str:
+    return ", ".join(tags)
+
+
+def _with_first_line(text: str, first_line: str) -> str:
+    lines = text.strip().splitlines()
+    return "\n".join([first_line, *lines[1:]])
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def lead_tag(friend: Friend) -> str:
+    """The tag captions start with: the template's first, `qb_peter person`."""
+    return split_tags(friend.caption_template)[0]
+
+
+def put_token_first(line: str, friend: Friend) -> str:
+    """The caption line with the trigger token leading it; unchanged when it already does."""
+    pattern = token_pattern(friend.token)
+    tags = split_tags(line)
+    if tags and pattern.match(tags[0]):
+        return join_tags(tags)
+    holder = next((index for index, tag in enumerate(tags) if pattern.match(tag)), None)
+    if holder is not None:
+        return join_tags([tags[holder], *tags[:holder], *tags[holder + 1 :]])
+    lead = lead_tag(friend)
+    rest = [" ".join(pattern.sub("", tag).split()) for tag in tags]
+    rest = [tag for tag in rest if tag and tag.lower() != lead.lower()]
+    return join_tags([lead, *rest])
+
+
+def _caption_paths(settings: Settings, friend: Friend) -> list[Path]:
+    """The caption path of every image, whether or not the file exists (no duplicates)."""
+    status = scan_existing(settings, friend)
+    return list(dict.fromkeys(image.path.with_suffix(CAPTION_SUFFIX) for image in status.images))
+
+
+def _read_all(settings: Settings, friend: Friend) -> dict[Path, str]:
+    """Every existing caption's text; a non-UTF-8 one stops everything with its name."""
+    return {path: read_caption(path) for path in _caption_paths(settings, friend) if path.exists()}
+
+
+def _rewrite_first_lines(captions: dict[Path, str], edit) -> list[Path]:
+    changed = []
+    for path, text in captions.items():
+        old_line = _first_line(text)
+        new_line = edit(old_line)
+        if new_line != old_line:
+            write_caption(path, _with_first_line(text, new_line))
+            changed.append(path)
+    return changed
+
+
+def init_captions(settings: Settings, friend: Friend) -> list[Path]:
+    """Write the friend's template where a caption is missing or empty; returns those files.
+
+    A caption that is not UTF-8 is left alone (it holds the user's words).
+    """
+    template = friend.caption_template
+    written = []
+    for path in _caption_paths(settings, friend):
+        if path.exists():
+            try:
+                if read_caption(path).strip():
+                    continue
+            except QbtuiError:
+                continue
+        write_caption(path, template)
+        written.append(path)
+    return written
+
+
+def token_first(settings: Settings, friend: Friend) -> list[Path]:
+    """Put the trigger token first in every caption; returns the files changed."""
+    return _rewrite_first_lines(_read_all(settings, friend), lambda line: put_token_first(line, friend) if line else line)
+
+
+def _checked_tag(tag: str) -> str:
+    tag = tag.strip()
+    if not tag or "," in tag or "\n" in tag:
+        raise QbtuiError(f"{tag!r} is not a single tag", fix="give one tag without commas, e.g. 'glasses'")
+    return tag
+
+
+def add_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
+    """Append `tag` to every caption that lacks it; returns the files changed."""
+    tag = _checked_tag(tag)
+
+    def edit(line: str) -> str:
+        tags = split_tags(line)
+        if any(existing.lower() == tag.lower() for existing in tags):
+            return line
+        return join_tags([*tags, tag])
+
+    return _rewrite_first_lines(_read_all(settings, friend), edit)
+
+
+def remove_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
+    """Remove `tag` (any case) from every caption; the trigger token cannot be removed."""
+    tag = _checked_tag(tag)
+    if token_pattern(friend.token).search(tag):
+        raise QbtuiError(
+            f"{tag!r} holds the trigger token {friend.token}",
+            fix="rename the tag instead, keeping the token, or edit single captions",
+        )
+
+    def edit(line: str) -> str:
+        tags = split_tags(line)
+        kept = [existing for existing in tags if existing.lower() != tag.lower()]
+        return join_tags(kept) if len(kept) != len(tags) else line
+
+    return _rewrite_first_lines(_read_all(settings, friend), edit)
+
+
+def rename_tag(settings: Settings, friend: Friend, old: str, new: str) -> list[Path]:
+    """Rename a tag in every caption (merging with `new` where both are present)."""
+    old, new = _checked_tag(old), _checked_tag(new)
+    pattern = token_pattern(friend.token)
+    if pattern.search(old) and not pattern.search(new):
+        raise QbtuiError(
+            f"renaming {old!r} to {new!r} would drop the trigger token {friend.token}",
+            fix=f"keep {friend.token} in the new name",
+        )
+
+    def edit(line: str) -> str:
+        tags = split_tags(line)
+        if not any(existing.lower() == old.lower() for existing in tags):
+            return line
+        renamed: list[str] = []
+        for existing in tags:
+            candidate = new if existing.lower() == old.lower() else existing
+            if all(candidate.lower() != seen.lower() for seen in renamed):
+                renamed.append(candidate)
+        return join_tags(renamed)
+
+    return _rewrite_first_lines(_read_all(settings, friend), edit)
+
+
+def tag_frequencies(settings: Settings, friend: Friend) -> list[tuple[str, int]]:
+    """How many captions use each tag (any case), most used first."""
+    counts: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    for text in _read_all(settings, friend).values():
+        for tag in dict.fromkeys(tag.lower() for tag in split_tags(_first_line(text))):
+            counts[tag] += 1
+        for tag in split_tags(_first_line(text)):
+            spelling.setdefault(tag.lower(), tag)
+    return sorted(((spelling[key], count) for key, count in counts.items()), key=lambda item: (-item[1], item[0].lower()))
