@@ -21,6 +21,8 @@ from qbtui.tui.workspace import Workspace
 
 
 KEYMAP_FILE = "keymap.toml"
+# Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
+DASHBOARD_DEPTH = 2
 
 
 def load_keymap(path: Path) -> dict[str, str]:
@@ -126,9 +128,9 @@ class QbtuiApp(App[None]):
     # --- intents --------------------------------------------------------------------
     def show(self, screen: Screen) -> None:
         """Show a full screen on top of the dashboard (never a tall stack of screens)."""
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > DASHBOARD_DEPTH + 1:
             self.pop_screen()
-        if len(self.screen_stack) == 2:
+        if len(self.screen_stack) == DASHBOARD_DEPTH + 1:
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
@@ -147,7 +149,7 @@ class QbtuiApp(App[None]):
 
     def action_dashboard(self) -> None:
         """Back to the friends dashboard (the bottom screen after Textual's default)."""
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > DASHBOARD_DEPTH:
             self.pop_screen()
 
     def action_train(self, friend_id: str) -> None:

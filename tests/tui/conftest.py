@@ -110,9 +110,9 @@ def write_run(
                          "created_at": started_at}, {"max_train_steps": max_steps})
     write_pid_file(run.supervisor_pid, ProcessRecord.of(os.getpid()) if live else ProcessRecord(os.getpid(), "ended"))
     with EventWriter(run.events) as events:
-        events.write("supervisor", state="started", pid=os.getpid())
-        events.write("start", run_id=run_id, friend=friend_id, backend="builtin", max_steps=max_steps, device="cpu", images=24, preset="demo")
-    append_steps(run, range(1, steps + 1), max_steps)
+        events.write("supervisor", t=started_at, state="started", pid=os.getpid())
+        events.write("start", t=started_at, run_id=run_id, friend=friend_id, backend="builtin", max_steps=max_steps, device="cpu", images=24, preset="demo")
+    append_steps(run, range(1, steps + 1), max_steps, started_at)
     if status is not None:
         with EventWriter(run.events) as events:
             events.write("done", status=status, lora_path=None)
@@ -124,12 +124,12 @@ def step_loss(step: int) -> float:
     return round(0.30 / (1 + step / 10) + (step % 3) * 0.01, 4)
 
 
-def append_steps(run: RunDir, steps: Iterable[int], max_steps: int = 60) -> None:
-    """Append step events (and a log line each) the way a backend does."""
+def append_steps(run: RunDir, steps: Iterable[int], max_steps: int = 60, started_at: float = FIXED_NOW - 120) -> None:
+    """Append step events (two a second from `started_at`, a log line each) as a backend does."""
     with EventWriter(run.events) as events, run.output_log.open("a", encoding="utf-8") as log:
         for step in steps:
             loss = step_loss(step)
-            events.write("step", step=step, max_steps=max_steps, loss=loss, avg_loss=round(loss * 0.95, 4),
+            events.write("step", t=started_at + step / 2.0, step=step, max_steps=max_steps, loss=loss, avg_loss=round(loss * 0.95, 4),
                          lr=1e-4, it_s=2.0, eta_s=(max_steps - step) / 2.0)
             log.write(f"step {step}/{max_steps} loss {loss:.4f}\n")
 

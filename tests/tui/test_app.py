@@ -1,0 +1,122 @@
+"""App shell: help from BINDINGS, palette with every action, theme saved, keymap, header."""
+
+from __future__ import annotations
+
+from textual.widgets import Markdown
+
+from qbtui.registry import Registry
+from qbtui.tui.app import QbtuiApp, user_at_host
+from qbtui.tui.commands import palette_commands
+from qbtui.tui.screens.help import HelpScreen, help_markdown, screen_bindings
+from qbtui.tui.screens.runs import RunsScreen
+from qbtui.tui.screens.training import TrainingScreen
+
+
+def test_help_lists_every_binding_of_every_screen():
+    text = help_markdown({})
+    titles = [title for title, _ in screen_bindings()]
+    assert titles[:2] == ["Everywhere", "Friends dashboard"]
+    for title, bindings in screen_bindings():
+        assert f"## {title}" in text
+        for binding in bindings:
+            assert binding.id, f"{title}: binding {binding.key} has no id"
+            assert f"| {binding.id} |" in text
+    assert "| `s` | Start | training.start |" in text
+
+
+def test_help_shows_remapped_keys():
+    assert "| `ctrl+y` | Train | dashboard.train |" in help_markdown({"dashboard.train": "ctrl+y"})
+
+
+async def test_help_screen_opens_with_f1_and_closes_with_escape(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "training.stop" in app.screen.query_one(Markdown).source
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_offers_every_action(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)):
+        titles = {command.title for command in palette_commands(app)}
+    for title in ("Friends dashboard", "Runs and queue", "Add friend", "Prompt helper", "Pick theme", "Help", "Quit"):
+        assert title in titles
+    for name in ("Peter", "Anna", "Sam"):
+        assert {f"Open dataset: {name}", f"Train: {name}", f"Stop training: {name}"} <= titles
+    assert {"Theme: paper-and-ink", "Theme: ink-wash"} <= titles
+
+
+async def test_palette_command_opens_the_training_screen(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Train: Anna")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainingScreen) and app.screen.friend_id == "anna"
+
+
+async def test_chosen_theme_is_saved_in_the_registry(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.theme == "paper-and-ink"
+        app.action_set_theme("ink-wash")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert Registry.load(demo_registry).settings.theme == "ink-wash"
+
+
+async def test_saved_theme_is_applied_at_start(demo_registry, app_factory):
+    Registry.load(demo_registry).set_setting("theme", "ink-wash")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)):
+        assert app.theme == "ink-wash"
+
+
+async def test_keymap_file_rebinds_by_id(demo_registry, app_factory):
+    (demo_registry.parent / "keymap.toml").write_text('[keymap]\n"dashboard.runs" = "ctrl+o"\n', encoding="utf-8")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        assert not isinstance(app.screen, RunsScreen)
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_broken_keymap_file_is_reported_with_its_path(demo_registry, app_factory):
+    keymap = demo_registry.parent / "keymap.toml"
+    keymap.write_text("[keymap\n", encoding="utf-8")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)):
+        messages = [str(note.message) for note in app._notifications]
+    assert any(str(keymap) in message and "fix:" in message for message in messages)
+
+
+async def test_header_names_user_and_host(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)):
+        assert app.sub_title == user_at_host() and "@" in app.sub_title
+
+
+async def test_escape_returns_to_the_dashboard_and_screens_do_not_pile_up(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, RunsScreen) and len(app.screen_stack) == 3
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "DashboardScreen"
+
+
+def test_app_needs_a_registry_or_a_workspace():
+    import pytest
+
+    from qbtui.errors import QbtuiError
+
+    with pytest.raises(QbtuiError):
+        QbtuiApp()

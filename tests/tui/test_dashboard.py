@@ -1,0 +1,69 @@
+"""Friends dashboard: every friend, live updates from the folder watcher and the run poller."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.widgets.friend_table import FriendTable
+
+
+def row(app, friend_id: str) -> list[str]:
+    return [str(cell) for cell in app.screen.query_one(FriendTable).get_row(friend_id)]
+
+
+def details(app) -> str:
+    return str(app.screen.query_one("#friend-details", Static).content)
+
+
+async def test_every_friend_is_listed_with_dataset_figures(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert row(app, "peter")[:7] == ["Peter", "qb_peter", "24", "24", "0", "yes", "not trained"]
+        assert row(app, "anna")[:6] == ["Anna", "qb_anna", "12", "9", "4", "no"]
+        assert row(app, "sam")[2] == "0"
+
+
+async def test_side_panel_lists_the_selected_friends_problems_with_fixes(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Dataset ready: 24 images" in details(app)
+        await pilot.press("down")
+        text = details(app)
+        assert text.startswith("Anna")
+        assert "Problems (4)" in text and "fix:" in text
+        assert text.count("fix:") == 4
+
+
+async def test_new_photo_updates_the_row_without_a_key_press(demo_registry, app_factory, photo_adder, until):
+    app = app_factory(demo_registry, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: row(app, "anna")[2] == "12")
+        photo_adder(demo_registry, "anna", 40)
+        await until(pilot, lambda: row(app, "anna")[2] == "13")
+        assert row(app, "anna")[3] == "10"
+
+
+async def test_growing_events_file_moves_the_training_cell(demo_registry, app_factory, run_writer, step_writer, until):
+    run = run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=5)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: row(app, "peter")[6].startswith("▶ 5/60"))
+        step_writer(run, range(6, 31))
+        await until(pilot, lambda: row(app, "peter")[6].startswith("▶ 30/60"))
+        assert row(app, "peter")[6].endswith("15s")
+
+
+async def test_finished_run_shows_as_trained_and_crash_as_crashed(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=60, status="completed")
+    run_writer(demo_registry, "anna", "20261125-034600-anna-c3d4", steps=7, live=False)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: row(app, "anna")[6] == "crashed at 7")
+        assert row(app, "peter")[6] == "trained 60 st"
