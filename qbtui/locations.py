@@ -39,8 +39,3 @@ def user_registry_path() -> Path:
 def user_themes_dir() -> Path:
     """Where a user drops their own theme files."""
     return config_dir() / "themes"
-
-
-def themes_dirs() -> list[Path]:
-    """Theme folders in load order: the bundled ones, then the user's (which win)."""
-    return [REPO_THEMES_DIR, user_themes_dir()]

@@ -165,7 +165,9 @@ def locate_command(args: argparse.Namespace) -> int:
     path = locate_registry(args.registry)
     print(f"registry:    {path}")
     print(f"config dir:  {locations.config_dir()}")
-    print(f"themes dirs: {', '.join(str(folder) for folder in locations.themes_dirs())}")
+    from qbtui.tui.themes import theme_dirs
+
+    print(f"themes dirs: {', '.join(str(folder) for folder in theme_dirs(path))}")
     try:
         settings = Registry.load(path).settings
     except QbtuiError as error:

@@ -122,6 +122,7 @@ def test_locate(run_cli, demo_registry: Path, isolated_user_dirs: Path) -> None:
     assert f"registry:    {demo_registry}" in out
     assert f"config dir:  {isolated_user_dirs}" in out
     assert f"logs dir:    {demo_registry.parent / 'logs'}" in out
+    assert str(demo_registry.parent / "themes") in out and str(isolated_user_dirs / "themes") in out
 
 
 def test_an_invalid_registry_is_reported_with_line_and_fix(run_cli, commented_registry: Path) -> None:
