@@ -193,7 +193,7 @@ class _RunTracker:
             return "queued", None
         if summary.crash_detail:
             return "crashed", self._crash_text(summary.crash_detail)
-        if summary.done_status and (summary.backend_exited or supervisor_alive):
+        if summary.done_status and summary.backend_exited:
             return summary.done_status, summary.error
         if supervisor_alive:
             return "running", summary.error

@@ -146,14 +146,17 @@ def enqueue(settings: Settings, run: RunDir) -> None:
 
 
 def cancel(settings: Settings, run_id: str) -> None:
-    """Drop a queued run and its never-started run directory."""
+    """Drop a queued run and its never-started run directory (only the files qbtui wrote)."""
     if not RunQueue(settings.logs_dir).remove(run_id):
         raise _not_queued(run_id)
     run = run_dir_for(settings.logs_dir, run_id)
-    if not run.events.exists():
-        run.run_toml.unlink(missing_ok=True)
+    if run.supervisor_pid.exists():
+        return
+    for file in (run.run_toml, run.events):
+        file.unlink(missing_ok=True)
+    for folder in (run.state_dir, run.path):
         with contextlib.suppress(OSError):
-            run.path.rmdir()
+            folder.rmdir()
 
 
 def move(settings: Settings, run_id: str, offset: int) -> list[str]:

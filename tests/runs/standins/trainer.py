@@ -1,0 +1,64 @@
+"""Stand-in for `python -m qbtui.trainer RUN_DIR [--resume]`: fast, scriptable by env vars.
+
+STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step 3 after
+30 log lines), "ignore-term" (SIGTERM does nothing). Writes events like the real trainer,
+keeps its step in state/step.txt, writes the LoRA by temp + rename.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+run = Path(sys.argv[1])
+resume = "--resume" in sys.argv
+train = tomllib.loads((run / "run.toml").read_text())["train"]
+steps = int(train["max_train_steps"])
+delay = float(os.environ.get("STANDIN_STEP_S", "0.02"))
+mode = os.environ.get("STANDIN_MODE", "normal")
+state = run / "state" / "step.txt"
+stop = []
+
+if mode != "ignore-term":
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+else:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def emit(kind, **fields):
+    with open(run / "events.jsonl", "a") as handle:
+        handle.write(json.dumps({"t": time.time(), "type": kind, **fields}) + "\n")
+
+
+def write_lora(name):
+    target = Path(train["output_dir"]) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_bytes(b"lora" * 1000)
+    os.replace(temp, target)
+    return str(target)
+
+
+first = int(state.read_text()) + 1 if resume and state.exists() else 1
+emit("start", run_id=train["run_id"], friend=train["friend_id"], backend="builtin", max_steps=steps,
+     device="cpu", images=20, preset=train["preset"])
+print(f"stand-in trainer from step {first}", flush=True)
+for step in range(first, steps + 1):
+    if stop:
+        break
+    time.sleep(delay)
+    if mode == "crash" and step == 3:
+        for n in range(30):
+            print(f"loading line {n}", flush=True)
+        raise RuntimeError("the stand-in trainer crashed on purpose")
+    print(f"step {step}/{steps}", flush=True)
+    emit("step", step=step, max_steps=steps, loss=1.0 / step, avg_loss=1.0 / step, lr=1e-4, lr_te=5e-5,
+         it_s=1 / delay, eta_s=(steps - step) * delay)
+    state.write_text(str(step))
+if stop:
+    emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
+else:
+    emit("done", status="completed", lora_path=write_lora(f"{train['output_name']}.safetensors"))
