@@ -117,6 +117,12 @@ def test_parser_turns_progress_and_checkpoints_into_events():
     assert parser.saving_checkpoint
 
 
+def test_parser_reads_stdout_text_glued_to_an_unfinished_bar():
+    parser = KohyaOutputParser()
+    glued = b"steps:  50%|#####     | 4/8 [00:04<00:04, 1.00it/s, avr_loss=0.4]saving checkpoint: /l/a-step00000004.safetensors\n"
+    assert [e["type"] for e in parser.feed(glued)] == ["step", "checkpoint"]
+
+
 def test_parser_waits_for_whole_lines_split_across_reads():
     parser = KohyaOutputParser()
     assert parser.feed(b"steps:  50%|#####     | 3/6 [00:03<00:03, 1.00it/s, avr") == []

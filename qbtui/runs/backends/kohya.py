@@ -191,7 +191,8 @@ class KohyaOutputParser:
         self.tail.append(line.rstrip())
         progress = _PROGRESS.search(line)
         if progress:
-            return self._progress(progress)
+            # stdout text lands right after a bar that stderr left without a line end
+            return self._progress(progress) + self._line(line[progress.end():])
         checkpoint = _CHECKPOINT.search(line)
         if checkpoint:
             return [self._checkpoint(checkpoint.group("path"))]

@@ -38,6 +38,7 @@ def save(path):
 
 
 output_dir.mkdir(parents=True, exist_ok=True)
+print("launched with", " ".join(args[2:]), flush=True)
 print("epoch 1/1", flush=True)
 sys.stderr.write(f"steps:   0%|          | 0/{steps} [00:00<?, ?it/s]")
 for step in range(1, steps + 1):

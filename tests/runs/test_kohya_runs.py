@@ -1,0 +1,85 @@
+"""kohya runs through the supervisor, with a stand-in `accelerate` printing sd-scripts' output."""
+
+from __future__ import annotations
+
+import pytest
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import Registry
+from qbtui.runs import manager
+from qbtui.runs.events import read_events
+from qbtui.runs.info import read_run
+from qbtui.runs.rundir import RunDir, read_run_toml
+
+FINAL = ("completed", "stopped", "failed", "crashed")
+CHECKPOINT_BYTES = 10 * 4096
+
+
+def test_kohya_run_turns_output_into_events_and_is_recorded(workspace, wait_for_state):
+    info = manager.start_run(workspace, "peter", backend="kohya")
+    done = wait_for_state(info.path, FINAL)
+    assert done.state == "completed" and (done.step, done.max_steps) == (8, 8)
+    assert done.lora_path == workspace.settings.lora_dir / "qb_peter_lora.safetensors"
+    events = read_events(RunDir(info.path).events)
+    steps = [e for e in events if e["type"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 9)) and steps[-1]["it_s"] == 1.5
+    assert [e["path"].rsplit("/", 1)[1] for e in events if e["type"] == "checkpoint"] == [
+        "qb_peter_lora-step00000004.safetensors", "qb_peter_lora.safetensors"]
+    start = next(e for e in events if e["type"] == "start")
+    assert (start["backend"], start["max_steps"], start["images"]) == ("kohya", 8, 20)
+    run = read_run_toml(RunDir(info.path))["run"]
+    assert run["command"][:2] == [str(workspace.settings.kohya_accelerate), "launch"]
+    assert run["env"] == {"PYTORCH_ENABLE_MPS_FALLBACK": "1", "PYTHONUNBUFFERED": "1"}
+    (training,) = Registry.load(workspace.path).friend("peter").trainings
+    assert (training.backend, training.steps, training.lora_file) == ("kohya", 8, "qb_peter_lora.safetensors")
+
+
+def test_kohya_crash_gives_the_traceback_as_an_error(workspace, monkeypatch, wait_for_state):
+    monkeypatch.setenv("STANDIN_MODE", "crash")
+    info = manager.start_run(workspace, "peter", backend="kohya")
+    done = wait_for_state(info.path, FINAL)
+    assert done.state == "failed" and "out of memory" in done.error and "train_batch_size" in done.error
+    errors = [e for e in read_events(RunDir(info.path).events) if e["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["log_tail"][-1] == "RuntimeError: MPS backend out of memory"
+
+
+def test_stop_during_a_checkpoint_write_leaves_no_half_written_file(workspace, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_MODE", "slow-save")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    info = manager.start_run(workspace, "peter", backend="kohya")
+    checkpoint = workspace.settings.lora_dir / "qb_peter_lora-step00000004.safetensors"
+    wait_for(lambda: checkpoint.exists(), what="the checkpoint write to begin")
+    assert checkpoint.stat().st_size < CHECKPOINT_BYTES, "the stop must arrive mid-write for this test to mean anything"
+    stopped = manager.stop_run(workspace.settings, info.run_id)
+    assert stopped.state == "stopped"
+    assert checkpoint.stat().st_size == CHECKPOINT_BYTES
+    assert stopped.lora_path == checkpoint
+    assert not (workspace.settings.lora_dir / "qb_peter_lora.safetensors").exists()
+
+
+def test_kohya_resume_passes_the_state_folder(workspace, monkeypatch, wait_for, wait_for_state):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.2")
+    info = manager.start_run(workspace, "peter", backend="kohya")
+    wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
+    manager.stop_run(workspace.settings, info.run_id)
+    with pytest.raises(QbtuiError, match="save_state"):
+        manager.resume_run(workspace, info.run_id)
+    state = workspace.settings.lora_dir / "qb_peter_lora-step00000004-state"
+    state.mkdir(parents=True)
+    monkeypatch.setenv("STANDIN_STEP_S", "0.01")
+    manager.resume_run(workspace, info.run_id)
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    assert f"--sdpa --resume {state}" in RunDir(info.path).output_log.read_text()
+
+
+def test_missing_sd_scripts_fails_before_anything_starts(workspace):
+    (workspace.settings.kohya_scripts / "train_network.py").unlink()
+    with pytest.raises(QbtuiError, match="sd-scripts is not installed"):
+        manager.start_run(workspace, "peter", backend="kohya")
+    assert not workspace.settings.logs_dir.exists() or not any(workspace.settings.logs_dir.glob("peter/2*"))
+
+
+def test_kohya_steps_override_reaches_the_command(workspace):
+    plan = manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter"), backend="kohya", steps=3)
+    assert plan.command[plan.command.index("--max_train_steps") + 1] == "3" and plan.max_steps == 3
+    assert plan.train["max_train_steps"] == 3

@@ -1,0 +1,53 @@
+"""The queue folder: order, moves, cancel, survives as files."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from qbtui.errors import QbtuiError
+from qbtui.registry import Settings
+from qbtui.runs.queue import RunQueue, cancel, list_queue, move
+from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path / "logs", base_model=tmp_path)
+
+
+def queued_run(settings, friend):
+    run = RunDir(settings.logs_dir / friend / new_run_id(friend))
+    run.state_dir.mkdir(parents=True)
+    write_run_toml(run, {"run_id": run.run_id, "friend": friend, "created_at": time.time()}, {})
+    RunQueue(settings.logs_dir).add(run)
+    return run
+
+
+def test_queue_keeps_order_and_moves(settings):
+    a, b, c = (queued_run(settings, name).run_id for name in ("anna", "ben", "cleo"))
+    assert list_queue(settings) == [a, b, c]
+    assert move(settings, c, -1) == [a, c, b]
+    assert list_queue(settings) == [a, c, b], "the new order is on disk"
+    assert move(settings, a, 10) == [c, b, a]
+    assert move(settings, a, -10) == [a, c, b]
+    assert RunQueue(settings.logs_dir).pop() == a
+    assert list_queue(settings) == [c, b]
+
+
+def test_cancel_removes_the_entry_and_the_unstarted_run(settings):
+    first, second = queued_run(settings, "anna"), queued_run(settings, "ben")
+    cancel(settings, first.run_id)
+    assert list_queue(settings) == [second.run_id] and not first.path.exists()
+    with pytest.raises(QbtuiError, match="is not queued"):
+        cancel(settings, first.run_id)
+    with pytest.raises(QbtuiError, match="is not queued"):
+        move(settings, first.run_id, 1)
+
+
+def test_cancel_keeps_a_run_that_has_started(settings):
+    run = queued_run(settings, "anna")
+    run.supervisor_pid.write_text("1 0\n")
+    cancel(settings, run.run_id)
+    assert run.run_toml.exists()
