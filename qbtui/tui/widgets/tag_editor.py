@@ -1,0 +1,154 @@
+"""Bulk tag edit: a modal listing tag frequencies that returns one add/remove/rename intent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets.option_list import Option
+
+OPERATIONS = ("add", "remove", "rename")
+
+
+@dataclass(frozen=True)
+class TagEdit:
+    """Add a tag to every caption, remove it from all, or rename it everywhere."""
+
+    operation: str
+    tag: str
+    new_tag: str = ""
+
+    def describe(self) -> str:
+        if self.operation == "rename":
+            return f"rename tag {self.tag!r} to {self.new_tag!r}"
+        return f"{self.operation} tag {self.tag!r}"
+
+
+def check_tag(tag: str) -> str | None:
+    """Why `tag` cannot be one caption tag, or None."""
+    if not tag:
+        return "type a tag"
+    if "," in tag or "\n" in tag:
+        return f"{tag!r} holds a comma or a line break: one tag at a time"
+    return None
+
+
+class TagEditorScreen(ModalScreen[TagEdit | None]):
+    """Shows how often each tag appears; dismisses with a TagEdit or None."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "apply", "Apply", id="tag_editor.apply"),
+        Binding("escape", "cancel", "Cancel", id="tag_editor.cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    TagEditorScreen {
+        align: center middle;
+    }
+    TagEditorScreen > #tag-editor {
+        width: 72;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    TagEditorScreen #tag-frequencies {
+        height: auto;
+        max-height: 8;
+        border: none;
+    }
+    TagEditorScreen RadioSet {
+        layout: horizontal;
+        height: auto;
+        border: none;
+        width: 100%;
+    }
+    TagEditorScreen .tag-row {
+        height: 1;
+        margin-top: 1;
+    }
+    TagEditorScreen .tag-row Label {
+        width: 11;
+        color: $text-muted;
+    }
+    TagEditorScreen .tag-row Input {
+        width: 1fr;
+        height: 1;
+        border: none;
+        padding: 0 1;
+    }
+    TagEditorScreen #tag-error {
+        color: $error;
+        height: auto;
+    }
+    TagEditorScreen #tag-help {
+        color: $text-muted;
+        height: 1;
+    }
+    """
+
+    def __init__(self, frequencies: list[tuple[str, int]], caption_count: int) -> None:
+        super().__init__()
+        self.frequencies = frequencies
+        self.caption_count = caption_count
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="tag-editor") as box:
+            box.border_title = f"Tags across {self.caption_count} captions"
+            yield OptionList(
+                *(Option(Content(f"{count:>4}  {tag}"), id=tag) for tag, count in self.frequencies),
+                id="tag-frequencies",
+            )
+            with RadioSet(id="tag-operation"):
+                yield RadioButton("Add to all", value=True, id="op-add")
+                yield RadioButton("Remove from all", id="op-remove")
+                yield RadioButton("Rename", id="op-rename")
+            with Horizontal(classes="tag-row"):
+                yield Label("Tag")
+                yield Input(placeholder="smiling", id="tag-name")
+            with Horizontal(classes="tag-row"):
+                yield Label("Rename to")
+                yield Input(placeholder="only for rename", id="tag-new")
+            yield Static("", id="tag-error")
+            yield Static("enter or ctrl+s: apply  ·  escape: cancel  ·  u undoes it", id="tag-help")
+
+    def on_mount(self) -> None:
+        if not self.frequencies:
+            self.query_one("#tag-frequencies", OptionList).display = False
+        self.query_one("#tag-name", Input).focus()
+
+    @on(OptionList.OptionSelected, "#tag-frequencies")
+    def _pick_tag(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#tag-name", Input).value = event.option.id or ""
+        self.query_one("#tag-name", Input).focus()
+
+    def _operation(self) -> str:
+        index = self.query_one(RadioSet).pressed_index
+        return OPERATIONS[index if index >= 0 else 0]
+
+    @on(Input.Submitted)
+    def action_apply(self) -> None:
+        """Validate and dismiss with the edit; problems show inline."""
+        operation = self._operation()
+        tag = self.query_one("#tag-name", Input).value.strip()
+        new_tag = self.query_one("#tag-new", Input).value.strip()
+        problem = check_tag(tag)
+        if problem is None and operation == "rename":
+            problem = check_tag(new_tag) if new_tag else "type the new name under Rename to"
+        if problem is None and operation != "add" and tag.lower() not in {known.lower() for known, _count in self.frequencies}:
+            problem = f"no caption has the tag {tag!r}"
+        if problem:
+            self.query_one("#tag-error", Static).update(Content(problem))
+            return
+        self.dismiss(TagEdit(operation, tag, new_tag if operation == "rename" else ""))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
