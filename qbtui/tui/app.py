@@ -58,7 +58,7 @@ class QbtuiApp(App[None]):
         Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
         Binding("ctrl+r", "runs", "Runs", show=False, id="app.runs"),
         Binding("ctrl+t", "pick_theme", "Theme", show=False, id="app.theme"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
     ]
 
     def __init__(

@@ -27,11 +27,11 @@ def spark_text(values: Sequence[float], width: int = 8) -> str:
 
 
 def loss_summary(losses: Sequence[float], avg_losses: Sequence[float]) -> str:
-    """`loss 0.1234  avg 0.1180  min 0.0912` or a waiting note before the first step."""
+    """`loss 0.1234 (upper) · running avg 0.1180 (lower) · min 0.0912 · 24 steps`."""
     if not losses:
         return "loss: waiting for the first step"
-    avg = f"  avg {avg_losses[-1]:.4f}" if avg_losses else ""
-    return f"loss {losses[-1]:.4f}{avg}  min {min(losses):.4f}  ({len(losses)} steps)"
+    avg = f" · running avg {avg_losses[-1]:.4f} (lower)" if avg_losses else ""
+    return f"loss {losses[-1]:.4f} (upper){avg} · min {min(losses):.4f} · {len(losses)} steps"
 
 
 class LossChart(Vertical):

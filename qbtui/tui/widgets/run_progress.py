@@ -28,12 +28,12 @@ def format_duration(seconds: float | None) -> str:
 
 
 def progress_line(run: "RunInfo", now: float, learning_rate: float | None) -> str:
-    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04`."""
+    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running)."""
     parts = [f"step {run.step}/{run.max_steps}"]
     parts.append(f"{run.it_s:.2f} it/s" if run.it_s else "- it/s")
-    elapsed = now - run.started_at if run.started_at else None
-    parts.append(f"elapsed {format_duration(elapsed)}")
     if run.state == "running":
+        elapsed = now - run.started_at if run.started_at else None
+        parts.append(f"elapsed {format_duration(elapsed)}")
         parts.append(f"ETA {format_duration(run.eta_s)}")
     if learning_rate is not None:
         parts.append(f"lr {learning_rate:.1e}")
@@ -54,7 +54,7 @@ class RunProgress(Vertical):
         self.clock = clock
 
     def compose(self) -> ComposeResult:
-        yield ProgressBar(total=None, show_eta=False, clock=Clock(get_time=self.clock), id="run-bar")
+        yield ProgressBar(total=1, show_eta=False, clock=Clock(get_time=self.clock), id="run-bar")
         yield Label("no run yet", id="run-line")
 
     def show(self, run: "RunInfo | None", learning_rate: float | None) -> None:
@@ -62,7 +62,7 @@ class RunProgress(Vertical):
         bar = self.query_one("#run-bar", ProgressBar)
         line = self.query_one("#run-line", Label)
         if run is None:
-            bar.update(total=None, progress=0)
+            bar.update(total=1, progress=0)
             line.update("no run yet: pick a preset and a backend, then start")
             return
         bar.update(total=max(run.max_steps, 1), progress=run.step)
