@@ -491,6 +491,11 @@ def parse_document(path: Path, text: str) -> TOMLDocument:
         ) from None
 
 
+def _validated_parts(path: Path, text: str) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
+    """Parse and validate registry text into settings, presets and friends."""
+    return _Validator(path, text).registry_parts(parse_document(path, text).unwrap())
+
+
 def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
@@ -526,8 +531,11 @@ class Registry:
         self._install(text)
 
     def _install(self, text: str) -> None:
-        document = parse_document(self.path, text)
-        self.settings, self.presets, self.friends = _Validator(self.path, text).registry_parts(document.unwrap())
+        """Validate `text` and take its values; on error the previous values stay."""
+        self._take(text, _validated_parts(self.path, text))
+
+    def _take(self, text: str, parts: tuple[Settings, dict[str, Preset], dict[str, Friend]]) -> None:
+        self.settings, self.presets, self.friends = parts
         self.text = text
 
     @classmethod
@@ -571,7 +579,15 @@ class Registry:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
+        try:
+            lock = open(lock_path, "a")
+        except OSError as error:
+            raise RegistryError(
+                f"cannot create the lock file {lock_path.name}: {error.strerror}",
+                path=self.path,
+                fix="make the registry's folder writable",
+            ) from None
+        with lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -587,8 +603,14 @@ class Registry:
             change(document, self)
             new_text = tomlkit.dumps(document)
             if new_text != text:
-                self._install(new_text)
-                write_text_atomic(self.path, new_text)
+                parts = _validated_parts(self.path, new_text)
+                try:
+                    write_text_atomic(self.path, new_text)
+                except OSError as error:
+                    raise RegistryError(
+                        f"cannot save the registry: {error.strerror}", path=self.path, fix="free disk space or make the file writable; it is unchanged"
+                    ) from None
+                self._take(new_text, parts)
             self._signature = _signature(self.path)
 
     def add_friend(
@@ -667,14 +689,20 @@ class Registry:
                 raise RegistryError(f"training {item.name} must be {_TYPE_NAMES[kind]}, not {value!r}", path=self.path, fix="pass the right type")
 
     def set_setting(self, key: str, value: Any) -> None:
-        """Set one `[settings]` key (paths as given, e.g. `~/loras`), keeping its comment."""
+        """Set one `[settings]` key (paths as given, e.g. `~/loras`) keeping its comment; None removes an optional key."""
         if key not in SETTING_TYPES:
             close = difflib.get_close_matches(key, list(SETTING_TYPES), n=1)
             raise RegistryError(f"unknown setting {key!r}", path=self.path, fix=f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(SETTING_TYPES)}")
+        if value is None and key in REQUIRED_SETTINGS:
+            raise RegistryError(f"setting {key!r} cannot be removed", path=self.path, fix=f"give {key} a value")
         stored = str(value) if isinstance(value, Path) else value
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
-            _set_leaf(document["settings"], key, stored)
+            settings = document["settings"]
+            if stored is None:
+                settings.pop(key, None)
+            else:
+                _set_leaf(settings, key, stored)
 
         self._edit(change)
 

@@ -196,3 +196,30 @@ def test_a_killed_writer_leaves_the_registry_whole(repo_copy: Path, tmp_path: Pa
     registry = Registry.load(repo_copy)
     registry.add_friend("After")
     assert "after" in Registry.load(repo_copy).friends
+
+
+def test_none_removes_an_optional_setting_only(repo_copy: Path) -> None:
+    registry = Registry.load(repo_copy)
+    registry.set_setting("tokenizer", "~/tok")
+    assert registry.settings.tokenizer == Path.home() / "tok"
+    registry.set_setting("tokenizer", None)
+    assert registry.settings.tokenizer is None and "tokenizer" not in repo_copy.read_text()
+    with pytest.raises(RegistryError, match="cannot be removed"):
+        registry.set_setting("datasets_dir", None)
+
+
+def test_a_failed_save_changes_nothing(repo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import qbtui.registry
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    registry = Registry.load(repo_copy)
+    before = repo_copy.read_bytes()
+    monkeypatch.setattr(qbtui.registry, "write_text_atomic", disk_full)
+    with pytest.raises(RegistryError, match="No space left") as caught:
+        registry.add_friend("Ann")
+    assert "unchanged" in caught.value.fix
+    assert "ann" not in registry.friends and repo_copy.read_bytes() == before
