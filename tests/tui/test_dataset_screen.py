@@ -1,0 +1,254 @@
+"""Dataset screen flows on the real app at 80x24: captions, fixes, prep, originals, tags, undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from textual.widgets import ProgressBar, Static, TextArea
+
+from qbtui.tui.screens.dataset import DatasetScreen
+from qbtui.tui.widgets.caption_history import CaptionChange, CaptionHistory, undo_step
+from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
+from qbtui.tui.widgets.dataset_list import DatasetImageList
+from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.tag_editor import TagEditorScreen
+
+
+def folder(registry: Path, friend_id: str = "anna") -> Path:
+    return registry.parent / "datasets" / friend_id / f"30_{friend_id}"
+
+
+async def open_dataset(app, pilot, friend_id: str = "anna") -> DatasetScreen:
+    await app.workers.wait_for_complete()
+    app.action_open_dataset(friend_id)
+    await settle(app, pilot)
+    assert isinstance(app.screen, DatasetScreen)
+    return app.screen
+
+
+async def settle(app, pilot) -> None:
+    """Wait until every worker (and the workers they start) finished."""
+    for _ in range(4):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def lines(screen: DatasetScreen) -> dict[str, str]:
+    """Each photo's list line, by file name."""
+    image_list = screen.query_one(DatasetImageList)
+    return {image.path.name: str(image_list.get_option_at_index(row).prompt) for row, image in enumerate(image_list.images)}
+
+
+def notifications(app) -> str:
+    return "\n".join(notification.message for notification in app._notifications)
+
+
+async def test_list_shows_status_per_photo_and_previews_the_selection(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        shown = lines(screen)
+        assert len(shown) == 12
+        assert shown["photo_00.jpg"] == "✓ photo_00.jpg"
+        assert shown["photo_09.jpg"] == "✗ photo_09.jpg no-caption"
+        assert "too-few-images" in str(screen.query_one("#dataset-summary", Static).content)
+        preview = screen.query_one(ImagePreview)
+        assert preview.shown == folder(demo_registry) / "photo_00.jpg"
+        assert screen.query_one("#caption", TextArea).text == "qb_anna person, smiling, photo 0"
+        await pilot.press("j", "j")
+        await settle(app, pilot)
+        assert preview.shown == folder(demo_registry) / "photo_02.jpg"
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert preview.shown == folder(demo_registry) / "photo_01.jpg"
+
+
+async def test_writing_a_caption_makes_its_problem_disappear_without_a_key_press(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("n")
+        assert screen.query_one(DatasetImageList).selected.path.name == "photo_09.jpg"
+        await pilot.press("e")
+        assert screen.editing and screen.query_one("#caption", TextArea).text == "qb_anna person, person, smiling"
+        await pilot.press(*", red scarf", "ctrl+s")
+        await settle(app, pilot)
+        assert not screen.editing
+        caption = folder(demo_registry) / "photo_09.txt"
+        assert caption.read_text() == "qb_anna person, person, smiling, red scarf\n"
+        assert lines(screen)["photo_09.jpg"] == "✓ photo_09.jpg"
+
+
+async def test_escape_cancels_an_edit_and_leaves_the_file_alone(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        caption = folder(demo_registry) / "photo_00.txt"
+        before = caption.read_text()
+        await pilot.press("e", *" typo", "escape")
+        await settle(app, pilot)
+        assert not screen.editing and isinstance(app.screen, DatasetScreen)
+        assert caption.read_text() == before
+        assert screen.query_one("#caption", TextArea).text == before.strip()
+
+
+async def test_insert_token_then_token_first_then_undo(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        caption = folder(demo_registry) / "photo_00.txt"
+        original = caption.read_text()
+        await pilot.press("e", "ctrl+u", *"smiling, ", "ctrl+t", "ctrl+s")
+        await settle(app, pilot)
+        assert caption.read_text() == "smiling, qb_anna\n"
+        assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token-not-first"
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert caption.read_text() == "qb_anna, smiling\n"
+        assert lines(screen)["photo_00.jpg"] == "✓ photo_00.jpg"
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert caption.read_text() == "smiling, qb_anna\n"
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert caption.read_text() == original
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert "nothing to undo" in notifications(app)
+
+
+async def test_next_problem_wraps_around(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        visited = []
+        for _ in range(4):
+            await pilot.press("n")
+            visited.append(screen.query_one(DatasetImageList).selected.path.name)
+        assert visited == ["photo_09.jpg", "photo_10.jpg", "photo_11.jpg", "photo_09.jpg"]
+
+
+async def test_prep_from_the_dataset_screen_turns_a_png_into_a_jpeg_and_keeps_the_original(demo_registry, app_factory):
+    Image.new("RGBA", (700, 500), (200, 120, 60, 255)).save(folder(demo_registry) / "beach.png")
+    (folder(demo_registry) / "beach.txt").write_text("qb_anna person, at the beach\n")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        assert lines(screen)["beach.png"].startswith("✗ beach.png not-jpeg")
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert not (folder(demo_registry) / "beach.png").exists()
+        with Image.open(folder(demo_registry) / "beach.jpg") as prepared:
+            assert (prepared.format, prepared.size) == ("JPEG", (512, 512))
+        assert (demo_registry.parent / "datasets" / "anna" / "originals" / "beach.png").is_file()
+        assert lines(screen)["beach.jpg"] == "✓ beach.jpg"
+        bar = screen.query_one("#dataset-progress", ProgressBar)
+        assert bar.total == 1 and bar.progress == 1 and not bar.has_class("-running")
+        assert "prepared 1 photo" in notifications(app)
+
+
+async def test_fix_all_writes_the_missing_captions_and_undo_removes_them(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("F")
+        await settle(app, pilot)
+        created = [folder(demo_registry) / f"photo_{index:02d}.txt" for index in (9, 10, 11)]
+        assert all(path.read_text() == "qb_anna person, person, smiling\n" for path in created)
+        assert screen.status.caption_count == 12
+        assert all(line.startswith("✓") for line in lines(screen).values())
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert not any(path.exists() for path in created)
+        assert lines(screen)["photo_10.jpg"] == "✗ photo_10.jpg no-caption"
+
+
+async def test_move_to_originals_asks_first(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (folder(demo_registry) / "photo_00.jpg").exists()
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        originals = demo_registry.parent / "datasets" / "anna" / "originals"
+        assert (originals / "photo_00.jpg").is_file() and (originals / "photo_00.txt").is_file()
+        assert not (folder(demo_registry) / "photo_00.jpg").exists()
+        assert "photo_00.jpg" not in lines(screen) and len(lines(screen)) == 11
+
+
+async def test_bulk_tag_rename_shows_frequencies_and_can_be_undone(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        editor = app.screen
+        assert isinstance(editor, TagEditorScreen)
+        assert editor.frequencies[:2] == [("qb_anna person", 9), ("smiling", 9)]
+        await pilot.press(*"smiling")
+        await pilot.press("shift+tab", "right", "right", "space")
+        await pilot.press("tab", "tab", *"grinning", "enter")
+        await settle(app, pilot)
+        captions = sorted(folder(demo_registry).glob("*.txt"))
+        assert len(captions) == 9
+        assert all(", grinning," in path.read_text() for path in captions)
+        assert "rename tag 'smiling' to 'grinning': 9 captions changed" in notifications(app)
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert all(", smiling," in path.read_text() for path in captions)
+        assert isinstance(app.screen, DatasetScreen) and screen.history.pop() is None
+
+
+async def test_tag_editor_refuses_an_unknown_tag_inline(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        await pilot.press("shift+tab", "right", "space", "tab", *"hat", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TagEditorScreen)
+        assert str(app.screen.query_one("#tag-error", Static).content) == "no caption has the tag 'hat'"
+
+
+async def test_captions_written_elsewhere_update_the_screen_live(demo_registry, app_factory, until):
+    app = app_factory(demo_registry, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        assert lines(screen)["photo_10.jpg"].startswith("✗")
+        (folder(demo_registry) / "photo_10.txt").write_text("qb_anna person, in a hat\n")
+        await until(pilot, lambda: lines(screen)["photo_10.jpg"] == "✓ photo_10.jpg")
+
+
+async def test_bindings_have_ids_that_a_keymap_can_rebind(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        assert all(binding.id and binding.id.startswith("dataset.") for binding in DatasetScreen.BINDINGS)
+        app.set_keymap({"dataset.next_problem": "x"})
+        await pilot.press("x")
+        assert screen.query_one(DatasetImageList).selected.path.name == "photo_09.jpg"
+
+
+def test_undo_never_overwrites_a_caption_changed_since(tmp_path: Path):
+    caption = tmp_path / "a.txt"
+    caption.write_text("after\n")
+    history = CaptionHistory(limit=2)
+    assert not history.record("nothing", [CaptionChange(caption, "same", "same")])
+    history.record("one", [CaptionChange(caption, "before\n", "after\n")])
+    caption.write_text("edited by hand\n")
+    result = undo_step(history.pop())
+    assert result.skipped == (caption,) and result.restored == ()
+    assert caption.read_text() == "edited by hand\n"
+    for label in ("a", "b", "c"):
+        history.record(label, [CaptionChange(caption, None, label)])
+    assert len(history) == 2 and history.pop().label == "c"
