@@ -29,7 +29,7 @@ from qbtui.runs.info import RunInfo, read_run, runs_under
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.queue import RunQueue, cancel
 from qbtui.runs.rundir import RUN_ID_PATTERN, RunDir, dataset_fingerprint, new_run_id, read_run_toml, run_dir_for, write_run_toml
-from qbtui.runs.supervisor import STOP_GRACE_S
+from qbtui.runs.supervisor import STOP_GRACE_S, STOP_SIGNALS
 
 MAX_LISTED_PROBLEMS = 12
 STOP_WAIT_MARGIN_S = 15.0
@@ -138,10 +138,16 @@ def create_run(settings: Settings, plan: RunPlan) -> RunDir:
 def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
     """Start `python -m qbtui.runs.supervisor RUN_DIR` in its own session and record its pid."""
     argv = [sys.executable, "-m", "qbtui.runs.supervisor", str(run.path)] + (["--resume"] if resume else [])
-    with open(run.path / "supervisor.log", "ab") as log:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=run.path, close_fds=True,
-        )
+    # The child inherits this mask: a stop sent before the supervisor's handler exists
+    # waits, pending, instead of killing it half-started.
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        with open(run.path / "supervisor.log", "ab") as log:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=run.path, close_fds=True,
+            )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     record = ProcessRecord.of(process.pid)
     if record is not None:
         write_pid_file(run.supervisor_pid, record)

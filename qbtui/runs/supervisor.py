@@ -37,6 +37,8 @@ CHECKPOINT_WAIT_S = 120.0
 POLL_S = 0.2
 READ_SIZE = 64 * 1024
 ERROR_TAIL_LINES = 20
+# launch_supervisor blocks these until the handlers below are installed.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class Supervisor:
@@ -58,9 +60,10 @@ class Supervisor:
     def main(self) -> int:
         """Supervise the backend; the exit code is the backend's (0 when stopped cleanly)."""
         write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
-        signal.signal(signal.SIGTERM, self._request_stop)
-        signal.signal(signal.SIGINT, self._request_stop)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._request_stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         first_event_offset = self.run.events.stat().st_size if self.run.events.exists() else 0
         self.events.write("supervisor", state="started", pid=os.getpid(), detail="resume" if self.resume else "start")
         try:

@@ -133,6 +133,13 @@ def test_stop_keeps_state_and_resume_finishes_the_run(workspace, monkeypatch, wa
         manager.resume_run(workspace, info.run_id)
 
 
+def test_stop_right_after_start_is_a_clean_stop(workspace, monkeypatch, wait_for_state):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    info = workspace_start(workspace, "peter")
+    stopped = manager.stop_run(workspace.settings, info.run_id)
+    assert stopped.state == "stopped", "a stop before the supervisor is ready must not kill it half-started"
+
+
 def test_stop_escalates_to_sigkill_after_the_grace(workspace, monkeypatch, wait_for):
     monkeypatch.setenv("STANDIN_MODE", "ignore-term")
     monkeypatch.setenv("STANDIN_STEP_S", "0.2")

@@ -1,0 +1,265 @@
+"""Run commands: train, runs, logs, stop, resume, queue.
+
+Runs live in detached supervisors; these commands only write run directories, send
+signals and read the directories back, so they work from any terminal (or over SSH)
+while a run started elsewhere goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from qbtui.cli.foundation import load_registry
+from qbtui.registry import Settings
+
+FOLLOW_POLL_S = 0.05
+
+
+def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name, help=summary, description=summary, epilog=f"examples:\n{examples}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the run subcommands to the `qbtui` parser."""
+    train = _subparser(
+        subparsers, "train", "start a training run that keeps going after the terminal closes",
+        "  qbtui train peter --wait\n  qbtui train maria --preset fast --backend kohya --queue\n"
+        "  qbtui train peter --steps 300 --force   # train despite dataset problems",
+    )
+    train.add_argument("name", metavar="NAME", help="the friend's id (as in registry.toml)")
+    train.add_argument("--preset", help="preset from registry.toml (default: settings.preset)")
+    train.add_argument("--backend", choices=("builtin", "kohya"), help="trainer to use (default: settings.backend)")
+    train.add_argument("--steps", type=int, help="override the preset's max_train_steps")
+    train.add_argument("--force", action="store_true", help="start even when the dataset check finds problems")
+    train.add_argument("--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)")
+    train.add_argument("--queue", action="store_true", help="if another run is using the device, queue this one after it")
+    train.set_defaults(handler=train_command)
+
+    runs = _subparser(subparsers, "runs", "list every run: state, step, loss, speed, ETA", "  qbtui runs\n  qbtui runs --json | jq '.[0].state'")
+    runs.add_argument("--json", action="store_true", help="print a JSON list (fields as in RunInfo)")
+    runs.set_defaults(handler=runs_command)
+
+    logs = _subparser(
+        subparsers, "logs", "show a run's progress as readable lines (or the trainer's raw output)",
+        "  qbtui logs peter -f\n  qbtui logs 20261125-034512-peter-a1b2 --raw",
+    )
+    logs.add_argument("target", metavar="NAME|RUN", help="a friend id (their live or latest run) or a run id")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends (Ctrl-C stops following only)")
+    logs.add_argument("--raw", action="store_true", help="print the backend's raw output.log instead of events")
+    logs.set_defaults(handler=logs_command)
+
+    stop = _subparser(subparsers, "stop", "stop a run (it saves its state, so `qbtui resume` can continue it)", "  qbtui stop peter")
+    stop.add_argument("target", metavar="NAME|RUN", help="a friend id or a run id; a queued run is taken off the queue")
+    stop.add_argument("--no-wait", action="store_true", help="send the stop and return at once")
+    stop.set_defaults(handler=stop_command)
+
+    resume = _subparser(subparsers, "resume", "continue a stopped or crashed run from its saved state", "  qbtui resume 20261125-034512-peter-a1b2")
+    resume.add_argument("target", metavar="RUN", help="a run id (or a friend id: their latest run)")
+    resume.add_argument("--wait", action="store_true", help="follow it until it ends")
+    resume.set_defaults(handler=resume_command)
+
+    queue = _subparser(
+        subparsers, "queue", "show or change the runs waiting for the device",
+        "  qbtui queue\n  qbtui queue up 20261125-034512-maria-a1b2\n  qbtui queue cancel 20261125-034512-maria-a1b2",
+    )
+    queue.add_argument("action", nargs="?", default="list", choices=("list", "cancel", "up", "down"), help="default: list")
+    queue.add_argument("run_id", nargs="?", metavar="RUN", help="the queued run to cancel or move")
+    queue.set_defaults(handler=queue_command)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_registry(args).settings
+
+
+# ------------------------------------------------------------------ formatting
+
+def format_duration(seconds: float | None) -> str:
+    """`1:02:03`, `4:05`, or `-` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One readable line per event for `qbtui logs`."""
+    stamp = datetime.fromtimestamp(event["t"]).strftime("%H:%M:%S")
+    kind = event["type"]
+    if kind == "step":
+        text = (f"step {event['step']}/{event.get('max_steps') or '?'}  loss {_number(event.get('loss'))}"
+                f"  avg {_number(event.get('avg_loss'))}  {_number(event.get('it_s'), 2)} it/s"
+                f"  ETA {format_duration(event.get('eta_s'))}")
+    elif kind == "start":
+        text = (f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
+                f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}")
+    elif kind in ("checkpoint", "sample"):
+        text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
+    elif kind == "warning":
+        text = f"warning: {event['message']}"
+    elif kind == "error":
+        text = f"error: {event['message']}" + (f"\n  fix: {event['hint']}" if event.get("hint") else "")
+        text += "".join(f"\n  | {line}" for line in event.get("log_tail") or [])
+    elif kind == "done":
+        text = f"done: {event['status']}" + (f", LoRA {event['lora_path']}" if event.get("lora_path") else "")
+    else:
+        text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
+    return f"{stamp}  {text}"
+
+
+def runs_table(infos: list) -> str:
+    """The table `qbtui runs` prints."""
+    rows = [("RUN", "FRIEND", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
+    for info in infos:
+        rows.append((
+            info.run_id, info.friend_id, info.backend, info.preset, info.state,
+            f"{info.step}/{info.max_steps}", _number(info.avg_loss if info.avg_loss is not None else info.loss),
+            _number(info.it_s, 2), format_duration(info.eta_s),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+# ------------------------------------------------------------------ following
+
+def follow_events(run_path: Path, *, follow: bool, out=None) -> str:
+    """Print a run's events (then new ones while it is live when `follow`); its final state."""
+    from qbtui.runs.events import EventFollower
+    from qbtui.runs.info import read_run
+
+    out = out or sys.stdout
+    follower = EventFollower(Path(run_path) / "events.jsonl")
+    while True:
+        info = read_run(run_path)
+        for event in follower.read_new():
+            print(format_event(event), file=out, flush=True)
+        if not follow or not info.live:
+            for event in follower.read_new():
+                print(format_event(event), file=out, flush=True)
+            return info.state
+        time.sleep(FOLLOW_POLL_S)
+
+
+def follow_raw(run_path: Path, *, follow: bool) -> str:
+    """Copy output.log to stdout (and its new bytes while the run is live when `follow`)."""
+    from qbtui.runs.info import read_run
+
+    log = Path(run_path) / "output.log"
+    offset = 0
+    while True:
+        info = read_run(run_path)
+        try:
+            with log.open("rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            data = b""
+        offset += len(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        if not follow or (not info.live and not data):
+            return info.state
+        time.sleep(FOLLOW_POLL_S)
+
+
+def _wait(run_path: Path) -> int:
+    try:
+        state = follow_events(run_path, follow=True)
+    except KeyboardInterrupt:
+        print("\nstopped following; the run goes on (`qbtui runs` shows it)", file=sys.stderr)
+        return 130
+    return 0 if state == "completed" else 1
+
+
+# ------------------------------------------------------------------ handlers
+
+def train_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.manager import start_run
+
+    registry = load_registry(args)
+    info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps,
+                     force=args.force, queue=args.queue)
+    verb = "queued" if info.state == "queued" else "started"
+    print(f"{verb} run {info.run_id} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
+    print(f"  folder: {info.path}")
+    print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")
+    return _wait(info.path) if args.wait else 0
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.info import list_runs
+
+    infos = list_runs(_settings(args))
+    if args.json:
+        print(json.dumps([info.to_json() for info in infos], indent=2))
+    elif infos:
+        print(runs_table(infos))
+    else:
+        print("no runs yet: start one with `qbtui train NAME`")
+    return 0
+
+
+def logs_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.manager import find_run
+
+    info = find_run(_settings(args), args.target)
+    try:
+        if args.raw:
+            follow_raw(info.path, follow=args.follow)
+        else:
+            state = follow_events(info.path, follow=args.follow)
+            if args.follow:
+                print(f"run {info.run_id} ended: {state}")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def stop_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.manager import stop_run
+
+    info = stop_run(_settings(args), args.target, wait=not args.no_wait)
+    if info.live:
+        print(f"asked run {info.run_id} to stop; it saves its state first (`qbtui runs` shows when it has)")
+    else:
+        print(f"run {info.run_id} is {info.state} at step {info.step}/{info.max_steps}; resume it with `qbtui resume {info.run_id}`")
+    return 0
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.manager import resume_run
+
+    info = resume_run(load_registry(args), args.target)
+    print(f"resumed run {info.run_id} at step {info.step}/{info.max_steps}; follow: qbtui logs {info.run_id} -f")
+    return _wait(info.path) if args.wait else 0
+
+
+def queue_command(args: argparse.Namespace) -> int:
+    from qbtui.errors import QbtuiError
+    from qbtui.runs.queue import cancel, list_queue, move
+
+    settings = _settings(args)
+    if args.action != "list":
+        if not args.run_id:
+            raise QbtuiError(f"`qbtui queue {args.action}` needs a run id", fix="`qbtui queue` lists the queued runs")
+        if args.action == "cancel":
+            cancel(settings, args.run_id)
+        else:
+            move(settings, args.run_id, -1 if args.action == "up" else 1)
+    queued = list_queue(settings)
+    print("\n".join(f"{position}. {run_id}" for position, run_id in enumerate(queued, 1)) if queued else "the queue is empty")
+    return 0

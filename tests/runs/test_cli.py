@@ -1,0 +1,78 @@
+"""`qbtui train/runs/logs/stop/resume/queue` against a workspace with stand-in backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qbtui.cli import build_parser, main
+from qbtui.cli.runs import format_duration, format_event
+from qbtui.runs.info import read_run
+
+
+def qbtui(workspace, *args):
+    return main(["--registry", str(workspace.path), *args])
+
+
+def test_train_wait_follows_to_the_end(workspace, capsys):
+    assert qbtui(workspace, "train", "peter", "--wait") == 0
+    out = capsys.readouterr().out
+    assert "started run" in out and "step 8/8  loss 0.1250" in out and "done: completed" in out
+    assert qbtui(workspace, "runs", "--json") == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert (run["friend"], run["state"], run["step"], run["max_steps"]) == ("peter", "completed", 8, 8)
+    assert qbtui(workspace, "runs") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["RUN", "FRIEND", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA"]
+    assert table[1].split()[1:6] == ["peter", "builtin", "quick", "completed", "8/8"]
+    assert qbtui(workspace, "logs", "peter") == 0
+    assert "start peter with builtin (quick): 8 steps" in capsys.readouterr().out
+    assert qbtui(workspace, "logs", run["run_id"], "--raw") == 0
+    assert "step 8/8" in capsys.readouterr().out
+
+
+def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.15")
+    assert qbtui(workspace, "train", "peter") == 0
+    peter_path = workspace.settings.logs_dir / "peter" / capsys.readouterr().out.split()[2]
+    assert qbtui(workspace, "train", "maria") == 2
+    assert "--queue" in capsys.readouterr().err
+    assert qbtui(workspace, "train", "maria", "--queue") == 0
+    queued_id = capsys.readouterr().out.split()[2]
+    assert qbtui(workspace, "queue") == 0
+    assert capsys.readouterr().out.strip() == f"1. {queued_id}"
+    assert qbtui(workspace, "queue", "cancel", queued_id) == 0
+    assert "the queue is empty" in capsys.readouterr().out
+    wait_for(lambda: read_run(peter_path).step >= 1, what="step 1")
+    assert qbtui(workspace, "stop", "peter") == 0
+    stopped = capsys.readouterr().out
+    assert " is stopped at step " in stopped
+    run_id = stopped.split()[1]
+    monkeypatch.setenv("STANDIN_STEP_S", "0.01")
+    assert qbtui(workspace, "resume", run_id, "--wait") == 0
+    assert "done: completed" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_with_a_fix(workspace, capsys):
+    assert qbtui(workspace, "stop", "nobody") == 2
+    assert "no runs for 'nobody'" in capsys.readouterr().err
+    assert qbtui(workspace, "queue", "up") == 2
+    assert "needs a run id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "runs", "logs", "stop", "resume", "queue"])
+def test_every_run_command_has_help_with_an_example(command):
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    help_text = subparsers.choices[command].format_help()
+    assert "examples:" in help_text and f"qbtui {command}" in help_text
+
+
+def test_event_lines_are_readable():
+    assert format_duration(3723) == "1:02:03" and format_duration(65) == "1:05" and format_duration(None) == "-"
+    line = format_event({"t": 0, "type": "step", "step": 5, "max_steps": 1080, "loss": 0.133, "avg_loss": 0.133,
+                         "it_s": 1 / 236.66, "eta_s": 254410})
+    assert line.endswith("step 5/1080  loss 0.1330  avg 0.1330  0.00 it/s  ETA 70:40:10")
+    error = format_event({"t": 0, "type": "error", "message": "boom", "hint": "do x", "log_tail": ["a", "b"]})
+    assert error.endswith("error: boom\n  fix: do x\n  | a\n  | b")
