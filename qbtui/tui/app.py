@@ -49,7 +49,7 @@ def user_at_host() -> str:
 class QbtuiApp(App[None]):
     """Every friend on one screen; datasets, trainings and runs one key away."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qbtui"
     COMMANDS = App.COMMANDS | {QbtuiCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
