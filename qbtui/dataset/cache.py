@@ -63,3 +63,10 @@ class FileFacts:
     def has(self, name: str, key: FileKey, fact: str) -> bool:
         entry = self.current.get(name) or self._old.get(name)
         return entry is not None and entry[0] == key and fact in entry[1]
+
+    def peek(self, name: str, key: FileKey, fact: str) -> Any:
+        """The fact if it is known for this version of the file, else None (no computing)."""
+        for entry in (self.current.get(name), self._old.get(name)):
+            if entry is not None and entry[0] == key and fact in entry[1]:
+                return entry[1][fact]
+        return None

@@ -8,8 +8,9 @@ bytes of the file (a JPEG's EOI marker, a PNG's IEND chunk, a WebP's RIFF length
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif"})
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
@@ -49,25 +50,21 @@ class ImageInfo:
         return self.error is None and not self.truncated and self.size_bytes > 0
 
 
-def _tail(path: Path, size: int) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(max(0, size - TAIL_BYTES))
-        return handle.read()
-
-
-def _looks_truncated(path: Path, image_format: str, size: int) -> bool:
+def _looks_truncated(handle: BinaryIO, image_format: str, size: int) -> bool:
     """Cheap end-of-file check per format; formats without one are trusted."""
-    if image_format == "JPEG":
-        return b"\xff\xd9" not in _tail(path, size)
-    if image_format == "PNG":
-        return b"IEND" not in _tail(path, size)
     if image_format == "WEBP":
-        with open(path, "rb") as handle:
-            header = handle.read(8)
+        handle.seek(0)
+        header = handle.read(8)
         return len(header) < 8 or int.from_bytes(header[4:8], "little") + 8 > size
-    if image_format == "GIF":
-        return not _tail(path, size).rstrip(b"\x00").endswith(b"\x3b")
-    return False
+    if image_format not in ("JPEG", "PNG", "GIF"):
+        return False
+    handle.seek(max(0, size - TAIL_BYTES))
+    tail = handle.read()
+    if image_format == "JPEG":
+        return b"\xff\xd9" not in tail
+    if image_format == "PNG":
+        return b"IEND" not in tail
+    return not tail.rstrip(b"\x00").endswith(b"\x3b")
 
 
 def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
@@ -81,29 +78,25 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with Image.open(path) as image:
-            image_format = image.format or ""
-            orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-            has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
+        with open(path, "rb") as handle:
+            image = Image.open(handle)
             info = ImageInfo(
                 size_bytes=size_bytes,
-                format=image_format,
+                format=image.format,
                 width=image.width,
                 height=image.height,
                 mode=image.mode,
-                orientation=orientation if 1 <= orientation <= 8 else 1,
-                has_alpha=has_alpha,
+                orientation=_orientation(image),
+                has_alpha=image.mode in ALPHA_MODES or "transparency" in image.info,
             )
+            truncated = _looks_truncated(handle, image.format or "", size_bytes)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         return ImageInfo(size_bytes=size_bytes, error=str(error) or type(error).__name__)
-    if _looks_truncated(path, info.format or "", size_bytes):
-        return ImageInfo(
-            size_bytes=size_bytes,
-            format=info.format,
-            width=info.width,
-            height=info.height,
-            mode=info.mode,
-            truncated=True,
-            error="the file ends early (truncated)",
-        )
+    if truncated:
+        return replace(info, orientation=1, has_alpha=False, truncated=True, error="the file ends early (truncated)")
     return info
+
+
+def _orientation(image) -> int:
+    orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1

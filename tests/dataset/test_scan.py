@@ -212,3 +212,16 @@ def test_import_is_light():
     code = "import sys, qbtui.dataset; bad = [m for m in ('PIL', 'watchdog', 'torch', 'textual') if m in sys.modules]; print(bad)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_fingerprints_can_be_deferred_to_a_later_scan(settings, friend, clean_dataset, folder):
+    clean_dataset(20)
+    shutil.copy(folder / "img_000.jpg", folder / "img_999.jpg")
+    shutil.copy(folder / "img_000.txt", folder / "img_999.txt")
+    cache = ScanCache()
+    quick = scan_friend(settings, friend, cache, fingerprints=False)
+    assert quick.problem_count == 0
+    full = scan_friend(settings, friend, cache)
+    assert [(p.code, p.path.name) for p in full.all_problems()] == [("near-duplicate", "img_999.jpg")]
+    again = scan_friend(settings, friend, cache, fingerprints=False)
+    assert [p.code for p in again.all_problems()] == ["near-duplicate"]
