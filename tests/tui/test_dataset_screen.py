@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 from textual.widgets import ProgressBar, Static, TextArea
 
-from qbtui.tui.screens.dataset import DatasetScreen
+from qbtui.tui.screens.dataset import DatasetScreen, token_as_tag
 from qbtui.tui.widgets.caption_history import CaptionChange, CaptionHistory, undo_step
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
@@ -252,3 +252,12 @@ def test_undo_never_overwrites_a_caption_changed_since(tmp_path: Path):
     for label in ("a", "b", "c"):
         history.record(label, [CaptionChange(caption, None, label)])
     assert len(history) == 2 and history.pop().label == "c"
+
+
+def test_inserted_token_stands_as_its_own_tag():
+    assert token_as_tag("smiling", (0, 7), "qb") == ", qb"
+    assert token_as_tag("smiling, ", (0, 9), "qb") == "qb"
+    assert token_as_tag("smiling,", (0, 8), "qb") == " qb"
+    assert token_as_tag("smiling", (0, 0), "qb") == "qb, "
+    assert token_as_tag("a, b", (0, 3), "qb") == "qb, "
+    assert token_as_tag("", (0, 0), "qb") == "qb"

@@ -42,10 +42,14 @@ class AddFriendScreen(ModalScreen[str | None]):
         margin-top: 1;
         color: $text-muted;
     }
-    AddFriendScreen Input {
+    AddFriendScreen Input, AddFriendScreen Input:focus {
         height: 1;
         border: none;
         padding: 0 1;
+        background: $panel;
+    }
+    AddFriendScreen Input:focus {
+        background: $primary 25%;
     }
     AddFriendScreen #add-hint {
         color: $text-muted;

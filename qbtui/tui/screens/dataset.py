@@ -41,6 +41,22 @@ BROWSE_ACTIONS = frozenset(
 )
 
 
+def token_as_tag(text: str, cursor: tuple[int, int], token: str) -> str:
+    """What to insert at `cursor` so the token stands as its own comma-separated tag."""
+    row, column = cursor
+    lines = text.split("\n")
+    before = "\n".join(lines[:row] + [lines[row][:column]]) if lines else ""
+    after = "\n".join([lines[row][column:]] + lines[row + 1 :]) if lines else ""
+    if not before.strip():
+        prefix = ""
+    elif before.rstrip().endswith(","):
+        prefix = "" if before.endswith(" ") else " "
+    else:
+        prefix = ", "
+    suffix = ", " if after.strip() and not after.lstrip().startswith(",") else ""
+    return prefix + token + suffix
+
+
 class DatasetScreen(Screen[None]):
     """Photos, preview, caption and problems of one friend."""
 
@@ -274,8 +290,8 @@ class DatasetScreen(Screen[None]):
         self.caption.move_cursor(self.caption.document.end)
 
     def action_insert_token(self) -> None:
-        """Type the trigger token at the cursor."""
-        self.caption.insert(self.friend.token)
+        """Type the trigger token at the cursor as a tag of its own."""
+        self.caption.insert(token_as_tag(self.caption.text, self.caption.cursor_location, self.friend.token))
 
     def action_save(self) -> None:
         image = self.image_list.selected

@@ -79,11 +79,15 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
         width: 11;
         color: $text-muted;
     }
-    TagEditorScreen .tag-row Input {
+    TagEditorScreen .tag-row Input, TagEditorScreen .tag-row Input:focus {
         width: 1fr;
         height: 1;
         border: none;
         padding: 0 1;
+        background: $panel;
+    }
+    TagEditorScreen .tag-row Input:focus {
+        background: $primary 25%;
     }
     TagEditorScreen #tag-error {
         color: $error;
@@ -113,10 +117,10 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
                 yield RadioButton("Rename", id="op-rename")
             with Horizontal(classes="tag-row"):
                 yield Label("Tag")
-                yield Input(placeholder="smiling", id="tag-name")
+                yield Input(placeholder="pick one above or type it", id="tag-name")
             with Horizontal(classes="tag-row"):
                 yield Label("Rename to")
-                yield Input(placeholder="only for rename", id="tag-new")
+                yield Input(placeholder="the new name (rename only)", id="tag-new")
             yield Static("", id="tag-error")
             yield Static("enter or ctrl+s: apply  ·  escape: cancel  ·  u undoes it", id="tag-help")
 

@@ -1,0 +1,75 @@
+"""Snapshots at 80x24 of the dataset screen, its tag editor, the add-friend modal and the prompt helper.
+
+Update after an intended change with `pytest tests/tui/test_snapshots_dataset.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
+
+
+@pytest.fixture
+def snapshot_app(demo_template, app_factory):
+    """The demo-like workspace at a fixed path (paths show on screen) plus one PNG to prepare."""
+    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    shutil.copytree(demo_template.parent, SNAPSHOT_ROOT)
+    image = Image.new("RGB", (700, 500), (250, 240, 200))
+    image.paste((30, 60, 140), (250, 100, 450, 400))
+    image.save(SNAPSHOT_ROOT / "datasets" / "anna" / "30_anna" / "beach.png")
+    app = app_factory(SNAPSHOT_ROOT / "registry.toml")
+    app.sub_title = "user@host"
+    yield app
+    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+
+
+async def _settle(pilot) -> None:
+    for _ in range(4):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def opened(action, *keys: str):
+    """run_before: wait for the first scan, run an app action, press keys, wait for workers."""
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        action(pilot.app)
+        await _settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+        await _settle(pilot)
+
+    return run_before
+
+
+def test_dataset_snapshot(snap_compare, snapshot_app):
+    run_before = opened(lambda app: app.action_open_dataset("anna"))
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_dataset_editing_snapshot(snap_compare, snapshot_app):
+    run_before = opened(lambda app: app.action_open_dataset("anna"), "n", "n", "e", "ctrl+t")
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_tag_editor_snapshot(snap_compare, snapshot_app):
+    run_before = opened(lambda app: app.action_open_dataset("anna"), "b")
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_add_friend_snapshot(snap_compare, snapshot_app):
+    run_before = opened(lambda app: app.action_add_friend(), *"Maria", "tab", "tab", "tab")
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_prompt_snapshot(snap_compare, snapshot_app):
+    run_before = opened(lambda app: app.action_prompt(), *"Peter and Anna flying a kite")
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
+
