@@ -81,6 +81,16 @@ def test_ckpt_with_state_dict_loads_like_the_safetensors(folder_model, tiny_sing
     assert_same_weights(folder_model, load_base_model(ckpt))
 
 
+def test_half_precision_checkpoint_loads_in_the_requested_dtype(tiny_single_file, tmp_path):
+    half = tmp_path / "model-fp16.safetensors"
+    save_file({k: v.half() for k, v in load_file(tiny_single_file).items()}, half)
+    shutil.copytree(tiny_single_file.parent / "tokenizer", tmp_path / "tokenizer")
+    base = load_base_model(half)
+    parts = (base.unet, base.vae, base.text_encoder)
+    assert {p.dtype for part in parts for p in part.parameters()} == {torch.float32}
+    assert {p.dtype for p in load_base_model(half, dtype=torch.bfloat16).unet.parameters()} == {torch.bfloat16}
+
+
 def test_ckpt_with_pickled_code_is_refused(tmp_path):
     ckpt = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hook": print}, ckpt)
