@@ -27,7 +27,7 @@ from pathlib import Path
 from qbtui.atomicfile import fsync_dir, is_temp_file, write_text_atomic
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.render import render_prepared_jpeg
-from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing, scan_friend
+from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 
@@ -82,7 +82,7 @@ def prepare_friend(
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
     with _prep_lock(friend_root(settings, friend)):
         recovered = recover_interrupted(status.folder)
-        status = scan_friend(settings, friend)
+        status = scan_existing(settings, friend)
         actions, skipped = plan_prep(status, originals_dir(settings, friend))
         done, failed = _execute(actions, workers, progress, friend.id)
     unchanged = status.image_count - len(actions) - len(skipped)

@@ -218,8 +218,8 @@ def scan_friend(settings: Settings, friend: Friend, cache: ScanCache | None = No
 
 
 def scan_existing(settings: Settings, friend: Friend) -> FriendStatus:
-    """scan_friend for commands that change files: a missing folder is a QbtuiError."""
-    status = scan_friend(settings, friend)
+    """A header-only scan for commands that change files; a missing folder is a QbtuiError."""
+    status = scan_friend(settings, friend, fingerprints=False)
     for problem in status.problems:
         if problem.code == "folder-missing":
             raise QbtuiError(problem.message, path=problem.path, fix=problem.fix)
