@@ -9,33 +9,31 @@ from textual.widgets import Input, Static
 
 from qbtui.registry import Registry
 from qbtui.tui.screens.add_friend import AddFriendScreen
-from qbtui.tui.workspace import Workspace
+from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.widgets.friend_table import FriendTable
 
-UNSET = "unset"
+
+async def _open(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    app.action_add_friend()
+    await pilot.pause()
+    assert isinstance(app.screen, AddFriendScreen)
 
 
-class AddFriendHost(App[None]):
-    """Pushes the modal and keeps what it dismissed with."""
-
-    def __init__(self, registry_path: Path) -> None:
-        super().__init__()
-        self.workspace = Workspace(registry_path)
-        self.result: str | None = UNSET
-
-    def on_mount(self) -> None:
-        self.push_screen(AddFriendScreen(), self._done)
-
-    def _done(self, friend_id: str | None) -> None:
-        self.result = friend_id
+async def _submitted(app, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 def _text(app: App, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
 
 
-async def test_add_friend_writes_the_registry_and_creates_the_folder(registry_path: Path) -> None:
-    app = AddFriendHost(registry_path)
+async def test_add_friend_writes_the_registry_and_creates_the_folder(registry_path: Path, app_factory) -> None:
+    app = app_factory(registry_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         await pilot.click("#add-name")
         await pilot.press(*"Peter")
         assert "token: qb_peter" in _text(app, "#add-hint")
@@ -43,61 +41,61 @@ async def test_add_friend_writes_the_registry_and_creates_the_folder(registry_pa
         await pilot.click("#add-describe")
         await pilot.press(*"man, glasses")
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert app.result == "peter"
+        await _submitted(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert str(app.screen.query_one(FriendTable).get_row("peter")[1]) == "qb_peter"
     friend = Registry.load(registry_path).friends["peter"]
     assert (friend.name, friend.token, friend.repeats, friend.describe) == ("Peter", "qb_peter", 30, "man, glasses")
     assert (registry_path.parent / "datasets" / "peter" / "30_peter").is_dir()
 
 
-async def test_custom_token_and_repeats_are_kept(registry_path: Path) -> None:
-    app = AddFriendHost(registry_path)
+async def test_custom_token_and_repeats_are_kept(registry_path: Path, app_factory) -> None:
+    app = app_factory(registry_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         app.screen.query_one("#add-name", Input).value = "Maria"
         app.screen.query_one("#add-token", Input).value = "mxria"
         app.screen.query_one("#add-repeats", Input).value = "20"
         await pilot.pause()
         assert "token: mxria" in _text(app, "#add-hint")
         await pilot.click("#add-submit")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert app.result == "maria"
+        await _submitted(app, pilot)
+        assert app.workspace.friend("maria").token == "mxria"
     friend = Registry.load(registry_path).friends["maria"]
     assert (friend.token, friend.repeats) == ("mxria", 20)
     assert (registry_path.parent / "datasets" / "maria" / "20_maria").is_dir()
 
 
-async def test_duplicate_token_is_refused_inline_and_nothing_changes(registry_path: Path) -> None:
+async def test_duplicate_token_is_refused_inline_and_nothing_changes(registry_path: Path, app_factory) -> None:
     Registry.load(registry_path).add_friend("Peter")
     before = registry_path.read_text()
-    app = AddFriendHost(registry_path)
+    app = app_factory(registry_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         app.screen.query_one("#add-name", Input).value = "Pete"
         app.screen.query_one("#add-token", Input).value = "qb_peter"
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _submitted(app, pilot)
         assert isinstance(app.screen, AddFriendScreen)
         assert "token 'qb_peter' is already used by 'peter'" in _text(app, "#add-error")
         assert "fix:" in _text(app, "#add-error")
         await pilot.press("escape")
         await pilot.pause()
-        assert app.result is None
+        assert isinstance(app.screen, DashboardScreen)
     assert registry_path.read_text() == before
 
 
-async def test_bad_name_and_bad_repeats_show_why_before_anything_is_written(registry_path: Path) -> None:
+async def test_bad_name_and_bad_repeats_show_why_before_anything_is_written(registry_path: Path, app_factory) -> None:
     before = registry_path.read_text()
-    app = AddFriendHost(registry_path)
+    app = app_factory(registry_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         app.screen.query_one("#add-name", Input).value = "../evil"
         await pilot.pause()
         assert "path separator" in _text(app, "#add-error")
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _submitted(app, pilot)
         assert "path separator" in _text(app, "#add-error") and isinstance(app.screen, AddFriendScreen)
         app.screen.query_one("#add-name", Input).value = "Zoe"
         app.screen.query_one("#add-repeats", Input).value = "0"

@@ -9,18 +9,15 @@ from textual.widgets import Input, Static
 
 from qbtui.registry import Registry, Training
 from qbtui.tui.screens.prompt import PromptScreen
-from qbtui.tui.workspace import Workspace
 
 STYLE = "illustration in the style of Quentin Blake, watercolor, whimsical"
 
 
-class PromptHost(App[None]):
-    def __init__(self, registry_path: Path) -> None:
-        super().__init__()
-        self.workspace = Workspace(registry_path)
-
-    def on_mount(self) -> None:
-        self.push_screen(PromptScreen())
+async def _open(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    app.action_prompt()
+    await pilot.pause()
+    assert isinstance(app.screen, PromptScreen)
 
 
 def _registry_with_friends(registry_path: Path) -> Path:
@@ -35,9 +32,10 @@ def _text(app: App, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
 
 
-async def test_typing_a_scene_builds_the_prompt_live_and_copies_it(registry_path: Path) -> None:
-    app = PromptHost(_registry_with_friends(registry_path))
+async def test_typing_a_scene_builds_the_prompt_live_and_copies_it(registry_path: Path, app_factory) -> None:
+    app = app_factory(_registry_with_friends(registry_path))
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         await pilot.press(*"Peter and Maria at a picnic")
         expected = f"<lora:qb_peter_lora:0.8>, <lora:qb_maria_lora:0.8>, qb_peter person and qb_maria person at a picnic, {STYLE}"
         assert _text(app, "#prompt-output") == expected
@@ -48,9 +46,10 @@ async def test_typing_a_scene_builds_the_prompt_live_and_copies_it(registry_path
         assert any("copied" in notification.message for notification in app._notifications)
 
 
-async def test_weight_is_adjustable_by_keys_and_by_typing(registry_path: Path) -> None:
-    app = PromptHost(_registry_with_friends(registry_path))
+async def test_weight_is_adjustable_by_keys_and_by_typing(registry_path: Path, app_factory) -> None:
+    app = app_factory(_registry_with_friends(registry_path))
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         await pilot.press(*"Peter")
         await pilot.press("ctrl+up", "ctrl+up")
         assert _text(app, "#prompt-output").startswith("<lora:qb_peter_lora:0.9>, qb_peter person")
@@ -70,9 +69,10 @@ async def test_weight_is_adjustable_by_keys_and_by_typing(registry_path: Path) -
         assert app.clipboard.startswith("<lora:qb_peter_lora:1>")
 
 
-async def test_empty_scene_copies_nothing_and_unknown_names_are_explained(registry_path: Path) -> None:
-    app = PromptHost(_registry_with_friends(registry_path))
+async def test_empty_scene_copies_nothing_and_unknown_names_are_explained(registry_path: Path, app_factory) -> None:
+    app = app_factory(_registry_with_friends(registry_path))
     async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
         await pilot.press("enter")
         await pilot.pause()
         assert app.clipboard == ""

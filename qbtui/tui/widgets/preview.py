@@ -70,9 +70,11 @@ def active_image_protocol() -> str:
 
 
 def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Image:
-    """Decode, apply EXIF rotation, flatten transparency on white, shrink to `max_side`."""
+    """Decode (JPEGs at a reduced scale), apply EXIF rotation, flatten transparency on white,
+    shrink to fit `max_side`."""
     try:
         with Image.open(path) as opened:
+            opened.draft("RGB", (max_side, max_side))
             image = ImageOps.exif_transpose(opened)
             image.thumbnail((max_side, max_side))
             if image.mode in ("RGBA", "LA", "P"):
