@@ -222,7 +222,8 @@ class DatasetScreen(Screen[None]):
         if image is None:
             preview.path = None
             self._set_caption_text("")
-            self.query_one("#dataset-problems", Static).update("no photos yet: copy some into the folder")
+            folder = self.status.folder if self.status else None
+            self.query_one("#dataset-problems", Static).update(Content(f"no photos yet: copy some into {folder}"))
             return
         if preview.path != image.path:
             preview.path = image.path
