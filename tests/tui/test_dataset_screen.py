@@ -261,3 +261,18 @@ def test_inserted_token_stands_as_its_own_tag():
     assert token_as_tag("smiling", (0, 0), "qb") == "qb, "
     assert token_as_tag("a, b", (0, 3), "qb") == "qb, "
     assert token_as_tag("", (0, 0), "qb") == "qb"
+
+
+async def test_a_rescan_during_an_edit_never_redirects_the_save(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("e", *", hat")
+        (folder(demo_registry) / "photo_00.jpg").rename(demo_registry.parent / "elsewhere.jpg")
+        screen.rescan()
+        await settle(app, pilot)
+        assert screen.editing and screen.query_one(DatasetImageList).selected.path.name == "photo_01.jpg"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert (folder(demo_registry) / "photo_00.txt").read_text() == "qb_anna person, smiling, photo 0, hat\n"
+        assert (folder(demo_registry) / "photo_01.txt").read_text() == "qb_anna person, smiling, photo 1\n"

@@ -133,6 +133,7 @@ class DatasetScreen(Screen[None]):
         self.friend_id = friend_id
         self.history = CaptionHistory()
         self.status: FriendStatus | None = None
+        self.editing_caption: Path | None = None
         self.busy = False
 
     # --- layout -----------------------------------------------------------------------
@@ -195,7 +196,7 @@ class DatasetScreen(Screen[None]):
         friend = self.friend
         state = "ready to train" if status.ready else "not ready"
         lines = [f"{friend.name} · {friend.token} · {status.image_count} photos · {status.caption_count} captions · {state}"]
-        lines += [f"✗ {problem.code}: {problem.fix}" for problem in status.problems]
+        lines += [f"{'✗' if problem.severity == 'error' else '!'} {problem.code}: {problem.fix}" for problem in status.problems]
         self.query_one("#dataset-summary", Static).update(Content("\n".join(lines)))
 
     def on_friend_changed(self, message: FriendChanged) -> None:
@@ -223,7 +224,9 @@ class DatasetScreen(Screen[None]):
             preview.path = None
             self._set_caption_text("")
             folder = self.status.folder if self.status else None
-            self.query_one("#dataset-problems", Static).update(Content(f"no photos yet: copy some into {folder}"))
+            problems = self.query_one("#dataset-problems", Static)
+            problems.remove_class("-bad")
+            problems.update(Content(f"no photos yet: copy some into {folder}"))
             return
         if preview.path != image.path:
             preview.path = image.path
@@ -278,11 +281,13 @@ class DatasetScreen(Screen[None]):
         image = self._selected_or_warn()
         if image is None:
             return
+        path = dataset_actions.caption_path_for(image)
         try:
-            text = read_caption_file(dataset_actions.caption_path_for(image))
+            text = read_caption_file(path)
         except QbtuiError as error:
             self.notify(error.describe(), severity="error", timeout=10)
             return
+        self.editing_caption = path
         self.editing = True
         self._set_caption_text((text if text is not None else self.friend.caption_template).strip())
         self.caption.read_only = False
@@ -295,12 +300,11 @@ class DatasetScreen(Screen[None]):
         self.caption.insert(token_as_tag(self.caption.text, self.caption.cursor_location, self.friend.token))
 
     def action_save(self) -> None:
-        image = self.image_list.selected
-        if image is None:
-            return
-        text = self.caption.text.strip()
+        """Write the edited caption to the file the edit started on."""
+        path, text = self.editing_caption, self.caption.text.strip()
         self._leave_edit()
-        path = dataset_actions.caption_path_for(image)
+        if path is None:
+            return
         self._change_captions(f"edit {path.name}", lambda: dataset_actions.write_caption_text(path, text))
 
     def action_cancel_edit(self) -> None:
@@ -308,6 +312,7 @@ class DatasetScreen(Screen[None]):
         self._show_selected()
 
     def _leave_edit(self) -> None:
+        self.editing_caption = None
         self.editing = False
         self.caption.read_only = True
         self.image_list.focus()
