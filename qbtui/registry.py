@@ -14,9 +14,11 @@ import fcntl
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -433,6 +435,7 @@ class _Validator:
             entry_path = (*key_path, index)
             if not isinstance(entry, dict):
                 raise self.fail(entry_path, "must be a table", f"write each training as [[{'.'.join(map(str, key_path))}]]")
+            entry = {key: value.isoformat() if isinstance(value, date) else value for key, value in entry.items()}
             for key, value in entry.items():
                 self.check_known((*entry_path, key), key, TRAINING_TYPES)
                 self.check_type((*entry_path, key), value, TRAINING_TYPES[key])
@@ -477,23 +480,30 @@ def resolve_path(value: str, folder: Path) -> Path:
     return Path(os.path.normpath(path))
 
 
+SYNTAX_FIX = "correct the TOML syntax on that line (strings need quotes, one key = value per line)"
+
+
 def parse_document(path: Path, text: str) -> TOMLDocument:
     """tomlkit's document, TOML syntax errors turned into a RegistryError with the line."""
     try:
         return tomlkit.parse(text)
     except ParseError as error:
         message = str(error).split(" at line ")[0]
-        raise RegistryError(
-            f"TOML syntax error: {message} (column {error.col})",
-            path=path,
-            line=error.line,
-            fix="correct the TOML syntax on that line (strings need quotes, one key = value per line)",
-        ) from None
+        raise RegistryError(f"TOML syntax error: {message} (column {error.col})", path=path, line=error.line, fix=SYNTAX_FIX) from None
+
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
 
 
 def _validated_parts(path: Path, text: str) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
-    """Parse and validate registry text into settings, presets and friends."""
-    return _Validator(path, text).registry_parts(parse_document(path, text).unwrap())
+    """Parse (with the fast tomllib) and validate registry text into settings, presets and friends."""
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = _TOML_POSITION.match(str(error))
+        message, line, column = (found["message"], int(found["line"]), found["column"]) if found else (str(error), None, "?")
+        raise RegistryError(f"TOML syntax error: {message} (column {column})", path=path, line=line, fix=SYNTAX_FIX) from None
+    return _Validator(path, text).registry_parts(values)
 
 
 def _read_text(path: Path) -> str:

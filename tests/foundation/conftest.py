@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -52,10 +51,8 @@ def commented_registry(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def run_cli(capsys: pytest.CaptureFixture[str]):
     """Run `qbtui ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    present = tuple(name for name in cli.TOPIC_MODULES if importlib.util.find_spec(f"qbtui.cli.{name}"))
-    monkeypatch.setattr(cli, "TOPIC_MODULES", present)
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -179,3 +179,13 @@ def test_loaded_values_are_plain_python(registry_path: Path) -> None:
     registry = Registry.load(registry_path)
     assert all(type(value) in (str, int, float, bool) for value in registry.presets["standard"].flags.values())
     assert os.fspath(registry.path) == os.fspath(registry_path)
+
+
+def test_a_training_date_may_be_a_toml_date(registry_path: Path) -> None:
+    registry_path.write_text(registry_path.read_text() + FRIEND + "\n[[friends.peter.trainings]]\ndate = 2025-08-10\nsteps = 1200\nimages = 35\n")
+    assert Registry.load(registry_path).friends["peter"].trainings[0].date == "2025-08-10"
+
+
+def test_a_duplicate_key_is_a_syntax_error_with_its_line(registry_path: Path) -> None:
+    error = _error_for(registry_path, registry_path.read_text().replace('logs_dir = "logs"', 'logs_dir = "logs"\nlogs_dir = "x"'))
+    assert error.line == 5 and "TOML syntax error" in error.message
