@@ -131,7 +131,7 @@ def runs_table(infos: list) -> str:
             _number(info.it_s, 2), format_duration(info.eta_s),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 # ------------------------------------------------------------------ following
