@@ -68,7 +68,7 @@ class DatasetScreen(Screen[None]):
         Binding("n", "next_problem", "Next", id="dataset.next_problem"),
         Binding("f", "fix", "Fix", id="dataset.fix"),
         Binding("F,ctrl+f", "fix_all", "Fix all", id="dataset.fix_all"),
-        Binding("o", "to_originals", "Out", id="dataset.originals"),
+        Binding("o", "to_originals", "Originals", id="dataset.originals"),
         Binding("b", "tags", "Tags", id="dataset.tags"),
         Binding("u,ctrl+z", "undo", "Undo", id="dataset.undo"),
         Binding("j", "cursor_down", "Down", show=False, id="dataset.down"),
