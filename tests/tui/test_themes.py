@@ -115,3 +115,15 @@ async def test_apply_themes_without_any_theme_files_uses_textual_light(tmp_path:
     app = ThemeHost()
     async with app.run_test(size=(80, 24)):
         assert apply_themes(app, ThemeLoad(themes=(), errors=()), "paper-and-ink") == "textual-light"
+
+
+async def test_the_app_applies_the_registry_theme_and_reports_bad_files_next_to_it(demo_registry, app_factory) -> None:
+    _write(demo_registry.parent / "themes", "broken.toml", "name = \n")
+    _write(demo_registry.parent / "themes", "night.toml", 'name = "night"\nprimary = "#5fafd7"\nbackground = "#000000"\n')
+    demo_registry.write_text(demo_registry.read_text().replace('theme = "paper-and-ink"', 'theme = "night"'))
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "night"
+        assert "ink-wash" in app.available_themes
+        assert any("broken.toml" in notification.message for notification in app._notifications)
