@@ -33,7 +33,8 @@ examples:
 
 CAPTIONS_EPILOG = """\
 Options apply in this order: --init, --token-first, --rename, --remove, --add;
-then --freq prints tag counts (the default when no option is given).
+then --freq prints tag counts (the default when no option is given). A caption that
+is not UTF-8 is left alone and listed (exit 1).
 
 examples:
   qbtui captions peter --init                 write "qb_peter person, <describe>" where missing
@@ -207,9 +208,13 @@ def captions_command(args: argparse.Namespace) -> int:
         ("added to", args.add and (lambda: add_tag(settings, friend, args.add))),
     ]
     chosen = [(label, edit) for label, edit in edits if edit]
+    skipped = {}
     for label, edit in chosen:
         changed = edit()
         print(f"{label} {len(changed)} captions")
+        skipped.update((problem.path, problem) for problem in changed.skipped)
+    for problem in skipped.values():
+        print(f"  left alone: {problem.message}\n    fix: {problem.fix}")
     if args.freq or not chosen:
         frequencies = tag_frequencies(settings, friend)
         if not frequencies:
@@ -217,4 +222,4 @@ def captions_command(args: argparse.Namespace) -> int:
         width = max((len(tag) for tag, _count in frequencies), default=0)
         for tag, count in frequencies:
             print(f"  {tag:<{width}}  {count}")
-    return 0
+    return 1 if skipped else 0

@@ -20,6 +20,7 @@ _EXPORTS = {
     "PrepAction": "prep",
     "prepare_friend": "prep",
     "move_to_originals": "prep",
+    "CaptionChanges": "captions",
     "init_captions": "captions",
     "token_first": "captions",
     "add_tag": "captions",

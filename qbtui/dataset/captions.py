@@ -1,8 +1,9 @@
 """Captions: read and write atomically, the friend's template, token first, bulk tag edits.
 
 A caption is comma-separated tags; kohya trains on its first line, so tag edits touch
-the first line and keep any others. Bulk edits read every caption first and stop with
-a QbtuiError naming the file if one is not UTF-8, before anything is written.
+the first line and keep any others. Bulk edits return the files they changed as a
+`CaptionChanges` list; a caption that is not UTF-8 is never rewritten (it holds the
+user's words): it is left alone and listed in `.skipped` with its fix.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
+from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing, token_pattern
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings
@@ -77,50 +79,63 @@ def put_token_first(line: str, friend: Friend) -> str:
     return join_tags([lead, *rest])
 
 
+class CaptionChanges(list):
+    """The caption files an edit changed (a plain list of Paths), plus `.skipped`:
+    a caption-not-utf8 Problem for each caption left alone."""
+
+    def __init__(self, changed: list[Path] = (), skipped: list[Problem] = ()) -> None:
+        super().__init__(changed)
+        self.skipped: tuple[Problem, ...] = tuple(skipped)
+
+
+class _Captions:
+    """The friend's existing captions read as text, and those that could not be."""
+
+    def __init__(self, settings: Settings, friend: Friend) -> None:
+        self.friend = friend
+        self.texts: dict[Path, str] = {}
+        self.skipped: list[Problem] = []
+        for path in _caption_paths(settings, friend):
+            if not path.exists():
+                continue
+            try:
+                self.texts[path] = read_caption(path)
+            except QbtuiError as error:
+                self.skipped.append(make_problem("caption-not-utf8", f"{path}: {error.message}; left unchanged", path, friend.id))
+
+    def rewrite_first_lines(self, edit) -> CaptionChanges:
+        changed = []
+        for path, text in self.texts.items():
+            old_line = _first_line(text)
+            new_line = edit(old_line)
+            if new_line != old_line:
+                write_caption(path, _with_first_line(text, new_line))
+                changed.append(path)
+        return CaptionChanges(changed, self.skipped)
+
+
 def _caption_paths(settings: Settings, friend: Friend) -> list[Path]:
     """The caption path of every image, whether or not the file exists (no duplicates)."""
     status = scan_existing(settings, friend)
     return list(dict.fromkeys(image.path.with_suffix(CAPTION_SUFFIX) for image in status.images))
 
 
-def _read_all(settings: Settings, friend: Friend) -> dict[Path, str]:
-    """Every existing caption's text; a non-UTF-8 one stops everything with its name."""
-    return {path: read_caption(path) for path in _caption_paths(settings, friend) if path.exists()}
-
-
-def _rewrite_first_lines(captions: dict[Path, str], edit) -> list[Path]:
-    changed = []
-    for path, text in captions.items():
-        old_line = _first_line(text)
-        new_line = edit(old_line)
-        if new_line != old_line:
-            write_caption(path, _with_first_line(text, new_line))
-            changed.append(path)
-    return changed
-
-
-def init_captions(settings: Settings, friend: Friend) -> list[Path]:
-    """Write the friend's template where a caption is missing or empty; returns those files.
-
-    A caption that is not UTF-8 is left alone (it holds the user's words).
-    """
-    template = friend.caption_template
+def init_captions(settings: Settings, friend: Friend) -> CaptionChanges:
+    """Write the friend's template where a caption is missing or empty; returns those files."""
+    captions = _Captions(settings, friend)
+    unreadable = {problem.path for problem in captions.skipped}
     written = []
     for path in _caption_paths(settings, friend):
-        if path.exists():
-            try:
-                if read_caption(path).strip():
-                    continue
-            except QbtuiError:
-                continue
-        write_caption(path, template)
+        if path in unreadable or captions.texts.get(path, "").strip():
+            continue
+        write_caption(path, friend.caption_template)
         written.append(path)
-    return written
+    return CaptionChanges(written, captions.skipped)
 
 
-def token_first(settings: Settings, friend: Friend) -> list[Path]:
+def token_first(settings: Settings, friend: Friend) -> CaptionChanges:
     """Put the trigger token first in every caption; returns the files changed."""
-    return _rewrite_first_lines(_read_all(settings, friend), lambda line: put_token_first(line, friend) if line else line)
+    return _Captions(settings, friend).rewrite_first_lines(lambda line: put_token_first(line, friend) if line else line)
 
 
 def _checked_tag(tag: str) -> str:
@@ -130,7 +145,7 @@ def _checked_tag(tag: str) -> str:
     return tag
 
 
-def add_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
+def add_tag(settings: Settings, friend: Friend, tag: str) -> CaptionChanges:
     """Append `tag` to every caption that lacks it; returns the files changed."""
     tag = _checked_tag(tag)
 
@@ -140,10 +155,10 @@ def add_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
             return line
         return join_tags([*tags, tag])
 
-    return _rewrite_first_lines(_read_all(settings, friend), edit)
+    return _Captions(settings, friend).rewrite_first_lines(edit)
 
 
-def remove_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
+def remove_tag(settings: Settings, friend: Friend, tag: str) -> CaptionChanges:
     """Remove `tag` (any case) from every caption; the trigger token cannot be removed."""
     tag = _checked_tag(tag)
     if token_pattern(friend.token).search(tag):
@@ -157,10 +172,10 @@ def remove_tag(settings: Settings, friend: Friend, tag: str) -> list[Path]:
         kept = [existing for existing in tags if existing.lower() != tag.lower()]
         return join_tags(kept) if len(kept) != len(tags) else line
 
-    return _rewrite_first_lines(_read_all(settings, friend), edit)
+    return _Captions(settings, friend).rewrite_first_lines(edit)
 
 
-def rename_tag(settings: Settings, friend: Friend, old: str, new: str) -> list[Path]:
+def rename_tag(settings: Settings, friend: Friend, old: str, new: str) -> CaptionChanges:
     """Rename a tag in every caption (merging with `new` where both are present)."""
     old, new = _checked_tag(old), _checked_tag(new)
     pattern = token_pattern(friend.token)
@@ -181,14 +196,14 @@ def rename_tag(settings: Settings, friend: Friend, old: str, new: str) -> list[P
                 renamed.append(candidate)
         return join_tags(renamed)
 
-    return _rewrite_first_lines(_read_all(settings, friend), edit)
+    return _Captions(settings, friend).rewrite_first_lines(edit)
 
 
 def tag_frequencies(settings: Settings, friend: Friend) -> list[tuple[str, int]]:
-    """How many captions use each tag (any case), most used first."""
+    """How many captions use each tag (any case), most used first; unreadable captions are left out."""
     counts: Counter[str] = Counter()
     spelling: dict[str, str] = {}
-    for text in _read_all(settings, friend).values():
+    for text in _Captions(settings, friend).texts.values():
         for tag in dict.fromkeys(tag.lower() for tag in split_tags(_first_line(text))):
             counts[tag] += 1
         for tag in split_tags(_first_line(text)):

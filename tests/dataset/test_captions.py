@@ -42,7 +42,8 @@ def test_init_writes_template_where_missing_or_empty_only(settings, friend, thre
 
 def test_init_leaves_a_non_utf8_caption_alone(settings, friend, three):
     three[0].with_suffix(".txt").write_bytes(b"qb_peter caf\xe9")
-    init_captions(settings, friend)
+    written = init_captions(settings, friend)
+    assert [p.path for p in written.skipped] == [three[0].with_suffix(".txt")]
     assert three[0].with_suffix(".txt").read_bytes() == b"qb_peter caf\xe9"
 
 
@@ -99,13 +100,22 @@ def test_the_token_cannot_be_removed_or_renamed_away(settings, friend, three):
         add_tag(settings, friend, "a, b")
 
 
-def test_bulk_edit_stops_before_writing_when_a_caption_is_not_utf8(settings, friend, three):
+def test_bulk_edit_leaves_a_non_utf8_caption_alone_and_reports_it(settings, friend, three):
     write_caption(three[0].with_suffix(".txt"), "qb_peter person")
     three[1].with_suffix(".txt").write_bytes(b"qb_peter caf\xe9")
+    changed = add_tag(settings, friend, "glasses")
+    assert changed == [three[0].with_suffix(".txt")]
+    assert [(p.code, p.path) for p in changed.skipped] == [("caption-not-utf8", three[1].with_suffix(".txt"))]
+    assert three[1].with_suffix(".txt").read_bytes() == b"qb_peter caf\xe9"
+    assert caption_of(three[0]) == "qb_peter person, glasses\n"
+
+
+def test_read_caption_names_a_non_utf8_file(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"caf\xe9")
     with pytest.raises(QbtuiError) as caught:
-        add_tag(settings, friend, "glasses")
-    assert caught.value.path == three[1].with_suffix(".txt") and "UTF-8" in str(caught.value)
-    assert caption_of(three[0]) == "qb_peter person\n"
+        read_caption(path)
+    assert caught.value.path == path and caught.value.fix
 
 
 def test_read_caption(tmp_path):

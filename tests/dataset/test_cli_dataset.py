@@ -110,3 +110,10 @@ def test_help_has_examples():
     for command in ("check", "prep", "captions"):
         action = next(a for a in parser._actions if a.dest == "command")
         assert "example" in action.choices[command].format_help()
+
+
+def test_captions_lists_a_non_utf8_caption_and_exits_1(registry, folder, photos, capsys):
+    photos.jpeg(folder / "a.jpg", seed=1)
+    (folder / "a.txt").write_bytes(b"qb_peter caf\xe9")
+    assert run(registry, "captions", "peter", "--token-first") == 1
+    assert "left alone" in capsys.readouterr().out
