@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 from qbtui.registry import Registry
 from qbtui.tui.app import QbtuiApp, user_at_host
 from qbtui.tui.commands import palette_commands
-from qbtui.tui.screens.help import HelpScreen, help_markdown, screen_bindings
+from qbtui.tui.screens.help import HelpScreen, help_lines, screen_bindings
 from qbtui.tui.screens.runs import RunsScreen
 from qbtui.tui.screens.training import TrainingScreen
 
 
+def rows(keymap: dict[str, str]) -> list[list[str]]:
+    return [line.split() for line, kind in help_lines(keymap) if kind == "row" and line.startswith("  ")]
+
+
 def test_help_lists_every_binding_of_every_screen():
-    text = help_markdown({})
-    titles = [title for title, _ in screen_bindings()]
-    assert titles[:2] == ["Everywhere", "Friends dashboard"]
+    headings = [line for line, kind in help_lines({}) if kind == "heading"]
+    ids = {row[-1] for row in rows({})}
+    assert headings[:3] == ["Everywhere", "Friends dashboard", "Dataset"]
     for title, bindings in screen_bindings():
-        assert f"## {title}" in text
+        assert title in headings
         for binding in bindings:
             assert binding.id, f"{title}: binding {binding.key} has no id"
-            assert f"| {binding.id} |" in text
-    assert "| `s` | Start | training.start |" in text
+            assert binding.id in ids
+    assert ["s", "Start", "training.start"] in rows({})
+    assert ["?", "Help", "app.help_alt"] in rows({})
 
 
 def test_help_shows_remapped_keys():
-    assert "| `ctrl+y` | Train | dashboard.train |" in help_markdown({"dashboard.train": "ctrl+y"})
+    assert ["ctrl+y", "Train", "dashboard.train"] in rows({"dashboard.train": "ctrl+y"})
 
 
 async def test_help_screen_opens_with_f1_and_closes_with_escape(demo_registry, app_factory):
@@ -33,7 +38,7 @@ async def test_help_screen_opens_with_f1_and_closes_with_escape(demo_registry, a
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        assert "training.stop" in app.screen.query_one(Markdown).source
+        assert "training.stop" in str(app.screen.query_one("#help-text", Static).content)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -38,7 +39,8 @@ def friend_details(app: "QbtuiApp", friend_id: str) -> Text:
             text.append(f"Problems ({len(problems)})\n", style=f"bold {colors['error']}")
             for problem in problems[:PANEL_PROBLEMS]:
                 marker = "✗" if problem.severity == "error" else "!"
-                text.append(f" {marker} {problem.message}\n", style=colors["error" if problem.severity == "error" else "warning"])
+                message = problem.message.replace(f"{status.folder}{os.sep}", "")
+                text.append(f" {marker} {message}\n", style=colors["error" if problem.severity == "error" else "warning"])
                 text.append(f"   fix: {problem.fix}\n", style="dim")
             if len(problems) > PANEL_PROBLEMS:
                 text.append(f"   … {len(problems) - PANEL_PROBLEMS} more: open the dataset (enter)\n", style="dim")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Iterator
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Footer, Static
 
 if TYPE_CHECKING:
     from qbtui.tui.app import QbtuiApp
@@ -24,33 +26,42 @@ SCREENS = (
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
     ("Help", "qbtui.tui.screens.help", "HelpScreen"),
 )
+KEYS_WIDTH = 16
+DOES_WIDTH = 26
 
 
 def screen_bindings() -> Iterator[tuple[str, list[Binding]]]:
     """(screen title, its bindings) for every screen, read from the classes' BINDINGS."""
     for title, module, name in SCREENS:
         cls = getattr(importlib.import_module(module), name)
-        bindings = [Binding.make_bindings([entry]) for entry in cls.BINDINGS]
-        yield title, [binding for group in bindings for binding in group]
+        yield title, [binding for entry in cls.BINDINGS for binding in Binding.make_bindings([entry])]
 
 
 def keys_of(binding: Binding, keymap: dict[str, str]) -> str:
-    """The keys that trigger a binding, with the user's keymap applied."""
+    """The keys that trigger a binding, with the user's keymap applied, as the footer shows them."""
     keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
-    return ", ".join(f"`{key.strip()}`" for key in keys.split(","))
+    return ", ".join(format_key(key.strip()) for key in keys.split(","))
 
 
-def help_markdown(keymap: dict[str, str]) -> str:
-    """A Markdown table per screen: keys, what they do, binding id (for the keymap)."""
-    parts = ["# qbtui keys", "", "Remap any key by id in `[keymap]` of keymap.toml beside registry.toml.", ""]
+def help_lines(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """The help text as (line, kind) pairs; kind is "title", "heading" or "row"."""
+    lines = [("qbtui keys", "title"), ("Remap a key by its id in [keymap] of keymap.toml beside registry.toml;", "row"),
+             ("ctrl+p opens the command palette with every action by name.", "row")]
     for title, bindings in screen_bindings():
-        parts += [f"## {title}", "", "| Keys | Does | Id |", "|---|---|---|"]
+        lines.append((title, "heading"))
         for binding in bindings:
             does = binding.description or binding.action.replace("_", " ")
-            parts.append(f"| {keys_of(binding, keymap)} | {does} | {binding.id or ''} |")
-        parts.append("")
-    parts.append("The command palette (`ctrl+p`) offers every action by name.")
-    return "\n".join(parts)
+            lines.append((f"  {keys_of(binding, keymap):<{KEYS_WIDTH}}{does:<{DOES_WIDTH}}{binding.id or ''}", "row"))
+    return lines
+
+
+def help_text(keymap: dict[str, str]) -> Text:
+    """`help_lines` styled for the screen."""
+    text = Text()
+    for line, kind in help_lines(keymap):
+        style = {"title": "bold", "heading": "bold underline"}.get(kind, "")
+        text.append(("\n" if kind == "heading" else "") + line + "\n", style=style)
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -64,5 +75,5 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(help_markdown(self.app.keymap), id="help-text")
+            yield Static(help_text(self.app.keymap), id="help-text")
         yield Footer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -128,10 +129,10 @@ class TrainingScreen(Screen):
             lines.append(f"error: {run.error}")
         lines += notes[-ARTIFACTS_SHOWN:]
         lines.append(f"checkpoints ({len(checkpoints)})")
-        lines += [f" {path}" for path in checkpoints[-ARTIFACTS_SHOWN:]]
+        lines += [f" {Path(path).name}" for path in checkpoints[-ARTIFACTS_SHOWN:]]
         lines.append(f"samples ({len(samples)})")
-        lines += [f" {path}" for path in samples[-ARTIFACTS_SHOWN:]]
-        if run.lora_path:
+        lines += [f" {Path(path).name}" for path in samples[-ARTIFACTS_SHOWN:]]
+        if run.lora_path and run.state == "completed":
             lines.append(f"LoRA: {run.lora_path}")
         return "\n".join(lines)
 
