@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import signal
+import subprocess
+import sys
+import termios
+
 import pytest
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry
 from qbtui.runs import manager
 from qbtui.runs.events import read_events
-from qbtui.runs.info import read_run
+from qbtui.runs.info import list_runs, read_run
 from qbtui.runs.rundir import RunDir, read_run_toml
 
 FINAL = ("completed", "stopped", "failed", "crashed")
@@ -83,3 +91,18 @@ def test_kohya_steps_override_reaches_the_command(workspace):
     plan = manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter"), backend="kohya", steps=3)
     assert plan.command[plan.command.index("--max_train_steps") + 1] == "3" and plan.max_steps == 3
     assert plan.train["max_train_steps"] == 3
+
+
+def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monkeypatch, wait_for, wait_for_state):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    master, terminal = pty.openpty()
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "qbtui", "--registry", str(workspace.path), "train", "peter", "--backend", "kohya", "--wait"],
+        stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(terminal)
+    run = wait_for(lambda: next((i for i in list_runs(workspace.settings) if i.step >= 1), None), what="the run's first step")
+    os.close(master)
+    assert cli.wait(timeout=20) == -signal.SIGHUP, "the hang-up ends the command that was following the run"
+    assert wait_for_state(run.path, FINAL).state == "completed"
