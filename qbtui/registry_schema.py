@@ -1,0 +1,268 @@
+"""Validation of registry.toml: parsed values in, typed objects out, or a RegistryError
+naming the key, its line and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qbtui.registry_types import (
+    DEFAULT_REPEATS,
+    FlagValue,
+    Friend,
+    Preset,
+    RegistryError,
+    Settings,
+    Training,
+    check_friend_id,
+    check_token,
+    default_token,
+)
+from qbtui.tomllines import key_lines
+
+REQUIRED_SETTINGS = ("datasets_dir", "lora_dir", "logs_dir", "base_model")
+PATH_SETTINGS = frozenset(
+    {"datasets_dir", "lora_dir", "logs_dir", "base_model", "kohya_scripts", "kohya_accelerate", "tokenizer"}
+)
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "style_suffix": (str,),
+    "lora_weight": (int, float),
+    "backend": (str,),
+    "preset": (str,),
+    "kohya_sdpa": (bool,),
+    "theme": (str,),
+    "image_protocol": (str,),
+    "device": (str,),
+    **{name: (str,) for name in PATH_SETTINGS},
+}
+SETTING_CHOICES: dict[str, tuple[str, ...]] = {
+    "backend": ("builtin", "kohya"),
+    "image_protocol": ("auto", "halfcell", "sixel", "kitty"),
+    "device": ("auto", "cuda", "mps", "cpu"),
+}
+# Flags qbtui derives from the settings and the friend; a preset must not set them.
+DERIVED_FLAGS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "output_name")
+FRIEND_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "token": (str,),
+    "repeats": (int,),
+    "describe": (str,),
+    "notes": (str,),
+}
+TRAINING_TYPES: dict[str, tuple[type, ...]] = {
+    "date": (str,),
+    "steps": (int,),
+    "images": (int,),
+    "preset": (str,),
+    "backend": (str,),
+    "lora_file": (str,),
+    "notes": (str,),
+    "run_id": (str,),
+}
+
+
+class _Validator:
+    """Turns a parsed document into typed objects, raising on the first problem."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.text = text
+        self._lines: dict[tuple[Any, ...], int] | None = None
+
+    def line_of(self, key_path: tuple[Any, ...]) -> int | None:
+        if self._lines is None:
+            self._lines = key_lines(self.text)
+        for length in range(len(key_path), 0, -1):
+            if key_path[:length] in self._lines:
+                return self._lines[key_path[:length]]
+        return None
+
+    def fail(self, key_path: tuple[Any, ...], message: str, fix: str) -> RegistryError:
+        dotted = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in key_path)
+        dotted = dotted.replace(".[", "[")
+        return RegistryError(f"{dotted}: {message}" if dotted else message, path=self.path, line=self.line_of(key_path), fix=fix)
+
+    def check_type(self, key_path: tuple[Any, ...], value: Any, allowed: tuple[type, ...]) -> None:
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            kinds = (float,) if float in allowed and int in allowed else allowed
+            wanted = " or ".join(TYPE_NAMES[kind] for kind in kinds)
+            raise self.fail(
+                key_path,
+                f"expected {wanted}, found {TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}",
+                f"write it as {_example(kinds[0])}",
+            )
+
+    def check_known(self, key_path: tuple[Any, ...], key: str, known: Any) -> None:
+        if key in known:
+            return
+        close = difflib.get_close_matches(key, list(known), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise self.fail(key_path, f"unknown key {key!r}", f"{hint}known keys: {', '.join(known)}")
+
+    def table(self, document: dict[str, Any], key: str) -> dict[str, Any]:
+        value = document.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail((key,), "must be a table", f"write it as a [{key}] section")
+        return value
+
+    def settings(self, document: dict[str, Any], folder: Path) -> Settings:
+        raw = document.get("settings")
+        if not isinstance(raw, dict):
+            raise self.fail((), "missing [settings] section", "add a [settings] section with " + ", ".join(REQUIRED_SETTINGS))
+        for key, value in raw.items():
+            self.check_known(("settings", key), key, SETTING_TYPES)
+            self.check_type(("settings", key), value, SETTING_TYPES[key])
+            choices = SETTING_CHOICES.get(key)
+            if choices and value not in choices:
+                raise self.fail(("settings", key), f"{value!r} is not one of {', '.join(choices)}", f"set {key} to one of: {', '.join(choices)}")
+        for key in REQUIRED_SETTINGS:
+            if key not in raw:
+                raise self.fail(("settings",), f"missing key {key!r}", f"add `{key} = \"...\"` under [settings]")
+        if not raw.get("style_suffix", "x").strip():
+            raise self.fail(("settings", "style_suffix"), "is empty", "write the house style, e.g. \"illustration in the style of Quentin Blake, watercolor, whimsical\"")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            values[key] = resolve_path(value, folder) if key in PATH_SETTINGS else value
+        if "lora_weight" in values:
+            values["lora_weight"] = float(values["lora_weight"])
+        return Settings(**values)
+
+    def presets(self, document: dict[str, Any]) -> dict[str, Preset]:
+        presets: dict[str, Preset] = {}
+        for name, raw in self.table(document, "presets").items():
+            key_path = ("presets", name)
+            if not isinstance(raw, dict):
+                raise self.fail(key_path, "must be a table of flags", f"write it as a [presets.{name}] section")
+            flags: dict[str, FlagValue] = {}
+            for flag, value in raw.items():
+                if flag.startswith("-"):
+                    raise self.fail((*key_path, flag), "flag names are written without dashes", f"rename it to {flag.lstrip('-')}")
+                if flag in DERIVED_FLAGS:
+                    raise self.fail((*key_path, flag), "is derived from [settings] and the friend", "remove it from the preset")
+                self.check_type((*key_path, flag), value, (str, int, float, bool))
+                flags[flag] = value
+            presets[name] = Preset(name=name, flags=flags)
+        return presets
+
+    def friends(self, document: dict[str, Any]) -> dict[str, Friend]:
+        friends: dict[str, Friend] = {}
+        token_owner: dict[str, str] = {}
+        for friend_id, raw in self.table(document, "friends").items():
+            key_path = ("friends", friend_id)
+            problem = check_friend_id(friend_id)
+            if problem:
+                raise self.fail(key_path, problem, f"rename the table to [friends.{default_friend_key(friend_id)}] and its folder to match")
+            if not isinstance(raw, dict):
+                raise self.fail(key_path, "must be a table", f"write it as a [friends.{friend_id}] section")
+            for key, value in raw.items():
+                if key == "trainings":
+                    continue
+                self.check_known((*key_path, key), key, FRIEND_TYPES)
+                self.check_type((*key_path, key), value, FRIEND_TYPES[key])
+            for key in ("name", "token"):
+                if key not in raw:
+                    example = friend_id.capitalize() if key == "name" else default_token(friend_id)
+                    raise self.fail(key_path, f"missing key {key!r}", f"add `{key} = \"{example}\"` under [friends.{friend_id}]")
+            token = raw["token"]
+            problem = check_token(token)
+            if problem:
+                raise self.fail((*key_path, "token"), problem, f"use a token like {default_token(friend_id)!r}")
+            if token.lower() in token_owner:
+                raise self.fail(
+                    (*key_path, "token"),
+                    f"token {token!r} is already used by friends.{token_owner[token.lower()]}",
+                    "give each friend a unique token (the guide uses qb_<name>)",
+                )
+            token_owner[token.lower()] = friend_id
+            repeats = raw.get("repeats", DEFAULT_REPEATS)
+            if repeats < 1:
+                raise self.fail((*key_path, "repeats"), f"must be at least 1, found {repeats}", "the guide uses repeats = 30")
+            friends[friend_id] = Friend(
+                id=friend_id,
+                name=raw["name"],
+                token=token,
+                repeats=repeats,
+                describe=raw.get("describe", ""),
+                notes=raw.get("notes", ""),
+                trainings=self.trainings(key_path, raw.get("trainings", [])),
+            )
+        return friends
+
+    def trainings(self, friend_path: tuple[Any, ...], raw: Any) -> tuple[Training, ...]:
+        key_path = (*friend_path, "trainings")
+        if not isinstance(raw, list):
+            raise self.fail(key_path, "must be an array of tables", f"write each training as [[{'.'.join(map(str, key_path))}]]")
+        result = []
+        for index, entry in enumerate(raw):
+            entry_path = (*key_path, index)
+            if not isinstance(entry, dict):
+                raise self.fail(entry_path, "must be a table", f"write each training as [[{'.'.join(map(str, key_path))}]]")
+            entry = {key: value.isoformat() if isinstance(value, date) else value for key, value in entry.items()}
+            for key, value in entry.items():
+                self.check_known((*entry_path, key), key, TRAINING_TYPES)
+                self.check_type((*entry_path, key), value, TRAINING_TYPES[key])
+            for key in ("date", "steps", "images"):
+                if key not in entry:
+                    raise self.fail(entry_path, f"missing key {key!r}", f"add `{key} = {_example(TRAINING_TYPES[key][0])}` to this training")
+            result.append(Training(**entry))
+        return tuple(result)
+
+    def registry_parts(self, document: dict[str, Any]) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
+        for key in document:
+            self.check_known((key,), key, ("settings", "presets", "friends"))
+        settings = self.settings(document, self.path.parent)
+        presets = self.presets(document)
+        if settings.preset not in presets:
+            raise self.fail(
+                ("settings", "preset"),
+                f"unknown preset {settings.preset!r}",
+                f"use one of: {', '.join(presets) or '(none defined)'}, or add a [presets.{settings.preset}] section",
+            )
+        return settings, presets, self.friends(document)
+
+
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "an array", dict: "a table"}
+
+
+def _example(kind: type) -> str:
+    return {str: '"text"', int: "30", float: "0.8", bool: "true"}.get(kind, "a value")
+
+
+def default_friend_key(text: str) -> str:
+    """A usable friend id derived from arbitrary text (for error fixes)."""
+    cleaned = re.sub(r"[^\w-]+", "_", text.lower()).strip("_-")
+    return cleaned or "friend"
+
+
+def resolve_path(value: str, folder: Path) -> Path:
+    """`~` expanded; a relative path taken against the registry's folder."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = folder / path
+    return Path(os.path.normpath(path))
+
+
+SYNTAX_FIX = "correct the TOML syntax on that line (strings need quotes, one key = value per line)"
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
+
+
+def validated_parts(path: Path, text: str) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
+    """Parse (with the fast tomllib) and validate registry text into settings, presets and friends."""
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = _TOML_POSITION.match(str(error))
+        message, line, column = (found["message"], int(found["line"]), found["column"]) if found else (str(error), None, "?")
+        raise RegistryError(f"TOML syntax error: {message} (column {column})", path=path, line=line, fix=SYNTAX_FIX) from None
+    return _Validator(path, text).registry_parts(values)

@@ -1,0 +1,178 @@
+"""The registry's types: settings, presets, friends, trainings, and what names are valid.
+
+Plain frozen dataclasses shared by every layer; `qbtui.registry` re-exports them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qbtui.errors import QbtuiError
+
+FlagValue = str | int | float | bool
+
+
+class RegistryError(QbtuiError):
+    """registry.toml is unreadable, invalid, or an edit to it was refused."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and defaults from `[settings]`, with paths already resolved."""
+
+    datasets_dir: Path
+    lora_dir: Path
+    logs_dir: Path
+    base_model: Path
+    style_suffix: str = "illustration in the style of Quentin Blake, watercolor, whimsical"
+    lora_weight: float = 0.8
+    backend: str = "builtin"
+    preset: str = "standard"
+    kohya_scripts: Path = Path("~/sd-scripts").expanduser()
+    kohya_accelerate: Path = Path("~/sd-train-venv/bin/accelerate").expanduser()
+    kohya_sdpa: bool = True
+    theme: str = "paper-and-ink"
+    image_protocol: str = "auto"
+    device: str = "auto"
+    tokenizer: Path | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of training flags, named as kohya's train_network.py names them."""
+
+    name: str
+    flags: dict[str, FlagValue] = field(default_factory=dict)
+
+    @property
+    def max_train_steps(self) -> int:
+        return int(self.flags.get("max_train_steps", 1200))
+
+    @property
+    def network_dim(self) -> int:
+        return int(self.flags.get("network_dim", 16))
+
+    @property
+    def network_alpha(self) -> float:
+        return float(self.flags.get("network_alpha", 8))
+
+    @property
+    def mixed_precision(self) -> str:
+        return str(self.flags.get("mixed_precision", "no"))
+
+    @property
+    def save_every_n_steps(self) -> int | None:
+        value = self.flags.get("save_every_n_steps")
+        return int(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Training:
+    """One finished training of a friend, as the guide's registry table records it."""
+
+    date: str
+    steps: int
+    images: int
+    preset: str = ""
+    backend: str = ""
+    lora_file: str = ""
+    notes: str = ""
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class Friend:
+    """A friend whose LoRA qbtui trains."""
+
+    id: str
+    name: str
+    token: str
+    repeats: int = 30
+    describe: str = ""
+    notes: str = ""
+    trainings: tuple[Training, ...] = ()
+
+    @property
+    def output_name(self) -> str:
+        """The LoRA file stem the guide uses: `qb_peter_lora`."""
+        return f"{self.token}_lora"
+
+    @property
+    def caption_template(self) -> str:
+        """The guide's starting caption: `qb_peter person, man, curly hair`."""
+        return f"{self.token} person, {self.describe}" if self.describe else f"{self.token} person"
+
+    @property
+    def last_training(self) -> Training | None:
+        """The most recent training by date (the later entry on a tie), or None."""
+        if not self.trainings:
+            return None
+        return max(enumerate(self.trainings), key=lambda pair: (pair[1].date, pair[0]))[1]
+
+
+def friend_root(settings: Settings, friend: Friend) -> Path:
+    """`<datasets_dir>/<id>`: the friend's folder, parent of the training folder."""
+    return settings.datasets_dir / friend.id
+
+
+def dataset_dir(settings: Settings, friend: Friend) -> Path:
+    """`<datasets_dir>/<id>/<repeats>_<id>`: the folder kohya trains on."""
+    return friend_root(settings, friend) / f"{friend.repeats}_{friend.id}"
+
+
+def originals_dir(settings: Settings, friend: Friend) -> Path:
+    """`<datasets_dir>/<id>/originals`: where preparation keeps the photos it replaced."""
+    return friend_root(settings, friend) / "originals"
+
+
+# ---------------------------------------------------------------- names
+
+FRIEND_ID_PATTERN = re.compile(r"^[^\W_][\w-]*$")
+TOKEN_PATTERN = re.compile(r"^[^\W_]?[\w-]+$")
+DEFAULT_REPEATS = 30
+
+
+def friend_id_for(name: str) -> str:
+    """The registry key and folder name for a display name: `Peter` -> `peter`."""
+    return name.strip().lower()
+
+
+def default_token(friend_id: str) -> str:
+    """The guide's trigger token: `qb_<id>`, other characters turned into `_`."""
+    return "qb_" + re.sub(r"[^\w-]", "_", friend_id)
+
+
+def check_friend_id(friend_id: str) -> str | None:
+    """Why `friend_id` is not usable as a registry key and folder name, or None."""
+    if not FRIEND_ID_PATTERN.match(friend_id) or friend_id != friend_id.lower():
+        return (
+            f"friend id {friend_id!r} must be one lowercase word of letters, digits, '_' or '-', "
+            "starting with a letter or digit (it names the dataset folder)"
+        )
+    return None
+
+
+def check_token(token: str) -> str | None:
+    """Why `token` cannot be a trigger token, or None."""
+    if not TOKEN_PATTERN.match(token):
+        return f"token {token!r} must be one word of letters, digits, '_' or '-' (e.g. qb_peter)"
+    return None
+
+
+def check_friend_name(name: str) -> str | None:
+    """Why `name` cannot be a friend's name (it must be one safe path component), or None."""
+    if not name or not name.strip():
+        return "the name is empty"
+    if name != name.strip():
+        return f"name {name!r} starts or ends with a space"
+    if "\0" in name:
+        return "the name contains a NUL character"
+    if "/" in name or "\\" in name:
+        return f"name {name!r} contains a path separator"
+    if name in (".", "..") or name.startswith("."):
+        return f"name {name!r} starts with a dot"
+    if any(ord(char) < 32 for char in name):
+        return f"name {name!r} contains a control character"
+    return None
