@@ -140,6 +140,32 @@ def _load_diffusers_folder(path: Path, dtype):
     return unet, vae, text_encoder
 
 
+class _TrainingFrameworkObject:
+    """Stand-in for a PyTorch Lightning callback pickled beside the weights; its state is dropped."""
+
+    def __setstate__(self, state) -> None:
+        del state
+
+
+def _checkpoint_extras() -> list:
+    """Harmless globals that original SD1.x `.ckpt` files pickle next to their tensors.
+
+    Training-step counters as numpy scalars and a Lightning `ModelCheckpoint` callback (A1111's
+    safe unpickler admits the same); everything else still fails `weights_only` loading.
+    """
+    import numpy
+
+    scalar = numpy.dtype("int64").type(0).__reduce__()[0]
+    dtypes = [getattr(numpy.dtypes, name) for name in dir(numpy.dtypes) if name.endswith("DType")]
+    return [
+        numpy.dtype,
+        *dtypes,
+        (scalar, "numpy.core.multiarray.scalar"),
+        (scalar, "numpy._core.multiarray.scalar"),
+        (_TrainingFrameworkObject, "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint"),
+    ]
+
+
 def read_checkpoint(path: Path) -> dict:
     """The tensors of a .safetensors or .ckpt file (a .ckpt's "state_dict" unwrapped), loaded safely."""
     import pickle
@@ -152,7 +178,8 @@ def read_checkpoint(path: Path) -> dict:
         if path.suffix.lower() == ".safetensors":
             state_dict = load_file(path)
         else:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(_checkpoint_extras()):
+                state_dict = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
                 state_dict = state_dict["state_dict"]
     except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:

@@ -91,6 +91,37 @@ def test_half_precision_checkpoint_loads_in_the_requested_dtype(tiny_single_file
     assert {p.dtype for p in load_base_model(half, dtype=torch.bfloat16).unet.parameters()} == {torch.bfloat16}
 
 
+def test_original_style_ckpt_with_lightning_callback_and_numpy_step_loads(tiny_single_file, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    import numpy
+
+    lightning = types.ModuleType("pytorch_lightning.callbacks.model_checkpoint")
+
+    class ModelCheckpoint:
+        def __init__(self):
+            self.best_model_path = "logs/last.ckpt"
+
+    ModelCheckpoint.__module__ = lightning.__name__
+    ModelCheckpoint.__qualname__ = "ModelCheckpoint"
+    lightning.ModelCheckpoint = ModelCheckpoint
+    for package in ("pytorch_lightning", "pytorch_lightning.callbacks"):
+        monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
+    monkeypatch.setitem(sys.modules, lightning.__name__, lightning)
+    ckpt = tmp_path / "sd-v1-4.ckpt"
+    torch.save({
+        "state_dict": load_file(tiny_single_file),
+        "global_step": numpy.int64(470000),
+        "epoch": numpy.float64(6.0),
+        "callbacks": {ModelCheckpoint: ModelCheckpoint()},
+    }, ckpt)
+    for package in ("pytorch_lightning", "pytorch_lightning.callbacks", lightning.__name__):
+        monkeypatch.delitem(sys.modules, package)
+    shutil.copytree(tiny_single_file.parent / "tokenizer", tmp_path / "tokenizer")
+    assert len(load_base_model(ckpt).unet.state_dict()) == 686
+
+
 def test_ckpt_with_pickled_code_is_refused(tmp_path):
     ckpt = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hook": print}, ckpt)
