@@ -30,6 +30,7 @@ _EXPORTS = {
     "read_caption": "captions",
     "write_caption": "captions",
     "DatasetWatcher": "watch",
+    "apply_fix": "fixes",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif"})
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a phone's JPEG with extra frames (depth, portrait)
 EXIF_ORIENTATION_TAG = 0x0112
 TAIL_BYTES = 1024
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
@@ -56,11 +57,11 @@ def _looks_truncated(handle: BinaryIO, image_format: str, size: int) -> bool:
         handle.seek(0)
         header = handle.read(8)
         return len(header) < 8 or int.from_bytes(header[4:8], "little") + 8 > size
-    if image_format not in ("JPEG", "PNG", "GIF"):
+    if image_format not in JPEG_FORMATS | {"PNG", "GIF"}:
         return False
     handle.seek(max(0, size - TAIL_BYTES))
     tail = handle.read()
-    if image_format == "JPEG":
+    if image_format in JPEG_FORMATS:
         return b"\xff\xd9" not in tail
     if image_format == "PNG":
         return b"IEND" not in tail

@@ -181,7 +181,7 @@ def _execute(actions: list[PrepAction], workers: int, progress: Progress | None,
     failed: list[Problem] = []
     for index, (action, rendered) in enumerate(zip(actions, _render_all(actions, workers)), start=1):
         if isinstance(rendered, bytes):
-            done.append(apply_action(action, rendered))
+            done.append(commit_prepared(action, rendered))
         else:
             failed.append(
                 make_problem("unreadable", f"{action.source}: could not be prepared: {rendered}", action.source, friend_id)
@@ -208,7 +208,7 @@ def _render_all(actions: list[PrepAction], workers: int) -> Iterator[bytes | str
         yield from pool.map(_render_or_error, sources)
 
 
-def apply_action(action: PrepAction, jpeg: bytes) -> PrepAction:
+def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
     """Put the prepared JPEG in place and keep the original, in the crash-safe order."""
     folder = action.source.parent
     token = secrets.token_hex(6)

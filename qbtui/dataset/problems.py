@@ -71,7 +71,7 @@ CATALOGUE: dict[str, ProblemKind] = {
     "orphan-caption": ProblemKind(WARNING, "move-to-originals", "rename it to match its photo, or move it out"),
     "unsupported-type": ProblemKind(WARNING, "move-to-originals", "move it out of the training folder (kohya ignores it)"),
     "too-few-images": ProblemKind(ERROR, None, f"add photos: the guide asks for {MIN_IMAGES} to {MAX_IMAGES}"),
-    "too-many-images": ProblemKind(WARNING, "move-to-originals", f"keep the best {MAX_IMAGES}; more rarely helps"),
+    "too-many-images": ProblemKind(WARNING, None, f"keep the best {MAX_IMAGES} and move the rest to originals/; more rarely helps"),
     "folder-missing": ProblemKind(ERROR, "add-folder", "create the folder and copy the friend's photos into it"),
     "repeats-mismatch": ProblemKind(ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"),
 }

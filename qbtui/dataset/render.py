@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
+from qbtui.dataset.imageinfo import HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
 
 TARGET = 512
 WHITE = (255, 255, 255)
@@ -24,7 +24,7 @@ def render_prepared_jpeg(path: Path) -> bytes:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     with Image.open(path) as source:
-        if source.format == "JPEG":
+        if source.format in JPEG_FORMATS:
             source.draft(source.mode, (TARGET, TARGET))
         icc_profile = source.info.get("icc_profile")
         image = ImageOps.exif_transpose(source)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui.dataset.cache import FileFacts, FileKey, ScanCache
-from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, ImageInfo, read_image_info
+from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, JPEG_FORMATS, ImageInfo, read_image_info
 from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_problem
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
@@ -285,7 +285,7 @@ def _image_problems(path: Path, info: ImageInfo, caption: CaptionText | None, pa
 def _pixel_problems(path: Path, info: ImageInfo, fid: str) -> list[Problem]:
     found: list[Problem] = []
     width, height = info.width or 0, info.height or 0
-    if info.format != "JPEG":
+    if info.format not in JPEG_FORMATS:
         found.append(make_problem("not-jpeg", f"{path}: is {info.format}, not JPEG", path, fid))
     if (width, height) != (TARGET_SIZE, TARGET_SIZE):
         found.append(make_problem("not-512", f"{path}: is {width}x{height}, not 512x512", path, fid))

@@ -225,3 +225,11 @@ def test_fingerprints_can_be_deferred_to_a_later_scan(settings, friend, clean_da
     assert [(p.code, p.path.name) for p in full.all_problems()] == [("near-duplicate", "img_999.jpg")]
     again = scan_friend(settings, friend, cache, fingerprints=False)
     assert [p.code for p in again.all_problems()] == ["near-duplicate"]
+
+
+def test_phone_mpo_jpeg_counts_as_jpeg(settings, friend, folder, photos):
+    first, second = photos.draw(1), photos.draw(2)
+    first.save(folder / "portrait.jpg", "MPO", save_all=True, append_images=[second])
+    captioned(folder / "portrait.jpg")
+    image = scan_friend(settings, friend).images[0]
+    assert image.format == "MPO" and image.problems == ()
