@@ -107,7 +107,17 @@ class QbtuiApp(App[None]):
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_datasets(self) -> None:
         """Fill every friend's status after the first frame, one friend at a time."""
-        self.workspace.scan_all(on_each=lambda friend_id: self.post_message(FriendChanged(friend_id)))
+        for friend in self.workspace.friends():
+            self.rescan_one(friend.id)
+
+    def rescan_one(self, friend_id: str) -> None:
+        """Scan one friend (from a worker thread) and tell the screen; errors become notifications."""
+        try:
+            self.workspace.rescan(friend_id)
+        except (QbtuiError, OSError) as error:
+            self.post_message(WorkspaceError(str(error)))
+            return
+        self.post_message(FriendChanged(friend_id))
 
     def on_unmount(self) -> None:
         self.workspace.stop()
@@ -191,10 +201,9 @@ class QbtuiApp(App[None]):
             return
         self.stop_run(run.run_id)
 
-    @work(thread=True, exclusive=True, group="rescan", exit_on_error=False)
+    @work(thread=True, group="rescan", exit_on_error=False)
     def rescan_friend(self, friend_id: str) -> None:
-        self.workspace.rescan(friend_id)
-        self.post_message(FriendChanged(friend_id))
+        self.rescan_one(friend_id)
 
     @work(thread=True, group="runs", exit_on_error=False)
     def start_run(self, friend_id: str, preset: str, backend: str) -> None:

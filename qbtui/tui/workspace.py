@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated, WorkspaceError
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -209,13 +209,6 @@ class Workspace:
         self._statuses[friend_id] = status
         return status
 
-    def scan_all(self, on_each: Callable[[str], Any] | None = None) -> None:
-        """Scan every friend, calling `on_each(friend_id)` after each one."""
-        for friend in self.friends():
-            self.rescan(friend.id)
-            if on_each is not None:
-                on_each(friend.id)
-
     # --- runs -----------------------------------------------------------------
     def runs(self) -> list["RunInfo"]:
         """Every known run, newest first (as `list_runs` orders them)."""
@@ -363,7 +356,7 @@ class Workspace:
                     changed = self.refresh_runs()
                 else:
                     changed = self.poll_live()
-            except QbtuiError as error:
+            except (QbtuiError, OSError) as error:
                 changed = ()
                 self._emit_error(error)
             if changed:
@@ -372,19 +365,30 @@ class Workspace:
             since_listing += self.poll_interval
 
     def _on_friend_changed(self, friend_id: str) -> None:
-        if friend_id in self.registry.friends:
+        if friend_id not in self.registry.friends:
+            return
+        try:
             self.rescan(friend_id)
-            self._emit(FriendChanged(friend_id))
+        except (QbtuiError, OSError) as error:
+            self._emit_error(error)
+            return
+        self._emit(FriendChanged(friend_id))
 
     def _on_registry_changed(self) -> None:
-        if self.reload_registry():
+        try:
+            changed = self.reload_registry()
+        except QbtuiError as error:
+            self._emit_error(QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix))
+            return
+        if changed:
+            for friend in self.friends():
+                if friend.id not in self._statuses:
+                    self._on_friend_changed(friend.id)
             self._emit(RegistryChanged())
 
     def _emit(self, message: "Message") -> None:
         if self._post is not None and not self._stopping.is_set():
             self._post(message)
 
-    def _emit_error(self, error: QbtuiError) -> None:
-        from qbtui.tui.messages import WorkspaceError
-
+    def _emit_error(self, error: Exception) -> None:
         self._emit(WorkspaceError(str(error)))

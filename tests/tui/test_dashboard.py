@@ -67,3 +67,26 @@ async def test_finished_run_shows_as_trained_and_crash_as_crashed(demo_registry,
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: row(app, "anna")[6] == "crashed at 7")
         assert row(app, "peter")[6] == "trained 60 st"
+
+
+async def test_friend_added_in_another_terminal_appears(demo_registry, app_factory, until):
+    from qbtui.registry import Registry
+
+    app = app_factory(demo_registry, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        Registry.load(demo_registry).add_friend("Zoe", describe="woman, red scarf")
+        await until(pilot, lambda: "zoe" in [key.value for key in app.screen.query_one(FriendTable).rows])
+        await until(pilot, lambda: row(app, "zoe")[2] == "0")
+        assert row(app, "zoe")[:2] == ["Zoe", "qb_zoe"]
+
+
+async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_registry, app_factory, until):
+    app = app_factory(demo_registry, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        demo_registry.write_text(demo_registry.read_text().replace('preset = "demo"', 'preset = "nope"'))
+        messages = lambda: [str(note.message) for note in app._notifications]  # noqa: E731
+        await until(pilot, lambda: any("kept the last good registry" in message for message in messages()))
+        assert any(str(demo_registry) in message and "fix:" in message for message in messages())
+        assert app.screen.query_one(FriendTable).row_count == 3
