@@ -61,11 +61,11 @@ class BaseModel:
         return file_sha256(_hashed_file(self.path))
 
 
-def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None, device: str = "cpu", dtype=None) -> BaseModel:
+def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None, device="cpu", dtype=None) -> BaseModel:
     """Load a diffusers folder or a single-file SD1.5 checkpoint with no hub access.
 
-    Raises QbtuiError naming the file and the fix for a missing, corrupt, non-SD1.5 model or a
-    missing tokenizer.
+    `device` is a name or a `torch.device`. Raises QbtuiError naming the file and the fix for a
+    missing, corrupt or non-SD1.5 model or a missing tokenizer.
     """
     import torch
 
@@ -108,7 +108,7 @@ def _own_aligned_copies(module) -> None:
 
     Tensors read from a safetensors file sit at arbitrary byte offsets; CPU kernels take other
     code paths for unaligned data, so the same weights would give slightly different results
-    (and run slower) depending on where they came from.
+    depending on where they came from.
     """
     for tensor in [*module.parameters(), *module.buffers()]:
         tensor.data = tensor.data.clone()
