@@ -107,7 +107,8 @@ def _colour(value: object, key: str, path: Path) -> str:
     try:
         Color.parse(value)
     except ColorParseError as error:
-        raise QbtuiError(f"{key!r} is not a colour: {value!r}", path=path, fix=f'write {key} = "#005f87" (hex, rgb() or a colour name)') from error
+        fix = f'write {key} = "#005f87" (hex, rgb() or a colour name)'
+        raise QbtuiError(f"{key!r} is not a colour: {value!r}", path=path, fix=fix) from error
     return value
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 from textual.app import App
 from textual.color import Color
 
-from qbtui.tui.themes import BUNDLED_THEMES_DIR, DEFAULT_THEME, ThemeLoad, apply_themes, load_themes, read_theme_file
+from qbtui.tui.themes import (
+    BUNDLED_THEMES_DIR,
+    COLOUR_KEYS,
+    DEFAULT_THEME,
+    ThemeLoad,
+    apply_themes,
+    load_themes,
+    read_theme_file,
+)
 
 REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
 XTERM_LEVELS = {0x00, 0x5F, 0x87, 0xAF, 0xD7, 0xFF}
@@ -53,7 +61,7 @@ def test_bundled_copies_match_the_repo_themes_folder() -> None:
 def test_shipped_colours_are_xterm_256_entries_with_legible_text() -> None:
     for path in REPO_THEMES.glob("*.toml"):
         theme = read_theme_file(path)
-        colours = [theme.primary, theme.secondary, theme.accent, theme.warning, theme.error, theme.success, theme.foreground, theme.background, theme.surface, theme.panel]
+        colours = [getattr(theme, key) for key in COLOUR_KEYS]
         for colour in colours:
             parsed = Color.parse(colour)
             channels = {parsed.r, parsed.g, parsed.b}

@@ -13,7 +13,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from qbtui.errors import QbtuiError
-from qbtui.registry import DEFAULT_REPEATS, Friend, Settings, check_friend_id, check_friend_name, check_token, dataset_dir, default_token, friend_id_for
+from qbtui.registry import (
+    DEFAULT_REPEATS,
+    Friend,
+    Settings,
+    check_friend_id,
+    check_friend_name,
+    check_token,
+    dataset_dir,
+    default_token,
+    friend_id_for,
+)
 
 
 class AddFriendScreen(ModalScreen[str | None]):
@@ -154,7 +164,9 @@ def _create_folder(settings: Settings, friend: Friend) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise QbtuiError(f"cannot create the dataset folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings] and its permissions") from error
+        raise QbtuiError(
+            f"cannot create the dataset folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings] and its permissions"
+        ) from error
     return folder
 
 

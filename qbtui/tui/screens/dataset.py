@@ -321,7 +321,8 @@ class DatasetScreen(Screen[None]):
         """Put the trigger token at the start of the selected caption."""
         image = self._selected_or_warn()
         if image is not None:
-            self._change_captions(f"token first in {image.path.name}", lambda: dataset_actions.token_first_for(self.app.workspace.settings, self.friend, image))
+            settings, friend = self.app.workspace.settings, self.friend
+            self._change_captions(f"token first in {image.path.name}", lambda: dataset_actions.token_first_for(settings, friend, image))
 
     # --- fixes ------------------------------------------------------------------------
     def action_fix(self) -> None:
@@ -429,7 +430,8 @@ class DatasetScreen(Screen[None]):
     def _open_tag_editor(self, frequencies: list[tuple[str, int]]) -> None:
         def chosen(edit: TagEdit | None) -> None:
             if edit is not None:
-                self._change_captions(edit.describe(), lambda: dataset_actions.apply_tag_edit(self.app.workspace.settings, self.friend, edit))
+                settings, friend = self.app.workspace.settings, self.friend
+                self._change_captions(edit.describe(), lambda: dataset_actions.apply_tag_edit(settings, friend, edit))
 
         captions = self.status.caption_count if self.status else 0
         self.app.push_screen(TagEditorScreen(frequencies, captions), chosen)

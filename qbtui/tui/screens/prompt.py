@@ -106,7 +106,8 @@ class PromptScreen(Screen[None]):
         if weight is None:
             friends_line.update(Content(f"weight must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"))
             return
-        self.prompt = build_prompt(scene, registry.friends, style_suffix=registry.settings.style_suffix, weight=weight) if scene.strip() else ""
+        suffix = registry.settings.style_suffix
+        self.prompt = build_prompt(scene, registry.friends, style_suffix=suffix, weight=weight) if scene.strip() else ""
         self.query_one("#prompt-output", Static).update(Content(self.prompt or "type a scene above"))
         _, found = convert_names(scene, registry.friends)
         friends_line.update(Content(_describe_friends(found)))

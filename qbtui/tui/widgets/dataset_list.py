@@ -51,14 +51,6 @@ class DatasetImageList(OptionList):
         image = self.selected
         return image.path if image else None
 
-    def select_path(self, path: Path) -> bool:
-        """Highlight the photo at `path`; False when it is not in the list."""
-        for row, image in enumerate(self.images):
-            if image.path == path:
-                self.highlighted = row
-                return True
-        return False
-
     def next_problem(self) -> ImageStatus | None:
         """Highlight the next photo with a problem after the current one, wrapping around."""
         count = len(self.images)
