@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -72,11 +73,42 @@ def clean_dataset(folder: Path):
     return build
 
 
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + b"".join(struct.pack(">i", round(v * 65536)) for v in (x, y, z))
+
+
+def swapped_primaries_icc() -> bytes:
+    """A minimal ICC v2 RGB profile whose red and green primaries are sRGB's swapped:
+    pure red in it is pure green in sRGB, so a test can see the profile was applied."""
+    white = _xyz(0.9642, 1.0, 0.8249)
+    linear = b"curv" + bytes(4) + struct.pack(">I", 0)
+    tags = [
+        (b"wtpt", white),
+        (b"rXYZ", _xyz(0.3851, 0.7169, 0.0971)),
+        (b"gXYZ", _xyz(0.4361, 0.2225, 0.0139)),
+        (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", linear),
+        (b"gTRC", linear),
+        (b"bTRC", linear),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", offset + len(data)) + bytes(4) + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + white[8:] + bytes(48)
+    )
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
 class Photos:
     """The drawing helpers, handed to tests as a fixture (importlib mode has no conftest import)."""
 
     draw = staticmethod(draw_photo)
     jpeg = staticmethod(save_jpeg)
+    swapped_icc = staticmethod(swapped_primaries_icc)
 
 
 @pytest.fixture

@@ -98,6 +98,14 @@ def test_transparency_is_flattened_on_white(settings, friend, folder):
         assert close(result.getpixel((256, 256)), (10, 120, 10))
 
 
+def test_embedded_icc_profile_is_converted_to_srgb(settings, friend, folder, photos):
+    solid((255, 0, 0), (600, 600)).save(folder / "wide_gamut.jpg", quality=95, icc_profile=photos.swapped_icc())
+    prepare_friend(settings, friend, workers=1)
+    with Image.open(folder / "wide_gamut.jpg") as result:
+        assert close(result.getpixel((256, 256)), (0, 255, 0), 16)
+        assert "icc_profile" not in result.info
+
+
 def test_small_image_is_upscaled_to_fit(settings, friend, folder):
     solid((0, 0, 200), (200, 100)).save(folder / "tiny.jpg", quality=95)
     prepare_friend(settings, friend, workers=1)
