@@ -51,17 +51,26 @@ async def test_loss_sparkline_progress_and_log_follow_the_run(demo_registry, app
 async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry, app_factory, run_writer, until):
     from qbtui.runs.events import EventWriter
 
+    from PIL import Image
+
+    from qbtui.tui.widgets.preview import ImagePreview
+
     run = run_writer(demo_registry, "peter", RUN_ID, steps=3)
+    sample = run.path / "samples" / "step3.png"
+    sample.parent.mkdir()
+    Image.new("RGB", (64, 64), (200, 80, 40)).save(sample)
     app = app_factory(demo_registry)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
         await open_training(app, pilot)
         with EventWriter(run.events) as events:
             events.write("checkpoint", step=3, path="/loras/qb_peter_lora-000003.safetensors")
-            events.write("sample", step=3, path=str(run.path / "samples" / "step3.png"), prompt="qb_peter person", weight=0.8)
+            events.write("sample", step=3, path=str(sample), prompt="qb_peter person", weight=0.8)
         artifacts = lambda: str(app.screen.query_one("#train-artifacts", Static).content)  # noqa: E731
         await until(pilot, lambda: "step3.png" in artifacts())
         assert "checkpoints (1)" in artifacts() and "qb_peter_lora-000003" in artifacts()
+        preview = app.screen.query_one("#train-sample", ImagePreview)
+        assert preview.path == sample and preview.display
 
 
 async def test_reopening_the_app_reattaches_to_the_live_run(demo_registry, app_factory, run_writer, step_writer, until):

@@ -15,6 +15,7 @@ from textual.widgets import Button, Footer, Header, Label, Log, Select, Static
 from qbtui.errors import QbtuiError
 from qbtui.tui.messages import RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.loss_chart import LossChart
+from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.run_progress import RunProgress
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class TrainingScreen(Screen):
         yield LossChart(id="train-loss")
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
+            yield ImagePreview(id="train-sample")
             yield Log(max_lines=LOG_MAX_LINES, id="train-log")
         yield Footer()
 
@@ -117,6 +119,11 @@ class TrainingScreen(Screen):
         self.query_one(RunProgress).show(run, trace.learning_rate)
         self.query_one(LossChart).show(trace.losses, trace.avg_losses)
         self.query_one("#train-artifacts", Static).update(self._artifacts(run, trace.checkpoints, trace.samples, trace.notes))
+        if trace.samples:
+            latest = Path(trace.samples[-1])
+            preview = self.query_one("#train-sample", ImagePreview)
+            if preview.path != latest:
+                preview.path = latest
         new_lines = trace.log_since(self.log_seen)
         if new_lines:
             log.write_lines(new_lines)
