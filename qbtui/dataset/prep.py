@@ -244,6 +244,8 @@ def _finish(record: dict) -> None:
     """Steps 4 and 5 of a journal whose original is already kept."""
     temp, target = Path(record["temp"]), Path(record["target"])
     if temp.exists():
+        if target.exists():
+            target = target.with_name(NameBook(target.parent).free_stem(target.stem, (".jpg", CAPTION_SUFFIX)) + ".jpg")
         os.replace(temp, target)
     if record["caption_from"]:
         caption_from, caption_to = Path(record["caption_from"]), Path(record["caption_to"])
