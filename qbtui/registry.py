@@ -122,11 +122,10 @@ class Registry:
 
     def _install(self, text: str) -> None:
         """Validate `text` and take its values; on error the previous values stay."""
-        self._take(text, validated_parts(self.path, text))
+        self._take(validated_parts(self.path, text))
 
-    def _take(self, text: str, parts: tuple[Settings, dict[str, Preset], dict[str, Friend]]) -> None:
+    def _take(self, parts: tuple[Settings, dict[str, Preset], dict[str, Friend]]) -> None:
         self.settings, self.presets, self.friends = parts
-        self.text = text
 
     @classmethod
     def load(cls, path: Path | str) -> Registry:
@@ -200,7 +199,7 @@ class Registry:
                     raise RegistryError(
                         f"cannot save the registry: {error.strerror}", path=self.path, fix="free disk space or make the file writable; it is unchanged"
                     ) from None
-                self._take(new_text, parts)
+                self._take(parts)
             self._signature = _signature(self.path)
 
     def add_friend(

@@ -189,3 +189,12 @@ def test_a_training_date_may_be_a_toml_date(registry_path: Path) -> None:
 def test_a_duplicate_key_is_a_syntax_error_with_its_line(registry_path: Path) -> None:
     error = _error_for(registry_path, registry_path.read_text().replace('logs_dir = "logs"', 'logs_dir = "logs"\nlogs_dir = "x"'))
     assert error.line == 5 and "TOML syntax error" in error.message
+
+
+def test_lines_are_right_after_quoted_keys_and_multiline_strings(registry_path: Path) -> None:
+    text = registry_path.read_text() + (
+        '\n[friends."zoë"]\nname = "Zoë"\ntoken = "qb_zoe"\nnotes = """first line\n[not.a.table]\nrepeats = 1\n"""\n'
+        'describe = \'a = b\'\nrepeats = -2\n'
+    )
+    error = _error_for(registry_path, text)
+    assert (error.line, error.message) == (21, "friends.zoë.repeats: must be at least 1, found -2")
