@@ -157,11 +157,14 @@ class _RunTracker:
             self.max_steps_from_toml = int(data["train"].get("max_train_steps") or 0)
             self.toml_key = key
 
-    def read(self) -> RunInfo:
+    def read(self, queued: bool) -> RunInfo:
         self.refresh_toml()
-        queued = RunQueue(self.run.logs_dir).contains(self.run.run_id)
         supervisor = read_pid_file(self.run.supervisor_pid)
-        supervisor_alive = supervisor is not None and supervisor.is_alive()
+        # Liveness is checked before the events are read, so a supervisor seen dead has
+        # written everything it ever will. A finished attempt's own supervisor needs no check.
+        finished = self.summary.done_status is not None and self.summary.backend_exited
+        same_attempt = supervisor is not None and supervisor.pid == self.summary.attempt_pid
+        supervisor_alive = supervisor is not None and not (finished and same_attempt) and supervisor.is_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
         new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
@@ -211,14 +214,19 @@ _trackers: dict[Path, _RunTracker] = {}
 _trackers_lock = threading.Lock()
 
 
-def read_run(run_dir: Path | RunDir) -> RunInfo:
-    """A run's current state from its directory (QbtuiError when run.toml is unusable)."""
+def read_run(run_dir: Path | RunDir, *, queued_ids: set[str] | None = None) -> RunInfo:
+    """A run's current state from its directory (QbtuiError when run.toml is unusable).
+
+    `queued_ids` (the queue's run ids) saves a look at the queue folder per run.
+    """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    if queued_ids is None:
+        queued_ids = set(RunQueue(run.logs_dir).run_ids())
     with _trackers_lock:
         tracker = _trackers.get(run.path)
         if tracker is None:
             tracker = _trackers[run.path] = _RunTracker(run)
-        return tracker.read()
+        return tracker.read(run.run_id in queued_ids)
 
 
 def list_runs(settings: Settings) -> list[RunInfo]:
@@ -229,9 +237,10 @@ def list_runs(settings: Settings) -> list[RunInfo]:
 def runs_under(logs_dir: Path) -> list[RunInfo]:
     """`list_runs` for a logs folder."""
     infos = []
+    queued_ids = set(RunQueue(logs_dir).run_ids())
     for run in find_run_dirs(logs_dir):
         try:
-            infos.append(read_run(run))
+            infos.append(read_run(run, queued_ids=queued_ids))
         except FileNotFoundError:
             continue
         except QbtuiError as error:

@@ -22,13 +22,30 @@ from qbtui import __version__
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings, friend_root
 from qbtui.runs.backends import BACKENDS
-from qbtui.runs.backends.builtin import builtin_command, builtin_config, builtin_resume_args
-from qbtui.runs.backends.kohya import check_kohya_install, kohya_command, kohya_flags, kohya_resume_args
+from qbtui.runs.backends.builtin import (
+    builtin_command,
+    builtin_config,
+    builtin_resume_args,
+)
+from qbtui.runs.backends.kohya import (
+    check_kohya_install,
+    kohya_command,
+    kohya_flags,
+    kohya_resume_args,
+)
 from qbtui.runs.events import EventWriter
 from qbtui.runs.info import RunInfo, read_run, runs_under
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.queue import RunQueue, cancel
-from qbtui.runs.rundir import RUN_ID_PATTERN, RunDir, dataset_fingerprint, new_run_id, read_run_toml, run_dir_for, write_run_toml
+from qbtui.runs.rundir import (
+    RUN_ID_PATTERN,
+    RunDir,
+    dataset_fingerprint,
+    new_run_id,
+    read_run_toml,
+    run_dir_for,
+    write_run_toml,
+)
 from qbtui.runs.supervisor import STOP_GRACE_S, STOP_SIGNALS
 
 MAX_LISTED_PROBLEMS = 12

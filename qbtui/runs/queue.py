@@ -54,12 +54,6 @@ class RunQueue:
         """Queued run ids, next first."""
         return [run_id for _, run_id in self._entries()]
 
-    def contains(self, run_id: str) -> bool:
-        try:
-            return any(name.endswith(f"-{run_id}") and not name.startswith(".") for name in os.listdir(self.folder))
-        except FileNotFoundError:
-            return False
-
     def add(self, run: RunDir) -> None:
         """Put a run at the end of the queue."""
         with self.locked():

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from qbtui.runs.events import EventError, EventFollower, EventWriter, encode_event, make_event, parse_event, read_events
+from qbtui.runs.events import (
+    EventError,
+    EventFollower,
+    EventWriter,
+    encode_event,
+    make_event,
+    parse_event,
+    read_events,
+)
 
 
 def test_make_event_stamps_time_and_validates():

@@ -141,3 +141,23 @@ def test_pid_file_round_trip_and_liveness(tmp_path):
         time.sleep(0.01)
     assert ProcessRecord.of(zombie.pid) is None, "an exited, unreaped child must count as gone"
     zombie.wait()
+
+
+def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
+    import qbtui.runs.events as events_module
+
+    run = make_run(tmp_path)
+    own_supervisor(run)
+    with EventWriter(run.events) as events:
+        events.write("supervisor", state="started", pid=os.getpid())
+        for step in range(1, 101):
+            events.write("step", step=step, max_steps=200)
+    assert read_run(run.path).step == 100
+    parsed = []
+    original = events_module.parse_event
+    monkeypatch.setattr(events_module, "parse_event", lambda line: parsed.append(line) or original(line))
+    settings = Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path, base_model=tmp_path)
+    assert list_runs(settings)[0].step == 100 and parsed == []
+    with EventWriter(run.events) as events:
+        events.write("step", step=101, max_steps=200)
+    assert read_run(run.path).step == 101 and len(parsed) == 1

@@ -9,7 +9,12 @@ import pytest
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry
-from qbtui.runs.backends.kohya import KohyaOutputParser, check_kohya_install, kohya_command, kohya_resume_args
+from qbtui.runs.backends.kohya import (
+    KohyaOutputParser,
+    check_kohya_install,
+    kohya_command,
+    kohya_resume_args,
+)
 
 REPO_REGISTRY = Path(__file__).resolve().parents[2] / "registry.toml"
 HOME = str(Path.home())
