@@ -105,7 +105,9 @@ def train(
 ) -> Outcome:
     """Run the config; `should_stop()` is asked after every step. Errors are reported as events and re-raised."""
     owns_events = events is None
-    events = events or EventWriter(run_dir / "events.jsonl")
+    if events is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        events = EventWriter(run_dir / "events.jsonl")
     try:
         return _Trainer(config, run_dir, events).run(resume=resume, should_stop=should_stop)
     except NonFiniteLoss as error:

@@ -45,7 +45,7 @@ def lora_metadata(config: TrainConfig, facts: RunFacts, *, steps: int, output_st
         "ss_resolution": f"({width}, {height})",
         "ss_network_module": config.network_module,
         "ss_network_dim": str(config.network_dim),
-        "ss_network_alpha": str(config.network_alpha),
+        "ss_network_alpha": str(float(config.network_alpha)),
         "ss_network_args": "null",
         "ss_learning_rate": str(config.learning_rate),
         "ss_unet_lr": str(config.learning_rate),

@@ -12,6 +12,15 @@ from qbtui.trainer.lora import LoRAModule, LoRANetwork
 from qbtui.trainer.metadata import save_lora
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a shared, loaded CPU, OpenMP spinning makes two threads ~30x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def components():
     from qbtui.trainer.tiny import build_components
