@@ -118,3 +118,18 @@ def test_datasets_dir_appearing_later(settings, friend, watching):
     time.sleep(0.4)
     (folder / "later.txt").write_text("qb_peter person\n", encoding="utf-8")
     assert "friend:peter" in recorder.drain(0.8)
+
+
+def test_a_long_burst_still_reports_every_max_wait(settings, friend, folder, registry_file):
+    recorder = Recorder()
+    watcher = DatasetWatcher(registry_file, settings, [friend], recorder.friend, recorder.registry, quiet=0.15, max_wait=0.4)
+    with watcher:
+        time.sleep(0.2)
+        end = time.monotonic() + 2.0
+        index = 0
+        while time.monotonic() < end:
+            (folder / f"copy_{index}.txt").write_text("qb_peter person\n", encoding="utf-8")
+            index += 1
+            time.sleep(0.05)
+        during = recorder.drain(0.0)
+    assert len(during) >= 2 and set(during) == {"friend:peter"}
