@@ -374,6 +374,7 @@ class _Trainer:
             prompts=config.sample_prompts,
             weights=config.sample_weights,
             steps=config.sample_steps,
+            size=min(config.size),
             seed=config.seed,
             out_dir=folder,
             stem=f"{config.output_name}_{step:06d}",

@@ -127,6 +127,24 @@ def test_unet_only_file_has_no_text_encoder_keys(tiny_model_dir, tiny_dataset, t
     assert read_metadata(tmp_path / "lora" / "qb_peter_lora.safetensors")["ss_text_encoder_lr"] == ""
 
 
+def test_samples_every_n_steps_and_at_the_end_at_each_weight(tiny_model_dir, tiny_dataset, tmp_path):
+    config = make_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "lora",
+        max_train_steps=4,
+        sample_every_n_steps=2,
+        sample_prompts=["qb_peter person, illustration in the style of Quentin Blake"],
+        sample_steps=2,
+    )
+    train(config, tmp_path)
+    samples = [e for e in events_of(tmp_path) if e["type"] == "sample"]
+    assert [(e["step"], e["weight"]) for e in samples] == [(s, w) for s in (2, 4) for w in (0.6, 0.8, 1.0)]
+    assert all(Path(e["path"]).is_file() and e["prompt"].startswith("qb_peter") for e in samples)
+    kinds = [e["type"] for e in events_of(tmp_path)]
+    assert kinds.index("sample") > kinds.index("step") and kinds[-1] == "done"
+
+
 def fixed_loss(model_dir: Path, data_dir: Path, lora_file: Path | None, dim: int, alpha: float) -> float:
     """The denoising loss on fixed noise and timesteps, with or without the LoRA."""
     from qbtui.trainer.lora import LoRANetwork
@@ -265,8 +283,8 @@ def write_run(run_dir: Path, config: TrainConfig) -> None:
     (run_dir / "run.toml").write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
-def trainer_command(run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "qbtui.trainer", str(run_dir), *extra]
+def trainer_command(run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "qbtui.trainer", str(run_dir)]
 
 
 def test_sigterm_saves_state_and_a_lora_then_resume_finishes(tiny_model_dir, tiny_dataset, tmp_path):
