@@ -63,6 +63,12 @@ def build_bad_corpus(folder: Path, photos) -> None:
     draw_photo(14).save(data, "JPEG", quality=90)
     (folder / "cut.jpg").write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
     captioned(folder / "cut.jpg")
+    draw_photo(17).save(folder / "web.webp", quality=90)
+    captioned(folder / "web.webp")
+    png = io.BytesIO()
+    draw_photo(18).save(png, "PNG")
+    (folder / "halfpng.png").write_bytes(png.getvalue()[:-40])
+    captioned(folder / "halfpng.png")
     (folder / "junk.jpg").write_bytes(b"this is not an image at all")
     captioned(folder / "junk.jpg")
     (folder / "empty0.jpg").write_bytes(b"")
@@ -92,6 +98,8 @@ EXPECTED = {
     "late.jpg": {"token-not-first"},
     "latin1.jpg": {"caption-not-utf8"},
     "cut.jpg": {"unreadable"},
+    "web.webp": {"not-jpeg"},
+    "halfpng.png": {"unreadable"},
     "junk.jpg": {"unreadable"},
     "empty0.jpg": {"zero-bytes"},
     "twin.jpg": {"stem-clash"},
