@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sys
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from qbtui.dataset import ScanCache, scan_friend
