@@ -147,6 +147,7 @@ class _RunTracker:
         self.toml_key: tuple[int, int] | None = None
         self.run_table: dict[str, Any] = {}
         self.max_steps_from_toml = 0
+        self.crash_text: tuple[tuple[int | None, str], str] | None = None
 
     def refresh_toml(self) -> None:
         stat = self.run.run_toml.stat()
@@ -206,8 +207,16 @@ class _RunTracker:
         return "crashed", self._crash_text(f"{reason} before the run ended")
 
     def _crash_text(self, detail: str) -> str:
-        lines = tail_lines(self.run.output_log, CRASH_LOG_LINES)
-        return detail + ("\nlast log lines:\n" + "\n".join(lines) if lines else "")
+        """The crash reason and the log's last lines (read once per crashed attempt)."""
+        key = (self.summary.attempt_pid, detail)
+        if self.crash_text is None or self.crash_text[0] != key:
+            text = detail
+            for log in (self.run.output_log, self.run.supervisor_log):
+                lines = tail_lines(log, CRASH_LOG_LINES)
+                if lines:
+                    text += f"\nlast lines of {log.name}:\n" + "\n".join(lines)
+            self.crash_text = (key, text)
+        return self.crash_text[1]
 
 
 _trackers: dict[Path, _RunTracker] = {}

@@ -159,7 +159,7 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
     # waits, pending, instead of killing it half-started.
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        with open(run.path / "supervisor.log", "ab") as log:
+        with open(run.supervisor_log, "ab") as log:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=run.path, close_fds=True,
             )

@@ -3,7 +3,8 @@
 - `run.toml`: `[run]` (run_id, friend, backend, preset, created_at, qbtui_version,
   dataset_fingerprint, registry, command, env) and `[train]` (the builtin trainer's
   TrainConfig table, or the kohya flags);
-- `events.jsonl`, `output.log`, `supervisor.pid`, `backend.pid` and `state/`.
+- `events.jsonl`, `output.log` (the backend's output), `supervisor.pid`, `backend.pid`,
+  `supervisor.log` (the supervisor's own output) and `state/`.
 Run ids sort by time: `20261125-034512-peter-a1b2`.
 """
 
@@ -59,6 +60,11 @@ class RunDir:
     @property
     def supervisor_pid(self) -> Path:
         return self.path / "supervisor.pid"
+
+    @property
+    def supervisor_log(self) -> Path:
+        """The supervisor's own stdout/stderr (a traceback if it ever fails)."""
+        return self.path / "supervisor.log"
 
     @property
     def backend_pid(self) -> Path:

@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from qbtui.errors import QbtuiError
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.events import EventFollower, EventWriter
@@ -47,18 +48,28 @@ class Supervisor:
     def __init__(self, run: RunDir, *, resume: bool = False):
         self.run = run
         self.resume = resume
-        self.table: dict[str, Any] = read_run_toml(run)["run"]
-        self.backend = str(self.table["backend"])
         self.events = EventWriter(run.events)
-        self.parser = KohyaOutputParser() if self.backend == "kohya" else None
+        self.table: dict[str, Any] = {}
+        self.backend = ""
+        self.parser: KohyaOutputParser | None = None
+        self.grace_s = STOP_GRACE_S
         self.stop_requested_at: float | None = None
         self.term_sent_at: float | None = None
         self.killed = False
         self.backend_wrote_done = False
-        self.grace_s = float(self.table.get("stop_grace_s", STOP_GRACE_S))
+        self.backend_process: subprocess.Popen[bytes] | None = None
 
     def main(self) -> int:
-        """Supervise the backend; the exit code is the backend's (0 when stopped cleanly)."""
+        """Supervise the backend; 0 when the run completed or stopped cleanly."""
+        try:
+            return self._supervise()
+        except BaseException as error:
+            self.events.write("supervisor", state="crashed", pid=os.getpid(), detail=f"the supervisor failed: {error!r}")
+            if self.backend_process is not None:
+                _signal_group(self.backend_process.pid, signal.SIGTERM)
+            raise
+
+    def _supervise(self) -> int:
         write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._request_stop)
@@ -67,6 +78,7 @@ class Supervisor:
         first_event_offset = self.run.events.stat().st_size if self.run.events.exists() else 0
         self.events.write("supervisor", state="started", pid=os.getpid(), detail="resume" if self.resume else "start")
         try:
+            self._load_run_table()
             argv = self._argv()
         except Exception as error:  # noqa: BLE001 - any failure to build the command ends the run as failed
             self.events.write("error", message=str(error), hint="check run.toml and the backend's installation")
@@ -85,6 +97,15 @@ class Supervisor:
         self._finish(status, lora_path, detail=f"exit code {returncode}")
         self._start_next_queued()
         return 0 if status in ("completed", "stopped") else 1
+
+    def _load_run_table(self) -> None:
+        self.table = read_run_toml(self.run)["run"]
+        for key in ("backend", "command"):
+            if key not in self.table:
+                raise QbtuiError(f"run.toml [run] has no {key}", path=self.run.run_toml, fix="restore it, or start a new run")
+        self.backend = str(self.table["backend"])
+        self.parser = KohyaOutputParser() if self.backend == "kohya" else None
+        self.grace_s = float(self.table.get("stop_grace_s", STOP_GRACE_S))
 
     def _argv(self) -> list[str]:
         argv = [str(token) for token in self.table["command"]]
@@ -110,6 +131,7 @@ class Supervisor:
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
                 return 127
+            self.backend_process = process
             record = ProcessRecord.of(process.pid)
             if record is not None:
                 write_pid_file(self.run.backend_pid, record)

@@ -251,3 +251,23 @@ def test_rewritten_run_toml_is_what_the_supervisor_runs(workspace, wait_for_stat
     manager.launch_supervisor(run)
     done = wait_for_state(run.path, FINAL)
     assert done.state == "failed" and "custom" in run.output_log.read_text()
+
+
+def test_a_failing_supervisor_reports_itself_crashed(workspace, wait_for_state):
+    plan = manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter"))
+    plan.env = ["not", "a", "table"]
+    info = manager.submit_run(workspace.settings, plan)
+    crashed = wait_for_state(info.path, FINAL)
+    assert crashed.state == "crashed" and crashed.error.startswith("the supervisor failed")
+    assert "last lines of supervisor.log" in crashed.error and "Traceback" in crashed.error
+
+
+def test_an_unreadable_run_toml_fails_the_run_with_the_reason(workspace, wait_for_state):
+    plan = manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter"))
+    run = manager.create_run(workspace.settings, plan)
+    data = read_run_toml(run)
+    del data["run"]["command"]
+    write_run_toml(run, data["run"], data["train"])
+    manager.launch_supervisor(run)
+    failed = wait_for_state(run.path, FINAL)
+    assert failed.state == "failed" and "run.toml [run] has no command" in failed.error
