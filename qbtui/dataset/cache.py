@@ -31,14 +31,8 @@ class ScanCache:
         self._folders: dict[Path, FolderMemory] = {}
 
     def folder(self, folder: Path) -> FolderMemory:
+        """The memory of one folder, created empty on first use."""
         return self._folders.setdefault(folder, FolderMemory())
-
-    def forget(self, folder: Path | None = None) -> None:
-        """Drop what is known about one folder, or everything."""
-        if folder is None:
-            self._folders.clear()
-        else:
-            self._folders.pop(folder, None)
 
 
 class FileFacts:

@@ -38,10 +38,6 @@ class Problem:
     path: Path | None
     severity: str
 
-    @property
-    def blocks_training(self) -> bool:
-        return self.severity == ERROR
-
 
 @dataclass(frozen=True)
 class ProblemKind:

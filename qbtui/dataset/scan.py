@@ -38,10 +38,6 @@ class ImageStatus:
     format: str | None
     problems: tuple[Problem, ...]
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
 
 @dataclass(frozen=True)
 class FriendStatus:
