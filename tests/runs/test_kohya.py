@@ -154,3 +154,15 @@ def test_parser_reports_argparse_errors():
     (event,) = parser.feed(b"train_network.py: error: unrecognized arguments: --dataloader_num_workers 4\n")
     assert "unrecognized arguments" in event["message"] and "preset" in event["hint"]
     assert parser.feed(b"ValueError: not in a traceback, just text\n") == []
+
+
+def test_accelerates_wrapper_error_does_not_hide_the_trainers():
+    parser = KohyaOutputParser()
+    output = (
+        "Traceback (most recent call last):\n  File \"train_network.py\", line 9\n"
+        "torch.OutOfMemoryError: MPS backend out of memory\n"
+        "Traceback (most recent call last):\n  File \"accelerate/commands/launch.py\", line 5\n"
+        "subprocess.CalledProcessError: Command '['python', 'train_network.py']' returned non-zero exit status 1.\n"
+    )
+    events = parser.feed(output)
+    assert [e["message"] for e in events] == ["torch.OutOfMemoryError: MPS backend out of memory"]

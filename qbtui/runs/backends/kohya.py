@@ -204,6 +204,8 @@ class KohyaOutputParser:
         )
         if failure:
             self._in_traceback = False
+            if self.error_seen and "CalledProcessError" in stripped:
+                return []  # accelerate's own report of the trainer's failure, already given
             self.error_seen = True
             return [{"type": "error", "message": stripped, "hint": _hint_for(stripped), "log_tail": list(self.tail)}]
         return []
