@@ -143,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=LAYOUTS, default="diffusers")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    print(build_tiny_sd15(args.dir, layout=args.layout, seed=args.seed))
+    try:
+        written = build_tiny_sd15(args.dir, layout=args.layout, seed=args.seed)
+    except OSError as error:
+        print(f"{args.dir}: cannot write the tiny model: {error}", file=sys.stderr)
+        return 2
+    print(written)
     return 0
 
 

@@ -146,6 +146,13 @@ def test_command_line_writes_the_requested_layout(tmp_path, capsys):
     assert str(tmp_path / "model") in capsys.readouterr().out
 
 
+def test_command_line_reports_an_unwritable_folder(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    assert tiny.main([str(blocker / "model")]) == 2
+    assert "cannot write the tiny model" in capsys.readouterr().err
+
+
 def test_unknown_layout_is_refused(tmp_path):
     with pytest.raises(ValueError, match="layout"):
         tiny.build_tiny_sd15(tmp_path, layout="ckpt")
