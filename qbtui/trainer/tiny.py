@@ -119,6 +119,7 @@ def _save_diffusers(out_dir: Path, unet, vae, text_encoder, scheduler) -> Path:
     text_encoder.save_pretrained(out_dir / "text_encoder")
     scheduler.save_pretrained(out_dir / "scheduler")
     write_tiny_tokenizer(out_dir / TOKENIZER_DIR)
+    # Written last: a folder with model_index.json is complete even if an earlier run was killed.
     (out_dir / "model_index.json").write_text(json.dumps(configs.MODEL_INDEX, indent=2), encoding="utf-8")
     return out_dir
 
@@ -132,6 +133,8 @@ def _save_single_file(out_dir: Path, unet, vae, text_encoder) -> Path:
     path = out_dir / SINGLE_FILE_NAME
     temporary = path.with_suffix(".tmp")
     save_file({key: tensor.contiguous() for key, tensor in state_dict.items()}, str(temporary))
+    with open(temporary, "rb") as written:
+        os.fsync(written.fileno())
     os.replace(temporary, path)
     write_tiny_tokenizer(out_dir / TOKENIZER_DIR)
     return path
