@@ -86,6 +86,10 @@ class QbtuiApp(App[None]):
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.push_screen(DashboardScreen())
+        self.call_after_refresh(self._start_live_updates)
+
+    def _start_live_updates(self) -> None:
+        """After the first frame: scans, the folder watcher and the run poller."""
         self.workspace.start(self.post_message, watch=self.watch_files)
         self.scan_datasets()
 

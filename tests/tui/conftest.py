@@ -197,3 +197,17 @@ def step_writer() -> Callable[..., None]:
 def photo_adder() -> Callable[..., Path]:
     """`add_photo(registry_path, friend_id, index, caption=True)`."""
     return add_photo
+
+
+async def wait_for_first_scan(pilot) -> None:
+    """Until live updates run (they start after the first frame) and every friend was scanned."""
+    app = pilot.app
+    await wait_until(pilot, lambda: all(app.workspace.status(friend.id) is not None for friend in app.workspace.friends()))
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def settle() -> Callable[..., object]:
+    """`await settle(pilot)`: see `wait_for_first_scan`."""
+    return wait_for_first_scan

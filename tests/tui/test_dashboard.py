@@ -16,22 +16,20 @@ def details(app) -> str:
     return str(app.screen.query_one("#friend-details", Static).content)
 
 
-async def test_every_friend_is_listed_with_dataset_figures(demo_registry, app_factory):
+async def test_every_friend_is_listed_with_dataset_figures(demo_registry, app_factory, settle):
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
         assert row(app, "peter")[:7] == ["Peter", "qb_peter", "24", "24", "0", "yes", "not trained"]
         assert row(app, "anna")[:6] == ["Anna", "qb_anna", "12", "9", "4", "no"]
         assert row(app, "sam")[2] == "0"
 
 
-async def test_side_panel_lists_the_selected_friends_problems_with_fixes(demo_registry, app_factory):
+async def test_side_panel_lists_the_selected_friends_problems_with_fixes(demo_registry, app_factory, settle):
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "Dataset ready: 24 images" in details(app)
         await pilot.press("down")
         text = details(app)
@@ -40,11 +38,11 @@ async def test_side_panel_lists_the_selected_friends_problems_with_fixes(demo_re
         assert text.count("fix:") == 4
 
 
-async def test_new_photo_updates_the_row_without_a_key_press(demo_registry, app_factory, photo_adder, until):
+async def test_new_photo_updates_the_row_without_a_key_press(demo_registry, app_factory, settle, photo_adder, until):
     app = app_factory(demo_registry, watch=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await until(pilot, lambda: row(app, "anna")[2] == "12")
+        await settle(pilot)
+        assert row(app, "anna")[2] == "12"
         photo_adder(demo_registry, "anna", 40)
         await until(pilot, lambda: row(app, "anna")[2] == "13")
         assert row(app, "anna")[3] == "10"
@@ -69,22 +67,22 @@ async def test_finished_run_shows_as_trained_and_crash_as_crashed(demo_registry,
         assert row(app, "peter")[6] == "trained 60 st"
 
 
-async def test_friend_added_in_another_terminal_appears(demo_registry, app_factory, until):
+async def test_friend_added_in_another_terminal_appears(demo_registry, app_factory, settle, until):
     from qbtui.registry import Registry
 
     app = app_factory(demo_registry, watch=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         Registry.load(demo_registry).add_friend("Zoe", describe="woman, red scarf")
         await until(pilot, lambda: "zoe" in [key.value for key in app.screen.query_one(FriendTable).rows])
         await until(pilot, lambda: row(app, "zoe")[2] == "0")
         assert row(app, "zoe")[:2] == ["Zoe", "qb_zoe"]
 
 
-async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_registry, app_factory, until):
+async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_registry, app_factory, settle, until):
     app = app_factory(demo_registry, watch=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         demo_registry.write_text(demo_registry.read_text().replace('preset = "demo"', 'preset = "nope"'))
         messages = lambda: [str(note.message) for note in app._notifications]  # noqa: E731
         await until(pilot, lambda: any("kept the last good registry" in message for message in messages()))

@@ -20,6 +20,9 @@ GUIDE_MIN_IMAGES = 20
 GUIDE_MAX_IMAGES = 40
 COLUMNS = (("name", "Name"), ("token", "Token"), ("images", "Imgs"), ("captions", "Caps"),
            ("problems", "Probs"), ("ready", "Ready"), ("training", "Training"))
+# Fixed widths: measuring every cell on each live update is what makes big tables slow.
+FIXED_WIDTHS = {"images": 4, "captions": 4, "problems": 5, "ready": 5, "training": 24}
+MAX_TEXT_WIDTH = 18
 
 
 def images_cell(status: "FriendStatus | None", colors: dict[str, str]) -> Text:
@@ -63,9 +66,12 @@ class FriendTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
-    def on_mount(self) -> None:
+    def _add_columns(self, friends: list["Friend"]) -> None:
+        widths = dict(FIXED_WIDTHS)
+        widths["name"] = min(MAX_TEXT_WIDTH, max([len("Name"), *(len(friend.name) for friend in friends)]))
+        widths["token"] = min(MAX_TEXT_WIDTH, max([len("Token"), *(len(friend.token) for friend in friends)]))
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=widths[key])
 
     @property
     def selected_friend_id(self) -> str | None:
@@ -78,9 +84,10 @@ class FriendTable(DataTable):
         """Make the rows match the registry's friends, keeping the cursor's friend."""
         wanted = [friend.id for friend in workspace.friends()]
         present = [key.value for key in self.rows]
-        if wanted != present:
+        if wanted != present or not self.columns:
             selected = self.selected_friend_id
-            self.clear()
+            self.clear(columns=True)
+            self._add_columns(workspace.friends())
             for friend in workspace.friends():
                 self.add_row(*self._cells(workspace, friend.id, now), key=friend.id)
             if selected in wanted:
@@ -94,7 +101,7 @@ class FriendTable(DataTable):
         if friend_id not in self.rows:
             return
         for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id, now)):
-            self.update_cell(friend_id, column, value, update_width=True)
+            self.update_cell(friend_id, column, value)
 
     def _cells(self, workspace: "Workspace", friend_id: str, now: float) -> list[object]:
         friend = workspace.friend(friend_id)
