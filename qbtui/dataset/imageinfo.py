@@ -91,7 +91,7 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
                 has_alpha=image.mode in ALPHA_MODES or "transparency" in image.info,
             )
             truncated = _looks_truncated(handle, image.format or "", size_bytes)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
         return ImageInfo(size_bytes=size_bytes, error=str(error) or type(error).__name__)
     if truncated:
         return replace(info, orientation=1, has_alpha=False, truncated=True, error="the file ends early (truncated)")

@@ -42,7 +42,7 @@ def fingerprint(path: Path) -> Fingerprint | None:
             image.draft("RGB", (GRID * 8, GRID * 8))
             image = ImageOps.exif_transpose(image)
             small = image.convert("RGB").resize((GRID, GRID), Image.Resampling.BOX)
-    except (OSError, ValueError, SyntaxError):
+    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):
         return None
     mean = small.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     grey = small.convert("L").tobytes()

@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,23 +180,31 @@ def _kept_name(book: NameBook, source: Path) -> str:
 def _execute(actions: list[PrepAction], workers: int, progress: Progress | None, friend_id: str) -> tuple[list[PrepAction], list[Problem]]:
     done: list[PrepAction] = []
     failed: list[Problem] = []
-    for index, (action, rendered) in enumerate(zip(actions, _render_all(actions, workers)), start=1):
-        if isinstance(rendered, bytes):
-            done.append(commit_prepared(action, rendered))
-        else:
-            failed.append(
-                make_problem("unreadable", f"{action.source}: could not be prepared: {rendered}", action.source, friend_id)
-            )
-        if progress is not None:
-            progress(index, len(actions), action.source)
+    try:
+        for index, (action, rendered) in enumerate(zip(actions, _render_all(actions, workers)), start=1):
+            if isinstance(rendered, bytes):
+                done.append(commit_prepared(action, rendered))
+            else:
+                failed.append(
+                    make_problem("unreadable", f"{action.source}: could not be prepared: {rendered}", action.source, friend_id)
+                )
+            if progress is not None:
+                progress(index, len(actions), action.source)
+    except BrokenProcessPool:
+        raise QbtuiError(
+            f"a worker process died after {len(done)} of {len(actions)} photos (out of memory?)",
+            path=actions[0].source.parent,
+            fix=f"run `qbtui prep {friend_id} --workers 1`; the photos already prepared are kept",
+        ) from None
     return done, failed
 
 
 def _render_or_error(path: Path) -> bytes | str:
+    """The prepared JPEG, or why this one file could not be converted (it is then skipped)."""
     try:
         return render_prepared_jpeg(path)
-    except (OSError, ValueError, SyntaxError) as error:
-        return str(error) or type(error).__name__
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
 
 
 def _render_all(actions: list[PrepAction], workers: int) -> Iterator[bytes | str]:

@@ -276,3 +276,22 @@ def test_move_to_originals_refuses_files_elsewhere(settings, friend, tmp_path):
     stray.write_bytes(b"x")
     with pytest.raises(QbtuiError):
         move_to_originals(settings, friend, stray)
+
+
+def test_a_dying_worker_pool_is_a_clear_error_and_keeps_finished_photos(settings, friend, folder, photos, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    photos.jpeg(folder / "a.jpg", seed=1, size=(700, 500))
+    photos.jpeg(folder / "b.jpg", seed=2, size=(700, 500))
+    real_render_all = prep_module._render_all
+
+    def dies_after_one(actions, workers):
+        rendered = real_render_all(actions, 1)
+        yield next(rendered)
+        raise BrokenProcessPool("killed")
+
+    monkeypatch.setattr(prep_module, "_render_all", dies_after_one)
+    with pytest.raises(QbtuiError) as caught:
+        prepare_friend(settings, friend)
+    assert "--workers 1" in caught.value.fix
+    assert (originals_dir(settings, friend) / "a.jpg").exists() and (folder / "b.jpg").exists()
