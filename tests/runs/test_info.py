@@ -161,3 +161,17 @@ def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
     with EventWriter(run.events) as events:
         events.write("step", step=101, max_steps=200)
     assert read_run(run.path).step == 101 and len(parsed) == 1
+
+
+def test_dataset_fingerprint_follows_the_training_folders(tmp_path):
+    from qbtui.runs.rundir import dataset_fingerprint
+
+    folder = tmp_path / "peter" / "30_peter"
+    folder.mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(b"123")
+    first = dataset_fingerprint(tmp_path / "peter")
+    (tmp_path / "peter" / "originals").mkdir()
+    (tmp_path / "peter" / "originals" / "old.jpg").write_bytes(b"x")
+    assert dataset_fingerprint(tmp_path / "peter") == first, "kohya ignores originals/, so does the fingerprint"
+    (folder / "a.txt").write_text("qb_peter person")
+    assert dataset_fingerprint(tmp_path / "peter") != first

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qbtui.errors import QbtuiError
-from qbtui.registry import Registry
+from qbtui.registry import Preset, Registry
 from qbtui.runs.backends.kohya import (
     KohyaOutputParser,
     check_kohya_install,
@@ -166,3 +166,10 @@ def test_accelerates_wrapper_error_does_not_hide_the_trainers():
     )
     events = parser.feed(output)
     assert [e["message"] for e in events] == ["torch.OutOfMemoryError: MPS backend out of memory"]
+
+
+def test_the_guides_worker_flag_is_renamed_for_sd_scripts(guide_registry):
+    preset = Preset("old-fast", {"dataloader_num_workers": 4, "cache_latents": True, "network_train_unet_only": False})
+    argv, _ = kohya_command(guide_registry.settings, guide_registry.friend("peter"), preset)
+    assert "--dataloader_num_workers" not in argv and argv[argv.index("--max_data_loader_n_workers") + 1] == "4"
+    assert "--network_train_unet_only" not in argv, "a false boolean is left out"
