@@ -164,14 +164,21 @@ def prep_command(args: argparse.Namespace) -> int:
         friends = [find_friend(registry, args.name)]
     else:
         raise QbtuiError("prep needs a friend", fix="give NAME (`qbtui prep peter`) or --all")
-    skipped = 0
+    trouble = 0
     for friend in friends:
-        report = prepare_friend(
-            registry.settings, friend, dry_run=args.dry_run, workers=max(1, args.workers), progress=_progress_printer(friend)
-        )
+        try:
+            report = prepare_friend(
+                registry.settings, friend, dry_run=args.dry_run, workers=max(1, args.workers), progress=_progress_printer(friend)
+            )
+        except QbtuiError as error:
+            if not args.all:
+                raise
+            print(f"{friend.name}: not prepared: {error}")
+            trouble += 1
+            continue
         _print_report(friend, report)
-        skipped += len(report.skipped)
-    return 1 if skipped else 0
+        trouble += len(report.skipped)
+    return 1 if trouble else 0
 
 
 def _progress_printer(friend: Friend):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import qbtui.cli
 from qbtui.cli import build_parser, main
@@ -117,3 +118,14 @@ def test_captions_lists_a_non_utf8_caption_and_exits_1(registry, folder, photos,
     (folder / "a.txt").write_bytes(b"qb_peter caf\xe9")
     assert run(registry, "captions", "peter", "--token-first") == 1
     assert "left alone" in capsys.readouterr().out
+
+
+def test_prep_all_reports_a_missing_folder_and_goes_on(registry, settings, capsys):
+    with_two = registry.read_text(encoding="utf-8") + '\n[friends.anna]\nname = "Anna"\ntoken = "qb_anna"\n'
+    registry.write_text(with_two, encoding="utf-8")
+    anna = settings.datasets_dir / "anna" / "30_anna"
+    anna.mkdir(parents=True)
+    Image.new("RGB", (700, 500), "red").save(anna / "a.png")
+    assert run(registry, "prep", "--all") == 1
+    out = capsys.readouterr().out
+    assert "Peter: not prepared" in out and "Anna: prepared 1" in out
