@@ -37,7 +37,11 @@ class RunsUpdated(Message, bubble=False):
     run_ids: tuple[str, ...]
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RunsUpdated)
+        """Let a newer RunsUpdated supersede this one; it takes over these run ids too."""
+        if not isinstance(message, RunsUpdated):
+            return False
+        message.run_ids = tuple(sorted(set(self.run_ids) | set(message.run_ids)))
+        return True
 
 
 @dataclass

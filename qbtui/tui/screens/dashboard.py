@@ -116,7 +116,13 @@ class DashboardScreen(Screen):
         self._show_details()
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
-        self.table.sync(self.app.workspace, self.app.clock())
+        workspace = self.app.workspace
+        runs = [workspace.run(run_id) for run_id in message.run_ids]
+        if None in runs:
+            self.table.sync(workspace, self.app.clock())
+        else:
+            for friend_id in {run.friend_id for run in runs}:
+                self.table.refresh_friend(workspace, friend_id, self.app.clock())
         self._show_details()
 
     def on_screen_resume(self) -> None:
