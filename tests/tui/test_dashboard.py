@@ -88,3 +88,16 @@ async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_
         await until(pilot, lambda: any("kept the last good registry" in message for message in messages()))
         assert any(str(demo_registry) in message and "fix:" in message for message in messages())
         assert app.screen.query_one(FriendTable).row_count == 3
+
+
+async def test_add_friend_from_the_dashboard_adds_a_row(demo_registry, app_factory, settle, until):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.press(*"Zoe")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        await until(pilot, lambda: "zoe" in [key.value for key in app.screen.query_one(FriendTable).rows])
+        await until(pilot, lambda: row(app, "zoe")[2] == "0")
+        assert row(app, "zoe")[:2] == ["Zoe", "qb_zoe"]
