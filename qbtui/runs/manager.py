@@ -220,10 +220,14 @@ def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> 
         running = [i for i in runs_under(logs_dir) if i.state == "running" and i.run_id != finished_run_id]
         if running:
             return None
-        while (run_id := run_queue.pop()) is not None:
+        for run_id in run_queue.run_ids():
             run = run_dir_for(logs_dir, run_id)
-            if run.run_toml.is_file():
+            startable = run.run_toml.is_file()
+            if startable:
                 launch_supervisor(run)
+            # Dequeued after its supervisor's pid is recorded, so no reader sees it in between.
+            run_queue.remove(run_id)
+            if startable:
                 return run
     return None
 

@@ -66,16 +66,6 @@ class RunQueue:
         with self.locked():
             return self._unlink(run_id)
 
-    def pop(self) -> str | None:
-        """Take the next run id off the queue (None when empty)."""
-        with self.locked():
-            entries = self._entries()
-            if not entries:
-                return None
-            run_id = entries[0][1]
-            self._unlink(run_id)
-            return run_id
-
     def move(self, run_id: str, offset: int) -> list[str]:
         """Move a queued run `offset` places (negative: sooner); the new order."""
         with self.locked():

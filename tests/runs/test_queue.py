@@ -32,7 +32,7 @@ def test_queue_keeps_order_and_moves(settings):
     assert list_queue(settings) == [a, c, b], "the new order is on disk"
     assert move(settings, a, 10) == [c, b, a]
     assert move(settings, a, -10) == [a, c, b]
-    assert RunQueue(settings.logs_dir).pop() == a
+    assert RunQueue(settings.logs_dir).remove(a) and not RunQueue(settings.logs_dir).remove(a)
     assert list_queue(settings) == [c, b]
 
 
