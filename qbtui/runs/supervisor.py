@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ class Supervisor:
             try:
                 process = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd=self.run.path, env=env, preexec_fn=_end_with_parent,
+                    start_new_session=True, cwd=self.run.path, env=env, preexec_fn=_end_with_parent(),
                 )
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
@@ -240,13 +241,17 @@ class Supervisor:
             print(f"qbtui supervisor: could not start the next queued run: {error}", file=sys.stderr)
 
 
-def _end_with_parent() -> None:
-    """In the backend (Linux): get SIGTERM if the supervisor dies, so no trainer is orphaned."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _end_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook (Linux) giving the backend SIGTERM if the supervisor dies, so no
+    trainer is left orphaned; libc is resolved here, before the fork. Elsewhere the
+    backend notices the closed output pipe instead."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _signal_group(pid: int, signum: int) -> None:
