@@ -113,7 +113,7 @@ class EventFollower:
     """Tails an events file from a byte offset, returning only whole new lines.
 
     A line still being written (no newline yet) is kept until it is complete; a file
-    that shrank (replaced) is read again from the start. Lines that are not valid
+    that shrank or was replaced (new inode) is read again from the start. Lines that are not valid
     events are counted in `invalid_lines` and skipped.
     """
 
@@ -122,6 +122,7 @@ class EventFollower:
         self.offset = offset
         self.invalid_lines = 0
         self._partial = b""
+        self._inode: int | None = None
 
     @property
     def line_offset(self) -> int:
@@ -131,11 +132,14 @@ class EventFollower:
     def read_new(self) -> list[Event]:
         """Events appended since the previous call (an empty list when nothing changed)."""
         try:
-            size = os.stat(self.path).st_size
+            stat = os.stat(self.path)
         except FileNotFoundError:
             return []
-        if size < self.offset:
+        size = stat.st_size
+        replaced = self._inode is not None and stat.st_ino != self._inode
+        if replaced or size < self.offset:
             self.offset, self._partial = 0, b""
+        self._inode = stat.st_ino
         if size == self.offset:
             return []
         events: list[Event] = []

@@ -84,6 +84,10 @@ def test_follower_starts_over_when_the_file_is_replaced(tmp_path):
     follower.read_new()
     path.write_bytes(encode_event(make_event("step", step=9)))
     assert [e["step"] for e in follower.read_new()] == [9]
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_bytes(b"".join(encode_event(make_event("step", step=n)) for n in range(10, 15)))
+    replacement.replace(path)
+    assert [e["step"] for e in follower.read_new()] == [10, 11, 12, 13, 14], "a larger file with a new inode"
 
 
 def test_follower_resumes_from_an_offset(tmp_path):
