@@ -28,11 +28,19 @@ async def open_dataset(app, pilot, friend_id: str = "anna") -> DatasetScreen:
 
 
 async def settle(app, pilot) -> None:
-    """Wait until every worker (and the workers they start) finished."""
-    for _ in range(4):
+    """Wait until no worker runs for three turns of the event loop in a row.
+
+    Workers hand results to the UI with `call_from_thread`, which may start further
+    workers (a rescan after a fix), so one `wait_for_complete` is not enough.
+    """
+    idle_turns = 0
+    while idle_turns < 3:
         await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+        if any(not worker.is_finished for worker in app.workers):
+            await app.workers.wait_for_complete()
+            idle_turns = 0
+        else:
+            idle_turns += 1
 
 
 def lines(screen: DatasetScreen) -> dict[str, str]:

@@ -29,10 +29,15 @@ def snapshot_app(demo_template, app_factory):
 
 
 async def _settle(pilot) -> None:
-    for _ in range(4):
+    """Wait until no worker runs for three turns of the event loop in a row."""
+    idle_turns = 0
+    while idle_turns < 3:
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+        if any(not worker.is_finished for worker in pilot.app.workers):
+            await pilot.app.workers.wait_for_complete()
+            idle_turns = 0
+        else:
+            idle_turns += 1
 
 
 def opened(action, *keys: str):
