@@ -21,9 +21,15 @@ async def _open(app, pilot) -> None:
 
 
 async def _submitted(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
+    """Wait until no worker runs for three turns of the event loop in a row."""
+    idle_turns = 0
+    while idle_turns < 3:
         await pilot.pause()
+        if any(not worker.is_finished for worker in app.workers):
+            await app.workers.wait_for_complete()
+            idle_turns = 0
+        else:
+            idle_turns += 1
 
 
 def _text(app: App, selector: str) -> str:
