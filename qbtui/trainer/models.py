@@ -198,7 +198,7 @@ def check_sd15(state_dict: dict, path: Path) -> None:
     from qbtui.trainer.sd15.ldm_layout import TEXT_PREFIX, UNET_PREFIX, VAE_PREFIX
 
     keys = state_dict.keys()
-    if any(k.startswith("conditioner.") or k.startswith(UNET_PREFIX + "label_emb") for k in keys):
+    if any(k.startswith(("conditioner.", UNET_PREFIX + "label_emb")) for k in keys):
         raise QbtuiError("this is an SDXL checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
     if any(k.startswith("cond_stage_model.model.") for k in keys):
         raise QbtuiError("this is a Stable Diffusion 2.x checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
@@ -234,7 +234,7 @@ def _load_single_file(path: Path, dtype):
                 folder = Path(config_dir) / component
                 folder.mkdir()
                 (folder / "config.json").write_text(json.dumps(inferred[component]), encoding="utf-8")
-            options = dict(config=config_dir, local_files_only=True)
+            options = {"config": config_dir, "local_files_only": True}
             if dtype != torch.float32:
                 options["torch_dtype"] = dtype
             unet = UNet2DConditionModel.from_single_file(state_dict, subfolder="unet", **options)

@@ -41,7 +41,9 @@ def read_lora(path: Path | str) -> dict:
     try:
         return load_file(path)
     except (SafetensorError, OSError) as error:
-        raise QbtuiError(f"cannot read the LoRA file: {error}", path=path, fix="train it again or restore it from a checkpoint") from error
+        raise QbtuiError(
+            f"cannot read the LoRA file: {error}", path=path, fix="train it again or restore it from a checkpoint"
+        ) from error
 
 
 def kohya_module_names(unet, text_encoder) -> dict[str, Any]:
@@ -120,7 +122,9 @@ def _encode(base, prompts: list[str]):
     import torch
 
     tokenizer = base.tokenizer
-    ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+    ids = tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
     device = next(base.text_encoder.parameters()).device
     with torch.no_grad():
         return base.text_encoder(ids.to(device))[0]
@@ -162,7 +166,7 @@ def _evaluation(*models) -> Iterator[None]:
             model.eval()
         yield
     finally:
-        for model, mode in zip(models, modes):
+        for model, mode in zip(models, modes, strict=True):
             model.train(mode)
 
 

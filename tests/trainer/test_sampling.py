@@ -95,7 +95,7 @@ def test_conv_lora_delta_equals_down_then_up():
 
 def test_samples_are_deterministic_named_and_weight_zero_is_the_base(base, tmp_path):
     tensors = trained_looking_network(base).kohya_tensors()
-    options = dict(seed=7, steps=1)
+    options = {"seed": 7, "steps": 1}
     first = generate_samples(base, tensors, prompts=[PROMPT, "qb_peter person, man"], weights=(0.0, 0.6, 1.0), out_dir=tmp_path / "a", **options)
     again = generate_samples(base, tensors, prompts=[PROMPT], weights=(0.6,), out_dir=tmp_path / "b", **options)
     plain = generate_samples(base, None, prompts=[PROMPT], weights=(1.0,), out_dir=tmp_path / "base", **options)

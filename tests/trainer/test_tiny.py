@@ -85,7 +85,7 @@ def test_single_file_loads_through_diffusers_and_equals_the_folder(tiny_model_di
         loaded = getattr(single, component).state_dict()
         assert expected.keys() == loaded.keys()
         assert all(torch.equal(expected[key], loaded[key]) for key in expected), component
-    run = dict(prompt="qb_peter person", num_inference_steps=2, output_type="np")
+    run = {"prompt": "qb_peter person", "num_inference_steps": 2, "output_type": "np"}
     a = folder(**run, generator=torch.Generator().manual_seed(3)).images
     b = single(**run, generator=torch.Generator().manual_seed(3)).images
     assert (a == b).all()
