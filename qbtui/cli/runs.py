@@ -214,18 +214,22 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def logs_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.info import read_run
     from qbtui.runs.manager import find_run
 
     info = find_run(_settings(args), args.target)
     try:
         if args.raw:
             follow_raw(info.path, follow=args.follow)
-        else:
-            state = follow_events(info.path, follow=args.follow)
-            if args.follow:
-                print(f"run {info.run_id} ended: {state}")
+            return 0
+        follow_events(info.path, follow=args.follow)
     except KeyboardInterrupt:
         return 130
+    final = read_run(info.path)
+    if args.follow:
+        print(f"run {final.run_id} ended: {final.state}")
+    if final.state == "crashed":
+        print(f"crashed: {final.error}")
     return 0
 
 

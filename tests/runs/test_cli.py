@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
 from qbtui.cli import build_parser, main
 from qbtui.cli.runs import format_duration, format_event
+from qbtui.runs import manager
 from qbtui.runs.info import read_run
+from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.rundir import RunDir
 
 
 def qbtui(workspace, *args):
@@ -76,3 +81,13 @@ def test_event_lines_are_readable():
     assert line.endswith("step 5/1080  loss 0.1330  avg 0.1330  0.00 it/s  ETA 70:40:10")
     error = format_event({"t": 0, "type": "error", "message": "boom", "hint": "do x", "log_tail": ["a", "b"]})
     assert error.endswith("error: boom\n  fix: do x\n  | a\n  | b")
+
+
+def test_logs_of_a_crashed_run_say_why(workspace, capsys, wait_for_state):
+    info = manager.start_run(workspace, "peter")
+    supervisor = read_pid_file(RunDir(info.path).supervisor_pid)
+    os.kill(supervisor.pid, signal.SIGKILL)
+    wait_for_state(info.path, ("crashed",))
+    assert qbtui(workspace, "logs", "peter", "-f") == 0
+    out = capsys.readouterr().out
+    assert "ended: crashed" in out and "crashed: the supervisor process is gone" in out
