@@ -56,6 +56,7 @@ class RunTrace:
     notes: list[str] = field(default_factory=list)
     log_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
     log_total: int = 0
+    step_events: int = 0
 
     def log_since(self, seen: int) -> list[str]:
         """Log lines after the first `seen` ever read (only the kept tail if many are new)."""
@@ -74,6 +75,7 @@ class RunTrace:
             notes=list(self.notes),
             log_lines=deque(self.log_lines, maxlen=LOG_TAIL_LINES),
             log_total=self.log_total,
+            step_events=self.step_events,
         )
 
 
@@ -126,6 +128,7 @@ class _RunFollower:
         kind = event["type"]
         trace = self.trace
         if kind == "step":
+            trace.step_events += 1
             loss = event.get("loss")
             if loss is not None:
                 avg = event.get("avg_loss")

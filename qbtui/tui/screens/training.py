@@ -44,6 +44,7 @@ class TrainingScreen(Screen):
         self.friend_id = friend_id
         self.shown_run_id: str | None = None
         self.log_seen = 0
+        self.steps_seen = -1
 
     def compose(self) -> ComposeResult:
         workspace = self.app.workspace
@@ -114,11 +115,17 @@ class TrainingScreen(Screen):
         if run.run_id != self.shown_run_id:
             self.shown_run_id = run.run_id
             self.log_seen = 0
+            self.steps_seen = -1
             log.clear()
         trace = workspace.trace(run.run_id)
         self.query_one(RunProgress).show(run, trace.learning_rate)
-        self.query_one(LossChart).show(trace.losses, trace.avg_losses)
-        self.query_one("#train-artifacts", Static).update(self._artifacts(run, trace.checkpoints, trace.samples, trace.notes))
+        if trace.step_events != self.steps_seen:
+            self.steps_seen = trace.step_events
+            self.query_one(LossChart).show(trace.losses, trace.avg_losses)
+        artifacts = self._artifacts(run, trace.checkpoints, trace.samples, trace.notes)
+        shown = self.query_one("#train-artifacts", Static)
+        if str(shown.content) != artifacts:
+            shown.update(artifacts, layout=False)
         if trace.samples:
             latest = Path(trace.samples[-1])
             preview = self.query_one("#train-sample", ImagePreview)

@@ -43,7 +43,7 @@ class LossChart(Vertical):
     LossChart #loss-avg { height: 2; }
     LossChart > Sparkline > .sparkline--max-color { color: $error; }
     LossChart > Sparkline > .sparkline--min-color { color: $success; }
-    LossChart #loss-summary { color: $text-muted; }
+    LossChart #loss-summary { color: $text-muted; width: 1fr; height: 1; }
     """
 
     def compose(self) -> ComposeResult:
@@ -52,7 +52,7 @@ class LossChart(Vertical):
         yield Sparkline([], summary_function=fmean, id="loss-avg")
 
     def show(self, losses: Sequence[float], avg_losses: Sequence[float]) -> None:
-        """Replace the data (a new list each time, so the reactive notices)."""
-        self.query_one("#loss-summary", Label).update(loss_summary(losses, avg_losses))
+        """Replace the data (a new list each time, so the reactive notices); no relayout."""
+        self.query_one("#loss-summary", Label).update(loss_summary(losses, avg_losses), layout=False)
         self.query_one("#loss-raw", Sparkline).data = list(losses)
         self.query_one("#loss-avg", Sparkline).data = list(avg_losses)

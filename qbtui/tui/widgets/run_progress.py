@@ -47,6 +47,7 @@ class RunProgress(Vertical):
     RunProgress { height: auto; }
     RunProgress ProgressBar { width: 1fr; }
     RunProgress Bar { width: 1fr; }
+    RunProgress #run-line { width: 1fr; height: 1; }
     """
 
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
@@ -60,10 +61,15 @@ class RunProgress(Vertical):
     def show(self, run: "RunInfo | None", learning_rate: float | None) -> None:
         """Move the bar and rewrite the line for `run` (or say there is none)."""
         bar = self.query_one("#run-bar", ProgressBar)
-        line = self.query_one("#run-line", Label)
         if run is None:
             bar.update(total=1, progress=0)
-            line.update("no run yet: pick a preset and a backend, then start")
+            self._line("no run yet: pick a preset and a backend, then start")
             return
         bar.update(total=max(run.max_steps, 1), progress=run.step)
-        line.update(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
+        self._line(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
+
+    def _line(self, text: str) -> None:
+        """Rewrite the one-line summary only when it changed (its size never does)."""
+        line = self.query_one("#run-line", Label)
+        if str(line.content) != text:
+            line.update(text, layout=False)
