@@ -160,3 +160,15 @@ def test_demo_command_builds_and_opens(run_cli, tmp_path: Path, monkeypatch: pyt
 def test_every_command_has_help_with_an_example(run_cli, command: list[str]) -> None:
     code, out, _ = run_cli(*command, "--help")
     assert code == 0 and "example:\n  qbtui " in out
+
+
+def test_bare_qbtui_without_any_registry_starts_from_the_starter(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: Path) -> None:
+    import qbtui.tui
+
+    monkeypatch.chdir(tmp_path)
+    opened: list[Path] = []
+    monkeypatch.setattr(qbtui.tui, "run_app", lambda path: opened.append(Path(path)) or 0)
+    code, _, err = run_cli()
+    assert code == 0 and opened == [isolated_user_dirs / "registry.toml"]
+    assert f"created a starter registry at {opened[0]}" in err
+    assert Registry.load(opened[0]).friends == {}
