@@ -68,6 +68,24 @@ def test_merged_weights_match_the_training_networks_forward(base):
     torch.testing.assert_close(merged, hooked, atol=1e-4, rtol=1e-4)
 
 
+def test_merged_weights_match_diffusers_load_lora_weights(base, tiny_model_dir):
+    from diffusers import StableDiffusionPipeline
+
+    tensors = trained_looking_network(base).kohya_tensors()
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True)
+    pipe.load_lora_weights(dict(tensors), adapter_name="qb_peter")
+    pipe.set_adapters(["qb_peter"], adapter_weights=[0.7])
+    ids = base.tokenizer("qb_peter person", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = pipe.unet(latents, 300, pipe.text_encoder(ids)[0]).sample
+        with merged_lora(base, tensors, 0.7):
+            merged = base.unet(latents, 300, base.text_encoder(ids)[0]).sample
+        plain = base.unet(latents, 300, base.text_encoder(ids)[0]).sample
+    assert not torch.allclose(plain, expected, atol=1e-3)
+    torch.testing.assert_close(merged, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_missing_alpha_means_scale_one_as_in_a1111(base):
     tensors = trained_looking_network(base, dim=4, alpha=2.0).kohya_tensors()
     name = "lora_unet_mid_block_attentions_0_proj_in"
