@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -284,3 +285,16 @@ async def test_a_rescan_during_an_edit_never_redirects_the_save(demo_registry, a
         await settle(app, pilot)
         assert (folder(demo_registry) / "photo_00.txt").read_text() == "qb_anna person, smiling, photo 0, hat\n"
         assert (folder(demo_registry) / "photo_01.txt").read_text() == "qb_anna person, smiling, photo 1\n"
+
+
+async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_factory):
+    shutil.rmtree(folder(demo_registry, "sam"))
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot, "sam")
+        assert "folder-missing" in str(screen.query_one("#dataset-summary", Static).content)
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        assert folder(demo_registry, "sam").is_dir()
+        assert "folder-missing" not in str(screen.query_one("#dataset-summary", Static).content)
+        assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(screen.query_one("#dataset-problems", Static).content)

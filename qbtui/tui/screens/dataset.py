@@ -291,7 +291,7 @@ class DatasetScreen(Screen[None]):
         self.editing = True
         self._set_caption_text((text if text is not None else self.friend.caption_template).strip())
         self.caption.read_only = False
-        self.caption.border_title = "Editing"
+        self.caption.border_title = f"Editing · {path.name}"
         self.caption.focus()
         self.caption.move_cursor(self.caption.document.end)
 
