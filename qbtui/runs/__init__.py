@@ -13,8 +13,6 @@ _EXPORTS = {
     "RunInfo": "qbtui.runs.info",
     "read_run": "qbtui.runs.info",
     "list_runs": "qbtui.runs.info",
-    "live_runs": "qbtui.runs.info",
-    "RUN_STATES": "qbtui.runs.info",
     "LIVE_STATES": "qbtui.runs.info",
     "EventFollower": "qbtui.runs.events",
     "list_queue": "qbtui.runs.queue",

@@ -21,7 +21,6 @@ from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
 from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 
-RUN_STATES = ("queued", "running", "completed", "stopped", "failed", "crashed")
 LIVE_STATES = ("queued", "running")
 RECENT_LOSSES = 200
 CRASH_LOG_LINES = 20
@@ -31,7 +30,10 @@ STARTUP_GRACE_S = 30.0
 
 @dataclass(frozen=True)
 class RunInfo:
-    """A snapshot of one run, as `qbtui runs` and the dashboard show it."""
+    """A snapshot of one run, as `qbtui runs` and the dashboard show it.
+
+    `state` is one of "queued", "running", "completed", "stopped", "failed", "crashed".
+    """
 
     run_id: str
     friend_id: str
@@ -264,8 +266,3 @@ def _unreadable_run(run: RunDir, error: QbtuiError) -> RunInfo:
         state="crashed", step=0, max_steps=0, loss=None, avg_loss=None, it_s=None, eta_s=None,
         started_at=None, lora_path=None, error=str(error), losses=(),
     )
-
-
-def live_runs(settings: Settings, friend_id: str | None = None) -> list[RunInfo]:
-    """Runs that are queued or running (for one friend when given)."""
-    return [info for info in list_runs(settings) if info.live and friend_id in (None, info.friend_id)]

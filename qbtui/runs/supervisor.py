@@ -163,8 +163,8 @@ class Supervisor:
             return
         now = time.monotonic()
         if self.term_sent_at is None:
-            saving = self.parser is not None and self.parser.saving_since is not None
-            if saving and now - self.parser.saving_since < CHECKPOINT_WAIT_S:
+            parser = self.parser
+            if parser is not None and parser.saving_checkpoint and now - parser.saving_since < CHECKPOINT_WAIT_S:
                 return
             _signal_group(process.pid, signal.SIGTERM)
             self.term_sent_at = now
