@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +52,7 @@ def make_tiny_dataset(parent: Path, *, images: int = 4, repeats: int = 2, token:
 @pytest.fixture
 def tiny_dataset_factory(tmp_path: Path) -> Callable[..., Path]:
     """`make_tiny_dataset` bound to a fresh folder per call: factory(images=2, repeats=1, ...)."""
-    counter = iter(range(1000))
+    counter = itertools.count()
 
     def factory(**options) -> Path:
         return make_tiny_dataset(tmp_path / f"dataset-{next(counter)}", **options)
