@@ -172,3 +172,11 @@ def test_bare_qbtui_without_any_registry_starts_from_the_starter(run_cli, tmp_pa
     assert code == 0 and opened == [isolated_user_dirs / "registry.toml"]
     assert f"created a starter registry at {opened[0]}" in err
     assert Registry.load(opened[0]).friends == {}
+
+
+def test_registry_table_on_the_demo_and_locate_on_the_commented_registry(run_cli, demo_registry: Path, commented_registry: Path) -> None:
+    code, out, _ = run_cli("--registry", demo_registry, "registry", "table")
+    assert code == 0 and out.splitlines()[2:] == ["| Ada | qb_ada |  |  |  |  |", "| Ben | qb_ben |  |  |  |  |", "| Cleo | qb_cleo |  |  |  |  |"]
+    code, out, _ = run_cli("--registry", commented_registry, "locate")
+    assert code == 0 and f"registry:    {commented_registry}" in out
+    assert f"datasets:    {Path.home() / 'datasets/friends'}" in out
