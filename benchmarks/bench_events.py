@@ -8,8 +8,10 @@
 2. Supervisor CPU at the guide's rate: a kohya-like stand-in redraws a tqdm bar 10 times
    a second and advances one step every 2.5 s (the guide's ~45 min for 1,200 steps);
    the supervisor copies and parses that output. Target: < 5% of one core.
+3. `list_runs` (what the dashboard polls) over many finished runs: the first call and
+   then each poll, which reads only new bytes.
 
-Usage: .venv/bin/python benchmarks/bench_events.py [--seconds 5] [--cpu-seconds 15]
+Usage: .venv/bin/python benchmarks/bench_events.py [--seconds 5] [--cpu-seconds 15] [--runs 200]
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qbtui.registry import Registry
-from qbtui.runs.events import EventFollower, read_events
-from qbtui.runs.info import read_run
-from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.events import EventFollower, EventWriter, read_events
+from qbtui.runs.info import list_runs, read_run
+from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.manager import RunPlan, create_run, launch_supervisor
 from qbtui.runs.rundir import new_run_id
 
@@ -188,10 +190,41 @@ def bench_supervisor_cpu(workspace: Path, seconds: float) -> None:
     print(f"  CPU {used:.3f} s over {wall:.1f} s wall = {100 * used / wall:.2f}% of one core (target < 5%)")
 
 
+def bench_list_runs(workspace: Path, runs: int) -> None:
+    """`list_runs` over many finished runs: the first read parses everything, polls only stat."""
+    registry = Registry.load(workspace / "registry.toml")
+    now = time.time()
+    for index in range(runs):
+        run_id = new_run_id("bench", now - index)
+        run = create_run(registry.settings, RunPlan(
+            run_id=run_id, friend_id="bench", backend="builtin", preset="bench", command=["true"], train={},
+            max_steps=1200, images=0, fingerprint="", output_dir=registry.settings.lora_dir,
+            output_name="qb_bench_lora", registry=registry.path,
+        ))
+        write_pid_file(run.supervisor_pid, ProcessRecord(1, "gone"))
+        with EventWriter(run.events) as events:
+            events.write("supervisor", state="started", pid=1)
+            for step in range(1, 1201):
+                events.write("step", step=step, max_steps=1200, loss=0.1, avg_loss=0.1)
+            events.write("done", status="completed", lora_path=None)
+            events.write("supervisor", state="backend-exited", pid=1)
+    started = time.perf_counter()
+    list_runs(registry.settings)
+    first = time.perf_counter() - started
+    polls = 20
+    started = time.perf_counter()
+    for _ in range(polls):
+        list_runs(registry.settings)
+    poll = (time.perf_counter() - started) / polls
+    print(f"3) list_runs over {runs + 2} runs ({runs} finished with 1,200 step events each):")
+    print(f"  first call {first * 1000:.0f} ms (parses every file), then {poll * 1000:.1f} ms per poll (new bytes only)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the 1,000 lines/s stream")
     parser.add_argument("--cpu-seconds", type=float, default=15.0, help="length of the supervisor CPU measurement")
+    parser.add_argument("--runs", type=int, default=200, help="finished runs for the list_runs measurement")
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"qbtui event benchmark ({os.cpu_count()} CPUs, load average {load:.1f}: figures as measured on this machine)")
@@ -200,6 +233,7 @@ def main() -> None:
         (workspace / "registry.toml").write_text(REGISTRY)
         bench_lag(workspace, args.seconds)
         bench_supervisor_cpu(workspace, args.cpu_seconds)
+        bench_list_runs(workspace, args.runs)
 
 
 if __name__ == "__main__":
