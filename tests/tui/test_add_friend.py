@@ -46,6 +46,7 @@ async def test_add_friend_writes_the_registry_and_creates_the_folder(registry_pa
         assert "peter/30_peter" in _text(app, "#add-hint")
         await pilot.click("#add-describe")
         await pilot.press(*"man, glasses")
+        assert "captions start: qb_peter person, man, glasses" in _text(app, "#add-hint")
         await pilot.press("ctrl+s")
         await _submitted(app, pilot)
         assert isinstance(app.screen, DashboardScreen)

@@ -298,3 +298,22 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
         assert folder(demo_registry, "sam").is_dir()
         assert "folder-missing" not in str(screen.query_one("#dataset-summary", Static).content)
         assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(screen.query_one("#dataset-problems", Static).content)
+
+
+async def test_bulk_tag_add_and_remove(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        captions = sorted(folder(demo_registry).glob("*.txt"))
+        await pilot.press("b")
+        await settle(app, pilot)
+        await pilot.press(*"red scarf", "enter")
+        await settle(app, pilot)
+        assert all(path.read_text().rstrip().endswith(", red scarf") for path in captions)
+        await pilot.press("b")
+        await settle(app, pilot)
+        assert ("red scarf", 9) in app.screen.frequencies
+        await pilot.press(*"smiling", "shift+tab", "right", "space", "ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DatasetScreen)
+        assert not any("smiling" in path.read_text() for path in captions)

@@ -112,7 +112,9 @@ class AddFriendScreen(ModalScreen[str | None]):
         self.query_one("#add-token", Input).placeholder = default_token(friend_id) if name.strip() else "qb_<id>"
         settings = self.app.workspace.settings
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
-        self.query_one("#add-hint", Static).update(Content(f"token: {token}\nfolder: {_shorten(folder)}"))
+        describe = self.query_one("#add-describe", Input).value.strip()
+        caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
+        self.query_one("#add-hint", Static).update(Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}"))
         self._show_error((self._problem(name, friend_id, token) if name else None) or "")
 
     def _token(self, friend_id: str) -> str:
