@@ -51,7 +51,7 @@ def workspace_start(registry, friend, **kwargs):
 
 
 def test_supervisor_is_in_its_own_session_and_ignores_sighup(workspace, monkeypatch, wait_for, wait_for_state):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     info = workspace_start(workspace, "peter")
     supervisor = wait_for(lambda: read_pid_file(RunDir(info.path).supervisor_pid), what="supervisor pid")
     assert os.getsid(supervisor.pid) == supervisor.pid != os.getsid(0)
@@ -85,7 +85,7 @@ def test_the_app_killed_mid_run_leaves_the_run_going(workspace, monkeypatch, wai
 
 
 def test_second_run_for_one_friend_is_refused(workspace, monkeypatch):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     first = workspace_start(workspace, "peter")
     with pytest.raises(QbtuiError, match="already has a running run") as error:
         workspace_start(workspace, "peter")
@@ -94,7 +94,7 @@ def test_second_run_for_one_friend_is_refused(workspace, monkeypatch):
 
 
 def test_two_racing_train_calls_start_one_run(workspace, monkeypatch):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     outcomes: list[object] = []
 
     def train():
@@ -216,7 +216,7 @@ def test_queue_runs_the_next_friend_after_the_current_one(workspace, monkeypatch
 
 
 def test_stopping_a_queued_run_cancels_it(workspace, monkeypatch):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     first = workspace_start(workspace, "peter")
     queued = workspace_start(workspace, "maria", queue=True)
     assert manager.stop_run(workspace.settings, queued.run_id).state == "stopped"
