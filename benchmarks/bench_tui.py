@@ -121,9 +121,9 @@ def live_run(registry: Path) -> Path:
     """A run directory whose supervisor is this process (so it counts as running)."""
     from qbtui.runs.events import EventWriter
     from qbtui.runs.liveness import ProcessRecord, write_pid_file
-    from qbtui.runs.rundir import RunDir, write_run_toml
+    from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 
-    run_id = "20261125-040000-friend00-bench"
+    run_id = new_run_id("friend00")
     run = RunDir(registry.parent / "logs" / "friend00" / run_id)
     run.path.mkdir(parents=True)
     write_run_toml(run, {"run_id": run_id, "friend": "friend00", "backend": "builtin", "preset": "demo", "created_at": time.time()}, {"max_train_steps": 100000})
@@ -142,6 +142,7 @@ async def key_latency(registry: Path, presses: int) -> dict[str, list[float]]:
     from qbtui.tui.app import QbtuiApp
 
     run_dir = live_run(registry)
+    run_id = run_dir.name
     stop = threading.Event()
     writer = threading.Thread(target=stream_events, args=(run_dir, 200, stop), daemon=True)
     app = QbtuiApp(registry, watch=False)
@@ -168,6 +169,8 @@ async def key_latency(registry: Path, presses: int) -> dict[str, list[float]]:
                 await pilot.pause(0.02)
 
         table = app.screen.query_one(DataTable)
+        if app.workspace.run(run_id) is None:
+            raise SystemExit(f"the app does not see the streaming run {run_id}")
         await measure("dashboard", ("down", "up"), lambda: table.cursor_row)
         await pilot.press("t")
         await pilot.pause(0.5)
