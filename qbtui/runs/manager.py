@@ -86,6 +86,12 @@ def plan_run(
         raise QbtuiError(f"unknown backend {backend!r}", path=registry.path, fix=f"use one of: {', '.join(BACKENDS)}")
     if steps is not None and steps <= 0:
         raise QbtuiError(f"--steps must be positive, not {steps}", fix="pass a step count such as 1200")
+    if not settings.base_model.exists():
+        raise QbtuiError(
+            "the base model is missing",
+            path=settings.base_model,
+            fix="set base_model in registry.toml [settings] to your SD 1.5 .safetensors file or diffusers folder",
+        )
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
     common = dict(run_id=run_id, friend_id=friend.id, backend=backend, preset=chosen.name, images=images, fingerprint=fingerprint,

@@ -70,6 +70,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     (tmp_path / "registry.toml").write_text(REGISTRY)
     for friend in ("peter", "maria"):
         draw_dataset(tmp_path / "datasets" / friend / f"30_{friend}", f"qb_{friend}")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "base").write_bytes(b"stand-in checkpoint")
     scripts = tmp_path / "sd-scripts"
     scripts.mkdir()
     (scripts / "train_network.py").write_text("# stand-in: the accelerate stand-in never runs it\n")

@@ -224,6 +224,14 @@ def test_stopping_a_queued_run_cancels_it(workspace, monkeypatch):
     manager.stop_run(workspace.settings, first.run_id)
 
 
+def test_missing_base_model_is_refused_before_anything_is_written(workspace):
+    (workspace.path.parent / "models" / "base").unlink()
+    with pytest.raises(QbtuiError, match="base model is missing") as error:
+        workspace_start(workspace, "peter")
+    assert error.value.path == workspace.settings.base_model
+    assert not workspace.settings.logs_dir.exists()
+
+
 def test_unknown_backend_and_missing_runs_are_clear_errors(workspace):
     with pytest.raises(QbtuiError, match="unknown backend"):
         workspace_start(workspace, "peter", backend="comfy")
