@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+
+import pytest
 
 from qbtui.registry import Settings
 from qbtui.runs.events import EventWriter
@@ -175,3 +178,16 @@ def test_dataset_fingerprint_follows_the_training_folders(tmp_path):
     assert dataset_fingerprint(tmp_path / "peter") == first, "kohya ignores originals/, so does the fingerprint"
     (folder / "a.txt").write_text("qb_peter person")
     assert dataset_fingerprint(tmp_path / "peter") != first
+
+
+@pytest.mark.skipif(shutil.which("ps") is None, reason="no ps command here")
+def test_ps_fallback_used_on_macos_tells_the_same_story(monkeypatch):
+    from qbtui.runs import liveness
+
+    monkeypatch.setattr(liveness.sys, "platform", "darwin")
+    started = liveness.process_start_time(os.getpid())
+    assert started and started == liveness.process_start_time(os.getpid())
+    assert len(started.split()) == 5, "lstart reads like 'Wed Nov 25 03:42:46 2026'"
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert liveness.process_start_time(child.pid) is None
