@@ -10,6 +10,7 @@ a key press; the app's `FriendChanged` does the same for changes made elsewhere.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -134,7 +135,7 @@ class DatasetScreen(Screen[None]):
         self.history = CaptionHistory()
         self.status: FriendStatus | None = None
         self.editing_caption: Path | None = None
-        self.busy = False
+        self.file_changes = threading.Lock()
 
     # --- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -338,7 +339,7 @@ class DatasetScreen(Screen[None]):
         if actions == {"move-to-originals"}:
             self.action_to_originals()
             return
-        self._fix(image, frozenset(actions))
+        self._run_fixes(image, frozenset(actions))
 
     def action_fix_all(self) -> None:
         """Prep every photo, create missing captions and put the token first everywhere."""
@@ -348,35 +349,37 @@ class DatasetScreen(Screen[None]):
         if not actions:
             self.notify("nothing qbtui can fix by itself here", severity="warning")
             return
-        self._fix(None, frozenset(actions))
+        self._run_fixes(None, frozenset(actions))
 
-    def _fix(self, image: "ImageStatus | None", actions: frozenset[str]) -> None:
-        if self.busy:
-            self.notify("still working on the last fix", severity="warning")
-            return
-        self.busy = True
-        self._run_fixes(image, actions)
-
-    @work(thread=True, exclusive=True, group="dataset-fix", exit_on_error=False)
+    @work(thread=True, group="dataset-files", exit_on_error=False)
     def _run_fixes(self, image: "ImageStatus | None", actions: frozenset[str]) -> None:
+        """Create the folder, prep, write missing captions, put the token first (in that order).
+
+        A failing step stops the later ones; what the earlier ones did is still reported
+        and undoable.
+        """
         settings, friend = self.app.workspace.settings, self.friend
         changes: list[CaptionChange] = []
         notes: list[str] = []
-        try:
-            if "add-folder" in actions:
-                notes.append(dataset_actions.add_folder(settings, friend))
-            if "prep" in actions:
-                self.app.call_from_thread(self._progress, 0, 1)
-                report = dataset_actions.prep(settings, friend, lambda done, total: self.app.call_from_thread(self._progress, done, total))
-                notes.append(report)
-            if "caption-init" in actions:
-                changes += dataset_actions.init_captions_for(settings, friend, image)
-            if "token-first" in actions:
-                changes += dataset_actions.token_first_for(settings, friend, image)
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-        finally:
-            self.app.call_from_thread(self._fixes_done, changes, notes, image)
+        steps: list[Callable[[], None]] = []
+        if "add-folder" in actions:
+            steps.append(lambda: notes.append(dataset_actions.add_folder(settings, friend)))
+        if "prep" in actions:
+            steps.append(lambda: notes.append(dataset_actions.prep(settings, friend, self._progress_from_thread)))
+        if "caption-init" in actions:
+            steps.append(lambda: changes.extend(dataset_actions.init_captions_for(settings, friend, image)))
+        if "token-first" in actions:
+            steps.append(lambda: changes.extend(dataset_actions.token_first_for(settings, friend, image)))
+        with self.file_changes:
+            try:
+                for step in steps:
+                    step()
+            except QbtuiError as error:
+                self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
+        self.app.call_from_thread(self._fixes_done, changes, notes, image)
+
+    def _progress_from_thread(self, done: int, total: int) -> None:
+        self.app.call_from_thread(self._progress, done, total)
 
     def _progress(self, done: int, total: int) -> None:
         bar = self.query_one("#dataset-progress", ProgressBar)
@@ -384,7 +387,6 @@ class DatasetScreen(Screen[None]):
         bar.update(total=max(total, 1), progress=done)
 
     def _fixes_done(self, changes: list[CaptionChange], notes: list[str], image: "ImageStatus | None") -> None:
-        self.busy = False
         self.query_one("#dataset-progress", ProgressBar).remove_class("-running")
         if changes:
             self.history.record(f"fix {image.path.name}" if image else "fix all captions", changes)
@@ -406,10 +408,11 @@ class DatasetScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(question, title="Move to originals"), answered)
 
-    @work(thread=True, exclusive=True, group="dataset-fix", exit_on_error=False)
+    @work(thread=True, group="dataset-files", exit_on_error=False)
     def _move_out(self, path: Path) -> None:
         try:
-            kept = dataset_actions.to_originals(self.app.workspace.settings, self.friend, path)
+            with self.file_changes:
+                kept = dataset_actions.to_originals(self.app.workspace.settings, self.friend, path)
         except QbtuiError as error:
             self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
             return
@@ -417,7 +420,7 @@ class DatasetScreen(Screen[None]):
         self.app.call_from_thread(self.rescan)
 
     # --- bulk tags and undo -----------------------------------------------------------
-    @work(thread=True, exclusive=True, group="dataset-captions", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
     def action_tags(self) -> None:
         """Add, remove or rename a tag across every caption, with tag frequencies shown."""
         try:
@@ -444,10 +447,11 @@ class DatasetScreen(Screen[None]):
             return
         self._undo(step)
 
-    @work(thread=True, exclusive=True, group="dataset-captions", exit_on_error=False)
+    @work(thread=True, group="dataset-files", exit_on_error=False)
     def _undo(self, step: UndoStep) -> None:
         try:
-            result = undo_step(step)
+            with self.file_changes:
+                result = undo_step(step)
         except QbtuiError as error:
             self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
             return
@@ -457,11 +461,12 @@ class DatasetScreen(Screen[None]):
         self.app.call_from_thread(self.notify, message, severity="warning" if result.skipped else "information")
         self.app.call_from_thread(self.rescan)
 
-    @work(thread=True, exclusive=True, group="dataset-captions", exit_on_error=False)
+    @work(thread=True, group="dataset-files", exit_on_error=False)
     def _change_captions(self, label: str, change: Callable[[], list[CaptionChange]]) -> None:
         """Run a caption change off the UI thread, remember it for undo, rescan."""
         try:
-            changes = change()
+            with self.file_changes:
+                changes = change()
         except QbtuiError as error:
             self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
             return

@@ -109,9 +109,13 @@ def tag_counts(settings: Settings, friend: Friend) -> list[tuple[str, int]]:
 
 
 def prep(settings: Settings, friend: Friend, progress: Callable[[int, int], object]) -> str:
-    """Prepare every photo that needs it (originals kept); a one-line report."""
+    """Prepare every photo that needs it (originals kept); a one-line report.
+
+    `progress(done, total)` is called once before the first photo and after each one.
+    """
     from qbtui.dataset import prepare_friend
 
+    progress(0, 1)
     report = prepare_friend(settings, friend, progress=lambda done, total, _path: progress(done, total))
     text = f"prepared {len(report.done)} photo{'s' if len(report.done) != 1 else ''} (originals kept in {friend.id}/originals/)"
     if report.skipped:
