@@ -6,6 +6,7 @@ LoRA written, `done` "stopped") or to a failure (`error` with a hint, `done` "fa
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import secrets
@@ -193,7 +194,6 @@ class _Trainer:
             self.events.write("warning", message=warning)
         for flag in config.unsupported_flags():
             self.events.write("warning", message=f"the builtin trainer ignores {flag} (a kohya flag it does not implement)")
-        self.precision = precision
         self.accelerator = Accelerator(mixed_precision=precision, cpu=requested_device == "cpu")
         self.device = self.accelerator.device.type
         self.data = TrainingData(find_images(config.train_data_dir, config.caption_extension), config.size, config.seed)
@@ -222,6 +222,7 @@ class _Trainer:
                 self.data.cache_latents(self._encode_latents)
             if not self.train_text_encoder:
                 self.data.cache_embeddings(self._embed)
+        self._release_cached_models()
         optimizer = torch.optim.AdamW(
             self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr)
         )
@@ -245,6 +246,16 @@ class _Trainer:
             session_id=secrets.randbelow(2**31),
             mixed_precision=precision,
         )
+
+    def _release_cached_models(self) -> None:
+        """Free the VAE and text encoder once their outputs are cached and no samples need them."""
+        if self.config.sample_prompts:
+            return
+        if self.config.cache_latents:
+            self.base.vae = None
+        if not self.train_text_encoder:
+            self.base.text_encoder = None
+        gc.collect()
 
     def _restore(self, state: TrainingState) -> int:
         self.network.load_state_dict(state.network)

@@ -325,3 +325,18 @@ def test_bad_run_toml_exits_non_zero_with_an_error_event(tmp_path):
     assert "run.toml" in result.stderr and "fix:" in result.stderr and "Traceback" not in result.stderr
     error, done = events_of(run_dir)
     assert error["type"] == "error" and error["hint"] and done["status"] == "failed"
+
+
+@pytest.mark.parametrize(("prompts", "released"), [([], True), (["qb_peter person"], False)])
+def test_cached_models_are_freed_unless_samples_need_them(tiny_model_dir, tiny_dataset, tmp_path, prompts, released):
+    from qbtui.runs.events import EventWriter
+    from qbtui.trainer.loop import _Trainer
+
+    config = make_config(
+        tiny_model_dir, tiny_dataset, tmp_path / "lora", network_train_unet_only=True, cache_latents=True, sample_prompts=prompts
+    )
+    with EventWriter(tmp_path / "events.jsonl") as events:
+        trainer = _Trainer(config, tmp_path, events)
+        trainer._set_up()
+    assert (trainer.base.vae is None) is released
+    assert (trainer.base.text_encoder is None) is released
