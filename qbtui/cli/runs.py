@@ -136,20 +136,19 @@ def runs_table(infos: list) -> str:
 
 # ------------------------------------------------------------------ following
 
-def follow_events(run_path: Path, *, follow: bool, out=None) -> str:
+def follow_events(run_path: Path, *, follow: bool) -> str:
     """Print a run's events (then new ones while it is live when `follow`); its final state."""
     from qbtui.runs.events import EventFollower
     from qbtui.runs.info import read_run
 
-    out = out or sys.stdout
     follower = EventFollower(Path(run_path) / "events.jsonl")
     while True:
         info = read_run(run_path)
         for event in follower.read_new():
-            print(format_event(event), file=out, flush=True)
+            print(format_event(event), flush=True)
         if not follow or not info.live:
             for event in follower.read_new():
-                print(format_event(event), file=out, flush=True)
+                print(format_event(event), flush=True)
             return info.state
         time.sleep(FOLLOW_POLL_S)
 
