@@ -210,9 +210,9 @@ class QbtuiApp(App[None]):
         self.rescan_one(friend_id)
 
     @work(thread=True, group="runs", exit_on_error=False)
-    def start_run(self, friend_id: str, preset: str, backend: str) -> None:
+    def start_run(self, friend_id: str, preset: str, backend: str, *, force: bool = False) -> None:
         """Start a run in a worker; errors appear as a notification with their fix."""
-        self._run_intent(lambda: self.workspace.start_run(friend_id, preset=preset, backend=backend), "started")
+        self._run_intent(lambda: self.workspace.start_run(friend_id, preset=preset, backend=backend, force=force), "started")
 
     @work(thread=True, group="runs", exit_on_error=False)
     def stop_run(self, run_id: str) -> None:

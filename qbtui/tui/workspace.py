@@ -277,11 +277,11 @@ class Workspace:
 
         return command_for(self.registry, friend_id, preset, backend)
 
-    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None) -> "RunInfo":
-        """Start a detached run for a friend; the poller picks it up at once."""
+    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False) -> "RunInfo":
+        """Start a detached run for a friend (`force`: despite dataset problems); polled at once."""
         from qbtui.runs import start_run
 
-        info = start_run(self.registry, friend_id, preset=preset, backend=backend)
+        info = start_run(self.registry, friend_id, preset=preset, backend=backend, force=force)
         self._poll_now.set()
         return info
 

@@ -125,3 +125,22 @@ async def test_start_a_real_run_watch_it_move_and_stop_it(demo_registry, tiny_mo
     async with reopened.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: reopened.workspace.run(run_id) is not None)
         assert reopened.workspace.run(run_id).state == "stopped"
+
+
+async def test_unready_dataset_is_refused_with_its_problems_unless_forced(demo_registry, app_factory, until):
+    (demo_registry.parent / "models" / "base").mkdir(parents=True)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_training(app, pilot, friend_row=1)
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        messages = [str(note.message) for note in app._notifications]
+        assert any("not ready" in message and "fix:" in message for message in messages), messages
+        assert app.workspace.runs_for("anna") == []
+        await pilot.press("f")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: app.workspace.runs_for("anna") != [])
+        run = app.workspace.runs_for("anna")[0]
+        app.stop_run(run.run_id)
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: not app.workspace.run(run.run_id).live, timeout=60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -18,19 +17,19 @@ if TYPE_CHECKING:
     from qbtui.runs import RunInfo
     from qbtui.tui.app import QbtuiApp
 
+# No start column: run ids begin with their start time (20261125-034512-...).
 COLUMNS = (("run", "Run"), ("friend", "Friend"), ("state", "State"), ("step", "Step"),
-           ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"), ("started", "Started"))
+           ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
 STATE_COLORS = {"running": "accent", "queued": "primary", "completed": "success",
                 "stopped": "warning", "failed": "error", "crashed": "error"}
 
 
 def run_cells(run: "RunInfo", colors: dict[str, str]) -> list[object]:
     """One row of the runs table."""
-    started = time.strftime("%m-%d %H:%M", time.localtime(run.started_at)) if run.started_at else "-"
-    loss = f"{run.loss:.4f}" if run.loss is not None else "-"
+    loss = f"{run.loss:.3f}" if run.loss is not None else "-"
     eta = format_duration(run.eta_s) if run.state == "running" else "-"
     return [run.run_id, run.friend_id, Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
-            f"{run.step}/{run.max_steps}", loss, eta, f"{run.backend}/{run.preset}", started]
+            f"{run.step}/{run.max_steps}", loss, eta, f"{run.backend}/{run.preset}"]
 
 
 class RunsScreen(Screen):

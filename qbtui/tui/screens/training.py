@@ -32,6 +32,7 @@ class TrainingScreen(Screen):
 
     BINDINGS = [
         Binding("s", "start", "Start", id="training.start"),
+        Binding("f", "start(True)", "Force", id="training.force"),
         Binding("x", "stop", "Stop", id="training.stop"),
         Binding("u", "resume", "Resume", id="training.resume"),
         Binding("escape", "app.dashboard", "Back", id="training.back"),
@@ -161,12 +162,13 @@ class TrainingScreen(Screen):
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.show_command()
 
-    def action_start(self) -> None:
+    def action_start(self, force: bool = False) -> None:
+        """Start a run; `force` trains even when the dataset still has problems."""
         run = self.current_run()
         if run is not None and run.state in ("running", "queued"):
             self.notify(f"{run.run_id} is already {run.state}; stop it first (x)", severity="warning")
             return
-        self.app.start_run(self.friend_id, self.preset, self.backend)
+        self.app.start_run(self.friend_id, self.preset, self.backend, force=force)
 
     def action_stop(self) -> None:
         run = self.current_run()
