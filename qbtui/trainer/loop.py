@@ -10,6 +10,7 @@ import gc
 import math
 import random
 import secrets
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -168,6 +169,7 @@ class _Trainer:
             if config.save_every_n_steps and step % config.save_every_n_steps == 0:
                 self._flush_losses(start_step, started)
                 self._write_lora(checkpoint_name(config.output_name, step), step, event=True)
+                self._save_state(step)
             if config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and step < config.max_train_steps:
                 self._sample(step)
             if should_stop() and step < config.max_train_steps:
@@ -192,8 +194,8 @@ class _Trainer:
         precision, warning = resolve_precision(requested_device, config.mixed_precision)
         if warning:
             self.events.write("warning", message=warning)
-        for flag in config.unsupported_flags():
-            self.events.write("warning", message=f"the builtin trainer ignores {flag} (a kohya flag it does not implement)")
+        for flag in config.unsupported_flags():  # the runs layer puts these in the events when it creates the run
+            print(f"note: the builtin trainer ignores {flag} (a kohya flag it does not implement)", file=sys.stderr)
         self.accelerator = Accelerator(mixed_precision=precision, cpu=requested_device == "cpu")
         self.device = self.accelerator.device.type
         self.data = TrainingData(find_images(config.train_data_dir, config.caption_extension), config.size, config.seed)
@@ -354,7 +356,8 @@ class _Trainer:
             self.events.write("checkpoint", step=step, path=str(path))
         return path
 
-    def _stop(self, step: int) -> Outcome:
+    def _save_state(self, step: int) -> None:
+        """Everything `--resume` needs to continue exactly from `step`."""
         state = TrainingState(
             step=step,
             network=self.network.kohya_tensors(),
@@ -366,8 +369,12 @@ class _Trainer:
             settings=resume_settings(self.config),
         )
         save_state(state_dir_for(self.config, self.run_dir), state)
+
+    def _stop(self, step: int) -> Outcome:
+        self._save_state(step)
         path = Path(self.config.output_dir) / checkpoint_name(self.config.output_name, step)
-        if not path.exists():
+        just_saved = self.config.save_every_n_steps and step % self.config.save_every_n_steps == 0
+        if not just_saved:
             self._write_lora(path.name, step, event=True)
         self.events.write("done", status="stopped", lora_path=str(path))
         return Outcome("stopped", path, step)

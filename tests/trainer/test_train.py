@@ -192,7 +192,7 @@ def test_loss_falls_when_overfitting_two_images(tiny_model_dir, tiny_dataset_fac
     assert after < 0.8 * before, (before, after)
 
 
-def test_ten_steps_equal_five_then_stop_resume_five(tiny_model_dir, tiny_dataset, tmp_path):
+def test_ten_steps_equal_five_then_stop_resume_five_and_a_crash_resumes_from_the_checkpoint(tiny_model_dir, tiny_dataset, tmp_path):
     straight = make_config(tiny_model_dir, tiny_dataset, tmp_path / "straight", max_train_steps=10, save_every_n_steps=0)
     expected = load_tensors(train(straight, tmp_path / "a").lora_path)
 
@@ -215,6 +215,23 @@ def test_ten_steps_equal_five_then_stop_resume_five(tiny_model_dir, tiny_dataset
     assert [e["step"] for e in events if e["type"] == "start"] == [0, 5]
     assert [e["step"] for e in events if e["type"] == "step"] == list(range(1, 11))
     assert load_tensors(stopped.lora_path).keys() == expected.keys()
+
+    crashed_dir = tmp_path / "c"
+    crashing = make_config(tiny_model_dir, tiny_dataset, tmp_path / "crash", max_train_steps=10, save_every_n_steps=5)
+    steps_seen = iter(range(100))
+
+    def crash_after_seven_steps() -> bool:
+        if next(steps_seen) == 6:
+            raise RuntimeError("power cut")
+        return False
+
+    with pytest.raises(RuntimeError):
+        train(crashing, crashed_dir, should_stop=crash_after_seven_steps)
+    assert events_of(crashed_dir)[-1]["status"] == "failed"
+    recovered = train(crashing, crashed_dir, resume=True)
+    assert [e["step"] for e in events_of(crashed_dir) if e["type"] == "start"] == [0, 5]
+    for key, value in load_tensors(recovered.lora_path).items():
+        torch.testing.assert_close(value, expected[key], atol=1e-6, rtol=1e-5)
 
 
 def test_resume_refuses_changed_settings_and_missing_state(tiny_model_dir, tiny_dataset, tmp_path):
