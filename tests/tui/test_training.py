@@ -144,3 +144,19 @@ async def test_unready_dataset_is_refused_with_its_problems_unless_forced(demo_r
         app.stop_run(run.run_id)
         await app.workers.wait_for_complete()
         await until(pilot, lambda: not app.workspace.run(run.run_id).live, timeout=60)
+
+
+async def test_steps_written_while_help_was_open_show_on_return(demo_registry, app_factory, run_writer, step_writer, until):
+    run = run_writer(demo_registry, "peter", RUN_ID, steps=5)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await open_training(app, pilot)
+        await pilot.press("f1")
+        step_writer(run, range(6, 9))
+        await until(pilot, lambda: app.workspace.run(RUN_ID).step == 8)
+        await until(pilot, lambda: app.workspace.trace(RUN_ID).step_events == 8)
+        await pilot.pause(0.6)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert progress(app) == (60, 8)

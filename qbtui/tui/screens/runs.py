@@ -93,6 +93,9 @@ class RunsScreen(Screen):
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_table()
 
+    def on_screen_resume(self) -> None:
+        self.refresh_table()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
 

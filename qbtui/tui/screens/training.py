@@ -159,6 +159,9 @@ class TrainingScreen(Screen):
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_run()
 
+    def on_screen_resume(self) -> None:
+        self.refresh_run()
+
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.show_command()
 
