@@ -42,9 +42,9 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
         await open_runs(app, pilot, until, 3)
         table = app.screen.query_one(DataTable)
         rows = {str(table.get_row_at(i)[0]): [str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)}
-        assert rows["20261125-040000-anna-e5f6"][2] == "queued"
-        assert rows["20261125-034512-peter-a1b2"][2:4] == ["running", "12/60"]
-        assert rows["20261124-100000-sam-0000"][2] == "completed"
+        assert rows["20261125-040000-anna-e5f6"][1] == "queued"
+        assert rows["20261125-034512-peter-a1b2"][1:3] == ["running", "12/60"]
+        assert rows["20261124-100000-sam-0000"][1] == "completed"
         assert table_ids(app)[0] == "20261125-040000-anna-e5f6"
 
 

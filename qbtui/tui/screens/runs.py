@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from qbtui.runs import RunInfo
     from qbtui.tui.app import QbtuiApp
 
-# No start column: run ids begin with their start time (20261125-034512-...).
-COLUMNS = (("run", "Run"), ("friend", "Friend"), ("state", "State"), ("step", "Step"),
+# No start or friend column: run ids hold both (20261125-034512-peter-a1b2).
+COLUMNS = (("run", "Run"), ("state", "State"), ("step", "Step"),
            ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
 STATE_COLORS = {"running": "accent", "queued": "primary", "completed": "success",
                 "stopped": "warning", "failed": "error", "crashed": "error"}
@@ -28,7 +28,7 @@ def run_cells(run: "RunInfo", colors: dict[str, str]) -> list[object]:
     """One row of the runs table."""
     loss = f"{run.loss:.3f}" if run.loss is not None else "-"
     eta = format_duration(run.eta_s) if run.state == "running" else "-"
-    return [run.run_id, run.friend_id, Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+    return [run.run_id, Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
             f"{run.step}/{run.max_steps}", loss, eta, f"{run.backend}/{run.preset}"]
 
 
