@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from textual.widgets import TextArea
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
 
@@ -41,12 +42,17 @@ async def _settle(pilot) -> None:
 
 
 def opened(action, *keys: str):
-    """run_before: wait for the first scan, run an app action, press keys, wait for workers."""
+    """run_before: wait for the first scan, run an app action, press keys, wait for workers.
+
+    Text areas stop blinking so the caret is drawn whatever the timing.
+    """
 
     async def run_before(pilot) -> None:
         await _settle(pilot)
         action(pilot.app)
         await _settle(pilot)
+        for text_area in pilot.app.screen.query(TextArea):
+            text_area.cursor_blink = False
         if keys:
             await pilot.press(*keys)
         await _settle(pilot)
