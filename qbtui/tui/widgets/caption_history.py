@@ -43,7 +43,11 @@ class UndoResult:
 
 
 def read_caption_file(path: Path) -> str | None:
-    """A caption's text as stored, or None when there is no file."""
+    """A caption's text as stored, or None when there is no file.
+
+    Unlike `qbtui.dataset.read_caption` (which reads a missing file as ""), undo must tell
+    a caption that did not exist from an empty one.
+    """
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
