@@ -105,7 +105,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-async def test_start_a_real_run_watch_it_move_and_stop_it(demo_registry, tiny_model, app_factory, until):
+async def test_start_a_real_run_watch_it_move_stop_and_resume_it(demo_registry, tiny_model, app_factory, until):
     pytest.importorskip("qbtui.runs.manager", reason="the runs manager (start_run/stop_run) has not landed")
     text = demo_registry.read_text().replace('base_model = "models/base"', f'base_model = "{tiny_model}"')
     text = text.replace("max_train_steps = 60", "max_train_steps = 400\nsave_every_n_steps = 100\nresolution = \"64,64\"")
@@ -120,7 +120,12 @@ async def test_start_a_real_run_watch_it_move_and_stop_it(demo_registry, tiny_mo
         await until(pilot, lambda: progress(app)[1] > moved_from, timeout=60)
         await pilot.press("x")
         await until(pilot, lambda: (run := screen.current_run()) is not None and run.state == "stopped", timeout=60)
-        run_id = screen.current_run().run_id
+        run_id, stopped_at = screen.current_run().run_id, progress(app)[1]
+        await pilot.press("u")
+        await until(pilot, lambda: progress(app)[1] > stopped_at, timeout=120)
+        assert screen.current_run().run_id == run_id
+        await pilot.press("x")
+        await until(pilot, lambda: screen.current_run().state == "stopped", timeout=60)
     reopened = app_factory(demo_registry)
     async with reopened.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: reopened.workspace.run(run_id) is not None)
