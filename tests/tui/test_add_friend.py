@@ -73,7 +73,7 @@ async def test_custom_token_and_repeats_are_kept(registry_path: Path, app_factor
     assert (registry_path.parent / "datasets" / "maria" / "20_maria").is_dir()
 
 
-async def test_duplicate_token_is_refused_inline_and_nothing_changes(registry_path: Path, app_factory) -> None:
+async def test_duplicate_token_or_name_is_refused_inline_and_nothing_changes(registry_path: Path, app_factory) -> None:
     Registry.load(registry_path).add_friend("Peter")
     before = registry_path.read_text()
     app = app_factory(registry_path)
@@ -87,6 +87,11 @@ async def test_duplicate_token_is_refused_inline_and_nothing_changes(registry_pa
         assert isinstance(app.screen, AddFriendScreen)
         assert "token 'qb_peter' is already used by 'peter'" in _text(app, "#add-error")
         assert "fix:" in _text(app, "#add-error")
+        app.screen.query_one("#add-name", Input).value = "Peter"
+        app.screen.query_one("#add-token", Input).value = ""
+        await pilot.press("ctrl+s")
+        await _submitted(app, pilot)
+        assert "friend 'peter' already exists" in _text(app, "#add-error")
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
