@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
+from qbtui.errors import QbtuiError
 from qbtui.registry import Registry
 from qbtui.tui.app import QbtuiApp, user_at_host
 from qbtui.tui.commands import palette_commands
@@ -119,9 +121,5 @@ async def test_escape_returns_to_the_dashboard_and_screens_do_not_pile_up(demo_r
 
 
 def test_app_needs_a_registry_or_a_workspace():
-    import pytest
-
-    from qbtui.errors import QbtuiError
-
     with pytest.raises(QbtuiError):
         QbtuiApp()

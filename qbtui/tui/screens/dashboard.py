@@ -85,7 +85,7 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(FriendTable).sync(self.app.workspace, self.app.clock())
+        self.query_one(FriendTable).sync(self.app.workspace)
         self._show_details()
 
     @property
@@ -107,26 +107,26 @@ class DashboardScreen(Screen):
         self.action_dataset()
 
     def on_friend_changed(self, message: FriendChanged) -> None:
-        self.table.refresh_friend(self.app.workspace, message.friend_id, self.app.clock())
+        self.table.refresh_friend(self.app.workspace, message.friend_id)
         if message.friend_id == self.table.selected_friend_id:
             self._show_details()
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
-        self.table.sync(self.app.workspace, self.app.clock())
+        self.table.sync(self.app.workspace)
         self._show_details()
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         workspace = self.app.workspace
         runs = [workspace.run(run_id) for run_id in message.run_ids]
         if None in runs:
-            self.table.sync(workspace, self.app.clock())
+            self.table.sync(workspace)
         else:
             for friend_id in {run.friend_id for run in runs}:
-                self.table.refresh_friend(workspace, friend_id, self.app.clock())
+                self.table.refresh_friend(workspace, friend_id)
         self._show_details()
 
     def on_screen_resume(self) -> None:
-        self.table.sync(self.app.workspace, self.app.clock())
+        self.table.sync(self.app.workspace)
         self._show_details()
 
     def _with_friend(self) -> str | None:

@@ -39,7 +39,7 @@ def images_cell(status: "FriendStatus | None", colors: dict[str, str]) -> Text:
     return Text(str(count), style=color)
 
 
-def training_cell(friend: "Friend", run: "RunInfo | None", now: float, colors: dict[str, str]) -> Text:
+def training_cell(friend: "Friend", run: "RunInfo | None", colors: dict[str, str]) -> Text:
     """not trained / queued / running step/max + sparkline + ETA / trained date / crashed."""
     if run is not None and run.state == "running":
         text = Text(f"▶ {run.step}/{run.max_steps} ", style=colors["accent"])
@@ -80,7 +80,7 @@ class FriendTable(DataTable):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
-    def sync(self, workspace: "Workspace", now: float) -> None:
+    def sync(self, workspace: "Workspace") -> None:
         """Make the rows match the registry's friends, keeping the cursor's friend."""
         wanted = [friend.id for friend in workspace.friends()]
         present = [key.value for key in self.rows]
@@ -89,21 +89,21 @@ class FriendTable(DataTable):
             self.clear(columns=True)
             self._add_columns(workspace.friends())
             for friend in workspace.friends():
-                self.add_row(*self._cells(workspace, friend.id, now), key=friend.id)
+                self.add_row(*self._cells(workspace, friend.id), key=friend.id)
             if selected in wanted:
                 self.move_cursor(row=wanted.index(selected))
             return
         for friend_id in wanted:
-            self.refresh_friend(workspace, friend_id, now)
+            self.refresh_friend(workspace, friend_id)
 
-    def refresh_friend(self, workspace: "Workspace", friend_id: str, now: float) -> None:
+    def refresh_friend(self, workspace: "Workspace", friend_id: str) -> None:
         """Rewrite one friend's row from the workspace's current state."""
         if friend_id not in self.rows:
             return
-        for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id, now)):
+        for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id)):
             self.update_cell(friend_id, column, value)
 
-    def _cells(self, workspace: "Workspace", friend_id: str, now: float) -> list[object]:
+    def _cells(self, workspace: "Workspace", friend_id: str) -> list[object]:
         friend = workspace.friend(friend_id)
         status = workspace.status(friend_id)
         colors = self.app.theme_variables
@@ -114,5 +114,5 @@ class FriendTable(DataTable):
             problems = Text(str(status.problem_count), style=colors["error"] if status.problem_count else "dim")
             ready = Text("yes", style=colors["success"]) if status.ready else Text("no", style=colors["error"])
             dataset = [Text(str(status.caption_count)), problems, ready]
-        training = training_cell(friend, workspace.latest_run(friend_id), now, colors)
+        training = training_cell(friend, workspace.latest_run(friend_id), colors)
         return [friend.name, friend.token, images_cell(status, colors), *dataset, training]
