@@ -68,6 +68,13 @@ def test_load_preview_image_flattens_transparency_and_applies_exif_rotation(tmp_
     assert load_preview_image(tmp_path / "big.jpg", max_side=100).size == (100, 50)
 
 
+def test_phone_heic_photos_preview(tmp_path: Path) -> None:
+    from pillow_heif import from_pillow
+
+    from_pillow(Image.new("RGB", (64, 32), (10, 200, 30))).save(tmp_path / "phone.heic")
+    assert load_preview_image(tmp_path / "phone.heic").size == (64, 32)
+
+
 def test_unreadable_image_raises_with_the_file_and_fix(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")

@@ -28,6 +28,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
 from qbtui.errors import QbtuiError
 
 IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
@@ -70,8 +71,10 @@ def active_image_protocol() -> str:
 
 
 def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Image:
-    """Decode (JPEGs at a reduced scale), apply EXIF rotation, flatten transparency on white,
+    """Decode (JPEGs at a reduced scale, HEIC from phones too), apply EXIF rotation, flatten transparency on white,
     shrink to fit `max_side`."""
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        ensure_heif_opener()
     try:
         with Image.open(path) as opened:
             opened.draft("RGB", (max_side, max_side))
