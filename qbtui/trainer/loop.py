@@ -216,7 +216,9 @@ class _Trainer:
         if config.gradient_checkpointing:
             unet.enable_gradient_checkpointing()
             if self.train_text_encoder:
-                text_encoder.gradient_checkpointing_enable()
+                # transformers 5 renamed it; 4.x only has the old name.
+                enable = getattr(text_encoder, "activation_checkpointing_enable", None) or text_encoder.gradient_checkpointing_enable
+                enable()
         self.noise_scheduler = self.base.noise_scheduler
         self.noise_generator = torch.Generator().manual_seed(config.seed)
         with torch.no_grad():

@@ -145,3 +145,16 @@ def test_config_module_imports_no_torch():
     code = "import sys, qbtui.trainer.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_preset_of_the_shipped_registry_builds_a_config():
+    from qbtui.registry import Registry
+
+    registry = Registry.load(Path(__file__).resolve().parents[2] / "registry.toml")
+    friend = next(iter(registry.friends.values()))
+    for preset in registry.presets.values():
+        config = TrainConfig.from_preset(preset, registry.settings, friend)
+        assert config.max_train_steps == preset.max_train_steps
+        assert config.output_name == friend.output_name
+    fast = TrainConfig.from_preset(registry.presets["fast"], registry.settings, friend)
+    assert fast.cache_latents and fast.network_train_unet_only and fast.mixed_precision == "fp16"

@@ -32,6 +32,15 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Accelerate keeps one mixed-precision setting per process; each test's run is its own process in real use."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+
+
 def make_config(model: Path, data: Path, out: Path, **overrides) -> TrainConfig:
     values = dict(
         resolution="64,64",
@@ -357,3 +366,41 @@ def test_cached_models_are_freed_unless_samples_need_them(tiny_model_dir, tiny_d
         trainer._set_up()
     assert (trainer.base.vae is None) is released
     assert (trainer.base.text_encoder is None) is released
+
+
+def test_fp16_on_the_cpu_falls_back_to_full_precision_with_a_warning(tiny_model_dir, tiny_dataset, tmp_path):
+    config = make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=1, mixed_precision="fp16")
+    final = train(config, tmp_path).lora_path
+    warnings = [e["message"] for e in events_of(tmp_path) if e["type"] == "warning"]
+    assert any("fp16" in message and "(no)" in message for message in warnings)
+    assert read_metadata(final)["ss_mixed_precision"] == "no"
+
+
+def test_bf16_trains_with_half_precision_base_weights(tiny_model_dir, tiny_dataset, tmp_path):
+    config = make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=2, mixed_precision="bf16")
+    final = train(config, tmp_path).lora_path
+    tensors = load_tensors(final)
+    assert all(t.dtype == torch.float32 and torch.isfinite(t).all() for t in tensors.values())
+    assert any(t.abs().sum() > 0 for k, t in tensors.items() if "lora_up" in k)
+    assert read_metadata(final)["ss_mixed_precision"] == "bf16"
+
+
+def test_gradient_checkpointing_and_batches_give_the_same_training(tiny_model_dir, tiny_dataset, tmp_path):
+    plain = make_config(tiny_model_dir, tiny_dataset, tmp_path / "plain", max_train_steps=2, train_batch_size=3)
+    checkpointed = make_config(
+        tiny_model_dir, tiny_dataset, tmp_path / "ckpt", max_train_steps=2, train_batch_size=3, gradient_checkpointing=True
+    )
+    expected = load_tensors(train(plain, tmp_path / "a").lora_path)
+    actual = load_tensors(train(checkpointed, tmp_path / "b").lora_path)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-4)
+    assert read_metadata(tmp_path / "ckpt" / "qb_peter_lora.safetensors")["ss_num_batches_per_epoch"] == "3"
+
+    from qbtui.runs.events import EventWriter
+    from qbtui.trainer.loop import _Trainer
+
+    with EventWriter(tmp_path / "events.jsonl") as events:
+        trainer = _Trainer(checkpointed, tmp_path, events)
+        trainer._set_up()
+    assert trainer.base.unet.is_gradient_checkpointing
+    assert trainer.base.text_encoder.is_activation_checkpointing
