@@ -404,3 +404,41 @@ def test_gradient_checkpointing_and_batches_give_the_same_training(tiny_model_di
         trainer._set_up()
     assert trainer.base.unet.is_gradient_checkpointing
     assert trainer.base.text_encoder.is_activation_checkpointing
+
+
+def test_device_choice_and_precision_fallback():
+    from qbtui.trainer.devices import pick_device, resolve_precision
+
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert pick_device("auto") == expected
+    assert pick_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(QbtuiError, match="'cuda' is not available") as caught:
+            pick_device("cuda")
+        assert "auto" in caught.value.fix
+    assert resolve_precision("cpu", "fp16")[0] == "no"
+    assert resolve_precision("cuda", "fp16") == ("fp16", None)
+    assert resolve_precision("cpu", "bf16") == ("bf16", None)
+
+
+def test_out_of_memory_is_an_error_event_with_the_guides_advice(tiny_model_dir, tiny_dataset, tmp_path, monkeypatch):
+    from qbtui.trainer import loop
+
+    def exhausted(self, step):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(loop._Trainer, "_train_step", exhausted)
+    with pytest.raises(QbtuiError, match="out of memory"):
+        train(make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora"), tmp_path)
+    error, done = events_of(tmp_path)[-2:]
+    assert "out of memory" in error["message"] and "train_batch_size 1" in error["hint"]
+    assert done["status"] == "failed"
+
+
+def test_an_unreadable_image_names_the_file(tiny_dataset, tmp_path):
+    broken = tiny_dataset / "2_peter" / "img_00.jpg"
+    broken.write_bytes(b"not a jpeg")
+    data = TrainingData(find_images(tiny_dataset, ".txt"), (64, 64), seed=0)
+    with pytest.raises(QbtuiError, match="cannot read image") as caught:
+        data.pixels([0])
+    assert caught.value.path == broken and caught.value.fix
