@@ -157,6 +157,8 @@ class Workspace:
         self._runs: dict[str, "RunInfo"] = {}
         self._followers: dict[str, _RunFollower] = {}
         self._lock = threading.RLock()
+        # One scan at a time: a scan that starts later (after a file changed) also stores later.
+        self._scan_lock = threading.Lock()
         self._scan_cache: Any = None
         self._post: Callable[["Message"], Any] | None = None
         self._watcher: Any = None
@@ -205,11 +207,11 @@ class Workspace:
         """Scan one friend's folder now (cached by mtime and size) and keep the result."""
         from qbtui.dataset import ScanCache, scan_friend
 
-        with self._lock:
+        with self._scan_lock:
             if self._scan_cache is None:
                 self._scan_cache = ScanCache()
-        status = scan_friend(self.settings, self.friend(friend_id), cache=self._scan_cache)
-        self._statuses[friend_id] = status
+            status = scan_friend(self.settings, self.friend(friend_id), cache=self._scan_cache)
+            self._statuses[friend_id] = status
         return status
 
     # --- runs -----------------------------------------------------------------
