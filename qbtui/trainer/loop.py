@@ -6,6 +6,7 @@ LoRA written, `done` "stopped") or to a failure (`error` with a hint, `done` "fa
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import random
@@ -58,6 +59,14 @@ def checkpoint_name(output_name: str, step: int) -> str:
     return f"{output_name}-step{step:08d}.safetensors"
 
 
+@dataclass(frozen=True)
+class Reading:
+    step: int
+    loss: float
+    average: float
+    rates: list[float]  # learning rates of the step: UNet, then text encoder when trained
+
+
 class LossTracker:
     """Losses kept as device tensors and read in batches, so logging never forces a sync per step.
 
@@ -67,27 +76,26 @@ class LossTracker:
 
     def __init__(self, window: int, read_every: int):
         self.read_every = read_every
-        self.pending: list[tuple[int, torch.Tensor]] = []
+        self.pending: list[tuple[int, torch.Tensor, list[float]]] = []
         self.recent: deque[float] = deque(maxlen=max(1, window))
 
-    def add(self, step: int, loss: torch.Tensor) -> list[tuple[int, float, float]]:
-        """Keep this step's loss; every `read_every` steps return (step, loss, avg) read at once."""
-        self.pending.append((step, loss.detach()))
+    def add(self, step: int, loss: torch.Tensor, rates: list[float]) -> list[Reading]:
+        """Keep this step's loss and learning rates; every `read_every` steps return them read at once."""
+        self.pending.append((step, loss.detach(), rates))
         return self.read() if len(self.pending) >= self.read_every else []
 
-    def read(self) -> list[tuple[int, float, float]]:
+    def read(self) -> list[Reading]:
         """Read every pending loss (one device sync); raise NonFiniteLoss on NaN or inf."""
         if not self.pending:
             return []
-        values = torch.stack([loss for _, loss in self.pending]).float().cpu().tolist()
-        steps = [step for step, _ in self.pending]
-        self.pending.clear()
+        values = torch.stack([loss for _, loss, _ in self.pending]).float().cpu().tolist()
+        pending, self.pending = self.pending, []
         readings = []
-        for step, value in zip(steps, values):
+        for (step, _, rates), value in zip(pending, values):
             if not math.isfinite(value):
                 raise NonFiniteLoss(step)
             self.recent.append(value)
-            readings.append((step, value, sum(self.recent) / len(self.recent)))
+            readings.append(Reading(step, value, sum(self.recent) / len(self.recent), rates))
         return readings
 
 
@@ -155,17 +163,19 @@ class _Trainer:
             backend="builtin",
             max_steps=config.max_train_steps,
             device=self.device,
-            images=self.data.num_train_images,
+            images=len(self.data.images),
+            train_images=self.data.num_train_images,
             preset=config.preset,
             step=start_step,
         )
         step = start_step
         started = time.perf_counter()
         while step < config.max_train_steps:
+            rates = self.lr_scheduler.get_last_lr()
             loss = self._train_step(step)
             step += 1
-            for logged_step, value, average in self.losses.add(step, loss):
-                self._log_step(logged_step, value, average, start_step, started)
+            for reading in self.losses.add(step, loss, rates):
+                self._log_step(reading, start_step, started)
             if config.save_every_n_steps and step % config.save_every_n_steps == 0:
                 self._flush_losses(start_step, started)
                 self._write_lora(checkpoint_name(config.output_name, step), step, event=True)
@@ -269,6 +279,7 @@ class _Trainer:
             self.accelerator.scaler.load_state_dict(state.scaler)
         self.noise_generator.set_state(state.noise_generator)
         restore_rng(state.rng)
+        self.facts = dataclasses.replace(self.facts, started_at=state.started_at, session_id=state.session_id)
         return state.step
 
     # --- one step --------------------------------------------------------------------------
@@ -319,7 +330,6 @@ class _Trainer:
             prediction = unet(noisy.to(unet.dtype), timesteps, embeddings.to(unet.dtype)).sample
         loss = F.mse_loss(prediction.float(), noise.float())
         self.accelerator.backward(loss)
-        self.step_rates = self.lr_scheduler.get_last_lr()
         self.optimizer.step()
         self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -327,18 +337,19 @@ class _Trainer:
 
     # --- reporting and files ---------------------------------------------------------------
 
-    def _log_step(self, step: int, loss: float, average: float, start_step: int, started: float) -> None:
+    def _log_step(self, reading: Reading, start_step: int, started: float) -> None:
+        step = reading.step
         done = step - start_step
         elapsed = time.perf_counter() - started
         it_s = done / elapsed if elapsed > 0 else None
         eta = (self.config.max_train_steps - step) / it_s if it_s else None
-        rates = self.step_rates
+        rates = reading.rates
         self.events.write(
             "step",
             step=step,
             max_steps=self.config.max_train_steps,
-            loss=loss,
-            avg_loss=average,
+            loss=reading.loss,
+            avg_loss=reading.average,
             lr=rates[0],
             lr_te=rates[1] if len(rates) > 1 else None,
             it_s=it_s,
@@ -346,8 +357,8 @@ class _Trainer:
         )
 
     def _flush_losses(self, start_step: int, started: float) -> None:
-        for step, value, average in self.losses.read():
-            self._log_step(step, value, average, start_step, started)
+        for reading in self.losses.read():
+            self._log_step(reading, start_step, started)
 
     def _write_lora(self, file_name: str, step: int, *, event: bool) -> Path:
         config = self.config
@@ -369,6 +380,8 @@ class _Trainer:
             noise_generator=self.noise_generator.get_state(),
             rng=capture_rng(),
             settings=resume_settings(self.config),
+            started_at=self.facts.started_at,
+            session_id=self.facts.session_id,
         )
         save_state(state_dir_for(self.config, self.run_dir), state)
 

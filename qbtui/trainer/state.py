@@ -44,6 +44,8 @@ class TrainingState:
     noise_generator: torch.Tensor
     rng: dict[str, Any]
     settings: dict[str, Any]
+    started_at: float  # the run's first start, kept for ss_training_started_at
+    session_id: int
 
 
 def capture_rng() -> dict[str, Any]:

@@ -90,7 +90,7 @@ def test_a_run_writes_checkpoints_final_file_and_well_formed_events(tiny_model_d
     events = [parse_event(line) for line in lines]
     kinds = [event["type"] for event in events]
     assert kinds[0] == "start" and kinds[-1] == "done"
-    assert events[0]["max_steps"] == 6 and events[0]["images"] == 8 and events[0]["device"] == "cpu"
+    assert events[0]["max_steps"] == 6 and events[0]["images"] == 4 and events[0]["train_images"] == 8 and events[0]["device"] == "cpu"
     steps = [event for event in events if event["type"] == "step"]
     assert [event["step"] for event in steps] == [1, 2, 3, 4, 5, 6]
     for event in steps:
@@ -224,6 +224,9 @@ def test_ten_steps_equal_five_then_stop_resume_five_and_a_crash_resumes_from_the
     assert [e["step"] for e in events if e["type"] == "start"] == [0, 5]
     assert [e["step"] for e in events if e["type"] == "step"] == list(range(1, 11))
     assert load_tensors(stopped.lora_path).keys() == expected.keys()
+    first, resumed_metadata = read_metadata(stopped.lora_path), read_metadata(resumed.lora_path)
+    assert resumed_metadata["ss_training_started_at"] == first["ss_training_started_at"]
+    assert resumed_metadata["ss_session_id"] == first["ss_session_id"]
 
     crashed_dir = tmp_path / "c"
     crashing = make_config(tiny_model_dir, tiny_dataset, tmp_path / "crash", max_train_steps=10, save_every_n_steps=5)
