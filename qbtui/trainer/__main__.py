@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except QbtuiError as error:
         print(f"error: {error.describe()}", file=sys.stderr)
         return 2
-    except Exception:
+    except Exception:  # noqa: BLE001 - the error event is written; the traceback goes to stderr for output.log
         traceback.print_exc()
         return 1
     print(f"{outcome.status} at step {outcome.step}: {outcome.lora_path}")

@@ -29,7 +29,6 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 # Flags the builtin trainer accepts (so kohya presets load unchanged) but does not act on.
 IGNORED_WHEN_SET = ("logging_dir", "persistent_data_loader_workers", "max_data_loader_n_workers")
 
-PATH_FIELDS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "tokenizer", "state_dir")
 REQUIRED_FIELDS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "output_name")
 
 

@@ -27,7 +27,6 @@ REPEATS_FOLDER = re.compile(r"^(\d+)_(.+)$")
 class TrainImage:
     path: Path
     caption: str
-    folder: str
     repeats: int
 
 
@@ -53,7 +52,7 @@ def find_images(train_data_dir: Path, caption_extension: str) -> list[DataFolder
             continue
         repeats = int(match.group(1))
         images = tuple(
-            TrainImage(path, read_caption(path, caption_extension), child.name, repeats)
+            TrainImage(path, read_caption(path, caption_extension), repeats)
             for path in sorted(child.iterdir())
             if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and not is_temp_file(path)
         )
@@ -113,6 +112,8 @@ class TrainingData:
         self.seed = seed
         self._latents: list[torch.Tensor] | None = None
         self._embeddings: dict[str, torch.Tensor] | None = None
+        self._order: list[int] = []
+        self._order_epoch = -1
 
     @property
     def num_train_images(self) -> int:
@@ -125,6 +126,19 @@ class TrainingData:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         permutation = torch.randperm(len(indices), generator=generator).tolist()
         return [indices[p] for p in permutation]
+
+    def batch_indices(self, step: int, batch_size: int) -> list[int]:
+        """The images of `step`: a pure function of seed and step, so a resumed run replays the order.
+
+        Batches run on across epoch ends, as one long stream of shuffled epochs.
+        """
+        indices = []
+        for sample in range(step * batch_size, (step + 1) * batch_size):
+            epoch, position = divmod(sample, self.num_train_images)
+            if self._order_epoch != epoch:
+                self._order, self._order_epoch = self.epoch_order(epoch), epoch
+            indices.append(self._order[position])
+        return indices
 
     def tag_frequency(self) -> dict[str, dict[str, int]]:
         """kohya's `ss_tag_frequency`: per folder, how often each comma-separated tag appears."""

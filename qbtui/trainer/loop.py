@@ -29,7 +29,14 @@ from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
-from qbtui.trainer.state import TrainingState, capture_rng, load_state, restore_rng, resume_settings, save_state
+from qbtui.trainer.state import (
+    TrainingState,
+    capture_rng,
+    load_state,
+    restore_rng,
+    resume_settings,
+    save_state,
+)
 
 NAN_HINT = "switch mixed_precision from fp16 to no (the guide's fix)"
 OOM_HINT = "keep train_batch_size 1 and resolution 512,512, turn on gradient_checkpointing and cache_latents"
@@ -297,25 +304,9 @@ class _Trainer:
         with self.accelerator.autocast():
             return self.base.text_encoder(tokens)[0]
 
-    def _batch_indices(self, step: int) -> list[int]:
-        """The images of `step`: a pure function of the seed and the step, so resume replays it."""
-        epoch_length = self.data.num_train_images
-        first = step * self.config.train_batch_size
-        indices = []
-        for sample in range(first, first + self.config.train_batch_size):
-            epoch, position = divmod(sample, epoch_length)
-            indices.append(self._epoch_order(epoch)[position])
-        return indices
-
-    def _epoch_order(self, epoch: int) -> list[int]:
-        if getattr(self, "_order_epoch", None) != epoch:
-            self._order = self.data.epoch_order(epoch)
-            self._order_epoch = epoch
-        return self._order
-
     def _train_step(self, step: int) -> torch.Tensor:
         device = self.accelerator.device
-        indices = self._batch_indices(step)
+        indices = self.data.batch_indices(step, self.config.train_batch_size)
         with torch.no_grad():
             latents = self.data.latents(indices, self._encode_latents, self.noise_generator).to(device)
         embeddings = self.data.cached_embeddings(indices)

@@ -27,7 +27,6 @@ class LoRAModule(nn.Module):
     def __init__(self, lora_name: str, original: nn.Linear | nn.Conv2d, dim: int, alpha: float):
         super().__init__()
         self.lora_name = lora_name
-        self.dim = dim
         if isinstance(original, nn.Conv2d):
             self.lora_down = nn.Conv2d(
                 original.in_channels,
@@ -85,8 +84,6 @@ class LoRANetwork(nn.Module):
 
     def __init__(self, unet: nn.Module, text_encoder: nn.Module | None, dim: int, alpha: float):
         super().__init__()
-        self.dim = dim
-        self.alpha_value = float(alpha)
         self.unet_loras = self._create(unet, UNET_PREFIX, UNET_TARGET_BLOCKS, dim, alpha)
         self.text_encoder_loras: list[LoRAModule] = []
         if text_encoder is not None:

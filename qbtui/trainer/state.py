@@ -8,6 +8,7 @@ resume must share (the data order is a function of the seed and the step).
 from __future__ import annotations
 
 import io
+import pickle
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ def load_state(state_dir: Path, config: TrainConfig) -> TrainingState:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=False)
         state = TrainingState(**raw)
-    except Exception as error:
+    except (OSError, EOFError, RuntimeError, TypeError, ValueError, AttributeError, pickle.UnpicklingError) as error:
         raise QbtuiError(f"the saved state cannot be read: {error}", path=path, fix="start the run again without --resume") from None
     expected = resume_settings(config)
     changed = [name for name, value in expected.items() if state.settings.get(name) != value]

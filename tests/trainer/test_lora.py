@@ -25,7 +25,7 @@ def one_torch_thread():
 def components():
     from qbtui.trainer.tiny import build_components
 
-    unet, vae, text_encoder, _ = build_components(seed=0)
+    unet, _, text_encoder, _ = build_components(seed=0)
     return unet, text_encoder
 
 

@@ -42,19 +42,19 @@ def fresh_accelerate_state():
 
 
 def make_config(model: Path, data: Path, out: Path, **overrides) -> TrainConfig:
-    values = dict(
-        resolution="64,64",
-        network_dim=4,
-        network_alpha=2,
-        learning_rate=1e-3,
-        text_encoder_lr=5e-4,
-        max_train_steps=6,
-        device="cpu",
-        trigger="qb_peter",
-        friend_id="peter",
-        run_id="run-1",
-        preset="demo",
-    )
+    values = {
+        "resolution": "64,64",
+        "network_dim": 4,
+        "network_alpha": 2,
+        "learning_rate": 1e-3,
+        "text_encoder_lr": 5e-4,
+        "max_train_steps": 6,
+        "device": "cpu",
+        "trigger": "qb_peter",
+        "friend_id": "peter",
+        "run_id": "run-1",
+        "preset": "demo",
+    }
     values.update(overrides)
     return TrainConfig(model, data, out, "qb_peter_lora", **values)
 
@@ -303,6 +303,8 @@ def test_epoch_order_repeats_each_image_and_depends_on_seed_and_epoch(tiny_datas
     assert sorted(order) == [0, 0, 1, 1, 2, 2, 3, 3]
     assert data.epoch_order(0) == order
     assert data.epoch_order(1) != order or data.epoch_order(2) != order
+    stream = [i for step in range(8) for i in data.batch_indices(step, 3)]
+    assert stream == order + data.epoch_order(1) + data.epoch_order(2)[:8]
 
 
 def write_run(run_dir: Path, config: TrainConfig) -> None:
@@ -349,7 +351,8 @@ def test_bad_run_toml_exits_non_zero_with_an_error_event(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "run.toml").write_text('[train]\nnetwork_dim = "many"\n', encoding="utf-8")
-    result = subprocess.run(trainer_command(run_dir), capture_output=True, text=True, timeout=60, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(trainer_command(run_dir), capture_output=True, text=True, timeout=60, env=env, check=False)
     assert result.returncode == 2
     assert "run.toml" in result.stderr and "fix:" in result.stderr and "Traceback" not in result.stderr
     error, done = events_of(run_dir)
