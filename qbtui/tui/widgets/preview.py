@@ -1,16 +1,22 @@
 """Image preview: Kitty or Sixel graphics where the terminal has them, coloured half-blocks elsewhere.
 
-textual-image decides which graphics protocol the terminal speaks with a short terminal
-query when it is imported, which must happen before Textual starts reading the
+textual-image decides which graphics protocol the terminal speaks with short terminal
+queries when it is imported, which must happen before Textual starts reading the
 keyboard: `run_app` calls `prepare_image_protocol(settings.image_protocol)` before
-`App.run`. The "halfcell" setting skips the query altogether (slow SSH links, tmux
-without passthrough) and draws upper-half blocks whose foreground is the upper pixel
-and whose background the lower one; that is also what tests and plain terminals get.
+`App.run`. Nothing is queried when the setting is "halfcell", when stdin or stdout is
+not a terminal, when TERM is dumb, when the terminal reports no size, or inside tmux
+with `allow-passthrough` off; those get upper-half blocks whose foreground is the upper
+pixel and whose background the lower one, as do tests and terminals without graphics.
 Images are decoded and resized in a thread worker, never on the UI thread.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,35 +40,98 @@ from qbtui.errors import QbtuiError
 IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
 THUMBNAIL_SIDE = 512
 UPPER_HALF_BLOCK = "\u2580"
+TMUX_PASSTHROUGH_QUERY = ("tmux", "show-options", "-gv", "allow-passthrough")
+TMUX_QUERY_TIMEOUT = 1.0
+TMUX_NOTICE = "tmux drops Sixel and Kitty graphics while allow-passthrough is off: run `tmux set -g allow-passthrough on`"
+# textual-image logs a warning with a traceback here when the terminal ignores its cell-size query.
+CELL_SIZE_LOGGER = "textual_image._terminal"
 
 _active_protocol = "halfcell"
+_pending_notice: str | None = None
 
 
 def prepare_image_protocol(setting: str) -> str:
     """Resolve the `image_protocol` setting to "sixel", "kitty" or "halfcell" and remember it.
 
-    Call before `App.run`: "auto" imports textual-image, whose import queries the
-    terminal; "sixel" and "kitty" force that protocol; "halfcell" never queries.
+    Call before `App.run`. "auto" imports textual-image, whose import queries the
+    terminal; "sixel" and "kitty" force that protocol; "halfcell" never queries. Any
+    setting falls back to "halfcell", printing nothing, where graphics cannot work; when
+    the user would have expected graphics, the reason waits for the first `ImagePreview`
+    to show it as a notification.
     """
-    global _active_protocol
+    global _active_protocol, _pending_notice
     if setting not in IMAGE_PROTOCOLS:
         raise QbtuiError(
             f"unknown image_protocol {setting!r}",
             fix=f"set image_protocol in [settings] of registry.toml to one of: {', '.join(IMAGE_PROTOCOLS)}",
         )
-    if setting == "halfcell":
-        _active_protocol = "halfcell"
-        return _active_protocol
-    import textual_image.widget  # noqa: F401  (its import measures the terminal's cell size)
-    from textual_image.renderable import Image as DetectedRenderable
-    from textual_image.renderable import SixelImage, TGPImage
-
-    if setting == "auto":
-        detected = {SixelImage: "sixel", TGPImage: "kitty"}
-        _active_protocol = detected.get(DetectedRenderable, "halfcell")
-    else:
-        _active_protocol = setting
+    _active_protocol, _pending_notice = _choose_protocol(setting)
     return _active_protocol
+
+
+def _choose_protocol(setting: str) -> tuple[str, str | None]:
+    """The protocol for `setting` and, when it had to fall back to half-blocks unexpectedly, why."""
+    if setting == "halfcell":
+        return "halfcell", None
+    unfit = _why_no_graphics_terminal()
+    if unfit is not None:
+        notice = None if setting == "auto" else f'image_protocol = "{setting}" needs a graphics terminal, but {unfit}'
+        return "halfcell", notice
+    if os.environ.get("TMUX") and not _tmux_passes_graphics_through():
+        return "halfcell", TMUX_NOTICE
+    return _query_terminal(setting)
+
+
+def _why_no_graphics_terminal() -> str | None:
+    """Why querying the terminal is pointless or unsafe here (None when it is fine), asking nothing of it."""
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    if stdin is None or stdout is None or not (stdin.isatty() and stdout.isatty()):
+        return "stdin or stdout is not a terminal"
+    if os.environ.get("TERM", "dumb") in ("", "dumb"):
+        return "TERM is dumb"
+    columns, rows = os.get_terminal_size(stdout.fileno())
+    if not (columns and rows):
+        return "the terminal reports no size"
+    return None
+
+
+def _tmux_passes_graphics_through() -> bool:
+    """Whether the enclosing tmux forwards the escape sequences textual-image writes."""
+    try:
+        shown = subprocess.run(
+            TMUX_PASSTHROUGH_QUERY, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TMUX_QUERY_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return shown.stdout.strip() in ("on", "all")
+
+
+def _query_terminal(setting: str) -> tuple[str, str | None]:
+    """Import textual-image, which queries the terminal, keeping its warnings off the screen."""
+    cell_size_log = logging.getLogger(CELL_SIZE_LOGGER)
+    unanswered = logging.handlers.BufferingHandler(capacity=100)
+    cell_size_log.addHandler(unanswered)
+    try:
+        import textual_image.widget  # noqa: F401  (its import measures the terminal's cell size)
+        from textual_image.renderable import Image as DetectedRenderable
+        from textual_image.renderable import SixelImage, TGPImage
+    except ValueError as error:
+        return "halfcell", f"the terminal's answer to textual-image's graphics query was unreadable ({error})"
+    finally:
+        cell_size_log.removeHandler(unanswered)
+    if setting != "auto":
+        return setting, None
+    detected = {SixelImage: "sixel", TGPImage: "kitty"}.get(DetectedRenderable, "halfcell")
+    if detected != "halfcell" and unanswered.buffer:
+        return "halfcell", f'the terminal did not report its cell size; set image_protocol = "{detected}" to force {detected}'
+    return detected, None
+
+
+def take_image_protocol_notice() -> str | None:
+    """Why previews fell back to half-blocks against the user's expectation, once (then None)."""
+    global _pending_notice
+    notice, _pending_notice = _pending_notice, None
+    return notice
 
 
 def active_image_protocol() -> str:
@@ -97,7 +166,7 @@ class HalfBlocks:
     pixels: Image.Image
 
     @classmethod
-    def fit(cls, image: Image.Image, width: int, height: int) -> "HalfBlocks":
+    def fit(cls, image: Image.Image, width: int, height: int) -> HalfBlocks:
         """Scale `image` to fit `width` x `height` cells, keeping its aspect ratio.
 
         A cell is about twice as tall as wide, so each cell holds one pixel across and
@@ -166,6 +235,11 @@ class ImagePreview(Widget):
         yield Static("no image", id="preview-art")
         if self.protocol != "halfcell":
             yield self._graphic_widget()
+
+    def on_mount(self) -> None:
+        notice = take_image_protocol_notice()
+        if notice is not None:
+            self.notify(notice, title="Image previews use half-blocks", timeout=10)
 
     def _graphic_widget(self) -> Widget:
         from textual_image.widget import SixelImage, TGPImage
