@@ -166,7 +166,7 @@ def app_factory() -> Callable[..., object]:
     return make
 
 
-async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Let the app run until `condition()` holds (poller and watcher work on their own clocks)."""
     deadline = time.monotonic() + timeout
     while not condition():
