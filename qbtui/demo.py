@@ -88,6 +88,8 @@ train_batch_size = 1
 mixed_precision = "no"
 save_every_n_steps = 20
 save_model_as = "safetensors"
+sample_every_n_steps = 30
+sample_steps = 8
 
 """
 
