@@ -239,7 +239,7 @@ class ImagePreview(Widget):
     def on_mount(self) -> None:
         notice = take_image_protocol_notice()
         if notice is not None:
-            self.notify(notice, title="Image previews use half-blocks", timeout=10)
+            self.notify(notice, title="Image previews use half-blocks", timeout=10, markup=False)
 
     def _graphic_widget(self) -> Widget:
         from textual_image.widget import SixelImage, TGPImage
