@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,19 @@ TOKENIZER_REPOS = (
     ("runwayml/stable-diffusion-v1-5", "tokenizer/"),
 )
 HASH_CACHE_NAME = "model-hashes.json"
+# The weights file diffusers or transformers reads in each component folder of a diffusers model.
+FOLDER_WEIGHTS_FILES = (
+    ("unet", "diffusion_pytorch_model.safetensors"),
+    ("vae", "diffusion_pytorch_model.safetensors"),
+    ("text_encoder", "model.safetensors"),
+)
+# Byte alignment of torch's own CPU allocations: tensors aligned so compute exactly like fresh ones.
+TENSOR_ALIGNMENT = 64
+SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2", "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+    "BOOL": "bool",
+}
 
 BASE_MODEL_FIX = (
     'set base_model in registry.toml [settings] to an SD1.5 checkpoint such as '
@@ -78,15 +92,17 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
         if not (path / "model_index.json").is_file():
             raise QbtuiError("folder is not a diffusers model (no model_index.json)", path=path, fix=BASE_MODEL_FIX)
         unet, vae, text_encoder = _load_diffusers_folder(path, dtype)
+        weights_files = [path / folder / name for folder, name in FOLDER_WEIGHTS_FILES]
         tokenizer = load_tokenizer(path, tokenizer_dir or _folder_tokenizer(path))
     elif path.suffix.lower() in SINGLE_FILE_SUFFIXES:
         unet, vae, text_encoder = _load_single_file(path, dtype)
+        weights_files = [None, None, None]
         tokenizer = load_tokenizer(path, tokenizer_dir)
     else:
         raise QbtuiError(f"unsupported base model type {path.suffix or '(no suffix)'}", path=path, fix=BASE_MODEL_FIX)
-    for module in (unet, vae, text_encoder):
+    for module, weights_file in zip((unet, vae, text_encoder), weights_files):
         if torch.device(device).type == "cpu":
-            _own_aligned_copies(module)
+            realign_tensors(module, weights_file)
         else:
             module.to(device)
         module.requires_grad_(False)
@@ -103,15 +119,92 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
     )
 
 
-def _own_aligned_copies(module) -> None:
-    """Give every tensor its own freshly allocated memory instead of a view into the file buffer.
+def realign_tensors(module, weights_file: Path | None = None) -> int:
+    """Move each tensor that is not `TENSOR_ALIGNMENT`-aligned into fresh memory; returns how many moved.
 
-    Tensors read from a safetensors file sit at arbitrary byte offsets; CPU kernels take other
-    code paths for unaligned data, so the same weights would give slightly different results
-    depending on where they came from.
+    Tensors read from a safetensors file through mmap sit at arbitrary byte offsets, and CPU
+    kernels take other code paths for unaligned data, so the same weights would give slightly
+    different results depending on where they came from. Aligned tensors stay where they are (an
+    untouched mmap costs no memory), and a misaligned one is read again from `weights_file` when
+    that safetensors file holds it under the same name, dtype and shape, so the mmap's pages are
+    never touched; any other misaligned tensor is cloned.
     """
-    for tensor in [*module.parameters(), *module.buffers()]:
-        tensor.data = tensor.data.clone()
+    tensors = [*module.named_parameters(), *module.named_buffers()]
+    misaligned = [(name, tensor) for name, tensor in tensors if tensor.data_ptr() % TENSOR_ALIGNMENT]
+    if not misaligned:
+        return 0
+    stored = safetensors_index(weights_file) if weights_file is not None and weights_file.is_file() else {}
+    with open(weights_file, "rb") if stored else nullcontext() as handle:
+        for name, tensor in misaligned:
+            entry = stored.get(name)
+            if entry is not None and entry.matches(tensor):
+                tensor.data = entry.read(handle)
+            else:
+                tensor.data = tensor.data.clone()
+    return len(misaligned)
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    """Where one tensor's bytes sit in a safetensors file."""
+
+    dtype: Any
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+    def matches(self, tensor) -> bool:
+        """Whether `tensor` could be an unmodified view of these bytes."""
+        return tensor.dtype == self.dtype and tuple(tensor.shape) == self.shape and tensor.is_contiguous()
+
+    def read(self, handle):
+        """The tensor, read into freshly allocated (so aligned) memory without mmap."""
+        import torch
+
+        size = self.end - self.start
+        buffer = torch.empty(size, dtype=torch.uint8)
+        handle.seek(self.start)
+        if size and handle.readinto(buffer.numpy()) != size:
+            raise ValueError(f"file ends inside a tensor (bytes {self.start}-{self.end})")
+        return buffer.view(self.dtype).reshape(self.shape)
+
+
+def safetensors_index(path: Path) -> dict[str, StoredTensor]:
+    """Every tensor's dtype, shape and absolute byte range in a .safetensors file, checked against its size.
+
+    Raises ValueError for a truncated file, an unknown dtype or a header that does not add up.
+    """
+    import torch
+
+    file_size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        header_size = int.from_bytes(prefix, "little") if len(prefix) == 8 else file_size
+        if header_size > file_size - 8:
+            raise ValueError("the header is longer than the file")
+        header = json.loads(handle.read(header_size))
+    try:
+        listed = [(name, info["dtype"], info["shape"], info["data_offsets"]) for name, info in header.items() if name != "__metadata__"]
+    except (AttributeError, TypeError, KeyError) as error:
+        raise ValueError("the header does not give every tensor a dtype, shape and data_offsets") from error
+    data_start = 8 + header_size
+    index = {}
+    for name, code, listed_shape, (begin, end) in listed:
+        if code not in SAFETENSORS_DTYPES:
+            raise ValueError(f"tensor {name} has unknown dtype {code!r}")
+        dtype = getattr(torch, SAFETENSORS_DTYPES[code])
+        shape = tuple(int(n) for n in listed_shape)
+        if end - begin != dtype.itemsize * torch.Size(shape).numel() or begin < 0 or data_start + end > file_size:
+            raise ValueError(f"tensor {name} lies outside the file or has the wrong size (truncated file?)")
+        index[name] = StoredTensor(dtype, shape, data_start + begin, data_start + end)
+    return index
+
+
+def read_safetensors(path: Path) -> dict:
+    """All tensors of a .safetensors file, each read into its own aligned memory (no mmap)."""
+    index = safetensors_index(path)
+    with open(path, "rb") as handle:
+        return {name: entry.read(handle) for name, entry in index.items()}
 
 
 def training_scheduler():
@@ -167,22 +260,24 @@ def _checkpoint_extras() -> list:
 
 
 def read_checkpoint(path: Path) -> dict:
-    """The tensors of a .safetensors or .ckpt file (a .ckpt's "state_dict" unwrapped), loaded safely."""
+    """The tensors of a .safetensors or .ckpt file (a .ckpt's "state_dict" unwrapped), loaded safely.
+
+    Safetensors are read into fresh aligned memory rather than mapped: the single-file converter
+    keeps them as the model's weights, so the file's pages never add to the process's memory.
+    """
     import pickle
 
     import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     try:
         if path.suffix.lower() == ".safetensors":
-            state_dict = load_file(path)
+            state_dict = read_safetensors(path)
         else:
             with torch.serialization.safe_globals(_checkpoint_extras()):
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
                 state_dict = state_dict["state_dict"]
-    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as error:
         raise QbtuiError(
             f"cannot read the checkpoint (truncated or not a model file): {_first_line(error)}",
             path=path,
@@ -259,9 +354,13 @@ def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
         for key, tensor in state_dict.items()
         if key.startswith(TEXT_PREFIX) and not key.endswith("position_ids")
     }
-    model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")}))
-    model.load_state_dict(weights, strict=True)
-    return model.to(dtype).eval()
+    text_config = CLIPTextConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")})
+    # Built without random initialisation, adopting the checkpoint's tensors instead of copying them.
+    model, info = CLIPTextModel.from_pretrained(None, config=text_config, state_dict=weights, dtype=dtype, output_loading_info=True)
+    wrong = [*info["missing_keys"], *info["unexpected_keys"], *info["mismatched_keys"]]
+    if wrong:
+        raise ValueError(f"text encoder weights missing, unexpected or mis-shaped: {', '.join(map(str, wrong[:3]))}")
+    return model.eval()
 
 
 def _folder_tokenizer(folder: Path) -> Path | None:

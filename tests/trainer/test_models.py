@@ -12,7 +12,14 @@ from safetensors.torch import load_file, save_file
 
 from qbtui.errors import QbtuiError
 from qbtui.trainer import models
-from qbtui.trainer.models import file_sha256, legacy_model_hash, load_base_model
+from qbtui.trainer.models import (
+    TENSOR_ALIGNMENT,
+    file_sha256,
+    legacy_model_hash,
+    load_base_model,
+    read_checkpoint,
+    realign_tensors,
+)
 from qbtui.trainer.tiny import tiny_vocab
 
 
@@ -178,10 +185,11 @@ def test_unsupported_file_type(tmp_path):
         load_base_model(notes)
 
 
-def test_truncated_safetensors(tiny_single_file, tmp_path):
+@pytest.mark.parametrize("kept_bytes", [None, 100, 4], ids=["in the weights", "in the header", "in the header size"])
+def test_truncated_safetensors(tiny_single_file, tmp_path, kept_bytes):
     truncated = tmp_path / "cut.safetensors"
     data = tiny_single_file.read_bytes()
-    truncated.write_bytes(data[: len(data) // 2])
+    truncated.write_bytes(data[: kept_bytes or len(data) // 2])
     with pytest.raises(QbtuiError, match="truncated") as caught:
         load_base_model(truncated)
     assert caught.value.path == truncated
@@ -195,6 +203,69 @@ def test_diffusers_folder_with_broken_weights(tiny_model_dir, tmp_path):
     with pytest.raises(QbtuiError, match="cannot load the diffusers model") as caught:
         load_base_model(broken)
     assert caught.value.path == broken
+
+
+def test_checkpoint_with_missing_text_encoder_tensor(tiny_single_file, tmp_path):
+    state_dict = load_file(tiny_single_file)
+    del state_dict["cond_stage_model.transformer.text_model.final_layer_norm.bias"]
+    partial = tmp_path / "partial.safetensors"
+    save_file(state_dict, partial)
+    shutil.copytree(tiny_single_file.parent / "tokenizer", tmp_path / "tokenizer")
+    with pytest.raises(QbtuiError, match="incomplete or mis-shaped.*final_layer_norm.bias"):
+        load_base_model(partial)
+
+
+def test_safetensors_with_unknown_dtype_is_reported(tmp_path):
+    odd = tmp_path / "odd.safetensors"
+    save_file({"model.diffusion_model.conv_in.weight": torch.zeros(2)}, odd)
+    odd.write_bytes(odd.read_bytes().replace(b'"F32"', b'"Q99"'))
+    with pytest.raises(QbtuiError, match="unknown dtype 'Q99'") as caught:
+        load_base_model(odd)
+    assert caught.value.path == odd
+
+
+def misaligned_module():
+    """A module whose `kept` weight starts on an allocation boundary and `moved` weight 4 bytes past one."""
+    storage = torch.arange(40, dtype=torch.float32)
+    module = torch.nn.Module()
+    module.kept = torch.nn.Parameter(storage[:16].view(4, 4), requires_grad=False)
+    module.moved = torch.nn.Parameter(storage[17:33].view(4, 4), requires_grad=False)
+    return module
+
+
+def test_realign_moves_only_misaligned_tensors():
+    module = misaligned_module()
+    kept_address, moved_values = module.kept.data_ptr(), module.moved.detach().clone()
+    assert realign_tensors(module) == 1
+    assert module.kept.data_ptr() == kept_address
+    assert module.moved.data_ptr() % TENSOR_ALIGNMENT == 0
+    assert torch.equal(module.moved, moved_values)
+
+
+def test_realign_reads_a_misaligned_tensor_again_from_its_file(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    stored = torch.full((4, 4), 7.0)
+    save_file({"moved": stored, "kept": torch.zeros(4, 4)}, weights)
+    module = misaligned_module()
+    module.other = torch.nn.Parameter(torch.arange(41.0)[1:].view(5, 8), requires_grad=False)
+    assert realign_tensors(module, weights) == 2
+    assert torch.equal(module.moved, stored)
+    assert torch.equal(module.other, torch.arange(1.0, 41.0).view(5, 8))
+    assert module.other.data_ptr() % TENSOR_ALIGNMENT == 0
+
+
+def test_single_file_tensors_are_read_into_aligned_memory(tiny_single_file):
+    read = read_checkpoint(tiny_single_file)
+    mapped = load_file(tiny_single_file)
+    assert read.keys() == mapped.keys()
+    assert all(torch.equal(read[key], mapped[key]) and read[key].dtype == mapped[key].dtype for key in mapped)
+    assert all(tensor.data_ptr() % TENSOR_ALIGNMENT == 0 for tensor in read.values())
+
+
+def test_loaded_weights_are_all_aligned(folder_model, tiny_single_file):
+    for base in (folder_model, load_base_model(tiny_single_file)):
+        parts = (base.unet, base.vae, base.text_encoder)
+        assert all(t.data_ptr() % TENSOR_ALIGNMENT == 0 for part in parts for t in [*part.parameters(), *part.buffers()])
 
 
 def test_sdxl_checkpoint_is_refused(tmp_path):
