@@ -5,6 +5,11 @@ the tensor shapes (`sd15.ldm_layout.infer_configs`) and handed to diffusers' sin
 converter as a local folder, so nothing is fetched from the hub. The CLIP tokenizer, which a
 single file lacks, comes from settings, a `tokenizer/` folder beside the checkpoint, or the
 user's Hugging Face cache.
+
+Memory: a `.safetensors` single file is read tensor by tensor into aligned memory (no mmap), and
+those tensors become the model's weights; a diffusers folder stays mapped as diffusers leaves it,
+except the tensors `realign_tensors` must move, which are read again from the file. So a load holds
+about one copy of the weights (`benchmarks/bench_load_memory.py`).
 """
 
 from __future__ import annotations
