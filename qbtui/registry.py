@@ -35,6 +35,7 @@ from qbtui.registry_schema import (
     SYNTAX_FIX,
     TRAINING_TYPES,
     TYPE_NAMES,
+    RegistryParts,
     validated_parts,
 )
 from qbtui.registry_types import (
@@ -113,7 +114,16 @@ def _signature(path: Path) -> tuple[int, int, int]:
 
 
 class Registry:
-    """The loaded registry: settings, presets and friends, plus safe in-place edits."""
+    """The loaded registry: settings, presets, friends and `[keymap]`, plus safe in-place edits.
+
+    `keymap` maps Textual binding ids to keys (`{"dashboard.train": "t,ctrl+n"}`); which
+    ids exist is the TUI's business, so they are not checked here.
+    """
+
+    settings: Settings
+    presets: dict[str, Preset]
+    friends: dict[str, Friend]
+    keymap: dict[str, str]
 
     def __init__(self, path: Path, text: str, signature: tuple[int, int, int] | None = None):
         self.path = path
@@ -124,8 +134,8 @@ class Registry:
         """Validate `text` and take its values; on error the previous values stay."""
         self._take(validated_parts(self.path, text))
 
-    def _take(self, parts: tuple[Settings, dict[str, Preset], dict[str, Friend]]) -> None:
-        self.settings, self.presets, self.friends = parts
+    def _take(self, parts: RegistryParts) -> None:
+        self.settings, self.presets, self.friends, self.keymap = parts
 
     @classmethod
     def load(cls, path: Path | str) -> Registry:

@@ -10,7 +10,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qbtui.registry_types import (
     DEFAULT_REPEATS,
@@ -65,6 +65,18 @@ TRAINING_TYPES: dict[str, tuple[type, ...]] = {
     "notes": (str,),
     "run_id": (str,),
 }
+
+
+KEYMAP_FIX = 'write `"dashboard.train" = "t,ctrl+n"` under [keymap]; binding ids are on the help screen (f1)'
+
+
+class RegistryParts(NamedTuple):
+    """A validated registry: settings, presets, friends and the key remaps."""
+
+    settings: Settings
+    presets: dict[str, Preset]
+    friends: dict[str, Friend]
+    keymap: dict[str, str]
 
 
 class _Validator:
@@ -217,9 +229,24 @@ class _Validator:
             result.append(Training(**entry))
         return tuple(result)
 
-    def registry_parts(self, document: dict[str, Any]) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
+    def keymap(self, document: dict[str, Any]) -> dict[str, str]:
+        keymap = self.table(document, "keymap")
+        for binding_id, keys in keymap.items():
+            if isinstance(keys, dict):
+                key_path: tuple[Any, ...] = ("keymap", binding_id)
+                while isinstance(keys, dict) and keys:
+                    name, keys = next(iter(keys.items()))
+                    key_path = (*key_path, name)
+                dotted = ".".join(key_path[1:])
+                raise self.fail(key_path, "a binding id with dots must be quoted", f'write "{dotted}" = "keys" under [keymap]')
+            if not isinstance(keys, str) or not keys.strip():
+                found = TYPE_NAMES.get(type(keys), type(keys).__name__)
+                raise self.fail(("keymap", binding_id), f"expected a string of keys, found {found} {keys!r}", KEYMAP_FIX)
+        return dict(keymap)
+
+    def registry_parts(self, document: dict[str, Any]) -> RegistryParts:
         for key in document:
-            self.check_known((key,), key, ("settings", "presets", "friends"))
+            self.check_known((key,), key, ("settings", "presets", "friends", "keymap"))
         settings = self.settings(document, self.path.parent)
         presets = self.presets(document)
         if settings.preset not in presets:
@@ -228,7 +255,7 @@ class _Validator:
                 f"unknown preset {settings.preset!r}",
                 f"use one of: {', '.join(presets) or '(none defined)'}, or add a [presets.{settings.preset}] section",
             )
-        return settings, presets, self.friends(document)
+        return RegistryParts(settings, presets, self.friends(document), self.keymap(document))
 
 
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "an array", dict: "a table"}
@@ -257,8 +284,8 @@ SYNTAX_FIX = "correct the TOML syntax on that line (strings need quotes, one key
 _TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
 
 
-def validated_parts(path: Path, text: str) -> tuple[Settings, dict[str, Preset], dict[str, Friend]]:
-    """Parse (with the fast tomllib) and validate registry text into settings, presets and friends."""
+def validated_parts(path: Path, text: str) -> RegistryParts:
+    """Parse (with the fast tomllib) and validate registry text into settings, presets, friends and keymap."""
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

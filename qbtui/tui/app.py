@@ -20,25 +20,8 @@ from qbtui.tui.screens.dashboard import DashboardScreen
 from qbtui.tui.workspace import Workspace
 
 
-KEYMAP_FILE = "keymap.toml"
 # Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
 DASHBOARD_DEPTH = 2
-
-
-def load_keymap(path: Path) -> dict[str, str]:
-    """`[keymap]` of `path` (binding id = "keys"); empty when the file does not exist."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise QbtuiError(f"cannot read the keymap: {error}", path=path, fix='write lines like `"dashboard.train" = "ctrl+t"` under [keymap]') from None
-    keymap = data.get("keymap", {})
-    if not isinstance(keymap, dict) or not all(isinstance(value, str) for value in keymap.values()):
-        raise QbtuiError("[keymap] must map binding ids to key strings", path=path, fix='write `"dashboard.train" = "ctrl+t"` under [keymap]; ids are on the help screen (f1)')
-    return keymap
 
 
 def user_at_host() -> str:
@@ -99,14 +82,28 @@ class QbtuiApp(App[None]):
         apply_themes(self, load_themes(self.workspace.registry_path), self.workspace.settings.theme)
 
     def _apply_keymap(self) -> None:
-        try:
-            keymap = load_keymap(self.workspace.registry_path.parent / KEYMAP_FILE)
-        except QbtuiError as error:
-            self.notify(str(error), title="Keymap", severity="error", timeout=10)
+        """Take `[keymap]` from the registry; ids no binding has are reported after the next frame."""
+        keymap = self.workspace.registry.keymap
+        if keymap == self.keymap:
             return
-        self.keymap = keymap
-        if keymap:
-            self.set_keymap(keymap)
+        self.keymap = dict(keymap)
+        self.set_keymap(self.keymap)
+        if self.keymap:
+            self.call_after_refresh(self._report_unknown_binding_ids)
+
+    def _report_unknown_binding_ids(self) -> None:
+        from qbtui.tui.screens.help import binding_ids
+
+        unknown = sorted(set(self.keymap) - binding_ids())
+        if unknown:
+            self.notify(
+                f"[keymap] in {self.workspace.registry_path}: no binding has the id {', '.join(map(repr, unknown))}; "
+                "the ids are on the help screen (f1)",
+                title="Keymap",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_datasets(self) -> None:
@@ -131,6 +128,7 @@ class QbtuiApp(App[None]):
         self.screen.post_message(FriendChanged(message.friend_id))
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
+        self._apply_keymap()
         self.screen.post_message(RegistryChanged())
 
     def on_runs_updated(self, message: RunsUpdated) -> None:

@@ -111,6 +111,10 @@ FRIEND = '\n[friends.peter]\nname = "Peter"\ntoken = "qb_peter"\n'
         (lambda t: t + FRIEND + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = 1\nimages = 2\n\n[[friends.peter.trainings]]\ndate = "y"\nsteps = 3\n', 22, "friends.peter.trainings[1]: missing key 'images'", "images = 30"),
         (lambda t: t + FRIEND + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = true\nimages = 2\n', 19, "trainings[0].steps: expected an integer", "30"),
         (lambda t: t + "\n[extras]\na = 1\n", 13, "unknown key 'extras'", "settings"),
+        (lambda t: t + '\n[keymap]\n"dashboard.train" = 3\n', 14, "keymap.dashboard.train: expected a string of keys, found an integer", '"dashboard.train" = "t,ctrl+n"'),
+        (lambda t: t + '\n[keymap]\n"dashboard.runs" = "r"\n"dashboard.train" = " "\n', 15, "keymap.dashboard.train: expected a string of keys", "[keymap]"),
+        (lambda t: t + '\n[keymap]\ndashboard.train = "t"\n', 14, "keymap.dashboard.train: a binding id with dots must be quoted", '"dashboard.train" = "keys"'),
+        (lambda t: 'keymap = "t"\n' + t, 1, "keymap: must be a table", "[keymap]"),
     ],
 )
 def test_invalid_registry_names_key_line_and_fix(registry_path: Path, edit, line: int, message: str, fix: str) -> None:
@@ -120,6 +124,23 @@ def test_invalid_registry_names_key_line_and_fix(registry_path: Path, edit, line
     assert message in error.message
     assert fix in error.fix
     assert str(error).startswith(f"{registry_path}:{line}: ")
+
+
+def test_keymap_maps_binding_ids_to_keys(registry_path: Path) -> None:
+    assert Registry.load(registry_path).keymap == {}
+    with open(registry_path, "a", encoding="utf-8") as handle:
+        handle.write('\n[keymap]\n"dashboard.train" = "t,ctrl+n"\n"app.help" = "f2"\n')
+    assert Registry.load(registry_path).keymap == {"dashboard.train": "t,ctrl+n", "app.help": "f2"}
+
+
+def test_repo_registry_keymap_example_is_valid_once_uncommented(tmp_path: Path) -> None:
+    assert Registry.load(REPO_REGISTRY).keymap == {}
+    text = REPO_REGISTRY.read_text(encoding="utf-8")
+    for line in ("[keymap]", '"dashboard.train" = "t,ctrl+n"', '"app.help" = "f1,f2"'):
+        text = text.replace(f"# {line}\n", f"{line}\n")
+    uncommented = tmp_path / "registry.toml"
+    uncommented.write_text(text, encoding="utf-8")
+    assert Registry.load(uncommented).keymap == {"dashboard.train": "t,ctrl+n", "app.help": "f1,f2"}
 
 
 def test_missing_settings_section(registry_path: Path) -> None:

@@ -88,8 +88,8 @@ def test_update_friend_keeps_comments_and_checks_tokens(commented_registry: Path
     registry.add_friend("Ann")
     updated = registry.update_friend("peter", describe="man, beard", repeats=20)
     assert (updated.describe, updated.repeats) == ("man, beard", 20)
-    assert "repeats = 20  # note 104" in path.read_text()
-    assert 'describe = "man, beard"  # note 106' in path.read_text()
+    assert "repeats = 20  # note 110" in path.read_text()
+    assert 'describe = "man, beard"  # note 112' in path.read_text()
     before = path.read_bytes()
     with pytest.raises(RegistryError, match="already used by 'ann'"):
         registry.update_friend("peter", token="QB_ANN")

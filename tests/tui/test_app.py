@@ -84,8 +84,13 @@ async def test_saved_theme_is_applied_at_start(demo_registry, app_factory):
         assert app.theme == "ink-wash"
 
 
-async def test_keymap_file_rebinds_by_id(demo_registry, app_factory):
-    (demo_registry.parent / "keymap.toml").write_text('[keymap]\n"dashboard.runs" = "ctrl+o"\n', encoding="utf-8")
+def add_keymap(registry_path, lines: str) -> None:
+    with open(registry_path, "a", encoding="utf-8") as handle:
+        handle.write(f"\n[keymap]\n{lines}\n")
+
+
+async def test_registry_keymap_rebinds_by_id(demo_registry, app_factory):
+    add_keymap(demo_registry, '"dashboard.runs" = "ctrl+o"')
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
@@ -94,13 +99,40 @@ async def test_keymap_file_rebinds_by_id(demo_registry, app_factory):
         assert isinstance(app.screen, RunsScreen)
 
 
-async def test_broken_keymap_file_is_reported_with_its_path(demo_registry, app_factory):
-    keymap = demo_registry.parent / "keymap.toml"
-    keymap.write_text("[keymap\n", encoding="utf-8")
+async def test_keymap_edited_while_running_applies_on_reload(demo_registry, app_factory, until, settle):
+    app = app_factory(demo_registry, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        add_keymap(demo_registry, '"dashboard.runs" = "ctrl+o"')
+        await until(pilot, lambda: app.keymap == {"dashboard.runs": "ctrl+o"})
+        await pilot.press("r")
+        assert not isinstance(app.screen, RunsScreen)
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_unknown_binding_id_is_named_in_a_notification(demo_registry, app_factory):
+    add_keymap(demo_registry, '"dashboard.trian" = "ctrl+o"\n"dashboard.runs" = "ctrl+y"')
     app = app_factory(demo_registry)
-    async with app.run_test(size=(80, 24)):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
         messages = [str(note.message) for note in app._notifications]
-    assert any(str(keymap) in message and "fix:" in message for message in messages)
+        await pilot.press("ctrl+y")
+        assert isinstance(app.screen, RunsScreen)
+    assert any("'dashboard.trian'" in message and "dashboard.runs" not in message for message in messages)
+
+
+async def test_keymap_without_unknown_ids_notifies_nothing(demo_registry, app_factory):
+    add_keymap(demo_registry, '"dashboard.train" = "t,ctrl+n"')
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not [note for note in app._notifications if note.title == "Keymap"]
+
+
+def test_help_says_the_keymap_lives_in_the_registry():
+    text = " ".join(line for line, kind in help_lines({}) if kind == "row" and not line.startswith("  "))
+    assert "[keymap] in registry.toml" in text and "keymap.toml" not in text
 
 
 async def test_header_names_user_and_host(demo_registry, app_factory):

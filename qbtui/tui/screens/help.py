@@ -24,6 +24,8 @@ SCREENS = (
     ("Runs and queue", "qbtui.tui.screens.runs", "RunsScreen"),
     ("Add friend", "qbtui.tui.screens.add_friend", "AddFriendScreen"),
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
+    ("Tag editor", "qbtui.tui.widgets.tag_editor", "TagEditorScreen"),
+    ("Confirm", "qbtui.tui.widgets.dataset_confirm", "ConfirmScreen"),
     ("Help", "qbtui.tui.screens.help", "HelpScreen"),
 )
 KEYS_WIDTH = 16
@@ -37,6 +39,11 @@ def screen_bindings() -> Iterator[tuple[str, list[Binding]]]:
         yield title, [binding for entry in cls.BINDINGS for binding in Binding.make_bindings([entry])]
 
 
+def binding_ids() -> set[str]:
+    """Every binding id a `[keymap]` entry can name."""
+    return {binding.id for _, bindings in screen_bindings() for binding in bindings if binding.id}
+
+
 def keys_of(binding: Binding, keymap: dict[str, str]) -> str:
     """The keys that trigger a binding, with the user's keymap applied, as the footer shows them."""
     keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
@@ -45,8 +52,8 @@ def keys_of(binding: Binding, keymap: dict[str, str]) -> str:
 
 def help_lines(keymap: dict[str, str]) -> list[tuple[str, str]]:
     """The help text as (line, kind) pairs; kind is "title", "heading" or "row"."""
-    lines = [("qbtui keys", "title"), ("Remap a key by its id in [keymap] of keymap.toml beside registry.toml;", "row"),
-             ("ctrl+p opens the command palette with every action by name.", "row")]
+    lines = [("qbtui keys", "title"), ("Remap a key by its id under [keymap] in registry.toml,", "row"),
+             ('for example "dashboard.train" = "t,ctrl+n";', "row"), ("ctrl+p opens the command palette with every action by name.", "row")]
     for title, bindings in screen_bindings():
         lines.append((title, "heading"))
         for binding in bindings:
