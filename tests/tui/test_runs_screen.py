@@ -1,12 +1,16 @@
-"""Runs and queue screen: every run with its state; queued runs move and cancel."""
+"""Runs and queue screen: every run with its state; queued runs move and cancel; stopped runs resume."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import pytest
 from textual.widgets import DataTable
 
 from qbtui.registry import Registry
+from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.queue import enqueue, list_queue
 from qbtui.runs.rundir import RunDir, write_run_toml
 from qbtui.tui.screens.runs import RunsScreen
@@ -19,6 +23,27 @@ def queue_run(registry_path, friend_id: str, run_id: str) -> RunDir:
                          "created_at": time.time()}, {"max_train_steps": 60})
     enqueue(Registry.load(registry_path).settings, run)
     return run
+
+
+@pytest.fixture
+def stand_in_supervisor(monkeypatch: pytest.MonkeyPatch):
+    """Replaces the supervisor launch with a sleeping process (no trainer, no torch); yields the resumed runs."""
+    resumed: list[tuple[str, bool]] = []
+    processes: list[subprocess.Popen] = []
+
+    def launch(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        processes.append(process)
+        record = ProcessRecord.of(process.pid)
+        write_pid_file(run.supervisor_pid, record)
+        resumed.append((run.run_id, resume))
+        return record
+
+    monkeypatch.setattr("qbtui.runs.manager.launch_supervisor", launch)
+    yield resumed
+    for process in processes:
+        process.kill()
+        process.wait()
 
 
 def table_ids(app) -> list[str]:
@@ -78,3 +103,31 @@ async def test_moving_a_run_that_is_not_queued_is_refused(demo_registry, app_fac
         await pilot.pause()
         assert any("only a queued run" in str(note.message) for note in app._notifications)
         assert table_ids(app) == ["20261125-034512-peter-a1b2"]
+
+
+def run_state(app, run_id: str) -> str:
+    table = app.screen.query_one(DataTable)
+    return str(table.get_row_at(table_ids(app).index(run_id))[1])
+
+
+async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_factory, run_writer, until, stand_in_supervisor):
+    stopped = run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=20, live=False, status="stopped")
+    (stopped.path / "state").mkdir()
+    (stopped.path / "state" / "optimizer.pt").write_bytes(b"saved state")
+    run_writer(demo_registry, "sam", "20261124-100000-sam-0000", steps=60, live=False, status="completed")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 2)
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table_ids(app).index("20261124-100000-sam-0000"))
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        assert any("only a stopped, failed or crashed run" in str(note.message) for note in app._notifications)
+        assert stand_in_supervisor == []
+        table.move_cursor(row=table_ids(app).index(stopped.run_id))
+        assert run_state(app, stopped.run_id) == "stopped"
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        assert stand_in_supervisor == [(stopped.run_id, True)]
+        await until(pilot, lambda: run_state(app, stopped.run_id) in ("running", "queued"))
+        assert app.workspace.run(stopped.run_id).state in ("running", "queued")

@@ -1,4 +1,5 @@
-"""Every run with its state; queued runs can be reordered and cancelled."""
+"""Every run with its state; queued runs can be reordered and cancelled, a running one
+stopped, and a stopped, failed or crashed one resumed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ COLUMNS = (("run", "Run"), ("state", "State"), ("step", "Step"),
            ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
 STATE_COLORS = {"running": "accent", "queued": "primary", "completed": "success",
                 "stopped": "warning", "failed": "error", "crashed": "error"}
+RESUMABLE_STATES = ("stopped", "failed", "crashed")
 
 
 def run_cells(run: "RunInfo", colors: dict[str, str]) -> list[object]:
@@ -41,6 +43,7 @@ class RunsScreen(Screen):
         Binding("d", "move_down", "Down", id="runs.down"),
         Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
         Binding("x", "stop", "Stop", id="runs.stop"),
+        Binding("r", "resume", "Resume", id="runs.resume"),
         Binding("escape", "app.dashboard", "Back", id="runs.back"),
     ]
 
@@ -128,3 +131,10 @@ class RunsScreen(Screen):
             self.notify("only a running run can be stopped", severity="warning")
             return
         self.app.stop_run(run.run_id)
+
+    def action_resume(self) -> None:
+        run = self.selected_run()
+        if run is None or run.state not in RESUMABLE_STATES:
+            self.notify("only a stopped, failed or crashed run can be resumed", severity="warning")
+            return
+        self.app.resume_run(run.run_id)
