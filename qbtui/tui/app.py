@@ -11,6 +11,7 @@ from typing import Callable
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from qbtui.errors import QbtuiError
@@ -124,15 +125,20 @@ class QbtuiApp(App[None]):
         self.workspace.stop()
 
     # --- world changes: forward to the screen that shows them -------------------------
+    def _tell_screen(self, message: Message) -> None:
+        """Forward a world change to the active screen; none is left while the app closes."""
+        if self.screen_stack:
+            self.screen.post_message(message)
+
     def on_friend_changed(self, message: FriendChanged) -> None:
-        self.screen.post_message(FriendChanged(message.friend_id))
+        self._tell_screen(FriendChanged(message.friend_id))
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self._apply_keymap()
-        self.screen.post_message(RegistryChanged())
+        self._tell_screen(RegistryChanged())
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
-        self.screen.post_message(RunsUpdated(message.run_ids))
+        self._tell_screen(RunsUpdated(message.run_ids))
 
     def on_workspace_error(self, message: WorkspaceError) -> None:
         self.notify(message.text, severity="error", timeout=10)
