@@ -276,15 +276,21 @@ def main() -> None:
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--build", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
         child(args)
         return
     os.environ["HF_HUB_OFFLINE"] = "1"
+    if args.build:
+        build_model(Path(args.build) / "model", args.size)
+        build_dataset(Path(args.build) / "data", args.size)
+        return
     with tempfile.TemporaryDirectory(prefix="qbtui-bench-") as temp:
         root = Path(temp)
-        model = build_model(root / "model", args.size)
-        data = build_dataset(root / "data", args.size)
+        # Built in a subprocess: a child's peak RSS would otherwise start from this process's.
+        subprocess.run([sys.executable, __file__, "--build", str(root), "--size", str(args.size)], check=True)
+        model, data = root / "model", root / "data"
         figures = {}
         for preset in PRESETS:
             for contender in ("reference", "qbtui"):
