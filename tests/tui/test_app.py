@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from textual.widgets import Static
 
@@ -133,6 +135,14 @@ async def test_keymap_without_unknown_ids_notifies_nothing(demo_registry, app_fa
 def test_help_says_the_keymap_lives_in_the_registry():
     text = " ".join(line for line, kind in help_lines({}) if kind == "row" and not line.startswith("  "))
     assert "[keymap] in registry.toml" in text and "keymap.toml" not in text
+
+
+async def test_heap_is_settled_after_the_first_scan_and_released_on_exit(demo_registry, app_factory, settle):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 async def test_header_names_user_and_host(demo_registry, app_factory):

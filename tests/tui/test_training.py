@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Log, ProgressBar, Sparkline, Static
+from textual.widgets import Footer, Log, ProgressBar, Sparkline, Static
 
 from qbtui.tui.screens.training import TrainingScreen
 
@@ -85,6 +85,29 @@ async def test_reopening_the_app_reattaches_to_the_live_run(demo_registry, app_f
         await open_training(second, pilot)
         assert progress(second) == (60, 12) and loss_points(second) == 12
         assert str(second.screen.query_one("#run-line").content).startswith("running: step 12/60")
+
+
+def footer_keys(app) -> list[object]:
+    return list(app.screen.query_one(Footer).children)
+
+
+async def test_footer_is_rebuilt_only_when_its_keys_change(demo_registry, app_factory):
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_training(app, pilot)
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert any(getattr(key, "description", "") == "Start" for key in keys)
+        for press in ("tab", "tab", "shift+tab"):
+            focused = app.focused
+            await pilot.press(press)
+            await pilot.pause()
+            assert app.focused is not focused
+        assert footer_keys(app) == keys
+        app.set_keymap({"training.start": "ctrl+g"})
+        await pilot.pause()
+        start = [key for key in footer_keys(app) if getattr(key, "description", "") == "Start"]
+        assert footer_keys(app) != keys and [key.key for key in start] == ["ctrl+g"]
 
 
 async def test_stop_and_resume_are_refused_without_a_suitable_run(demo_registry, app_factory):

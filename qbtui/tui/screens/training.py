@@ -27,6 +27,34 @@ LOG_MAX_LINES = 500
 ARTIFACTS_SHOWN = 3
 
 
+class SteadyFooter(Footer):
+    """A Footer that rebuilds its keys only when the keys it shows change.
+
+    Textual's Footer recomposes (a dozen key widgets mounted and styled, then a relayout)
+    whenever the screen's bindings may have changed, which includes every focus change.
+    Here tab moves between widgets whose own bindings are hidden, so the keys stay the same.
+    """
+
+    _shown: tuple[object, ...] | None = None
+
+    def _keys_shown(self) -> tuple[object, ...]:
+        """What the footer would show: each shown binding, its state and tooltip, and the palette key."""
+        active = self.screen.active_bindings
+        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
+        shown = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in active.values() if binding.show)
+        return shown + ((palette.binding, palette.enabled) if palette else (None,))
+
+    def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._shown = self._keys_shown()
+        yield from super().compose()
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self._shown is not None and self._keys_shown() == self._shown:
+            return
+        super().bindings_changed(screen)
+
+
 class TrainingScreen(Screen):
     """One friend's training: choose preset and backend, see the command, watch the run."""
 
@@ -66,7 +94,7 @@ class TrainingScreen(Screen):
             yield Static("", id="train-artifacts")
             yield ImagePreview(id="train-sample")
             yield Log(max_lines=LOG_MAX_LINES, id="train-log")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"training {self.app.workspace.friend(self.friend_id).name}"
