@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.friend_table import FriendTable
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.tui.app import QbtuiApp
@@ -82,7 +83,7 @@ class DashboardScreen(Screen):
             yield FriendTable(id="friends")
             with VerticalScroll(id="friend-panel"):
                 yield Static(id="friend-details")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one(FriendTable).sync(self.app.workspace)

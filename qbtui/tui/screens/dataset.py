@@ -21,16 +21,23 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, ProgressBar, Static, TextArea
+from textual.widgets import Header, OptionList, ProgressBar, Static, TextArea
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend
 from qbtui.tui.messages import FriendChanged, RegistryChanged
 from qbtui.tui.widgets import dataset_actions
-from qbtui.tui.widgets.caption_history import CaptionChange, CaptionHistory, UndoStep, read_caption_file, undo_step
+from qbtui.tui.widgets.caption_history import (
+    CaptionChange,
+    CaptionHistory,
+    UndoStep,
+    read_caption_file,
+    undo_step,
+)
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
 from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 from qbtui.tui.widgets.tag_editor import TagEdit, TagEditorScreen
 
 if TYPE_CHECKING:
@@ -148,7 +155,7 @@ class DatasetScreen(Screen[None]):
                 yield ImagePreview(id="dataset-preview")
                 yield TextArea("", id="caption", read_only=True, soft_wrap=True, show_line_numbers=False)
                 yield Static("", id="dataset-problems")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     @property
     def friend(self) -> Friend:

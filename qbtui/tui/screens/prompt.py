@@ -8,10 +8,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, Static
 
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 MIN_WEIGHT = 0.05
 MAX_WEIGHT = 2.0
@@ -79,7 +80,7 @@ class PromptScreen(Screen[None]):
             output.border_subtitle = "ctrl+y or enter: copy"
             yield output
             yield Static("", id="prompt-friends")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.title = "Prompt helper"

@@ -9,10 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
 
 from qbtui.tui.messages import RunsUpdated
 from qbtui.tui.widgets.run_progress import format_duration
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
@@ -53,7 +54,7 @@ class RunsScreen(Screen):
         yield Header(icon="✎")
         yield Label("", id="runs-summary")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "runs and queue"

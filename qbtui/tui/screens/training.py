@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Label, Log, Select, Static
+from textual.widgets import Button, Header, Label, Log, Select, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.tui.messages import RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.loss_chart import LossChart
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.run_progress import RunProgress
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
@@ -25,34 +26,6 @@ if TYPE_CHECKING:
 BACKENDS = ("builtin", "kohya")
 LOG_MAX_LINES = 500
 ARTIFACTS_SHOWN = 3
-
-
-class SteadyFooter(Footer):
-    """A Footer that rebuilds its keys only when the keys it shows change.
-
-    Textual's Footer recomposes (a dozen key widgets mounted and styled, then a relayout)
-    whenever the screen's bindings may have changed, which includes every focus change.
-    Here tab moves between widgets whose own bindings are hidden, so the keys stay the same.
-    """
-
-    _shown: tuple[object, ...] | None = None
-
-    def _keys_shown(self) -> tuple[object, ...]:
-        """What the footer would show: each shown binding, its state and tooltip, and the palette key."""
-        active = self.screen.active_bindings
-        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        shown = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in active.values() if binding.show)
-        return shown + ((palette.binding, palette.enabled) if palette else (None,))
-
-    def compose(self) -> ComposeResult:
-        if self._bindings_ready:
-            self._shown = self._keys_shown()
-        yield from super().compose()
-
-    def bindings_changed(self, screen: Screen) -> None:
-        if self._shown is not None and self._keys_shown() == self._shown:
-            return
-        super().bindings_changed(screen)
 
 
 class TrainingScreen(Screen):
