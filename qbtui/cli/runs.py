@@ -156,18 +156,12 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
 def follow_raw(run_path: Path, *, follow: bool) -> str:
     """Copy output.log to stdout (and its new bytes while the run is live when `follow`)."""
     from qbtui.runs.info import read_run
+    from qbtui.runs.tail import GrowingFile
 
-    log = Path(run_path) / "output.log"
-    offset = 0
+    log = GrowingFile(Path(run_path) / "output.log")
     while True:
         info = read_run(run_path)
-        try:
-            with log.open("rb") as handle:
-                handle.seek(offset)
-                data = handle.read()
-        except FileNotFoundError:
-            data = b""
-        offset += len(data)
+        data = log.read_new()
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         if not follow or (not info.live and not data):

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qbtui.runs.tail import GrowingFile
+
 Event = dict[str, Any]
 
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -29,7 +31,6 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DONE_STATUSES = ("completed", "stopped", "failed")
 SUPERVISOR_STATES = ("started", "backend-exited", "crashed")
-READ_CHUNK = 4 << 20
 
 
 class EventError(ValueError):
@@ -119,10 +120,14 @@ class EventFollower:
 
     def __init__(self, path: Path | str, offset: int = 0):
         self.path = Path(path)
-        self.offset = offset
         self.invalid_lines = 0
+        self._file = GrowingFile(self.path, offset)
         self._partial = b""
-        self._inode: int | None = None
+
+    @property
+    def offset(self) -> int:
+        """Byte offset read up to (a half-written last line included)."""
+        return self._file.offset
 
     @property
     def line_offset(self) -> int:
@@ -131,26 +136,12 @@ class EventFollower:
 
     def read_new(self) -> list[Event]:
         """Events appended since the previous call (an empty list when nothing changed)."""
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return []
-        size = stat.st_size
-        replaced = self._inode is not None and stat.st_ino != self._inode
-        if replaced or size < self.offset:
-            self.offset, self._partial = 0, b""
-        self._inode = stat.st_ino
-        if size == self.offset:
-            return []
+        chunks = self._file.read_chunks()
+        if self._file.restarted:
+            self._partial = b""
         events: list[Event] = []
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            while True:
-                data = handle.read(READ_CHUNK)
-                if not data:
-                    break
-                self.offset += len(data)
-                events.extend(self._split(data))
+        for data in chunks:
+            events.extend(self._split(data))
         return events
 
     def _split(self, data: bytes) -> list[Event]:

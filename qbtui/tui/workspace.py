@@ -79,37 +79,16 @@ class RunTrace:
         )
 
 
-class _LogTail:
-    """Reads only the new bytes of a growing text file, split on both \\r and \\n."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = ""
-
-    def read_new(self) -> list[str]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        text = self.partial + data.decode("utf-8", errors="replace")
-        pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self.partial = pieces.pop()
-        return [piece for piece in pieces if piece.strip()]
-
-
 class _RunFollower:
     """Follows one run directory for the training screen: its events and output log."""
 
     def __init__(self, path: Path, run_id: str) -> None:
         from qbtui.runs import EventFollower
+        from qbtui.runs.tail import LogTail
 
         self.trace = RunTrace(run_id=run_id)
         self.events = EventFollower(path / "events.jsonl")
-        self.log = _LogTail(path / "output.log")
+        self.log = LogTail(path / "output.log")
 
     def poll(self) -> bool:
         """Apply new events and log lines; True when anything changed."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
+from qbtui.runs.tail import TextLines
 
 KOHYA_ENV = {"PYTORCH_ENABLE_MPS_FALLBACK": "1", "PYTHONUNBUFFERED": "1"}
 # Flags the guide writes before the output and logging folders.
@@ -161,7 +162,7 @@ class KohyaOutputParser:
         self.checkpoints: list[str] = []
         self.error_seen = False
         self.tail: deque[str] = deque(maxlen=ERROR_TAIL_LINES)
-        self._partial = ""
+        self._lines = TextLines()
         self._in_traceback = False
 
     @property
@@ -171,17 +172,14 @@ class KohyaOutputParser:
 
     def feed(self, data: bytes | str) -> list[dict[str, Any]]:
         """Events for the whole lines in `data` (a trailing partial line waits for more)."""
-        text = self._partial + (data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data)
-        pieces = re.split(r"\r\n|\r|\n", text)
-        self._partial = pieces.pop()
         events: list[dict[str, Any]] = []
-        for line in pieces:
+        for line in self._lines.feed(data):
             events.extend(self._line(line))
         return events
 
     def finish(self) -> list[dict[str, Any]]:
         """Events for a last line that had no line end."""
-        line, self._partial = self._partial, ""
+        line = self._lines.finish()
         return self._line(line) if line else []
 
     def _line(self, line: str) -> list[dict[str, Any]]:
