@@ -6,8 +6,7 @@ watchdog load only when a function that needs them is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qbtui.lazy import lazy_exports
 
 _EXPORTS = {
     "Problem": "problems",
@@ -35,11 +34,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qbtui.dataset' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qbtui.dataset.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
