@@ -35,17 +35,8 @@ class AddFriendScreen(ModalScreen[str | None]):
     ]
 
     DEFAULT_CSS = """
-    AddFriendScreen {
-        align: center middle;
-    }
     AddFriendScreen > #add-friend {
         width: 70;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $primary;
-        background: $surface;
-        padding: 0 1;
     }
     AddFriendScreen .field {
         height: 1;
@@ -81,7 +72,7 @@ class AddFriendScreen(ModalScreen[str | None]):
     """
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="add-friend") as box:
+        with Vertical(id="add-friend", classes="dialog") as box:
             box.border_title = "Add a friend"
             yield Label("Name", classes="field")
             yield Input(placeholder="Peter", id="add-name")

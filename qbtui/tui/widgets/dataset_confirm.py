@@ -20,16 +20,9 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     DEFAULT_CSS = """
-    ConfirmScreen {
-        align: center middle;
-    }
     ConfirmScreen > #confirm {
         width: 60;
-        max-width: 100%;
-        height: auto;
         border: round $warning;
-        background: $surface;
-        padding: 0 1;
     }
     ConfirmScreen #confirm-question {
         height: auto;
@@ -51,7 +44,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm") as box:
+        with Vertical(id="confirm", classes="dialog") as box:
             box.border_title = self.title_text
             yield Static(Content(self.question), id="confirm-question")
             with Horizontal(id="confirm-buttons"):

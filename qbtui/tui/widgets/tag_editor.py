@@ -48,17 +48,8 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
     ]
 
     DEFAULT_CSS = """
-    TagEditorScreen {
-        align: center middle;
-    }
     TagEditorScreen > #tag-editor {
         width: 72;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $primary;
-        background: $surface;
-        padding: 0 1;
     }
     TagEditorScreen #tag-frequencies {
         height: auto;
@@ -105,7 +96,7 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
         self.caption_count = caption_count
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="tag-editor") as box:
+        with Vertical(id="tag-editor", classes="dialog") as box:
             box.border_title = f"Tags across {self.caption_count} captions"
             yield OptionList(
                 *(Option(Content(f"{count:>4}  {tag}"), id=tag) for tag, count in self.frequencies),
