@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Input
 
 from qbtui.runs.events import EventWriter
+from tests.tui.waiting import wait_until, workers_idle
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.rundir import RunDir, write_run_toml
 
@@ -166,15 +167,6 @@ def app_factory() -> Callable[..., object]:
     return make
 
 
-async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Let the app run until `condition()` holds (poller and watcher work on their own clocks)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the timeout")
-        await pilot.pause(0.05)
-
-
 @pytest.fixture
 def until() -> Callable[..., object]:
     """`await until(pilot, condition)`: see `wait_until`."""
@@ -203,8 +195,7 @@ async def wait_for_first_scan(pilot) -> None:
     """Until live updates run (they start after the first frame) and every friend was scanned."""
     app = pilot.app
     await wait_until(pilot, lambda: all(app.workspace.status(friend.id) is not None for friend in app.workspace.friends()))
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await workers_idle(pilot)
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from qbtui.registry import Registry
 from qbtui.tui.screens.add_friend import AddFriendScreen
 from qbtui.tui.screens.dashboard import DashboardScreen
 from qbtui.tui.widgets.friend_table import FriendTable
+from tests.tui.waiting import workers_idle
 
 
 async def _open(app, pilot) -> None:
-    await app.workers.wait_for_complete()
+    await workers_idle(pilot)
     app.action_add_friend()
     await pilot.pause()
     assert isinstance(app.screen, AddFriendScreen)
@@ -26,7 +27,7 @@ async def _submitted(app, pilot) -> None:
     while idle_turns < 3:
         await pilot.pause()
         if any(not worker.is_finished for worker in app.workers):
-            await app.workers.wait_for_complete()
+            await workers_idle(pilot)
             idle_turns = 0
         else:
             idle_turns += 1

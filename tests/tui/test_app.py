@@ -14,6 +14,7 @@ from qbtui.tui.commands import palette_commands
 from qbtui.tui.screens.help import HelpScreen, help_lines, screen_bindings
 from qbtui.tui.screens.runs import RunsScreen
 from qbtui.tui.screens.training import TrainingScreen
+from tests.tui.waiting import workers_idle
 
 
 def rows(keymap: dict[str, str]) -> list[list[str]]:
@@ -74,7 +75,7 @@ async def test_chosen_theme_is_saved_in_the_registry(demo_registry, app_factory)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.theme == "paper-and-ink"
         app.action_set_theme("ink-wash")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
     assert Registry.load(demo_registry).settings.theme == "ink-wash"
 

@@ -14,6 +14,7 @@ from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.tag_editor import TagEditorScreen
+from tests.tui.waiting import workers_idle
 
 
 def folder(registry: Path, friend_id: str = "anna") -> Path:
@@ -21,27 +22,11 @@ def folder(registry: Path, friend_id: str = "anna") -> Path:
 
 
 async def open_dataset(app, pilot, friend_id: str = "anna") -> DatasetScreen:
-    await app.workers.wait_for_complete()
+    await workers_idle(pilot)
     app.action_open_dataset(friend_id)
-    await settle(app, pilot)
+    await workers_idle(pilot)
     assert isinstance(app.screen, DatasetScreen)
     return app.screen
-
-
-async def settle(app, pilot) -> None:
-    """Wait until no worker runs for three turns of the event loop in a row.
-
-    Workers hand results to the UI with `call_from_thread`, which may start further
-    workers (a rescan after a fix), so one `wait_for_complete` is not enough.
-    """
-    idle_turns = 0
-    while idle_turns < 3:
-        await pilot.pause()
-        if any(not worker.is_finished for worker in app.workers):
-            await app.workers.wait_for_complete()
-            idle_turns = 0
-        else:
-            idle_turns += 1
 
 
 def lines(screen: DatasetScreen) -> dict[str, str]:
@@ -67,10 +52,10 @@ async def test_list_shows_status_per_photo_and_previews_the_selection(demo_regis
         assert preview.shown == folder(demo_registry) / "photo_00.jpg"
         assert screen.query_one("#caption", TextArea).text == "qb_anna person, smiling, photo 0"
         await pilot.press("j", "j")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert preview.shown == folder(demo_registry) / "photo_02.jpg"
         await pilot.press("k")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert preview.shown == folder(demo_registry) / "photo_01.jpg"
 
 
@@ -83,7 +68,7 @@ async def test_writing_a_caption_makes_its_problem_disappear_without_a_key_press
         await pilot.press("e")
         assert screen.editing and screen.query_one("#caption", TextArea).text == "qb_anna person, person, smiling"
         await pilot.press(*", red scarf", "ctrl+s")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert not screen.editing
         caption = folder(demo_registry) / "photo_09.txt"
         assert caption.read_text() == "qb_anna person, person, smiling, red scarf\n"
@@ -97,7 +82,7 @@ async def test_escape_cancels_an_edit_and_leaves_the_file_alone(demo_registry, a
         caption = folder(demo_registry) / "photo_00.txt"
         before = caption.read_text()
         await pilot.press("e", *" typo", "escape")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert not screen.editing and isinstance(app.screen, DatasetScreen)
         assert caption.read_text() == before
         assert screen.query_one("#caption", TextArea).text == before.strip()
@@ -110,21 +95,21 @@ async def test_insert_token_then_token_first_then_undo(demo_registry, app_factor
         caption = folder(demo_registry) / "photo_00.txt"
         original = caption.read_text()
         await pilot.press("e", "ctrl+u", *"smiling, ", "ctrl+t", "ctrl+s")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert caption.read_text() == "smiling, qb_anna\n"
         assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token-not-first"
         await pilot.press("t")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert caption.read_text() == "qb_anna, smiling\n"
         assert lines(screen)["photo_00.jpg"] == "✓ photo_00.jpg"
         await pilot.press("u")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert caption.read_text() == "smiling, qb_anna\n"
         await pilot.press("ctrl+z")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert caption.read_text() == original
         await pilot.press("u")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert "nothing to undo" in notifications(app)
 
 
@@ -147,7 +132,7 @@ async def test_prep_from_the_dataset_screen_turns_a_png_into_a_jpeg_and_keeps_th
         screen = await open_dataset(app, pilot)
         assert lines(screen)["beach.png"].startswith("✗ beach.png not-jpeg")
         await pilot.press("f")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert not (folder(demo_registry) / "beach.png").exists()
         with Image.open(folder(demo_registry) / "beach.jpg") as prepared:
             assert (prepared.format, prepared.size) == ("JPEG", (512, 512))
@@ -163,13 +148,13 @@ async def test_fix_all_writes_the_missing_captions_and_undo_removes_them(demo_re
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         await pilot.press("F")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         created = [folder(demo_registry) / f"photo_{index:02d}.txt" for index in (9, 10, 11)]
         assert all(path.read_text() == "qb_anna person, person, smiling\n" for path in created)
         assert screen.status.caption_count == 12
         assert all(line.startswith("✓") for line in lines(screen).values())
         await pilot.press("u")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert not any(path.exists() for path in created)
         assert lines(screen)["photo_10.jpg"] == "✗ photo_10.jpg no-caption"
 
@@ -182,12 +167,12 @@ async def test_move_to_originals_asks_first(demo_registry, app_factory):
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert (folder(demo_registry) / "photo_00.jpg").exists()
         await pilot.press("o")
         await pilot.pause()
         await pilot.press("y")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         originals = demo_registry.parent / "datasets" / "anna" / "originals"
         assert (originals / "photo_00.jpg").is_file() and (originals / "photo_00.txt").is_file()
         assert not (folder(demo_registry) / "photo_00.jpg").exists()
@@ -199,20 +184,20 @@ async def test_bulk_tag_rename_shows_frequencies_and_can_be_undone(demo_registry
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         await pilot.press("b")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         editor = app.screen
         assert isinstance(editor, TagEditorScreen)
         assert editor.frequencies[:2] == [("qb_anna person", 9), ("smiling", 9)]
         await pilot.press(*"smiling")
         await pilot.press("shift+tab", "right", "right", "space")
         await pilot.press("tab", "tab", *"grinning", "enter")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         captions = sorted(folder(demo_registry).glob("*.txt"))
         assert len(captions) == 9
         assert all(", grinning," in path.read_text() for path in captions)
         assert "rename tag 'smiling' to 'grinning': 9 captions changed" in notifications(app)
         await pilot.press("u")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert all(", smiling," in path.read_text() for path in captions)
         assert isinstance(app.screen, DatasetScreen) and screen.history.pop() is None
 
@@ -222,7 +207,7 @@ async def test_tag_editor_refuses_an_unknown_tag_inline(demo_registry, app_facto
     async with app.run_test(size=(80, 24)) as pilot:
         await open_dataset(app, pilot)
         await pilot.press("b")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         await pilot.press("shift+tab", "right", "space", "tab", *"hat", "enter")
         await pilot.pause()
         assert isinstance(app.screen, TagEditorScreen)
@@ -279,10 +264,10 @@ async def test_a_rescan_during_an_edit_never_redirects_the_save(demo_registry, a
         await pilot.press("e", *", hat")
         (folder(demo_registry) / "photo_00.jpg").rename(demo_registry.parent / "elsewhere.jpg")
         screen.rescan()
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert screen.editing and screen.query_one(DatasetImageList).selected.path.name == "photo_01.jpg"
         await pilot.press("ctrl+s")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert (folder(demo_registry) / "photo_00.txt").read_text() == "qb_anna person, smiling, photo 0, hat\n"
         assert (folder(demo_registry) / "photo_01.txt").read_text() == "qb_anna person, smiling, photo 1\n"
 
@@ -294,7 +279,7 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
         screen = await open_dataset(app, pilot, "sam")
         assert "folder-missing" in str(screen.query_one("#dataset-summary", Static).content)
         await pilot.press("ctrl+f")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert folder(demo_registry, "sam").is_dir()
         assert "folder-missing" not in str(screen.query_one("#dataset-summary", Static).content)
         assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(screen.query_one("#dataset-problems", Static).content)
@@ -306,14 +291,14 @@ async def test_bulk_tag_add_and_remove(demo_registry, app_factory):
         await open_dataset(app, pilot)
         captions = sorted(folder(demo_registry).glob("*.txt"))
         await pilot.press("b")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         await pilot.press(*"red scarf", "enter")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert all(path.read_text().rstrip().endswith(", red scarf") for path in captions)
         await pilot.press("b")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert ("red scarf", 9) in app.screen.frequencies
         await pilot.press(*"smiling", "shift+tab", "right", "space", "ctrl+s")
-        await settle(app, pilot)
+        await workers_idle(pilot)
         assert isinstance(app.screen, DatasetScreen)
         assert not any("smiling" in path.read_text() for path in captions)

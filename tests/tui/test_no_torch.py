@@ -11,16 +11,24 @@ FLOW = textwrap.dedent(
     import asyncio, sys
     from qbtui.tui.app import QbtuiApp
 
+    async def idle(pilot):
+        # cancelled or failed workers count as finished (wait_for_complete would raise)
+        idle_turns = 0
+        while idle_turns < 3:
+            busy = any(not worker.is_finished for worker in pilot.app.workers)
+            idle_turns = 0 if busy else idle_turns + 1
+            await pilot.pause(0.02 if busy else None)
+
     async def flow():
         app = QbtuiApp(sys.argv[1], watch=False)
         async with app.run_test(size=(80, 24)) as pilot:
-            await app.workers.wait_for_complete()
+            await idle(pilot)
             for keys in (["d"], ["escape"], ["t"], ["escape"], ["r"], ["escape"], ["f1"], ["escape"], ["p"], ["escape"]):
                 await pilot.press(*keys)
                 await pilot.pause()
-                await app.workers.wait_for_complete()
+                await idle(pilot)
             await pilot.press("ctrl+p", *"Train", "enter")
-            await app.workers.wait_for_complete()
+            await idle(pilot)
             await pilot.pause()
             return type(app.screen).__name__
 

@@ -23,6 +23,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from qbtui.errors import QbtuiError
+from tests.tui.waiting import workers_idle
 from qbtui.tui.widgets import preview
 from qbtui.tui.widgets.preview import (
     UPPER_HALF_BLOCK,
@@ -271,13 +272,13 @@ async def test_preview_renders_half_blocks_from_a_worker(tmp_path: Path) -> None
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(ImagePreview)
         widget.path = _two_tone(tmp_path / "a.png", (60, 60))
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
         assert widget.shown == widget.path
         rendered = "".join(app.query_one("#preview-art", Static).render_line(0).text)
         assert UPPER_HALF_BLOCK * 10 in rendered
         widget.path = tmp_path / "missing.jpg"
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
         assert widget.shown is None
         assert "cannot preview missing.jpg" in str(app.query_one("#preview-art", Static).content)
@@ -288,12 +289,12 @@ async def test_preview_rescales_when_resized(tmp_path: Path) -> None:
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(ImagePreview)
         widget.path = _two_tone(tmp_path / "a.png", (60, 60))
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
         assert app.query_one("#preview-art", Static).size.height == 12
         await pilot.resize_terminal(40, 8)
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
         assert app.query_one("#preview-art", Static).size.height == 8
 
@@ -305,7 +306,7 @@ async def test_forced_sixel_hands_the_thumbnail_to_textual_image(tmp_path: Path)
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(ImagePreview)
         widget.path = _two_tone(tmp_path / "a.png", (60, 60))
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
         graphic = app.query_one("#preview-graphic", SixelImage)
         assert graphic.display and graphic.image is not None and graphic.image.size == (60, 60)

@@ -9,12 +9,13 @@ from textual.widgets import Input, Static
 
 from qbtui.registry import Registry, Training
 from qbtui.tui.screens.prompt import PromptScreen
+from tests.tui.waiting import workers_idle
 
 STYLE = "illustration in the style of Quentin Blake, watercolor, whimsical"
 
 
 async def _open(app, pilot) -> None:
-    await app.workers.wait_for_complete()
+    await workers_idle(pilot)
     app.action_prompt()
     await pilot.pause()
     assert isinstance(app.screen, PromptScreen)

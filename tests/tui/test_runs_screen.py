@@ -14,6 +14,7 @@ from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.queue import enqueue, list_queue
 from qbtui.runs.rundir import RunDir, write_run_toml
 from qbtui.tui.screens.runs import RunsScreen
+from tests.tui.waiting import workers_idle
 
 
 def queue_run(registry_path, friend_id: str, run_id: str) -> RunDir:
@@ -83,13 +84,13 @@ async def test_queued_runs_move_down_up_and_cancel(demo_registry, app_factory, u
         await open_runs(app, pilot, until, 2)
         app.screen.query_one(DataTable).move_cursor(row=table_ids(app).index(first.run_id))
         await pilot.press("d")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         assert list_queue(settings) == [second.run_id, first.run_id]
         await pilot.press("u")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         assert list_queue(settings) == [first.run_id, second.run_id]
         await pilot.press("c")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         assert list_queue(settings) == [second.run_id]
         await until(pilot, lambda: first.run_id not in [run.run_id for run in app.workspace.runs() if run.state == "queued"])
 
@@ -121,13 +122,13 @@ async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_fac
         table = app.screen.query_one(DataTable)
         table.move_cursor(row=table_ids(app).index("20261124-100000-sam-0000"))
         await pilot.press("r")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         assert any("only a stopped, failed or crashed run" in str(note.message) for note in app._notifications)
         assert stand_in_supervisor == []
         table.move_cursor(row=table_ids(app).index(stopped.run_id))
         assert run_state(app, stopped.run_id) == "stopped"
         await pilot.press("r")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         assert stand_in_supervisor == [(stopped.run_id, True)]
         await until(pilot, lambda: run_state(app, stopped.run_id) in ("running", "queued"))
         assert app.workspace.run(stopped.run_id).state in ("running", "queued")

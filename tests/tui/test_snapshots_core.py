@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-workspace")
 RUN_ID = "20261125-034512-peter-a1b2"
@@ -36,7 +37,7 @@ def settled(*keys: str, ready=lambda app: True):
     async def run_before(pilot) -> None:
         app = pilot.app
         app.sub_title = "user@host"
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         while app.workspace.run(RUN_ID) is None or app.workspace.status("sam") is None:
             await pilot.pause(0.05)
         await pilot.pause()
@@ -44,7 +45,7 @@ def settled(*keys: str, ready=lambda app: True):
             await pilot.press(*keys)
         while not ready(app):
             await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await pilot.pause()
 
     return run_before

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import TextArea
+from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
 
@@ -29,18 +30,6 @@ def snapshot_app(demo_template, app_factory):
     shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
 
 
-async def _settle(pilot) -> None:
-    """Wait until no worker runs for three turns of the event loop in a row."""
-    idle_turns = 0
-    while idle_turns < 3:
-        await pilot.pause()
-        if any(not worker.is_finished for worker in pilot.app.workers):
-            await pilot.app.workers.wait_for_complete()
-            idle_turns = 0
-        else:
-            idle_turns += 1
-
-
 def opened(action, *keys: str):
     """run_before: wait for the first scan, run an app action, press keys, wait for workers.
 
@@ -48,14 +37,14 @@ def opened(action, *keys: str):
     """
 
     async def run_before(pilot) -> None:
-        await _settle(pilot)
+        await workers_idle(pilot)
         action(pilot.app)
-        await _settle(pilot)
+        await workers_idle(pilot)
         for text_area in pilot.app.screen.query(TextArea):
             text_area.cursor_blink = False
         if keys:
             await pilot.press(*keys)
-        await _settle(pilot)
+        await workers_idle(pilot)
 
     return run_before
 

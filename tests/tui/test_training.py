@@ -11,6 +11,7 @@ import pytest
 from textual.widgets import Footer, Log, ProgressBar, Sparkline, Static
 
 from qbtui.tui.screens.training import TrainingScreen
+from tests.tui.waiting import workers_idle
 
 RUN_ID = "20261125-034512-peter-a1b2"
 
@@ -161,16 +162,16 @@ async def test_unready_dataset_is_refused_with_its_problems_unless_forced(demo_r
     async with app.run_test(size=(80, 24)) as pilot:
         await open_training(app, pilot, friend_row=1)
         await pilot.press("s")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         messages = [str(note.message) for note in app._notifications]
         assert any("not ready" in message and "fix:" in message for message in messages), messages
         assert app.workspace.runs_for("anna") == []
         await pilot.press("f")
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await until(pilot, lambda: app.workspace.runs_for("anna") != [])
         run = app.workspace.runs_for("anna")[0]
         app.stop_run(run.run_id)
-        await app.workers.wait_for_complete()
+        await workers_idle(pilot)
         await until(pilot, lambda: not app.workspace.run(run.run_id).live, timeout=60)
 
 
