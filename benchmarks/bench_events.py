@@ -87,8 +87,17 @@ def make_run(workspace: Path, command: Callable[[Path], list[str]], backend: str
     run_id = new_run_id("bench")
     run_path = registry.settings.logs_dir / "bench" / run_id
     plan = RunPlan(
-        run_id=run_id, friend_id="bench", backend=backend, preset="bench", command=command(run_path), train={},
-        max_steps=1, images=0, fingerprint="", output_dir=registry.settings.lora_dir, output_name="qb_bench_lora",
+        run_id=run_id,
+        friend_id="bench",
+        backend=backend,
+        preset="bench",
+        command=command(run_path),
+        train={},
+        max_steps=1,
+        images=0,
+        fingerprint="",
+        output_dir=registry.settings.lora_dir,
+        output_name="qb_bench_lora",
         registry=registry.path,
     )
     run = create_run(registry.settings, plan)
@@ -125,7 +134,9 @@ def follow_with_api(events_path: Path, stop: threading.Event, arrivals: dict[int
 def follow_with_cli(workspace: Path, run_id: str, arrivals: dict[int, float]) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "qbtui", "--registry", str(workspace / "registry.toml"), "logs", run_id, "-f"],
-        stdout=subprocess.PIPE, text=True, bufsize=1,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
     )
 
     def read() -> None:
@@ -142,8 +153,10 @@ def follow_with_cli(workspace: Path, run_id: str, arrivals: dict[int, float]) ->
 def report(name: str, written: dict[int, float], arrivals: dict[int, float]) -> None:
     lags = [(arrivals[step] - t) * 1000 for step, t in written.items() if step in arrivals]
     lost = len(written) - len(lags)
-    print(f"  {name:<28} seen {len(lags):>6}/{len(written)}  lost {lost}  "
-          f"lag median {statistics.median(lags):6.1f} ms  p95 {percentile(lags, 0.95):6.1f} ms  max {max(lags):7.1f} ms")
+    print(
+        f"  {name:<28} seen {len(lags):>6}/{len(written)}  lost {lost}  "
+        f"lag median {statistics.median(lags):6.1f} ms  p95 {percentile(lags, 0.95):6.1f} ms  max {max(lags):7.1f} ms"
+    )
 
 
 def bench_lag(workspace: Path, seconds: float) -> None:
@@ -196,11 +209,23 @@ def bench_list_runs(workspace: Path, runs: int) -> None:
     now = time.time()
     for index in range(runs):
         run_id = new_run_id("bench", now - index)
-        run = create_run(registry.settings, RunPlan(
-            run_id=run_id, friend_id="bench", backend="builtin", preset="bench", command=["true"], train={},
-            max_steps=1200, images=0, fingerprint="", output_dir=registry.settings.lora_dir,
-            output_name="qb_bench_lora", registry=registry.path,
-        ))
+        run = create_run(
+            registry.settings,
+            RunPlan(
+                run_id=run_id,
+                friend_id="bench",
+                backend="builtin",
+                preset="bench",
+                command=["true"],
+                train={},
+                max_steps=1200,
+                images=0,
+                fingerprint="",
+                output_dir=registry.settings.lora_dir,
+                output_name="qb_bench_lora",
+                registry=registry.path,
+            ),
+        )
         write_pid_file(run.supervisor_pid, ProcessRecord(1, "gone"))
         with EventWriter(run.events) as events:
             events.write("supervisor", state="started", pid=1)

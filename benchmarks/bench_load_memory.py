@@ -122,8 +122,10 @@ def main() -> None:
         model = Path(temp) / "model"
         subprocess.run([sys.executable, __file__, "--build", "--model", str(model)], check=True)
         single = model / SINGLE_FILE_NAME
-        print(f"SD1.5-shaped model: {weights_mib(model):.0f} MiB of weights in the diffusers folder, "
-              f"{single.stat().st_size / 2**20:.0f} MiB as one file")
+        print(
+            f"SD1.5-shaped model: {weights_mib(model):.0f} MiB of weights in the diffusers folder, "
+            f"{single.stat().st_size / 2**20:.0f} MiB as one file"
+        )
         print("(one run each, in fresh subprocesses, on a CPU shared with other jobs: figures are as measured)\n")
         peaks = {contender: measure(contender, model, args.threads) for contender in CONTENDERS}
     baseline = peaks["baseline"]["loaded"]
@@ -134,6 +136,7 @@ def main() -> None:
         print(f"{contender:<20}{peak['loaded']:>10.0f}{added:>11.0f}{ratio:>10}{peak['used']:>17.0f} MiB peak")
     print("\nA plain diffusers load maps the files and reads no page yet: its weights join its resident memory")
     print("(as file pages) the first time a forward pass reads them, which the last column shows.")
+
 
 if __name__ == "__main__":
     main()

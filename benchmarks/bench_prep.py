@@ -49,7 +49,9 @@ def photo(rotated: bool) -> Image.Image:
     )
     band = height // 5
     image.paste(Image.blend(image.crop((0, 0, width, band)), Image.new("RGB", (width, band), RED), 0.8), (0, 0))
-    image.paste(Image.blend(image.crop((0, height - band, width, height)), Image.new("RGB", (width, band), BLUE), 0.8), (0, height - band))
+    image.paste(
+        Image.blend(image.crop((0, height - band, width, height)), Image.new("RGB", (width, band), BLUE), 0.8), (0, height - band)
+    )
     return image.transpose(Image.Transpose.ROTATE_90) if rotated else image
 
 
@@ -90,7 +92,21 @@ def run_guide(folder: Path, mogrify: str) -> float:
     subprocess.run([mogrify, "-format", "jpg", *inputs], check=True)
     inputs = sorted(glob.glob(str(folder / "*.jpg")))
     subprocess.run(
-        [mogrify, "-strip", "-resize", "x512>", "-background", "white", "-gravity", "center", "-extent", "512x512", "-format", "jpg", *inputs],
+        [
+            mogrify,
+            "-strip",
+            "-resize",
+            "x512>",
+            "-background",
+            "white",
+            "-gravity",
+            "center",
+            "-extent",
+            "512x512",
+            "-format",
+            "jpg",
+            *inputs,
+        ],
         check=True,
     )
     return time.perf_counter() - start

@@ -24,7 +24,9 @@ def photo(seed: int) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for _ in range(10):
         x, y = rng.randrange(512), rng.randrange(512)
-        draw.ellipse((x, y, x + rng.randrange(20, 300), y + rng.randrange(20, 300)), fill=tuple(rng.randrange(256) for _ in range(3)))
+        draw.ellipse(
+            (x, y, x + rng.randrange(20, 300), y + rng.randrange(20, 300)), fill=tuple(rng.randrange(256) for _ in range(3))
+        )
     return image
 
 

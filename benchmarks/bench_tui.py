@@ -111,7 +111,16 @@ def stream_events(run_dir: Path, per_second: int, stop: threading.Event) -> None
             burst_started = time.monotonic()
             for _ in range(per_second // 20):
                 step += 1
-                events.write("step", step=step, max_steps=100000, loss=0.1 + (step % 17) / 100, avg_loss=0.15, lr=1e-4, it_s=200.0, eta_s=(100000 - step) / 200)
+                events.write(
+                    "step",
+                    step=step,
+                    max_steps=100000,
+                    loss=0.1 + (step % 17) / 100,
+                    avg_loss=0.15,
+                    lr=1e-4,
+                    it_s=200.0,
+                    eta_s=(100000 - step) / 200,
+                )
                 log.write(f"step {step} loss {0.1 + (step % 17) / 100:.4f}\n")
             log.flush()
             stop.wait(max(0.0, 0.05 - (time.monotonic() - burst_started)))
@@ -126,7 +135,11 @@ def live_run(registry: Path) -> Path:
     run_id = new_run_id("friend00")
     run = RunDir(registry.parent / "logs" / "friend00" / run_id)
     run.path.mkdir(parents=True)
-    write_run_toml(run, {"run_id": run_id, "friend": "friend00", "backend": "builtin", "preset": "demo", "created_at": time.time()}, {"max_train_steps": 100000})
+    write_run_toml(
+        run,
+        {"run_id": run_id, "friend": "friend00", "backend": "builtin", "preset": "demo", "created_at": time.time()},
+        {"max_train_steps": 100000},
+    )
     write_pid_file(run.supervisor_pid, ProcessRecord.of(os.getpid()))
     with EventWriter(run.events) as events:
         events.write("supervisor", state="started", pid=os.getpid())
@@ -196,16 +209,20 @@ def main() -> None:
         registry = build_workspace(Path(folder), args.friends, args.images)
         print(f"workspace: {args.friends} friends x {args.images} images built in {time.perf_counter() - built:.1f} s")
         times, memory, cpu = first_frame(registry, args.repeats)
-        print(f"first frame (launch -> painted dashboard): median {statistics.median(times):.3f} s, "
-              f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} launches (target < 0.7 s)")
+        print(
+            f"first frame (launch -> painted dashboard): median {statistics.median(times):.3f} s, "
+            f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} launches (target < 0.7 s)"
+        )
         print(f"CPU time the app used until its first frame: median {statistics.median(cpu):.3f} s (user + system)")
         print(f"RSS at first frame: median {statistics.median(memory):.1f} MB (target < 150 MB)")
         samples = asyncio.run(key_latency(registry, args.presses))
         for name, values in samples.items():
             ordered = sorted(values)
             p95 = ordered[int(len(ordered) * 0.95) - 1]
-            print(f"key -> repaint on {name} while a run streams 200 events/s: median {statistics.median(values):.1f} ms, "
-                  f"p95 {p95:.1f} ms, max {max(values):.1f} ms over {len(values)} presses (target < 100 ms)")
+            print(
+                f"key -> repaint on {name} while a run streams 200 events/s: median {statistics.median(values):.1f} ms, "
+                f"p95 {p95:.1f} ms, max {max(values):.1f} ms over {len(values)} presses (target < 100 ms)"
+            )
         print(f"RSS after scanning {args.friends * args.images} images and streaming: {rss_mb():.1f} MB (target < 150 MB)")
 
 

@@ -61,7 +61,9 @@ def main() -> None:
                 latencies.append(seen_at - start)
                 time.sleep(0.25)
         print(f"watch: file written -> status rescanned, {args.runs} runs (debounce quiet window 0.15 s)")
-        print(f"  median {statistics.median(latencies):.3f} s, min {min(latencies):.3f} s, max {max(latencies):.3f} s  (target median < 0.3 s)")
+        print(
+            f"  median {statistics.median(latencies):.3f} s, min {min(latencies):.3f} s, max {max(latencies):.3f} s  (target median < 0.3 s)"
+        )
         print("  (measured on a machine shared with other jobs)")
 
 

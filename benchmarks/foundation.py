@@ -31,7 +31,9 @@ def sized_registry(folder: Path, friends: int, trainings_each: int) -> Path:
     for index in range(friends):
         parts.append(f'\n[friends.f{index}]  # friend {index}\nname = "F{index}"\ntoken = "qb_f{index}"\nrepeats = 30\n')
         for run in range(trainings_each):
-            parts.append(f'\n[[friends.f{index}.trainings]]\ndate = "2026-01-{run + 1:02d}"\nsteps = 60\nimages = 24\nrun_id = "r{index}-{run}"\n')
+            parts.append(
+                f'\n[[friends.f{index}.trainings]]\ndate = "2026-01-{run + 1:02d}"\nsteps = 60\nimages = 24\nrun_id = "r{index}-{run}"\n'
+            )
     path = folder / f"registry-{friends}.toml"
     path.write_text("".join(parts), encoding="utf-8")
     return path
@@ -63,7 +65,9 @@ def main() -> int:
             median, worst = timed_ms(lambda: registry.add_friend(next(names)), 10)
             print(f"add_friend (lock, re-read, validate, atomic save), {label}: median {median:.1f} ms, worst {worst:.1f} ms")
             runs = iter(range(1000))
-            median, worst = timed_ms(lambda: registry.record_training("f0", Training("2026-02-01", 60, 24, run_id=f"x{next(runs)}")), 10)
+            median, worst = timed_ms(
+                lambda: registry.record_training("f0", Training("2026-02-01", 60, 24, run_id=f"x{next(runs)}")), 10
+            )
             print(f"record_training, {label}: median {median:.1f} ms, worst {worst:.1f} ms")
         scene = "F1 and F50 read to F99's cat under a tree while Peter paints"
         median, worst = timed_ms(

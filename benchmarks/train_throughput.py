@@ -166,7 +166,8 @@ def run_reference(preset: str, model: Path, data: Path, steps: int, size: int) -
 
     images = sorted((data / "2_bench").glob("*.png"))
     examples = [
-        (preprocess(Image.open(path).convert("RGB")), path.with_suffix(".txt").read_text(encoding="utf-8").strip()) for path in images
+        (preprocess(Image.open(path).convert("RGB")), path.with_suffix(".txt").read_text(encoding="utf-8").strip())
+        for path in images
     ]
     unet.train()
     text_encoder.train(options["train_text_encoder"])
@@ -179,7 +180,9 @@ def run_reference(preset: str, model: Path, data: Path, steps: int, size: int) -
         noise = torch.randn_like(latents)
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (1,))
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        ids = tokenizer([caption], padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+        ids = tokenizer(
+            [caption], padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
         hidden = text_encoder(ids, return_dict=False)[0]
         prediction = unet(noisy, timesteps, hidden, return_dict=False)[0]
         loss = F.mse_loss(prediction.float(), noise.float(), reduction="mean")
@@ -232,8 +235,10 @@ def report(figures: dict[tuple[str, str], dict], args: argparse.Namespace) -> No
             )
     fast = figures[("qbtui", "fast")]["steps_per_s"]
     fast_vs_ref_fast = fast / figures[("reference", "fast")]["steps_per_s"]
-    print(f"\nfast preset: {fast_vs_ref_fast:.2f}x the reference's steps/s (target >= 1.3x), "
-          f"{figures[('qbtui', 'fast')]['peak_mib'] / figures[('reference', 'fast')]['peak_mib']:.2f}x its peak memory (target <= 1.00x)")
+    print(
+        f"\nfast preset: {fast_vs_ref_fast:.2f}x the reference's steps/s (target >= 1.3x), "
+        f"{figures[('qbtui', 'fast')]['peak_mib'] / figures[('reference', 'fast')]['peak_mib']:.2f}x its peak memory (target <= 1.00x)"
+    )
     event_us = event_cost_us()
     print(f"events: {event_us:.0f} us per step event = {100 * event_us * 1e-6 * fast:.3f}% of a fast-preset step (target < 1%)")
     low, high = GUIDE_FAST_M1_MAX_MINUTES

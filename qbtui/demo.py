@@ -213,7 +213,9 @@ def build_tiny_model(target: Path) -> None:
         result = subprocess.run(command, capture_output=True, text=True, timeout=MODEL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise QbtuiError(
-            f"building the tiny model took over {MODEL_TIMEOUT_S} s", path=target, fix="run `qbtui demo` again when the machine is less busy"
+            f"building the tiny model took over {MODEL_TIMEOUT_S} s",
+            path=target,
+            fix="run `qbtui demo` again when the machine is less busy",
         ) from None
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])

@@ -84,7 +84,9 @@ def parse_document(path: Path, text: str) -> TOMLDocument:
         return tomlkit.parse(text)
     except ParseError as error:
         message = str(error).split(" at line ")[0]
-        raise RegistryError(f"TOML syntax error: {message} (column {error.col})", path=path, line=error.line, fix=SYNTAX_FIX) from None
+        raise RegistryError(
+            f"TOML syntax error: {message} (column {error.col})", path=path, line=error.line, fix=SYNTAX_FIX
+        ) from None
 
 
 def _read_text(path: Path) -> str:
@@ -97,7 +99,9 @@ def _read_text(path: Path) -> str:
             fix="create it with `qbtui demo` or copy registry.toml from the qbtui repository",
         ) from None
     except OSError as error:
-        raise RegistryError(f"cannot read the registry: {error.strerror}", path=path, fix="check the file's permissions") from None
+        raise RegistryError(
+            f"cannot read the registry: {error.strerror}", path=path, fix="check the file's permissions"
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -163,7 +167,9 @@ class Registry:
             return self.friends[friend_id]
         except KeyError:
             known = ", ".join(self.friends) or "none yet"
-            raise RegistryError(f"no friend {friend_id!r}", path=self.path, fix=f"use one of: {known}; or `qbtui add NAME`") from None
+            raise RegistryError(
+                f"no friend {friend_id!r}", path=self.path, fix=f"use one of: {known}; or `qbtui add NAME`"
+            ) from None
 
     def preset(self, name: str | None = None) -> Preset:
         """The named preset (default: settings.preset), or a RegistryError listing the known ones."""
@@ -207,7 +213,9 @@ class Registry:
                     write_text_atomic(self.path, new_text)
                 except OSError as error:
                     raise RegistryError(
-                        f"cannot save the registry: {error.strerror}", path=self.path, fix="free disk space or make the file writable; it is unchanged"
+                        f"cannot save the registry: {error.strerror}",
+                        path=self.path,
+                        fix="free disk space or make the file writable; it is unchanged",
                     ) from None
                 self._take(parts)
             self._signature = _signature(self.path)
@@ -225,7 +233,9 @@ class Registry:
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             if friend_id in fresh.friends:
-                raise RegistryError(f"friend {friend_id!r} already exists", path=self.path, fix="choose another name, or edit the existing friend")
+                raise RegistryError(
+                    f"friend {friend_id!r} already exists", path=self.path, fix="choose another name, or edit the existing friend"
+                )
             owner = fresh.token_owner(token)
             if owner:
                 raise RegistryError(f"token {token!r} is already used by {owner!r}", path=self.path, fix="pass another --token")
@@ -248,7 +258,9 @@ class Registry:
             if problem:
                 raise RegistryError(problem, path=self.path, fix="use a plain name such as Peter (id peter, token qb_peter)")
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-            raise RegistryError(f"repeats must be a whole number of at least 1, not {repeats!r}", path=self.path, fix="the guide uses 30")
+            raise RegistryError(
+                f"repeats must be a whole number of at least 1, not {repeats!r}", path=self.path, fix="the guide uses 30"
+            )
 
     def token_owner(self, token: str, *, ignore: str | None = None) -> str | None:
         """The id of the friend already using `token` (case-insensitive), if any."""
@@ -285,13 +297,19 @@ class Registry:
             value = getattr(training, item.name)
             kind = TRAINING_TYPES[item.name][0]
             if isinstance(value, bool) or not isinstance(value, kind):
-                raise RegistryError(f"training {item.name} must be {TYPE_NAMES[kind]}, not {value!r}", path=self.path, fix="pass the right type")
+                raise RegistryError(
+                    f"training {item.name} must be {TYPE_NAMES[kind]}, not {value!r}", path=self.path, fix="pass the right type"
+                )
 
     def set_setting(self, key: str, value: Any) -> None:
         """Set one `[settings]` key (paths as given, e.g. `~/loras`) keeping its comment; None removes an optional key."""
         if key not in SETTING_TYPES:
             close = difflib.get_close_matches(key, list(SETTING_TYPES), n=1)
-            raise RegistryError(f"unknown setting {key!r}", path=self.path, fix=f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(SETTING_TYPES)}")
+            raise RegistryError(
+                f"unknown setting {key!r}",
+                path=self.path,
+                fix=f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(SETTING_TYPES)}",
+            )
         if value is None and key in REQUIRED_SETTINGS:
             raise RegistryError(f"setting {key!r} cannot be removed", path=self.path, fix=f"give {key} a value")
         stored = str(value) if isinstance(value, Path) else value
@@ -309,7 +327,9 @@ class Registry:
         """Change a friend's name, token, repeats, describe or notes, keeping comments."""
         for key in changes:
             if key not in FRIEND_TYPES:
-                raise RegistryError(f"cannot update {key!r} of a friend", path=self.path, fix=f"update one of: {', '.join(FRIEND_TYPES)}")
+                raise RegistryError(
+                    f"cannot update {key!r} of a friend", path=self.path, fix=f"update one of: {', '.join(FRIEND_TYPES)}"
+                )
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             current = fresh.friend(friend_id)
@@ -317,7 +337,9 @@ class Registry:
             self._check_new_values(friend_id, updated.token, updated.repeats)
             owner = fresh.token_owner(updated.token, ignore=friend_id)
             if owner:
-                raise RegistryError(f"token {updated.token!r} is already used by {owner!r}", path=self.path, fix="choose another token")
+                raise RegistryError(
+                    f"token {updated.token!r} is already used by {owner!r}", path=self.path, fix="choose another token"
+                )
             table = document["friends"][friend_id]
             for key, value in changes.items():
                 _set_leaf(table, key, value)

@@ -39,7 +39,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "theme": (str,),
     "image_protocol": (str,),
     "device": (str,),
-    **{name: (str,) for name in PATH_SETTINGS},
+    **dict.fromkeys(PATH_SETTINGS, (str,)),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "backend": ("builtin", "kohya"),
@@ -136,12 +136,20 @@ class _Validator:
             self.check_type(("settings", key), value, SETTING_TYPES[key])
             choices = SETTING_CHOICES.get(key)
             if choices and value not in choices:
-                raise self.fail(("settings", key), f"{value!r} is not one of {', '.join(choices)}", f"set {key} to one of: {', '.join(choices)}")
+                raise self.fail(
+                    ("settings", key),
+                    f"{value!r} is not one of {', '.join(choices)}",
+                    f"set {key} to one of: {', '.join(choices)}",
+                )
         for key in REQUIRED_SETTINGS:
             if key not in raw:
-                raise self.fail(("settings",), f"missing key {key!r}", f"add `{key} = \"...\"` under [settings]")
+                raise self.fail(("settings",), f"missing key {key!r}", f'add `{key} = "..."` under [settings]')
         if not raw.get("style_suffix", "x").strip():
-            raise self.fail(("settings", "style_suffix"), "is empty", "write the house style, e.g. \"illustration in the style of Quentin Blake, watercolor, whimsical\"")
+            raise self.fail(
+                ("settings", "style_suffix"),
+                "is empty",
+                'write the house style, e.g. "illustration in the style of Quentin Blake, watercolor, whimsical"',
+            )
         values: dict[str, Any] = {}
         for key, value in raw.items():
             values[key] = resolve_path(value, folder) if key in PATH_SETTINGS else value
@@ -158,7 +166,9 @@ class _Validator:
             flags: dict[str, FlagValue] = {}
             for flag, value in raw.items():
                 if flag.startswith("-"):
-                    raise self.fail((*key_path, flag), "flag names are written without dashes", f"rename it to {flag.lstrip('-')}")
+                    raise self.fail(
+                        (*key_path, flag), "flag names are written without dashes", f"rename it to {flag.lstrip('-')}"
+                    )
                 if flag in DERIVED_FLAGS:
                     raise self.fail((*key_path, flag), "is derived from [settings] and the friend", "remove it from the preset")
                 self.check_type((*key_path, flag), value, (str, int, float, bool))
@@ -173,7 +183,9 @@ class _Validator:
             key_path = ("friends", friend_id)
             problem = check_friend_id(friend_id)
             if problem:
-                raise self.fail(key_path, problem, f"rename the table to [friends.{default_friend_key(friend_id)}] and its folder to match")
+                raise self.fail(
+                    key_path, problem, f"rename the table to [friends.{default_friend_key(friend_id)}] and its folder to match"
+                )
             if not isinstance(raw, dict):
                 raise self.fail(key_path, "must be a table", f"write it as a [friends.{friend_id}] section")
             for key, value in raw.items():
@@ -184,7 +196,7 @@ class _Validator:
             for key in ("name", "token"):
                 if key not in raw:
                     example = friend_id.capitalize() if key == "name" else default_token(friend_id)
-                    raise self.fail(key_path, f"missing key {key!r}", f"add `{key} = \"{example}\"` under [friends.{friend_id}]")
+                    raise self.fail(key_path, f"missing key {key!r}", f'add `{key} = "{example}"` under [friends.{friend_id}]')
             token = raw["token"]
             problem = check_token(token)
             if problem:
@@ -225,7 +237,9 @@ class _Validator:
                 self.check_type((*entry_path, key), value, TRAINING_TYPES[key])
             for key in ("date", "steps", "images"):
                 if key not in entry:
-                    raise self.fail(entry_path, f"missing key {key!r}", f"add `{key} = {_example(TRAINING_TYPES[key][0])}` to this training")
+                    raise self.fail(
+                        entry_path, f"missing key {key!r}", f"add `{key} = {_example(TRAINING_TYPES[key][0])}` to this training"
+                    )
             result.append(Training(**entry))
         return tuple(result)
 

@@ -30,14 +30,23 @@ def loaded_after_importing(*names: str) -> set[str]:
 
 def test_cli_and_dashboard_processes_load_no_torch() -> None:
     loaded = loaded_after_importing(
-        "qbtui.cli", "qbtui.registry", "qbtui.prompt", "qbtui.overview", "qbtui.demo",
-        "qbtui.dataset", "qbtui.runs", "qbtui.tui", "qbtui.tui.app",
+        "qbtui.cli",
+        "qbtui.registry",
+        "qbtui.prompt",
+        "qbtui.overview",
+        "qbtui.demo",
+        "qbtui.dataset",
+        "qbtui.runs",
+        "qbtui.tui",
+        "qbtui.tui.app",
     )
     assert "textual" in loaded
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
 def test_domain_modules_load_no_textual() -> None:
-    loaded = loaded_after_importing("qbtui.registry", "qbtui.prompt", "qbtui.overview", "qbtui.dataset", "qbtui.runs", "qbtui.trainer.config")
+    loaded = loaded_after_importing(
+        "qbtui.registry", "qbtui.prompt", "qbtui.overview", "qbtui.dataset", "qbtui.runs", "qbtui.trainer.config"
+    )
     assert "tomlkit" in loaded
     assert loaded.isdisjoint(UI + HEAVY), sorted(loaded & set(UI + HEAVY))

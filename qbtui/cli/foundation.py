@@ -35,11 +35,18 @@ def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the core subcommands to the `qbtui` parser."""
-    status = _subparser(subparsers, "status", "per friend: token, images, captions, problems, last training, latest run", "qbtui status --json")
+    status = _subparser(
+        subparsers, "status", "per friend: token, images, captions, problems, last training, latest run", "qbtui status --json"
+    )
     status.add_argument("--json", action="store_true", help="print JSON (shape in the README)")
     status.set_defaults(handler=status_command)
 
-    add = _subparser(subparsers, "add", "add a friend to the registry and create their dataset folder", 'qbtui add Maria --describe "woman, long dark hair"')
+    add = _subparser(
+        subparsers,
+        "add",
+        "add a friend to the registry and create their dataset folder",
+        'qbtui add Maria --describe "woman, long dark hair"',
+    )
     add.add_argument("name", metavar="NAME", help="display name; its lowercase form names the folder (Maria -> maria/30_maria)")
     add.add_argument("--token", help="trigger token (default: qb_<name>)")
     add.add_argument("--repeats", type=int, default=30, help="the folder's N_ prefix (default: 30, as in the guide)")
@@ -49,21 +56,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     registry = _subparser(subparsers, "registry", "views of the registry", "qbtui registry table")
     views = registry.add_subparsers(dest="view", metavar="VIEW", required=True)
-    table = _subparser(views, "table", "print the guide's Markdown table of trained characters", "qbtui registry table >> TRAINING.md")
+    table = _subparser(
+        views, "table", "print the guide's Markdown table of trained characters", "qbtui registry table >> TRAINING.md"
+    )
     table.set_defaults(handler=table_command)
 
-    prompt = _subparser(subparsers, "prompt", "turn a scene into an Automatic1111 prompt with your friends' LoRAs", 'qbtui prompt "Peter climbing a tree" --weight 0.7')
+    prompt = _subparser(
+        subparsers,
+        "prompt",
+        "turn a scene into an Automatic1111 prompt with your friends' LoRAs",
+        'qbtui prompt "Peter climbing a tree" --weight 0.7',
+    )
     prompt.add_argument("text", nargs="+", metavar="TEXT", help="the scene; friends' names become their tokens")
     prompt.add_argument("--weight", type=float, help="LoRA weight (default: settings.lora_weight, 0.8)")
     prompt.set_defaults(handler=prompt_command)
 
-    demo = _subparser(subparsers, "demo", "build a self-contained demo workspace offline and open the dashboard on it", "qbtui demo --no-open /tmp/qbtui-demo")
-    demo.add_argument("dir", nargs="?", type=Path, default=locations.DEMO_DIR, metavar="DIR", help=f"where to build it (default: {locations.DEMO_DIR})")
+    demo = _subparser(
+        subparsers,
+        "demo",
+        "build a self-contained demo workspace offline and open the dashboard on it",
+        "qbtui demo --no-open /tmp/qbtui-demo",
+    )
+    demo.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=locations.DEMO_DIR,
+        metavar="DIR",
+        help=f"where to build it (default: {locations.DEMO_DIR})",
+    )
     demo.add_argument("--no-open", action="store_true", help="only build it")
     demo.add_argument("--force", action="store_true", help="replace an existing demo in DIR")
     demo.set_defaults(handler=demo_command)
 
-    locate = _subparser(subparsers, "locate", "print where qbtui reads and writes: registry, config, themes, logs", "qbtui --registry .demo/registry.toml locate")
+    locate = _subparser(
+        subparsers,
+        "locate",
+        "print where qbtui reads and writes: registry, config, themes, logs",
+        "qbtui --registry .demo/registry.toml locate",
+    )
     locate.set_defaults(handler=locate_command)
 
 
@@ -92,7 +123,9 @@ def status_lines(registry: Registry) -> list[str]:
     numeric = {2, 3, 4}
     lines = [f"registry: {registry.path}"]
     for row in rows:
-        cells = [cell.rjust(width) if column in numeric else cell.ljust(width) for column, (cell, width) in enumerate(zip(row, widths))]
+        cells = [
+            cell.rjust(width) if column in numeric else cell.ljust(width) for column, (cell, width) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
     return lines
 
@@ -127,7 +160,9 @@ def registry_table(registry: Registry) -> str:
     """The guide's 'Trained Characters Registry' table: one row per training, empty cells for untrained friends."""
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("-" * (len(title) + 2) for title in TABLE_HEADER) + "|"]
     for friend in registry.friends.values():
-        rows = [(training.date, training.steps, training.images, training.notes) for training in friend.trainings] or [("", "", "", "")]
+        rows = [(training.date, training.steps, training.images, training.notes) for training in friend.trainings] or [
+            ("", "", "", "")
+        ]
         for date, steps, images, notes in rows:
             cells = [_cell(value) for value in (friend.name, friend.token, date, steps, images, notes)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -145,7 +180,9 @@ def prompt_command(args: argparse.Namespace) -> int:
     registry = load_registry(args)
     weight = registry.settings.lora_weight if args.weight is None else args.weight
     if not math.isfinite(weight):
-        raise QbtuiError(f"--weight {args.weight} is not a number", fix="pass a weight such as 0.8 (the guide suggests 0.6 to 1.0)")
+        raise QbtuiError(
+            f"--weight {args.weight} is not a number", fix="pass a weight such as 0.8 (the guide suggests 0.6 to 1.0)"
+        )
     text = " ".join(args.text)
     print(build_prompt(text, registry.friends, style_suffix=registry.settings.style_suffix, weight=weight))
     return 0

@@ -23,7 +23,10 @@ FOLLOW_POLL_S = 0.05
 
 def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
     return subparsers.add_parser(
-        name, help=summary, description=summary, epilog=f"examples:\n{examples}",
+        name,
+        help=summary,
+        description=summary,
+        epilog=f"examples:\n{examples}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -31,7 +34,9 @@ def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the run subcommands to the `qbtui` parser."""
     train = _subparser(
-        subparsers, "train", "start a training run that keeps going after the terminal closes",
+        subparsers,
+        "train",
+        "start a training run that keeps going after the terminal closes",
         "  qbtui train peter --wait\n  qbtui train maria --preset fast --backend kohya --queue\n"
         "  qbtui train peter --steps 300 --force   # train despite dataset problems",
     )
@@ -40,35 +45,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--backend", choices=("builtin", "kohya"), help="trainer to use (default: settings.backend)")
     train.add_argument("--steps", type=int, help="override the preset's max_train_steps")
     train.add_argument("--force", action="store_true", help="start even when the dataset check finds problems")
-    train.add_argument("--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)")
+    train.add_argument(
+        "--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)"
+    )
     train.add_argument("--queue", action="store_true", help="if another run is using the device, queue this one after it")
     train.set_defaults(handler=train_command)
 
-    runs = _subparser(subparsers, "runs", "list every run: state, step, loss, speed, ETA", "  qbtui runs\n  qbtui runs --json | jq '.[0].state'")
+    runs = _subparser(
+        subparsers, "runs", "list every run: state, step, loss, speed, ETA", "  qbtui runs\n  qbtui runs --json | jq '.[0].state'"
+    )
     runs.add_argument("--json", action="store_true", help="print a JSON list (fields as in RunInfo)")
     runs.set_defaults(handler=runs_command)
 
     logs = _subparser(
-        subparsers, "logs", "show a run's progress as readable lines (or the trainer's raw output)",
+        subparsers,
+        "logs",
+        "show a run's progress as readable lines (or the trainer's raw output)",
         "  qbtui logs peter -f\n  qbtui logs 20261125-034512-peter-a1b2 --raw",
     )
     logs.add_argument("target", metavar="NAME|RUN", help="a friend id (their live or latest run) or a run id")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends (Ctrl-C stops following only)")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing until the run ends (Ctrl-C stops following only)"
+    )
     logs.add_argument("--raw", action="store_true", help="print the backend's raw output.log instead of events")
     logs.set_defaults(handler=logs_command)
 
-    stop = _subparser(subparsers, "stop", "stop a run (it saves its state, so `qbtui resume` can continue it)", "  qbtui stop peter")
+    stop = _subparser(
+        subparsers, "stop", "stop a run (it saves its state, so `qbtui resume` can continue it)", "  qbtui stop peter"
+    )
     stop.add_argument("target", metavar="NAME|RUN", help="a friend id or a run id; a queued run is taken off the queue")
     stop.add_argument("--no-wait", action="store_true", help="send the stop and return at once")
     stop.set_defaults(handler=stop_command)
 
-    resume = _subparser(subparsers, "resume", "continue a stopped or crashed run from its saved state", "  qbtui resume 20261125-034512-peter-a1b2")
+    resume = _subparser(
+        subparsers,
+        "resume",
+        "continue a stopped or crashed run from its saved state",
+        "  qbtui resume 20261125-034512-peter-a1b2",
+    )
     resume.add_argument("target", metavar="RUN", help="a run id (or a friend id: their latest run)")
     resume.add_argument("--wait", action="store_true", help="follow it until it ends")
     resume.set_defaults(handler=resume_command)
 
     queue = _subparser(
-        subparsers, "queue", "show or change the runs waiting for the device",
+        subparsers,
+        "queue",
+        "show or change the runs waiting for the device",
         "  qbtui queue\n  qbtui queue up 20261125-034512-maria-a1b2\n  qbtui queue cancel 20261125-034512-maria-a1b2",
     )
     queue.add_argument("action", nargs="?", default="list", choices=("list", "cancel", "up", "down"), help="default: list")
@@ -81,6 +103,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 # ------------------------------------------------------------------ formatting
+
 
 def format_duration(seconds: float | None) -> str:
     """`1:02:03`, `4:05`, or `-` when unknown."""
@@ -101,12 +124,16 @@ def format_event(event: dict[str, Any]) -> str:
     stamp = datetime.fromtimestamp(event["t"]).strftime("%H:%M:%S")
     kind = event["type"]
     if kind == "step":
-        text = (f"step {event['step']}/{event.get('max_steps') or '?'}  loss {_number(event.get('loss'))}"
-                f"  avg {_number(event.get('avg_loss'))}  {_number(event.get('it_s'), 2)} it/s"
-                f"  ETA {format_duration(event.get('eta_s'))}")
+        text = (
+            f"step {event['step']}/{event.get('max_steps') or '?'}  loss {_number(event.get('loss'))}"
+            f"  avg {_number(event.get('avg_loss'))}  {_number(event.get('it_s'), 2)} it/s"
+            f"  ETA {format_duration(event.get('eta_s'))}"
+        )
     elif kind == "start":
-        text = (f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
-                f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}")
+        text = (
+            f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
+            f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}"
+        )
     elif kind in ("checkpoint", "sample"):
         text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
     elif kind == "warning":
@@ -125,16 +152,25 @@ def runs_table(infos: list) -> str:
     """The table `qbtui runs` prints."""
     rows = [("RUN", "FRIEND", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
     for info in infos:
-        rows.append((
-            info.run_id, info.friend_id, info.backend, info.preset, info.state,
-            f"{info.step}/{info.max_steps}", _number(info.avg_loss if info.avg_loss is not None else info.loss),
-            _number(info.it_s, 2), format_duration(info.eta_s),
-        ))
+        rows.append(
+            (
+                info.run_id,
+                info.friend_id,
+                info.backend,
+                info.preset,
+                info.state,
+                f"{info.step}/{info.max_steps}",
+                _number(info.avg_loss if info.avg_loss is not None else info.loss),
+                _number(info.it_s, 2),
+                format_duration(info.eta_s),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 # ------------------------------------------------------------------ following
+
 
 def follow_events(run_path: Path, *, follow: bool) -> str:
     """Print a run's events (then new ones while it is live when `follow`); its final state."""
@@ -180,12 +216,14 @@ def _wait(run_path: Path) -> int:
 
 # ------------------------------------------------------------------ handlers
 
+
 def train_command(args: argparse.Namespace) -> int:
     from qbtui.runs.manager import start_run
 
     registry = load_registry(args)
-    info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps,
-                     force=args.force, queue=args.queue)
+    info = start_run(
+        registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force, queue=args.queue
+    )
     verb = "queued" if info.state == "queued" else "started"
     print(f"{verb} run {info.run_id} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
     print(f"  folder: {info.path}")
@@ -233,7 +271,9 @@ def stop_command(args: argparse.Namespace) -> int:
     if info.live:
         print(f"asked run {info.run_id} to stop; it saves its state first (`qbtui runs` shows when it has)")
     else:
-        print(f"run {info.run_id} is {info.state} at step {info.step}/{info.max_steps}; resume it with `qbtui resume {info.run_id}`")
+        print(
+            f"run {info.run_id} is {info.state} at step {info.step}/{info.max_steps}; resume it with `qbtui resume {info.run_id}`"
+        )
     return 0
 
 

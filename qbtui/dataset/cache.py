@@ -8,9 +8,10 @@ a race does is compute one entry twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 FileKey = tuple[int, int]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qbtui.dataset.problems import Problem
 from qbtui.dataset.prep import Progress
+from qbtui.dataset.problems import Problem
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir
 

@@ -177,7 +177,9 @@ def _kept_name(book: NameBook, source: Path) -> str:
     return book.free_stem(source.stem, (source.suffix,)) + source.suffix
 
 
-def _execute(actions: list[PrepAction], workers: int, progress: Progress | None, friend_id: str) -> tuple[list[PrepAction], list[Problem]]:
+def _execute(
+    actions: list[PrepAction], workers: int, progress: Progress | None, friend_id: str
+) -> tuple[list[PrepAction], list[Problem]]:
     done: list[PrepAction] = []
     failed: list[Problem] = []
     try:
@@ -292,9 +294,7 @@ def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
     path = Path(path)
     root = friend_root(settings, friend)
     if path.parent.parent != root or not path.parent.name.endswith(f"_{friend.id}"):
-        raise QbtuiError(
-            f"{path} is not in {friend.name}'s training folder", path=path, fix=f"pick a file under {root}"
-        )
+        raise QbtuiError(f"{path} is not in {friend.name}'s training folder", path=path, fix=f"pick a file under {root}")
     if not path.is_file():
         raise QbtuiError(f"{path} does not exist", path=path, fix="rescan the dataset and pick an existing file")
     originals = originals_dir(settings, friend)

@@ -54,7 +54,9 @@ CATALOGUE: dict[str, ProblemKind] = {
     "no-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write a .txt with the same name"),
     "empty-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write the caption"),
     "token-missing": ProblemKind(ERROR, "token-first", "run `qbtui captions {friend} --token-first` to add the trigger token"),
-    "token-not-first": ProblemKind(WARNING, "token-first", "run `qbtui captions {friend} --token-first` to move the token to the start"),
+    "token-not-first": ProblemKind(
+        WARNING, "token-first", "run `qbtui captions {friend} --token-first` to move the token to the start"
+    ),
     "caption-not-utf8": ProblemKind(ERROR, None, "re-save the caption as UTF-8 text in your editor"),
     "unreadable": ProblemKind(ERROR, "move-to-originals", "re-export the photo, or move it out of the training folder"),
     "zero-bytes": ProblemKind(ERROR, "move-to-originals", "copy the photo again, or move the empty file out"),
@@ -67,9 +69,13 @@ CATALOGUE: dict[str, ProblemKind] = {
     "orphan-caption": ProblemKind(WARNING, "move-to-originals", "rename it to match its photo, or move it out"),
     "unsupported-type": ProblemKind(WARNING, "move-to-originals", "move it out of the training folder (kohya ignores it)"),
     "too-few-images": ProblemKind(ERROR, None, f"add photos: the guide asks for {MIN_IMAGES} to {MAX_IMAGES}"),
-    "too-many-images": ProblemKind(WARNING, None, f"keep the best {MAX_IMAGES} and move the rest to originals/; more rarely helps"),
+    "too-many-images": ProblemKind(
+        WARNING, None, f"keep the best {MAX_IMAGES} and move the rest to originals/; more rarely helps"
+    ),
     "folder-missing": ProblemKind(ERROR, "add-folder", "create the folder and copy the friend's photos into it"),
-    "repeats-mismatch": ProblemKind(ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"),
+    "repeats-mismatch": ProblemKind(
+        ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"
+    ),
 }
 
 

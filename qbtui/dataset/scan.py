@@ -265,7 +265,9 @@ def _build_status(
     return FriendStatus(friend.id, folder, tuple(images), tuple(problems))
 
 
-def _image_problems(path: Path, info: ImageInfo, caption: CaptionText | None, pattern: re.Pattern[str], friend: Friend) -> list[Problem]:
+def _image_problems(
+    path: Path, info: ImageInfo, caption: CaptionText | None, pattern: re.Pattern[str], friend: Friend
+) -> list[Problem]:
     found: list[Problem] = []
     fid = friend.id
     if info.size_bytes == 0:
@@ -286,13 +288,19 @@ def _pixel_problems(path: Path, info: ImageInfo, fid: str) -> list[Problem]:
     if (width, height) != (TARGET_SIZE, TARGET_SIZE):
         found.append(make_problem("not-512", f"{path}: is {width}x{height}, not 512x512", path, fid))
     if max(width, height) < TARGET_SIZE:
-        found.append(make_problem("too-small", f"{path}: long side {max(width, height)} px is under 512 and will be upscaled", path, fid))
+        found.append(
+            make_problem("too-small", f"{path}: long side {max(width, height)} px is under 512 and will be upscaled", path, fid)
+        )
     if info.has_alpha:
-        found.append(make_problem("transparency", f"{path}: has transparency ({info.mode}); kohya would fill it with black", path, fid))
+        found.append(
+            make_problem("transparency", f"{path}: has transparency ({info.mode}); kohya would fill it with black", path, fid)
+        )
     elif info.mode != "RGB":
         found.append(make_problem("bad-mode", f"{path}: colour mode {info.mode}, not 8-bit RGB", path, fid))
     if info.orientation != 1:
-        found.append(make_problem("exif-rotation", f"{path}: EXIF orientation {info.orientation} is not applied to the pixels", path, fid))
+        found.append(
+            make_problem("exif-rotation", f"{path}: EXIF orientation {info.orientation} is not applied to the pixels", path, fid)
+        )
     return found
 
 
@@ -308,9 +316,15 @@ def _caption_problems(path: Path, caption: CaptionText | None, pattern: re.Patte
         return [make_problem("empty-caption", f"{caption_path}: the caption is empty", caption_path, fid)]
     match = pattern.search(first_line)
     if match is None:
-        return [make_problem("token-missing", f"{caption_path}: the caption lacks the trigger token {friend.token}", caption_path, fid)]
+        return [
+            make_problem(
+                "token-missing", f"{caption_path}: the caption lacks the trigger token {friend.token}", caption_path, fid
+            )
+        ]
     if match.start() != 0:
-        return [make_problem("token-not-first", f"{caption_path}: the caption does not start with {friend.token}", caption_path, fid)]
+        return [
+            make_problem("token-not-first", f"{caption_path}: the caption does not start with {friend.token}", caption_path, fid)
+        ]
     return []
 
 
@@ -343,13 +357,19 @@ def _loose_file_problems(folder: Path, listing: Listing, stems: dict[str, list[s
 
 def _count_problems(folder: Path, count: int, fid: str) -> list[Problem]:
     if count < MIN_IMAGES:
-        return [make_problem("too-few-images", f"{folder}: {count} photos, the guide asks for at least {MIN_IMAGES}", folder, fid)]
+        return [
+            make_problem("too-few-images", f"{folder}: {count} photos, the guide asks for at least {MIN_IMAGES}", folder, fid)
+        ]
     if count > MAX_IMAGES:
-        return [make_problem("too-many-images", f"{folder}: {count} photos, the guide suggests at most {MAX_IMAGES}", folder, fid)]
+        return [
+            make_problem("too-many-images", f"{folder}: {count} photos, the guide suggests at most {MAX_IMAGES}", folder, fid)
+        ]
     return []
 
 
-def _near_duplicates(folder: Path, listing: Listing, infos: dict[str, ImageInfo], facts: FileFacts, compute: bool) -> dict[str, str]:
+def _near_duplicates(
+    folder: Path, listing: Listing, infos: dict[str, ImageInfo], facts: FileFacts, compute: bool
+) -> dict[str, str]:
     """Each image that looks like an earlier one, mapped to that earlier one's name."""
     from qbtui.dataset.phash import fingerprint
 
@@ -359,10 +379,14 @@ def _near_duplicates(folder: Path, listing: Listing, infos: dict[str, ImageInfo]
         if len(missing) >= PARALLEL_FINGERPRINTS:
             halves = [missing[0::2], missing[1::2]]
             with ThreadPoolExecutor(max_workers=2) as pool:
-                for half, prints in zip(halves, pool.map(lambda items: [fingerprint(folder / name) for name, _ in items], halves)):
+                for half, prints in zip(
+                    halves, pool.map(lambda items: [fingerprint(folder / name) for name, _ in items], halves)
+                ):
                     for (name, key), mark in zip(half, prints):
                         facts.get(name, key, "fingerprint", lambda mark=mark: mark)
-        prints = [(name, facts.get(name, key, "fingerprint", lambda name=name: fingerprint(folder / name))) for name, key in readable]
+        prints = [
+            (name, facts.get(name, key, "fingerprint", lambda name=name: fingerprint(folder / name))) for name, key in readable
+        ]
     else:
         prints = [(name, facts.peek(name, key, "fingerprint")) for name, key in readable]
     duplicates: dict[str, str] = {}

@@ -262,7 +262,20 @@ def runs_under(logs_dir: Path) -> list[RunInfo]:
 def _unreadable_run(run: RunDir, error: QbtuiError) -> RunInfo:
     """A run whose run.toml cannot be read, listed (not hidden) with the reason."""
     return RunInfo(
-        run_id=run.run_id, friend_id=run.friend_id, path=run.path, backend="", preset="",
-        state="crashed", step=0, max_steps=0, loss=None, avg_loss=None, it_s=None, eta_s=None,
-        started_at=None, lora_path=None, error=str(error), losses=(),
+        run_id=run.run_id,
+        friend_id=run.friend_id,
+        path=run.path,
+        backend="",
+        preset="",
+        state="crashed",
+        step=0,
+        max_steps=0,
+        loss=None,
+        avg_loss=None,
+        it_s=None,
+        eta_s=None,
+        started_at=None,
+        lora_path=None,
+        error=str(error),
+        losses=(),
     )

@@ -74,8 +74,14 @@ class RunPlan:
 
 
 def plan_run(
-    registry: Registry, friend_id: str, *, run_id: str, preset: str | None = None, backend: str | None = None,
-    steps: int | None = None, force: bool = False,
+    registry: Registry,
+    friend_id: str,
+    *,
+    run_id: str,
+    preset: str | None = None,
+    backend: str | None = None,
+    steps: int | None = None,
+    force: bool = False,
 ) -> RunPlan:
     """Check the dataset and the backend, and work out the command; raises QbtuiError."""
     settings = registry.settings
@@ -94,8 +100,17 @@ def plan_run(
         )
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
-    common = dict(run_id=run_id, friend_id=friend.id, backend=backend, preset=chosen.name, images=images, fingerprint=fingerprint,
-                  output_dir=settings.lora_dir, output_name=friend.output_name, registry=registry.path)
+    common = dict(
+        run_id=run_id,
+        friend_id=friend.id,
+        backend=backend,
+        preset=chosen.name,
+        images=images,
+        fingerprint=fingerprint,
+        output_dir=settings.lora_dir,
+        output_name=friend.output_name,
+        registry=registry.path,
+    )
     if backend == "kohya":
         check_kohya_install(settings)
         argv, env = kohya_command(settings, friend, chosen, steps)
@@ -104,8 +119,13 @@ def plan_run(
     run = RunDir(settings.logs_dir / friend.id / run_id)
     config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
     warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
-    return RunPlan(command=builtin_command(run.path), train=config.to_toml_table(), max_steps=config.max_train_steps,
-                   warnings=warnings, **common)
+    return RunPlan(
+        command=builtin_command(run.path),
+        train=config.to_toml_table(),
+        max_steps=config.max_train_steps,
+        warnings=warnings,
+        **common,
+    )
 
 
 def _checked_image_count(settings: Settings, friend: Friend, force: bool) -> int:
@@ -144,11 +164,21 @@ def create_run(settings: Settings, plan: RunPlan) -> RunDir:
     run = RunDir(settings.logs_dir / plan.friend_id / plan.run_id)
     run.state_dir.mkdir(parents=True)
     run_table = {
-        "run_id": plan.run_id, "friend": plan.friend_id, "backend": plan.backend, "preset": plan.preset,
-        "created_at": time.time(), "qbtui_version": __version__, "dataset_fingerprint": plan.fingerprint,
-        "images": plan.images, "max_steps": plan.max_steps, "registry": str(plan.registry),
-        "output_dir": str(plan.output_dir), "output_name": plan.output_name, "stop_grace_s": plan.stop_grace_s,
-        "command": plan.command, "env": plan.env,
+        "run_id": plan.run_id,
+        "friend": plan.friend_id,
+        "backend": plan.backend,
+        "preset": plan.preset,
+        "created_at": time.time(),
+        "qbtui_version": __version__,
+        "dataset_fingerprint": plan.fingerprint,
+        "images": plan.images,
+        "max_steps": plan.max_steps,
+        "registry": str(plan.registry),
+        "output_dir": str(plan.output_dir),
+        "output_name": plan.output_name,
+        "stop_grace_s": plan.stop_grace_s,
+        "command": plan.command,
+        "env": plan.env,
     }
     write_run_toml(run, run_table, plan.train)
     if plan.warnings:
@@ -167,7 +197,13 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
     try:
         with open(run.supervisor_log, "ab") as log:
             process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=run.path, close_fds=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                cwd=run.path,
+                close_fds=True,
             )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
@@ -178,14 +214,19 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
 
 
 def start_run(
-    registry: Registry, friend_id: str, *, preset: str | None = None, backend: str | None = None,
-    steps: int | None = None, force: bool = False, queue: bool = False,
+    registry: Registry,
+    friend_id: str,
+    *,
+    preset: str | None = None,
+    backend: str | None = None,
+    steps: int | None = None,
+    force: bool = False,
+    queue: bool = False,
 ) -> RunInfo:
     """Check, write the run directory and start its supervisor (or queue it); the new run's info."""
     registry.reload_if_changed()
     settings = registry.settings
-    plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend=backend,
-                    steps=steps, force=force)
+    plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend=backend, steps=steps, force=force)
     return submit_run(settings, plan, queue=queue)
 
 
@@ -247,7 +288,9 @@ def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
         return read_run(run)
     runs = [info for info in runs_under(settings.logs_dir) if info.friend_id == run_or_friend]
     if not runs:
-        raise QbtuiError(f"no runs for {run_or_friend!r}", path=settings.logs_dir, fix="give a friend id or a run id from `qbtui runs`")
+        raise QbtuiError(
+            f"no runs for {run_or_friend!r}", path=settings.logs_dir, fix="give a friend id or a run id from `qbtui runs`"
+        )
     live = [info for info in runs if info.live]
     return (live or runs)[0]
 
@@ -270,7 +313,9 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
     elif info.state == "running":
         raise QbtuiError(f"run {info.run_id} is still starting", path=run.path, fix="try again in a few seconds")
     else:
-        raise QbtuiError(f"run {info.run_id} is not running (it is {info.state})", path=run.path, fix="`qbtui runs` shows the live runs")
+        raise QbtuiError(
+            f"run {info.run_id} is not running (it is {info.state})", path=run.path, fix="`qbtui runs` shows the live runs"
+        )
     if wait:
         deadline = time.monotonic() + (timeout if timeout is not None else grace + STOP_WAIT_MARGIN_S)
         while read_run(run).state == "running" and time.monotonic() < deadline:
@@ -293,9 +338,13 @@ def resume_run(registry: Registry, run_id: str) -> RunInfo:
     settings = registry.settings
     info = find_run(settings, run_id)
     if info.live:
-        raise QbtuiError(f"run {info.run_id} is {info.state}", path=info.path, fix=f"follow it with `qbtui logs {info.run_id} -f`")
+        raise QbtuiError(
+            f"run {info.run_id} is {info.state}", path=info.path, fix=f"follow it with `qbtui logs {info.run_id} -f`"
+        )
     if info.state == "completed":
-        raise QbtuiError(f"run {info.run_id} already completed", path=info.path, fix=f"start a new run with `qbtui train {info.friend_id}`")
+        raise QbtuiError(
+            f"run {info.run_id} already completed", path=info.path, fix=f"start a new run with `qbtui train {info.friend_id}`"
+        )
     run = RunDir(info.path)
     table = read_run_toml(run)["run"]
     if table.get("backend") == "kohya":

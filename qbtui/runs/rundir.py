@@ -128,7 +128,9 @@ def read_run_toml(run: RunDir) -> dict[str, Any]:
     except FileNotFoundError:
         raise QbtuiError("this run directory has no run.toml", path=run.path, fix="check the run id with `qbtui runs`") from None
     except (tomlkit.exceptions.TOMLKitError, UnicodeDecodeError) as error:
-        raise QbtuiError(f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory") from None
+        raise QbtuiError(
+            f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory"
+        ) from None
     if not isinstance(data.get("run"), dict):
         raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
     data.setdefault("train", {})

@@ -87,9 +87,14 @@ class Supervisor:
             return 1
         if self.backend == "kohya":
             self.events.write(
-                "start", run_id=self.run.run_id, friend=self.table.get("friend"), backend="kohya",
-                max_steps=int(self.table.get("max_steps", 0)), device="accelerate",
-                images=int(self.table.get("images", 0)), preset=self.table.get("preset"),
+                "start",
+                run_id=self.run.run_id,
+                friend=self.table.get("friend"),
+                backend="kohya",
+                max_steps=int(self.table.get("max_steps", 0)),
+                device="accelerate",
+                images=int(self.table.get("images", 0)),
+                preset=self.table.get("preset"),
             )
         returncode = self._run_backend(argv)
         status, lora_path = self._outcome(returncode, first_event_offset)
@@ -126,8 +131,14 @@ class Supervisor:
         with open(self.run.output_log, "ab") as log:
             try:
                 process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd=self.run.path, env=env, preexec_fn=_end_with_parent(),
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=self.run.path,
+                    env=env,
+                    preexec_fn=_end_with_parent(),
                 )
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
@@ -262,7 +273,9 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qbtui.runs.supervisor", description="Supervise one qbtui run (started by `qbtui train`).")
+    parser = argparse.ArgumentParser(
+        prog="python -m qbtui.runs.supervisor", description="Supervise one qbtui run (started by `qbtui train`)."
+    )
     parser.add_argument("run_dir", type=Path, help="the run directory holding run.toml")
     parser.add_argument("--resume", action="store_true", help="continue the run from its saved state")
     args = parser.parse_args(argv)

@@ -183,7 +183,6 @@ class TrainConfig:
         return _build(cls, dict(table), source="[train]", path=path)
 
 
-
 def parse_resolution(text: str) -> tuple[int, int]:
     """kohya's `--resolution`: "W,H" or one number for a square, multiples of 8."""
     parts = [p.strip() for p in str(text).split(",")]

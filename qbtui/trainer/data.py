@@ -165,7 +165,9 @@ class TrainingData:
         captions = sorted({image.caption for image in self.images})
         self._embeddings = {caption: embed([caption])[0].cpu() for caption in captions}
 
-    def latents(self, indices: list[int], encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+    def latents(
+        self, indices: list[int], encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor], generator: torch.Generator
+    ) -> torch.Tensor:
         """Latents of a batch: from the cache when there is one, else encoded now."""
         if self._latents is not None:
             return torch.stack([self._latents[i] for i in indices])

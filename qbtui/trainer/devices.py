@@ -8,7 +8,7 @@ from qbtui.errors import QbtuiError
 
 
 def pick_device(requested: str) -> str:
-    """"cuda", "mps" or "cpu" for `requested` ("auto" picks the fastest available)."""
+    """ "cuda", "mps" or "cpu" for `requested` ("auto" picks the fastest available)."""
     available = {
         "cuda": torch.cuda.is_available(),
         "mps": torch.backends.mps.is_available(),

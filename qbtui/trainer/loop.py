@@ -225,7 +225,9 @@ class _Trainer:
             model.requires_grad_(False)
         vae.eval()
         self.train_text_encoder = not config.network_train_unet_only
-        self.network = LoRANetwork(unet, text_encoder if self.train_text_encoder else None, config.network_dim, config.network_alpha)
+        self.network = LoRANetwork(
+            unet, text_encoder if self.train_text_encoder else None, config.network_dim, config.network_alpha
+        )
         self.network.apply_to()
         self.network.to(self.accelerator.device)
         unet.train()
@@ -234,7 +236,9 @@ class _Trainer:
             unet.enable_gradient_checkpointing()
             if self.train_text_encoder:
                 # transformers 5 renamed it; 4.x only has the old name.
-                enable = getattr(text_encoder, "activation_checkpointing_enable", None) or text_encoder.gradient_checkpointing_enable
+                enable = (
+                    getattr(text_encoder, "activation_checkpointing_enable", None) or text_encoder.gradient_checkpointing_enable
+                )
                 enable()
         self.noise_scheduler = self.base.noise_scheduler
         self.noise_generator = torch.Generator().manual_seed(config.seed)
@@ -244,9 +248,7 @@ class _Trainer:
             if not self.train_text_encoder:
                 self.data.cache_embeddings(self._embed)
         self._release_cached_models()
-        optimizer = torch.optim.AdamW(
-            self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr)
-        )
+        optimizer = torch.optim.AdamW(self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr))
         lr_scheduler = get_scheduler(
             config.lr_scheduler,
             optimizer,
@@ -314,7 +316,9 @@ class _Trainer:
             embeddings = self._embed(self.data.captions(indices))
         embeddings = embeddings.to(device)
         noise = torch.randn(latents.shape, generator=self.noise_generator).to(device)
-        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=self.noise_generator).to(device)
+        timesteps = torch.randint(
+            0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=self.noise_generator
+        ).to(device)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         unet = self.base.unet
         with self.accelerator.autocast():

@@ -45,13 +45,22 @@ FOLDER_WEIGHTS_FILES = (
 # Byte alignment of torch's own CPU allocations: tensors aligned so compute exactly like fresh ones.
 TENSOR_ALIGNMENT = 64
 SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn",
-    "F8_E5M2": "float8_e5m2", "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
     "BOOL": "bool",
 }
 
 BASE_MODEL_FIX = (
-    'set base_model in registry.toml [settings] to an SD1.5 checkpoint such as '
+    "set base_model in registry.toml [settings] to an SD1.5 checkpoint such as "
     '"v1-5-pruned-emaonly.safetensors" (or .ckpt) or a diffusers folder with model_index.json'
 )
 TOKENIZER_FIX = (
@@ -71,8 +80,8 @@ class BaseModel:
     tokenizer: Any
     noise_scheduler: Any
     path: Path
-    name: str              # the checkpoint's file or folder name (kohya's ss_sd_model_name)
-    model_hash: str        # kohya's short legacy hash (ss_sd_model_hash)
+    name: str  # the checkpoint's file or folder name (kohya's ss_sd_model_name)
+    model_hash: str  # kohya's short legacy hash (ss_sd_model_hash)
     vae_scale_factor: float
 
     def sha256(self) -> str:
@@ -189,7 +198,9 @@ def safetensors_index(path: Path) -> dict[str, StoredTensor]:
             raise ValueError("the header is longer than the file")
         header = json.loads(handle.read(header_size))
     try:
-        listed = [(name, info["dtype"], info["shape"], info["data_offsets"]) for name, info in header.items() if name != "__metadata__"]
+        listed = [
+            (name, info["dtype"], info["shape"], info["data_offsets"]) for name, info in header.items() if name != "__metadata__"
+        ]
     except (AttributeError, TypeError, KeyError) as error:
         raise ValueError("the header does not give every tensor a dtype, shape and data_offsets") from error
     data_start = 8 + header_size
@@ -302,8 +313,11 @@ def check_sd15(state_dict: dict, path: Path) -> None:
         raise QbtuiError("this is an SDXL checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
     if any(k.startswith("cond_stage_model.model.") for k in keys):
         raise QbtuiError("this is a Stable Diffusion 2.x checkpoint; qbtui trains SD1.5 LoRAs", path=path, fix=BASE_MODEL_FIX)
-    missing = [part for part, prefix in (("UNet", UNET_PREFIX), ("VAE", VAE_PREFIX), ("CLIP text encoder", TEXT_PREFIX))
-               if not any(k.startswith(prefix) for k in keys)]
+    missing = [
+        part
+        for part, prefix in (("UNet", UNET_PREFIX), ("VAE", VAE_PREFIX), ("CLIP text encoder", TEXT_PREFIX))
+        if not any(k.startswith(prefix) for k in keys)
+    ]
     if missing:
         raise QbtuiError(
             f"not a Stable Diffusion 1.5 checkpoint: no {', '.join(missing)} weights in the A1111 layout",
@@ -355,13 +369,15 @@ def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
     from qbtui.trainer.sd15.ldm_layout import TEXT_PREFIX
 
     weights = {
-        key[len(TEXT_PREFIX):]: tensor
+        key[len(TEXT_PREFIX) :]: tensor
         for key, tensor in state_dict.items()
         if key.startswith(TEXT_PREFIX) and not key.endswith("position_ids")
     }
     text_config = CLIPTextConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")})
     # Built without random initialisation, adopting the checkpoint's tensors instead of copying them.
-    model, info = CLIPTextModel.from_pretrained(None, config=text_config, state_dict=weights, dtype=dtype, output_loading_info=True)
+    model, info = CLIPTextModel.from_pretrained(
+        None, config=text_config, state_dict=weights, dtype=dtype, output_loading_info=True
+    )
     wrong = [*info["missing_keys"], *info["unexpected_keys"], *info["mismatched_keys"]]
     if wrong:
         raise ValueError(f"text encoder weights missing, unexpected or mis-shaped: {', '.join(map(str, wrong[:3]))}")

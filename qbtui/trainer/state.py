@@ -92,7 +92,9 @@ def load_state(state_dir: Path, config: TrainConfig) -> TrainingState:
         raw = torch.load(path, map_location="cpu", weights_only=False)
         state = TrainingState(**raw)
     except (OSError, EOFError, RuntimeError, TypeError, ValueError, AttributeError, pickle.UnpicklingError) as error:
-        raise QbtuiError(f"the saved state cannot be read: {error}", path=path, fix="start the run again without --resume") from None
+        raise QbtuiError(
+            f"the saved state cannot be read: {error}", path=path, fix="start the run again without --resume"
+        ) from None
     expected = resume_settings(config)
     changed = [name for name, value in expected.items() if state.settings.get(name) != value]
     if changed:

@@ -6,8 +6,8 @@ import gc
 import getpass
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual import work
 from textual.app import App
@@ -20,7 +20,6 @@ from qbtui.tui.commands import QbtuiCommands
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated, WorkspaceError
 from qbtui.tui.screens.dashboard import DashboardScreen
 from qbtui.tui.workspace import Workspace
-
 
 # Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
 DASHBOARD_DEPTH = 2

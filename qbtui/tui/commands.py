@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -21,7 +22,7 @@ class PaletteCommand:
     run: Callable[[], object]
 
 
-def palette_commands(app: "QbtuiApp") -> list[PaletteCommand]:
+def palette_commands(app: QbtuiApp) -> list[PaletteCommand]:
     """Every command the palette offers, built from the workspace's current friends."""
     commands = [
         PaletteCommand("Friends dashboard", "Every friend with its dataset and training state", app.action_dashboard),
@@ -34,9 +35,19 @@ def palette_commands(app: "QbtuiApp") -> list[PaletteCommand]:
     ]
     for friend in app.workspace.friends():
         commands += [
-            PaletteCommand(f"Open dataset: {friend.name}", f"Images and captions of {friend.token}", partial(app.action_open_dataset, friend.id)),
-            PaletteCommand(f"Train: {friend.name}", f"Start or watch the training of {friend.token}", partial(app.action_train, friend.id)),
-            PaletteCommand(f"Stop training: {friend.name}", f"Stop the running training of {friend.token}", partial(app.action_stop, friend.id)),
+            PaletteCommand(
+                f"Open dataset: {friend.name}",
+                f"Images and captions of {friend.token}",
+                partial(app.action_open_dataset, friend.id),
+            ),
+            PaletteCommand(
+                f"Train: {friend.name}", f"Start or watch the training of {friend.token}", partial(app.action_train, friend.id)
+            ),
+            PaletteCommand(
+                f"Stop training: {friend.name}",
+                f"Stop the running training of {friend.token}",
+                partial(app.action_stop, friend.id),
+            ),
         ]
     for name in sorted(app.available_themes):
         commands.append(PaletteCommand(f"Theme: {name}", "Switch to this theme and save it", partial(app.action_set_theme, name)))

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings
@@ -63,7 +64,7 @@ class RunTrace:
         new = min(self.log_total - seen, len(self.log_lines))
         return list(self.log_lines)[len(self.log_lines) - new :] if new > 0 else []
 
-    def snapshot(self) -> "RunTrace":
+    def snapshot(self) -> RunTrace:
         """A copy the UI thread can read while the poller keeps appending."""
         return RunTrace(
             run_id=self.run_id,
@@ -132,14 +133,14 @@ class Workspace:
         self.registry = Registry.load(self.registry_path)
         self.poll_interval = poll_interval
         self.list_every = list_every
-        self._statuses: dict[str, "FriendStatus"] = {}
-        self._runs: dict[str, "RunInfo"] = {}
+        self._statuses: dict[str, FriendStatus] = {}
+        self._runs: dict[str, RunInfo] = {}
         self._followers: dict[str, _RunFollower] = {}
         self._lock = threading.RLock()
         # One scan at a time: a scan that starts later (after a file changed) also stores later.
         self._scan_lock = threading.Lock()
         self._scan_cache: Any = None
-        self._post: Callable[["Message"], Any] | None = None
+        self._post: Callable[[Message], Any] | None = None
         self._watcher: Any = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -178,11 +179,11 @@ class Workspace:
             self.registry.set_setting("theme", name)
 
     # --- datasets -------------------------------------------------------------
-    def status(self, friend_id: str) -> "FriendStatus | None":
+    def status(self, friend_id: str) -> FriendStatus | None:
         """The last scan of a friend's dataset, or None before the first scan."""
         return self._statuses.get(friend_id)
 
-    def rescan(self, friend_id: str) -> "FriendStatus":
+    def rescan(self, friend_id: str) -> FriendStatus:
         """Scan one friend's folder now (cached by mtime and size) and keep the result."""
         from qbtui.dataset import ScanCache, scan_friend
 
@@ -194,17 +195,17 @@ class Workspace:
         return status
 
     # --- runs -----------------------------------------------------------------
-    def runs(self) -> list["RunInfo"]:
+    def runs(self) -> list[RunInfo]:
         """Every known run, newest first (as `list_runs` orders them)."""
         return list(self._runs.values())
 
-    def run(self, run_id: str) -> "RunInfo | None":
+    def run(self, run_id: str) -> RunInfo | None:
         return self._runs.get(run_id)
 
-    def runs_for(self, friend_id: str) -> list["RunInfo"]:
+    def runs_for(self, friend_id: str) -> list[RunInfo]:
         return [info for info in self._runs.values() if info.friend_id == friend_id]
 
-    def latest_run(self, friend_id: str) -> "RunInfo | None":
+    def latest_run(self, friend_id: str) -> RunInfo | None:
         """The friend's live run if there is one, else its newest run."""
         runs = self.runs_for(friend_id)
         live = [info for info in runs if info.live]
@@ -258,7 +259,9 @@ class Workspace:
 
         return command_for(self.registry, friend_id, preset, backend)
 
-    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False) -> "RunInfo":
+    def start_run(
+        self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False
+    ) -> RunInfo:
         """Start a detached run for a friend (`force`: despite dataset problems); polled at once."""
         from qbtui.runs import start_run
 
@@ -266,7 +269,7 @@ class Workspace:
         self._poll_now.set()
         return info
 
-    def stop_run(self, run_id: str) -> "RunInfo":
+    def stop_run(self, run_id: str) -> RunInfo:
         """Ask a run to stop (its state and checkpoints stay for resume)."""
         from qbtui.runs import stop_run
 
@@ -274,7 +277,7 @@ class Workspace:
         self._poll_now.set()
         return info
 
-    def resume_run(self, run_id: str) -> "RunInfo":
+    def resume_run(self, run_id: str) -> RunInfo:
         """Continue a stopped or crashed run in its own directory."""
         from qbtui.runs import resume_run
 
@@ -297,7 +300,7 @@ class Workspace:
         self._poll_now.set()
 
     # --- live updates -----------------------------------------------------------
-    def start(self, post: Callable[["Message"], Any], *, watch: bool = True) -> None:
+    def start(self, post: Callable[[Message], Any], *, watch: bool = True) -> None:
         """Start the run poller (and the folder watcher when `watch`), posting to `post`."""
         self._post = post
         if watch:
@@ -362,7 +365,9 @@ class Workspace:
         try:
             changed = self.reload_registry()
         except QbtuiError as error:
-            self._emit_error(QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix))
+            self._emit_error(
+                QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix)
+            )
             return
         if changed:
             for friend in self.friends():
@@ -370,7 +375,7 @@ class Workspace:
                     self._on_friend_changed(friend.id)
             self._emit(RegistryChanged())
 
-    def _emit(self, message: "Message") -> None:
+    def _emit(self, message: Message) -> None:
         if self._post is not None and not self._stopping.is_set():
             self._post(message)
 

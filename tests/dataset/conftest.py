@@ -97,8 +97,15 @@ def swapped_primaries_icc() -> bytes:
         table += signature + struct.pack(">II", offset + len(data), len(body))
         data += body
     header = (
-        struct.pack(">I", offset + len(data)) + bytes(4) + struct.pack(">I", 0x02100000)
-        + b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + white[8:] + bytes(48)
+        struct.pack(">I", offset + len(data))
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + bytes(12)
+        + b"acsp"
+        + bytes(28)
+        + white[8:]
+        + bytes(48)
     )
     return header + struct.pack(">I", len(tags)) + table + data
 

@@ -63,7 +63,12 @@ def test_check_json_and_ready_exit_0(registry, clean_dataset, capsys):
     assert run(registry, "check", "--json") == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["friends"][0] | {"folder": None} == {
-        "friend": "peter", "folder": None, "ready": True, "images": 20, "captions": 20, "problems": [],
+        "friend": "peter",
+        "folder": None,
+        "ready": True,
+        "images": 20,
+        "captions": 20,
+        "problems": [],
     }
 
 

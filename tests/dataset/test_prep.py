@@ -66,10 +66,22 @@ def test_prep_makes_clean_jpegs_and_keeps_every_original_byte(settings, friend, 
         with Image.open(image.path) as result:
             assert (result.format, result.mode, result.size) == ("JPEG", "RGB", (512, 512))
     assert sorted(p.name for p in status.folder.iterdir()) == [
-        "anim.jpg", "clean.jpg", "clean.txt", "deep.jpg", "print.jpg", "shot.jpg", "shot.txt", "wide.jpg", "wide.txt",
+        "anim.jpg",
+        "clean.jpg",
+        "clean.txt",
+        "deep.jpg",
+        "print.jpg",
+        "shot.jpg",
+        "shot.txt",
+        "wide.jpg",
+        "wide.txt",
     ]
     assert sorted(p.name for p in originals_dir(settings, friend).iterdir()) == [
-        "anim.gif", "deep.png", "print.jpg", "shot.png", "wide.jpg",
+        "anim.gif",
+        "deep.png",
+        "print.jpg",
+        "shot.png",
+        "wide.jpg",
     ]
     with Image.open(folder / "deep.jpg") as deep:
         assert close(deep.getpixel((256, 256)), (15, 15, 15), 2)

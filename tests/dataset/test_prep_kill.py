@@ -64,7 +64,9 @@ def run_and_kill(datasets: Path, after_lines: int, delay: float) -> bool:
 
 def test_sigkill_mid_prep_never_loses_a_photo(settings, friend, folder, photos):
     for index in range(PHOTOS):
-        path = photos.jpeg(folder / f"photo_{index:02d}.jpg", seed=index, size=(1200, 900), orientation=6 if index % 3 == 0 else None)
+        path = photos.jpeg(
+            folder / f"photo_{index:02d}.jpg", seed=index, size=(1200, 900), orientation=6 if index % 3 == 0 else None
+        )
         path.with_suffix(".txt").write_text(f"qb_peter person, photo {index}\n", encoding="utf-8")
     root = friend_root(settings, friend)
     originals_before = visible_hashes(root)

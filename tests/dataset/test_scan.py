@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import sys
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 

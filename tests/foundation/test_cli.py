@@ -10,10 +10,22 @@ import pytest
 from qbtui.registry import Registry
 
 GUIDE_PROMPT = (
-    "<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, "
-    "illustration in the style of Quentin Blake, watercolor, whimsical"
+    "<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, illustration in the style of Quentin Blake, watercolor, whimsical"
 )
-FRIEND_KEYS = {"id", "name", "token", "repeats", "folder", "images", "captions", "problems", "errors", "ready", "last_training", "latest_run"}
+FRIEND_KEYS = {
+    "id",
+    "name",
+    "token",
+    "repeats",
+    "folder",
+    "images",
+    "captions",
+    "problems",
+    "errors",
+    "ready",
+    "last_training",
+    "latest_run",
+}
 
 
 def test_status_on_the_demo(run_cli, demo_registry: Path) -> None:
@@ -52,10 +64,14 @@ def test_status_json_reports_the_last_training(run_cli, commented_registry: Path
     assert peter["images"] == 0 and peter["ready"] is False
 
 
-def test_add_writes_the_friend_and_the_folder(run_cli, commented_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_writes_the_friend_and_the_folder(
+    run_cli, commented_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     original = commented_registry.read_text()
-    code, out, _ = run_cli("--registry", commented_registry, "add", "Maria", "--describe", "woman, long dark hair", "--repeats", "20")
+    code, out, _ = run_cli(
+        "--registry", commented_registry, "add", "Maria", "--describe", "woman, long dark hair", "--repeats", "20"
+    )
     assert code == 0 and "qb_maria" in out
     assert (tmp_path / "home/datasets/friends/maria/20_maria").is_dir()
     maria = Registry.load(commented_registry).friends["maria"]
@@ -83,7 +99,9 @@ def test_add_on_the_demo_with_a_token(run_cli, demo_registry: Path) -> None:
         (["add", "Pete", "--repeats", "0"], "at least 1"),
     ],
 )
-def test_add_rejections_write_nothing(run_cli, commented_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str) -> None:
+def test_add_rejections_write_nothing(
+    run_cli, commented_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     before = commented_registry.read_bytes()
     code, out, err = run_cli("--registry", commented_registry, *argv)
@@ -162,7 +180,9 @@ def test_every_command_has_help_with_an_example(run_cli, command: list[str]) -> 
     assert code == 0 and "example:\n  qbtui " in out
 
 
-def test_bare_qbtui_without_any_registry_starts_from_the_starter(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: Path) -> None:
+def test_bare_qbtui_without_any_registry_starts_from_the_starter(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: Path
+) -> None:
     import qbtui.tui
 
     monkeypatch.chdir(tmp_path)
@@ -174,9 +194,15 @@ def test_bare_qbtui_without_any_registry_starts_from_the_starter(run_cli, tmp_pa
     assert Registry.load(opened[0]).friends == {}
 
 
-def test_registry_table_on_the_demo_and_locate_on_the_commented_registry(run_cli, demo_registry: Path, commented_registry: Path) -> None:
+def test_registry_table_on_the_demo_and_locate_on_the_commented_registry(
+    run_cli, demo_registry: Path, commented_registry: Path
+) -> None:
     code, out, _ = run_cli("--registry", demo_registry, "registry", "table")
-    assert code == 0 and out.splitlines()[2:] == ["| Ada | qb_ada |  |  |  |  |", "| Ben | qb_ben |  |  |  |  |", "| Cleo | qb_cleo |  |  |  |  |"]
+    assert code == 0 and out.splitlines()[2:] == [
+        "| Ada | qb_ada |  |  |  |  |",
+        "| Ben | qb_ben |  |  |  |  |",
+        "| Cleo | qb_cleo |  |  |  |  |",
+    ]
     code, out, _ = run_cli("--registry", commented_registry, "locate")
     assert code == 0 and f"registry:    {commented_registry}" in out
     assert f"datasets:    {Path.home() / 'datasets/friends'}" in out

@@ -14,9 +14,23 @@ from qbtui.errors import QbtuiError
 from qbtui.registry import Registry
 
 SCANNER_CODES_IN_BEN = {
-    "not-512", "not-jpeg", "no-caption", "empty-caption", "token-missing", "token-not-first",
-    "caption-not-utf8", "unreadable", "zero-bytes", "bad-mode", "transparency", "exif-rotation",
-    "too-small", "near-duplicate", "stem-clash", "orphan-caption", "unsupported-type",
+    "not-512",
+    "not-jpeg",
+    "no-caption",
+    "empty-caption",
+    "token-missing",
+    "token-not-first",
+    "caption-not-utf8",
+    "unreadable",
+    "zero-bytes",
+    "bad-mode",
+    "transparency",
+    "exif-rotation",
+    "too-small",
+    "near-duplicate",
+    "stem-clash",
+    "orphan-caption",
+    "unsupported-type",
 }
 
 

@@ -42,7 +42,9 @@ def test_repo_registry_carries_the_guide() -> None:
     assert registry.presets["standard"].flags == GUIDE_STANDARD_FLAGS
     fast = dict(GUIDE_STANDARD_FLAGS, mixed_precision="fp16")
     del fast["gradient_checkpointing"]
-    fast.update(cache_latents=True, persistent_data_loader_workers=True, max_data_loader_n_workers=4, network_train_unet_only=True)
+    fast.update(
+        cache_latents=True, persistent_data_loader_workers=True, max_data_loader_n_workers=4, network_train_unet_only=True
+    )
     assert registry.presets["fast"].flags == fast
     quality = registry.presets["quality"]
     assert (quality.max_train_steps, quality.network_dim, quality.network_alpha) == (3000, 32, 16)
@@ -99,21 +101,65 @@ FRIEND = '\n[friends.peter]\nname = "Peter"\ntoken = "qb_peter"\n'
         (lambda t: t.replace('logs_dir = "logs"\n', ""), 1, "missing key 'logs_dir'", "logs_dir ="),
         (lambda t: t.replace('lora_dir = "loras"', "lora_dir = 3"), 3, "settings.lora_dir: expected a string", '"text"'),
         (lambda t: t.replace('preset = "standard"', 'preset = "turbo"'), 6, "unknown preset 'turbo'", "standard"),
-        (lambda t: t.replace('preset = "standard"', 'preset = "standard"\nlora_wieght = 0.5'), 7, "unknown key 'lora_wieght'", "lora_weight"),
-        (lambda t: t.replace('preset = "standard"', 'preset = "standard"\nbackend = "comfy"'), 7, "not one of builtin, kohya", "builtin"),
+        (
+            lambda t: t.replace('preset = "standard"', 'preset = "standard"\nlora_wieght = 0.5'),
+            7,
+            "unknown key 'lora_wieght'",
+            "lora_weight",
+        ),
+        (
+            lambda t: t.replace('preset = "standard"', 'preset = "standard"\nbackend = "comfy"'),
+            7,
+            "not one of builtin, kohya",
+            "builtin",
+        ),
         (lambda t: t + '\n[presets.fast]\noutput_dir = "x"\n', 14, "presets.fast.output_dir: is derived", "remove it"),
         (lambda t: t + '\n[presets.fast]\n"--network_dim" = 4\n', 14, "without dashes", "network_dim"),
         (lambda t: t + '\n[friends."Bad Name"]\nname = "x"\ntoken = "qb_x"\n', 13, "must be one lowercase word", "bad_name"),
-        (lambda t: t + FRIEND + '\n[friends.pete]\nname = "Pete"\ntoken = "QB_PETER"\n', 19, "already used by friends.peter", "unique token"),
+        (
+            lambda t: t + FRIEND + '\n[friends.pete]\nname = "Pete"\ntoken = "QB_PETER"\n',
+            19,
+            "already used by friends.peter",
+            "unique token",
+        ),
         (lambda t: t + FRIEND.replace('token = "qb_peter"\n', ""), 13, "missing key 'token'", 'token = "qb_peter"'),
         (lambda t: t + FRIEND + "repeats = 0\n", 16, "must be at least 1", "30"),
-        (lambda t: t + FRIEND + "repeats = \"30\"\n", 16, "expected an integer", "30"),
-        (lambda t: t + FRIEND + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = 1\nimages = 2\n\n[[friends.peter.trainings]]\ndate = "y"\nsteps = 3\n', 22, "friends.peter.trainings[1]: missing key 'images'", "images = 30"),
-        (lambda t: t + FRIEND + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = true\nimages = 2\n', 19, "trainings[0].steps: expected an integer", "30"),
+        (lambda t: t + FRIEND + 'repeats = "30"\n', 16, "expected an integer", "30"),
+        (
+            lambda t: (
+                t
+                + FRIEND
+                + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = 1\nimages = 2\n\n[[friends.peter.trainings]]\ndate = "y"\nsteps = 3\n'
+            ),
+            22,
+            "friends.peter.trainings[1]: missing key 'images'",
+            "images = 30",
+        ),
+        (
+            lambda t: t + FRIEND + '\n[[friends.peter.trainings]]\ndate = "x"\nsteps = true\nimages = 2\n',
+            19,
+            "trainings[0].steps: expected an integer",
+            "30",
+        ),
         (lambda t: t + "\n[extras]\na = 1\n", 13, "unknown key 'extras'", "settings"),
-        (lambda t: t + '\n[keymap]\n"dashboard.train" = 3\n', 14, "keymap.dashboard.train: expected a string of keys, found an integer", '"dashboard.train" = "t,ctrl+n"'),
-        (lambda t: t + '\n[keymap]\n"dashboard.runs" = "r"\n"dashboard.train" = " "\n', 15, "keymap.dashboard.train: expected a string of keys", "[keymap]"),
-        (lambda t: t + '\n[keymap]\ndashboard.train = "t"\n', 14, "keymap.dashboard.train: a binding id with dots must be quoted", '"dashboard.train" = "keys"'),
+        (
+            lambda t: t + '\n[keymap]\n"dashboard.train" = 3\n',
+            14,
+            "keymap.dashboard.train: expected a string of keys, found an integer",
+            '"dashboard.train" = "t,ctrl+n"',
+        ),
+        (
+            lambda t: t + '\n[keymap]\n"dashboard.runs" = "r"\n"dashboard.train" = " "\n',
+            15,
+            "keymap.dashboard.train: expected a string of keys",
+            "[keymap]",
+        ),
+        (
+            lambda t: t + '\n[keymap]\ndashboard.train = "t"\n',
+            14,
+            "keymap.dashboard.train: a binding id with dots must be quoted",
+            '"dashboard.train" = "keys"',
+        ),
         (lambda t: 'keymap = "t"\n' + t, 1, "keymap: must be a table", "[keymap]"),
     ],
 )
@@ -144,7 +190,7 @@ def test_repo_registry_keymap_example_is_valid_once_uncommented(tmp_path: Path) 
 
 
 def test_missing_settings_section(registry_path: Path) -> None:
-    error = _error_for(registry_path, '[presets.standard]\nmax_train_steps = 1\n')
+    error = _error_for(registry_path, "[presets.standard]\nmax_train_steps = 1\n")
     assert "missing [settings]" in error.message and "datasets_dir" in error.fix
 
 
@@ -184,7 +230,9 @@ class TestLocateRegistry:
         monkeypatch.chdir(tmp_path)
         assert locate_registry(None) == tmp_path / "registry.toml"
 
-    def test_user_config_created_with_a_message(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: Path) -> None:
+    def test_user_config_created_with_a_message(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: Path
+    ) -> None:
         monkeypatch.chdir(tmp_path)
         messages: list[str] = []
         found = locate_registry(None, announce=messages.append)
@@ -203,7 +251,9 @@ def test_loaded_values_are_plain_python(registry_path: Path) -> None:
 
 
 def test_a_training_date_may_be_a_toml_date(registry_path: Path) -> None:
-    registry_path.write_text(registry_path.read_text() + FRIEND + "\n[[friends.peter.trainings]]\ndate = 2025-08-10\nsteps = 1200\nimages = 35\n")
+    registry_path.write_text(
+        registry_path.read_text() + FRIEND + "\n[[friends.peter.trainings]]\ndate = 2025-08-10\nsteps = 1200\nimages = 35\n"
+    )
     assert Registry.load(registry_path).friends["peter"].trainings[0].date == "2025-08-10"
 
 
@@ -215,7 +265,7 @@ def test_a_duplicate_key_is_a_syntax_error_with_its_line(registry_path: Path) ->
 def test_lines_are_right_after_quoted_keys_and_multiline_strings(registry_path: Path) -> None:
     text = registry_path.read_text() + (
         '\n[friends."zoë"]\nname = "Zoë"\ntoken = "qb_zoe"\nnotes = """first line\n[not.a.table]\nrepeats = 1\n"""\n'
-        'describe = \'a = b\'\nrepeats = -2\n'
+        "describe = 'a = b'\nrepeats = -2\n"
     )
     error = _error_for(registry_path, text)
     assert (error.line, error.message) == (21, "friends.zoë.repeats: must be at least 1, found -2")

@@ -51,7 +51,7 @@ def test_set_setting_changes_one_line_and_keeps_its_comment(commented_registry: 
     registry.set_setting("lora_dir", Path("~/loras"))
     changed = [(a, b) for a, b in zip(original.splitlines(), path.read_text().splitlines()) if a != b]
     assert len(path.read_text().splitlines()) == len(original.splitlines())
-    assert [b for _, b in changed] == ['lora_dir = "~/loras"  # note 9', 'lora_weight = 0.65  # note 17']
+    assert [b for _, b in changed] == ['lora_dir = "~/loras"  # note 9', "lora_weight = 0.65  # note 17"]
     assert registry.settings.lora_weight == 0.65
     assert registry.settings.lora_dir == Path.home() / "loras"
 

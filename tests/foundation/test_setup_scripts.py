@@ -20,7 +20,11 @@ def _workspace(tmp_path: Path) -> Path:
 
 def _setup(workspace: Path, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(workspace / "scripts/setup"), *args], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHON": python}
+        ["bash", str(workspace / "scripts/setup"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": python},
     )
 
 

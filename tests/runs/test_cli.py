@@ -76,8 +76,18 @@ def test_every_run_command_has_help_with_an_example(command):
 
 def test_event_lines_are_readable():
     assert format_duration(3723) == "1:02:03" and format_duration(65) == "1:05" and format_duration(None) == "-"
-    line = format_event({"t": 0, "type": "step", "step": 5, "max_steps": 1080, "loss": 0.133, "avg_loss": 0.133,
-                         "it_s": 1 / 236.66, "eta_s": 254410})
+    line = format_event(
+        {
+            "t": 0,
+            "type": "step",
+            "step": 5,
+            "max_steps": 1080,
+            "loss": 0.133,
+            "avg_loss": 0.133,
+            "it_s": 1 / 236.66,
+            "eta_s": 254410,
+        }
+    )
     assert line.endswith("step 5/1080  loss 0.1330  avg 0.1330  0.00 it/s  ETA 70:40:10")
     error = format_event({"t": 0, "type": "error", "message": "boom", "hint": "do x", "log_tail": ["a", "b"]})
     assert error.endswith("error: boom\n  fix: do x\n  | a\n  | b")

@@ -21,8 +21,13 @@ from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 def make_run(logs_dir, friend="peter", created_at=None, now=None):
     run = RunDir(logs_dir / friend / new_run_id(friend, now))
     run.path.mkdir(parents=True)
-    run_table = {"run_id": run.run_id, "friend": friend, "backend": "builtin", "preset": "demo",
-                 "created_at": time.time() if created_at is None else created_at}
+    run_table = {
+        "run_id": run.run_id,
+        "friend": friend,
+        "backend": "builtin",
+        "preset": "demo",
+        "created_at": time.time() if created_at is None else created_at,
+    }
     write_run_toml(run, run_table, {"max_train_steps": 60})
     return run
 

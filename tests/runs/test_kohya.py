@@ -21,36 +21,64 @@ HOME = str(Path.home())
 
 # The guide's "Standard Training" command, as tokens, paths with ~ expanded.
 GUIDE_COMMON = [
-    f"{HOME}/sd-train-venv/bin/accelerate", "launch", f"{HOME}/sd-scripts/train_network.py",
+    f"{HOME}/sd-train-venv/bin/accelerate",
+    "launch",
+    f"{HOME}/sd-scripts/train_network.py",
     "--pretrained_model_name_or_path",
     f"{HOME}/stable-diffusion-webui/models/Stable-diffusion/v1-5-pruned-emaonly.safetensors",
-    "--train_data_dir", f"{HOME}/datasets/friends/peter",
-    "--caption_extension", ".txt",
-    "--resolution", "512,512",
-    "--output_dir", f"{HOME}/stable-diffusion-webui/models/Lora",
-    "--logging_dir", f"{HOME}/datasets/logs/peter",
-    "--network_module", "networks.lora",
-    "--network_dim", "16", "--network_alpha", "8",
-    "--learning_rate", "1e-4", "--text_encoder_lr", "5e-5",
-    "--optimizer_type", "AdamW", "--lr_scheduler", "cosine",
-    "--max_train_steps", "1200",
-    "--train_batch_size", "1",
+    "--train_data_dir",
+    f"{HOME}/datasets/friends/peter",
+    "--caption_extension",
+    ".txt",
+    "--resolution",
+    "512,512",
+    "--output_dir",
+    f"{HOME}/stable-diffusion-webui/models/Lora",
+    "--logging_dir",
+    f"{HOME}/datasets/logs/peter",
+    "--network_module",
+    "networks.lora",
+    "--network_dim",
+    "16",
+    "--network_alpha",
+    "8",
+    "--learning_rate",
+    "1e-4",
+    "--text_encoder_lr",
+    "5e-5",
+    "--optimizer_type",
+    "AdamW",
+    "--lr_scheduler",
+    "cosine",
+    "--max_train_steps",
+    "1200",
+    "--train_batch_size",
+    "1",
 ]
 GUIDE_STANDARD = GUIDE_COMMON + [
     "--gradient_checkpointing",
-    "--mixed_precision", "no",
-    "--save_every_n_steps", "400",
-    "--save_model_as", "safetensors",
-    "--output_name", "qb_peter_lora",
+    "--mixed_precision",
+    "no",
+    "--save_every_n_steps",
+    "400",
+    "--save_model_as",
+    "safetensors",
+    "--output_name",
+    "qb_peter_lora",
 ]
 GUIDE_FAST = GUIDE_COMMON + [
-    "--mixed_precision", "fp16",
-    "--save_every_n_steps", "400",
-    "--save_model_as", "safetensors",
-    "--output_name", "qb_peter_lora",
+    "--mixed_precision",
+    "fp16",
+    "--save_every_n_steps",
+    "400",
+    "--save_model_as",
+    "safetensors",
+    "--output_name",
+    "qb_peter_lora",
     "--cache_latents",
     "--persistent_data_loader_workers",
-    "--dataloader_num_workers", "4",
+    "--dataloader_num_workers",
+    "4",
     "--network_train_unet_only",
 ]
 
@@ -159,9 +187,9 @@ def test_parser_reports_argparse_errors():
 def test_accelerates_wrapper_error_does_not_hide_the_trainers():
     parser = KohyaOutputParser()
     output = (
-        "Traceback (most recent call last):\n  File \"train_network.py\", line 9\n"
+        'Traceback (most recent call last):\n  File "train_network.py", line 9\n'
         "torch.OutOfMemoryError: MPS backend out of memory\n"
-        "Traceback (most recent call last):\n  File \"accelerate/commands/launch.py\", line 5\n"
+        'Traceback (most recent call last):\n  File "accelerate/commands/launch.py", line 5\n'
         "subprocess.CalledProcessError: Command '['python', 'train_network.py']' returned non-zero exit status 1.\n"
     )
     events = parser.feed(output)

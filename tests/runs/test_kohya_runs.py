@@ -32,7 +32,9 @@ def test_kohya_run_turns_output_into_events_and_is_recorded(workspace, wait_for_
     steps = [e for e in events if e["type"] == "step"]
     assert [e["step"] for e in steps] == list(range(1, 9)) and steps[-1]["it_s"] == 1.5
     assert [e["path"].rsplit("/", 1)[1] for e in events if e["type"] == "checkpoint"] == [
-        "qb_peter_lora-step00000004.safetensors", "qb_peter_lora.safetensors"]
+        "qb_peter_lora-step00000004.safetensors",
+        "qb_peter_lora.safetensors",
+    ]
     start = next(e for e in events if e["type"] == "start")
     assert (start["backend"], start["max_steps"], start["images"]) == ("kohya", 8, 20)
     run = read_run_toml(RunDir(info.path))["run"]
@@ -98,7 +100,10 @@ def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monk
     master, terminal = pty.openpty()
     cli = subprocess.Popen(
         [sys.executable, "-m", "qbtui", "--registry", str(workspace.path), "train", "peter", "--backend", "kohya", "--wait"],
-        stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
     )
     os.close(terminal)

@@ -35,7 +35,13 @@ def test_builtin_run_completes_and_is_recorded_once(workspace, wait_for_state):
     assert done.lora_path.name == "qb_peter_lora.safetensors"
     (training,) = trainings(workspace, "peter")
     assert (training.run_id, training.steps, training.images, training.preset, training.backend, training.lora_file) == (
-        info.run_id, 8, 20, "quick", "builtin", "qb_peter_lora.safetensors")
+        info.run_id,
+        8,
+        20,
+        "quick",
+        "builtin",
+        "qb_peter_lora.safetensors",
+    )
     run = RunDir(info.path)
     table = read_run_toml(run)
     assert table["run"]["dataset_fingerprint"] and table["run"]["qbtui_version"]
@@ -64,17 +70,23 @@ def test_supervisor_is_in_its_own_session_and_ignores_sighup(workspace, monkeypa
 def test_the_app_killed_mid_run_leaves_the_run_going(workspace, monkeypatch, wait_for_state):
     monkeypatch.setenv("STANDIN_STEP_S", "0.15")
     app = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             sys.path.insert(0, {str(os.path.dirname(__file__))!r})
             from qbtui.registry import Registry
             from qbtui.runs import manager
-            manager.builtin_command = lambda p: [sys.executable, {str(os.path.dirname(__file__) + '/standins/trainer.py')!r}, str(p)]
+            manager.builtin_command = lambda p: [sys.executable, {str(os.path.dirname(__file__) + "/standins/trainer.py")!r}, str(p)]
             info = manager.start_run(Registry.load({str(workspace.path)!r}), "peter")
             print(info.path, flush=True)
             time.sleep(60)
-        """)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     run_path = app.stdout.readline().strip()
     os.killpg(app.pid, signal.SIGKILL)

@@ -34,7 +34,10 @@ def test_growing_file_starts_over_when_the_file_is_replaced(tmp_path):
 def test_text_lines_end_at_carriage_returns_and_wait_for_partial_lines():
     lines = TextLines()
     assert lines.feed(b"steps:  10%|#  | 1/10\rsteps:  20%|## | 2/") == ["steps:  10%|#  | 1/10"]
-    assert lines.feed(b"10\r\nsaving checkpoint: a.safetensors\n") == ["steps:  20%|## | 2/10", "saving checkpoint: a.safetensors"]
+    assert lines.feed(b"10\r\nsaving checkpoint: a.safetensors\n") == [
+        "steps:  20%|## | 2/10",
+        "saving checkpoint: a.safetensors",
+    ]
     assert lines.feed("tail without end") == []
     assert lines.finish() == "tail without end"
 

@@ -139,7 +139,9 @@ def test_saved_file_loads_in_diffusers_with_every_module_adapted(tiny_model_dir,
 
     pipe = StableDiffusionPipeline.from_pretrained(tiny_model_dir, safety_checker=None, requires_safety_checker=False)
     sample = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
-    tokens = pipe.tokenizer(["qb_peter person"], padding="max_length", max_length=pipe.tokenizer.model_max_length, return_tensors="pt").input_ids
+    tokens = pipe.tokenizer(
+        ["qb_peter person"], padding="max_length", max_length=pipe.tokenizer.model_max_length, return_tensors="pt"
+    ).input_ids
 
     def outputs():
         with torch.no_grad():

@@ -67,7 +67,9 @@ def unet_output(base):
 def test_diffusers_folder_loads_frozen_with_the_training_schedule(folder_model, tiny_model_dir):
     assert folder_model.name == tiny_model_dir.name
     assert folder_model.vae_scale_factor == 0.18215
-    assert not any(p.requires_grad for part in (folder_model.unet, folder_model.vae, folder_model.text_encoder) for p in part.parameters())
+    assert not any(
+        p.requires_grad for part in (folder_model.unet, folder_model.vae, folder_model.text_encoder) for p in part.parameters()
+    )
     scheduler = folder_model.noise_scheduler.config
     assert (scheduler.num_train_timesteps, scheduler.beta_start, scheduler.beta_end) == (1000, 0.00085, 0.012)
     assert (scheduler.beta_schedule, scheduler.prediction_type, scheduler.clip_sample) == ("scaled_linear", "epsilon", False)
@@ -117,12 +119,15 @@ def test_original_style_ckpt_with_lightning_callback_and_numpy_step_loads(tiny_s
         monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
     monkeypatch.setitem(sys.modules, lightning.__name__, lightning)
     ckpt = tmp_path / "sd-v1-4.ckpt"
-    torch.save({
-        "state_dict": load_file(tiny_single_file),
-        "global_step": numpy.int64(470000),
-        "epoch": numpy.float64(6.0),
-        "callbacks": {ModelCheckpoint: ModelCheckpoint()},
-    }, ckpt)
+    torch.save(
+        {
+            "state_dict": load_file(tiny_single_file),
+            "global_step": numpy.int64(470000),
+            "epoch": numpy.float64(6.0),
+            "callbacks": {ModelCheckpoint: ModelCheckpoint()},
+        },
+        ckpt,
+    )
     for package in ("pytorch_lightning", "pytorch_lightning.callbacks", lightning.__name__):
         monkeypatch.delitem(sys.modules, package)
     shutil.copytree(tiny_single_file.parent / "tokenizer", tmp_path / "tokenizer")
@@ -270,10 +275,13 @@ def test_loaded_weights_are_all_aligned(folder_model, tiny_single_file):
 
 def test_sdxl_checkpoint_is_refused(tmp_path):
     sdxl = tmp_path / "sd_xl_base_1.0.safetensors"
-    save_file({
-        "model.diffusion_model.label_emb.0.0.weight": torch.zeros(2, 2),
-        "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight": torch.zeros(2, 2),
-    }, sdxl)
+    save_file(
+        {
+            "model.diffusion_model.label_emb.0.0.weight": torch.zeros(2, 2),
+            "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight": torch.zeros(2, 2),
+        },
+        sdxl,
+    )
     with pytest.raises(QbtuiError, match="SDXL") as caught:
         load_base_model(sdxl)
     assert caught.value.path == sdxl

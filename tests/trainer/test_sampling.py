@@ -114,12 +114,18 @@ def test_conv_lora_delta_equals_down_then_up():
 def test_samples_are_deterministic_named_and_weight_zero_is_the_base(base, tmp_path):
     tensors = trained_looking_network(base).kohya_tensors()
     options = {"seed": 7, "steps": 1}
-    first = generate_samples(base, tensors, prompts=[PROMPT, "qb_peter person, man"], weights=(0.0, 0.6, 1.0), out_dir=tmp_path / "a", **options)
+    first = generate_samples(
+        base, tensors, prompts=[PROMPT, "qb_peter person, man"], weights=(0.0, 0.6, 1.0), out_dir=tmp_path / "a", **options
+    )
     again = generate_samples(base, tensors, prompts=[PROMPT], weights=(0.6,), out_dir=tmp_path / "b", **options)
     plain = generate_samples(base, None, prompts=[PROMPT], weights=(1.0,), out_dir=tmp_path / "base", **options)
     assert [s.path.name for s in first] == [
-        "sample_00_w0.00_7.png", "sample_01_w0.00_8.png", "sample_00_w0.60_7.png",
-        "sample_01_w0.60_8.png", "sample_00_w1.00_7.png", "sample_01_w1.00_8.png",
+        "sample_00_w0.00_7.png",
+        "sample_01_w0.00_8.png",
+        "sample_00_w0.60_7.png",
+        "sample_01_w0.60_8.png",
+        "sample_00_w1.00_7.png",
+        "sample_01_w1.00_8.png",
     ]
     assert [(s.prompt, s.weight) for s in first[:2]] == [(PROMPT, 0.0), ("qb_peter person, man", 0.0)]
     assert again[0].path.read_bytes() == first[2].path.read_bytes()
@@ -144,10 +150,21 @@ def test_sampling_leaves_rng_modes_and_weights_alone(base, tmp_path):
 
 def test_a_hooked_training_network_is_muted_and_restored(base, tmp_path):
     network = trained_looking_network(base)
-    expected = generate_samples(base, network.kohya_tensors(), prompts=[PROMPT], weights=(0.8,), seed=3, out_dir=tmp_path / "file", steps=1)
+    expected = generate_samples(
+        base, network.kohya_tensors(), prompts=[PROMPT], weights=(0.8,), seed=3, out_dir=tmp_path / "file", steps=1
+    )
     network.apply_to()
     try:
-        during = generate_samples(base, network, prompts=[PROMPT], weights=(0.8,), seed=3, out_dir=tmp_path / "net", steps=1, stem="qb_peter_lora_000400")
+        during = generate_samples(
+            base,
+            network,
+            prompts=[PROMPT],
+            weights=(0.8,),
+            seed=3,
+            out_dir=tmp_path / "net",
+            steps=1,
+            stem="qb_peter_lora_000400",
+        )
         assert all(lora.multiplier == 1.0 for lora in network.unet_loras)
     finally:
         network.remove()
@@ -174,10 +191,20 @@ def test_corrupt_lora_file_names_the_file(base, tmp_path):
     ("tensors", "message"),
     [
         ({"unet.down_blocks.0.lora_A.weight": torch.zeros(4, 32)}, "not a kohya LoRA key"),
-        ({"lora_unet_input_blocks_1_1_proj_in.lora_down.weight": torch.zeros(4, 32, 1, 1),
-          "lora_unet_input_blocks_1_1_proj_in.lora_up.weight": torch.zeros(32, 4, 1, 1)}, "matches nothing"),
-        ({"lora_unet_mid_block_attentions_0_proj_in.lora_down.weight": torch.zeros(4, 320, 1, 1),
-          "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight": torch.zeros(320, 4, 1, 1)}, "has shape"),
+        (
+            {
+                "lora_unet_input_blocks_1_1_proj_in.lora_down.weight": torch.zeros(4, 32, 1, 1),
+                "lora_unet_input_blocks_1_1_proj_in.lora_up.weight": torch.zeros(32, 4, 1, 1),
+            },
+            "matches nothing",
+        ),
+        (
+            {
+                "lora_unet_mid_block_attentions_0_proj_in.lora_down.weight": torch.zeros(4, 320, 1, 1),
+                "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight": torch.zeros(320, 4, 1, 1),
+            },
+            "has shape",
+        ),
     ],
 )
 def test_loras_for_another_model_are_refused(base, tensors, message, tmp_path):

@@ -67,7 +67,9 @@ def test_diffusers_folder_loads_as_a_pipeline_and_keeps_sd15_names(tiny_model_di
     assert "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q" in targets
     assert "up_blocks.3.attentions.2.proj_out" in targets
     assert pipe.unet.get_submodule("mid_block.attentions.0.proj_in").kernel_size == (1, 1)
-    text_targets = [n for n, m in pipe.text_encoder.named_modules() if n.endswith(("_proj", "fc1", "fc2")) and isinstance(m, torch.nn.Linear)]
+    text_targets = [
+        n for n, m in pipe.text_encoder.named_modules() if n.endswith(("_proj", "fc1", "fc2")) and isinstance(m, torch.nn.Linear)
+    ]
     assert len(text_targets) == 72
     assert pipe.vae.config.scaling_factor == 0.18215
     assert pipe.scheduler.config.beta_schedule == "scaled_linear"
@@ -97,7 +99,10 @@ def test_single_file_has_the_sd15_key_layout(tiny_single_file):
     with safe_open(str(tiny_single_file), framework="pt") as handle:
         keys = set(handle.keys())
     assert set(SD15_SINGLE_FILE_KEYS) <= keys
-    assert all(key.startswith(("model.diffusion_model.", "first_stage_model.", "cond_stage_model.transformer.text_model.")) for key in keys)
+    assert all(
+        key.startswith(("model.diffusion_model.", "first_stage_model.", "cond_stage_model.transformer.text_model."))
+        for key in keys
+    )
     assert (tiny_single_file.parent / "tokenizer" / "vocab.json").is_file()
 
 

@@ -90,7 +90,12 @@ def test_a_run_writes_checkpoints_final_file_and_well_formed_events(tiny_model_d
     events = [parse_event(line) for line in lines]
     kinds = [event["type"] for event in events]
     assert kinds[0] == "start" and kinds[-1] == "done"
-    assert events[0]["max_steps"] == 6 and events[0]["images"] == 4 and events[0]["train_images"] == 8 and events[0]["device"] == "cpu"
+    assert (
+        events[0]["max_steps"] == 6
+        and events[0]["images"] == 4
+        and events[0]["train_images"] == 8
+        and events[0]["device"] == "cpu"
+    )
     steps = [event for event in events if event["type"] == "step"]
     assert [event["step"] for event in steps] == [1, 2, 3, 4, 5, 6]
     for event in steps:
@@ -201,7 +206,9 @@ def test_loss_falls_when_overfitting_two_images(tiny_model_dir, tiny_dataset_fac
     assert after < 0.8 * before, (before, after)
 
 
-def test_ten_steps_equal_five_then_stop_resume_five_and_a_crash_resumes_from_the_checkpoint(tiny_model_dir, tiny_dataset, tmp_path):
+def test_ten_steps_equal_five_then_stop_resume_five_and_a_crash_resumes_from_the_checkpoint(
+    tiny_model_dir, tiny_dataset, tmp_path
+):
     straight = make_config(tiny_model_dir, tiny_dataset, tmp_path / "straight", max_train_steps=10, save_every_n_steps=0)
     expected = load_tensors(train(straight, tmp_path / "a").lora_path)
 
@@ -259,7 +266,14 @@ def test_resume_refuses_changed_settings_and_missing_state(tiny_model_dir, tiny_
 
 def test_nan_loss_stops_with_the_guides_hint_and_keeps_good_checkpoints(tiny_model_dir, tiny_dataset, tmp_path):
     config = make_config(
-        tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=30, learning_rate=1e30, text_encoder_lr=1e30, save_every_n_steps=1, lr_scheduler="constant"
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "lora",
+        max_train_steps=30,
+        learning_rate=1e30,
+        text_encoder_lr=1e30,
+        save_every_n_steps=1,
+        lr_scheduler="constant",
     )
     with pytest.raises(QbtuiError) as caught:
         train(config, tmp_path)

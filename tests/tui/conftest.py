@@ -5,7 +5,6 @@ cursors. Nothing here imports torch."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import pytest
 from textual.widgets import Input
 
 from qbtui.runs.events import EventWriter
-from tests.tui.waiting import wait_until, workers_idle
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.rundir import RunDir, write_run_toml
+from tests.tui.waiting import wait_until, workers_idle
 
 FIXED_NOW = 1_795_000_000.0
 FRIENDS = (
@@ -107,12 +106,25 @@ def write_run(
     """A run directory as the supervisor writes it; `live` makes this test process its supervisor."""
     run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
     run.path.mkdir(parents=True)
-    write_run_toml(run, {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo",
-                         "created_at": started_at}, {"max_train_steps": max_steps})
+    write_run_toml(
+        run,
+        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": started_at},
+        {"max_train_steps": max_steps},
+    )
     write_pid_file(run.supervisor_pid, ProcessRecord.of(os.getpid()) if live else ProcessRecord(os.getpid(), "ended"))
     with EventWriter(run.events) as events:
         events.write("supervisor", t=started_at, state="started", pid=os.getpid())
-        events.write("start", t=started_at, run_id=run_id, friend=friend_id, backend="builtin", max_steps=max_steps, device="cpu", images=24, preset="demo")
+        events.write(
+            "start",
+            t=started_at,
+            run_id=run_id,
+            friend=friend_id,
+            backend="builtin",
+            max_steps=max_steps,
+            device="cpu",
+            images=24,
+            preset="demo",
+        )
     append_steps(run, range(1, steps + 1), max_steps, started_at)
     if status is not None:
         with EventWriter(run.events) as events:
@@ -130,8 +142,17 @@ def append_steps(run: RunDir, steps: Iterable[int], max_steps: int = 60, started
     with EventWriter(run.events) as events, run.output_log.open("a", encoding="utf-8") as log:
         for step in steps:
             loss = step_loss(step)
-            events.write("step", t=started_at + step / 2.0, step=step, max_steps=max_steps, loss=loss, avg_loss=round(loss * 0.95, 4),
-                         lr=1e-4, it_s=2.0, eta_s=(max_steps - step) / 2.0)
+            events.write(
+                "step",
+                t=started_at + step / 2.0,
+                step=step,
+                max_steps=max_steps,
+                loss=loss,
+                avg_loss=round(loss * 0.95, 4),
+                lr=1e-4,
+                it_s=2.0,
+                eta_s=(max_steps - step) / 2.0,
+            )
             log.write(f"step {step}/{max_steps} loss {loss:.4f}\n")
 
 

@@ -282,7 +282,9 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
         await workers_idle(pilot)
         assert folder(demo_registry, "sam").is_dir()
         assert "folder-missing" not in str(screen.query_one("#dataset-summary", Static).content)
-        assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(screen.query_one("#dataset-problems", Static).content)
+        assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(
+            screen.query_one("#dataset-problems", Static).content
+        )
 
 
 async def test_bulk_tag_add_and_remove(demo_registry, app_factory):

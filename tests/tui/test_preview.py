@@ -23,7 +23,6 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from qbtui.errors import QbtuiError
-from tests.tui.waiting import workers_idle
 from qbtui.tui.widgets import preview
 from qbtui.tui.widgets.preview import (
     UPPER_HALF_BLOCK,
@@ -33,6 +32,7 @@ from qbtui.tui.widgets.preview import (
     prepare_image_protocol,
     take_image_protocol_notice,
 )
+from tests.tui.waiting import workers_idle
 
 RED = (200, 0, 0)
 BLUE = (0, 0, 200)

@@ -20,8 +20,11 @@ from tests.tui.waiting import workers_idle
 def queue_run(registry_path, friend_id: str, run_id: str) -> RunDir:
     run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
     run.path.mkdir(parents=True)
-    write_run_toml(run, {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo",
-                         "created_at": time.time()}, {"max_train_steps": 60})
+    write_run_toml(
+        run,
+        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()},
+        {"max_train_steps": 60},
+    )
     enqueue(Registry.load(registry_path).settings, run)
     return run
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-workspace")

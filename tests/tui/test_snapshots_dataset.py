@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from textual.widgets import TextArea
+
 from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
@@ -72,4 +73,3 @@ def test_add_friend_snapshot(snap_compare, snapshot_app):
 def test_prompt_snapshot(snap_compare, snapshot_app):
     run_before = opened(lambda app: app.action_prompt(), *"Peter and Anna flying a kite")
     assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=run_before)
-

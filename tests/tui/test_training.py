@@ -44,16 +44,21 @@ async def test_loss_sparkline_progress_and_log_follow_the_run(demo_registry, app
         await until(pilot, lambda: progress(app) == (60, 20))
         assert loss_points(app) == 20
         line = str(app.screen.query_one("#run-line").content)
-        assert "step 20/60" in line and "2.00 it/s" in line and "ETA 20s" in line and "elapsed 2m00s" in line and "lr 1.0e-04" in line
+        assert (
+            "step 20/60" in line
+            and "2.00 it/s" in line
+            and "ETA 20s" in line
+            and "elapsed 2m00s" in line
+            and "lr 1.0e-04" in line
+        )
         log = app.screen.query_one(Log)
         assert log.line_count == 20 and log.lines[-1] == "step 20/60 loss 0.1200"
 
 
 async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry, app_factory, run_writer, until):
-    from qbtui.runs.events import EventWriter
-
     from PIL import Image
 
+    from qbtui.runs.events import EventWriter
     from qbtui.tui.widgets.preview import ImagePreview
 
     run = run_writer(demo_registry, "peter", RUN_ID, steps=3)
@@ -132,7 +137,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def test_start_a_real_run_watch_it_move_stop_and_resume_it(demo_registry, tiny_model, app_factory, until):
     pytest.importorskip("qbtui.runs.manager", reason="the runs manager (start_run/stop_run) has not landed")
     text = demo_registry.read_text().replace('base_model = "models/base"', f'base_model = "{tiny_model}"')
-    text = text.replace("max_train_steps = 60", "max_train_steps = 400\nsave_every_n_steps = 100\nresolution = \"64,64\"")
+    text = text.replace("max_train_steps = 60", 'max_train_steps = 400\nsave_every_n_steps = 100\nresolution = "64,64"')
     demo_registry.write_text(text)
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -16,7 +16,9 @@ def builtin_command(run_path: Path | str) -> list[str]:
     return [sys.executable, "-m", "qbtui.trainer", str(run_path)]
 
 
-def builtin_config(settings: Settings, friend: Friend, preset: Preset, *, run_id: str, state_dir: Path, steps: int | None = None) -> TrainConfig:
+def builtin_config(
+    settings: Settings, friend: Friend, preset: Preset, *, run_id: str, state_dir: Path, steps: int | None = None
+) -> TrainConfig:
     """The run's TrainConfig: the preset's flags, the settings' paths, the run's id and state folder."""
     overrides: dict[str, Any] = {"run_id": run_id, "state_dir": state_dir}
     if steps is not None:

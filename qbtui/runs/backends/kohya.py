@@ -33,7 +33,9 @@ def kohya_flags(preset: Preset, steps: int | None = None) -> dict[str, FlagValue
     return flags
 
 
-def kohya_command(settings: Settings, friend: Friend, preset: Preset, steps: int | None = None) -> tuple[list[str], dict[str, str]]:
+def kohya_command(
+    settings: Settings, friend: Friend, preset: Preset, steps: int | None = None
+) -> tuple[list[str], dict[str, str]]:
     """`(argv, env)` for sd-scripts' train_network.py; env holds only the added variables."""
     flags = kohya_flags(preset, steps)
     argv = [
@@ -190,7 +192,7 @@ class KohyaOutputParser:
         progress = _PROGRESS.search(line)
         if progress:
             # stdout text lands right after a bar that stderr left without a line end
-            return self._progress(progress) + self._line(line[progress.end():])
+            return self._progress(progress) + self._line(line[progress.end() :])
         checkpoint = _CHECKPOINT.search(line)
         if checkpoint:
             return [self._checkpoint(checkpoint.group("path"))]
@@ -221,10 +223,19 @@ class KohyaOutputParser:
             it_s = float(rate) if match.group("unit") == "it/s" else 1.0 / float(rate)
         loss_match = _AVR_LOSS.search(match.group("postfix") or "")
         loss = float(loss_match.group("loss")) if loss_match else None
-        return [{
-            "type": "step", "step": step, "max_steps": total, "loss": loss, "avg_loss": loss,
-            "lr": None, "lr_te": None, "it_s": it_s, "eta_s": _clock_seconds(match.group("eta")),
-        }]
+        return [
+            {
+                "type": "step",
+                "step": step,
+                "max_steps": total,
+                "loss": loss,
+                "avg_loss": loss,
+                "lr": None,
+                "lr_te": None,
+                "it_s": it_s,
+                "eta_s": _clock_seconds(match.group("eta")),
+            }
+        ]
 
     def _checkpoint(self, path: str) -> dict[str, Any]:
         self.saving_since = time.monotonic()

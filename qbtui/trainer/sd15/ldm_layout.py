@@ -85,16 +85,18 @@ def _vae_prefixes(config: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, s
 def _rename(key: str, prefixes: Mapping[str, tuple[str, dict[str, str]]]) -> str:
     for prefix, (ldm_prefix, children) in prefixes.items():
         if key.startswith(prefix):
-            rest = key[len(prefix):]
+            rest = key[len(prefix) :]
             for child, ldm_child in children.items():
                 if rest.startswith(child):
-                    rest = ldm_child + rest[len(child):]
+                    rest = ldm_child + rest[len(child) :]
                     break
             return ldm_prefix + rest
     return key
 
 
-def to_ldm(unet: Mapping, unet_config: Mapping[str, Any], vae: Mapping, vae_config: Mapping[str, Any], text_encoder: Mapping) -> dict:
+def to_ldm(
+    unet: Mapping, unet_config: Mapping[str, Any], vae: Mapping, vae_config: Mapping[str, Any], text_encoder: Mapping
+) -> dict:
     """One state dict in the A1111 single-file layout from the three diffusers state dicts."""
     out = {}
     unet_table = _unet_prefixes(unet_config)

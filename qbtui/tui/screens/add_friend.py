@@ -105,7 +105,9 @@ class AddFriendScreen(ModalScreen[str | None]):
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
         describe = self.query_one("#add-describe", Input).value.strip()
         caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
-        self.query_one("#add-hint", Static).update(Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}"))
+        self.query_one("#add-hint", Static).update(
+            Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}")
+        )
         self._show_error((self._problem(name, friend_id, token) if name else None) or "")
 
     def _token(self, friend_id: str) -> str:
@@ -158,7 +160,9 @@ def _create_folder(settings: Settings, friend: Friend) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise QbtuiError(
-            f"cannot create the dataset folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings] and its permissions"
+            f"cannot create the dataset folder: {error.strerror}",
+            path=folder,
+            fix="check datasets_dir in [settings] and its permissions",
         ) from error
     return folder
 
@@ -167,4 +171,4 @@ def _shorten(path: Path) -> str:
     """The path with the home folder written as ~."""
     home = str(Path.home())
     text = str(path)
-    return "~" + text[len(home):] if text.startswith(home + "/") else text
+    return "~" + text[len(home) :] if text.startswith(home + "/") else text

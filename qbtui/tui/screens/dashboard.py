@@ -23,7 +23,7 @@ PANEL_PROBLEMS = 8
 PANEL_SAMPLES = 4
 
 
-def friend_details(app: "QbtuiApp", friend_id: str) -> Text:
+def friend_details(app: QbtuiApp, friend_id: str) -> Text:
     """The side panel's text: problems with their fixes, trainings, latest samples."""
     workspace = app.workspace
     friend = workspace.friend(friend_id)
@@ -51,7 +51,9 @@ def friend_details(app: "QbtuiApp", friend_id: str) -> Text:
     if not friend.trainings:
         text.append(" none yet (t to train)\n", style="dim")
     for training in reversed(friend.trainings):
-        text.append(f" {training.date[:16]}  {training.steps} steps  {training.images} imgs  {training.preset}/{training.backend}\n")
+        text.append(
+            f" {training.date[:16]}  {training.steps} steps  {training.images} imgs  {training.preset}/{training.backend}\n"
+        )
         if training.lora_file:
             text.append(f"   {training.lora_file}\n", style="dim")
     samples = [path for run in workspace.runs_for(friend_id) for path in reversed(workspace.trace(run.run_id).samples)]
@@ -75,7 +77,7 @@ class DashboardScreen(Screen):
         Binding("r", "runs", "Runs", id="dashboard.runs"),
     ]
 
-    app: "QbtuiApp"
+    app: QbtuiApp
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")

@@ -11,8 +11,9 @@ a key press; the app's `FriendChanged` does the same for changes made elsewhere.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -191,7 +192,7 @@ class DatasetScreen(Screen[None]):
             return
         self.app.call_from_thread(self.show_status, status)
 
-    def show_status(self, status: "FriendStatus") -> None:
+    def show_status(self, status: FriendStatus) -> None:
         """Render a scan: the list, the summary and the selected photo."""
         self.status = status
         self.image_list.show_status(status)
@@ -200,7 +201,7 @@ class DatasetScreen(Screen[None]):
         self._show_summary(status)
         self._show_selected()
 
-    def _show_summary(self, status: "FriendStatus") -> None:
+    def _show_summary(self, status: FriendStatus) -> None:
         friend = self.friend
         state = "ready to train" if status.ready else "not ready"
         lines = [f"{friend.name} · {friend.token} · {status.image_count} photos · {status.caption_count} captions · {state}"]
@@ -240,7 +241,9 @@ class DatasetScreen(Screen[None]):
             preview.path = image.path
         if not self.editing:
             self._set_caption_text(image.caption or "")
-            self.caption.border_title = f"Caption · {image.path.stem}.txt" if image.caption_path else "Caption · none (f creates one)"
+            self.caption.border_title = (
+                f"Caption · {image.path.stem}.txt" if image.caption_path else "Caption · none (f creates one)"
+            )
         problems = self.query_one("#dataset-problems", Static)
         problems.set_class(bool(image.problems), "-bad")
         if image.problems:
@@ -278,7 +281,7 @@ class DatasetScreen(Screen[None]):
             self.notify("no photo has a problem")
 
     # --- caption editing --------------------------------------------------------------
-    def _selected_or_warn(self) -> "ImageStatus | None":
+    def _selected_or_warn(self) -> ImageStatus | None:
         image = self.image_list.selected
         if image is None:
             self.notify("no photo selected", severity="warning")
@@ -330,7 +333,9 @@ class DatasetScreen(Screen[None]):
         image = self._selected_or_warn()
         if image is not None:
             settings, friend = self.app.workspace.settings, self.friend
-            self._change_captions(f"token first in {image.path.name}", lambda: dataset_actions.token_first_for(settings, friend, image))
+            self._change_captions(
+                f"token first in {image.path.name}", lambda: dataset_actions.token_first_for(settings, friend, image)
+            )
 
     # --- fixes ------------------------------------------------------------------------
     def action_fix(self) -> None:
@@ -359,7 +364,7 @@ class DatasetScreen(Screen[None]):
         self._run_fixes(None, frozenset(actions))
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _run_fixes(self, image: "ImageStatus | None", actions: frozenset[str]) -> None:
+    def _run_fixes(self, image: ImageStatus | None, actions: frozenset[str]) -> None:
         """Create the folder, prep, write missing captions, put the token first (in that order).
 
         A failing step stops the later ones; what the earlier ones did is still reported
@@ -393,7 +398,7 @@ class DatasetScreen(Screen[None]):
         bar.add_class("-running")
         bar.update(total=max(total, 1), progress=done)
 
-    def _fixes_done(self, changes: list[CaptionChange], notes: list[str], image: "ImageStatus | None") -> None:
+    def _fixes_done(self, changes: list[CaptionChange], notes: list[str], image: ImageStatus | None) -> None:
         self.query_one("#dataset-progress", ProgressBar).remove_class("-running")
         if changes:
             self.history.record(f"fix {image.path.name}" if image else "fix all captions", changes)
@@ -464,7 +469,9 @@ class DatasetScreen(Screen[None]):
             return
         message = f"undid: {result.label}"
         if result.skipped:
-            message += f"\nleft {len(result.skipped)} caption(s) changed since: " + ", ".join(path.name for path in result.skipped)
+            message += f"\nleft {len(result.skipped)} caption(s) changed since: " + ", ".join(
+                path.name for path in result.skipped
+            )
         self.app.call_from_thread(self.notify, message, severity="warning" if result.skipped else "information")
         self.app.call_from_thread(self.rescan)
 

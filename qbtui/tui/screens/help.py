@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -54,8 +55,12 @@ def keys_of(binding: Binding, keymap: dict[str, str]) -> str:
 
 def help_lines(keymap: dict[str, str]) -> list[tuple[str, str]]:
     """The help text as (line, kind) pairs; kind is "title", "heading" or "row"."""
-    lines = [("qbtui keys", "title"), ("Remap a key by its id under [keymap] in registry.toml,", "row"),
-             ('for example "dashboard.train" = "t,ctrl+n";', "row"), ("ctrl+p opens the command palette with every action by name.", "row")]
+    lines = [
+        ("qbtui keys", "title"),
+        ("Remap a key by its id under [keymap] in registry.toml,", "row"),
+        ('for example "dashboard.train" = "t,ctrl+n";', "row"),
+        ("ctrl+p opens the command palette with every action by name.", "row"),
+    ]
     for title, bindings in screen_bindings():
         lines.append((title, "heading"))
         for binding in bindings:
@@ -80,7 +85,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q", "app.pop_screen", "Close", id="help.close"),
     ]
 
-    app: "QbtuiApp"
+    app: QbtuiApp
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):

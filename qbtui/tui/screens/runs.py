@@ -20,19 +20,30 @@ if TYPE_CHECKING:
     from qbtui.tui.app import QbtuiApp
 
 # No start or friend column: run ids hold both (20261125-034512-peter-a1b2).
-COLUMNS = (("run", "Run"), ("state", "State"), ("step", "Step"),
-           ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
-STATE_COLORS = {"running": "accent", "queued": "primary", "completed": "success",
-                "stopped": "warning", "failed": "error", "crashed": "error"}
+COLUMNS = (("run", "Run"), ("state", "State"), ("step", "Step"), ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
+STATE_COLORS = {
+    "running": "accent",
+    "queued": "primary",
+    "completed": "success",
+    "stopped": "warning",
+    "failed": "error",
+    "crashed": "error",
+}
 RESUMABLE_STATES = ("stopped", "failed", "crashed")
 
 
-def run_cells(run: "RunInfo", colors: dict[str, str]) -> list[object]:
+def run_cells(run: RunInfo, colors: dict[str, str]) -> list[object]:
     """One row of the runs table."""
     loss = f"{run.loss:.3f}" if run.loss is not None else "-"
     eta = format_duration(run.eta_s) if run.state == "running" else "-"
-    return [run.run_id, Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
-            f"{run.step}/{run.max_steps}", loss, eta, f"{run.backend}/{run.preset}"]
+    return [
+        run.run_id,
+        Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        f"{run.step}/{run.max_steps}",
+        loss,
+        eta,
+        f"{run.backend}/{run.preset}",
+    ]
 
 
 class RunsScreen(Screen):
@@ -48,7 +59,7 @@ class RunsScreen(Screen):
         Binding("escape", "app.dashboard", "Back", id="runs.back"),
     ]
 
-    app: "QbtuiApp"
+    app: QbtuiApp
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
@@ -63,7 +74,7 @@ class RunsScreen(Screen):
             table.add_column(label, key=key)
         self.refresh_table()
 
-    def ordered_runs(self) -> list["RunInfo"]:
+    def ordered_runs(self) -> list[RunInfo]:
         """Queued runs first in queue order, then the others newest first."""
         runs = self.app.workspace.runs()
         return [run for run in runs if run.state == "queued"] + [run for run in runs if run.state != "queued"]
@@ -90,7 +101,7 @@ class RunsScreen(Screen):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    def selected_run(self) -> "RunInfo | None":
+    def selected_run(self) -> RunInfo | None:
         run_id = self.selected_run_id
         return self.app.workspace.run(run_id) if run_id else None
 
@@ -103,7 +114,7 @@ class RunsScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
 
-    def _queued(self) -> "RunInfo | None":
+    def _queued(self) -> RunInfo | None:
         run = self.selected_run()
         if run is None or run.state != "queued":
             self.notify("only a queued run can be moved or cancelled", severity="warning")

@@ -39,7 +39,7 @@ class TrainingScreen(Screen):
         Binding("escape", "app.dashboard", "Back", id="training.back"),
     ]
 
-    app: "QbtuiApp"
+    app: QbtuiApp
 
     def __init__(self, friend_id: str) -> None:
         super().__init__()
@@ -83,7 +83,7 @@ class TrainingScreen(Screen):
     def backend(self) -> str:
         return str(self.query_one("#backend", Select).value)
 
-    def current_run(self) -> "RunInfo | None":
+    def current_run(self) -> RunInfo | None:
         return self.app.workspace.latest_run(self.friend_id)
 
     @on(Select.Changed)
@@ -139,7 +139,7 @@ class TrainingScreen(Screen):
         self.log_seen = trace.log_total
 
     @staticmethod
-    def _artifacts(run: "RunInfo", checkpoints: list[str], samples: list[str], notes: list[str]) -> str:
+    def _artifacts(run: RunInfo, checkpoints: list[str], samples: list[str], notes: list[str]) -> str:
         lines = [f"run {run.run_id}"]
         if run.error:
             lines.append(f"error: {run.error}")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 CAPTION_SUFFIX = ".txt"
 
 
-def caption_path_for(image: "ImageStatus") -> Path:
+def caption_path_for(image: ImageStatus) -> Path:
     """The caption file kohya pairs with the photo (it may not exist yet)."""
     return image.caption_path or image.path.with_suffix(CAPTION_SUFFIX)
 
@@ -59,7 +59,7 @@ def write_caption_text(path: Path, text: str) -> list[CaptionChange]:
     return _changed({path: before})
 
 
-def token_first_for(settings: Settings, friend: Friend, image: "ImageStatus | None") -> list[CaptionChange]:
+def token_first_for(settings: Settings, friend: Friend, image: ImageStatus | None) -> list[CaptionChange]:
     """Put the trigger token first in one photo's caption, or in all when `image` is None."""
     from qbtui.dataset import read_caption, token_first, write_caption
     from qbtui.dataset.captions import put_token_first
@@ -75,7 +75,7 @@ def token_first_for(settings: Settings, friend: Friend, image: "ImageStatus | No
     return _changed({path: before})
 
 
-def init_captions_for(settings: Settings, friend: Friend, image: "ImageStatus | None") -> list[CaptionChange]:
+def init_captions_for(settings: Settings, friend: Friend, image: ImageStatus | None) -> list[CaptionChange]:
     """Write the caption template where a caption is missing or empty (one photo, or all)."""
     from qbtui.dataset import init_captions, read_caption, write_caption
 
@@ -136,5 +136,7 @@ def add_folder(settings: Settings, friend: Friend) -> str:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise QbtuiError(f"cannot create the folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings]") from error
+        raise QbtuiError(
+            f"cannot create the folder: {error.strerror}", path=folder, fix="check datasets_dir in [settings]"
+        ) from error
     return f"created {folder}"

@@ -18,14 +18,21 @@ if TYPE_CHECKING:
 
 GUIDE_MIN_IMAGES = 20
 GUIDE_MAX_IMAGES = 40
-COLUMNS = (("name", "Name"), ("token", "Token"), ("images", "Imgs"), ("captions", "Caps"),
-           ("problems", "Probs"), ("ready", "Ready"), ("training", "Training"))
+COLUMNS = (
+    ("name", "Name"),
+    ("token", "Token"),
+    ("images", "Imgs"),
+    ("captions", "Caps"),
+    ("problems", "Probs"),
+    ("ready", "Ready"),
+    ("training", "Training"),
+)
 # Fixed widths: measuring every cell on each live update is what makes big tables slow.
 FIXED_WIDTHS = {"images": 4, "captions": 4, "problems": 5, "ready": 5, "training": 24}
 MAX_TEXT_WIDTH = 18
 
 
-def images_cell(status: "FriendStatus | None", colors: dict[str, str]) -> Text:
+def images_cell(status: FriendStatus | None, colors: dict[str, str]) -> Text:
     """Image count, green inside the guide's 20-40, amber outside, red at zero."""
     if status is None:
         return Text("…")
@@ -39,7 +46,7 @@ def images_cell(status: "FriendStatus | None", colors: dict[str, str]) -> Text:
     return Text(str(count), style=color)
 
 
-def training_cell(friend: "Friend", run: "RunInfo | None", colors: dict[str, str]) -> Text:
+def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str]) -> Text:
     """not trained / queued / running step/max + sparkline + ETA / trained date / crashed."""
     if run is not None and run.state == "running":
         text = Text(f"▶ {run.step}/{run.max_steps} ", style=colors["accent"])
@@ -66,7 +73,7 @@ class FriendTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
-    def _add_columns(self, friends: list["Friend"]) -> None:
+    def _add_columns(self, friends: list[Friend]) -> None:
         widths = dict(FIXED_WIDTHS)
         widths["name"] = min(MAX_TEXT_WIDTH, max([len("Name"), *(len(friend.name) for friend in friends)]))
         widths["token"] = min(MAX_TEXT_WIDTH, max([len("Token"), *(len(friend.token) for friend in friends)]))
@@ -80,7 +87,7 @@ class FriendTable(DataTable):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
-    def sync(self, workspace: "Workspace") -> None:
+    def sync(self, workspace: Workspace) -> None:
         """Make the rows match the registry's friends, keeping the cursor's friend."""
         wanted = [friend.id for friend in workspace.friends()]
         present = [key.value for key in self.rows]
@@ -96,14 +103,14 @@ class FriendTable(DataTable):
         for friend_id in wanted:
             self.refresh_friend(workspace, friend_id)
 
-    def refresh_friend(self, workspace: "Workspace", friend_id: str) -> None:
+    def refresh_friend(self, workspace: Workspace, friend_id: str) -> None:
         """Rewrite one friend's row from the workspace's current state."""
         if friend_id not in self.rows:
             return
         for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id)):
             self.update_cell(friend_id, column, value)
 
-    def _cells(self, workspace: "Workspace", friend_id: str) -> list[object]:
+    def _cells(self, workspace: Workspace, friend_id: str) -> list[object]:
         friend = workspace.friend(friend_id)
         status = workspace.status(friend_id)
         colors = self.app.theme_variables

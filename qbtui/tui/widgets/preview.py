@@ -99,7 +99,12 @@ def _tmux_passes_graphics_through() -> bool:
     """Whether the enclosing tmux forwards the escape sequences textual-image writes."""
     try:
         shown = subprocess.run(
-            TMUX_PASSTHROUGH_QUERY, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TMUX_QUERY_TIMEOUT, check=False
+            TMUX_PASSTHROUGH_QUERY,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TMUX_QUERY_TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -156,7 +161,9 @@ def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Imag
                 return flattened
             return image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise QbtuiError(f"cannot read image: {error}", path=path, fix="re-export it as JPEG or PNG, or move it to originals/") from error
+        raise QbtuiError(
+            f"cannot read image: {error}", path=path, fix="re-export it as JPEG or PNG, or move it to originals/"
+        ) from error
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.clock import Clock
@@ -27,7 +28,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def progress_line(run: "RunInfo", now: float, learning_rate: float | None) -> str:
+def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:
     """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running)."""
     parts = [f"step {run.step}/{run.max_steps}"]
     parts.append(f"{run.it_s:.2f} it/s" if run.it_s else "- it/s")
@@ -58,7 +59,7 @@ class RunProgress(Vertical):
         yield ProgressBar(total=1, show_eta=False, clock=Clock(get_time=self.clock), id="run-bar")
         yield Label("no run yet", id="run-line")
 
-    def show(self, run: "RunInfo | None", learning_rate: float | None) -> None:
+    def show(self, run: RunInfo | None, learning_rate: float | None) -> None:
         """Move the bar and rewrite the line for `run` (or say there is none)."""
         bar = self.query_one("#run-bar", ProgressBar)
         if run is None:

@@ -44,10 +44,12 @@ sys.stderr.write(f"steps:   0%|          | 0/{steps} [00:00<?, ?it/s]")
 for step in range(1, steps + 1):
     time.sleep(delay)
     if mode == "crash" and step == 2:
-        sys.stderr.write("\nTraceback (most recent call last):\n  File \"train_network.py\", line 1\n")
+        sys.stderr.write('\nTraceback (most recent call last):\n  File "train_network.py", line 1\n')
         sys.stderr.write("RuntimeError: MPS backend out of memory\n")
         sys.exit(1)
-    sys.stderr.write(f"\rsteps:  {100 * step // steps}%|####      | {step}/{steps} [00:0{step}<00:10, 1.50it/s, avr_loss=0.{step}]")
+    sys.stderr.write(
+        f"\rsteps:  {100 * step // steps}%|####      | {step}/{steps} [00:0{step}<00:10, 1.50it/s, avr_loss=0.{step}]"
+    )
     sys.stderr.flush()
     if step % every == 0 and step < steps:
         save(output_dir / f"{output_name}-step{step:08d}.safetensors")

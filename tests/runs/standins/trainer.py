@@ -43,8 +43,16 @@ def write_lora(name):
 
 
 first = int(state.read_text()) + 1 if resume and state.exists() else 1
-emit("start", run_id=train["run_id"], friend=train["friend_id"], backend="builtin", max_steps=steps,
-     device="cpu", images=20, preset=train["preset"])
+emit(
+    "start",
+    run_id=train["run_id"],
+    friend=train["friend_id"],
+    backend="builtin",
+    max_steps=steps,
+    device="cpu",
+    images=20,
+    preset=train["preset"],
+)
 print(f"stand-in trainer from step {first}", flush=True)
 for step in range(first, steps + 1):
     if stop:
@@ -55,8 +63,17 @@ for step in range(first, steps + 1):
             print(f"loading line {n}", flush=True)
         raise RuntimeError("the stand-in trainer crashed on purpose")
     print(f"step {step}/{steps}", flush=True)
-    emit("step", step=step, max_steps=steps, loss=1.0 / step, avg_loss=1.0 / step, lr=1e-4, lr_te=5e-5,
-         it_s=1 / delay, eta_s=(steps - step) * delay)
+    emit(
+        "step",
+        step=step,
+        max_steps=steps,
+        loss=1.0 / step,
+        avg_loss=1.0 / step,
+        lr=1e-4,
+        lr_te=5e-5,
+        it_s=1 / delay,
+        eta_s=(steps - step) * delay,
+    )
     state.write_text(str(step))
 if stop:
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
