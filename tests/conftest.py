@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.terminal.tmux import QbtuiTerminal, qbtui_argv
 
 MINIMAL_REGISTRY = """\
 [settings]
@@ -36,3 +39,21 @@ def registry_path(tmp_path: Path) -> Path:
     path = tmp_path / "registry.toml"
     path.write_text(MINIMAL_REGISTRY, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def qbtui_terminal() -> Iterator[object]:
+    """`term = qbtui_terminal(registry, size=(80, 24), env=None, args=())`: the real dashboard
+    in tmux, on a server of its own, killed at teardown (see tests/terminal/tmux.py)."""
+    started: list[QbtuiTerminal] = []
+
+    def start(
+        registry: Path, size: tuple[int, int] = (80, 24), env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> QbtuiTerminal:
+        terminal = QbtuiTerminal(*size)
+        started.append(terminal)
+        return terminal.start(qbtui_argv(registry, *args), env=env)
+
+    yield start
+    for terminal in started:
+        terminal.close()
