@@ -137,7 +137,7 @@ def start_sshd(root: Path, timeout: float = 30.0) -> SshServer:
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"sshd exited with {process.returncode}: {(root / 'sshd.log').read_text(errors='replace')}")
-        probe = subprocess.run(server.ssh_argv("true"), capture_output=True, text=True)
+        probe = subprocess.run(server.ssh_argv("true"), check=False, capture_output=True, text=True)
         if probe.returncode == 0:
             return server
         if time.monotonic() > deadline:
