@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _workspace(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
     shutil.copy2(ROOT / "scripts/setup", tmp_path / "scripts/setup")
+    shutil.copy2(ROOT / "scripts/system-deps", tmp_path / "scripts/system-deps")
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
