@@ -13,6 +13,7 @@ APP_NAME = "qbtui"
 REGISTRY_FILENAME = "registry.toml"
 REGISTRY_ENV = "QBTUI_REGISTRY"
 CONFIG_DIR_ENV = "QBTUI_CONFIG_DIR"
+CACHE_DIR_ENV = "QBTUI_CACHE_DIR"
 # `qbtui demo` builds here unless given a folder (relative to the working directory)
 DEMO_DIR = Path(".demo")
 
@@ -39,3 +40,16 @@ def user_registry_path() -> Path:
 def user_themes_dir() -> Path:
     """Where a user drops their own theme files."""
     return config_dir() / "themes"
+
+
+def user_cache_dir() -> Path:
+    """Where qbtui keeps what it can recompute: `$QBTUI_CACHE_DIR`, else `cache/` in an
+    overridden config folder, else the platform's user cache folder (`~/.cache/qbtui`)."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    if os.environ.get(CONFIG_DIR_ENV):
+        return config_dir() / "cache"
+    import platformdirs
+
+    return platformdirs.user_cache_path(APP_NAME)

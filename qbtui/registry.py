@@ -28,6 +28,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
+from qbtui.registry_hosts import Host
 from qbtui.registry_schema import (
     FRIEND_TYPES,
     REQUIRED_SETTINGS,
@@ -128,6 +129,7 @@ class Registry:
     presets: dict[str, Preset]
     friends: dict[str, Friend]
     keymap: dict[str, str]
+    hosts: dict[str, Host]
 
     def __init__(self, path: Path, text: str, signature: tuple[int, int, int] | None = None):
         self.path = path
@@ -139,7 +141,7 @@ class Registry:
         self._take(validated_parts(self.path, text))
 
     def _take(self, parts: RegistryParts) -> None:
-        self.settings, self.presets, self.friends, self.keymap = parts
+        self.settings, self.presets, self.friends, self.keymap, self.hosts = parts
 
     @classmethod
     def load(cls, path: Path | str) -> Registry:

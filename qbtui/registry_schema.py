@@ -24,6 +24,7 @@ from qbtui.registry_types import (
     check_token,
     default_token,
 )
+from qbtui.registry_hosts import Host, parse_hosts
 from qbtui.tomllines import key_lines
 
 REQUIRED_SETTINGS = ("datasets_dir", "lora_dir", "logs_dir", "base_model")
@@ -39,6 +40,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "theme": (str,),
     "image_protocol": (str,),
     "device": (str,),
+    "host": (str,),
     **dict.fromkeys(PATH_SETTINGS, (str,)),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
@@ -77,6 +79,7 @@ class RegistryParts(NamedTuple):
     presets: dict[str, Preset]
     friends: dict[str, Friend]
     keymap: dict[str, str]
+    hosts: dict[str, Host]
 
 
 class _Validator:
@@ -260,7 +263,7 @@ class _Validator:
 
     def registry_parts(self, document: dict[str, Any]) -> RegistryParts:
         for key in document:
-            self.check_known((key,), key, ("settings", "presets", "friends", "keymap"))
+            self.check_known((key,), key, ("settings", "presets", "friends", "keymap", "hosts"))
         settings = self.settings(document, self.path.parent)
         presets = self.presets(document)
         if settings.preset not in presets:
@@ -269,7 +272,14 @@ class _Validator:
                 f"unknown preset {settings.preset!r}",
                 f"use one of: {', '.join(presets) or '(none defined)'}, or add a [presets.{settings.preset}] section",
             )
-        return RegistryParts(settings, presets, self.friends(document), self.keymap(document))
+        hosts = parse_hosts(document.get("hosts"), self.fail)
+        if settings.host and settings.host not in hosts:
+            raise self.fail(
+                ("settings", "host"),
+                f"unknown host {settings.host!r}",
+                f"use one of: {', '.join(hosts) or '(none defined)'}, add a [hosts.{settings.host}] section, or remove the key",
+            )
+        return RegistryParts(settings, presets, self.friends(document), self.keymap(document), hosts)
 
 
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "an array", dict: "a table"}

@@ -37,6 +37,7 @@ class Settings:
     image_protocol: str = "auto"
     device: str = "auto"
     tokenizer: Path | None = None
+    host: str = ""  # the default [hosts.<name>] to train on; "" trains on this machine
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import sys
 from qbtui import __version__
 from qbtui.errors import QbtuiError
 
-TOPIC_MODULES = ("foundation", "dataset", "runs")
+TOPIC_MODULES = ("foundation", "dataset", "runs", "remote")
 
 DESCRIPTION = """\
 qbtui: train Stable Diffusion 1.5 character LoRAs of your friends in one house style.

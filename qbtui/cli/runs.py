@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         "start a training run that keeps going after the terminal closes",
         "  qbtui train peter --wait\n  qbtui train maria --preset fast --backend kohya --queue\n"
-        "  qbtui train peter --steps 300 --force   # train despite dataset problems",
+        "  qbtui train peter --steps 300 --force   # train despite dataset problems\n"
+        "  qbtui train peter --host gpu1 --wait    # on a GPU box over SSH ([hosts.gpu1])",
     )
     train.add_argument("name", metavar="NAME", help="the friend's id (as in registry.toml)")
     train.add_argument("--preset", help="preset from registry.toml (default: settings.preset)")
@@ -49,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)"
     )
     train.add_argument("--queue", action="store_true", help="if another run is using the device, queue this one after it")
+    train.add_argument(
+        "--host", metavar="HOST", help="train on [hosts.HOST] over SSH (default: settings.host; `--host local` trains here)"
+    )
     train.set_defaults(handler=train_command)
 
     runs = _subparser(
@@ -150,12 +154,13 @@ def format_event(event: dict[str, Any]) -> str:
 
 def runs_table(infos: list) -> str:
     """The table `qbtui runs` prints."""
-    rows = [("RUN", "FRIEND", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
+    rows = [("RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
     for info in infos:
         rows.append(
             (
                 info.run_id,
                 info.friend_id,
+                info.host or "here",
                 info.backend,
                 info.preset,
                 info.state,
@@ -221,11 +226,22 @@ def train_command(args: argparse.Namespace) -> int:
     from qbtui.runs.manager import start_run
 
     registry = load_registry(args)
-    info = start_run(
-        registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force, queue=args.queue
-    )
+    host = args.host if args.host is not None else registry.settings.host
+    if host and host != "local":
+        from qbtui.errors import QbtuiError
+        from qbtui.remote.start import start_remote_run
+
+        if args.backend == "kohya" or args.queue:
+            raise QbtuiError("a run on a host uses the builtin trainer and is not queued", fix="leave out --backend and --queue")
+        print(f"copying {args.name}'s photos and the base model to {host} and starting there ...", file=sys.stderr)
+        info = start_remote_run(registry, args.name, host, preset=args.preset, steps=args.steps, force=args.force)
+    else:
+        info = start_run(
+            registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force, queue=args.queue
+        )
     verb = "queued" if info.state == "queued" else "started"
-    print(f"{verb} run {info.run_id} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
+    where = f" on {info.host}" if info.host else ""
+    print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
     print(f"  folder: {info.path}")
     print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")
     return _wait(info.path) if args.wait else 0

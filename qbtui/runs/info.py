@@ -7,6 +7,7 @@ polling `list_runs` a few times a second reads only the bytes added since the la
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -21,7 +22,10 @@ from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
 from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 
-LIVE_STATES = ("queued", "running")
+LIVE_STATES = ("queued", "running", "disconnected")
+# A run using its device: running here, or on a host this machine cannot reach right now.
+BUSY_STATES = ("running", "disconnected")
+REMOTE_STATUS = "remote.json"
 RECENT_LOSSES = 200
 CRASH_LOG_LINES = 20
 # A run directory without a supervisor pid file is "starting" for this long, then crashed.
@@ -32,7 +36,9 @@ STARTUP_GRACE_S = 30.0
 class RunInfo:
     """A snapshot of one run, as `qbtui runs` and the dashboard show it.
 
-    `state` is one of "queued", "running", "completed", "stopped", "failed", "crashed".
+    `state` is one of "queued", "running", "disconnected" (on a host that does not answer
+    now; it goes on there), "completed", "stopped", "failed", "crashed". `host` names the
+    `[hosts.<name>]` a run trains on, None on this machine.
     """
 
     run_id: str
@@ -51,6 +57,7 @@ class RunInfo:
     lora_path: Path | None
     error: str | None
     losses: tuple[float, ...]
+    host: str | None = None
 
     @property
     def live(self) -> bool:
@@ -75,6 +82,7 @@ class RunInfo:
             "started_at": self.started_at,
             "lora_path": str(self.lora_path) if self.lora_path else None,
             "error": self.error,
+            "host": self.host,
         }
 
 
@@ -172,6 +180,9 @@ class _RunTracker:
             self.summary.apply(event)
         new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
         state, error = ("running", None) if new_attempt else self._state(queued, supervisor is not None, supervisor_alive)
+        host = str(self.run_table["host"]) if self.run_table.get("host") else None
+        if host is not None and state == "running":
+            state, error = self._remote_state(host, error)
         summary = self.summary
         live = state in LIVE_STATES
         return RunInfo(
@@ -191,7 +202,18 @@ class _RunTracker:
             lora_path=Path(summary.lora_path) if summary.lora_path else None,
             error=error,
             losses=tuple(summary.losses),
+            host=host,
         )
+
+    def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:
+        """A running host run is "disconnected" while its follower cannot reach the host."""
+        try:
+            status = json.loads((self.run.path / REMOTE_STATUS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "running", error
+        if isinstance(status, dict) and status.get("phase") == "disconnected":
+            return "disconnected", f"host {host} does not answer: {status.get('detail', '')}"
+        return "running", error
 
     def _state(self, queued: bool, has_supervisor: bool, supervisor_alive: bool) -> tuple[str, str | None]:
         summary = self.summary

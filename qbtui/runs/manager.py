@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui import __version__
+from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings, friend_root
 from qbtui.runs.backends import BACKENDS
@@ -34,7 +35,7 @@ from qbtui.runs.backends.kohya import (
     kohya_resume_args,
 )
 from qbtui.runs.events import EventWriter
-from qbtui.runs.info import RunInfo, read_run, runs_under
+from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.queue import RunQueue, cancel
 from qbtui.runs.rundir import (
@@ -71,6 +72,9 @@ class RunPlan:
     env: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     stop_grace_s: float = STOP_GRACE_S
+    host: str | None = None  # the [hosts.<name>] it trains on; None: this machine
+    extra_run: dict[str, Any] = field(default_factory=dict)
+    host_capacity: int = 1
 
 
 def plan_run(
@@ -159,7 +163,7 @@ def command_for(registry: Registry, friend_id: str, preset: str | None, backend:
     return builtin_command(settings.logs_dir / friend.id / "<run id>")
 
 
-def create_run(settings: Settings, plan: RunPlan) -> RunDir:
+def create_run(settings: Settings, plan: RunPlan, extra_files: dict[str, str] | None = None) -> RunDir:
     """Write a new run directory (run.toml, state/, warnings) for `plan`; nothing starts."""
     run = RunDir(settings.logs_dir / plan.friend_id / plan.run_id)
     run.state_dir.mkdir(parents=True)
@@ -179,8 +183,11 @@ def create_run(settings: Settings, plan: RunPlan) -> RunDir:
         "stop_grace_s": plan.stop_grace_s,
         "command": plan.command,
         "env": plan.env,
+        **plan.extra_run,
     }
     write_run_toml(run, run_table, plan.train)
+    for name, text in (extra_files or {}).items():
+        write_text_atomic(run.path / name, text)
     if plan.warnings:
         with EventWriter(run.events) as events:
             for message in plan.warnings:
@@ -188,9 +195,17 @@ def create_run(settings: Settings, plan: RunPlan) -> RunDir:
     return run
 
 
+# The process that supervises a run here, or follows it on a host (named, not imported:
+# qbtui.remote sits above this layer).
+SUPERVISOR_MODULE = "qbtui.runs.supervisor"
+FOLLOWER_MODULE = "qbtui.remote.follower"
+
+
 def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
-    """Start `python -m qbtui.runs.supervisor RUN_DIR` in its own session and record its pid."""
-    argv = [sys.executable, "-m", "qbtui.runs.supervisor", str(run.path)] + (["--resume"] if resume else [])
+    """Start the run's supervisor (`python -m qbtui.runs.supervisor RUN_DIR`), or for a run on
+    a host its follower, in its own session, and record its pid."""
+    module = FOLLOWER_MODULE if read_run_toml(run)["run"].get("host") else SUPERVISOR_MODULE
+    argv = [sys.executable, "-m", module, str(run.path)] + (["--resume"] if resume else [])
     # The child inherits this mask: a stop sent before the supervisor's handler exists
     # waits, pending, instead of killing it half-started.
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -230,19 +245,33 @@ def start_run(
     return submit_run(settings, plan, queue=queue)
 
 
-def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False) -> RunInfo:
-    """Create the run directory and start it, or queue it behind the running one."""
+def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_files: dict[str, str] | None = None) -> RunInfo:
+    """Create the run directory and start it, or queue it behind the running one.
+
+    Runs on different devices (this machine, each host) do not wait for each other; a host
+    takes `max_runs` at once.
+    """
     run_queue = RunQueue(settings.logs_dir)
     with run_queue.locked():
         live = [info for info in runs_under(settings.logs_dir) if info.live]
         _refuse_second_run(plan.friend_id, live)
-        running = [info for info in live if info.state == "running"]
+        same_device = [info for info in live if info.state in BUSY_STATES and info.host == plan.host]
+        if plan.host is not None:
+            if len(same_device) >= plan.host_capacity:
+                raise QbtuiError(
+                    f"host {plan.host} already runs {len(same_device)} run(s) (max_runs = {plan.host_capacity})",
+                    fix=f"wait for {same_device[0].run_id} to end, or raise max_runs under [hosts.{plan.host}]",
+                )
+            run = create_run(settings, plan, extra_files)
+            launch_supervisor(run)
+            return read_run(run)
+        running = same_device
         if running and not queue:
             raise QbtuiError(
                 f"another run is using the device: {running[0].run_id} ({running[0].friend_id})",
                 fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
             )
-        run = create_run(settings, plan)
+        run = create_run(settings, plan, extra_files)
         if running or (queue and run_queue.run_ids()):
             run_queue.add(run)
         else:
@@ -264,7 +293,7 @@ def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> 
     """Start the queue's next run when no other run is running; the run started, if any."""
     run_queue = RunQueue(logs_dir)
     with run_queue.locked():
-        running = [i for i in runs_under(logs_dir) if i.state == "running" and i.run_id != finished_run_id]
+        running = [i for i in runs_under(logs_dir) if i.state in BUSY_STATES and i.host is None and i.run_id != finished_run_id]
         if running:
             return None
         for run_id in run_queue.run_ids():
@@ -318,7 +347,7 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
         )
     if wait:
         deadline = time.monotonic() + (timeout if timeout is not None else grace + STOP_WAIT_MARGIN_S)
-        while read_run(run).state == "running" and time.monotonic() < deadline:
+        while read_run(run).state in BUSY_STATES and time.monotonic() < deadline:
             time.sleep(0.1)
     return read_run(run)
 
@@ -347,13 +376,16 @@ def resume_run(registry: Registry, run_id: str) -> RunInfo:
         )
     run = RunDir(info.path)
     table = read_run_toml(run)["run"]
-    if table.get("backend") == "kohya":
+    if table.get("host"):
+        pass  # the state is on the host: its supervisor checks it, and the follower re-attaches to a run still going there
+    elif table.get("backend") == "kohya":
         kohya_resume_args(Path(table["output_dir"]), str(table["output_name"]))
     else:
         builtin_resume_args(run.path)
     with RunQueue(settings.logs_dir).locked():
-        live = [other for other in runs_under(settings.logs_dir) if other.state == "running"]
-        _refuse_second_run(info.friend_id, live)
+        busy = [other for other in runs_under(settings.logs_dir) if other.state in BUSY_STATES]
+        _refuse_second_run(info.friend_id, busy)
+        live = [other for other in busy if other.host == (table.get("host") or None)]
         if live:
             raise QbtuiError(f"another run is using the device: {live[0].run_id}", fix="resume this one when it ends, or stop it")
         launch_supervisor(run, resume=True)

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.events import EventFollower, EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
+from qbtui.runs.record import record_completed_training
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
 
 STOP_GRACE_S = 30.0
@@ -213,30 +213,13 @@ class Supervisor:
         return "failed", None
 
     def _record_training(self, lora_path: str | None) -> None:
-        """Add the training to the registry (idempotent per run id); a failure becomes a warning."""
-        from qbtui.registry import Registry, Training
-
-        try:
-            registry = Registry.load(self.table["registry"])
-            training = Training(
-                date=date.today().isoformat(),
-                steps=self._final_step(),
-                images=int(self.table.get("images", 0)),
-                preset=str(self.table.get("preset", "")),
-                backend=self.backend,
-                lora_file=Path(lora_path).name if lora_path else f"{self.table.get('output_name', '')}.safetensors",
-                run_id=self.run.run_id,
-            )
-            registry.record_training(str(self.table["friend"]), training)
-        except Exception as error:  # noqa: BLE001 - the run succeeded; say why the registry was not updated
-            self.events.write("warning", message=f"the training was not recorded in the registry: {error}")
-
-    def _final_step(self) -> int:
-        step = 0
-        for event in EventFollower(self.run.events).read_new():
-            if event["type"] == "step":
-                step = event["step"]
-        return step or int(self.table.get("max_steps", 0))
+        """Add the training to the registry; a failure becomes a warning. A run on a host
+        (no registry in its run.toml) is recorded by the local follower instead."""
+        if not self.table.get("registry"):
+            return
+        warning = record_completed_training(self.run, self.table, lora_path)
+        if warning:
+            self.events.write("warning", message=warning)
 
     def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:
         if not self.backend_wrote_done:
@@ -244,6 +227,8 @@ class Supervisor:
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
 
     def _start_next_queued(self) -> None:
+        if not self.table.get("registry"):
+            return
         from qbtui.runs.manager import start_next_queued
 
         try:

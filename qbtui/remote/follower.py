@@ -1,0 +1,346 @@
+"""The local half of a run on a host: `python -m qbtui.remote.follower RUN_DIR [--resume|--attach]`.
+
+Started detached like the supervisor (and recorded in the run's `supervisor.pid`, so a
+local run and a host run look alike to `runs`, `logs -f` and the dashboard). It copies
+the friend's photos and the base model to the host, creates and starts the run there,
+then mirrors the host's `events.jsonl` into the local one, line for line, from the byte
+offset it has reached. When the connection drops it says "disconnected" (in
+`remote.json`) and reconnects from that offset, so no event is lost or doubled. When the
+host's run ends it copies the LoRA files back into `lora_dir`, records the training in
+the local registry once, and only then writes the run's last events.
+
+A stop (SIGTERM, as `qbtui stop` sends) is passed to the host's supervisor, which saves
+state; the follower keeps following until the host's run has ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qbtui.atomicfile import write_text_atomic
+from qbtui.errors import QbtuiError
+from qbtui.registry_hosts import Host
+from qbtui.remote.ssh import HostUnreachable, Transport
+from qbtui.remote.sync import pull_outputs, push_folder, push_model
+from qbtui.runs.events import EventWriter, encode_event, parse_event
+from qbtui.runs.info import REMOTE_STATUS
+from qbtui.runs.liveness import ProcessRecord, write_pid_file
+from qbtui.runs.record import record_completed_training
+from qbtui.runs.rundir import RunDir, read_run_toml
+
+REMOTE_RUN_TOML = "remote-run.toml"
+RECONNECT_MAX_S = 30.0
+READ_TIMEOUT_S = 0.5
+TERMINAL_TYPES = ("done",)
+
+
+@dataclass
+class RemoteStatus:
+    """What the follower last knew: the phase, and how far the mirror has got."""
+
+    host: str
+    phase: str = "syncing"  # syncing, starting, following, disconnected, finishing, done
+    detail: str = ""
+    remote_offset: int = 0
+    local_size: int = 0
+    since: float = 0.0
+
+    @classmethod
+    def load(cls, run: RunDir, host: str) -> RemoteStatus:
+        try:
+            data = json.loads((run.path / REMOTE_STATUS).read_text(encoding="utf-8"))
+            return cls(**{key: data[key] for key in asdict(cls(host)) if key in data})
+        except (OSError, ValueError, TypeError):
+            return cls(host)
+
+    def save(self, run: RunDir) -> None:
+        write_text_atomic(run.path / REMOTE_STATUS, json.dumps(asdict(self)))
+
+
+def read_remote_status(run: RunDir) -> RemoteStatus | None:
+    """The follower's status of a host run, or None for a local run."""
+    path = run.path / REMOTE_STATUS
+    if not path.exists():
+        return None
+    data = read_run_toml(run)["run"]
+    return RemoteStatus.load(run, str(data.get("host", "")))
+
+
+def host_of_run(table: dict[str, Any]) -> Host:
+    """The run's host, as the registry has it now (the registry path is in run.toml)."""
+    from qbtui.registry import Registry
+
+    registry = Registry.load(table["registry"])
+    name = str(table["host"])
+    if name not in registry.hosts:
+        raise QbtuiError(
+            f"host {name!r} of this run is no longer in the registry", path=registry.path, fix=f"add [hosts.{name}] back"
+        )
+    return registry.hosts[name]
+
+
+class Follower:
+    """Runs one attempt of a host run from this machine."""
+
+    def __init__(self, run: RunDir, *, resume: bool = False, attach: bool = False):
+        self.run = run
+        self.resume = resume
+        self.attach = attach
+        self.table = read_run_toml(run)["run"]
+        self.host = host_of_run(self.table)
+        self.transport = Transport(self.host)
+        self.status = RemoteStatus.load(run, self.host.name)
+        self.stop_requested = False
+        self.stop_forwarded = False
+        self.held: list[bytes] = []
+        self.mapping = {
+            str(self.table["remote_run_dir"]): str(run.path),
+            str(self.table["remote_lora_dir"]): str(self.table["output_dir"]),
+        }
+
+    # ------------------------------------------------------------ the attempt
+
+    def main(self) -> int:
+        write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+        self._repair_mirror()
+        try:
+            if self.resume and self._remote_alive():
+                self.resume, self.attach = False, True  # still going there: only the following had stopped
+            if not self.attach:
+                if not self.resume:
+                    self._sync()
+                self._start_remote()
+            ended = self._follow()
+            return self._finish(ended)
+        except QbtuiError as error:
+            self._fail(str(error), error.fix or "check the host with `qbtui hosts`")
+            return 1
+
+    def _repair_mirror(self) -> None:
+        """Cut the local events back to what the saved offset covers (a crash may have left more)."""
+        if self.run.events.exists() and self.run.events.stat().st_size > self.status.local_size > 0:
+            os.truncate(self.run.events, self.status.local_size)
+        elif not self.run.events.exists() or self.status.local_size == 0:
+            self.status.local_size = self.run.events.stat().st_size if self.run.events.exists() else 0
+
+    def _set_phase(self, phase: str, detail: str = "") -> None:
+        if phase != self.status.phase or detail != self.status.detail:
+            self.status.phase, self.status.detail, self.status.since = phase, detail, time.time()
+            self.status.save(self.run)
+
+    def _sync(self) -> None:
+        self._set_phase("syncing", f"copying photos and the base model to {self.host.name}")
+        push_model(self.transport, Path(self.table["base_model"]), _posix(self.table["remote_model"]))
+        if self.table.get("tokenizer"):
+            push_model(self.transport, Path(self.table["tokenizer"]), _posix(self.table["remote_tokenizer"]))
+        for local, remote in dict(self.table["remote_folders"]).items():
+            push_folder(self.transport, Path(local), _posix(remote))
+        remote_toml = (self.run.path / REMOTE_RUN_TOML).read_text(encoding="utf-8")
+        self.transport.qbtui(*self._agent("create"), input_text=remote_toml)
+
+    def _start_remote(self) -> None:
+        self._set_phase("starting", f"starting the run on {self.host.name}")
+        self.transport.qbtui(*self._agent("start"), *(["--resume"] if self.resume else []))
+
+    def _agent(self, command: str) -> list[str]:
+        return ["agent", command, "--work-dir", str(self.table["remote_work_dir"]), str(self.table["remote_run_dir"])]
+
+    # ------------------------------------------------------------ following
+
+    def _follow(self) -> bool:
+        """Mirror the host's events until its run ends; False when the run vanished there."""
+        delay = 1.0
+        while True:
+            try:
+                self._forward_stop()
+                returncode = self._follow_once()
+            except HostUnreachable as error:
+                returncode, detail = -1, str(error)
+            else:
+                detail = f"the connection to {self.host.name} dropped (ssh exit {returncode})"
+            if returncode == 0:
+                return True
+            self._set_phase("disconnected", f"{detail}; reconnecting")
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+            if returncode not in (-1, 255) and not self._remote_exists():
+                return False
+
+    def _follow_once(self) -> int:
+        argv = self.transport.qbtui_argv(*self._agent("tail"), "--offset", str(self.status.remote_offset + self._held_size()))
+        process = self.transport.popen_argv(argv)
+        assert process.stdout is not None
+        self._set_phase("following", f"following the run on {self.host.name}")
+        buffer = b""
+        fd = process.stdout.fileno()
+        while True:
+            self._forward_stop()
+            ready, _, _ = select.select([fd], [], [], READ_TIMEOUT_S)
+            if not ready:
+                continue
+            data = os.read(fd, 64 * 1024)
+            if not data:
+                break
+            buffer += data
+            end = buffer.rfind(b"\n")
+            if end >= 0:
+                self._take(buffer[: end + 1])
+                buffer = buffer[end + 1 :]
+        return process.wait()
+
+    def _held_size(self) -> int:
+        return sum(len(line) for line in self.held)
+
+    def _take(self, lines: bytes) -> None:
+        """Append whole lines to the local mirror; from the run's `done` on, hold them for the end."""
+        ready: list[bytes] = []
+        consumed = 0
+        for line in lines.splitlines(keepends=True):
+            if self.held or _event_type(line) in TERMINAL_TYPES:
+                self.held.append(line)
+                continue
+            ready.append(self._translated(line))
+            consumed += len(line)
+        if ready:
+            with open(self.run.events, "ab") as events:
+                events.write(b"".join(ready))
+                events.flush()
+                os.fsync(events.fileno())
+            self.status.remote_offset += consumed
+            self.status.local_size = self.run.events.stat().st_size
+            self.status.save(self.run)
+
+    def _translated(self, line: bytes) -> bytes:
+        """The line with the host's paths (run folder, LoRA folder) turned into this machine's."""
+        try:
+            event = parse_event(line)
+        except ValueError:
+            return line
+        return encode_event(replace_paths(event, self.mapping))
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self.stop_requested = True
+
+    def _forward_stop(self) -> None:
+        if self.stop_requested and not self.stop_forwarded:
+            try:
+                self.transport.qbtui(*self._agent("stop"), timeout=60)
+                self.stop_forwarded = True
+            except QbtuiError:
+                pass  # tried again on the next turn; the host may be unreachable right now
+
+    def _remote_alive(self) -> bool:
+        return bool(json.loads(self.transport.qbtui(*self._agent("status"))).get("alive"))
+
+    def _remote_exists(self) -> bool:
+        try:
+            return bool(json.loads(self.transport.qbtui(*self._agent("status"))).get("exists"))
+        except (QbtuiError, ValueError):
+            return True
+
+    # ------------------------------------------------------------ the end
+
+    def _finish(self, ended: bool) -> int:
+        self._set_phase("finishing", f"copying the LoRA files back from {self.host.name}")
+        events = [_parsed(line) for line in self.held]
+        done = next((event for event in events if event and event.get("type") == "done"), None)
+        if not ended or done is None:
+            detail = f"the supervisor on host {self.host.name} ended without finishing the run"
+            self._write_held()
+            with EventWriter(self.run.events) as writer:
+                writer.write(
+                    "supervisor",
+                    state="crashed",
+                    pid=os.getpid(),
+                    detail=f"{detail}; `qbtui resume {self.run.run_id}` continues it",
+                )
+            self._set_phase("done", detail)
+            return 1
+        pull_outputs(
+            self.transport, _posix(self.table["remote_lora_dir"]), Path(self.table["output_dir"]), str(self.table["output_name"])
+        )
+        status = done.get("status")
+        if status == "completed":
+            lora = replace_paths(done, self.mapping).get("lora_path")
+            warning = record_completed_training(self.run, self.table, lora)
+            if warning:
+                with EventWriter(self.run.events) as writer:
+                    writer.write("warning", message=warning)
+        self._write_held()
+        self._set_phase("done", f"the run on {self.host.name} ended: {status}")
+        return 0 if status in ("completed", "stopped") else 1
+
+    def _write_held(self) -> None:
+        if self.held:
+            with open(self.run.events, "ab") as events:
+                events.write(b"".join(self._translated(line) for line in self.held))
+            self.status.remote_offset += self._held_size()
+            self.held = []
+            self.status.local_size = self.run.events.stat().st_size
+            self.status.save(self.run)
+
+    def _fail(self, message: str, fix: str) -> None:
+        with EventWriter(self.run.events) as writer:
+            writer.write("error", message=message, hint=fix)
+            writer.write("done", status="failed", lora_path=None)
+            writer.write("supervisor", state="backend-exited", pid=os.getpid(), detail=message)
+        self.status.local_size = self.run.events.stat().st_size
+        self._set_phase("done", message)
+
+
+def _posix(value: Any):
+    from pathlib import PurePosixPath
+
+    return PurePosixPath(str(value))
+
+
+def _event_type(line: bytes) -> str | None:
+    event = _parsed(line)
+    return event.get("type") if event else None
+
+
+def _parsed(line: bytes) -> dict[str, Any] | None:
+    try:
+        return parse_event(line)
+    except ValueError:
+        return None
+
+
+def replace_paths(value: Any, mapping: dict[str, str]) -> Any:
+    """`value` with every string starting with a mapped prefix rewritten (longest prefix first)."""
+    if isinstance(value, str):
+        for prefix in sorted(mapping, key=len, reverse=True):
+            if value == prefix or value.startswith(prefix + "/"):
+                return mapping[prefix] + value[len(prefix) :]
+        return value
+    if isinstance(value, dict):
+        return {key: replace_paths(item, mapping) for key, item in value.items()}
+    if isinstance(value, list):
+        return [replace_paths(item, mapping) for item in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qbtui.remote.follower", description="Follow one qbtui run on a host.")
+    parser.add_argument("run_dir", type=Path)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run on the host from its saved state")
+    mode.add_argument("--attach", action="store_true", help="follow a run that is still going on the host")
+    args = parser.parse_args(argv)
+    return Follower(RunDir(args.run_dir.absolute()), resume=args.resume, attach=args.attach).main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

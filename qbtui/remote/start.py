@@ -1,0 +1,128 @@
+"""`qbtui train NAME --host H`: plan locally, lay the run out for the host, start the follower."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from qbtui import __version__
+from qbtui.errors import QbtuiError
+from qbtui.registry import Registry, dataset_dir
+from qbtui.registry_hosts import Host
+from qbtui.remote.follower import REMOTE_RUN_TOML, replace_paths
+from qbtui.remote.ssh import Transport
+from qbtui.remote.sync import RemoteLayout, model_hash
+from qbtui.runs.info import RunInfo
+from qbtui.runs.rundir import new_run_id
+
+
+def host_named(registry: Registry, name: str) -> Host:
+    """The registry's host `name`, or an error listing the hosts there are."""
+    if name not in registry.hosts:
+        known = ", ".join(registry.hosts) or "none yet"
+        raise QbtuiError(
+            f"no host {name!r} in the registry", path=registry.path, fix=f"use one of: {known}; or add a [hosts.{name}] section"
+        )
+    return registry.hosts[name]
+
+
+def host_info(transport: Transport) -> dict[str, Any]:
+    """`qbtui agent info` on the host, parsed; QbtuiError when the host or its qbtui does not answer."""
+    output = transport.qbtui("agent", "info", "--work-dir", transport.host.work_dir)
+    try:
+        info = json.loads(output)
+    except ValueError:
+        raise QbtuiError(
+            f"qbtui on host {transport.host.name} printed something other than JSON: {output[:200]!r}",
+            fix=f"check the qbtui command of [hosts.{transport.host.name}] with `qbtui hosts`",
+        ) from None
+    if info.get("version") != __version__:
+        raise QbtuiError(
+            f"host {transport.host.name} has qbtui {info.get('version')}, this machine {__version__}",
+            fix="install the same qbtui version on both machines",
+        )
+    return dict(info)
+
+
+def start_remote_run(
+    registry: Registry,
+    friend_id: str,
+    host_name: str,
+    *,
+    preset: str | None = None,
+    steps: int | None = None,
+    force: bool = False,
+) -> RunInfo:
+    """Check the dataset here, reach the host, write the local run directory, start its follower."""
+    from qbtui.runs.manager import plan_run, submit_run
+
+    registry.reload_if_changed()
+    host = host_named(registry, host_name)
+    settings = registry.settings
+    plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend="builtin", steps=steps, force=force)
+    transport = Transport(host)
+    info = host_info(transport)
+    layout = RemoteLayout(PurePosixPath(info["work_dir"]))
+    friend = registry.friend(friend_id)
+    local_run = settings.logs_dir / friend.id / plan.run_id
+    remote_run = layout.run_dir(friend.id, plan.run_id)
+    remote_model = layout.model(model_hash(settings.base_model), settings.base_model)
+    folder = dataset_dir(settings, friend)
+    mapping = {
+        str(settings.base_model): str(remote_model),
+        str(settings.datasets_dir / friend.id): str(layout.work_dir / "datasets" / friend.id),
+        str(settings.lora_dir): str(layout.lora_dir),
+        str(local_run): str(remote_run),
+    }
+    remote_tokenizer = None
+    if settings.tokenizer is not None:
+        remote_tokenizer = layout.model(model_hash(settings.tokenizer), settings.tokenizer)
+        mapping[str(settings.tokenizer)] = str(remote_tokenizer)
+    plan.host = host.name
+    plan.extra_run = {
+        "host": host.name,
+        "base_model": str(settings.base_model),
+        "remote_work_dir": str(layout.work_dir),
+        "remote_run_dir": str(remote_run),
+        "remote_lora_dir": str(layout.lora_dir),
+        "remote_model": str(remote_model),
+        "remote_folders": {str(folder): str(layout.training_folder(friend.id, folder.name))},
+        **({"tokenizer": str(settings.tokenizer), "remote_tokenizer": str(remote_tokenizer)} if remote_tokenizer else {}),
+    }
+    if host.devices is not None:
+        plan.env = {**plan.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, host.devices))}
+    remote_train = replace_paths(plan.train, mapping)
+    plan.host_capacity = host.max_runs
+    return submit_run(settings, plan, extra_files={REMOTE_RUN_TOML: _remote_run_toml(plan, remote_train, layout)})
+
+
+def _remote_run_toml(plan: Any, remote_train: dict[str, Any], layout: RemoteLayout) -> str:
+    """The run.toml the host's run directory gets: the host's paths, no registry."""
+    import tomlkit
+
+    document = tomlkit.document()
+    document.add(tomlkit.comment("A qbtui run on this host, created by the machine that follows it."))
+    document.add(
+        "run",
+        {
+            "run_id": plan.run_id,
+            "friend": plan.friend_id,
+            "backend": "builtin",
+            "preset": plan.preset,
+            "qbtui_version": __version__,
+            "images": plan.images,
+            "max_steps": plan.max_steps,
+            "registry": "",
+            "output_dir": str(layout.lora_dir),
+            "output_name": plan.output_name,
+            "stop_grace_s": plan.stop_grace_s,
+            "command": [],
+            "env": plan.env,
+        },
+    )
+    document.add(
+        "train",
+        {key: str(value) if isinstance(value, Path) else value for key, value in remote_train.items() if value is not None},
+    )
+    return tomlkit.dumps(document)
