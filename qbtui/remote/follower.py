@@ -254,9 +254,10 @@ class Follower:
 
     def _finish(self, ended: bool) -> int:
         self._set_phase("finishing", f"copying the LoRA files back from {self.host.name}")
-        events = [_parsed(line) for line in self.held]
-        done = next((event for event in events if event and event.get("type") == "done"), None)
-        if not ended or done is None:
+        events = [event for event in map(_parsed, self.held) if event]
+        done = next((event for event in events if event.get("type") == "done"), None)
+        exited = any(event.get("type") == "supervisor" and event.get("state") == "backend-exited" for event in events)
+        if not ended or done is None or not exited:
             detail = f"the supervisor on host {self.host.name} ended without finishing the run"
             self._write_held()
             with EventWriter(self.run.events) as writer:

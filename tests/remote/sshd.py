@@ -70,21 +70,23 @@ class SshServer:
                 self.process.wait()
 
 
-def start_sshd(root: Path, timeout: float = 30.0) -> SshServer:
-    """Generate keys and a config under `root`, start sshd on a free port, wait until it answers."""
+def start_sshd(root: Path, timeout: float = 30.0, port: int | None = None) -> SshServer:
+    """Generate keys and a config under `root` (kept when already there), start sshd on
+    `port` (default a free one), wait until it answers."""
     sshd = _binary("sshd", "openssh-server")
     keygen = _binary("ssh-keygen", "openssh-client")
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     host_key, client_key = root / "host_ed25519", root / "client_ed25519"
     for key in (host_key, client_key):
-        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        if not key.exists():
+            subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     authorized = root / "authorized_keys"
     shutil.copyfile(client_key.with_suffix(".pub"), authorized)
     os.chmod(authorized, 0o600)
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # Debian's sshd wants its privilege separation dir
-    port = free_port()
+    port = port or free_port()
     config = root / "sshd_config"
     config.write_text(
         "\n".join(

@@ -1,0 +1,74 @@
+"""Runs on a host over a real SSH connection (a throwaway sshd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from qbtui.registry import Registry
+from qbtui.remote.ssh import Transport
+from qbtui.remote.start import start_remote_run
+from qbtui.runs import manager
+from qbtui.runs.events import read_events
+from qbtui.runs.info import read_run
+from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.rundir import RunDir
+from tests.remote.sshd import start_sshd
+
+FINAL = ("completed", "stopped", "failed", "crashed")
+
+
+def steps_of(run_path: Path) -> list[int]:
+    return [event["step"] for event in read_events(RunDir(run_path).events) if event["type"] == "step"]
+
+
+def host_run_dir(registry: Registry, run_path: Path) -> Path:
+    work = Path(registry.hosts["box"].work_dir)
+    return work / "logs" / run_path.parent.name / run_path.name
+
+
+def test_a_host_run_survives_a_lost_connection_and_comes_back_recorded(host_registry, sshd, tmp_path, wait_for, wait_for_state):
+    info = start_remote_run(host_registry, "peter", "box", steps=24)
+    assert info.host == "box" and info.state == "running"
+    wait_for(lambda: len(steps_of(info.path)) >= 3, timeout=120, what="the first steps mirrored here")
+    sshd.stop()
+    Transport(host_registry.hosts["box"]).close()  # the shared connection dies with the server
+    disconnected = wait_for_state(info.path, ("disconnected",), timeout=120)
+    assert "box" in (disconnected.error or "")
+    remote = host_run_dir(host_registry, info.path)
+    wait_for(lambda: 24 in steps_of(remote), timeout=120, what="the run going on while disconnected")
+    start_sshd(tmp_path / "sshd", port=sshd.port)
+    done = wait_for_state(info.path, FINAL, timeout=180)
+    assert done.state == "completed", done.error
+    assert steps_of(info.path) == list(range(1, 25))  # none lost, none doubled
+    assert steps_of(info.path) == steps_of(remote)
+    lora = host_registry.settings.lora_dir / "qb_peter_lora.safetensors"
+    assert done.lora_path == lora and lora.read_bytes() == (remote.parents[3] / "loras" / lora.name).read_bytes()
+    (training,) = Registry.load(host_registry.path).friend("peter").trainings
+    assert training.run_id == info.run_id and training.steps == 24
+
+
+def test_stop_and_resume_go_over_ssh(host_registry, wait_for, wait_for_state):
+    info = start_remote_run(host_registry, "peter", "box", steps=40)
+    wait_for(lambda: len(steps_of(info.path)) >= 2, timeout=120, what="steps mirrored here")
+    stopped = manager.stop_run(host_registry.settings, info.run_id, timeout=120)
+    assert stopped.state == "stopped"
+    remote = host_run_dir(host_registry, info.path)
+    reached = int((remote / "state" / "step.txt").read_text())
+    assert 2 <= reached < 40
+    manager.resume_run(host_registry, info.run_id)
+    done = wait_for_state(info.path, FINAL, timeout=180)
+    assert done.state == "completed" and done.step == 40
+    assert steps_of(info.path) == list(range(1, 41))
+
+
+def test_a_killed_supervisor_on_the_host_shows_as_crashed_here(host_registry, wait_for, wait_for_state):
+    info = start_remote_run(host_registry, "peter", "box", steps=200)
+    wait_for(lambda: len(steps_of(info.path)) >= 2, timeout=120, what="steps mirrored here")
+    record = read_pid_file(host_run_dir(host_registry, info.path) / "supervisor.pid")
+    os.kill(record.pid, signal.SIGKILL)
+    crashed = wait_for_state(info.path, FINAL, timeout=120)
+    assert crashed.state == "crashed"
+    assert "box" in (crashed.error or "") and f"qbtui resume {info.run_id}" in crashed.error
+    assert read_run(info.path).host == "box"
