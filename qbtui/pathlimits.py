@@ -62,7 +62,7 @@ def derived_names(
         DerivedName(lora_dir, _temp_name(CHECKPOINT_EXAMPLE.format(lora=lora)), "a LoRA checkpoint (while written)"),
         DerivedName(lora_dir, _temp_name(KOHYA_CHECKPOINT_EXAMPLE.format(lora=lora)), "a kohya LoRA checkpoint"),
         DerivedName(lora_dir, KOHYA_STATE_EXAMPLE.format(lora=lora), "a kohya state folder"),
-        DerivedName(run_folder / run_id / "samples", _temp_name(SAMPLE_EXAMPLE.format(lora=lora)), "a sample image"),
+        DerivedName(lora_dir / "sample", _temp_name(SAMPLE_EXAMPLE.format(lora=lora)), "a sample image"),
     ]
 
 

@@ -282,15 +282,14 @@ class ForeignJournal(ValueError):
 def _journal_paths(folder: Path, journal: Path, record: object) -> dict[str, Path | None]:
     """The journal's files as paths, each checked to be one qbtui created in this friend's folder.
 
-    Names are relative (a file of the training folder; `kept` one of `originals/`) and
-    must resolve there; the temp file must be the journal's own. Anything else raises
+    Names are relative (a file of the training folder; `kept` one of `originals/`), their
+    folders must resolve there (a link to a file is moved or removed as a link, never
+    followed); the temp file must be the journal's own. Anything else raises
     ForeignJournal, and the journal is then left alone.
     """
     if not isinstance(record, dict) or set(record) != JOURNAL_KEYS:
         raise ForeignJournal(f"it must hold exactly the keys {', '.join(sorted(JOURNAL_KEYS))}")
     token = journal.name.removeprefix(JOURNAL_PREFIX).removesuffix(".json")
-    if record["temp"] != f"{JOURNAL_PREFIX}{token}.jpg{TEMP_SUFFIX}":
-        raise ForeignJournal(f"its temp file {record['temp']!r} is not the one this journal's prep writes")
     if (record["caption_from"] is None) != (record["caption_to"] is None):
         raise ForeignJournal("caption_from and caption_to must both be set or both be null")
     real_folder = folder.resolve()
@@ -311,10 +310,12 @@ def _journal_paths(folder: Path, journal: Path, record: object) -> dict[str, Pat
             where = f"{ORIGINALS_NAME}/NAME" if key == "kept" else "a file name of the training folder"
             raise ForeignJournal(f"{key} {value!r} is not {where}")
         real_base = real_folder.parent / ORIGINALS_NAME if key == "kept" else real_folder
-        path = base / parts[-1]
-        if os.path.realpath(path) != str(real_base / parts[-1]):
-            raise ForeignJournal(f"{key} {value!r} is a link leading out of the friend's folder")
-        paths[key] = path
+        if os.path.realpath(base) != str(real_base):
+            raise ForeignJournal(f"{key} {value!r} lies in a linked folder, outside the friend's folder")
+        paths[key] = base / parts[-1]
+    temp = paths["temp"]
+    if temp is None or temp.name != f"{JOURNAL_PREFIX}{token}.jpg{TEMP_SUFFIX}":
+        raise ForeignJournal(f"its temp file {record['temp']!r} is not the one this journal's prep writes")
     return paths
 
 

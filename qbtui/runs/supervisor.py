@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -213,30 +212,17 @@ class Supervisor:
         return "failed", None
 
     def _record_training(self, lora_path: str | None) -> None:
-        """Add the training to the registry (idempotent per run id); a failure becomes a warning."""
-        from qbtui.registry import Registry, Training
+        """Add the training to the registry (idempotent per run id); a failure becomes a warning naming the fix."""
+        from qbtui.runs.record import record_command, record_run
 
         try:
-            registry = Registry.load(self.table["registry"])
-            training = Training(
-                date=date.today().isoformat(),
-                steps=self._final_step(),
-                images=int(self.table.get("images", 0)),
-                preset=str(self.table.get("preset", "")),
-                backend=self.backend,
-                lora_file=Path(lora_path).name if lora_path else f"{self.table.get('output_name', '')}.safetensors",
-                run_id=self.run.run_id,
-            )
-            registry.record_training(str(self.table["friend"]), training)
+            record_run(self.run, lora_path, backend=self.backend)
         except Exception as error:  # noqa: BLE001 - the run succeeded; say why the registry was not updated
-            self.events.write("warning", message=f"the training was not recorded in the registry: {error}")
-
-    def _final_step(self) -> int:
-        step = 0
-        for event in EventFollower(self.run.events).read_new():
-            if event["type"] == "step":
-                step = event["step"]
-        return step or int(self.table.get("max_steps", 0))
+            self.events.write(
+                "warning",
+                message=f"completed, not recorded in the registry: {error}\n"
+                f"  record it once the registry is fixed: {record_command(self.run.run_id)}",
+            )
 
     def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:
         if not self.backend_wrote_done:

@@ -1,0 +1,47 @@
+"""Recording a completed run in the registry: by its supervisor, or later by `qbtui record RUN`.
+
+Recording is idempotent per run id. When the registry refuses the edit (a layout qbtui
+cannot change safely, a read-only file), the run stays completed but not recorded, and
+the warning names the command that records it once the registry is fixed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from qbtui.runs.events import EventFollower
+from qbtui.runs.rundir import RunDir, read_run_toml
+
+
+def record_command(run_id: str) -> str:
+    """The command that records this run in the registry (for messages)."""
+    return f"qbtui record {run_id}"
+
+
+def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None = None) -> str:
+    """Add the run's training to the registry (skipped when its run id is already there); the friend id.
+
+    Raises QbtuiError (RegistryError) when the registry cannot be read or changed.
+    """
+    from qbtui.registry import Registry, Training
+
+    table = read_run_toml(run)["run"]
+    step = 0
+    for event in EventFollower(run.events).read_new():
+        if event.get("type") == "step" and isinstance(event.get("step"), int):
+            step = event["step"]
+        elif event.get("type") == "done" and lora_path is None and isinstance(event.get("lora_path"), str):
+            lora_path = event["lora_path"]
+    training = Training(
+        date=date.today().isoformat(),
+        steps=step or int(table.get("max_steps", 0)),
+        images=int(table.get("images", 0)),
+        preset=str(table.get("preset", "")),
+        backend=backend or str(table.get("backend", "")),
+        lora_file=Path(lora_path).name if lora_path else f"{table.get('output_name', '')}.safetensors",
+        run_id=run.run_id,
+    )
+    friend_id = str(table["friend"])
+    Registry.load(table["registry"]).record_training(friend_id, training)
+    return friend_id
