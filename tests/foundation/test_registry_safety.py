@@ -183,7 +183,7 @@ def test_a_crlf_registry_stays_crlf(layouts: Path) -> None:
 
 def test_a_bom_is_accepted_and_kept(layouts: Path, run_cli) -> None:
     layouts.write_bytes(b"\xef\xbb\xbf" + layouts.read_bytes())
-    code, out, err = run_cli("--registry", layouts, "status")
+    code, _, err = run_cli("--registry", layouts, "status")
     assert code == 0, err
     Registry.load(layouts).add_friend("Eve")
     data = layouts.read_bytes()
@@ -196,7 +196,7 @@ def test_names_with_inner_spaces_and_apostrophes_are_accepted(tmp_path: Path, ru
     path = tmp_path / "registry.toml"
     path.write_text(SETTINGS)
     assert friend_id_for(name) == friend_id
-    code, out, err = run_cli("--registry", path, "add", name)
+    code, _, err = run_cli("--registry", path, "add", name)
     assert code == 0, err
     friend = Registry.load(path).friend(friend_id)
     assert friend.name == name and friend.token == f"qb_{friend_id}"
