@@ -12,10 +12,13 @@ names other layers use are re-exported here.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import fcntl
 import os
+import stat
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -28,7 +31,9 @@ from tomlkit.toml_document import TOMLDocument
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
+from qbtui.pathlimits import name_length_problem
 from qbtui.registry_hosts import Host
+from qbtui.registry_layout import friend_section, keep_line_endings, move_tail_comments
 from qbtui.registry_schema import (
     FRIEND_TYPES,
     REQUIRED_SETTINGS,
@@ -90,7 +95,11 @@ def parse_document(path: Path, text: str) -> TOMLDocument:
         ) from None
 
 
-def _read_text(path: Path) -> str:
+BOM = "\ufeff"
+
+
+def _read_raw(path: Path) -> str:
+    """The registry's text as stored (a UTF-8 BOM kept)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -108,6 +117,27 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise RegistryError("not valid UTF-8", path=path, line=line, fix="save the file as UTF-8") from None
+
+
+def _read_text(path: Path) -> str:
+    """The registry's text, a UTF-8 BOM (which TOML does not allow) dropped."""
+    return _read_raw(path).removeprefix(BOM)
+
+
+def _writable_target(path: Path) -> Path:
+    """The file a save replaces: a symlink's target (so the link survives), refused when read-only."""
+    target = Path(os.path.realpath(path))
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return target
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+        raise RegistryError(
+            "the registry is read-only; nothing was changed",
+            path=target,
+            fix=f"make it writable (`chmod u+w {target}`) and run the command again",
+        )
+    return target
 
 
 def _signature(path: Path) -> tuple[int, int, int]:
@@ -184,8 +214,8 @@ class Registry:
     # ------------------------------------------------------------ mutations
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        lock_path = self.path.with_name(self.path.name + ".lock")
+    def _locked(self, target: Path) -> Iterator[None]:
+        lock_path = target.with_name(target.name + ".lock")
         try:
             lock = open(lock_path, "a")
         except OSError as error:
@@ -201,26 +231,48 @@ class Registry:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _edit(self, change: Callable[[TOMLDocument, Registry], None]) -> None:
-        """Lock, re-read, apply `change` to the document, validate, save atomically, unlock."""
-        with self._locked():
-            text = _read_text(self.path)
+    def _edit(self, change: Callable[[TOMLDocument, Registry], None], expect: Callable[[dict, Registry], None]) -> None:
+        """Lock, re-read, apply `change` to the document, check, save atomically, unlock.
+
+        `expect` applies the same change to the plain parsed values: the saved text must
+        parse to exactly that (so nothing outside the keys concerned changes), else the
+        edit is refused and the file stays as it was. Line endings and a BOM are kept.
+        """
+        target = _writable_target(self.path)
+        with self._locked(target):
+            raw = _read_raw(target)
+            text = raw.removeprefix(BOM)
             self._install(text)
             document = parse_document(self.path, text)
             change(document, self)
-            new_text = tomlkit.dumps(document)
+            new_text = keep_line_endings(text, tomlkit.dumps(document))
             if new_text != text:
+                self._check_outcome(text, new_text, expect)
                 parts = validated_parts(self.path, new_text)
                 try:
-                    write_text_atomic(self.path, new_text)
+                    write_text_atomic(target, raw[: len(raw) - len(text)] + new_text)
                 except OSError as error:
                     raise RegistryError(
                         f"cannot save the registry: {error.strerror}",
-                        path=self.path,
-                        fix="free disk space or make the file writable; it is unchanged",
+                        path=target,
+                        fix="free disk space or make the file and its folder writable; it is unchanged",
                     ) from None
                 self._take(parts)
             self._signature = _signature(self.path)
+
+    def _check_outcome(self, text: str, new_text: str, expect: Callable[[dict, Registry], None]) -> None:
+        wanted = tomllib.loads(text)
+        expect(wanted, self)
+        try:
+            found = tomllib.loads(new_text)
+        except tomllib.TOMLDecodeError:
+            found = None
+        if found != wanted:
+            raise RegistryError(
+                "qbtui cannot make this change in the registry's layout without touching other keys; nothing was changed",
+                path=self.path,
+                fix="write each friend as its own [friends.<id>] section, then run the command again",
+            )
 
     def add_friend(
         self, name: str, token: str | None = None, repeats: int = DEFAULT_REPEATS, describe: str = "", notes: str = ""
@@ -230,6 +282,10 @@ class Registry:
         if problem:
             raise RegistryError(problem, path=self.path, fix="use a plain name such as Peter or Maria")
         friend_id = friend_id_for(name)
+        if not friend_id:
+            raise RegistryError(
+                f"name {name!r} has no letter or digit to make a folder name from", path=self.path, fix="use a name such as Peter"
+            )
         token = token or default_token(friend_id)
         self._check_new_values(friend_id, token, repeats)
 
@@ -252,7 +308,16 @@ class Registry:
                 document.add("friends", tomlkit.table(is_super_table=True))
             document["friends"][friend_id] = entry
 
-        self._edit(change)
+        def expect(values: dict, fresh: Registry) -> None:
+            values.setdefault("friends", {})[friend_id] = {
+                "name": name,
+                "token": token,
+                "repeats": repeats,
+                "describe": describe,
+                "notes": notes,
+            }
+
+        self._edit(change, expect)
         return self.friends[friend_id]
 
     def _check_new_values(self, friend_id: str, token: str, repeats: int) -> None:
@@ -262,6 +327,12 @@ class Registry:
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
             raise RegistryError(
                 f"repeats must be a whole number of at least 1, not {repeats!r}", path=self.path, fix="the guide uses 30"
+            )
+        settings = self.settings
+        problem = name_length_problem(settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend_id, token, repeats)
+        if problem:
+            raise RegistryError(
+                problem, path=self.path, fix="use a shorter name (or pass a shorter --token); nothing was written"
             )
 
     def token_owner(self, token: str, *, ignore: str | None = None) -> str | None:
@@ -284,15 +355,28 @@ class Registry:
                 if value != "" or item.name in ("date", "steps", "images"):
                     entry[item.name] = value
             entry.add(tomlkit.nl())
-            table = document["friends"][friend_id]
+            table = friend_section(document, friend_id)
             if "trainings" in table:
+                move_tail_comments(table["trainings"][-1], entry)
                 table["trainings"].append(entry)
             else:
+                move_tail_comments(table, entry)
                 table["trainings"] = tomlkit.aot()
                 table["trainings"].append(entry)
 
+        def expect(values: dict, fresh: Registry) -> None:
+            friend = fresh.friend(friend_id)
+            if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
+                return
+            entry = {
+                item.name: getattr(training, item.name)
+                for item in fields(Training)
+                if getattr(training, item.name) != "" or item.name in ("date", "steps", "images")
+            }
+            values["friends"][friend_id].setdefault("trainings", []).append(entry)
+
         self._check_training(training)
-        self._edit(change)
+        self._edit(change, expect)
 
     def _check_training(self, training: Training) -> None:
         for item in fields(Training):
@@ -323,7 +407,13 @@ class Registry:
             else:
                 _set_leaf(settings, key, stored)
 
-        self._edit(change)
+        def expect(values: dict, fresh: Registry) -> None:
+            if stored is None:
+                values["settings"].pop(key, None)
+            else:
+                values["settings"][key] = stored
+
+        self._edit(change, expect)
 
     def update_friend(self, friend_id: str, **changes: Any) -> Friend:
         """Change a friend's name, token, repeats, describe or notes, keeping comments."""
@@ -342,11 +432,14 @@ class Registry:
                 raise RegistryError(
                     f"token {updated.token!r} is already used by {owner!r}", path=self.path, fix="choose another token"
                 )
-            table = document["friends"][friend_id]
+            table = friend_section(document, friend_id)
             for key, value in changes.items():
                 _set_leaf(table, key, value)
 
-        self._edit(change)
+        def expect(values: dict, fresh: Registry) -> None:
+            values["friends"][friend_id].update(copy.deepcopy(changes))
+
+        self._edit(change, expect)
         return self.friends[friend_id]
 
 

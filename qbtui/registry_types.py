@@ -136,8 +136,13 @@ DEFAULT_REPEATS = 30
 
 
 def friend_id_for(name: str) -> str:
-    """The registry key and folder name for a display name: `Peter` -> `peter`."""
-    return name.strip().lower()
+    """The registry key and folder name for a display name: `Peter` -> `peter`.
+
+    Apostrophes are dropped and every other run of characters that is not a letter, digit,
+    `_` or `-` becomes one `_`: `Mary Jane` -> `mary_jane`, `O'Brien` -> `obrien`.
+    """
+    lowered = re.sub(r"['\u2019`]", "", name.strip().lower())
+    return re.sub(r"[^\w-]+", "_", lowered).strip("_-")
 
 
 def default_token(friend_id: str) -> str:

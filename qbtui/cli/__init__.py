@@ -8,6 +8,7 @@ so that `qbtui --help` and the dashboard start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from qbtui import __version__
@@ -54,10 +55,65 @@ def main(argv: list[str] | None = None) -> int:
         from qbtui.cli.foundation import open_dashboard
 
         handler = open_dashboard
+    output = _WatchedOutput(sys.stdout)
+    sys.stdout = output
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()
+        return code
     except QbtuiError as error:
         print(f"qbtui: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_OUTPUT_CLOSED
+    except OSError as error:
+        if not output.failed:
+            raise
+        _discard_stdout()
+        print(f"qbtui: cannot write the output: {error.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        if sys.stdout is output:
+            sys.stdout = output.stream
+
+
+EXIT_OUTPUT_CLOSED = 141  # as if killed by SIGPIPE: the reader (`| head`) wanted no more
+
+
+class _WatchedOutput:
+    """Standard output that remembers whether a write to it failed (a full disk, a closed pipe)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            self.failed = True
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            self.failed = True
+            raise
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null so the exit-time flush cannot print a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

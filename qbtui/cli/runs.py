@@ -91,6 +91,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     resume.add_argument("--wait", action="store_true", help="follow it until it ends")
     resume.set_defaults(handler=resume_command)
 
+    record = _subparser(
+        subparsers,
+        "record",
+        "record a completed run in the registry (when its supervisor could not)",
+        "  qbtui record 20261125-034512-peter-a1b2",
+    )
+    record.add_argument("target", metavar="RUN", help="a completed run's id (or a friend id: their latest run)")
+    record.set_defaults(handler=record_command)
+
     queue = _subparser(
         subparsers,
         "queue",
@@ -245,6 +254,22 @@ def train_command(args: argparse.Namespace) -> int:
     print(f"  folder: {info.path}")
     print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")
     return _wait(info.path) if args.wait else 0
+
+
+def record_command(args: argparse.Namespace) -> int:
+    from qbtui.errors import QbtuiError
+    from qbtui.runs.manager import find_run
+    from qbtui.runs.record import record_run
+    from qbtui.runs.rundir import RunDir
+
+    info = find_run(_settings(args), args.target)
+    if info.state != "completed":
+        raise QbtuiError(
+            f"run {info.run_id} is {info.state}, not completed", path=info.path, fix="only a completed run can be recorded"
+        )
+    friend_id = record_run(RunDir(info.path))
+    print(f"recorded run {info.run_id} as a training of {friend_id}")
+    return 0
 
 
 def runs_command(args: argparse.Namespace) -> int:

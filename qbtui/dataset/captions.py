@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
+from qbtui.dataset.guard import check_can_change
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing, token_pattern
 from qbtui.errors import QbtuiError
@@ -92,6 +93,7 @@ class _Captions:
     """The friend's existing captions read as text, and those that could not be."""
 
     def __init__(self, settings: Settings, friend: Friend) -> None:
+        self.settings = settings
         self.friend = friend
         self.texts: dict[Path, str] = {}
         self.skipped: list[Problem] = []
@@ -109,6 +111,8 @@ class _Captions:
             old_line = _first_line(text)
             new_line = edit(old_line)
             if new_line != old_line:
+                if not changed:
+                    _check_writable(self.settings, self.friend, path.parent)
                 write_caption(path, _with_first_line(text, new_line))
                 changed.append(path)
         return CaptionChanges(changed, self.skipped)
@@ -120,6 +124,11 @@ def _caption_paths(settings: Settings, friend: Friend) -> list[Path]:
     return list(dict.fromkeys(image.path.with_suffix(CAPTION_SUFFIX) for image in status.images))
 
 
+def _check_writable(settings: Settings, friend: Friend, folder: Path) -> None:
+    """QbtuiError when the training folder links out of the datasets folder or is read-only."""
+    check_can_change(settings, friend, folder, originals=False)
+
+
 def init_captions(settings: Settings, friend: Friend) -> CaptionChanges:
     """Write the friend's template where a caption is missing or empty; returns those files."""
     captions = _Captions(settings, friend)
@@ -128,6 +137,8 @@ def init_captions(settings: Settings, friend: Friend) -> CaptionChanges:
     for path in _caption_paths(settings, friend):
         if path in unreadable or captions.texts.get(path, "").strip():
             continue
+        if not written:
+            _check_writable(settings, friend, path.parent)
         write_caption(path, friend.caption_template)
         written.append(path)
     return CaptionChanges(written, captions.skipped)

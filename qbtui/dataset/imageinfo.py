@@ -8,6 +8,7 @@ bytes of the file (a JPEG's EOI marker, a PNG's IEND chunk, a WebP's RIFF length
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -45,10 +46,11 @@ class ImageInfo:
     has_alpha: bool = False
     truncated: bool = False
     error: str | None = None
+    too_many_pixels: bool = False
 
     @property
     def readable(self) -> bool:
-        return self.error is None and not self.truncated and self.size_bytes > 0
+        return self.error is None and not self.truncated and self.size_bytes > 0 and not self.too_many_pixels
 
 
 def _looks_truncated(handle: BinaryIO, image_format: str, size: int) -> bool:
@@ -79,7 +81,8 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(handle)
             info = ImageInfo(
                 size_bytes=size_bytes,
@@ -91,7 +94,9 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
                 has_alpha=image.mode in ALPHA_MODES or "transparency" in image.info,
             )
             truncated = _looks_truncated(handle, image.format or "", size_bytes)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        return ImageInfo(size_bytes=size_bytes, error=str(error), too_many_pixels=True)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         return ImageInfo(size_bytes=size_bytes, error=str(error) or type(error).__name__)
     if truncated:
         return replace(info, orientation=1, has_alpha=False, truncated=True, error="the file ends early (truncated)")

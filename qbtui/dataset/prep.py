@@ -25,17 +25,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbtui.atomicfile import fsync_dir, is_temp_file, write_text_atomic
+from qbtui.atomicfile import TEMP_SUFFIX, fsync_dir, is_temp_file, write_text_atomic
+from qbtui.dataset.guard import check_can_change, unwritable_error
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.render import render_prepared_jpeg
-from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing
+from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, folder_outside_problem, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"
+ORIGINALS_NAME = "originals"
 PREP_CODES = frozenset({"not-512", "not-jpeg", "bad-mode", "transparency", "exif-rotation", "stem-clash"})
-SKIP_CODES = frozenset({"unreadable", "zero-bytes"})
+SKIP_CODES = frozenset({"unreadable", "zero-bytes", "decompression-bomb"})
+JOURNAL_KEYS = frozenset({"source", "temp", "target", "kept", "caption_from", "caption_to"})
 
 Progress = Callable[[int, int, Path], None]
 
@@ -79,15 +82,23 @@ def prepare_friend(
     """Prepare every photo of the friend that needs it; bad files are reported and skipped."""
     status = scan_existing(settings, friend)
     if dry_run:
+        outside = folder_outside_problem(settings, friend, status.folder)
+        if outside is not None:
+            raise QbtuiError(outside.message, path=status.folder, fix=outside.fix)
         actions, skipped = plan_prep(status, originals_dir(settings, friend))
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
-    with _prep_lock(friend_root(settings, friend)):
-        recovered = recover_interrupted(status.folder)
-        status = scan_existing(settings, friend)
-        actions, skipped = plan_prep(status, originals_dir(settings, friend))
-        done, failed = _execute(actions, workers, progress, friend.id)
+    check_can_change(settings, friend, status.folder)
+    try:
+        with _prep_lock(friend_root(settings, friend)):
+            recovered, journal_problems = recover_interrupted(status.folder, friend.id)
+            status = scan_existing(settings, friend)
+            actions, skipped = plan_prep(status, originals_dir(settings, friend))
+            done, failed = _execute(actions, workers, progress, friend.id)
+    except PermissionError as error:
+        raise unwritable_error(Path(error.filename or status.folder).parent, friend.id) from None
     unchanged = status.image_count - len(actions) - len(skipped)
-    return PrepReport(friend.id, False, tuple(done), tuple(skipped) + tuple(failed), unchanged, recovered)
+    problems = tuple(journal_problems) + tuple(skipped) + tuple(failed)
+    return PrepReport(friend.id, False, tuple(done), problems, unchanged, recovered)
 
 
 @contextmanager
@@ -234,55 +245,117 @@ def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
         handle.flush()
         os.fsync(handle.fileno())
     record = {
-        "source": str(action.source),
-        "temp": str(temp),
-        "target": str(target),
-        "kept": str(action.kept),
-        "caption_from": str(action.caption_from) if action.caption_from else None,
-        "caption_to": str(caption_to) if caption_to else None,
+        "source": action.source.name,
+        "temp": temp.name,
+        "target": target.name,
+        "kept": f"{action.kept.parent.name}/{action.kept.name}",
+        "caption_from": action.caption_from.name if action.caption_from else None,
+        "caption_to": caption_to.name if caption_to else None,
     }
     write_text_atomic(journal, json.dumps(record))
     action.kept.parent.mkdir(parents=True, exist_ok=True)
     os.replace(action.source, action.kept)
     fsync_dir(action.kept.parent)
-    _finish(record)
+    _finish(_journal_paths(folder, journal, record))
     journal.unlink()
     fsync_dir(folder)
     return PrepAction(action.source, target, action.kept, action.caption_from, caption_to, action.reasons)
 
 
-def _finish(record: dict) -> None:
+def _finish(paths: dict[str, Path | None]) -> None:
     """Steps 4 and 5 of a journal whose original is already kept."""
-    temp, target = Path(record["temp"]), Path(record["target"])
+    temp, target = paths["temp"], paths["target"]
+    assert temp is not None and target is not None
     if temp.exists():
         if target.exists():
             target = target.with_name(NameBook(target.parent).free_stem(target.stem, (".jpg", CAPTION_SUFFIX)) + ".jpg")
         os.replace(temp, target)
-    if record["caption_from"]:
-        caption_from, caption_to = Path(record["caption_from"]), Path(record["caption_to"])
-        if caption_from.exists() and not caption_to.exists():
-            os.replace(caption_from, caption_to)
+    caption_from, caption_to = paths["caption_from"], paths["caption_to"]
+    if caption_from is not None and caption_to is not None and caption_from.exists() and not caption_to.exists():
+        os.replace(caption_from, caption_to)
 
 
-def recover_interrupted(folder: Path) -> int:
-    """Finish or undo preps a crash interrupted; returns how many photos were finished."""
+class ForeignJournal(ValueError):
+    """A journal file qbtui did not write as it stands: unreadable, malformed or naming foreign files."""
+
+
+def _journal_paths(folder: Path, journal: Path, record: object) -> dict[str, Path | None]:
+    """The journal's files as paths, each checked to be one qbtui created in this friend's folder.
+
+    Names are relative (a file of the training folder; `kept` one of `originals/`), their
+    folders must resolve there (a link to a file is moved or removed as a link, never
+    followed); the temp file must be the journal's own. Anything else raises
+    ForeignJournal, and the journal is then left alone.
+    """
+    if not isinstance(record, dict) or set(record) != JOURNAL_KEYS:
+        raise ForeignJournal(f"it must hold exactly the keys {', '.join(sorted(JOURNAL_KEYS))}")
+    token = journal.name.removeprefix(JOURNAL_PREFIX).removesuffix(".json")
+    if (record["caption_from"] is None) != (record["caption_to"] is None):
+        raise ForeignJournal("caption_from and caption_to must both be set or both be null")
+    real_folder = folder.resolve()
+    paths: dict[str, Path | None] = {}
+    for key in sorted(JOURNAL_KEYS):
+        value = record[key]
+        if value is None and key.startswith("caption"):
+            paths[key] = None
+            continue
+        if not isinstance(value, str):
+            raise ForeignJournal(f"{key} must be a file name, not {value!r}")
+        base = folder.parent / ORIGINALS_NAME if key == "kept" else folder
+        if Path(value).is_absolute() and Path(value).parent == base:
+            value = str(Path(value).relative_to(folder.parent if key == "kept" else folder))
+        parts = value.split("/")
+        expected = [ORIGINALS_NAME, parts[-1]] if key == "kept" else [parts[-1]]
+        if parts != expected or parts[-1] in ("", ".", "..") or "\0" in value:
+            where = f"{ORIGINALS_NAME}/NAME" if key == "kept" else "a file name of the training folder"
+            raise ForeignJournal(f"{key} {value!r} is not {where}")
+        real_base = real_folder.parent / ORIGINALS_NAME if key == "kept" else real_folder
+        if os.path.realpath(base) != str(real_base):
+            raise ForeignJournal(f"{key} {value!r} lies in a linked folder, outside the friend's folder")
+        paths[key] = base / parts[-1]
+    temp = paths["temp"]
+    if temp is None or temp.name != f"{JOURNAL_PREFIX}{token}.jpg{TEMP_SUFFIX}":
+        raise ForeignJournal(f"its temp file {record['temp']!r} is not the one this journal's prep writes")
+    return paths
+
+
+def _journal_problem(journal: Path, reason: str, friend_id: str) -> Problem:
+    return make_problem(
+        "bad-journal",
+        f"{journal}: not a prep journal qbtui wrote ({reason}); left alone",
+        journal,
+        friend_id,
+        fix=f"delete it (`rm {journal}`) if no prep of yours was interrupted; qbtui does not use it",
+    )
+
+
+def recover_interrupted(folder: Path, friend_id: str = "") -> tuple[int, list[Problem]]:
+    """Finish or undo preps a crash interrupted: how many photos were finished, and a
+    `bad-journal` problem for each journal left alone (malformed, or naming files qbtui
+    did not create in this friend's folder)."""
     finished = 0
+    problems: list[Problem] = []
     for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
         try:
-            record = json.loads(journal.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if not journal.is_file() or journal.is_symlink():
+                raise ForeignJournal("it is not a plain file")
+            paths = _journal_paths(folder, journal, json.loads(journal.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            problems.append(_journal_problem(journal, str(error), friend_id))
             continue
-        if Path(record["kept"]).exists():
-            _finish(record)
+        kept, temp = paths["kept"], paths["temp"]
+        assert kept is not None and temp is not None
+        if kept.exists():
+            _finish(paths)
             finished += 1
         else:
-            Path(record["temp"]).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
         journal.unlink()
     for leftover in folder.iterdir():
-        if JOURNAL_PREFIX in leftover.name and is_temp_file(leftover.name):
+        if JOURNAL_PREFIX in leftover.name and is_temp_file(leftover.name) and not leftover.is_symlink():
             leftover.unlink(missing_ok=True)
     fsync_dir(folder)
-    return finished
+    return finished, problems
 
 
 def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
@@ -297,6 +370,7 @@ def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
         raise QbtuiError(f"{path} is not in {friend.name}'s training folder", path=path, fix=f"pick a file under {root}")
     if not path.is_file():
         raise QbtuiError(f"{path} does not exist", path=path, fix="rescan the dataset and pick an existing file")
+    check_can_change(settings, friend, path.parent)
     originals = originals_dir(settings, friend)
     originals.mkdir(parents=True, exist_ok=True)
     book = NameBook(originals)

@@ -76,6 +76,29 @@ CATALOGUE: dict[str, ProblemKind] = {
     "repeats-mismatch": ProblemKind(
         ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"
     ),
+    "broken-link": ProblemKind(ERROR, None, "remove the link, or point it at a real photo (a loop or a missing target)"),
+    "not-a-file": ProblemKind(ERROR, None, "rename it or move it out of the training folder: only files can be photos"),
+    "link-outside": ProblemKind(
+        ERROR, None, "copy the photo into the training folder instead of linking it (`cp -L LINK COPY`), then remove the link"
+    ),
+    "folder-outside": ProblemKind(
+        ERROR,
+        None,
+        "copy the photos into a real folder under the datasets folder (`cp -rL LINK COPY`) instead of linking it;"
+        " qbtui never moves or writes files outside the datasets folder",
+    ),
+    "decompression-bomb": ProblemKind(
+        ERROR, None, "export the photo at a sensible size (under 8000x8000 pixels) and replace it; prep will not open it"
+    ),
+    "bad-journal": ProblemKind(
+        WARNING,
+        None,
+        "this is not a journal qbtui wrote; it was left alone: delete it if no prep of yours was interrupted",
+    ),
+    "name-too-long": ProblemKind(
+        ERROR, None, "shorten the friend's id and token in registry.toml (and rename the folder to match)"
+    ),
+    "folder-unwritable": ProblemKind(ERROR, None, "make the folder writable (`chmod u+w FOLDER`), then try again"),
 }
 
 

@@ -17,6 +17,7 @@ from qbtui.dataset.cache import FileFacts, FileKey, ScanCache
 from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, JPEG_FORMATS, ImageInfo, read_image_info
 from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_problem
 from qbtui.errors import QbtuiError
+from qbtui.pathlimits import name_length_problem
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
 
 CAPTION_SUFFIX = ".txt"
@@ -94,10 +95,13 @@ class Listing:
     images: tuple[tuple[str, FileKey], ...]
     captions: dict[str, tuple[str, FileKey]]
     others: tuple[str, ...]
+    broken: tuple[tuple[str, str], ...] = ()
+    folders: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()
 
     @property
     def signature(self) -> tuple:
-        return (self.images, tuple(sorted(self.captions.items())), self.others)
+        return (self.images, tuple(sorted(self.captions.items())), self.others, self.broken, self.folders, self.outside)
 
 
 def token_pattern(token: str) -> re.Pattern[str]:
@@ -114,21 +118,44 @@ def read_caption_text(path: Path) -> CaptionText:
         return CaptionText(None, f"byte {error.start} is not UTF-8")
 
 
-def list_folder(folder: Path) -> Listing:
-    """Classify the visible files of `folder`; hidden files (our temp files too) are skipped."""
+def list_folder(folder: Path, boundary: Path | None = None) -> Listing:
+    """Classify the visible entries of `folder`; hidden files (our temp files too) are skipped.
+
+    Links that loop or point at nothing are `broken`, folders named like photos or captions
+    are `folders`, and photos linked from outside `boundary` (resolved) are `outside`.
+    """
     images: list[tuple[str, FileKey]] = []
     captions: dict[str, tuple[str, FileKey]] = {}
     others: list[str] = []
+    broken: list[tuple[str, str]] = []
+    folders: list[str] = []
+    outside: list[str] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
-            if name[0] == "." or not entry.is_file():
+            if name[0] == ".":
                 continue
             dot = name.rfind(".")
             suffix = name[dot:].lower() if dot > 0 else ""
             if suffix in IGNORED_SUFFIXES:
                 continue
-            stat = entry.stat()
+            wanted = suffix in IMAGE_SUFFIXES or suffix == CAPTION_SUFFIX
+            try:
+                stat = entry.stat() if entry.is_file() else None
+            except OSError as error:
+                broken.append((name, error.strerror or str(error)))
+                continue
+            if stat is None:
+                if entry.is_symlink() and wanted:
+                    broken.append((name, "the link points at nothing"))
+                elif entry.is_symlink():
+                    others.append(name)
+                elif wanted:
+                    folders.append(name)
+                continue
+            if wanted and boundary is not None and entry.is_symlink() and not _resolves_inside(folder / name, boundary):
+                outside.append(name)
+                continue
             key = (stat.st_size, stat.st_mtime_ns)
             if suffix in IMAGE_SUFFIXES:
                 images.append((name, key))
@@ -138,7 +165,30 @@ def list_folder(folder: Path) -> Listing:
                 others.append(name)
     images.sort()
     others.sort()
-    return Listing(tuple(images), captions, tuple(others))
+    return Listing(tuple(images), captions, tuple(others), tuple(sorted(broken)), tuple(sorted(folders)), tuple(sorted(outside)))
+
+
+def _resolves_inside(path: Path, boundary: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(boundary)
+    except (OSError, RuntimeError):
+        return False
+
+
+def folder_outside_problem(settings: Settings, friend: Friend, folder: Path) -> Problem | None:
+    """A `folder-outside` problem when the training folder (or the friend's folder) is a link
+    resolving outside the datasets folder, or into another friend's folder; else None."""
+    datasets = settings.datasets_dir.resolve()
+    root = friend_root(settings, friend).resolve()
+    resolved = folder.resolve()
+    if root.is_relative_to(datasets) and root != datasets and resolved.parent == root:
+        return None
+    return make_problem(
+        "folder-outside",
+        f"{folder}: links to {resolved}, outside {friend.name}'s folder in {settings.datasets_dir}; qbtui will not change it",
+        folder,
+        friend.id,
+    )
 
 
 def locate_training_folder(settings: Settings, friend: Friend) -> tuple[Path | None, list[Problem]]:
@@ -196,10 +246,19 @@ def scan_friend(settings: Settings, friend: Friend, cache: ScanCache | None = No
     first scan of many friends reads headers only; scan again with True (in the
     background) to complete it.
     """
+    too_long = name_length_problem(
+        settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend.id, friend.token, friend.repeats
+    )
+    if too_long is not None:
+        problem = make_problem("name-too-long", f"{friend.id[:40]}...: {too_long}", friend_root(settings, friend), friend.id)
+        return FriendStatus(friend.id, dataset_dir(settings, friend), (), (problem,))
     folder, folder_problems = locate_training_folder(settings, friend)
     if folder is None:
         return FriendStatus(friend.id, dataset_dir(settings, friend), (), tuple(folder_problems))
-    listing = list_folder(folder)
+    outside_problem = folder_outside_problem(settings, friend, folder)
+    if outside_problem is not None:
+        folder_problems.append(outside_problem)
+    listing = list_folder(folder, settings.datasets_dir.resolve())
     memory = cache.folder(folder) if cache is not None else None
     status_key = (friend.id, friend.token.lower(), friend.repeats, fingerprints, tuple(folder_problems), listing.signature)
     if memory is not None and memory.status_key == status_key:
@@ -217,7 +276,7 @@ def scan_existing(settings: Settings, friend: Friend) -> FriendStatus:
     """A header-only scan for commands that change files; a missing folder is a QbtuiError."""
     status = scan_friend(settings, friend, fingerprints=False)
     for problem in status.problems:
-        if problem.code == "folder-missing":
+        if problem.code in ("folder-missing", "name-too-long"):
             raise QbtuiError(problem.message, path=problem.path, fix=problem.fix)
     return status
 
@@ -272,6 +331,8 @@ def _image_problems(
     fid = friend.id
     if info.size_bytes == 0:
         found.append(make_problem("zero-bytes", f"{path}: the file is empty (0 bytes)", path, fid))
+    elif info.too_many_pixels:
+        found.append(make_problem("decompression-bomb", f"{path}: too many pixels to open safely ({info.error})", path, fid))
     elif not info.readable:
         found.append(make_problem("unreadable", f"{path}: cannot be read as an image: {info.error}", path, fid))
     else:
@@ -351,6 +412,23 @@ def _loose_file_problems(folder: Path, listing: Listing, stems: dict[str, list[s
     found += [
         make_problem("unsupported-type", f"{folder / name}: not an image qbtui or kohya can use", folder / name, fid)
         for name in listing.others
+    ]
+    found += [
+        make_problem("broken-link", f"{folder / name}: cannot be opened: {reason}", folder / name, fid)
+        for name, reason in listing.broken
+    ]
+    found += [
+        make_problem("not-a-file", f"{folder / name}: is a folder, not a photo or caption file", folder / name, fid)
+        for name in listing.folders
+    ]
+    found += [
+        make_problem(
+            "link-outside",
+            f"{folder / name}: links to {(folder / name).resolve()}, outside the datasets folder",
+            folder / name,
+            fid,
+        )
+        for name in listing.outside
     ]
     return found
 

@@ -33,7 +33,7 @@ from qbtui.remote.sync import pull_outputs, push_folder, push_model
 from qbtui.runs.events import EventWriter, encode_event, parse_event
 from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.record import record_completed_training
+from qbtui.runs.record import record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml
 
 REMOTE_RUN_TOML = "remote-run.toml"
@@ -275,7 +275,7 @@ class Follower:
         status = done.get("status")
         if status == "completed":
             lora = replace_paths(done, self.mapping).get("lora_path")
-            warning = record_completed_training(self.run, self.table, lora)
+            warning = record_or_warning(self.run, lora)
             if warning:
                 with EventWriter(self.run.events) as writer:
                     writer.write("warning", message=warning)

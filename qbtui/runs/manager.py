@@ -102,6 +102,7 @@ def plan_run(
             path=settings.base_model,
             fix="set base_model in registry.toml [settings] to your SD 1.5 .safetensors file or diffusers folder",
         )
+    _check_output_folders(settings, friend)
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
     common = dict(
@@ -130,6 +131,27 @@ def plan_run(
         warnings=warnings,
         **common,
     )
+
+
+def _check_output_folders(settings: Settings, friend: Friend) -> None:
+    """QbtuiError before anything is written when a run's names would not fit or the LoRA folder is read-only."""
+    from qbtui.dataset.guard import is_writable
+    from qbtui.pathlimits import name_length_problem
+
+    problem = name_length_problem(
+        settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend.id, friend.token, friend.repeats
+    )
+    if problem:
+        raise QbtuiError(problem, fix=f"shorten {friend.id[:40]}'s id and token in registry.toml (and rename the folder)")
+    folder = settings.lora_dir
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not is_writable(folder):
+        raise QbtuiError(
+            "the LoRA folder is read-only: the run could not save its LoRA",
+            path=folder,
+            fix=f"make it writable (`chmod u+w {folder}`) or set lora_dir in registry.toml to a folder you can write",
+        )
 
 
 def _checked_image_count(settings: Settings, friend: Friend, force: bool) -> int:

@@ -30,7 +30,7 @@ from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.events import EventFollower, EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.record import record_completed_training
+from qbtui.runs.record import record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
 
 STOP_GRACE_S = 30.0
@@ -213,11 +213,12 @@ class Supervisor:
         return "failed", None
 
     def _record_training(self, lora_path: str | None) -> None:
-        """Add the training to the registry; a failure becomes a warning. A run on a host
-        (no registry in its run.toml) is recorded by the local follower instead."""
+        """Add the training to the registry (idempotent per run id); a failure becomes a warning
+        naming the fix. A run on a host (no registry in its run.toml) is recorded by the local
+        follower instead."""
         if not self.table.get("registry"):
             return
-        warning = record_completed_training(self.run, self.table, lora_path)
+        warning = record_or_warning(self.run, lora_path, backend=self.backend)
         if warning:
             self.events.write("warning", message=warning)
 

@@ -241,8 +241,8 @@ def test_phone_mpo_jpeg_counts_as_jpeg(settings, friend, folder, photos):
     assert image.format == "MPO" and image.problems == ()
 
 
-def test_decompression_bomb_is_unreadable_not_a_crash(settings, friend, folder, photos, monkeypatch):
+def test_decompression_bomb_is_its_own_problem_not_a_crash(settings, friend, folder, photos, monkeypatch):
     photos.jpeg(folder / "huge.jpg", seed=1)
     captioned(folder / "huge.jpg")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    assert codes_by_file(scan_friend(settings, friend)) == {"huge.jpg": {"unreadable"}}
+    assert codes_by_file(scan_friend(settings, friend)) == {"huge.jpg": {"decompression-bomb"}}

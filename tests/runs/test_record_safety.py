@@ -1,0 +1,91 @@
+"""Issue 10 items 4, 7, 10: a run is recorded whatever valid layout its friend has, or stays
+'completed, not recorded' with the command that records it; a run that could not save its
+LoRA or name its files is refused before anything is written."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from qbtui import cli
+from qbtui.errors import QbtuiError
+from qbtui.registry import Registry
+from qbtui.runs import manager
+from qbtui.runs.events import read_events
+
+FINAL = ("completed", "stopped", "failed", "crashed")
+PETER_SECTION = """[friends.peter]
+name = "Peter"
+token = "qb_peter"
+repeats = 30
+describe = "man, curly hair"
+notes = "hand-written note"
+"""
+
+
+def rewrite_peter(registry: Registry, layout: str) -> None:
+    text = registry.path.read_text()
+    assert PETER_SECTION in text
+    registry.path.write_text(text.replace(PETER_SECTION, layout))
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        '[friends]\n# Peter, inline\npeter = { name = "Peter", token = "qb_peter", repeats = 30 } # inline\n',
+        '[friends]\n# Peter, dotted\npeter.name = "Peter" # his name\npeter.token = "qb_peter"\npeter.repeats = 30\n',
+    ],
+    ids=["inline", "dotted"],
+)
+def test_a_run_of_an_inline_or_dotted_friend_is_recorded(workspace, wait_for_state, layout):
+    rewrite_peter(workspace, layout)
+    info = manager.start_run(workspace, "peter")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    text = workspace.path.read_text()
+    (recorded,) = tomllib.loads(text)["friends"]["peter"]["trainings"]
+    assert recorded["run_id"] == info.run_id and recorded["steps"] == 8
+    for comment in [line[line.index("#") :] for line in layout.splitlines() if "#" in line]:
+        assert comment in text
+    assert not [e for e in read_events(info.path / "events.jsonl") if e["type"] == "warning"]
+
+
+def test_a_refused_record_names_the_command_and_the_command_records_it(workspace, wait_for_state, capsys):
+    workspace.path.chmod(0o444)
+    try:
+        info = manager.start_run(workspace, "peter")
+        assert wait_for_state(info.path, FINAL).state == "completed"
+    finally:
+        workspace.path.chmod(0o644)
+    (warning,) = [e for e in read_events(info.path / "events.jsonl") if e["type"] == "warning"]
+    assert "completed, not recorded" in warning["message"] and f"qbtui record {info.run_id}" in warning["message"]
+    assert "read-only" in warning["message"]
+    assert Registry.load(workspace.path).friend("peter").trainings == ()
+    assert cli.main(["--registry", str(workspace.path), "record", info.run_id]) == 0
+    assert cli.main(["--registry", str(workspace.path), "record", info.run_id]) == 0
+    (training,) = Registry.load(workspace.path).friend("peter").trainings
+    assert (training.run_id, training.steps, training.lora_file) == (info.run_id, 8, "qb_peter_lora.safetensors")
+
+
+def test_a_read_only_lora_folder_is_refused_before_the_run_starts(workspace):
+    lora_dir = workspace.settings.lora_dir
+    lora_dir.mkdir(parents=True, exist_ok=True)
+    lora_dir.chmod(0o555)
+    try:
+        with pytest.raises(QbtuiError) as caught:
+            manager.start_run(workspace, "peter")
+    finally:
+        lora_dir.chmod(0o755)
+    assert "LoRA folder is read-only" in caught.value.message and "chmod u+w" in caught.value.fix
+    assert not (workspace.settings.logs_dir / "peter").exists()
+
+
+def test_a_friend_whose_names_are_too_long_is_refused_before_anything_is_written(workspace):
+    long_id = "p" * 240
+    with open(workspace.path, "a") as handle:
+        handle.write(f'\n[friends.{long_id}]\nname = "P"\ntoken = "qb_p"\n')
+    workspace.reload_if_changed()
+    with pytest.raises(QbtuiError, match="too long"):
+        manager.start_run(workspace, long_id, force=True)
+    assert not (workspace.settings.logs_dir / long_id[:200]).exists()
+    assert not any(workspace.settings.logs_dir.glob("p*"))
