@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from qbtui.cli import main
 from qbtui.errors import QbtuiError
+from qbtui.runs.events import EventWriter, read_events
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.rundir import RunDir, run_dir_for, write_run_toml
 
@@ -70,3 +72,40 @@ def test_a_run_folder_symlinked_out_of_logs_is_refused(workspace, tmp_path, caps
     assert qbtui(workspace, "stop", run_id) == 2
     assert "resolves outside the logs folder" in capsys.readouterr().err
     assert victim.poll() is None
+
+
+BAD_EVENT_LINES = [
+    '{"t":1,"type":"error","message":null}',
+    '{"t":1,"type":"step","step":3,"loss":"abc"}',
+    '{"t":1,"type":"done","status":"completed","lora_path":5}',
+    '{"t":1e400,"type":"warning","message":"x"}',
+    '{"t":1,"type":"step","step":3,"loss":1' + "0" * 400 + "}",
+    '{"t":1,"type":"error","message":"\\ud800"}',
+    '{"t":1,"type":"checkpoint","path":"a\\u0000b"}',
+    '{"t":1,"type":"error","message":"m","log_tail":[1]}',
+]
+
+
+@pytest.mark.parametrize("line", BAD_EVENT_LINES)
+def test_a_bad_event_line_is_skipped_and_counted(workspace, capsys, line):
+    run = RunDir(workspace.settings.logs_dir / "peter" / "20260101-000000-peter-abcd")
+    run.path.mkdir(parents=True)
+    write_run_toml(run, {"run_id": run.run_id, "friend": "peter", "backend": "builtin", "created_at": 0}, {})
+    good = '{"t":2,"type":"step","step":4,"max_steps":8,"loss":0.5}'
+    run.events.write_text(f"{good}\n{line}\n{good.replace('4', '5', 1)}\n")
+    assert qbtui(workspace, "runs", "--json") == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["bad_lines"], listed["step"], listed["loss"]) == (1, 5, 0.5)
+    assert qbtui(workspace, "logs", run.run_id) == 0
+    out, err = capsys.readouterr()
+    assert "step 4/8" in out and "step 5/8" in out
+    assert "skipped 1 line(s)" in err and "events.jsonl" in err
+    assert qbtui(workspace, "runs") == 0
+
+
+def test_writers_store_any_text_and_number(tmp_path):
+    with EventWriter(tmp_path / "events.jsonl") as events:
+        events.write("error", message="bad name \udcff.jpg", hint=None, log_tail=["\udcff"])
+        events.write("step", step=1, loss=float("nan"), it_s=float("inf"))
+    error, step = read_events(tmp_path / "events.jsonl")
+    assert error["message"] == "bad name \ufffd.jpg" and step["loss"] is None
