@@ -199,6 +199,11 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
         if not follow or not info.live:
             for event in follower.read_new():
                 print(format_event(event), flush=True)
+            if follower.invalid_lines:
+                print(
+                    f"note: skipped {follower.invalid_lines} line(s) of {follower.path} that are not valid events",
+                    file=sys.stderr,
+                )
             return info.state
         time.sleep(FOLLOW_POLL_S)
 

@@ -1,7 +1,8 @@
 """The event stream both backends write: one JSON object a line in `events.jsonl`.
 
 Every event is a plain dict with `"t"` (unix time) and `"type"`; the fields each type
-must carry are in `REQUIRED_FIELDS`. Writers append whole lines with one `write()` on an
+must carry are in `REQUIRED_FIELDS`, the type of every known field in `FIELD_KINDS`, so a
+reader can use an event's fields without checking them again. Writers append whole lines with one `write()` on an
 `O_APPEND` descriptor, so the trainer and the supervisor can share one file.
 `EventFollower` reads only the bytes added since its last call.
 """
@@ -12,6 +13,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,43 +33,107 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DONE_STATUSES = ("completed", "stopped", "failed")
 SUPERVISOR_STATES = ("started", "backend-exited", "crashed")
+# Unix times qbtui can show as a date (up to the year 5138).
+MAX_TIME = 1e11
+MAX_COUNT = 2**63
+MAX_REPR = 60
 
 
 class EventError(ValueError):
     """A line of events.jsonl that is not a valid event."""
 
 
+def _is_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON `"\\ud800"`) cannot be printed or stored
+        return False
+    return True
+
+
+def _is_path(value: Any) -> bool:
+    return _is_text(value) and value != "" and "\0" not in value
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_COUNT
+
+
+def _is_number(value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_lines(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_text(line) for line in value)
+
+
+# What each field must hold, in every event type that carries it: (check, description).
+FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(
+        ("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt"), (_is_text, "text")
+    ),
+    **dict.fromkeys(("path", "lora_path"), (_is_path, "a file path")),
+    **dict.fromkeys(("step", "max_steps", "images", "pid"), (_is_count, "a non-negative integer")),
+    **dict.fromkeys(("loss", "avg_loss", "lr", "lr_te", "it_s", "eta_s", "weight"), (_is_number, "a finite number")),
+    "log_tail": (_is_lines, "a list of text lines"),
+}
+
+
 def make_event(kind: str, **fields: Any) -> Event:
-    """A validated event of type `kind`, stamped with the current time."""
-    return validate_event({"t": time.time(), "type": kind, **fields})
+    """A validated event of type `kind`, stamped with the current time.
+
+    Non-finite numbers (a NaN loss) become null and text that UTF-8 cannot hold (a file
+    name's undecodable bytes) is replaced, so a writer never fails on its own values.
+    """
+    clean = {key: _storable(value) for key, value in fields.items()}
+    return validate_event({"t": time.time(), "type": kind, **clean})
 
 
 def validate_event(event: Any) -> Event:
-    """Return `event` when it follows the schema, else raise EventError saying why."""
+    """Return `event` when every field it carries has its type, else raise EventError saying why.
+
+    Required fields must be present and not null; optional ones may be null; fields this
+    schema does not know are kept unchecked (no reader uses them).
+    """
     if not isinstance(event, dict):
         raise EventError(f"an event must be a JSON object, not {type(event).__name__}")
     kind = event.get("type")
-    if kind not in REQUIRED_FIELDS:
-        raise EventError(f"unknown event type {kind!r}")
-    if not isinstance(event.get("t"), (int, float)) or isinstance(event.get("t"), bool):
-        raise EventError(f"{kind} event has no numeric time 't'")
-    missing = [name for name in REQUIRED_FIELDS[kind] if name not in event]
+    if not isinstance(kind, str) or kind not in REQUIRED_FIELDS:
+        raise EventError(f"unknown event type {_short(kind)}")
+    t = event.get("t")
+    if not _is_number(t) or not 0 <= t <= MAX_TIME:
+        raise EventError(f"{kind} event has no numeric time 't' (seconds since 1970), but {_short(t)}")
+    missing = [name for name in REQUIRED_FIELDS[kind] if event.get(name) is None]
     if missing:
         raise EventError(f"{kind} event is missing {', '.join(missing)}")
-    if kind == "step" and not isinstance(event["step"], int):
-        raise EventError(f"step event has a non-integer step {event['step']!r}")
+    for name, value in event.items():
+        kind_of_field = FIELD_KINDS.get(name)
+        if kind_of_field is not None and value is not None and not kind_of_field[0](value):
+            raise EventError(f"{kind} event's {name} must be {kind_of_field[1]}, not {_short(value)}")
     if kind == "done" and event["status"] not in DONE_STATUSES:
-        raise EventError(f"done event has an unknown status {event['status']!r}")
+        raise EventError(f"done event has an unknown status {_short(event['status'])}")
     if kind == "supervisor" and event["state"] not in SUPERVISOR_STATES:
-        raise EventError(f"supervisor event has an unknown state {event['state']!r}")
+        raise EventError(f"supervisor event has an unknown state {_short(event['state'])}")
     return event
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_REPR else text[: MAX_REPR - 3] + "..."
 
 
 def parse_event(line: str | bytes) -> Event:
     """One line of events.jsonl as a validated event."""
     try:
         event = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise EventError(f"not JSON: {error}") from None
     return validate_event(event)
 
@@ -83,6 +149,23 @@ def _json_number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _utf8_text(text: str) -> str:
+    """`text` with a file name's undecodable bytes as U+FFFD and any other lone surrogate as `?`."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _storable(value: Any) -> Any:
+    """`value` with non-finite floats as null and text made encodable as UTF-8."""
+    if isinstance(value, str):
+        return value if value.isascii() else _utf8_text(value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return _json_number(value)
 
 
 class EventWriter:
@@ -139,6 +222,7 @@ class EventFollower:
         chunks = self._file.read_chunks()
         if self._file.restarted:
             self._partial = b""
+            self.invalid_lines = 0
         events: list[Event] = []
         for data in chunks:
             events.extend(self._split(data))

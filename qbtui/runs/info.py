@@ -17,7 +17,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
-from qbtui.runs.events import Event, EventFollower
+from qbtui.runs.events import MAX_TIME, Event, EventFollower
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
 from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
@@ -58,6 +58,7 @@ class RunInfo:
     error: str | None
     losses: tuple[float, ...]
     host: str | None = None
+    bad_lines: int = 0  # lines of events.jsonl that were not valid events (skipped)
 
     @property
     def live(self) -> bool:
@@ -83,6 +84,7 @@ class RunInfo:
             "lora_path": str(self.lora_path) if self.lora_path else None,
             "error": self.error,
             "host": self.host,
+            "bad_lines": self.bad_lines,
         }
 
 
@@ -157,6 +159,7 @@ class _RunTracker:
         self.toml_key: tuple[int, int] | None = None
         self.run_table: dict[str, Any] = {}
         self.max_steps_from_toml = 0
+        self.created_at: float | None = None
         self.crash_text: tuple[tuple[int | None, str], str] | None = None
 
     def refresh_toml(self) -> None:
@@ -165,7 +168,8 @@ class _RunTracker:
         if key != self.toml_key:
             data = read_run_toml(self.run)
             self.run_table = data["run"]
-            self.max_steps_from_toml = int(data["train"].get("max_train_steps") or 0)
+            self.max_steps_from_toml = _count(data["train"].get("max_train_steps"))
+            self.created_at = _time(self.run_table.get("created_at"))
             self.toml_key = key
 
     def read(self, queued: bool) -> RunInfo:
@@ -198,11 +202,12 @@ class _RunTracker:
             avg_loss=summary.avg_loss,
             it_s=summary.it_s if live else None,
             eta_s=summary.eta_s if live else None,
-            started_at=summary.started_at or self.run_table.get("created_at"),
+            started_at=summary.started_at or self.created_at,
             lora_path=Path(summary.lora_path) if summary.lora_path else None,
             error=error,
             losses=tuple(summary.losses),
             host=host,
+            bad_lines=self.follower.invalid_lines,
         )
 
     def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:
@@ -225,7 +230,7 @@ class _RunTracker:
             return summary.done_status, summary.error
         if supervisor_alive:
             return "running", summary.error
-        if not has_supervisor and time.time() - float(self.run_table.get("created_at", 0)) < STARTUP_GRACE_S:
+        if not has_supervisor and time.time() - (self.created_at or 0) < STARTUP_GRACE_S:
             return "running", None
         reason = "the supervisor process is gone" if has_supervisor else "the supervisor never started"
         return "crashed", self._crash_text(f"{reason} before the run ended")
@@ -241,6 +246,18 @@ class _RunTracker:
                     text += f"\nlast lines of {log.name}:\n" + "\n".join(lines)
             self.crash_text = (key, text)
         return self.crash_text[1]
+
+
+def _count(value: Any) -> int:
+    """A hand-edited run.toml's step count, 0 unless it is a non-negative integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _time(value: Any) -> float | None:
+    """run.toml's created_at as a unix time, None unless it is a plausible one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TIME:
+        return float(value)
+    return None
 
 
 _trackers: dict[Path, _RunTracker] = {}

@@ -42,6 +42,7 @@ from qbtui.runs.rundir import (
     RUN_ID_PATTERN,
     RunDir,
     dataset_fingerprint,
+    is_friend_part,
     new_run_id,
     read_run_toml,
     run_dir_for,
@@ -337,6 +338,11 @@ def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
         if not run.run_toml.is_file():
             raise QbtuiError(f"no run {run_or_friend}", path=run.path, fix="`qbtui runs` lists the runs")
         return read_run(run)
+    if not is_friend_part(run_or_friend):
+        raise QbtuiError(
+            f"{run_or_friend!r} is neither a run id nor a friend id",
+            fix="run ids look like 20261125-034512-peter-a1b2 (one name, no '/'); `qbtui runs` lists them",
+        )
     runs = [info for info in runs_under(settings.logs_dir) if info.friend_id == run_or_friend]
     if not runs:
         raise QbtuiError(

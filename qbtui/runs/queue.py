@@ -19,7 +19,7 @@ from pathlib import Path
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
-from qbtui.runs.rundir import QUEUE_FOLDER, RunDir, run_dir_for
+from qbtui.runs.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
 
 
 class RunQueue:
@@ -89,7 +89,7 @@ class RunQueue:
         entries = []
         for name in names:
             position, _, run_id = name.partition("-")
-            if position.isdigit() and run_id:
+            if position.isdigit() and friend_of_run_id(run_id) is not None:
                 entries.append((int(position), run_id))
         return sorted(entries)
 

@@ -23,7 +23,10 @@ import tomlkit
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 
-RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-(?P<friend>.+)-[0-9a-f]{4}$")
+# One path component: the friend part is a friend id (no `/`, no leading dot); `\Z`, not `$`,
+# so a trailing newline is no part of an id.
+FRIEND_PART = r"[^\W_][\w-]*"
+RUN_ID_PATTERN = re.compile(rf"\A\d{{8}}-\d{{6}}-(?P<friend>{FRIEND_PART})-[0-9a-f]{{4}}\Z")
 QUEUE_FOLDER = ".queue"
 
 
@@ -87,15 +90,28 @@ def friend_of_run_id(run_id: str) -> str | None:
     return match.group("friend") if match else None
 
 
+def is_friend_part(text: str) -> bool:
+    """True when `text` could be a friend id inside a run id (one path component)."""
+    return re.fullmatch(FRIEND_PART, text) is not None
+
+
 def run_dir_for(logs_dir: Path, run_id: str) -> RunDir:
-    """Where the run `run_id` lives; QbtuiError when the id is malformed."""
+    """Where the run `run_id` lives; QbtuiError when the id is malformed or its folder
+    resolves outside `logs_dir` (a symlinked friend or run folder)."""
     friend_id = friend_of_run_id(run_id)
     if friend_id is None:
         raise QbtuiError(
             f"{run_id!r} is not a run id",
             fix="run ids look like 20261125-034512-peter-a1b2; `qbtui runs` lists them",
         )
-    return RunDir(logs_dir / friend_id / run_id)
+    run = RunDir(logs_dir / friend_id / run_id)
+    if not run.path.resolve().is_relative_to(Path(logs_dir).resolve()):
+        raise QbtuiError(
+            f"run {run_id}'s folder resolves outside the logs folder",
+            path=run.path,
+            fix="replace the symlink by the run's real folder, or remove it",
+        )
+    return run
 
 
 def find_run_dirs(logs_dir: Path) -> list[RunDir]:

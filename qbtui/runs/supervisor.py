@@ -193,12 +193,15 @@ class Supervisor:
             elif event["type"] == "error":
                 error_seen = True
         if backend_done is not None:
+            status, lora_path = backend_done["status"], backend_done.get("lora_path")
+            if status == "completed" and not self._lora_written(lora_path):
+                return "failed", None  # `_finish` writes this `done` after the backend's
             self.backend_wrote_done = True
-            return backend_done["status"], backend_done.get("lora_path")
+            return status, lora_path
         stopped = self.stop_requested_at is not None
         if returncode == 0 and self.backend == "kohya" and not stopped:
-            final = Path(self.table["output_dir"]) / f"{self.table['output_name']}.safetensors"
-            return "completed", str(final) if final.exists() else None
+            final = str(Path(self.table["output_dir"]) / f"{self.table['output_name']}.safetensors")
+            return ("completed", final) if self._lora_written(final) else ("failed", None)
         if stopped:
             last = self.parser.checkpoints[-1] if self.parser and self.parser.checkpoints else None
             return "stopped", last
@@ -211,6 +214,18 @@ class Supervisor:
                 log_tail=lines,
             )
         return "failed", None
+
+    def _lora_written(self, lora_path: str | None) -> bool:
+        """True when a completed backend left its LoRA file; else an error event says it did not."""
+        if lora_path and Path(lora_path).is_file():
+            return True
+        self.events.write(
+            "error",
+            message=f"the {self.backend} backend finished without writing its LoRA file {lora_path or ''}".rstrip(),
+            hint=f"output.log says why (`qbtui logs {self.run.run_id} --raw`); check the LoRA folder's free space and permissions",
+            log_tail=tail_lines(self.run.output_log, ERROR_TAIL_LINES),
+        )
+        return False
 
     def _record_training(self, lora_path: str | None) -> None:
         """Add the training to the registry (idempotent per run id); a failure becomes a warning

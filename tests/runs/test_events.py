@@ -34,7 +34,7 @@ def test_make_event_stamps_time_and_validates():
         (b"not json", "not JSON"),
         (b"[1, 2]", "JSON object"),
         (b'{"type": "step", "step": 1}', "numeric time"),
-        (b'{"t": 1, "type": "step", "step": "one"}', "non-integer"),
+        (b'{"t": 1, "type": "step", "step": "one"}', "non-negative integer"),
         (b'{"t": 1, "type": "supervisor", "state": "asleep"}', "unknown state"),
     ],
 )

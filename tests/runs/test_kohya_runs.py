@@ -53,6 +53,16 @@ def test_kohya_crash_gives_the_traceback_as_an_error(workspace, monkeypatch, wai
     assert len(errors) == 1 and errors[0]["log_tail"][-1] == "RuntimeError: MPS backend out of memory"
 
 
+@pytest.mark.parametrize("backend", ["kohya", "builtin"])
+def test_a_backend_ending_well_without_its_lora_file_fails_the_run(workspace, monkeypatch, wait_for_state, backend):
+    monkeypatch.setenv("STANDIN_MODE", "no-lora")
+    info = manager.start_run(workspace, "peter", backend=backend)
+    done = wait_for_state(info.path, FINAL)
+    assert done.state == "failed" and done.lora_path is None
+    assert "finished without writing its LoRA file" in done.error and "free space" in done.error
+    assert Registry.load(workspace.path).friend("peter").trainings == ()
+
+
 def test_stop_during_a_checkpoint_write_leaves_no_half_written_file(workspace, monkeypatch, wait_for):
     monkeypatch.setenv("STANDIN_MODE", "slow-save")
     monkeypatch.setenv("STANDIN_STEP_S", "0.05")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,7 @@ class TrainingScreen(Screen):
             yield Select([(name, name) for name in presets], value=preset, allow_blank=False, compact=True, id="preset")
             yield Select([(name, name) for name in BACKENDS], value=backend, allow_blank=False, compact=True, id="backend")
             yield Button("Start (s)", id="start", compact=True, variant="primary")
-        yield Static("", id="train-command")
+        yield Static("", id="train-command", markup=False)
         yield RunProgress(self.app.clock, id="train-progress")
         yield LossChart(id="train-loss")
         with Horizontal(id="train-bottom"):
@@ -99,7 +100,7 @@ class TrainingScreen(Screen):
         """Show the exact command the run would execute (or why it cannot run)."""
         try:
             argv = self.app.workspace.command_for(self.friend_id, self.preset, self.backend)
-            text = "$ " + " ".join(argv)
+            text = "$ " + shlex.join(argv)
         except QbtuiError as error:
             text = f"cannot run: {error}"
         self.app.call_from_thread(self.query_one("#train-command", Static).update, text)

@@ -3,7 +3,7 @@
 tqdm progress on stderr redrawn with \r, `saving checkpoint:` on stdout followed by a
 non-atomic chunked write (as sd-scripts does), the final LoRA at the end.
 STANDIN_MODE: "normal", "crash" (traceback at step 2), "slow-save" (each checkpoint
-takes about a second to write). STANDIN_STEP_S: seconds per step.
+takes about a second to write), "no-lora" (exits 0 without writing the final LoRA). STANDIN_STEP_S: seconds per step.
 """
 
 import os
@@ -54,4 +54,5 @@ for step in range(1, steps + 1):
     if step % every == 0 and step < steps:
         save(output_dir / f"{output_name}-step{step:08d}.safetensors")
 sys.stderr.write("\n")
-save(output_dir / f"{output_name}.safetensors")
+if mode != "no-lora":
+    save(output_dir / f"{output_name}.safetensors")

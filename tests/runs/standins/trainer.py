@@ -1,7 +1,8 @@
 """Stand-in for `python -m qbtui.trainer RUN_DIR [--resume]`: fast, scriptable by env vars.
 
 STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step 3 after
-30 log lines), "ignore-term" (SIGTERM does nothing). Writes events like the real trainer,
+30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
+never wrote). Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
 
@@ -75,7 +76,9 @@ for step in range(first, steps + 1):
         eta_s=(steps - step) * delay,
     )
     state.write_text(str(step))
-if stop:
+if mode == "no-lora":
+    emit("done", status="completed", lora_path=str(Path(train["output_dir"]) / "never-written.safetensors"))
+elif stop:
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
 else:
     emit("done", status="completed", lora_path=write_lora(f"{train['output_name']}.safetensors"))
