@@ -155,11 +155,21 @@ def token_first(settings: Settings, friend: Friend, only: Path | None = None) ->
     return _Captions(settings, friend, only).rewrite_first_lines(lambda line: put_token_first(line, friend) if line else line)
 
 
-def _checked_tag(tag: str) -> str:
+def tag_problem(tag: str) -> str | None:
+    """Why `tag` cannot be one caption tag, or None when it can."""
     tag = tag.strip()
-    if not tag or "," in tag or "\n" in tag:
-        raise QbtuiError(f"{tag!r} is not a single tag", fix="give one tag without commas, e.g. 'glasses'")
-    return tag
+    if not tag:
+        return "type a tag"
+    if "," in tag or "\n" in tag:
+        return f"{tag!r} holds a comma or a line break: one tag at a time"
+    return None
+
+
+def _checked_tag(tag: str) -> str:
+    problem = tag_problem(tag)
+    if problem is not None:
+        raise QbtuiError(f"{tag.strip()!r} is not a single tag: {problem}", fix="give one tag without commas, e.g. 'glasses'")
+    return tag.strip()
 
 
 def add_tag(settings: Settings, friend: Friend, tag: str) -> CaptionChanges:

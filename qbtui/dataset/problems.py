@@ -42,6 +42,17 @@ class Problem:
     path: Path | None
     severity: str
 
+    @property
+    def label(self) -> str:
+        """The problem in a few plain words: `not a JPEG`."""
+        return label_of(self.code)
+
+    @property
+    def detail(self) -> str:
+        """The message without the leading `<path>: `, for screens that show the file already."""
+        prefix = f"{self.path}: "
+        return self.message[len(prefix) :] if self.path is not None and self.message.startswith(prefix) else self.message
+
 
 @dataclass(frozen=True)
 class ProblemKind:
