@@ -32,13 +32,15 @@ examples:
 """
 
 CAPTIONS_EPILOG = """\
-Options apply in this order: --init, --token-first, --rename, --remove, --add;
-then --freq prints tag counts (the default when no option is given). A caption that
-is not UTF-8 is left alone and listed (exit 1).
+Options apply in this order: --reencode, --init, --token-first, --rename, --remove,
+--add; then --freq prints tag counts (the default when no option is given). A caption
+that is not UTF-8 is left alone and listed (exit 1); --reencode rewrites it as UTF-8
+(read as Windows-1252) and keeps the original as originals/<name>.not-utf8.txt.
 
 examples:
   qbtui captions peter --init                 write "qb_peter person, <describe>" where missing
   qbtui captions peter --token-first          put qb_peter first in every caption
+  qbtui captions peter --reencode             fix captions saved in an old encoding
   qbtui captions peter --rename specs glasses --add "friendly smile"
   qbtui captions peter --freq                 how consistent are the captions?
 """
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=raw,
     )
     captions.add_argument("name", metavar="NAME", help="friend id or name")
+    captions.add_argument("--reencode", action="store_true", help="rewrite captions that are not UTF-8 as UTF-8 (originals kept)")
     captions.add_argument("--init", action="store_true", help="write the caption template where a caption is missing or empty")
     captions.add_argument("--token-first", action="store_true", help="put the trigger token first in every caption")
     captions.add_argument("--add", metavar="TAG", help="append TAG to every caption lacking it")
@@ -155,7 +158,7 @@ def _print_check(registry: Registry, statuses: list) -> None:
 
 
 def prep_command(args: argparse.Namespace) -> int:
-    from qbtui.dataset import prepare_friend
+    from qbtui.dataset import edits
 
     registry = _registry(args)
     if args.all:
@@ -167,9 +170,9 @@ def prep_command(args: argparse.Namespace) -> int:
     trouble = 0
     for friend in friends:
         try:
-            report = prepare_friend(
+            report = edits.prepare(
                 registry.settings, friend, dry_run=args.dry_run, workers=max(1, args.workers), progress=_progress_printer(friend)
-            )
+            ).prep
         except QbtuiError as error:
             if not args.all:
                 raise
@@ -202,24 +205,27 @@ def _print_report(friend: Friend, report) -> None:
 
 
 def captions_command(args: argparse.Namespace) -> int:
-    from qbtui.dataset import add_tag, init_captions, remove_tag, rename_tag, tag_frequencies, token_first
+    from qbtui.dataset import edits, tag_frequencies
 
     registry = _registry(args)
     friend = find_friend(registry, args.name)
     settings = registry.settings
-    edits = [
-        ("created", args.init and (lambda: init_captions(settings, friend))),
-        ("token first in", args.token_first and (lambda: token_first(settings, friend))),
-        ("renamed in", args.rename and (lambda: rename_tag(settings, friend, *args.rename))),
-        ("removed from", args.remove and (lambda: remove_tag(settings, friend, args.remove))),
-        ("added to", args.add and (lambda: add_tag(settings, friend, args.add))),
+    steps = [
+        ("re-encoded", args.reencode and (lambda: edits.reencode_captions(settings, friend))),
+        ("created", args.init and (lambda: edits.init_captions(settings, friend))),
+        ("token first in", args.token_first and (lambda: edits.token_first(settings, friend))),
+        ("renamed in", args.rename and (lambda: edits.rename_tag(settings, friend, *args.rename))),
+        ("removed from", args.remove and (lambda: edits.remove_tag(settings, friend, args.remove))),
+        ("added to", args.add and (lambda: edits.add_tag(settings, friend, args.add))),
     ]
-    chosen = [(label, edit) for label, edit in edits if edit]
+    chosen = [(label, step) for label, step in steps if step]
     skipped = {}
-    for label, edit in chosen:
-        changed = edit()
-        print(f"{label} {len(changed)} captions")
-        skipped.update((problem.path, problem) for problem in changed.skipped)
+    for label, step in chosen:
+        edit = step()
+        print(f"{label} {len(edit.changed)} captions")
+        for note in edit.notes if label == "re-encoded" else ():
+            print(f"  {note}")
+        skipped.update((problem.path, problem) for problem in edit.skipped)
     for problem in skipped.values():
         print(f"  left alone: {problem.message}\n    fix: {problem.fix}")
     if args.freq or not chosen:

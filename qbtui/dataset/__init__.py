@@ -29,7 +29,8 @@ _EXPORTS = {
     "read_caption": "captions",
     "write_caption": "captions",
     "DatasetWatcher": "watch",
-    "apply_fix": "fixes",
+    "Edit": "edits",
+    "UndoRecord": "edits",
 }
 
 __all__ = sorted(_EXPORTS)

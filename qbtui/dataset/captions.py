@@ -8,6 +8,7 @@ user's words): it is left alone and listed in `.skipped` with its fix.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -66,18 +67,32 @@ def lead_tag(friend: Friend) -> str:
 
 
 def put_token_first(line: str, friend: Friend) -> str:
-    """The caption line with the trigger token leading it; unchanged when it already does."""
+    """The caption line with the trigger token leading it; `line` itself when it already does.
+
+    A tag that starts with the token moves to the front. Otherwise the lead tag
+    (`qb_ben person`) is put first and taken out of the others, with the token and a
+    repeated class word: `smiling qb_ben person, glasses` -> `qb_ben person, smiling, glasses`,
+    `person, man` -> `qb_ben person, man`.
+    """
     pattern = token_pattern(friend.token)
     tags = split_tags(line)
     if tags and pattern.match(tags[0]):
-        return join_tags(tags)
+        return line
     holder = next((index for index, tag in enumerate(tags) if pattern.match(tag)), None)
     if holder is not None:
-        return join_tags([tags[holder], *tags[:holder], *tags[holder + 1 :]])
-    lead = lead_tag(friend)
-    rest = [" ".join(pattern.sub("", tag).split()) for tag in tags]
-    rest = [tag for tag in rest if tag and tag.lower() != lead.lower()]
-    return join_tags([lead, *rest])
+        first, rest = tags[holder], tags[:holder] + tags[holder + 1 :]
+    else:
+        first = lead_tag(friend)
+        words = r"\s+".join(map(re.escape, first.split()))
+        lead_words = re.compile(rf"(?<![\w]){words}(?![\w])", re.IGNORECASE)
+        rest = [" ".join(pattern.sub("", lead_words.sub("", tag)).split()) for tag in tags]
+    class_words = " ".join(pattern.sub("", first).split()).lower()
+    kept: list[str] = []
+    for tag in rest:
+        folded = tag.lower()
+        if tag and folded not in (first.lower(), class_words) and all(folded != seen.lower() for seen in kept):
+            kept.append(tag)
+    return join_tags([first, *kept])
 
 
 class CaptionChanges(list):
@@ -92,12 +107,12 @@ class CaptionChanges(list):
 class _Captions:
     """The friend's existing captions read as text, and those that could not be."""
 
-    def __init__(self, settings: Settings, friend: Friend) -> None:
+    def __init__(self, settings: Settings, friend: Friend, only: Path | None = None) -> None:
         self.settings = settings
         self.friend = friend
         self.texts: dict[Path, str] = {}
         self.skipped: list[Problem] = []
-        for path in _caption_paths(settings, friend):
+        for path in _caption_paths(settings, friend, only):
             if not path.exists():
                 continue
             try:
@@ -118,10 +133,11 @@ class _Captions:
         return CaptionChanges(changed, self.skipped)
 
 
-def _caption_paths(settings: Settings, friend: Friend) -> list[Path]:
-    """The caption path of every image, whether or not the file exists (no duplicates)."""
+def _caption_paths(settings: Settings, friend: Friend, only: Path | None = None) -> list[Path]:
+    """The caption path of every image (or of the photo `only`), whether or not the file exists."""
     status = scan_existing(settings, friend)
-    return list(dict.fromkeys(image.path.with_suffix(CAPTION_SUFFIX) for image in status.images))
+    images = [image for image in status.images if only is None or image.path == only]
+    return list(dict.fromkeys(image.path.with_suffix(CAPTION_SUFFIX) for image in images))
 
 
 def _check_writable(settings: Settings, friend: Friend, folder: Path) -> None:
@@ -129,12 +145,13 @@ def _check_writable(settings: Settings, friend: Friend, folder: Path) -> None:
     check_can_change(settings, friend, folder, originals=False)
 
 
-def init_captions(settings: Settings, friend: Friend) -> CaptionChanges:
-    """Write the friend's template where a caption is missing or empty; returns those files."""
-    captions = _Captions(settings, friend)
+def init_captions(settings: Settings, friend: Friend, only: Path | None = None) -> CaptionChanges:
+    """Write the friend's template where a caption is missing or empty (every photo's, or the
+    photo `only`'s); returns those files."""
+    captions = _Captions(settings, friend, only)
     unreadable = {problem.path for problem in captions.skipped}
     written = []
-    for path in _caption_paths(settings, friend):
+    for path in _caption_paths(settings, friend, only):
         if path in unreadable or captions.texts.get(path, "").strip():
             continue
         if not written:
@@ -144,16 +161,26 @@ def init_captions(settings: Settings, friend: Friend) -> CaptionChanges:
     return CaptionChanges(written, captions.skipped)
 
 
-def token_first(settings: Settings, friend: Friend) -> CaptionChanges:
-    """Put the trigger token first in every caption; returns the files changed."""
-    return _Captions(settings, friend).rewrite_first_lines(lambda line: put_token_first(line, friend) if line else line)
+def token_first(settings: Settings, friend: Friend, only: Path | None = None) -> CaptionChanges:
+    """Put the trigger token first in every caption (or the photo `only`'s); returns the files changed."""
+    return _Captions(settings, friend, only).rewrite_first_lines(lambda line: put_token_first(line, friend) if line else line)
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why `tag` cannot be one caption tag, or None when it can."""
+    tag = tag.strip()
+    if not tag:
+        return "type a tag"
+    if "," in tag or "\n" in tag:
+        return f"{tag!r} holds a comma or a line break: one tag at a time"
+    return None
 
 
 def _checked_tag(tag: str) -> str:
-    tag = tag.strip()
-    if not tag or "," in tag or "\n" in tag:
-        raise QbtuiError(f"{tag!r} is not a single tag", fix="give one tag without commas, e.g. 'glasses'")
-    return tag
+    problem = tag_problem(tag)
+    if problem is not None:
+        raise QbtuiError(f"{tag.strip()!r} is not a single tag: {problem}", fix="give one tag without commas, e.g. 'glasses'")
+    return tag.strip()
 
 
 def add_tag(settings: Settings, friend: Friend, tag: str) -> CaptionChanges:

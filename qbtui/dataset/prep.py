@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import fcntl
 import json
-import multiprocessing
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui.atomicfile import TEMP_SUFFIX, fsync_dir, is_temp_file, write_text_atomic
 from qbtui.dataset.guard import check_can_change, unwritable_error
+from qbtui.dataset.prep_pool import WorkerDied, render_in_workers
+from qbtui.dataset.prep_worker import render_or_error
 from qbtui.dataset.problems import Problem, make_problem
-from qbtui.dataset.render import render_prepared_jpeg
 from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, folder_outside_problem, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
@@ -78,21 +76,23 @@ def prepare_friend(
     dry_run: bool = False,
     workers: int = 2,
     progress: Progress | None = None,
+    only: Path | None = None,
 ) -> PrepReport:
-    """Prepare every photo of the friend that needs it; bad files are reported and skipped."""
+    """Prepare every photo of the friend that needs it (or only the photo `only`); bad files
+    are reported and skipped. `progress(done, total, path)` follows each photo."""
     status = scan_existing(settings, friend)
     if dry_run:
         outside = folder_outside_problem(settings, friend, status.folder)
         if outside is not None:
             raise QbtuiError(outside.message, path=status.folder, fix=outside.fix)
-        actions, skipped = plan_prep(status, originals_dir(settings, friend))
+        actions, skipped = plan_prep(status, originals_dir(settings, friend), only)
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
     check_can_change(settings, friend, status.folder)
     try:
         with _prep_lock(friend_root(settings, friend)):
             recovered, journal_problems = recover_interrupted(status.folder, friend.id)
             status = scan_existing(settings, friend)
-            actions, skipped = plan_prep(status, originals_dir(settings, friend))
+            actions, skipped = plan_prep(status, originals_dir(settings, friend), only)
             done, failed = _execute(actions, workers, progress, friend.id)
     except PermissionError as error:
         raise unwritable_error(Path(error.filename or status.folder).parent, friend.id) from None
@@ -103,9 +103,15 @@ def prepare_friend(
 
 @contextmanager
 def _prep_lock(root: Path) -> Iterator[None]:
-    with open(root / LOCK_NAME, "a") as handle:
+    """Hold `<root>/.qbtui-prep.lock` (an flock); the file is removed again on the way out,
+    whatever happened. A lock file removed by the holder before we locked it is not a lock:
+    its inode no longer matches the path, so we report a concurrent prep."""
+    path = root / LOCK_NAME
+    with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not path.exists() or not os.path.samestat(os.fstat(handle.fileno()), path.stat()):
+                raise BlockingIOError
         except BlockingIOError:
             raise QbtuiError(
                 "another prep of this friend is running", path=root, fix="wait for it to finish, then run prep again"
@@ -113,6 +119,7 @@ def _prep_lock(root: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            path.unlink(missing_ok=True)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -140,8 +147,9 @@ class NameBook:
         return candidate
 
 
-def plan_prep(status: FriendStatus, originals: Path) -> tuple[list[PrepAction], list[Problem]]:
-    """The photos to prepare, with targets and kept names chosen; unreadable ones skipped."""
+def plan_prep(status: FriendStatus, originals: Path, only: Path | None = None) -> tuple[list[PrepAction], list[Problem]]:
+    """The photos to prepare (all, or only the photo `only`), with targets and kept names
+    chosen; unreadable ones skipped."""
     folder = status.folder
     names = NameBook(folder)
     kept_names = NameBook(originals)
@@ -152,6 +160,8 @@ def plan_prep(status: FriendStatus, originals: Path) -> tuple[list[PrepAction], 
     skipped: list[Problem] = []
     for image in status.images:
         codes = {problem.code for problem in image.problems}
+        if only is not None and image.path != only:
+            continue
         if codes & SKIP_CODES:
             skipped.extend(problem for problem in image.problems if problem.code in SKIP_CODES)
             continue
@@ -194,7 +204,8 @@ def _execute(
     done: list[PrepAction] = []
     failed: list[Problem] = []
     try:
-        for index, (action, rendered) in enumerate(zip(actions, _render_all(actions, workers)), start=1):
+        for count, (index, rendered) in enumerate(_render_all(actions, workers), start=1):
+            action = actions[index]
             if isinstance(rendered, bytes):
                 done.append(commit_prepared(action, rendered))
             else:
@@ -202,32 +213,24 @@ def _execute(
                     make_problem("unreadable", f"{action.source}: could not be prepared: {rendered}", action.source, friend_id)
                 )
             if progress is not None:
-                progress(index, len(actions), action.source)
-    except BrokenProcessPool:
+                progress(count, len(actions), action.source)
+    except WorkerDied as error:
         raise QbtuiError(
-            f"a worker process died after {len(done)} of {len(actions)} photos (out of memory?)",
+            f"a worker process died after {len(done)} of {len(actions)} photos ({error}; out of memory?)",
             path=actions[0].source.parent,
             fix=f"run `qbtui prep {friend_id} --workers 1`; the photos already prepared are kept",
         ) from None
     return done, failed
 
 
-def _render_or_error(path: Path) -> bytes | str:
-    """The prepared JPEG, or why this one file could not be converted (it is then skipped)."""
-    try:
-        return render_prepared_jpeg(path)
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-
-
-def _render_all(actions: list[PrepAction], workers: int) -> Iterator[bytes | str]:
+def _render_all(actions: list[PrepAction], workers: int) -> Iterator[tuple[int, bytes | str]]:
+    """(index into `actions`, JPEG or error) per photo: in this process for one photo or one
+    worker, else in worker processes (see prep_pool), in the order they finish."""
     sources = [action.source for action in actions]
     if workers <= 1 or len(sources) < 2:
-        yield from map(_render_or_error, sources)
+        yield from enumerate(map(render_or_error, sources))
         return
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
-        yield from pool.map(_render_or_error, sources)
+    yield from render_in_workers(sources, workers)
 
 
 def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
@@ -364,6 +367,11 @@ def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
     An image takes its caption along unless another photo shares its stem. Returns
     the image's new path.
     """
+    return move_out(settings, friend, path)[0][1]
+
+
+def move_out(settings: Settings, friend: Friend, path: Path) -> list[tuple[Path, Path]]:
+    """`move_to_originals`, returning every (from, to) move made: the file first, then its caption."""
     path = Path(path)
     root = friend_root(settings, friend)
     if path.parent.parent != root or not path.parent.name.endswith(f"_{friend.id}"):
@@ -382,8 +390,11 @@ def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Path:
         and not any(other != path and other.stem == path.stem and other != caption for other in path.parent.iterdir())
     )
     os.replace(path, kept)
+    moves = [(path, kept)]
     if takes_caption:
-        os.replace(caption, originals / _kept_name(book, kept.with_suffix(CAPTION_SUFFIX)))
+        kept_caption = originals / _kept_name(book, kept.with_suffix(CAPTION_SUFFIX))
+        os.replace(caption, kept_caption)
+        moves.append((caption, kept_caption))
     fsync_dir(originals)
     fsync_dir(path.parent)
-    return kept
+    return moves

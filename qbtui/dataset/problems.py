@@ -12,7 +12,11 @@ Actions name the fix qbtui can apply itself:
   "token-first"       token_first: put the trigger token at the start
   "move-to-originals" move_to_originals: move the file out of the training folder
   "add-folder"        create the training folder
+  "re-encode"         reencode_caption: rewrite a non-UTF-8 caption as UTF-8 (original kept)
   None                the user must act (edit a file, rename a folder, add photos)
+
+Codes are for scripts (`--json`); people read `label` (a few plain words, short enough
+for a list row) and `ACTION_WORDS`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ class Problem:
     path: Path | None
     severity: str
 
+    @property
+    def label(self) -> str:
+        """The problem in a few plain words: `not a JPEG`."""
+        return label_of(self.code)
+
+    @property
+    def detail(self) -> str:
+        """The message without the leading `<path>: `, for screens that show the file already."""
+        prefix = f"{self.path}: "
+        return self.message[len(prefix) :] if self.path is not None and self.message.startswith(prefix) else self.message
+
 
 @dataclass(frozen=True)
 class ProblemKind:
@@ -46,35 +61,86 @@ class ProblemKind:
     severity: str
     action: str | None
     fix: str
+    label: str = ""
+
+
+ACTION_WORDS: dict[str, str] = {
+    "prep": "prepare it as a 512x512 JPEG (original kept)",
+    "caption-init": "write the caption template",
+    "token-first": "put the trigger token first",
+    "move-to-originals": "move it to originals/",
+    "add-folder": "create the training folder",
+    "re-encode": "re-encode the caption as UTF-8 (original kept)",
+}
+
+
+def label_of(code: str) -> str:
+    """The problem in a few plain words (`not a JPEG`); codes without a label read as words."""
+    kind = CATALOGUE.get(code)
+    return kind.label if kind is not None and kind.label else code.replace("-", " ")
 
 
 CATALOGUE: dict[str, ProblemKind] = {
-    "not-512": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to letterbox it to 512x512 on white"),
-    "not-jpeg": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to convert it to a JPEG (the original is kept)"),
-    "no-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write a .txt with the same name"),
-    "empty-caption": ProblemKind(ERROR, "caption-init", "run `qbtui captions {friend} --init` or write the caption"),
-    "token-missing": ProblemKind(ERROR, "token-first", "run `qbtui captions {friend} --token-first` to add the trigger token"),
+    "not-512": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to letterbox it to 512x512 on white", label="not 512x512"),
+    "not-jpeg": ProblemKind(
+        ERROR, "prep", "run `qbtui prep {friend}` to convert it to a JPEG (the original is kept)", label="not a JPEG"
+    ),
+    "no-caption": ProblemKind(
+        ERROR, "caption-init", "run `qbtui captions {friend} --init` or write a .txt with the same name", label="no caption"
+    ),
+    "empty-caption": ProblemKind(
+        ERROR, "caption-init", "run `qbtui captions {friend} --init` or write the caption", label="empty caption"
+    ),
+    "token-missing": ProblemKind(
+        ERROR, "token-first", "run `qbtui captions {friend} --token-first` to add the trigger token", label="token missing"
+    ),
     "token-not-first": ProblemKind(
-        WARNING, "token-first", "run `qbtui captions {friend} --token-first` to move the token to the start"
+        WARNING,
+        "token-first",
+        "run `qbtui captions {friend} --token-first` to move the token to the start",
+        label="token not first",
     ),
-    "caption-not-utf8": ProblemKind(ERROR, None, "re-save the caption as UTF-8 text in your editor"),
-    "unreadable": ProblemKind(ERROR, "move-to-originals", "re-export the photo, or move it out of the training folder"),
-    "zero-bytes": ProblemKind(ERROR, "move-to-originals", "copy the photo again, or move the empty file out"),
-    "bad-mode": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to convert it to 8-bit sRGB RGB"),
-    "transparency": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to flatten it onto white"),
-    "exif-rotation": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to apply the EXIF orientation (kohya ignores it)"),
-    "too-small": ProblemKind(WARNING, "prep", "use a larger photo if you have one; `qbtui prep {friend}` upscales this one"),
-    "near-duplicate": ProblemKind(WARNING, "move-to-originals", "keep the best of the similar photos and move the others out"),
-    "stem-clash": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}`: it gives the second photo its own name"),
-    "orphan-caption": ProblemKind(WARNING, "move-to-originals", "rename it to match its photo, or move it out"),
-    "unsupported-type": ProblemKind(WARNING, "move-to-originals", "move it out of the training folder (kohya ignores it)"),
-    "too-few-images": ProblemKind(ERROR, None, f"add photos: the guide asks for {MIN_IMAGES} to {MAX_IMAGES}"),
+    "caption-not-utf8": ProblemKind(
+        ERROR,
+        "re-encode",
+        "run `qbtui captions {friend} --reencode` (the original is kept in originals/), or re-save it as UTF-8",
+        label="caption not UTF-8",
+    ),
+    "unreadable": ProblemKind(
+        ERROR, "move-to-originals", "re-export the photo, or move it out of the training folder", label="unreadable"
+    ),
+    "zero-bytes": ProblemKind(ERROR, "move-to-originals", "copy the photo again, or move the empty file out", label="empty file"),
+    "bad-mode": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to convert it to 8-bit sRGB RGB", label="not RGB colour"),
+    "transparency": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to flatten it onto white", label="transparent"),
+    "exif-rotation": ProblemKind(
+        ERROR, "prep", "run `qbtui prep {friend}` to apply the EXIF orientation (kohya ignores it)", label="sideways (EXIF)"
+    ),
+    "too-small": ProblemKind(
+        WARNING, "prep", "use a larger photo if you have one; `qbtui prep {friend}` upscales this one", label="small photo"
+    ),
+    "near-duplicate": ProblemKind(
+        WARNING, "move-to-originals", "keep the best of the similar photos and move the others out", label="near duplicate"
+    ),
+    "stem-clash": ProblemKind(
+        ERROR, "prep", "run `qbtui prep {friend}`: it gives the second photo its own name", label="name clash"
+    ),
+    "orphan-caption": ProblemKind(
+        WARNING, "move-to-originals", "rename it to match its photo, or move it out", label="caption, no photo"
+    ),
+    "unsupported-type": ProblemKind(
+        WARNING, "move-to-originals", "move it out of the training folder (kohya ignores it)", label="not an image"
+    ),
+    "too-few-images": ProblemKind(
+        ERROR, None, f"add photos: the guide asks for {MIN_IMAGES} to {MAX_IMAGES}", label="too few photos"
+    ),
     "too-many-images": ProblemKind(
-        WARNING, None, f"keep the best {MAX_IMAGES} and move the rest to originals/; more rarely helps"
+        WARNING, None, f"keep the best {MAX_IMAGES} and move the rest to originals/; more rarely helps", label="too many photos"
     ),
-    "folder-missing": ProblemKind(ERROR, "add-folder", "create the folder and copy the friend's photos into it"),
+    "folder-missing": ProblemKind(
+        ERROR, "add-folder", "create the folder and copy the friend's photos into it", label="no folder"
+    ),
     "repeats-mismatch": ProblemKind(
-        ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml"
+        ERROR, None, "rename the folder to the registry's repeats, or change repeats in registry.toml", label="repeats differ"
     ),
     "broken-link": ProblemKind(ERROR, None, "remove the link, or point it at a real photo (a loop or a missing target)"),
     "not-a-file": ProblemKind(ERROR, None, "rename it or move it out of the training folder: only files can be photos"),

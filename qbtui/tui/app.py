@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import getpass
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from qbtui.errors import QbtuiError
 from qbtui.tui.commands import QbtuiCommands
@@ -23,6 +25,22 @@ from qbtui.tui.workspace import Workspace
 
 # Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
 DASHBOARD_DEPTH = 2
+
+# Worker state changes go to the node that started the worker and stop there; bubbling
+# them lets the app's one handler report every failed worker, whichever screen ran it.
+Worker.StateChanged.bubble = True
+
+log = logging.getLogger(__name__)
+
+
+def failure_text(worker: Worker) -> str:
+    """A failed worker in words: a QbtuiError's message and fix, else what failed and why."""
+    error = worker.error
+    if isinstance(error, QbtuiError):
+        where = f"{error.path.name}: " if error.path is not None else ""
+        return f"{where}{error.message}" + (f"\n{error.fix}" if error.fix else "")
+    task = (worker.name or "a background task").strip("_").replace("_", " ")
+    return f"{task} failed: {type(error).__name__}: {error}"
 
 
 def settle_heap() -> None:
@@ -155,6 +173,15 @@ class QbtuiApp(App[None]):
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self._tell_screen(RunsUpdated(message.run_ids))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one report of a failed worker: a readable toast; the traceback goes to the log."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        self.log.error(f"worker {event.worker.name} failed: {error!r}")
+        self.notify(failure_text(event.worker), title="Something failed", severity="error", timeout=12, markup=False)
 
     def on_workspace_error(self, message: WorkspaceError) -> None:
         self.notify(message.text, severity="error", timeout=10)

@@ -259,9 +259,7 @@ class Workspace:
 
         return command_for(self.registry, friend_id, preset, backend)
 
-    def start_run(
-        self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False
-    ) -> RunInfo:
+    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False) -> RunInfo:
         """Start a detached run for a friend (`force`: despite dataset problems); polled at once."""
         from qbtui.runs import start_run
 

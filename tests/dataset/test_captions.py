@@ -54,7 +54,9 @@ def test_init_leaves_a_non_utf8_caption_alone(settings, friend, three):
         ("man, qb_peter person, glasses", "qb_peter person, man, glasses"),
         ("man, glasses", "qb_peter person, man, glasses"),
         ("happy qb_peter, glasses", "qb_peter person, happy, glasses"),
-        ("person, man", "qb_peter person, person, man"),
+        ("person, man", "qb_peter person, man"),
+        ("smiling qb_peter person, glasses", "qb_peter person, smiling, glasses"),
+        ("qb_peter person,man", "qb_peter person,man"),
         ("", "qb_peter person"),
     ],
 )

@@ -134,3 +134,13 @@ def test_prep_all_reports_a_missing_folder_and_goes_on(registry, settings, capsy
     assert run(registry, "prep", "--all") == 1
     out = capsys.readouterr().out
     assert "Peter: not prepared" in out and "Anna: prepared 1" in out
+
+
+def test_captions_reencode_fixes_a_non_utf8_caption_and_keeps_the_original(registry, settings, friend, folder, photos, capsys):
+    photos.jpeg(folder / "a.jpg", seed=1)
+    (folder / "a.txt").write_bytes(b"qb_peter person, caf\xe9")
+    assert run(registry, "captions", "peter", "--reencode", "--add", "beard") == 0
+    out = capsys.readouterr().out
+    assert "re-encoded 1 captions" in out and "originals/a.not-utf8.txt" in out
+    assert (folder / "a.txt").read_text(encoding="utf-8") == "qb_peter person, café, beard\n"
+    assert (originals_dir(settings, friend) / "a.not-utf8.txt").read_bytes() == b"qb_peter person, caf\xe9"

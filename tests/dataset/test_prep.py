@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import qbtui.dataset.prep as prep_module
+import qbtui.dataset.prep_worker as prep_worker
 from qbtui.dataset import move_to_originals, prepare_friend, scan_friend
 from qbtui.dataset.prep import PREP_CODES
 from qbtui.errors import QbtuiError
@@ -209,8 +210,8 @@ def test_decode_failure_during_render_is_reported(settings, friend, folder, phot
             raise OSError("broken data stream")
         return real(path)
 
-    real = prep_module.render_prepared_jpeg
-    monkeypatch.setattr(prep_module, "render_prepared_jpeg", broken)
+    real = prep_worker.render_prepared_jpeg
+    monkeypatch.setattr(prep_worker, "render_prepared_jpeg", broken)
     report = prepare_friend(settings, friend, workers=1)
     assert [a.source.name for a in report.done] == ["wide.jpg"]
     assert [(p.code, p.path.name) for p in report.skipped] == [("unreadable", "other.jpg")]
@@ -222,7 +223,8 @@ def test_progress_is_reported_per_photo(settings, friend, folder, photos):
         photos.jpeg(folder / f"w{index}.jpg", seed=index, size=(700, 500))
     seen = []
     prepare_friend(settings, friend, workers=2, progress=lambda done, total, path: seen.append((done, total, path.name)))
-    assert seen == [(1, 3, "w0.jpg"), (2, 3, "w1.jpg"), (3, 3, "w2.jpg")]
+    assert [(done, total) for done, total, _name in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert sorted(name for _done, _total, name in seen) == ["w0.jpg", "w1.jpg", "w2.jpg"]
 
 
 def test_missing_folder_is_a_clear_error(settings, friend):
@@ -291,7 +293,7 @@ def test_move_to_originals_refuses_files_elsewhere(settings, friend, tmp_path):
 
 
 def test_a_dying_worker_pool_is_a_clear_error_and_keeps_finished_photos(settings, friend, folder, photos, monkeypatch):
-    from concurrent.futures.process import BrokenProcessPool
+    from qbtui.dataset.prep_pool import WorkerDied
 
     photos.jpeg(folder / "a.jpg", seed=1, size=(700, 500))
     photos.jpeg(folder / "b.jpg", seed=2, size=(700, 500))
@@ -300,10 +302,34 @@ def test_a_dying_worker_pool_is_a_clear_error_and_keeps_finished_photos(settings
     def dies_after_one(actions, workers):
         rendered = real_render_all(actions, 1)
         yield next(rendered)
-        raise BrokenProcessPool("killed")
+        raise WorkerDied("exit code -9")
 
     monkeypatch.setattr(prep_module, "_render_all", dies_after_one)
     with pytest.raises(QbtuiError) as caught:
         prepare_friend(settings, friend)
     assert "--workers 1" in caught.value.fix
     assert (originals_dir(settings, friend) / "a.jpg").exists() and (folder / "b.jpg").exists()
+    assert not (friend_root(settings, friend) / prep_module.LOCK_NAME).exists()
+
+
+def test_the_lock_is_released_and_removed_whatever_fails(settings, friend, folder, photos, monkeypatch):
+    photos.jpeg(folder / "a.jpg", seed=1, size=(700, 500))
+
+    def fails(actions, workers):
+        raise ValueError("bad value(s) in fds_to_keep")
+        yield
+
+    monkeypatch.setattr(prep_module, "_render_all", fails)
+    with pytest.raises(ValueError):
+        prepare_friend(settings, friend)
+    assert not (friend_root(settings, friend) / prep_module.LOCK_NAME).exists()
+    monkeypatch.undo()
+    assert [action.source.name for action in prepare_friend(settings, friend).done] == ["a.jpg"]
+
+
+def test_only_one_photo_is_prepared_when_asked(settings, friend, folder, photos):
+    photos.jpeg(folder / "a.jpg", seed=1, size=(700, 500))
+    photos.jpeg(folder / "b.jpg", seed=2, size=(700, 500))
+    report = prepare_friend(settings, friend, only=folder / "a.jpg")
+    assert [action.source.name for action in report.done] == ["a.jpg"]
+    assert len(list(originals_dir(settings, friend).iterdir())) == 1

@@ -8,8 +8,9 @@ from pathlib import Path
 from PIL import Image
 from textual.widgets import ProgressBar, Static, TextArea
 
-from qbtui.tui.screens.dataset import DatasetScreen, token_as_tag
-from qbtui.tui.widgets.caption_history import CaptionChange, CaptionHistory, undo_step
+from qbtui.dataset import edits
+from qbtui.tui.screens.dataset import DatasetScreen
+from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
 from qbtui.tui.widgets.preview import ImagePreview
@@ -46,8 +47,8 @@ async def test_list_shows_status_per_photo_and_previews_the_selection(demo_regis
         shown = lines(screen)
         assert len(shown) == 12
         assert shown["photo_00.jpg"] == "✓ photo_00.jpg"
-        assert shown["photo_09.jpg"] == "✗ photo_09.jpg no-caption"
-        assert "too-few-images" in str(screen.query_one("#dataset-summary", Static).content)
+        assert shown["photo_09.jpg"] == "✗ photo_09.jpg no caption"
+        assert "too few photos" in str(screen.query_one("#dataset-summary", Static).content)
         preview = screen.query_one(ImagePreview)
         assert preview.shown == folder(demo_registry) / "photo_00.jpg"
         assert screen.query_one("#caption", TextArea).text == "qb_anna person, smiling, photo 0"
@@ -97,7 +98,7 @@ async def test_insert_token_then_token_first_then_undo(demo_registry, app_factor
         await pilot.press("e", "ctrl+u", *"smiling, ", "ctrl+t", "ctrl+s")
         await workers_idle(pilot)
         assert caption.read_text() == "smiling, qb_anna\n"
-        assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token-not-first"
+        assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token not first"
         await pilot.press("t")
         await workers_idle(pilot)
         assert caption.read_text() == "qb_anna, smiling\n"
@@ -130,7 +131,7 @@ async def test_prep_from_the_dataset_screen_turns_a_png_into_a_jpeg_and_keeps_th
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
-        assert lines(screen)["beach.png"].startswith("✗ beach.png not-jpeg")
+        assert lines(screen)["beach.png"].startswith("✗ beach.png not a JPEG")
         await pilot.press("f")
         await workers_idle(pilot)
         assert not (folder(demo_registry) / "beach.png").exists()
@@ -156,7 +157,7 @@ async def test_fix_all_writes_the_missing_captions_and_undo_removes_them(demo_re
         await pilot.press("u")
         await workers_idle(pilot)
         assert not any(path.exists() for path in created)
-        assert lines(screen)["photo_10.jpg"] == "✗ photo_10.jpg no-caption"
+        assert lines(screen)["photo_10.jpg"] == "✗ photo_10.jpg no caption"
 
 
 async def test_move_to_originals_asks_first(demo_registry, app_factory):
@@ -195,7 +196,7 @@ async def test_bulk_tag_rename_shows_frequencies_and_can_be_undone(demo_registry
         captions = sorted(folder(demo_registry).glob("*.txt"))
         assert len(captions) == 9
         assert all(", grinning," in path.read_text() for path in captions)
-        assert "rename tag 'smiling' to 'grinning': 9 captions changed" in notifications(app)
+        assert "renamed 'smiling': 9 captions changed" in notifications(app)
         await pilot.press("u")
         await workers_idle(pilot)
         assert all(", smiling," in path.read_text() for path in captions)
@@ -237,24 +238,15 @@ def test_undo_never_overwrites_a_caption_changed_since(tmp_path: Path):
     caption = tmp_path / "a.txt"
     caption.write_text("after\n")
     history = CaptionHistory(limit=2)
-    assert not history.record("nothing", [CaptionChange(caption, "same", "same")])
-    history.record("one", [CaptionChange(caption, "before\n", "after\n")])
+    assert not history.record(edits.UndoRecord("nothing"))
+    history.record(edits.UndoRecord("one", (edits.FileChange(caption, b"before\n", b"after\n"),)))
     caption.write_text("edited by hand\n")
-    result = undo_step(history.pop())
-    assert result.skipped == (caption,) and result.restored == ()
+    result = edits.undo(history.pop())
+    assert result.left == (caption,) and result.restored == ()
     assert caption.read_text() == "edited by hand\n"
     for label in ("a", "b", "c"):
-        history.record(label, [CaptionChange(caption, None, label)])
+        history.record(edits.UndoRecord(label, (edits.FileChange(caption, None, label.encode()),)))
     assert len(history) == 2 and history.pop().label == "c"
-
-
-def test_inserted_token_stands_as_its_own_tag():
-    assert token_as_tag("smiling", (0, 7), "qb") == ", qb"
-    assert token_as_tag("smiling, ", (0, 9), "qb") == "qb"
-    assert token_as_tag("smiling,", (0, 8), "qb") == " qb"
-    assert token_as_tag("smiling", (0, 0), "qb") == "qb, "
-    assert token_as_tag("a, b", (0, 3), "qb") == "qb, "
-    assert token_as_tag("", (0, 0), "qb") == "qb"
 
 
 async def test_a_rescan_during_an_edit_never_redirects_the_save(demo_registry, app_factory):
@@ -277,11 +269,11 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot, "sam")
-        assert "folder-missing" in str(screen.query_one("#dataset-summary", Static).content)
+        assert "no folder" in str(screen.query_one("#dataset-summary", Static).content)
         await pilot.press("ctrl+f")
         await workers_idle(pilot)
         assert folder(demo_registry, "sam").is_dir()
-        assert "folder-missing" not in str(screen.query_one("#dataset-summary", Static).content)
+        assert "no folder" not in str(screen.query_one("#dataset-summary", Static).content)
         assert f"no photos yet: copy some into {folder(demo_registry, 'sam')}" in str(
             screen.query_one("#dataset-problems", Static).content
         )

@@ -2,10 +2,10 @@
 
 Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels,
 ctrl+t inserts the token), put the token first (t), jump to the next problem (n), fix
-the selected photo (f) or everything (F, ctrl+f), move a photo to `originals/` (o),
-edit tags across all captions (b) and undo caption changes (u, ctrl+z). Every file
-change runs in a thread worker and is followed by a rescan, so problems update without
-a key press; the app's `FriendChanged` does the same for changes made elsewhere.
+the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
+`originals/` (o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
+a call into `qbtui.dataset.edits` in a thread worker, followed by a rescan; the screen
+keeps no caption rule of its own. A worker that fails is reported by the app.
 """
 
 from __future__ import annotations
@@ -24,25 +24,20 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, OptionList, ProgressBar, Static, TextArea
 
+from qbtui.dataset import edits
+from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend
 from qbtui.tui.messages import FriendChanged, RegistryChanged
-from qbtui.tui.widgets import dataset_actions
-from qbtui.tui.widgets.caption_history import (
-    CaptionChange,
-    CaptionHistory,
-    UndoStep,
-    read_caption_file,
-    undo_step,
-)
+from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
-from qbtui.tui.widgets.dataset_list import DatasetImageList
+from qbtui.tui.widgets.dataset_list import DatasetImageList, loose_files
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 from qbtui.tui.widgets.tag_editor import TagEdit, TagEditorScreen
 
 if TYPE_CHECKING:
-    from qbtui.dataset import FriendStatus, ImageStatus
+    from qbtui.dataset import FriendStatus, ImageStatus, Problem
 
 EDIT_ACTIONS = frozenset({"save", "cancel_edit", "insert_token"})
 BROWSE_ACTIONS = frozenset(
@@ -50,20 +45,17 @@ BROWSE_ACTIONS = frozenset(
 )
 
 
-def token_as_tag(text: str, cursor: tuple[int, int], token: str) -> str:
-    """What to insert at `cursor` so the token stands as its own comma-separated tag."""
-    row, column = cursor
-    lines = text.split("\n")
-    before = "\n".join(lines[:row] + [lines[row][:column]]) if lines else ""
-    after = "\n".join([lines[row][column:]] + lines[row + 1 :]) if lines else ""
-    if not before.strip():
-        prefix = ""
-    elif before.rstrip().endswith(","):
-        prefix = "" if before.endswith(" ") else " "
-    else:
-        prefix = ", "
-    suffix = ", " if after.strip() and not after.lstrip().startswith(",") else ""
-    return prefix + token + suffix
+def problem_line(problem: Problem) -> str:
+    """`✗ not RGB colour: colour mode L, not 8-bit RGB` (plain words, no codes)."""
+    return f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {problem.detail}"
+
+
+def fix_line(problems: tuple[Problem, ...] | list[Problem], key: str = "f") -> str | None:
+    """`f: prepare it as a 512x512 JPEG (original kept), write the caption template`, or None."""
+    actions = edits.fixable_actions(problems) or [p.action for p in problems if p.action == "move-to-originals"][:1]
+    if not actions:
+        return None
+    return f"{key}: " + ", ".join(ACTION_WORDS[action] for action in actions)
 
 
 class DatasetScreen(Screen[None]):
@@ -163,6 +155,10 @@ class DatasetScreen(Screen[None]):
         return self.app.workspace.friend(self.friend_id)
 
     @property
+    def settings(self):
+        return self.app.workspace.settings
+
+    @property
     def image_list(self) -> DatasetImageList:
         return self.query_one(DatasetImageList)
 
@@ -185,15 +181,11 @@ class DatasetScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dataset-scan", exit_on_error=False)
     def rescan(self) -> None:
         """Scan the folder again (cached by mtime and size) and show the result."""
-        try:
-            status = self.app.workspace.rescan(self.friend_id)
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=10)
-            return
+        status = self.app.workspace.rescan(self.friend_id)
         self.app.call_from_thread(self.show_status, status)
 
     def show_status(self, status: FriendStatus) -> None:
-        """Render a scan: the list, the summary and the selected photo."""
+        """Render a scan: the list, the summary and the selected row."""
         self.status = status
         self.image_list.show_status(status)
         self.image_list.border_title = f"{status.image_count} photos"
@@ -205,7 +197,12 @@ class DatasetScreen(Screen[None]):
         friend = self.friend
         state = "ready to train" if status.ready else "not ready"
         lines = [f"{friend.name} · {friend.token} · {status.image_count} photos · {status.caption_count} captions · {state}"]
-        lines += [f"{'✗' if problem.severity == 'error' else '!'} {problem.code}: {problem.fix}" for problem in status.problems]
+        loose = loose_files(status)
+        for problem in status.problems:
+            if problem not in loose:
+                lines.append(f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {problem.fix}")
+        if loose:
+            lines.append(f"! {len(loose)} file{'s' if len(loose) != 1 else ''} that are not photos, listed last (o moves out)")
         self.query_one("#dataset-summary", Static).update(Content("\n".join(lines)))
 
     def on_friend_changed(self, message: FriendChanged) -> None:
@@ -228,12 +225,19 @@ class DatasetScreen(Screen[None]):
 
     def _show_selected(self) -> None:
         image = self.image_list.selected
+        loose = self.image_list.selected_loose
         preview = self.query_one(ImagePreview)
+        problems = self.query_one("#dataset-problems", Static)
         if image is None:
             preview.path = None
             self._set_caption_text("")
+            if loose is not None:
+                self.caption.border_title = f"{loose.path.name} · not a photo"
+                problems.set_class(True, "-bad")
+                lines = [problem_line(loose), f"o: {ACTION_WORDS['move-to-originals']}"]
+                problems.update(Content("\n".join(lines)))
+                return
             folder = self.status.folder if self.status else None
-            problems = self.query_one("#dataset-problems", Static)
             problems.remove_class("-bad")
             problems.update(Content(f"no photos yet: copy some into {folder}"))
             return
@@ -244,13 +248,11 @@ class DatasetScreen(Screen[None]):
             self.caption.border_title = (
                 f"Caption · {image.path.stem}.txt" if image.caption_path else "Caption · none (f creates one)"
             )
-        problems = self.query_one("#dataset-problems", Static)
         problems.set_class(bool(image.problems), "-bad")
         if image.problems:
-            fixable = sorted({problem.action for problem in image.problems if problem.action})
-            lines = [f"f: {', '.join(fixable)}"] if fixable else []
-            lines += [f"{problem.code}: {problem.fix}" for problem in image.problems]
-            problems.update(Content("\n".join(lines)))
+            lines = [problem_line(problem) for problem in image.problems]
+            fix = fix_line(image.problems)
+            problems.update(Content("\n".join([fix, *lines] if fix else lines)))
         else:
             problems.update(Content(f"ok · {image.width}x{image.height} {image.format}"))
 
@@ -276,7 +278,7 @@ class DatasetScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_next_problem(self) -> None:
-        """Highlight the next photo with a problem."""
+        """Highlight the next row with a problem."""
         if self.image_list.next_problem() is None:
             self.notify("no photo has a problem")
 
@@ -284,7 +286,9 @@ class DatasetScreen(Screen[None]):
     def _selected_or_warn(self) -> ImageStatus | None:
         image = self.image_list.selected
         if image is None:
-            self.notify("no photo selected", severity="warning")
+            loose = self.image_list.selected_loose
+            text = f"{loose.path.name} is not a photo: o moves it to originals/" if loose else "no photo selected"
+            self.notify(text, severity="warning")
         return image
 
     def action_edit(self) -> None:
@@ -292,31 +296,29 @@ class DatasetScreen(Screen[None]):
         image = self._selected_or_warn()
         if image is None:
             return
-        path = dataset_actions.caption_path_for(image)
         try:
-            text = read_caption_file(path)
+            text = edits.read_for_editing(self.friend, image.path)
         except QbtuiError as error:
-            self.notify(error.describe(), severity="error", timeout=10)
+            self.notify(f"{error.message}\n{error.fix}", severity="error", timeout=10)
             return
-        self.editing_caption = path
+        self.editing_caption = edits.caption_path_of(image.path)
         self.editing = True
-        self._set_caption_text((text if text is not None else self.friend.caption_template).strip())
+        self._set_caption_text(text)
         self.caption.read_only = False
-        self.caption.border_title = f"Editing · {path.name}"
+        self.caption.border_title = f"Editing · {self.editing_caption.name}"
         self.caption.focus()
         self.caption.move_cursor(self.caption.document.end)
 
     def action_insert_token(self) -> None:
         """Type the trigger token at the cursor as a tag of its own."""
-        self.caption.insert(token_as_tag(self.caption.text, self.caption.cursor_location, self.friend.token))
+        self.caption.insert(edits.insert_token(self.caption.text, self.caption.cursor_location, self.friend.token))
 
     def action_save(self) -> None:
         """Write the edited caption to the file the edit started on."""
-        path, text = self.editing_caption, self.caption.text.strip()
+        path, text = self.editing_caption, self.caption.text
         self._leave_edit()
-        if path is None:
-            return
-        self._change_captions(f"edit {path.name}", lambda: dataset_actions.write_caption_text(path, text))
+        if path is not None:
+            self._apply(lambda: edits.save_caption(path, text))
 
     def action_cancel_edit(self) -> None:
         self._leave_edit()
@@ -332,65 +334,50 @@ class DatasetScreen(Screen[None]):
         """Put the trigger token at the start of the selected caption."""
         image = self._selected_or_warn()
         if image is not None:
-            settings, friend = self.app.workspace.settings, self.friend
-            self._change_captions(
-                f"token first in {image.path.name}", lambda: dataset_actions.token_first_for(settings, friend, image)
-            )
+            settings, friend = self.settings, self.friend
+            self._apply(lambda: edits.token_first(settings, friend, image.path))
 
     # --- fixes ------------------------------------------------------------------------
     def action_fix(self) -> None:
-        """Apply what qbtui can fix for the selected photo."""
-        image = self._selected_or_warn()
+        """Apply what qbtui can fix for the selected row."""
+        image = self.image_list.selected
         if image is None:
+            if self.image_list.selected_loose is not None:
+                self.action_to_originals()
+            else:
+                self.notify("no photo selected", severity="warning")
             return
-        actions = {problem.action for problem in image.problems if problem.action}
-        if not actions:
+        if not edits.fixable_actions(image.problems):
+            if any(problem.action == "move-to-originals" for problem in image.problems):
+                self.action_to_originals()
+                return
             why = "it has no problem" if not image.problems else "its problems need you: " + image.problems[0].fix
             self.notify(f"nothing to fix for {image.path.name}: {why}", severity="warning")
             return
-        if actions == {"move-to-originals"}:
-            self.action_to_originals()
-            return
-        self._run_fixes(image, frozenset(actions))
+        self._run_fix(image.path)
 
     def action_fix_all(self) -> None:
-        """Prep every photo, create missing captions and put the token first everywhere."""
+        """Prep every photo, re-encode, create missing captions and put the token first everywhere."""
         if self.status is None:
             return
-        actions = {problem.action for problem in self.status.all_problems() if problem.action} - {"move-to-originals"}
-        if not actions:
+        if not edits.fixable_actions(self.status.all_problems()):
             self.notify("nothing qbtui can fix by itself here", severity="warning")
             return
-        self._run_fixes(None, frozenset(actions))
+        self._run_fix(None)
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _run_fixes(self, image: ImageStatus | None, actions: frozenset[str]) -> None:
-        """Create the folder, prep, write missing captions, put the token first (in that order).
+    def _run_fix(self, image: Path | None) -> None:
+        """edits.fix with the progress bar following each photo; hidden again whatever happens."""
+        settings, friend = self.settings, self.friend
+        self.app.call_from_thread(self._progress, 0, 1)
+        try:
+            with self.file_changes:
+                edit = edits.fix(settings, friend, image, progress=self._progress_from_thread)
+        finally:
+            self.app.call_from_thread(self._hide_progress)
+        self.app.call_from_thread(self._edited, edit)
 
-        A failing step stops the later ones; what the earlier ones did is still reported
-        and undoable.
-        """
-        settings, friend = self.app.workspace.settings, self.friend
-        changes: list[CaptionChange] = []
-        notes: list[str] = []
-        steps: list[Callable[[], None]] = []
-        if "add-folder" in actions:
-            steps.append(lambda: notes.append(dataset_actions.add_folder(settings, friend)))
-        if "prep" in actions:
-            steps.append(lambda: notes.append(dataset_actions.prep(settings, friend, self._progress_from_thread)))
-        if "caption-init" in actions:
-            steps.append(lambda: changes.extend(dataset_actions.init_captions_for(settings, friend, image)))
-        if "token-first" in actions:
-            steps.append(lambda: changes.extend(dataset_actions.token_first_for(settings, friend, image)))
-        with self.file_changes:
-            try:
-                for step in steps:
-                    step()
-            except QbtuiError as error:
-                self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-        self.app.call_from_thread(self._fixes_done, changes, notes, image)
-
-    def _progress_from_thread(self, done: int, total: int) -> None:
+    def _progress_from_thread(self, done: int, total: int, _path: Path) -> None:
         self.app.call_from_thread(self._progress, done, total)
 
     def _progress(self, done: int, total: int) -> None:
@@ -398,95 +385,77 @@ class DatasetScreen(Screen[None]):
         bar.add_class("-running")
         bar.update(total=max(total, 1), progress=done)
 
-    def _fixes_done(self, changes: list[CaptionChange], notes: list[str], image: ImageStatus | None) -> None:
+    def _hide_progress(self) -> None:
         self.query_one("#dataset-progress", ProgressBar).remove_class("-running")
-        if changes:
-            self.history.record(f"fix {image.path.name}" if image else "fix all captions", changes)
-            notes.append(f"{len(changes)} caption{'s' if len(changes) != 1 else ''} changed (u undoes)")
-        if notes:
-            self.notify("\n".join(notes), title="Fixed")
-        self.rescan()
 
     def action_to_originals(self) -> None:
-        """Move the selected photo (and its caption) out to originals/, after asking."""
-        image = self._selected_or_warn()
-        if image is None:
+        """Move the selected photo (and its caption) or loose file out to originals/, after asking."""
+        path = self.image_list.selected_path
+        if path is None:
+            self.notify("nothing selected", severity="warning")
             return
-        question = f"Move {image.path.name} out of the training folder into {self.friend.id}/originals/?"
+        question = f"Move {path.name} out of the training folder into {self.friend.id}/originals/?"
 
         def answered(agreed: bool | None) -> None:
             if agreed:
-                self._move_out(image.path)
+                settings, friend = self.settings, self.friend
+                self._apply(lambda: edits.move_to_originals(settings, friend, path))
 
         self.app.push_screen(ConfirmScreen(question, title="Move to originals"), answered)
-
-    @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _move_out(self, path: Path) -> None:
-        try:
-            with self.file_changes:
-                kept = dataset_actions.to_originals(self.app.workspace.settings, self.friend, path)
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-            return
-        self.app.call_from_thread(self.notify, f"moved to {kept.parent.name}/{kept.name}")
-        self.app.call_from_thread(self.rescan)
 
     # --- bulk tags and undo -----------------------------------------------------------
     @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
     def action_tags(self) -> None:
         """Add, remove or rename a tag across every caption, with tag frequencies shown."""
-        try:
-            frequencies = dataset_actions.tag_counts(self.app.workspace.settings, self.friend)
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-            return
+        from qbtui.dataset import tag_frequencies
+
+        frequencies = tag_frequencies(self.settings, self.friend)
         self.app.call_from_thread(self._open_tag_editor, frequencies)
 
     def _open_tag_editor(self, frequencies: list[tuple[str, int]]) -> None:
         def chosen(edit: TagEdit | None) -> None:
             if edit is not None:
-                settings, friend = self.app.workspace.settings, self.friend
-                self._change_captions(edit.describe(), lambda: dataset_actions.apply_tag_edit(settings, friend, edit))
+                self._apply(lambda: self._tag_edit(edit))
 
         captions = self.status.caption_count if self.status else 0
         self.app.push_screen(TagEditorScreen(frequencies, captions), chosen)
 
+    def _tag_edit(self, edit: TagEdit) -> edits.Edit:
+        settings, friend = self.settings, self.friend
+        if edit.operation == "add":
+            return edits.add_tag(settings, friend, edit.tag)
+        if edit.operation == "remove":
+            return edits.remove_tag(settings, friend, edit.tag)
+        return edits.rename_tag(settings, friend, edit.tag, edit.new_tag)
+
     def action_undo(self) -> None:
-        """Undo the last caption change made on this screen."""
-        step = self.history.pop()
-        if step is None:
+        """Undo the last edit made on this screen."""
+        record = self.history.pop()
+        if record is None:
             self.notify("nothing to undo")
             return
-        self._undo(step)
+        self._undo(record)
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _undo(self, step: UndoStep) -> None:
-        try:
-            with self.file_changes:
-                result = undo_step(step)
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-            return
+    def _undo(self, record: edits.UndoRecord) -> None:
+        with self.file_changes:
+            result = edits.undo(record)
         message = f"undid: {result.label}"
-        if result.skipped:
-            message += f"\nleft {len(result.skipped)} caption(s) changed since: " + ", ".join(
-                path.name for path in result.skipped
-            )
-        self.app.call_from_thread(self.notify, message, severity="warning" if result.skipped else "information")
+        if result.left:
+            message += f"\nleft {len(result.left)} file(s) changed since: " + ", ".join(path.name for path in result.left)
+        self.app.call_from_thread(self.notify, message, severity="warning" if result.left else "information")
         self.app.call_from_thread(self.rescan)
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _change_captions(self, label: str, change: Callable[[], list[CaptionChange]]) -> None:
-        """Run a caption change off the UI thread, remember it for undo, rescan."""
-        try:
-            with self.file_changes:
-                changes = change()
-        except QbtuiError as error:
-            self.app.call_from_thread(self.notify, error.describe(), severity="error", timeout=12)
-            return
-        self.app.call_from_thread(self._captions_changed, label, changes)
+    def _apply(self, edit: Callable[[], edits.Edit]) -> None:
+        """Run one edit off the UI thread; the app reports it if it fails."""
+        with self.file_changes:
+            result = edit()
+        self.app.call_from_thread(self._edited, result)
 
-    def _captions_changed(self, label: str, changes: list[CaptionChange]) -> None:
-        if self.history.record(label, changes):
-            self.notify(f"{label}: {len(changes)} caption{'s' if len(changes) != 1 else ''} changed (u undoes)")
+    def _edited(self, edit: edits.Edit) -> None:
+        """Remember the edit for undo, tell what it did, rescan."""
+        undoable = self.history.record(edit.undo)
+        summary = edit.summary + ("\n(u undoes it)" if undoable else "")
+        self.notify(summary, title=edit.label, severity="warning" if edit.skipped or edit.error else "information", markup=False)
         self.rescan()

@@ -1,4 +1,5 @@
-"""The dataset screen's image list: one line per photo with its status (ok or problem codes)."""
+"""The dataset screen's list: one line per photo with its status, then the loose files
+(an orphan caption, a file that is not a photo) with their problem, so each is reachable."""
 
 from __future__ import annotations
 
@@ -8,56 +9,89 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from qbtui.dataset import FriendStatus, ImageStatus
+from qbtui.dataset import FriendStatus, ImageStatus, Problem
+
+
+def _worst(problems: tuple[Problem, ...]) -> tuple[str, str]:
+    worst = "error" if any(problem.severity == "error" for problem in problems) else "warning"
+    return worst, "✗" if worst == "error" else "!"
 
 
 def image_line(image: ImageStatus) -> Content:
-    """`✓ photo.jpg`, or `✗ photo.png not-jpeg +2` coloured by the worst severity."""
+    """`✓ photo.jpg`, or `✗ photo.png not a JPEG +2` coloured by the worst severity."""
     if not image.problems:
         return Content.from_markup("[$success]✓[/] $name", name=image.path.name)
-    worst = "error" if any(problem.severity == "error" for problem in image.problems) else "warning"
-    marker = "✗" if worst == "error" else "!"
-    codes = image.problems[0].code + (f" +{len(image.problems) - 1}" if len(image.problems) > 1 else "")
-    return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$codes[/]", name=image.path.name, codes=codes)
+    worst, marker = _worst(image.problems)
+    words = image.problems[0].label + (f" +{len(image.problems) - 1}" if len(image.problems) > 1 else "")
+    return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$words[/]", name=image.path.name, words=words)
+
+
+def loose_line(problem: Problem) -> Content:
+    """`! notes.pdf not an image` for a file in the folder that is not a photo."""
+    worst, marker = _worst((problem,))
+    name = problem.path.name if problem.path else "?"
+    return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$words[/]", name=name, words=problem.label)
+
+
+def loose_files(status: FriendStatus) -> tuple[Problem, ...]:
+    """The folder's problems that name one file inside it (they get a row of their own)."""
+    return tuple(
+        problem
+        for problem in status.problems
+        if problem.path is not None and problem.path.parent == status.folder and problem.action == "move-to-originals"
+    )
 
 
 class DatasetImageList(OptionList):
-    """Photos of one friend; the highlighted one is the screen's selection."""
+    """Photos of one friend, then loose files; the highlighted row is the screen's selection."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.images: tuple[ImageStatus, ...] = ()
+        self.loose: tuple[Problem, ...] = ()
 
     def show_status(self, status: FriendStatus) -> None:
         """Replace the lines, keeping the highlight on the same file (or the same row)."""
         selected = self.selected_path
         row = self.highlighted
         self.images = status.images
-        self.set_options(Option(image_line(image), id=str(image.path)) for image in self.images)
-        paths = [image.path for image in self.images]
+        self.loose = loose_files(status)
+        self.set_options(
+            [Option(image_line(image), id=str(image.path)) for image in self.images]
+            + [Option(loose_line(problem), id=f"loose:{problem.path}") for problem in self.loose]
+        )
+        paths = [image.path for image in self.images] + [problem.path for problem in self.loose]
         if selected in paths:
             self.highlighted = paths.index(selected)
-        elif self.images:
-            self.highlighted = min(row or 0, len(self.images) - 1)
+        elif paths:
+            self.highlighted = min(row or 0, len(paths) - 1)
 
     @property
     def selected(self) -> ImageStatus | None:
+        """The highlighted photo (None on a loose file's row)."""
         if self.highlighted is None or not 0 <= self.highlighted < len(self.images):
             return None
         return self.images[self.highlighted]
 
     @property
-    def selected_path(self) -> Path | None:
-        image = self.selected
-        return image.path if image else None
+    def selected_loose(self) -> Problem | None:
+        """The highlighted loose file's problem (None on a photo's row)."""
+        index = (self.highlighted if self.highlighted is not None else -1) - len(self.images)
+        return self.loose[index] if 0 <= index < len(self.loose) else None
 
-    def next_problem(self) -> ImageStatus | None:
-        """Highlight the next photo with a problem after the current one, wrapping around."""
-        count = len(self.images)
+    @property
+    def selected_path(self) -> Path | None:
+        image, loose = self.selected, self.selected_loose
+        return image.path if image else loose.path if loose else None
+
+    def next_problem(self) -> Path | None:
+        """Highlight the next row with a problem after the current one, wrapping around."""
+        flags = [bool(image.problems) for image in self.images] + [True] * len(self.loose)
+        count = len(flags)
         start = self.highlighted if self.highlighted is not None else -1
         for step in range(1, count + 1):
             row = (start + step) % count
-            if self.images[row].problems:
+            if flags[row]:
                 self.highlighted = row
-                return self.images[row]
+                return self.selected_path
         return None

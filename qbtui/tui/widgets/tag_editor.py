@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from qbtui.dataset.captions import tag_problem
+
 OPERATIONS = ("add", "remove", "rename")
 
 
@@ -28,15 +30,6 @@ class TagEdit:
         if self.operation == "rename":
             return f"rename tag {self.tag!r} to {self.new_tag!r}"
         return f"{self.operation} tag {self.tag!r}"
-
-
-def check_tag(tag: str) -> str | None:
-    """Why `tag` cannot be one caption tag, or None."""
-    if not tag:
-        return "type a tag"
-    if "," in tag or "\n" in tag:
-        return f"{tag!r} holds a comma or a line break: one tag at a time"
-    return None
 
 
 class TagEditorScreen(ModalScreen[TagEdit | None]):
@@ -135,9 +128,9 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
         operation = self._operation()
         tag = self.query_one("#tag-name", Input).value.strip()
         new_tag = self.query_one("#tag-new", Input).value.strip()
-        problem = check_tag(tag)
+        problem = tag_problem(tag)
         if problem is None and operation == "rename":
-            problem = check_tag(new_tag) if new_tag else "type the new name under Rename to"
+            problem = tag_problem(new_tag) if new_tag else "type the new name under Rename to"
         if problem is None and operation != "add" and tag.lower() not in {known.lower() for known, _count in self.frequencies}:
             problem = f"no caption has the tag {tag!r}"
         if problem:

@@ -1,0 +1,196 @@
+"""qbtui.dataset.edits: every edit of one photo or all, what it reports and how undo puts it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qbtui.dataset import edits, scan_friend
+from qbtui.errors import QbtuiError
+from qbtui.registry import Friend, originals_dir
+
+BEN = Friend(id="ben", name="Ben", token="qb_ben", repeats=30, describe="man")
+
+
+@pytest.fixture
+def ben_folder(settings) -> Path:
+    path = settings.datasets_dir / "ben" / "30_ben"
+    path.mkdir(parents=True)
+    return path
+
+
+def captioned(photos, folder: Path, stem: str, caption: str | bytes, seed: int = 1) -> Path:
+    photo = photos.jpeg(folder / f"{stem}.jpg", seed=seed)
+    data = caption if isinstance(caption, bytes) else caption.encode("utf-8")
+    photo.with_suffix(".txt").write_bytes(data)
+    return photo
+
+
+def text_of(photo: Path) -> str:
+    return photo.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("person, man, glasses", "qb_ben person, man, glasses\n"),
+        ("smiling qb_ben person, glasses", "qb_ben person, smiling, glasses\n"),
+    ],
+)
+def test_token_first_gives_the_exact_caption(settings, ben_folder, photos, caption, expected):
+    photo = captioned(photos, ben_folder, "a", caption)
+    edit = edits.token_first(settings, BEN, photo)
+    assert text_of(photo) == expected
+    assert edit.changed == (photo.with_suffix(".txt"),)
+    assert edit.notes == ("qb_ben first: 1 caption changed",)
+
+
+def test_token_first_on_a_correct_caption_changes_nothing(settings, ben_folder, photos):
+    photo = captioned(photos, ben_folder, "a", "qb_ben person,man\n")
+    edit = edits.token_first(settings, BEN, photo)
+    assert edit.changed == () and not edit.undo
+    assert edit.notes == ("qb_ben first: 0 captions changed",)
+    assert photo.with_suffix(".txt").read_bytes() == b"qb_ben person,man\n"
+    assert edits.token_first(settings, BEN).changed == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "cursor", "typed"),
+    [
+        ("beard", (0, 0), "qb_ben, "),
+        ("beard", (0, 5), ", qb_ben"),
+        ("beard, ", (0, 7), "qb_ben"),
+        ("beard,", (0, 6), " qb_ben"),
+        ("a, b", (0, 3), "qb_ben, "),
+        ("", (0, 0), "qb_ben"),
+    ],
+)
+def test_insert_token_stands_as_its_own_tag(text, cursor, typed):
+    assert edits.insert_token(text, cursor, "qb_ben") == typed
+
+
+def test_insert_token_at_the_start_reads_qb_ben_comma_beard():
+    typed = edits.insert_token("beard", (0, 0), "qb_ben")
+    assert typed + "beard" == "qb_ben, beard"
+
+
+def test_undo_puts_back_exactly_what_token_first_changed(settings, ben_folder, photos):
+    first = captioned(photos, ben_folder, "a", "person, man, glasses\n", seed=1)
+    second = captioned(photos, ben_folder, "b", "glasses\n", seed=2)
+    edit = edits.token_first(settings, BEN)
+    assert set(edit.changed) == {first.with_suffix(".txt"), second.with_suffix(".txt")}
+    second.with_suffix(".txt").write_text("changed by hand\n", encoding="utf-8")
+    result = edits.undo(edit.undo)
+    assert text_of(first) == "person, man, glasses\n"
+    assert result.left == (second.with_suffix(".txt"),)
+    assert text_of(second) == "changed by hand\n"
+
+
+def test_init_one_photo_and_undo_removes_the_new_caption(settings, ben_folder, photos):
+    lone = photos.jpeg(ben_folder / "lone.jpg", seed=3)
+    other = photos.jpeg(ben_folder / "other.jpg", seed=4)
+    edit = edits.init_captions(settings, BEN, lone)
+    assert text_of(lone) == "qb_ben person, man\n" and not other.with_suffix(".txt").exists()
+    edits.undo(edit.undo)
+    assert not lone.with_suffix(".txt").exists()
+
+
+def test_reencode_keeps_the_original_and_editing_works_after(settings, ben_folder, photos):
+    photo = captioned(photos, ben_folder, "latin", "qb_ben person, caf\xe9".encode("latin-1"))
+    with pytest.raises(QbtuiError) as caught:
+        edits.read_for_editing(BEN, photo)
+    assert "re-encode" in caught.value.fix
+    edit = edits.reencode_caption(settings, BEN, photo.with_suffix(".txt"))
+    assert text_of(photo) == "qb_ben person, café\n"
+    kept = originals_dir(settings, BEN) / "latin.not-utf8.txt"
+    assert kept.read_bytes() == "qb_ben person, caf\xe9".encode("latin-1")
+    assert "originals/latin.not-utf8.txt" in edit.summary
+    assert edits.read_for_editing(BEN, photo) == "qb_ben person, café"
+    edits.undo(edit.undo)
+    assert photo.with_suffix(".txt").read_bytes() == kept.read_bytes()
+
+
+def test_reencode_refuses_a_file_outside_the_training_folder(settings, ben_folder, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"caf\xe9")
+    with pytest.raises(QbtuiError):
+        edits.reencode_caption(settings, BEN, outside)
+    assert outside.read_bytes() == b"caf\xe9"
+
+
+def test_a_bad_caption_never_blocks_a_bulk_edit_of_the_others(settings, ben_folder, photos):
+    good = captioned(photos, ben_folder, "good", "qb_ben person\n", seed=1)
+    bad = captioned(photos, ben_folder, "bad", b"qb_ben caf\xe9", seed=2)
+    edit = edits.add_tag(settings, BEN, "beard")
+    assert text_of(good) == "qb_ben person, beard\n"
+    assert [problem.path for problem in edit.skipped] == [bad.with_suffix(".txt")]
+    assert "bad.txt" in edit.summary
+    assert bad.with_suffix(".txt").read_bytes() == b"qb_ben caf\xe9"
+    rename = edits.rename_tag(settings, BEN, "beard", "full beard")
+    remove = edits.remove_tag(settings, BEN, "full beard")
+    assert rename.changed == remove.changed == (good.with_suffix(".txt"),)
+    edits.undo(remove.undo)
+    assert text_of(good) == "qb_ben person, full beard\n"
+
+
+def test_move_to_originals_and_undo_moves_back(settings, ben_folder, photos):
+    photo = captioned(photos, ben_folder, "a", "qb_ben person\n")
+    edit = edits.move_to_originals(settings, BEN, photo)
+    assert not photo.exists() and (originals_dir(settings, BEN) / "a.jpg").exists()
+    assert edit.notes == ("moved a.jpg and a.txt to originals/",)
+    edits.undo(edit.undo)
+    assert photo.exists() and photo.with_suffix(".txt").exists()
+
+
+def test_fix_all_prepares_reencodes_and_fixes_every_caption(settings, ben_folder, photos):
+    photos.jpeg(ben_folder / "wide.jpg", seed=1, size=(700, 500))
+    (ben_folder / "wide.txt").write_text("person, man, glasses\n", encoding="utf-8")
+    captioned(photos, ben_folder, "later", "smiling qb_ben person, glasses", seed=2)
+    captioned(photos, ben_folder, "latin", "qb_ben person, caf\xe9".encode("latin-1"), seed=3)
+    photos.jpeg(ben_folder / "bare.jpg", seed=4)
+    seen = []
+    edit = edits.fix(settings, BEN, progress=lambda done, total, path: seen.append((done, total)))
+    assert seen == [(1, 1)]
+    assert edit.error is None
+    assert (ben_folder / "wide.txt").read_text() == "qb_ben person, man, glasses\n"
+    assert (ben_folder / "later.txt").read_text() == "qb_ben person, smiling, glasses\n"
+    assert (ben_folder / "latin.txt").read_text() == "qb_ben person, café\n"
+    assert (ben_folder / "bare.txt").read_text() == "qb_ben person, man\n"
+    remaining = {problem.code for problem in scan_friend(settings, BEN).all_problems()}
+    assert remaining == {"too-few-images"}
+    assert "prepared 1 photo" in edit.summary
+
+
+def test_fix_one_png_follows_it_to_its_jpeg(settings, ben_folder, photos):
+    from tests.dataset.conftest import draw_photo
+
+    draw_photo(5, (600, 400)).save(ben_folder / "shot.png")
+    edit = edits.fix(settings, BEN, ben_folder / "shot.png")
+    assert edit.error is None
+    assert (ben_folder / "shot.txt").read_text() == "qb_ben person, man\n"
+    assert not (ben_folder / "shot.png").exists() and (ben_folder / "shot.jpg").exists()
+
+
+@pytest.mark.parametrize("code", ["not-512", "no-caption", "token-not-first", "unsupported-type", "caption-not-utf8"])
+def test_fix_problem_clears_its_problem(settings, ben_folder, photos, code):
+    photos.jpeg(ben_folder / "wide.jpg", seed=1, size=(700, 500))
+    photos.jpeg(ben_folder / "nocap.jpg", seed=2)
+    (ben_folder / "wide.txt").write_text("man, qb_ben person\n", encoding="utf-8")
+    captioned(photos, ben_folder, "latin", b"qb_ben caf\xe9", seed=3)
+    (ben_folder / "stray.pdf").write_bytes(b"%PDF")
+    problem = next(problem for problem in scan_friend(settings, BEN).all_problems() if problem.code == code)
+    edits.fix_problem(settings, BEN, problem)
+    assert code not in {problem.code for problem in scan_friend(settings, BEN).all_problems()}
+
+
+def test_fix_problem_without_an_action_is_refused_with_its_fix(settings, ben_folder, photos):
+    problem = next(problem for problem in scan_friend(settings, BEN).all_problems() if problem.code == "too-few-images")
+    with pytest.raises(QbtuiError) as caught:
+        edits.fix_problem(settings, BEN, problem)
+    assert caught.value.fix == problem.fix
+
+
+def test_fix_creates_a_missing_folder(settings):
+    edit = edits.fix(settings, BEN)
+    assert edit.notes[0].startswith("created ") and (settings.datasets_dir / "ben" / "30_ben").is_dir()
