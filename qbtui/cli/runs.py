@@ -11,12 +11,11 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from qbtui.cli.foundation import load_registry
 from qbtui.registry import Settings
+from qbtui.runs.format import format_duration, format_event, format_number
 
 FOLLOW_POLL_S = 0.05
 
@@ -118,49 +117,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 # ------------------------------------------------------------------ formatting
 
 
-def format_duration(seconds: float | None) -> str:
-    """`1:02:03`, `4:05`, or `-` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def format_event(event: dict[str, Any]) -> str:
-    """One readable line per event for `qbtui logs`."""
-    stamp = datetime.fromtimestamp(event["t"]).strftime("%H:%M:%S")
-    kind = event["type"]
-    if kind == "step":
-        text = (
-            f"step {event['step']}/{event.get('max_steps') or '?'}  loss {_number(event.get('loss'))}"
-            f"  avg {_number(event.get('avg_loss'))}  {_number(event.get('it_s'), 2)} it/s"
-            f"  ETA {format_duration(event.get('eta_s'))}"
-        )
-    elif kind == "start":
-        text = (
-            f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
-            f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}"
-        )
-    elif kind in ("checkpoint", "sample"):
-        text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
-    elif kind == "warning":
-        text = f"warning: {event['message']}"
-    elif kind == "error":
-        text = f"error: {event['message']}" + (f"\n  fix: {event['hint']}" if event.get("hint") else "")
-        text += "".join(f"\n  | {line}" for line in event.get("log_tail") or [])
-    elif kind == "done":
-        text = f"done: {event['status']}" + (f", LoRA {event['lora_path']}" if event.get("lora_path") else "")
-    else:
-        text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
-    return f"{stamp}  {text}"
-
-
 def runs_table(infos: list) -> str:
     """The table `qbtui runs` prints."""
     rows = [("RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
@@ -174,8 +130,8 @@ def runs_table(infos: list) -> str:
                 info.preset,
                 info.state,
                 f"{info.step}/{info.max_steps}",
-                _number(info.avg_loss if info.avg_loss is not None else info.loss),
-                _number(info.it_s, 2),
+                format_number(info.avg_loss if info.avg_loss is not None else info.loss),
+                format_number(info.it_s, 2),
                 format_duration(info.eta_s),
             )
         )

@@ -66,6 +66,17 @@ class FriendStatus:
         """True when no problem blocks training (warnings may remain)."""
         return not any(problem.severity == ERROR for problem in self.all_problems())
 
+    def blocker(self) -> str | None:
+        """Why training would be refused, in a few words (`8 photos, needs 20`); None when ready."""
+        blocking = [problem for problem in self.all_problems() if problem.severity == ERROR]
+        if not blocking:
+            return None
+        if any(problem.code == "folder-missing" for problem in blocking):
+            return "no training folder"
+        if any(problem.code == "too-few-images" for problem in blocking):
+            return f"{self.image_count} photos, needs {MIN_IMAGES}"
+        return f"{len(blocking)} problem{'s' if len(blocking) != 1 else ''} to fix"
+
     def all_problems(self) -> list[Problem]:
         """Every problem, dataset-level first, then per image in file order."""
         found = list(self.problems)

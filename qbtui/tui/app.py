@@ -14,13 +14,18 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from qbtui.errors import QbtuiError
 from qbtui.tui.commands import QbtuiCommands
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated, WorkspaceError
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, StatusChanged, WorkspaceError
+from qbtui.tui.notices import Notices, toast_text
 from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.widgets.status_line import StatusLine
+from qbtui.tui.widgets.steady_footer import SteadyFooter
 from qbtui.tui.workspace import Workspace
 
 # Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
@@ -68,6 +73,7 @@ class QbtuiApp(App[None]):
         Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
         Binding("ctrl+r", "runs", "Runs", show=False, id="app.runs"),
         Binding("ctrl+t", "pick_theme", "Theme", show=False, id="app.theme"),
+        Binding("ctrl+l", "notices", "Notices", show=False, id="app.notices"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
     ]
 
@@ -89,6 +95,7 @@ class QbtuiApp(App[None]):
         self.watch_files = watch
         self.keymap: dict[str, str] = {}
         self._closing_down = False
+        self.notices = Notices()
         self.sub_title = user_at_host()
 
     # --- start-up -------------------------------------------------------------------
@@ -96,6 +103,7 @@ class QbtuiApp(App[None]):
         self._apply_themes()
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.screen_change_signal.subscribe(self, self._complete_screen)
         self.push_screen(DashboardScreen())
         self.call_after_refresh(self._start_live_updates)
 
@@ -158,6 +166,59 @@ class QbtuiApp(App[None]):
         self.workspace.stop()
         gc.unfreeze()
 
+    def _complete_screen(self, screen: Screen) -> None:
+        """Once a screen is composed: every full screen gets the status line, every dialog a footer with its own keys."""
+        screen.call_after_refresh(self._complete_composed_screen, screen)
+
+    def _complete_composed_screen(self, screen: Screen) -> None:
+        if not screen.is_attached:
+            return
+        if isinstance(screen, ModalScreen):
+            if not screen.query(Footer):
+                screen.mount(SteadyFooter())
+                # The screen announced its bindings before this footer listened: announce them again.
+                screen.call_after_refresh(screen.refresh_bindings)
+        elif screen.query(Footer) and not screen.query(StatusLine):
+            screen.mount(StatusLine(), before=screen.query_one(Footer))
+        else:
+            self._show_status()
+
+    # --- notices and the status line -----------------------------------------------------
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe)."""
+        self.notices.add(message, severity=severity, title=title)
+        width = max(20, min(60, self.size.width // 2) - 4)
+        super().notify(toast_text(message, width=width), title=title, severity=severity, timeout=timeout, markup=markup)
+        self.post_message(StatusChanged())
+
+    def on_status_changed(self, message: StatusChanged) -> None:
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """Redraw the status line of every screen on the stack (the one below a dialog shows through)."""
+        for screen in self.screen_stack:
+            for line in screen.query(StatusLine):
+                line.show_status()
+
+    def action_notices(self) -> None:
+        from qbtui.tui.screens.notices import NoticesScreen
+
+        if not isinstance(self.screen, NoticesScreen):
+            self.push_screen(NoticesScreen())
+
+    def on_registry_health(self, message: RegistryHealth) -> None:
+        if message.problem is None:
+            self.notify("registry OK again: registry.toml was reloaded", title="Registry")
+        self._show_status()
+
     # --- world changes: forward to the screen that shows them -------------------------
     def _tell_screen(self, message: Message) -> None:
         """Forward a world change to the active screen; none is left while the app closes."""
@@ -173,6 +234,7 @@ class QbtuiApp(App[None]):
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self._tell_screen(RunsUpdated(message.run_ids))
+        self._show_status()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one report of a failed worker: a readable toast; the traceback goes to the log."""
@@ -207,6 +269,19 @@ class QbtuiApp(App[None]):
 
         if not isinstance(self.screen, RunsScreen):
             self.show(RunsScreen())
+
+    def action_back(self) -> None:
+        """Back to where the user came from: the screen below, or the dashboard."""
+        if len(self.screen_stack) > DASHBOARD_DEPTH + 1:
+            self.pop_screen()
+        else:
+            self.action_dashboard()
+
+    def open_training_over(self, friend_id: str) -> None:
+        """A friend's Training screen over the current one (its `esc` comes back here)."""
+        from qbtui.tui.screens.training import TrainingScreen
+
+        self.push_screen(TrainingScreen(friend_id))
 
     def action_dashboard(self) -> None:
         """Back to the friends dashboard (the bottom screen after Textual's default)."""
@@ -257,9 +332,12 @@ class QbtuiApp(App[None]):
         self.rescan_one(friend_id)
 
     @work(thread=True, group="runs", exit_on_error=False)
-    def start_run(self, friend_id: str, preset: str, backend: str, *, force: bool = False) -> None:
-        """Start a run in a worker; errors appear as a notification with their fix."""
-        self._run_intent(lambda: self.workspace.start_run(friend_id, preset=preset, backend=backend, force=force), "started")
+    def start_run(self, friend_id: str, preset: str, backend: str, *, force: bool = False, queue: bool = False) -> None:
+        """Start (or with `queue`, queue) a run in a worker; errors appear as a notification with their fix."""
+        self._run_intent(
+            lambda: self.workspace.start_run(friend_id, preset=preset, backend=backend, force=force, queue=queue),
+            "queued" if queue else "started",
+        )
 
     @work(thread=True, group="runs", exit_on_error=False)
     def stop_run(self, run_id: str) -> None:
@@ -276,6 +354,9 @@ class QbtuiApp(App[None]):
     @work(thread=True, exclusive=True, group="queue", exit_on_error=False)
     def move_queued(self, run_id: str, offset: int) -> None:
         self._run_intent(lambda: self.workspace.move_queued(run_id, offset), None)
+        place = self.workspace.queue_position(run_id)
+        if place is not None:
+            self.call_from_thread(self.notify, f"{run_id}: place {place} of {len(self.workspace.queue())} in the queue")
 
     def _run_intent(self, call: Callable[[], object], verb: str | None) -> None:
         try:
@@ -285,7 +366,8 @@ class QbtuiApp(App[None]):
             return
         if verb is not None:
             run_id = getattr(result, "run_id", "")
-            self.call_from_thread(self.notify, f"{run_id} {verb}".strip())
+            state = getattr(result, "state", None)
+            self.call_from_thread(self.notify, f"{run_id} {'queued' if state == 'queued' else verb}".strip())
         self.post_message(RunsUpdated(self.workspace.refresh_runs()))
 
     # --- themes ---------------------------------------------------------------------

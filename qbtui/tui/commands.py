@@ -29,6 +29,7 @@ def palette_commands(app: QbtuiApp) -> list[PaletteCommand]:
         PaletteCommand("Runs and queue", "Every run; reorder or cancel queued runs", app.action_runs),
         PaletteCommand("Add friend", "Name, token and folder for a new friend", app.action_add_friend),
         PaletteCommand("Prompt helper", "Turn a scene into an A1111 prompt and copy it", app.action_prompt),
+        PaletteCommand("Notifications log", "Every notice of this session in full (ctrl+l)", app.action_notices),
         PaletteCommand("Pick theme", "Choose a theme; the choice is saved in the registry", app.action_pick_theme),
         PaletteCommand("Help", "Every key of every screen", app.action_help),
         PaletteCommand("Quit", "Leave qbtui (trainings keep running)", app.exit),

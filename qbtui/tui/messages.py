@@ -49,3 +49,18 @@ class WorkspaceError(Message, bubble=False):
     """A background refresh failed; `text` is the QbtuiError text with its fix."""
 
     text: str
+
+
+@dataclass
+class RegistryHealth(Message, bubble=False):
+    """registry.toml turned bad (`problem`: `registry.toml:12 what is wrong`) or good again (None)."""
+
+    problem: str | None
+
+
+@dataclass
+class StatusChanged(Message, bubble=False):
+    """Something the status line shows changed (a notice, the registry's health)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusChanged)

@@ -7,8 +7,11 @@
 - `status(id) -> FriendStatus | None`: the last scan (None until the first scan ran);
   `rescan(id) -> FriendStatus` scans now (blocking: call it from a worker) and caches it.
 - `runs()`, `run(run_id)`, `latest_run(friend_id)`, `runs_for(friend_id)`: `RunInfo`
-  snapshots, refreshed by the poller; `trace(run_id) -> RunTrace` holds what a run's
+  snapshots, refreshed by the poller; `queue()` the queued run ids in queue order and
+  `runs_in_queue_order()` the runs as the Runs screen lists them; `trace(run_id) -> RunTrace` holds what a run's
   events and log said (losses, checkpoints, samples, log tail) for the training screen.
+- `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
+  good registry stays loaded), else None; each change is posted as `RegistryHealth`.
 - intents: `start_run`, `stop_run`, `resume_run`, `command_for`, `cancel_queued`,
   `move_queued`, `save_theme`; each is a blocking domain call for a worker.
 
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated, WorkspaceError
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, WorkspaceError
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -45,37 +48,58 @@ TRACE_POINTS = 4000
 
 
 @dataclass
+class LineTail:
+    """The last lines of a growing text, and how many were ever added."""
+
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    total: int = 0
+
+    def extend(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self.total += len(lines)
+
+    def since(self, seen: int) -> list[str]:
+        """Lines after the first `seen` ever added (only the kept tail if many are new)."""
+        new = min(self.total - seen, len(self.lines))
+        return list(self.lines)[len(self.lines) - new :] if new > 0 else []
+
+    def copy(self) -> LineTail:
+        return LineTail(deque(self.lines, maxlen=LOG_TAIL_LINES), self.total)
+
+
+@dataclass
 class RunTrace:
-    """Everything one run reported so far, accumulated from its events and output log."""
+    """Everything one run reported so far, accumulated from its events and output log.
+
+    `events` holds the lines `qbtui logs` prints (one per event, same formatter);
+    `output` the backend's raw output.log; checkpoints are (step, path) pairs.
+    """
 
     run_id: str
+    steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     avg_losses: list[float] = field(default_factory=list)
     learning_rate: float | None = None
-    checkpoints: list[str] = field(default_factory=list)
+    checkpoints: list[tuple[int | None, str]] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    log_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
-    log_total: int = 0
+    events: LineTail = field(default_factory=LineTail)
+    output: LineTail = field(default_factory=LineTail)
     step_events: int = 0
-
-    def log_since(self, seen: int) -> list[str]:
-        """Log lines after the first `seen` ever read (only the kept tail if many are new)."""
-        new = min(self.log_total - seen, len(self.log_lines))
-        return list(self.log_lines)[len(self.log_lines) - new :] if new > 0 else []
 
     def snapshot(self) -> RunTrace:
         """A copy the UI thread can read while the poller keeps appending."""
         return RunTrace(
             run_id=self.run_id,
+            steps=list(self.steps),
             losses=list(self.losses),
             avg_losses=list(self.avg_losses),
             learning_rate=self.learning_rate,
             checkpoints=list(self.checkpoints),
             samples=list(self.samples),
             notes=list(self.notes),
-            log_lines=deque(self.log_lines, maxlen=LOG_TAIL_LINES),
-            log_total=self.log_total,
+            events=self.events.copy(),
+            output=self.output.copy(),
             step_events=self.step_events,
         )
 
@@ -93,14 +117,16 @@ class _RunFollower:
 
     def poll(self) -> bool:
         """Apply new events and log lines; True when anything changed."""
+        from qbtui.runs.format import format_event
+
         changed = False
         for event in self.events.read_new():
             self._apply(event)
+            self.trace.events.extend(format_event(event).split("\n"))
             changed = True
         lines = self.log.read_new()
         if lines:
-            self.trace.log_lines.extend(lines)
-            self.trace.log_total += len(lines)
+            self.trace.output.extend(lines)
             changed = True
         return changed
 
@@ -112,12 +138,13 @@ class _RunFollower:
             loss = event.get("loss")
             if loss is not None:
                 avg = event.get("avg_loss")
+                trace.steps.append(int(event.get("step", len(trace.steps) + 1)))
                 trace.losses.append(float(loss))
                 trace.avg_losses.append(float(avg if avg is not None else loss))
-                del trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
+                del trace.steps[:-TRACE_POINTS], trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
             trace.learning_rate = event.get("lr", trace.learning_rate)
         elif kind == "checkpoint":
-            trace.checkpoints.append(str(event["path"]))
+            trace.checkpoints.append((event.get("step"), str(event["path"])))
         elif kind == "sample":
             trace.samples.append(str(event["path"]))
         elif kind in ("warning", "error"):
@@ -135,6 +162,9 @@ class Workspace:
         self.list_every = list_every
         self._statuses: dict[str, FriendStatus] = {}
         self._runs: dict[str, RunInfo] = {}
+        self._queue: tuple[str, ...] = ()
+        # `registry.toml:12 what is wrong` while the file on disk is bad (the last good one is kept).
+        self.registry_problem: str | None = None
         self._followers: dict[str, _RunFollower] = {}
         self._lock = threading.RLock()
         # One scan at a time: a scan that starts later (after a file changed) also stores later.
@@ -202,6 +232,24 @@ class Workspace:
     def run(self, run_id: str) -> RunInfo | None:
         return self._runs.get(run_id)
 
+    def queue(self) -> tuple[str, ...]:
+        """Queued run ids in queue order (next first), as of the last listing."""
+        return self._queue
+
+    def runs_in_queue_order(self) -> list[RunInfo]:
+        """Queued runs in queue order, then running ones, then the rest newest first."""
+        with self._lock:
+            runs, queue = list(self._runs.values()), self._queue
+        place = {run_id: index for index, run_id in enumerate(queue)}
+        queued = sorted((run for run in runs if run.state == "queued"), key=lambda run: place.get(run.run_id, len(place)))
+        running = [run for run in runs if run.state == "running"]
+        return queued + running + [run for run in runs if run.state not in ("queued", "running")]
+
+    def queue_position(self, run_id: str) -> int | None:
+        """A queued run's place in the queue (1: next to start), None when it is not queued."""
+        queue = self._queue
+        return queue.index(run_id) + 1 if run_id in queue else None
+
     def runs_for(self, friend_id: str) -> list[RunInfo]:
         return [info for info in self._runs.values() if info.friend_id == friend_id]
 
@@ -219,12 +267,16 @@ class Workspace:
 
     def refresh_runs(self) -> tuple[str, ...]:
         """Re-list every run directory and read what live runs added; ids that changed."""
-        from qbtui.runs import list_runs
+        from qbtui.runs import list_queue, list_runs
 
         listed = list_runs(self.settings)
+        queue = tuple(list_queue(self.settings))
         with self._lock:
             fresh = {info.run_id: info for info in listed}
             changed = set(self._runs) ^ set(fresh)
+            if queue != self._queue:
+                changed.update(set(queue) | set(self._queue))
+                self._queue = queue
             changed.update(run_id for run_id, info in fresh.items() if self._runs.get(run_id) != info)
             for gone in set(self._followers) - set(fresh):
                 del self._followers[gone]
@@ -259,11 +311,20 @@ class Workspace:
 
         return command_for(self.registry, friend_id, preset, backend)
 
-    def start_run(self, friend_id: str, *, preset: str | None = None, backend: str | None = None, force: bool = False) -> RunInfo:
-        """Start a detached run for a friend (`force`: despite dataset problems); polled at once."""
+    def start_run(
+        self,
+        friend_id: str,
+        *,
+        preset: str | None = None,
+        backend: str | None = None,
+        force: bool = False,
+        queue: bool = False,
+    ) -> RunInfo:
+        """Start a detached run for a friend (`force`: despite dataset problems; `queue`: after
+        the running one when the device is busy); polled at once."""
         from qbtui.runs import start_run
 
-        info = start_run(self.registry, friend_id, preset=preset, backend=backend, force=force)
+        info = start_run(self.registry, friend_id, preset=preset, backend=backend, force=force, queue=queue)
         self._poll_now.set()
         return info
 
@@ -363,10 +424,16 @@ class Workspace:
         try:
             changed = self.reload_registry()
         except QbtuiError as error:
+            where = (error.path or self.registry_path).name + (f":{error.line}" if error.line else "")
+            self.registry_problem = f"{where} {error.message}"
+            self._emit(RegistryHealth(self.registry_problem))
             self._emit_error(
                 QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix)
             )
             return
+        if self.registry_problem is not None:
+            self.registry_problem = None
+            self._emit(RegistryHealth(None))
         if changed:
             for friend in self.friends():
                 if friend.id not in self._statuses:

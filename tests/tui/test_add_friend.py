@@ -116,3 +116,58 @@ async def test_bad_name_and_bad_repeats_show_why_before_anything_is_written(regi
         await pilot.pause()
         assert "repeats must be a whole number" in _text(app, "#add-error")
     assert registry_path.read_text() == before
+
+
+def burst(app: App, keys: list[str]) -> None:
+    """Queue key presses all at once, as a fast typist's terminal delivers them (no wait between keys)."""
+    from textual import events
+
+    for key in keys:
+        character = {"tab": "\t", "enter": "\r"}.get(key, key if len(key) == 1 else None)
+        app.post_message(events.Key(key, character))
+
+
+async def test_fast_keys_after_a_refused_add_type_over_the_name_and_tab_moves_on(registry_path: Path, app_factory) -> None:
+    Registry.load(registry_path).add_friend("Ben")
+    app = app_factory(registry_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        await pilot.press(*"Ben", "ctrl+s")
+        await _submitted(app, pilot)
+        assert "friend 'ben' already exists" in _text(app, "#add-error")
+        burst(app, [*"Dora", "tab", *"qb_ada"])
+        await _submitted(app, pilot)
+        assert app.screen.query_one("#add-name", Input).value == "Dora"
+        assert app.screen.query_one("#add-token", Input).value == "qb_ada"
+        assert isinstance(app.screen, AddFriendScreen), "nothing is added before ctrl+s"
+        await pilot.press("ctrl+s")
+        await _submitted(app, pilot)
+        assert isinstance(app.screen, DashboardScreen)
+    friend = Registry.load(registry_path).friends["dora"]
+    assert (friend.name, friend.token) == ("Dora", "qb_ada")
+
+
+async def test_enter_moves_to_the_next_field_and_never_adds(registry_path: Path, app_factory) -> None:
+    before = registry_path.read_text()
+    app = app_factory(registry_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        await pilot.press(*"Zoe", "enter")
+        await _submitted(app, pilot)
+        assert app.focused is app.screen.query_one("#add-token", Input)
+        await pilot.press("enter", "enter", "enter", "enter")
+        await _submitted(app, pilot)
+        assert isinstance(app.screen, AddFriendScreen)
+    assert registry_path.read_text() == before
+
+
+async def test_an_empty_name_previews_no_placeholder_token(registry_path: Path, app_factory) -> None:
+    app = app_factory(registry_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        hint = _text(app, "#add-hint")
+        assert "type a name" in hint and "qb__" not in hint and "<id>" not in hint
+        await pilot.press(*"Zoe")
+        assert "token: qb_zoe" in _text(app, "#add-hint")
+        await pilot.press("backspace", "backspace", "backspace")
+        assert "qb__" not in _text(app, "#add-hint") and "type a name" in _text(app, "#add-hint")

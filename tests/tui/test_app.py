@@ -119,7 +119,7 @@ async def test_unknown_binding_id_is_named_in_a_notification(demo_registry, app_
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        messages = [str(note.message) for note in app._notifications]
+        messages = [notice.message for notice in app.notices.items]
         await pilot.press("ctrl+y")
         assert isinstance(app.screen, RunsScreen)
     assert any("'dashboard.trian'" in message and "dashboard.runs" not in message for message in messages)

@@ -6,6 +6,7 @@ from textual.widgets import Static
 
 from qbtui.tui.screens.dashboard import DashboardScreen
 from qbtui.tui.widgets.friend_table import FriendTable
+from qbtui.tui.widgets.status_line import StatusLine
 
 
 def row(app, friend_id: str) -> list[str]:
@@ -54,7 +55,7 @@ async def test_growing_events_file_moves_the_training_cell(demo_registry, app_fa
         await until(pilot, lambda: row(app, "peter")[6].startswith("▶ 5/60"))
         step_writer(run, range(6, 31))
         await until(pilot, lambda: row(app, "peter")[6].startswith("▶ 30/60"))
-        assert row(app, "peter")[6].endswith("15s")
+        assert row(app, "peter")[6].endswith("0:15")
 
 
 async def test_finished_run_shows_as_trained_and_crash_as_crashed(demo_registry, app_factory, run_writer, until):
@@ -63,7 +64,7 @@ async def test_finished_run_shows_as_trained_and_crash_as_crashed(demo_registry,
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: row(app, "anna")[6] == "crashed at 7")
-        assert row(app, "peter")[6] == "trained 60 st"
+        assert row(app, "peter")[6] == "trained · 60 steps"
 
 
 async def test_friend_added_in_another_terminal_appears(demo_registry, app_factory, settle, until):
@@ -82,11 +83,19 @@ async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_
     app = app_factory(demo_registry, watch=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        demo_registry.write_text(demo_registry.read_text().replace('preset = "demo"', 'preset = "nope"'))
-        messages = lambda: [str(note.message) for note in app._notifications]  # noqa: E731
+        good = demo_registry.read_text()
+        demo_registry.write_text(good.replace('preset = "demo"', 'preset = "nope"'))
+        messages = lambda: [notice.message for notice in app.notices.items]  # noqa: E731
         await until(pilot, lambda: any("kept the last good registry" in message for message in messages()))
         assert any(str(demo_registry) in message and "fix:" in message for message in messages())
         assert app.screen.query_one(FriendTable).row_count == 3
+        status = lambda: str(app.screen.query_one(StatusLine).content)  # noqa: E731
+        await until(pilot, lambda: status().startswith("registry error: registry.toml"))
+        assert "(last good kept)" in status() and "last error: registry.toml:7: kept the last good registry" in status()
+        assert all(len(str(note.message).splitlines()) <= 3 for note in app._notifications)
+        demo_registry.write_text(good + "\n")
+        await until(pilot, lambda: status().startswith("registry OK"))
+        assert any(message.startswith("registry OK again") for message in messages())
 
 
 async def test_add_friend_from_the_dashboard_adds_a_row(demo_registry, app_factory, settle, until):

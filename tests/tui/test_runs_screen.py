@@ -52,7 +52,13 @@ def stand_in_supervisor(monkeypatch: pytest.MonkeyPatch):
 
 def table_ids(app) -> list[str]:
     table = app.screen.query_one(DataTable)
-    return [str(table.get_row_at(index)[0]) for index in range(table.row_count)]
+    return [str(row.key.value) for row in table.ordered_rows]
+
+
+def cells(app, run_id: str) -> list[str]:
+    """A row's cells as text: place, run, state, step, loss, ETA, backend."""
+    table = app.screen.query_one(DataTable)
+    return [str(cell) for cell in table.get_row(run_id)]
 
 
 async def open_runs(app, pilot, until, count: int) -> None:
@@ -69,12 +75,10 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(app, pilot, until, 3)
-        table = app.screen.query_one(DataTable)
-        rows = {str(table.get_row_at(i)[0]): [str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)}
-        assert rows["20261125-040000-anna-e5f6"][1] == "queued"
-        assert rows["20261125-034512-peter-a1b2"][1:3] == ["running", "12/60"]
-        assert rows["20261124-100000-sam-0000"][1] == "completed"
-        assert table_ids(app)[0] == "20261125-040000-anna-e5f6"
+        assert cells(app, "20261125-040000-anna-e5f6")[:3] == ["1", "20261125-040000-anna-e5f6", "queued"]
+        assert cells(app, "20261125-034512-peter-a1b2")[2:4] == ["running", "12/60"]
+        assert cells(app, "20261124-100000-sam-0000")[0:3:2] == ["", "completed"]
+        assert table_ids(app) == ["20261125-040000-anna-e5f6", "20261125-034512-peter-a1b2", "20261124-100000-sam-0000"]
 
 
 async def test_queued_runs_move_down_up_and_cancel(demo_registry, app_factory, until):
@@ -92,10 +96,64 @@ async def test_queued_runs_move_down_up_and_cancel(demo_registry, app_factory, u
         await pilot.press("u")
         await workers_idle(pilot)
         assert list_queue(settings) == [first.run_id, second.run_id]
-        await pilot.press("c")
+        await pilot.press("c", "y")
         await workers_idle(pilot)
         assert list_queue(settings) == [second.run_id]
         await until(pilot, lambda: first.run_id not in [run.run_id for run in app.workspace.runs() if run.state == "queued"])
+
+
+async def test_u_and_d_move_the_row_on_screen_with_its_place(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=12)
+    first = queue_run(demo_registry, "anna", "20261125-040000-anna-e5f6")
+    second = queue_run(demo_registry, "sam", "20261125-040100-sam-a7b8")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 3)
+        assert table_ids(app) == [first.run_id, second.run_id, "20261125-034512-peter-a1b2"]
+        assert [cells(app, run_id)[0] for run_id in table_ids(app)] == ["1", "2", ""]
+        await pilot.press("d")
+        await until(pilot, lambda: table_ids(app)[:2] == [second.run_id, first.run_id])
+        assert cells(app, first.run_id)[0] == "2" and cells(app, second.run_id)[0] == "1"
+        assert app.screen.selected_run_id == first.run_id
+        await until(pilot, lambda: any("place 2 of 2" in str(note.message) for note in app._notifications))
+        await pilot.press("u")
+        await until(pilot, lambda: table_ids(app)[:2] == [first.run_id, second.run_id])
+        assert app.screen.selected_run_id == first.run_id
+
+
+async def test_cancel_asks_first_and_no_keeps_the_run(demo_registry, app_factory, until):
+    from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
+
+    queued = queue_run(demo_registry, "anna", "20261125-040000-anna-e5f6")
+    settings = Registry.load(demo_registry).settings
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 1)
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await workers_idle(pilot)
+        assert isinstance(app.screen, RunsScreen) and list_queue(settings) == [queued.run_id]
+
+
+async def test_esc_from_an_opened_run_returns_to_the_runs_screen(demo_registry, app_factory, run_writer, until):
+    from qbtui.tui.screens.dashboard import DashboardScreen
+    from qbtui.tui.screens.training import TrainingScreen
+
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=3)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainingScreen) and app.screen.friend_id == "peter"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
 
 
 async def test_moving_a_run_that_is_not_queued_is_refused(demo_registry, app_factory, run_writer, until):
@@ -110,8 +168,7 @@ async def test_moving_a_run_that_is_not_queued_is_refused(demo_registry, app_fac
 
 
 def run_state(app, run_id: str) -> str:
-    table = app.screen.query_one(DataTable)
-    return str(table.get_row_at(table_ids(app).index(run_id))[1])
+    return cells(app, run_id)[2]
 
 
 async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_factory, run_writer, until, stand_in_supervisor):

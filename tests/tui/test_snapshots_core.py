@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,14 @@ def snapshot_app(demo_template, app_factory, run_writer, monkeypatch):
     run_writer(registry, "peter", RUN_ID, steps=24)
     run_writer(registry, "sam", "20261124-100000-sam-0000", steps=60, status="completed", started_at=1_794_900_000.0)
     monkeypatch.setattr(sys, "executable", "python")
+    # The log shows event times in local time: one zone for every machine.
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     app = app_factory(registry)
     app.sub_title = "user@host"
     yield app
+    monkeypatch.undo()
+    time.tzset()
     shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
 
 

@@ -134,4 +134,4 @@ async def test_the_app_applies_the_registry_theme_and_reports_bad_files_next_to_
         await pilot.pause()
         assert app.theme == "night"
         assert "ink-wash" in app.available_themes
-        assert any("broken.toml" in notification.message for notification in app._notifications)
+        assert any("broken.toml" in notice.message for notice in app.notices.items)

@@ -3,21 +3,30 @@ and find it again after the app was closed."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Footer, Log, ProgressBar, Sparkline, Static
+from textual.widgets import Footer, ProgressBar, RichLog, Select, Static
 
+from qbtui.runs.format import format_event
 from qbtui.tui.screens.training import TrainingScreen
+from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
+from qbtui.tui.widgets.loss_chart import LossChart
 from tests.tui.waiting import workers_idle
 
 RUN_ID = "20261125-034512-peter-a1b2"
 
 
 def loss_points(app) -> int:
-    return len(app.screen.query_one("#loss-raw", Sparkline).data)
+    return app.screen.query_one(LossChart).points
+
+
+def log_text(app) -> str:
+    """The log pane's lines as shown (wrapped lines joined back with spaces)."""
+    return " ".join(strip.text.strip() for strip in app.screen.query_one("#train-log", RichLog).lines)
 
 
 def progress(app) -> tuple[float | None, float]:
@@ -32,14 +41,13 @@ async def open_training(app, pilot, friend_row: int = 0) -> TrainingScreen:
     return app.screen
 
 
-async def test_loss_sparkline_progress_and_log_follow_the_run(demo_registry, app_factory, run_writer, step_writer, until):
+async def test_loss_chart_progress_and_log_follow_the_run(demo_registry, app_factory, run_writer, step_writer, until):
     run = run_writer(demo_registry, "peter", RUN_ID, steps=5)
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
         await open_training(app, pilot)
         assert loss_points(app) == 5 and progress(app) == (60, 5)
-        assert app.screen.query_one("#loss-avg", Sparkline).summary_function.__name__ == "fmean"
         step_writer(run, range(6, 21))
         await until(pilot, lambda: progress(app) == (60, 20))
         assert loss_points(app) == 20
@@ -47,12 +55,41 @@ async def test_loss_sparkline_progress_and_log_follow_the_run(demo_registry, app
         assert (
             "step 20/60" in line
             and "2.00 it/s" in line
-            and "ETA 20s" in line
-            and "elapsed 2m00s" in line
+            and "ETA 0:20" in line
+            and "elapsed 2:00" in line
             and "lr 1.0e-04" in line
         )
-        log = app.screen.query_one(Log)
-        assert log.line_count == 20 and log.lines[-1] == "step 20/60 loss 0.1200"
+        events = [json.loads(line) for line in run.events.read_text().splitlines()]
+        step_line = format_event([event for event in events if event.get("step") == 20][-1])
+        assert step_line.endswith("step 20/60  loss 0.1200  avg 0.1140  2.00 it/s  ETA 0:20")
+        await until(pilot, lambda: step_line.split("  ", 1)[1] in log_text(app).replace("   ", "  "))
+
+
+async def test_the_loss_chart_has_axes_at_80x24(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", RUN_ID, steps=30)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await open_training(app, pilot)
+        await pilot.pause()
+        chart = app.screen.query_one("#loss-plot")
+        assert chart.size.height >= 6 and chart.size.width >= 40
+        shown = "\n".join(strip.text for strip in chart.render_lines(chart.region.reset_offset))
+        assert "step" in shown and "loss" in shown and "running avg" in shown
+        assert any(char in shown for char in "⠁⠂⠄⡀⢀⠠⠐⠈"), shown
+
+
+async def test_log_lines_are_wrapped_never_cut(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", RUN_ID, steps=3)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await open_training(app, pilot)
+        await until(pilot, lambda: "step 3/60" in log_text(app))
+        log = app.screen.query_one("#train-log", RichLog)
+        assert log.size.width < 60 and max(len(strip.text.rstrip()) for strip in log.lines) <= log.size.width
+        for word in ("step 3/60", "loss 0.2308", "avg 0.2193", "2.00 it/s", "ETA 0:28"):
+            assert word in log_text(app)
 
 
 async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry, app_factory, run_writer, until):
@@ -73,10 +110,11 @@ async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry,
             events.write("checkpoint", step=3, path="/loras/qb_peter_lora-000003.safetensors")
             events.write("sample", step=3, path=str(sample), prompt="qb_peter person", weight=0.8)
         artifacts = lambda: str(app.screen.query_one("#train-artifacts", Static).content)  # noqa: E731
-        await until(pilot, lambda: "step3.png" in artifacts())
-        assert "checkpoints (1)" in artifacts() and "qb_peter_lora-000003" in artifacts()
+        await until(pilot, lambda: "checkpoints (1)" in artifacts())
+        assert "step     3  qb_peter_lora-000003.safetensors" in artifacts()
         preview = app.screen.query_one("#train-sample", ImagePreview)
-        assert preview.path == sample and preview.display
+        await until(pilot, lambda: preview.path == sample)
+        assert preview.display and "step3" in str(app.screen.query_one("#train-sample-caption").content)
 
 
 async def test_reopening_the_app_reattaches_to_the_live_run(demo_registry, app_factory, run_writer, step_writer, until):
@@ -143,17 +181,17 @@ async def test_start_a_real_run_watch_it_move_stop_and_resume_it(demo_registry, 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_training(app, pilot)
         await until(pilot, lambda: "qbtui.trainer" in str(screen.query_one("#train-command", Static).content))
-        await pilot.press("s")
+        await pilot.press("s", "y")
         await until(pilot, lambda: progress(app)[1] >= 3 and loss_points(app) >= 3, timeout=120)
         moved_from = progress(app)[1]
         await until(pilot, lambda: progress(app)[1] > moved_from, timeout=60)
-        await pilot.press("x")
+        await pilot.press("x", "y")
         await until(pilot, lambda: (run := screen.current_run()) is not None and run.state == "stopped", timeout=60)
         run_id, stopped_at = screen.current_run().run_id, progress(app)[1]
         await pilot.press("u")
         await until(pilot, lambda: progress(app)[1] > stopped_at, timeout=120)
         assert screen.current_run().run_id == run_id
-        await pilot.press("x")
+        await pilot.press("x", "y")
         await until(pilot, lambda: screen.current_run().state == "stopped", timeout=60)
     reopened = app_factory(demo_registry)
     async with reopened.run_test(size=(80, 24)) as pilot:
@@ -161,17 +199,23 @@ async def test_start_a_real_run_watch_it_move_stop_and_resume_it(demo_registry, 
         assert reopened.workspace.run(run_id).state == "stopped"
 
 
-async def test_unready_dataset_is_refused_with_its_problems_unless_forced(demo_registry, app_factory, until):
+async def test_unready_dataset_is_refused_with_its_problems_unless_forced(demo_registry, app_factory, until, settle):
     (demo_registry.parent / "models" / "base").mkdir(parents=True)
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_training(app, pilot, friend_row=1)
+        await settle(pilot)
+        screen = await open_training(app, pilot, friend_row=1)
+        assert "blocked: 12 photos, needs 20" in str(screen.query_one("#train-readiness", Static).content)
         await pilot.press("s")
         await workers_idle(pilot)
         messages = [str(note.message) for note in app._notifications]
-        assert any("not ready" in message and "fix:" in message for message in messages), messages
+        assert any("blocked: 12 photos, needs 20" in message and "press f" in message for message in messages), messages
+        assert not any("--force" in message for message in messages)
         assert app.workspace.runs_for("anna") == []
         await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await workers_idle(pilot)
         await until(pilot, lambda: app.workspace.runs_for("anna") != [])
         run = app.workspace.runs_for("anna")[0]
@@ -194,3 +238,51 @@ async def test_steps_written_while_help_was_open_show_on_return(demo_registry, a
         await pilot.press("escape")
         await pilot.pause()
         assert progress(app) == (60, 8)
+
+
+async def test_tab_tab_enter_never_starts_a_run_and_s_asks_first(demo_registry, app_factory, settle):
+    (demo_registry.parent / "models" / "base").mkdir(parents=True)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_training(app, pilot)
+        screen = app.screen
+        for presses in (2, 3, 4):
+            await pilot.press(*["tab"] * presses, "enter")
+            await workers_idle(pilot)
+            assert app.screen is screen and app.workspace.runs_for("peter") == []
+            for select in screen.query(Select):
+                if select.expanded:
+                    await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.title_text == "Start training"
+        await pilot.press("n")
+        await workers_idle(pilot)
+        assert app.workspace.runs_for("peter") == []
+
+
+async def test_a_busy_device_offers_to_queue_and_queues(demo_registry, app_factory, run_writer, until, settle):
+    from qbtui.registry import Registry
+    from qbtui.runs.queue import list_queue
+
+    (demo_registry.parent / "models" / "base").mkdir(parents=True)
+    run_writer(demo_registry, "sam", "20261125-030000-sam-0000", steps=4)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: app.workspace.run("20261125-030000-sam-0000") is not None)
+        screen = await open_training(app, pilot)
+        readiness = str(screen.query_one("#train-readiness", Static).content)
+        assert "device busy: sam is training" in readiness and "queues" in readiness
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.title_text == "Queue training"
+        await pilot.press("y")
+        await workers_idle(pilot)
+        queued = list_queue(Registry.load(demo_registry).settings)
+        assert len(queued) == 1 and "-peter-" in queued[0]
+        await until(pilot, lambda: screen.current_run() is not None and screen.current_run().state == "queued")
+        messages = [str(note.message) for note in app._notifications]
+        assert any(message.endswith("queued") for message in messages) and not any("--queue" in m for m in messages)

@@ -1,10 +1,17 @@
-"""Add friend: a modal asking name, token, repeats and description; the registry validates."""
+"""Add friend: a modal asking name, token, repeats and description; the registry validates.
+
+Keystrokes are never lost or merged, however fast they come: `tab`/`shift+tab` (and
+`enter`, which only moves to the next field) are priority bindings, so focus moves
+before the keys typed after them are delivered; the friend is added only on `ctrl+s`
+(or the Add button), on the UI thread, so a refusal is on screen (and the name
+selected, ready to be typed over) before the next key is handled.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,6 +39,8 @@ class AddFriendScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="add_friend.cancel"),
         Binding("ctrl+s", "submit", "Add", id="add_friend.submit"),
+        Binding("tab,enter", "app.focus_next", "Next field", show=False, priority=True, id="add_friend.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, id="add_friend.previous"),
     ]
 
     DEFAULT_CSS = """
@@ -77,7 +86,7 @@ class AddFriendScreen(ModalScreen[str | None]):
             yield Label("Name", classes="field")
             yield Input(placeholder="Peter", id="add-name")
             yield Label("Trigger token (empty: the default below)", classes="field")
-            yield Input(placeholder="qb_<id>", id="add-token")
+            yield Input(placeholder="from the name", id="add-token")
             yield Label("Repeats per image", classes="field")
             yield Input(str(DEFAULT_REPEATS), type="integer", id="add-repeats")
             yield Label("Description for the captions", classes="field")
@@ -85,8 +94,13 @@ class AddFriendScreen(ModalScreen[str | None]):
             yield Static("", id="add-hint")
             yield Static("", id="add-error")
             with Horizontal(id="add-buttons"):
-                yield Button("Cancel", id="add-cancel")
-                yield Button("Add", variant="primary", id="add-submit")
+                for button in (
+                    Button("Cancel (esc)", id="add-cancel"),
+                    Button("Add (ctrl+s)", variant="primary", id="add-submit"),
+                ):
+                    # Keys type into the fields only: adding takes ctrl+s (or a click).
+                    button.can_focus = False
+                    yield button
 
     def on_mount(self) -> None:
         self._show_hint()
@@ -97,10 +111,15 @@ class AddFriendScreen(ModalScreen[str | None]):
 
     def _show_hint(self) -> None:
         name = self.query_one("#add-name", Input).value
-        friend_id = friend_id_for(name) if name.strip() else "<id>"
+        if not name.strip():
+            self.query_one("#add-token", Input).placeholder = "from the name"
+            self.query_one("#add-hint", Static).update(Content("type a name: the token and folder follow from it"))
+            self._show_error("")
+            return
+        friend_id = friend_id_for(name)
         token = self._token(friend_id)
         repeats = self.query_one("#add-repeats", Input).value or "?"
-        self.query_one("#add-token", Input).placeholder = default_token(friend_id) if name.strip() else "qb_<id>"
+        self.query_one("#add-token", Input).placeholder = default_token(friend_id)
         settings = self.app.workspace.settings
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
         describe = self.query_one("#add-describe", Input).value.strip()
@@ -108,7 +127,7 @@ class AddFriendScreen(ModalScreen[str | None]):
         self.query_one("#add-hint", Static).update(
             Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}")
         )
-        self._show_error((self._problem(name, friend_id, token) if name else None) or "")
+        self._show_error(self._problem(name, friend_id, token) or "")
 
     def _token(self, friend_id: str) -> str:
         typed = self.query_one("#add-token", Input).value.strip()
@@ -118,32 +137,31 @@ class AddFriendScreen(ModalScreen[str | None]):
     def _problem(name: str, friend_id: str, token: str) -> str | None:
         return check_friend_name(name) or check_friend_id(friend_id) or check_token(token)
 
-    @on(Input.Submitted)
     @on(Button.Pressed, "#add-submit")
     def action_submit(self) -> None:
-        """Ask the registry to add the friend; its refusal shows inline."""
+        """Ask the registry to add the friend (a small file write); its refusal shows inline."""
         name = self.query_one("#add-name", Input).value
         repeats_text = self.query_one("#add-repeats", Input).value.strip()
         if not repeats_text.isdigit() or int(repeats_text) < 1:
-            self._show_error("repeats must be a whole number of at least 1 (the guide uses 30)")
+            self._refused("repeats must be a whole number of at least 1 (the guide uses 30)", "#add-repeats")
             return
         token = self.query_one("#add-token", Input).value.strip() or None
         describe = self.query_one("#add-describe", Input).value.strip()
-        self._add(name, token, int(repeats_text), describe)
-
-    @work(thread=True, exclusive=True, group="add-friend", exit_on_error=False)
-    def _add(self, name: str, token: str | None, repeats: int, describe: str) -> None:
         try:
-            friend = self.app.workspace.registry.add_friend(name, token=token, repeats=repeats, describe=describe)
+            friend = self.app.workspace.registry.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
             _create_folder(self.app.workspace.settings, friend)
         except QbtuiError as error:
-            self.app.call_from_thread(self._show_error, error.describe())
+            self._refused(error.describe(), "#add-name")
             return
-        self.app.call_from_thread(self._added, friend)
-
-    def _added(self, friend: Friend) -> None:
         self.app.notify(f"added {friend.name} ({friend.token})")
         self.dismiss(friend.id)
+
+    def _refused(self, text: str, field: str) -> None:
+        """Show why, and select the field to fix so the next keys type over it."""
+        self._show_error(text)
+        entry = self.query_one(field, Input)
+        entry.focus()
+        entry.select_all()
 
     def _show_error(self, text: str) -> None:
         self.query_one("#add-error", Static).update(Content(text))

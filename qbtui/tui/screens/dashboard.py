@@ -49,7 +49,11 @@ def friend_details(app: QbtuiApp, friend_id: str) -> Text:
             text.append(f"Dataset ready: {status.image_count} images\n", style=colors["success"])
     text.append("Trainings\n", style="bold")
     if not friend.trainings:
-        text.append(" none yet (t to train)\n", style="dim")
+        blocker = status.blocker() if status is not None else None
+        if blocker:
+            text.append(f" blocked: {blocker} (enter: open the dataset)\n", style=colors["warning"])
+        else:
+            text.append(" none yet (t to train)\n", style="dim")
     for training in reversed(friend.trainings):
         text.append(
             f" {training.date[:16]}  {training.steps} steps  {training.images} imgs  {training.preset}/{training.backend}\n"

@@ -29,6 +29,7 @@ SCREENS = (
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
     ("Tag editor", "qbtui.tui.widgets.tag_editor", "TagEditorScreen"),
     ("Confirm", "qbtui.tui.widgets.dataset_confirm", "ConfirmScreen"),
+    ("Notifications log", "qbtui.tui.screens.notices", "NoticesScreen"),
     ("Help", "qbtui.tui.screens.help", "HelpScreen"),
 )
 KEYS_WIDTH = 16

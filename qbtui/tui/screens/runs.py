@@ -1,5 +1,7 @@
-"""Every run with its state; queued runs can be reordered and cancelled, a running one
-stopped, and a stopped, failed or crashed one resumed."""
+"""Every run with its state, in queue order: queued runs first (with their place in the
+queue, `u`/`d` move them), then running ones, then the rest newest first. A queued run
+can be cancelled and a running one stopped (each after a confirmation), a stopped,
+failed or crashed one resumed."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
+from qbtui.runs.format import format_duration
 from qbtui.tui.messages import RunsUpdated
-from qbtui.tui.widgets.run_progress import format_duration
+from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
@@ -20,7 +23,15 @@ if TYPE_CHECKING:
     from qbtui.tui.app import QbtuiApp
 
 # No start or friend column: run ids hold both (20261125-034512-peter-a1b2).
-COLUMNS = (("run", "Run"), ("state", "State"), ("step", "Step"), ("loss", "Loss"), ("eta", "ETA"), ("backend", "Backend"))
+COLUMNS = (
+    ("place", "#"),
+    ("run", "Run"),
+    ("state", "State"),
+    ("step", "Step"),
+    ("loss", "Loss"),
+    ("eta", "ETA"),
+    ("backend", "Backend"),
+)
 STATE_COLORS = {
     "running": "accent",
     "queued": "primary",
@@ -30,13 +41,15 @@ STATE_COLORS = {
     "crashed": "error",
 }
 RESUMABLE_STATES = ("stopped", "failed", "crashed")
+ORDER_HINT = "order: queued first (# = place, u/d move) · running · the rest newest first"
 
 
-def run_cells(run: RunInfo, colors: dict[str, str]) -> list[object]:
-    """One row of the runs table."""
+def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[object]:
+    """One row of the runs table; `place` is the run's place in the queue."""
     loss = f"{run.loss:.3f}" if run.loss is not None else "-"
     eta = format_duration(run.eta_s) if run.state == "running" else "-"
     return [
+        str(place) if place is not None else "",
         run.run_id,
         Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         f"{run.step}/{run.max_steps}",
@@ -47,7 +60,7 @@ def run_cells(run: RunInfo, colors: dict[str, str]) -> list[object]:
 
 
 class RunsScreen(Screen):
-    """The run list, newest first, queued runs in queue order at the top."""
+    """The run list in queue order (see the module docstring)."""
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="runs.open"),
@@ -56,7 +69,7 @@ class RunsScreen(Screen):
         Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("r", "resume", "Resume", id="runs.resume"),
-        Binding("escape", "app.dashboard", "Back", id="runs.back"),
+        Binding("escape", "app.back", "Back", id="runs.back"),
     ]
 
     app: QbtuiApp
@@ -64,6 +77,7 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
         yield Label("", id="runs-summary")
+        yield Label(ORDER_HINT, id="runs-order")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
         yield SteadyFooter()
 
@@ -74,19 +88,16 @@ class RunsScreen(Screen):
             table.add_column(label, key=key)
         self.refresh_table()
 
-    def ordered_runs(self) -> list[RunInfo]:
-        """Queued runs first in queue order, then the others newest first."""
-        runs = self.app.workspace.runs()
-        return [run for run in runs if run.state == "queued"] + [run for run in runs if run.state != "queued"]
-
     def refresh_table(self) -> None:
+        workspace = self.app.workspace
         table = self.query_one(DataTable)
-        runs = self.ordered_runs()
+        runs = workspace.runs_in_queue_order()
         selected = self.selected_run_id
         colors = self.app.theme_variables
         table.clear()
         for run in runs:
-            table.add_row(*run_cells(run, colors), key=run.run_id)
+            place = workspace.queue_position(run.run_id) if run.state == "queued" else None
+            table.add_row(*run_cells(run, place, colors), key=run.run_id)
         ids = [run.run_id for run in runs]
         if selected in ids:
             table.move_cursor(row=ids.index(selected))
@@ -122,8 +133,9 @@ class RunsScreen(Screen):
         return run
 
     def action_open(self) -> None:
+        """The run's Training screen, over this one: `esc` there comes back here."""
         if run := self.selected_run():
-            self.app.action_train(run.friend_id)
+            self.app.open_training_over(run.friend_id)
 
     def action_move_up(self) -> None:
         if run := self._queued():
@@ -134,15 +146,32 @@ class RunsScreen(Screen):
             self.app.move_queued(run.run_id, 1)
 
     def action_cancel(self) -> None:
-        if run := self._queued():
-            self.app.cancel_queued(run.run_id)
+        """Take the queued run off the queue, once the user confirms."""
+        if not (run := self._queued()):
+            return
+        run_id = run.run_id
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self.app.cancel_queued(run_id)
+
+        question = f"Cancel the queued run {run_id}?\nIt leaves the queue and its empty folder is removed."
+        self.app.push_screen(ConfirmScreen(question, title="Cancel queued run"), answered)
 
     def action_stop(self) -> None:
+        """Stop the running run (its state stays for resume, r), once the user confirms."""
         run = self.selected_run()
         if run is None or run.state != "running":
             self.notify("only a running run can be stopped", severity="warning")
             return
-        self.app.stop_run(run.run_id)
+        run_id = run.run_id
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self.app.stop_run(run_id)
+
+        question = f"Stop {run_id} at step {run.step}/{run.max_steps}?\nIts state is kept: r resumes it later."
+        self.app.push_screen(ConfirmScreen(question, title="Stop run"), answered)
 
     def action_resume(self) -> None:
         run = self.selected_run()

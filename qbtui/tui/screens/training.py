@@ -1,4 +1,11 @@
-"""Start a friend's training and watch it: loss, progress, checkpoints, samples, log."""
+"""Start a friend's training and watch it: loss chart, progress, checkpoints, sample
+thumbnails and the run's log.
+
+Nothing long starts on a stray key: `s` (start), `q` (queue behind the running run),
+`f` (train despite dataset problems) and `x` (stop) each ask first. Before any key is
+pressed the readiness line says whether the dataset blocks training and whether the
+device is busy (then `s` offers to queue).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,17 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Header, Label, Log, Select, Static
+from textual.widgets import Button, Header, Label, RichLog, Select, Static
 
 from qbtui.errors import QbtuiError
-from qbtui.tui.messages import RegistryChanged, RunsUpdated
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
+from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.loss_chart import LossChart
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.run_progress import RunProgress
@@ -23,10 +32,29 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
     from qbtui.tui.app import QbtuiApp
+    from qbtui.tui.workspace import RunTrace
 
 BACKENDS = ("builtin", "kohya")
 LOG_MAX_LINES = 500
-ARTIFACTS_SHOWN = 3
+CHECKPOINTS_SHOWN = 6
+LOG_SOURCES = ("events", "output")
+
+
+def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
+    """Run id, error and notes, checkpoints by step (newest first), samples; one line each, never wrapped."""
+    lines = [Text(f"run {run.run_id}", style="bold")]
+    if run.error:
+        lines.append(Text(f"error: {run.error}", style="red"))
+    lines += [Text(note) for note in trace.notes[-2:]]
+    lines.append(Text(f"checkpoints ({len(trace.checkpoints)})", style="bold"))
+    for step, path in reversed(trace.checkpoints[-CHECKPOINTS_SHOWN:]):
+        lines.append(Text(f" step {step if step is not None else '?':>5}  {Path(path).name}"))
+    if run.lora_path and run.state == "completed":
+        lines.append(Text(f"LoRA: {run.lora_path}"))
+    text = Text("\n").join(lines)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
 
 
 class TrainingScreen(Screen):
@@ -34,10 +62,12 @@ class TrainingScreen(Screen):
 
     BINDINGS = [
         Binding("s", "start", "Start", id="training.start"),
+        Binding("q", "start(False, True)", "Queue", id="training.queue"),
         Binding("f", "start(True)", "Force", id="training.force"),
         Binding("x", "stop", "Stop", id="training.stop"),
         Binding("u", "resume", "Resume", id="training.resume"),
-        Binding("escape", "app.dashboard", "Back", id="training.back"),
+        Binding("l", "toggle_log", "Log", id="training.log"),
+        Binding("escape", "app.back", "Back", id="training.back"),
     ]
 
     app: QbtuiApp
@@ -46,6 +76,7 @@ class TrainingScreen(Screen):
         super().__init__()
         self.friend_id = friend_id
         self.shown_run_id: str | None = None
+        self.log_source = LOG_SOURCES[0]
         self.log_seen = 0
         self.steps_seen = -1
 
@@ -60,19 +91,31 @@ class TrainingScreen(Screen):
             yield Label(f"{friend.name} ", id="train-friend")
             yield Select([(name, name) for name in presets], value=preset, allow_blank=False, compact=True, id="preset")
             yield Select([(name, name) for name in BACKENDS], value=backend, allow_blank=False, compact=True, id="backend")
-            yield Button("Start (s)", id="start", compact=True, variant="primary")
+            for button in (
+                Button("Start (s)", id="start", compact=True, variant="primary"),
+                Button("Queue (q)", id="queue", compact=True),
+            ):
+                # Keys only: `tab tab enter` never lands on a button that starts a run.
+                button.can_focus = False
+                yield button
+        yield Static("", id="train-readiness")
         yield Static("", id="train-command", markup=False)
         yield RunProgress(self.app.clock, id="train-progress")
-        yield LossChart(id="train-loss")
+        with Horizontal(id="train-middle"):
+            yield LossChart(id="train-loss")
+            with Vertical(id="train-sample-box"):
+                yield ImagePreview(id="train-sample")
+                yield Label("no samples yet", id="train-sample-caption")
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
-            yield ImagePreview(id="train-sample")
-            yield Log(max_lines=LOG_MAX_LINES, id="train-log")
+            yield RichLog(max_lines=LOG_MAX_LINES, wrap=True, min_width=20, markup=False, highlight=False, id="train-log")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"training {self.app.workspace.friend(self.friend_id).name}"
+        self.query_one("#train-log", RichLog).border_title = "log (events)"
         self.show_command()
+        self.show_readiness()
         self.refresh_run()
         self.set_interval(1.0, self._tick)
 
@@ -87,6 +130,16 @@ class TrainingScreen(Screen):
     def current_run(self) -> RunInfo | None:
         return self.app.workspace.latest_run(self.friend_id)
 
+    def busy_with(self) -> RunInfo | None:
+        """Another friend's run that holds the device now, if any."""
+        running = [run for run in self.app.workspace.runs() if run.state == "running" and run.friend_id != self.friend_id]
+        return running[0] if running else None
+
+    def blocker(self) -> str | None:
+        """Why this friend's dataset blocks training, in a few words (None: it does not, or not scanned yet)."""
+        status = self.app.workspace.status(self.friend_id)
+        return status.blocker() if status is not None else None
+
     @on(Select.Changed)
     def _options_changed(self) -> None:
         self.show_command()
@@ -94,6 +147,10 @@ class TrainingScreen(Screen):
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
         self.action_start()
+
+    @on(Button.Pressed, "#queue")
+    def _queue_pressed(self) -> None:
+        self.action_start(queue=True)
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def show_command(self) -> None:
@@ -105,53 +162,82 @@ class TrainingScreen(Screen):
             text = f"cannot run: {error}"
         self.app.call_from_thread(self.query_one("#train-command", Static).update, text)
 
+    def show_readiness(self) -> None:
+        """One line: live run, blocked dataset, busy device, or ready."""
+        colors = self.app.theme_variables
+        run = self.current_run()
+        blocker = self.blocker()
+        busy = self.busy_with()
+        if run is not None and run.live:
+            text = Text(f"{run.state}: {run.run_id}" + (" (x stops it)" if run.state == "running" else ""), colors["accent"])
+        elif blocker:
+            text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
+        elif busy is not None:
+            text = Text(f"device busy: {busy.friend_id} is training ({busy.run_id}) · s or q queues this run after it")
+            text.stylize(colors["warning"])
+        elif self.app.workspace.status(self.friend_id) is None:
+            text = Text("checking the dataset…", style="dim")
+        else:
+            text = Text("ready to train · s starts", colors["success"])
+        readiness = self.query_one("#train-readiness", Static)
+        if str(readiness.content) != text.plain:
+            readiness.update(text)
+
     def refresh_run(self) -> None:
         """Redraw from the workspace: progress, loss, checkpoints and samples, new log lines."""
+        self.show_readiness()
         workspace = self.app.workspace
         run = self.current_run()
-        log = self.query_one("#train-log", Log)
         if run is None:
             self.query_one(RunProgress).show(None, None)
-            self.query_one(LossChart).show([], [])
+            self.query_one(LossChart).show([], [], [])
             self.query_one("#train-artifacts", Static).update("")
             return
         if run.run_id != self.shown_run_id:
             self.shown_run_id = run.run_id
-            self.log_seen = 0
             self.steps_seen = -1
-            log.clear()
+            self._restart_log()
         trace = workspace.trace(run.run_id)
         self.query_one(RunProgress).show(run, trace.learning_rate)
         if trace.step_events != self.steps_seen:
             self.steps_seen = trace.step_events
-            self.query_one(LossChart).show(trace.losses, trace.avg_losses)
-        artifacts = self._artifacts(run, trace.checkpoints, trace.samples, trace.notes)
-        shown = self.query_one("#train-artifacts", Static)
-        if str(shown.content) != artifacts:
-            shown.update(artifacts, layout=False)
-        if trace.samples:
-            latest = Path(trace.samples[-1])
-            preview = self.query_one("#train-sample", ImagePreview)
-            if preview.path != latest:
-                preview.path = latest
-        new_lines = trace.log_since(self.log_seen)
-        if new_lines:
-            log.write_lines(new_lines)
-        self.log_seen = trace.log_total
+            self.query_one(LossChart).show(trace.steps, trace.losses, trace.avg_losses)
+        self.query_one("#train-artifacts", Static).update(artifact_lines(run, trace))
+        self._show_sample(trace.samples)
+        self._write_log(trace)
 
-    @staticmethod
-    def _artifacts(run: RunInfo, checkpoints: list[str], samples: list[str], notes: list[str]) -> str:
-        lines = [f"run {run.run_id}"]
-        if run.error:
-            lines.append(f"error: {run.error}")
-        lines += notes[-ARTIFACTS_SHOWN:]
-        lines.append(f"checkpoints ({len(checkpoints)})")
-        lines += [f" {Path(path).name}" for path in checkpoints[-ARTIFACTS_SHOWN:]]
-        lines.append(f"samples ({len(samples)})")
-        lines += [f" {Path(path).name}" for path in samples[-ARTIFACTS_SHOWN:]]
-        if run.lora_path and run.state == "completed":
-            lines.append(f"LoRA: {run.lora_path}")
-        return "\n".join(lines)
+    def _show_sample(self, samples: list[str]) -> None:
+        if not samples:
+            return
+        latest = Path(samples[-1])
+        preview = self.query_one("#train-sample", ImagePreview)
+        if preview.path != latest:
+            preview.path = latest
+            caption = f"sample {len(samples)}/{len(samples)}: {latest.stem}"
+            self.query_one("#train-sample-caption", Label).update(caption)
+
+    def _lines(self, trace: RunTrace):
+        return trace.events if self.log_source == "events" else trace.output
+
+    def _write_log(self, trace: RunTrace) -> None:
+        tail = self._lines(trace)
+        log = self.query_one("#train-log", RichLog)
+        for line in tail.since(self.log_seen):
+            log.write(Text(line))
+        self.log_seen = tail.total
+
+    def _restart_log(self) -> None:
+        self.log_seen = 0
+        self.query_one("#train-log", RichLog).clear()
+
+    def action_toggle_log(self) -> None:
+        """Switch the log between the run's events (as `qbtui logs` prints them) and the raw output."""
+        self.log_source = LOG_SOURCES[(LOG_SOURCES.index(self.log_source) + 1) % len(LOG_SOURCES)]
+        label = "events" if self.log_source == "events" else "raw output"
+        self.query_one("#train-log", RichLog).border_title = f"log ({label})"
+        self._restart_log()
+        if self.shown_run_id:
+            self._write_log(self.app.workspace.trace(self.shown_run_id))
 
     def _tick(self) -> None:
         run = self.current_run()
@@ -161,26 +247,62 @@ class TrainingScreen(Screen):
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_run()
 
+    def on_friend_changed(self, message: FriendChanged) -> None:
+        if message.friend_id == self.friend_id:
+            self.show_readiness()
+
     def on_screen_resume(self) -> None:
         self.refresh_run()
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.show_command()
 
-    def action_start(self, force: bool = False) -> None:
-        """Start a run; `force` trains even when the dataset still has problems."""
+    def action_start(self, force: bool = False, queue: bool = False) -> None:
+        """Ask, then start (or queue behind the running run); `force` trains despite dataset problems."""
         run = self.current_run()
-        if run is not None and run.state in ("running", "queued"):
-            self.notify(f"{run.run_id} is already {run.state}; stop it first (x)", severity="warning")
+        if run is not None and run.live:
+            self.notify(f"{run.run_id} is already {run.state}: x stops it", severity="warning")
             return
-        self.app.start_run(self.friend_id, self.preset, self.backend, force=force)
+        blocker = self.blocker()
+        if blocker and not force:
+            self.notify(
+                f"blocked: {blocker}. Fix the dataset (d on the dashboard), or press f to train anyway", severity="warning"
+            )
+            return
+        busy = self.busy_with()
+        queue = queue or busy is not None
+        friend = self.app.workspace.friend(self.friend_id)
+        what = f"{friend.name} with preset {self.preset} on {self.backend}"
+        if queue and busy is not None:
+            title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} to start after it?"
+        elif queue:
+            title, question = "Queue training", f"Queue {what}? The device is free, so it starts now."
+        else:
+            title, question = "Start training", f"Start training {what}?"
+        if force and blocker:
+            question += f"\nThe dataset is blocked ({blocker}); it trains anyway."
+        preset, backend = self.preset, self.backend
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self.app.start_run(self.friend_id, preset, backend, force=force, queue=queue)
+
+        self.app.push_screen(ConfirmScreen(question, title=title), answered)
 
     def action_stop(self) -> None:
+        """Ask, then stop the running training (its state is kept for resume, u)."""
         run = self.current_run()
         if run is None or run.state != "running":
             self.notify("no running training to stop", severity="warning")
             return
-        self.app.stop_run(run.run_id)
+        run_id = run.run_id
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self.app.stop_run(run_id)
+
+        question = f"Stop {run_id} at step {run.step}/{run.max_steps}?\nIts state is kept: u resumes it."
+        self.app.push_screen(ConfirmScreen(question, title="Stop training"), answered)
 
     def action_resume(self) -> None:
         run = self.current_run()

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import DataTable
 
+from qbtui.runs.format import format_duration
 from qbtui.tui.widgets.loss_chart import spark_text
-from qbtui.tui.widgets.run_progress import format_duration
 
 if TYPE_CHECKING:
     from qbtui.dataset import FriendStatus
@@ -28,7 +28,8 @@ COLUMNS = (
     ("training", "Training"),
 )
 # Fixed widths: measuring every cell on each live update is what makes big tables slow.
-FIXED_WIDTHS = {"images": 4, "captions": 4, "problems": 5, "ready": 5, "training": 24}
+# The Training column fits its longest texts (`trained 2026-12-01 · 1200 steps`, `blocked: 8 photos, needs 20`).
+FIXED_WIDTHS = {"images": 4, "captions": 4, "problems": 5, "ready": 5, "training": 32}
 MAX_TEXT_WIDTH = 18
 
 
@@ -46,8 +47,8 @@ def images_cell(status: FriendStatus | None, colors: dict[str, str]) -> Text:
     return Text(str(count), style=color)
 
 
-def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str]) -> Text:
-    """not trained / queued / running step/max + sparkline + ETA / trained date / crashed."""
+def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], blocker: str | None = None) -> Text:
+    """not trained / blocked: why / queued / running step/max + sparkline + ETA / trained date / crashed."""
     if run is not None and run.state == "running":
         text = Text(f"▶ {run.step}/{run.max_steps} ", style=colors["accent"])
         text.append(spark_text(run.losses, 6), style=colors["primary"])
@@ -59,11 +60,13 @@ def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str]) -
         return Text(f"{run.state} at {run.step}", style=colors["error"])
     if friend.trainings:
         last = friend.trainings[-1]
-        return Text(f"trained {last.date[:10]} {last.steps} st", style=colors["success"])
+        return Text(f"trained {last.date[:10]} · {last.steps} steps", style=colors["success"])
     if run is not None and run.state == "completed":
-        return Text(f"trained {run.step} st", style=colors["success"])
+        return Text(f"trained · {run.step} steps", style=colors["success"])
     if run is not None and run.state == "stopped":
         return Text(f"stopped {run.step}/{run.max_steps}", style=colors["warning"])
+    if blocker:
+        return Text(f"blocked: {blocker}", style=colors["warning"])
     return Text("not trained", style="dim")
 
 
@@ -121,5 +124,6 @@ class FriendTable(DataTable):
             problems = Text(str(status.problem_count), style=colors["error"] if status.problem_count else "dim")
             ready = Text("yes", style=colors["success"]) if status.ready else Text("no", style=colors["error"])
             dataset = [Text(str(status.caption_count)), problems, ready]
-        training = training_cell(friend, workspace.latest_run(friend_id), colors)
+        blocker = status.blocker() if status is not None else None
+        training = training_cell(friend, workspace.latest_run(friend_id), colors, blocker)
         return [friend.name, friend.token, images_cell(status, colors), *dataset, training]

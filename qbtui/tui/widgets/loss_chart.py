@@ -1,4 +1,5 @@
-"""Loss sparklines: a one-line text version for tables and a large two-line chart."""
+"""Loss charts: a one-line sparkline for tables, and a line chart with axes (step, loss) of
+the raw loss and its running average for the Training screen (textual-plotext)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from statistics import fmean
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
+from textual_plotext import PlotextPlot
 
 BLOCKS = "▁▂▃▄▅▆▇█"
+# More points than a chart has columns only slow plotext down: average them into buckets.
+MAX_CHART_POINTS = 400
 
 
 def spark_text(values: Sequence[float], width: int = 8) -> str:
@@ -27,32 +31,62 @@ def spark_text(values: Sequence[float], width: int = 8) -> str:
 
 
 def loss_summary(losses: Sequence[float], avg_losses: Sequence[float]) -> str:
-    """`loss 0.1234 (upper) · running avg 0.1180 (lower) · min 0.0912 · 24 steps`."""
+    """`loss 0.1234 · running avg 0.1180 · min 0.0912 · 24 steps`."""
     if not losses:
         return "loss: waiting for the first step"
-    avg = f" · running avg {avg_losses[-1]:.4f} (lower)" if avg_losses else ""
-    return f"loss {losses[-1]:.4f} (upper){avg} · min {min(losses):.4f} · {len(losses)} steps"
+    avg = f" · running avg {avg_losses[-1]:.4f}" if avg_losses else ""
+    return f"loss {losses[-1]:.4f}{avg} · min {min(losses):.4f} · {len(losses)} steps"
+
+
+def bucketed(steps: Sequence[int], values: Sequence[float], limit: int = MAX_CHART_POINTS) -> tuple[list[float], list[float]]:
+    """`steps` and `values` averaged into at most `limit` points."""
+    if len(values) <= limit:
+        return [float(step) for step in steps], list(values)
+    per_point = len(values) / limit
+    spans = [(int(index * per_point), int((index + 1) * per_point)) for index in range(limit)]
+    return [fmean(steps[start:end]) for start, end in spans], [fmean(values[start:end]) for start, end in spans]
+
+
+def step_ticks(first: int, last: int, count: int = 5) -> list[int]:
+    """Up to `count` whole step numbers spread from `first` to `last` (axis labels without decimals)."""
+    if last <= first:
+        return [first]
+    return sorted({first + round((last - first) * index / (count - 1)) for index in range(count)})
 
 
 class LossChart(Vertical):
-    """Raw loss and its running average as two sparklines, bucketed by mean."""
+    """A summary line over a braille line chart: loss (raw) and running average by step."""
 
     DEFAULT_CSS = """
     LossChart { height: auto; }
-    LossChart Sparkline { height: 3; margin: 0 0 0 0; }
-    LossChart #loss-avg { height: 2; }
-    LossChart > Sparkline > .sparkline--max-color { color: $error; }
-    LossChart > Sparkline > .sparkline--min-color { color: $success; }
     LossChart #loss-summary { color: $text-muted; width: 1fr; height: 1; }
+    LossChart PlotextPlot { height: 1fr; min-height: 6; }
     """
 
     def compose(self) -> ComposeResult:
         yield Label(loss_summary([], []), id="loss-summary")
-        yield Sparkline([], summary_function=fmean, id="loss-raw")
-        yield Sparkline([], summary_function=fmean, id="loss-avg")
+        yield PlotextPlot(id="loss-plot")
 
-    def show(self, losses: Sequence[float], avg_losses: Sequence[float]) -> None:
-        """Replace the data (a new list each time, so the reactive notices); no relayout."""
+    points = 0
+    """How many losses the chart shows."""
+
+    def on_mount(self) -> None:
+        self.show([], [], [])
+
+    def show(self, steps: Sequence[int], losses: Sequence[float], avg_losses: Sequence[float]) -> None:
+        """Redraw the chart for these points (one step number per loss)."""
         self.query_one("#loss-summary", Label).update(loss_summary(losses, avg_losses), layout=False)
-        self.query_one("#loss-raw", Sparkline).data = list(losses)
-        self.query_one("#loss-avg", Sparkline).data = list(avg_losses)
+        self.points = len(losses)
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.xlabel("step")
+        plt.ylabel("loss")
+        if losses:
+            xs, raw = bucketed(steps, losses)
+            plt.plot(xs, raw, label="loss", marker="braille")
+            plt.xticks(step_ticks(steps[0], steps[-1]))
+            if avg_losses:
+                plt.plot(*bucketed(steps, avg_losses), label="running avg", marker="braille")
+        plot.refresh()

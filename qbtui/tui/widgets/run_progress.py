@@ -10,22 +10,10 @@ from textual.clock import Clock
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
 
+from qbtui.runs.format import format_duration
+
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
-
-
-def format_duration(seconds: float | None) -> str:
-    """`45s`, `12m05s`, `3h07m`; `-` when unknown."""
-    if seconds is None or seconds < 0:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:

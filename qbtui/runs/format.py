@@ -1,0 +1,51 @@
+"""How runs read as text, the same in the CLI and the dashboard: durations (ETA, elapsed)
+and one line per event (`qbtui logs` and the Training screen's log)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def format_duration(seconds: float | None) -> str:
+    """`1:02:03`, `4:05`, `0:07`; `-` when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_number(value: float | None, digits: int = 4) -> str:
+    """`0.1234`, or `-` when unknown."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One readable line per event (an error may add indented lines for its fix and log)."""
+    stamp = datetime.fromtimestamp(event["t"]).strftime("%H:%M:%S")
+    kind = event["type"]
+    if kind == "step":
+        text = (
+            f"step {event['step']}/{event.get('max_steps') or '?'}  loss {format_number(event.get('loss'))}"
+            f"  avg {format_number(event.get('avg_loss'))}  {format_number(event.get('it_s'), 2)} it/s"
+            f"  ETA {format_duration(event.get('eta_s'))}"
+        )
+    elif kind == "start":
+        text = (
+            f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
+            f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}"
+        )
+    elif kind in ("checkpoint", "sample"):
+        text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
+    elif kind == "warning":
+        text = f"warning: {event['message']}"
+    elif kind == "error":
+        text = f"error: {event['message']}" + (f"\n  fix: {event['hint']}" if event.get("hint") else "")
+        text += "".join(f"\n  | {line}" for line in event.get("log_tail") or [])
+    elif kind == "done":
+        text = f"done: {event['status']}" + (f", LoRA {event['lora_path']}" if event.get("lora_path") else "")
+    else:
+        text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
+    return f"{stamp}  {text}"
