@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.face_photos import fetch_face_photos
+
 MINIMAL_REGISTRY = """\
 [settings]
 datasets_dir = "datasets"
@@ -36,3 +38,9 @@ def registry_path(tmp_path: Path) -> Path:
     path = tmp_path / "registry.toml"
     path.write_text(MINIMAL_REGISTRY, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> Path:
+    """The folder of real test photos (obama*.jpg, biden.jpg, 32bit.png), fetched if absent."""
+    return fetch_face_photos()
