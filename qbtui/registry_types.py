@@ -37,6 +37,7 @@ class Settings:
     image_protocol: str = "auto"
     device: str = "auto"
     tokenizer: Path | None = None
+    prep_mode: str = "face"
 
 
 @dataclass(frozen=True)

@@ -165,11 +165,13 @@ def analyse_folder(
     cache: FaceCache | None = None,
     workers: int = 2,
     progress: Progress | None = None,
+    compute: bool = True,
 ) -> dict[str, PhotoFaces]:
     """The faces of each named photo of `folder`, from the cache or analysed now.
 
     Raises FaceModelMissing (before any work) when dlib or its models are not installed.
-    Results with an error (a file that cannot be decoded) are not cached.
+    Results with an error (a file that cannot be decoded) are not cached. With
+    `compute=False` only cached photos are answered (no model is loaded).
     """
     from qbtui.faces.model import face_model_available
 
@@ -187,13 +189,13 @@ def analyse_folder(
             missing.append(name)
         else:
             results[name] = known
-    if missing:
+    if missing and compute:
         for name, faces in _analyse(folder, missing, workers, progress):
             results[name] = faces
             if faces.error is None:
                 cache.put(name, keys[name], faces)
     cache.save(folder, keys)
-    return {name: results[name] for name in keys}
+    return {name: results[name] for name in keys if name in results}
 
 
 def _analyse(folder: Path, names: list[str], workers: int, progress: Progress | None) -> Iterable[tuple[str, PhotoFaces]]:

@@ -15,6 +15,7 @@ POSES = (FRONT, THREE_QUARTER, PROFILE)
 FRONT_TURN = 0.25
 PROFILE_TURN = 0.7
 SHARPNESS_SIDE = 128
+CONTRAST = 40.0
 
 
 def head_turn(landmarks: tuple[tuple[float, float], ...]) -> float:
@@ -42,12 +43,20 @@ def pose_of(landmarks: tuple[tuple[float, float], ...]) -> str:
 
 
 def sharpness_of(region: Image.Image) -> float:
-    """Variance of the Laplacian of the greyscale region scaled to SHARPNESS_SIDE (higher = sharper)."""
+    """Variance of the Laplacian of the face at SHARPNESS_SIDE px, contrast-normalised (higher = sharper).
+
+    The region is scaled to a standard deviation of CONTRAST grey levels first, so a
+    dark or flat photo is not mistaken for a blurred one.
+    """
     import numpy
 
     side = SHARPNESS_SIDE
     grey = region.convert("L").resize((side, side), Image.Resampling.BILINEAR)
     pixels = numpy.asarray(grey, dtype=numpy.float32)
+    spread = float(pixels.std())
+    if spread < 1:
+        return 0.0
+    pixels = pixels * (CONTRAST / spread)
     laplacian = pixels[1:-1, :-2] + pixels[1:-1, 2:] + pixels[:-2, 1:-1] + pixels[2:, 1:-1] - 4 * pixels[1:-1, 1:-1]
     return round(float(laplacian.var()), 1)
 
