@@ -41,12 +41,14 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "image_protocol": (str,),
     "device": (str,),
     "host": (str,),
+    "prep_mode": (str,),
     **dict.fromkeys(PATH_SETTINGS, (str,)),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "backend": ("builtin", "kohya"),
     "image_protocol": ("auto", "halfcell", "sixel", "kitty"),
     "device": ("auto", "cuda", "mps", "cpu"),
+    "prep_mode": ("face", "letterbox"),
 }
 # Flags qbtui derives from the settings and the friend; a preset must not set them.
 DERIVED_FLAGS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "output_name")

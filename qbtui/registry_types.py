@@ -38,6 +38,7 @@ class Settings:
     device: str = "auto"
     tokenizer: Path | None = None
     host: str = ""  # the default [hosts.<name>] to train on; "" trains on this machine
+    prep_mode: str = "face"
 
 
 @dataclass(frozen=True)

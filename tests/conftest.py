@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.face_photos import fetch_face_photos
 from tests.terminal.tmux import QbtuiTerminal, qbtui_argv
 
 MINIMAL_REGISTRY = """\
@@ -57,3 +58,9 @@ def qbtui_terminal() -> Iterator[object]:
     yield start
     for terminal in started:
         terminal.close()
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> Path:
+    """The folder of real test photos (obama*.jpg, biden.jpg, 32bit.png), fetched if absent."""
+    return fetch_face_photos()

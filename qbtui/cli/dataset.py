@@ -118,12 +118,28 @@ def _problem_json(problem) -> dict:
     }
 
 
+def _with_faces(registry: Registry, status):
+    from qbtui.dataset.face_checks import scan_faces
+
+    return scan_faces(status, prep_mode=registry.settings.prep_mode)
+
+
+def _faces_json(status) -> dict | None:
+    summary = status.faces
+    if summary is None:
+        return None
+    return {"photos": summary.photos, "with_face": summary.with_face, "poses": summary.poses}
+
+
 def check_command(args: argparse.Namespace) -> int:
-    from qbtui.dataset import scan_friend
+    from qbtui.dataset import face_checks, scan_friend
 
     registry = _registry(args)
     friends = [find_friend(registry, args.name)] if args.name else list(registry.friends.values())
-    statuses = [(friend, scan_friend(registry.settings, friend)) for friend in friends]
+    statuses = [(friend, _with_faces(registry, scan_friend(registry.settings, friend))) for friend in friends]
+    skipped = face_checks.FACE_CHECKS_SKIPPED[0] if face_checks.FACE_CHECKS_SKIPPED else None
+    if skipped:
+        print(f"note: {skipped}", file=sys.stderr)
     if args.json:
         payload = [
             {
@@ -133,10 +149,11 @@ def check_command(args: argparse.Namespace) -> int:
                 "images": status.image_count,
                 "captions": status.caption_count,
                 "problems": [_problem_json(problem) for problem in status.all_problems()],
+                "faces": _faces_json(status),
             }
             for friend, status in statuses
         ]
-        print(json.dumps({"registry": str(registry.path), "friends": payload}, indent=2))
+        print(json.dumps({"registry": str(registry.path), "face_checks": skipped or "done", "friends": payload}, indent=2))
     else:
         _print_check(registry, statuses)
     return 0 if all(status.ready for _friend, status in statuses) else 1
@@ -152,6 +169,8 @@ def _print_check(registry: Registry, statuses: list) -> None:
             f"{status.problem_count} problems: {verdict}"
         )
         print(f"  {status.folder}")
+        if status.faces is not None:
+            print(f"  faces: {status.faces.with_face} of {status.faces.photos} photos; {status.faces.pose_mix()}")
         for problem in status.all_problems():
             print(f"  {problem.severity:<7} {problem.code:<16} {problem.message}")
             print(f"  {'':<7} {'':<16} fix: {problem.fix}")

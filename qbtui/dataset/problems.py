@@ -7,7 +7,8 @@ an empty folder); "warning" means it trains but the guide's advice is not follow
 more than 50 photos, a stray file kohya ignores).
 
 Actions name the fix qbtui can apply itself:
-  "prep"              prepare_friend: orient, flatten, convert, letterbox to 512 JPEG
+  "prep"              prepare_friend: orient, flatten, convert, crop around the face
+                      (or letterbox) to a 512 JPEG
   "caption-init"      init_captions: write the friend's caption template
   "token-first"       token_first: put the trigger token at the start
   "move-to-originals" move_to_originals: move the file out of the training folder
@@ -81,7 +82,12 @@ def label_of(code: str) -> str:
 
 
 CATALOGUE: dict[str, ProblemKind] = {
-    "not-512": ProblemKind(ERROR, "prep", "run `qbtui prep {friend}` to letterbox it to 512x512 on white", label="not 512x512"),
+    "not-512": ProblemKind(
+        ERROR,
+        "prep",
+        "run `qbtui prep {friend}` to make it 512x512 (cropped around the face, or letterboxed)",
+        label="not 512x512",
+    ),
     "not-jpeg": ProblemKind(
         ERROR, "prep", "run `qbtui prep {friend}` to convert it to a JPEG (the original is kept)", label="not a JPEG"
     ),
@@ -165,6 +171,24 @@ CATALOGUE: dict[str, ProblemKind] = {
         ERROR, None, "shorten the friend's id and token in registry.toml (and rename the folder to match)"
     ),
     "folder-unwritable": ProblemKind(ERROR, None, "make the folder writable (`chmod u+w FOLDER`), then try again"),
+    # face checks (qbtui/dataset/face_checks.py)
+    "no-face": ProblemKind(
+        WARNING, "move-to-originals", "use a photo where the face shows clearly, or move this one out; prep letterboxes it"
+    ),
+    "no-faces-at-all": ProblemKind(WARNING, None, "add photos of the friend where the face shows clearly"),
+    "several-faces": ProblemKind(
+        WARNING, None, "crop the photo to the friend, or move it out: prep frames the face that looks most like them"
+    ),
+    "face-too-small": ProblemKind(WARNING, "move-to-originals", "use a closer photo of the face, or move this one out"),
+    "other-person": ProblemKind(ERROR, "move-to-originals", "move it out of the training folder if it is someone else"),
+    "face-blurred": ProblemKind(WARNING, "move-to-originals", "use a sharper photo, or move this one out"),
+    "face-too-dark": ProblemKind(WARNING, "move-to-originals", "use a better-lit photo, or move this one out"),
+    "face-too-bright": ProblemKind(WARNING, "move-to-originals", "use a photo where the face is not washed out, or move it out"),
+    "crop-upscaled": ProblemKind(WARNING, None, "use a larger photo if you have one: under 512 px the face crop is upscaled"),
+    "pose-mix": ProblemKind(WARNING, None, "add photos from other angles: the guide asks for front, 3/4 and profile"),
+    "few-front-faces": ProblemKind(
+        WARNING, None, "add front-facing photos: the guide's first fix when results don't look like the person"
+    ),
 }
 
 

@@ -12,6 +12,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qbtui.dataset.cache import FileFacts, FileKey, ScanCache
 from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, JPEG_FORMATS, ImageInfo, read_image_info
@@ -38,6 +39,8 @@ class ImageStatus:
     height: int | None
     format: str | None
     problems: tuple[Problem, ...]
+    faces: Any = None  # qbtui.faces.PhotoFaces once the face checks ran
+    face: Any = None  # the qbtui.faces.Face taken to be the friend's
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class FriendStatus:
     folder: Path
     images: tuple[ImageStatus, ...]
     problems: tuple[Problem, ...]
+    faces: Any = None  # qbtui.dataset.face_checks.FaceSummary once the face checks ran
 
     @property
     def image_count(self) -> int:

@@ -1,0 +1,216 @@
+"""Judge a friend's photos by the faces in them: who, how large, how sharp, how lit, which angle.
+
+`check_faces(status, analyses, prep_mode)` is pure: it takes a scan and the face analysis
+of its photos (qbtui.faces.analyse_folder) and returns the scan with face problems and
+facts added. `scan_faces` does both steps; where dlib is missing it returns the scan
+unchanged and says so once through `FACE_CHECKS_SKIPPED`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qbtui.dataset.problems import Problem, make_problem
+from qbtui.dataset.scan import TARGET_SIZE, FriendStatus, ImageStatus
+from qbtui.faces.framing import face_in_frame, face_square, letterbox_frame
+from qbtui.faces.measure import FRONT, POSES, PROFILE, THREE_QUARTER
+from qbtui.faces.model import SAME_PERSON_DISTANCE, Face, face_distance
+
+FACE_MODE = "face"
+LETTERBOX_MODE = "letterbox"
+# In the prepared 512 frame, a face (brows to chin) under this many pixels carries little detail.
+MIN_FACE_IN_FRAME = 96
+# A second face at least this share of the friend's face's height counts as another person in the shot.
+SECOND_FACE_SHARE = 0.4
+# Contrast-normalised Laplacian variance of the face at 128 px: sharp test photos measure 210-480,
+# the same blurred by a 2 px Gaussian 34-64, by 4 px 10-16.
+MIN_SHARPNESS = 40.0
+MIN_BRIGHTNESS = 55.0
+MAX_BRIGHTNESS = 205.0
+# Pose advice needs a few faces to mean anything.
+MIN_FACES_FOR_POSES = 5
+MAX_POSE_SHARE = 0.8
+MIN_FRONT_SHARE = 0.4
+
+FACE_CHECKS_SKIPPED: list[str] = []
+
+
+@dataclass(frozen=True)
+class FaceSummary:
+    """The faces of a friend's dataset at a glance."""
+
+    photos: int
+    with_face: int
+    poses: dict[str, int]
+    centroid: tuple[float, ...] | None
+
+    def pose_mix(self) -> str:
+        """e.g. "front 12 · three-quarter 5 · profile 0"."""
+        return " · ".join(f"{pose} {self.poses.get(pose, 0)}" for pose in POSES)
+
+
+def scan_faces(
+    status: FriendStatus, *, prep_mode: str = FACE_MODE, workers: int = 2, cache=None, compute: bool = True
+) -> FriendStatus:
+    """The scan with face checks; unchanged (and the reason noted once) where dlib is missing."""
+    from qbtui.faces.analysis import analyse_folder
+    from qbtui.faces.model import FaceModelMissing
+
+    names = [
+        image.path.name for image in status.images if not any(p.code in ("unreadable", "zero-bytes") for p in image.problems)
+    ]
+    if not names:
+        return status
+    try:
+        analyses = analyse_folder(status.folder, names, cache=cache, workers=workers, compute=compute)
+    except FaceModelMissing as error:
+        if not FACE_CHECKS_SKIPPED:
+            FACE_CHECKS_SKIPPED.append(f"face checks skipped: {error.message}; fix: {error.fix}")
+        return status
+    return check_faces(status, analyses, prep_mode)
+
+
+def majority_centroid(faces: list[Face]) -> tuple[float, ...] | None:
+    """The mean descriptor of the largest group of mutually similar faces, if it is a majority."""
+    if len(faces) < 3:
+        return None
+    neighbours = [[other for other in faces if face_distance(face, other) < SAME_PERSON_DISTANCE] for face in faces]
+    group = max(neighbours, key=len)
+    if len(group) * 2 <= len(faces):
+        return None
+    return tuple(sum(values) / len(group) for values in zip(*(face.descriptor for face in group), strict=True))
+
+
+def friend_face(faces: tuple[Face, ...], centroid: tuple[float, ...] | None) -> Face | None:
+    """The face most like the friend: nearest the centroid, else the largest."""
+    if not faces:
+        return None
+    if centroid is None:
+        return faces[0]
+    return min(faces, key=lambda face: face_distance(face.descriptor, centroid))
+
+
+def crop_frame(image: ImageStatus, prep_mode: str) -> tuple[int, int, int, int] | None:
+    """The square prep crops for this photo in face mode; None means letterbox."""
+    if prep_mode != FACE_MODE or image.face is None or image.faces is None:
+        return None
+    return face_square(image.face.box, image.faces.size)
+
+
+def check_faces(status: FriendStatus, analyses: dict, prep_mode: str = FACE_MODE) -> FriendStatus:
+    """The scan with each analysed photo's face problems and the friend's pose advice."""
+    largest = [analysis.faces[0] for analysis in analyses.values() if analysis.faces]
+    centroid = majority_centroid(largest)
+    none_found = bool(analyses) and not largest and all(analysis.error is None for analysis in analyses.values())
+    images = []
+    poses: Counter[str] = Counter()
+    for image in status.images:
+        analysis = analyses.get(image.path.name)
+        if analysis is None or analysis.error is not None:
+            images.append(image)
+            continue
+        face = friend_face(analysis.faces, centroid)
+        checked = replace(image, faces=analysis, face=face)
+        if face is not None:
+            poses[face.pose] += 1
+        found = [] if none_found else _photo_problems(checked, centroid, prep_mode, status.friend_id)
+        images.append(replace(checked, problems=image.problems + tuple(found)))
+    summary = FaceSummary(len(analyses), len(largest), {pose: poses.get(pose, 0) for pose in POSES}, centroid)
+    problems = status.problems + tuple(_friend_problems(status, summary, none_found))
+    return replace(status, images=tuple(images), problems=problems, faces=summary)
+
+
+def _photo_problems(image: ImageStatus, centroid, prep_mode: str, fid: str) -> list[Problem]:
+    path = image.path
+    face = image.face
+    if face is None:
+        fallback = "; prep letterboxes it" if prep_mode == FACE_MODE else ""
+        return [make_problem("no-face", f"{path}: no face found{fallback}", path, fid)]
+    found = []
+    others = [other for other in image.faces.faces if other is not face and other.height >= SECOND_FACE_SHARE * face.height]
+    if others:
+        found.append(
+            make_problem(
+                "several-faces", f"{path}: {len(others) + 1} faces; the friend's is taken to be at {face.box}", path, fid
+            )
+        )
+    if centroid is not None and (distance := face_distance(face.descriptor, centroid)) > SAME_PERSON_DISTANCE:
+        found.append(
+            make_problem(
+                "other-person",
+                f"{path}: probably someone else (face distance {distance:.2f} from the friend's other photos, same person < {SAME_PERSON_DISTANCE})",
+                path,
+                fid,
+            )
+        )
+    size = image.faces.size
+    prepared = size == (TARGET_SIZE, TARGET_SIZE)
+    frame = letterbox_frame(size) if prepared or prep_mode != FACE_MODE else face_square(face.box, size)
+    in_frame = face_in_frame(face.box, frame)
+    if in_frame < MIN_FACE_IN_FRAME:
+        found.append(
+            make_problem(
+                "face-too-small",
+                f"{path}: the face is {in_frame:.0f} px tall in the 512 frame (under {MIN_FACE_IN_FRAME})",
+                path,
+                fid,
+            )
+        )
+    if not prepared and prep_mode == FACE_MODE and min(size) < TARGET_SIZE:
+        found.append(
+            make_problem("crop-upscaled", f"{path}: the face crop is {min(size)} px of the photo, enlarged to 512", path, fid)
+        )
+    if face.sharpness < MIN_SHARPNESS:
+        found.append(
+            make_problem(
+                "face-blurred",
+                f"{path}: the face is blurred (sharpness {face.sharpness:.0f}, under {MIN_SHARPNESS:.0f})",
+                path,
+                fid,
+            )
+        )
+    if face.brightness < MIN_BRIGHTNESS:
+        found.append(
+            make_problem("face-too-dark", f"{path}: the face is too dark (brightness {face.brightness:.0f} of 255)", path, fid)
+        )
+    elif face.brightness > MAX_BRIGHTNESS:
+        found.append(
+            make_problem(
+                "face-too-bright", f"{path}: the face is too bright (brightness {face.brightness:.0f} of 255)", path, fid
+            )
+        )
+    return found
+
+
+def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: bool) -> list[Problem]:
+    folder: Path = status.folder
+    fid = status.friend_id
+    if none_found:
+        return [make_problem("no-faces-at-all", f"{folder}: no face found in any of the {summary.photos} photos", folder, fid)]
+    faced = summary.with_face
+    if faced < MIN_FACES_FOR_POSES:
+        return []
+    found = []
+    counts = summary.poses
+    top_pose, top_count = max(counts.items(), key=lambda item: item[1])
+    if top_count > MAX_POSE_SHARE * faced or counts[THREE_QUARTER] + counts[PROFILE] == 0:
+        found.append(
+            make_problem(
+                "pose-mix",
+                f"{folder}: {top_count} of {faced} faces are {top_pose} ({summary.pose_mix()}); the guide asks for various angles",
+                folder,
+                fid,
+            )
+        )
+    if counts[FRONT] < MIN_FRONT_SHARE * faced:
+        found.append(
+            make_problem(
+                "few-front-faces",
+                f"{folder}: only {counts[FRONT]} of {faced} faces look at the camera (under {MIN_FRONT_SHARE:.0%})",
+                folder,
+                fid,
+            )
+        )
+    return found

@@ -1,0 +1,215 @@
+"""The faces of every photo of a folder, cached on disk by name, size and mtime.
+
+`analyse_folder` is what the CLI and the dashboard call: photos whose file is unchanged
+since the last analysis come from the cache file (`.qbtui-faces-<folder>.json` beside the
+training folder, in the friend's folder); the others are analysed on both cores by
+worker subprocesses (see pool.py) and the cache file is rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qbtui.atomicfile import write_text_atomic
+from qbtui.faces.model import DETECT_LONG_SIDE, Face, FaceModel
+
+CACHE_VERSION = 1
+CACHE_PREFIX = ".qbtui-faces-"
+# Pool start-up costs about a second; fewer photos than this are analysed in-process.
+POOL_THRESHOLD = 3
+
+FileKey = tuple[int, int]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PhotoFaces:
+    """The faces found in one photo; `size` is the oriented full size the boxes refer to."""
+
+    size: tuple[int, int]
+    faces: tuple[Face, ...]
+    error: str | None = None
+
+    @property
+    def face(self) -> Face | None:
+        """The largest face, the one prep frames; None when none was found."""
+        return self.faces[0] if self.faces else None
+
+    def to_json(self) -> dict:
+        return {"size": list(self.size), "faces": [asdict(face) for face in self.faces], "error": self.error}
+
+    @classmethod
+    def from_json(cls, data: dict) -> PhotoFaces:
+        faces = tuple(
+            Face(
+                box=tuple(face["box"]),
+                score=face["score"],
+                landmarks=tuple(tuple(point) for point in face["landmarks"]),
+                descriptor=tuple(face["descriptor"]),
+                pose=face["pose"],
+                sharpness=face["sharpness"],
+                brightness=face["brightness"],
+            )
+            for face in data["faces"]
+        )
+        return cls(tuple(data["size"]), faces, data.get("error"))
+
+
+def analyse_photo(path: Path, model: FaceModel) -> PhotoFaces:
+    """Detect the faces of one photo (decoded at reduced scale) in full-size coordinates."""
+    from qbtui.faces.photo import load_photo
+
+    try:
+        image, size = load_photo(path, at_least=DETECT_LONG_SIDE)
+        faces = model.detect(image)
+    except Exception as error:  # noqa: BLE001 - any undecodable file is reported, not raised
+        return PhotoFaces((0, 0), (), f"{type(error).__name__}: {error}")
+    factor = size[0] / image.width
+    if abs(factor - 1) > 1e-9:
+        faces = [face.scaled(factor, size) for face in faces]
+    return PhotoFaces(size, tuple(faces))
+
+
+def cache_file_for(folder: Path) -> Path:
+    """Where the face analysis of a training folder is kept: beside it, hidden."""
+    return folder.parent / f"{CACHE_PREFIX}{folder.name}.json"
+
+
+class FaceCache:
+    """Analyses keyed by file name + (size, mtime_ns), loaded from and saved to one JSON file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, tuple[FileKey, PhotoFaces]] = {}
+        self._loaded_from: tuple | None = None
+        self.dirty = False
+
+    def load(self) -> None:
+        """Read the cache file if it changed since the last read; a bad file counts as empty."""
+        if self.path is None:
+            return
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if signature == self._loaded_from:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") != CACHE_VERSION:
+                return
+            entries = {
+                name: ((entry["key"][0], entry["key"][1]), PhotoFaces.from_json(entry["faces"]))
+                for name, entry in data["photos"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return
+        self.entries.update(entries)
+        self._loaded_from = signature
+
+    def get(self, name: str, key: FileKey) -> PhotoFaces | None:
+        entry = self.entries.get(name)
+        return entry[1] if entry is not None and entry[0] == key else None
+
+    def put(self, name: str, key: FileKey, faces: PhotoFaces) -> None:
+        self.entries[name] = (key, faces)
+        self.dirty = True
+
+    def save(self, folder: Path, present: Iterable[str]) -> None:
+        """Write the file, forgetting photos gone from `folder`; an unwritable folder is not an error."""
+        if self.path is None:
+            return
+        known = set(present)
+        gone = [name for name in self.entries if name not in known and not (folder / name).exists()]
+        if not self.dirty and not gone:
+            return
+        for name in gone:
+            del self.entries[name]
+        data = {
+            "version": CACHE_VERSION,
+            "photos": {name: {"key": list(key), "faces": faces.to_json()} for name, (key, faces) in sorted(self.entries.items())},
+        }
+        try:
+            write_text_atomic(self.path, json.dumps(data, separators=(",", ":")))
+        except OSError:
+            return
+        self.dirty = False
+        try:
+            stat = self.path.stat()
+            self._loaded_from = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        except OSError:
+            self._loaded_from = None
+
+
+def photo_keys(folder: Path, names: Iterable[str]) -> dict[str, FileKey]:
+    """(size, mtime_ns) of each named file that exists."""
+    keys = {}
+    for name in names:
+        try:
+            stat = os.stat(folder / name)
+        except OSError:
+            continue
+        keys[name] = (stat.st_size, stat.st_mtime_ns)
+    return keys
+
+
+def analyse_folder(
+    folder: Path,
+    names: Iterable[str],
+    *,
+    cache: FaceCache | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+    compute: bool = True,
+) -> dict[str, PhotoFaces]:
+    """The faces of each named photo of `folder`, from the cache or analysed now.
+
+    Raises FaceModelMissing (before any work) when dlib or its models are not installed.
+    Results with an error (a file that cannot be decoded) are not cached. With
+    `compute=False` only cached photos are answered (no model is loaded).
+    """
+    from qbtui.faces.model import face_model_available
+
+    if not face_model_available():
+        FaceModel.load()  # raises FaceModelMissing naming what is missing
+    if cache is None:
+        cache = FaceCache(cache_file_for(folder))
+    cache.load()
+    keys = photo_keys(folder, names)
+    results: dict[str, PhotoFaces] = {}
+    missing = []
+    for name, key in keys.items():
+        known = cache.get(name, key)
+        if known is None:
+            missing.append(name)
+        else:
+            results[name] = known
+    if missing and compute:
+        for name, faces in _analyse(folder, missing, workers, progress):
+            results[name] = faces
+            if faces.error is None:
+                cache.put(name, keys[name], faces)
+    cache.save(folder, keys)
+    return {name: results[name] for name in keys if name in results}
+
+
+def _analyse(folder: Path, names: list[str], workers: int, progress: Progress | None) -> Iterable[tuple[str, PhotoFaces]]:
+    paths = [folder / name for name in names]
+    if workers <= 1 or len(paths) < POOL_THRESHOLD:
+        model = FaceModel.load()
+        for index, (name, path) in enumerate(zip(names, paths, strict=True), start=1):
+            yield name, analyse_photo(path, model)
+            if progress is not None:
+                progress(index, len(paths))
+        return
+    from qbtui.faces.pool import analyse_in_workers
+
+    for index, (path, faces) in enumerate(analyse_in_workers(paths, workers), start=1):
+        yield path.name, faces
+        if progress is not None:
+            progress(index, len(paths))

@@ -1,0 +1,167 @@
+"""dlib's face detector, 5-point landmarks and ResNet descriptors, behind one small API.
+
+The model files come from the `face_recognition_models` package (found on disk, never
+imported: its `__init__` needs setuptools). dlib and numpy are imported by `load()` only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from qbtui.errors import QbtuiError
+from qbtui.faces.measure import brightness_of, pose_of, sharpness_of
+
+INSTALL_COMMAND = "pip install 'dlib-bin>=19.24' 'face_recognition_models>=0.3.0'"
+PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
+ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+SAME_PERSON_DISTANCE = 0.6
+DETECT_LONG_SIDE = 800
+UPSAMPLE = 1
+# dlib scores real faces about 0.7-2.0 and spurious ones (a pattern, an ear) under 0.2
+MIN_FACE_SCORE = 0.3
+
+
+class FaceModelMissing(QbtuiError):
+    """dlib or the face model files are not installed."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"face checks need {what}", fix=INSTALL_COMMAND)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in the pixels of the image it was found in.
+
+    `box` is (left, top, right, bottom), clipped to the image; `landmarks` are dlib's
+    5 points (two corners of each eye, the base of the nose); `pose` is "front",
+    "three-quarter" or "profile"; `sharpness` is the variance of the Laplacian of the
+    face region at a fixed size; `brightness` its mean luminance (0-255).
+    """
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    descriptor: tuple[float, ...]
+    pose: str
+    sharpness: float
+    brightness: float
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+    def scaled(self, factor: float, size: tuple[int, int]) -> Face:
+        """The same face in an image `factor` times larger, clipped to `size`."""
+        left, top, right, bottom = (round(value * factor) for value in self.box)
+        box = (max(0, left), max(0, top), min(size[0], right), min(size[1], bottom))
+        points = tuple((x * factor, y * factor) for x, y in self.landmarks)
+        return Face(box, self.score, points, self.descriptor, self.pose, self.sharpness, self.brightness)
+
+
+def face_distance(a: Face | tuple[float, ...], b: Face | tuple[float, ...]) -> float:
+    """Euclidean distance of two descriptors; under SAME_PERSON_DISTANCE: the same person."""
+    first = a.descriptor if isinstance(a, Face) else a
+    second = b.descriptor if isinstance(b, Face) else b
+    return math.dist(first, second)
+
+
+def model_files() -> dict[str, Path] | None:
+    """The two model files of face_recognition_models, or None when it is not installed."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return {"predictor": folder / PREDICTOR_FILE, "encoder": folder / ENCODER_FILE}
+
+
+def face_model_available() -> bool:
+    """True when dlib and the model files are installed (nothing is imported)."""
+    files = model_files()
+    return importlib.util.find_spec("dlib") is not None and files is not None and all(path.is_file() for path in files.values())
+
+
+class FaceModel:
+    """The loaded dlib models; `detect` finds, measures and describes the faces of an image."""
+
+    def __init__(self, detector: Any, predictor: Any, encoder: Any) -> None:
+        self._detector = detector
+        self._predictor = predictor
+        self._encoder = encoder
+
+    @classmethod
+    def load(cls) -> FaceModel:
+        """Load dlib's models (about 0.4 s); FaceModelMissing names the install command."""
+        if importlib.util.find_spec("dlib") is None:
+            raise FaceModelMissing("dlib (the dlib-bin package)")
+        files = model_files()
+        if files is None:
+            raise FaceModelMissing("the face_recognition_models package")
+        for path in files.values():
+            if not path.is_file():
+                raise FaceModelMissing(f"the model file {path}")
+        import dlib
+
+        return cls(
+            dlib.get_frontal_face_detector(),
+            dlib.shape_predictor(str(files["predictor"])),
+            dlib.face_recognition_model_v1(str(files["encoder"])),
+        )
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        """The faces of `image` (EXIF already applied), largest first, weak detections dropped.
+
+        Detection runs on a copy whose long side is about DETECT_LONG_SIDE pixels; boxes
+        and landmarks are mapped back to `image`'s pixels.
+        """
+        import numpy
+
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        scale = min(1.0, DETECT_LONG_SIDE / max(rgb.size))
+        small = rgb if scale == 1.0 else rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
+        pixels = numpy.asarray(small)
+        rects, scores, _kinds = self._detector.run(pixels, UPSAMPLE, 0.0)
+        grey = rgb.convert("L")
+        faces = []
+        for rect, score in zip(rects, scores, strict=True):
+            if score < MIN_FACE_SCORE:
+                continue
+            shape = self._predictor(pixels, rect)
+            descriptor = tuple(round(float(value), 6) for value in self._encoder.compute_face_descriptor(pixels, shape))
+            points = tuple((shape.part(i).x + 0.5, shape.part(i).y + 0.5) for i in range(shape.num_parts))
+            box = (
+                max(0, math.floor(rect.left() / scale)),
+                max(0, math.floor(rect.top() / scale)),
+                min(rgb.width, math.ceil((rect.right() + 1) / scale)),
+                min(rgb.height, math.ceil((rect.bottom() + 1) / scale)),
+            )
+            if box[2] <= box[0] or box[3] <= box[1]:
+                continue
+            landmarks = tuple((x / scale, y / scale) for x, y in points)
+            region = grey.crop(box)
+            faces.append(
+                Face(
+                    box=box,
+                    score=round(float(score), 3),
+                    landmarks=landmarks,
+                    descriptor=descriptor,
+                    pose=pose_of(landmarks),
+                    sharpness=sharpness_of(region),
+                    brightness=brightness_of(region),
+                )
+            )
+        faces.sort(key=lambda face: face.width * face.height, reverse=True)
+        return faces
