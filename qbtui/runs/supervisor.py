@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
@@ -59,6 +60,7 @@ class Supervisor:
         self.killed = False
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
+        self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
         """Supervise the backend; 0 when the run completed or stopped cleanly."""
@@ -156,6 +158,7 @@ class Supervisor:
         fd = process.stdout.fileno()
         while True:
             self._signal_backend(process)
+            self.cards.poll()
             ready, _, _ = select.select([fd], [], [], POLL_S)
             if not ready:
                 continue
@@ -230,6 +233,7 @@ class Supervisor:
             registry.record_training(str(self.table["friend"]), training)
         except Exception as error:  # noqa: BLE001 - the run succeeded; say why the registry was not updated
             self.events.write("warning", message=f"the training was not recorded in the registry: {error}")
+        self.cards.finish(lora_path, self._final_step())
 
     def _final_step(self) -> int:
         step = 0
@@ -239,6 +243,7 @@ class Supervisor:
         return step or int(self.table.get("max_steps", 0))
 
     def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:
+        self.cards.poll(force=True)
         if not self.backend_wrote_done:
             self.events.write("done", status=status, lora_path=lora_path)
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
