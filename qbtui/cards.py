@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
+from qbtui.choice import chosen_sample, chosen_weight, likeness_score
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings, Training
 from qbtui.runs.events import EventFollower, read_events
@@ -38,10 +39,6 @@ PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
 CHECKPOINT_STEP = re.compile(r"-step(?P<step>\d{8})$")
 KOHYA_SAMPLE_STEP = re.compile(r"_(?:e)?(?P<step>\d{6})_\d+_")
 POLL_EVERY_S = 1.0
-# Keys of a training row that hold the likeness evaluation's choice, read defensively (issue 14).
-CHOSEN_WEIGHT_KEYS = ("chosen_weight", "likeness_weight", "weight")
-CHOSEN_SAMPLE_KEYS = ("chosen_sample", "likeness_sample")
-LIKENESS_SCORE_KEYS = ("likeness", "likeness_score", "chosen_likeness")
 
 
 @dataclass(frozen=True)
@@ -197,46 +194,6 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOut
         return CardOutcome(target, "unchanged")
     write_bytes_atomic(target, data)
     return CardOutcome(target, "written", f"from {sample.name}")
-
-
-# ------------------------------------------------------------------ the evaluation's choice
-
-
-def _training_value(training: Training | None, keys: Iterable[str]) -> Any:
-    """The first of `keys` the training row has (as a field, or inside a `likeness` mapping)."""
-    if training is None:
-        return None
-    nested = getattr(training, "likeness", None)
-    for key in keys:
-        value = getattr(training, key, None)
-        if value is None and isinstance(nested, dict):
-            value = nested.get(key)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def chosen_weight(training: Training | None, settings: Settings) -> float:
-    """The likeness evaluation's weight where the row has one, else `settings.lora_weight`."""
-    value = _training_value(training, CHOSEN_WEIGHT_KEYS)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return settings.lora_weight
-
-
-def likeness_score(training: Training | None) -> float | None:
-    value = _training_value(training, LIKENESS_SCORE_KEYS)
-    if isinstance(value, dict):
-        value = value.get("likeness")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def chosen_sample(training: Training | None, settings: Settings) -> Path | None:
-    value = _training_value(training, CHOSEN_SAMPLE_KEYS)
-    if not isinstance(value, str):
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else settings.lora_dir / path
 
 
 # ------------------------------------------------------------------ samples of a run
