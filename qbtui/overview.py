@@ -7,8 +7,10 @@ pass the same `ScanCache` and unchanged files are not re-read; runs are listed o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from qbtui.cards import card_of, preview_of
 from qbtui.dataset import FriendStatus, ScanCache, scan_friend
 from qbtui.registry import Friend, Registry, Training
 from qbtui.runs import RunInfo, list_runs
@@ -22,6 +24,8 @@ class FriendOverview:
     status: FriendStatus
     last_training: Training | None
     latest_run: RunInfo | None
+    card: Path | None = None
+    preview: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape of one entry of `qbtui status --json` (see the README)."""
@@ -49,6 +53,8 @@ class FriendOverview:
                 "lora_file": training.lora_file,
                 "notes": training.notes,
                 "run_id": training.run_id,
+                "card": str(self.card) if self.card else None,
+                "preview": str(self.preview) if self.preview else None,
             },
             "latest_run": None
             if run is None
@@ -67,6 +73,8 @@ def friend_overviews(registry: Registry, scan_cache: ScanCache | None = None) ->
             status=scan_friend(registry.settings, friend, scan_cache),
             last_training=friend.last_training,
             latest_run=latest.get(friend.id),
+            card=card_of(registry.settings, friend.last_training),
+            preview=preview_of(registry.settings, friend.last_training),
         )
         for friend in registry.friends.values()
     ]

@@ -68,10 +68,15 @@ def build_prompt(
     *,
     style_suffix: str,
     weight: float,
+    weights: Mapping[str, float] | None = None,
 ) -> str:
-    """`Peter climbing a tree` -> `<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, <style>`."""
+    """`Peter climbing a tree` -> `<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, <style>`.
+
+    `weights` (friend id -> weight) overrides `weight` for the friends it names.
+    """
     scene, found = convert_names(text.strip().rstrip(",").strip(), friends)
-    parts = [lora_tag(friend, weight) for friend in found]
+    chosen = weights or {}
+    parts = [lora_tag(friend, chosen.get(friend.id, weight)) for friend in found]
     if scene:
         parts.append(scene)
     suffix = style_suffix.strip()

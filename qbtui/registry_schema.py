@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from qbtui.registry_hosts import Host, parse_hosts
 from qbtui.registry_types import (
     DEFAULT_REPEATS,
+    DRAW_SAMPLERS,
     FlagValue,
     Friend,
     Preset,
@@ -24,12 +26,11 @@ from qbtui.registry_types import (
     check_token,
     default_token,
 )
-from qbtui.registry_hosts import Host, parse_hosts
 from qbtui.tomllines import key_lines
 
 REQUIRED_SETTINGS = ("datasets_dir", "lora_dir", "logs_dir", "base_model")
 PATH_SETTINGS = frozenset(
-    {"datasets_dir", "lora_dir", "logs_dir", "base_model", "kohya_scripts", "kohya_accelerate", "tokenizer"}
+    {"datasets_dir", "lora_dir", "logs_dir", "base_model", "kohya_scripts", "kohya_accelerate", "tokenizer", "drawings_dir"}
 )
 SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "style_suffix": (str,),
@@ -42,6 +43,10 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "device": (str,),
     "host": (str,),
     "prep_mode": (str,),
+    "negative_prompt": (str,),
+    "draw_sampler": (str,),
+    "guidance_scale": (int, float),
+    "draw_steps": (int,),
     **dict.fromkeys(PATH_SETTINGS, (str,)),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
@@ -49,6 +54,7 @@ SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "image_protocol": ("auto", "halfcell", "sixel", "kitty"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "prep_mode": ("face", "letterbox"),
+    "draw_sampler": DRAW_SAMPLERS,
 }
 # Flags qbtui derives from the settings and the friend; a preset must not set them.
 DERIVED_FLAGS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "output_name")
@@ -158,8 +164,21 @@ class _Validator:
         values: dict[str, Any] = {}
         for key, value in raw.items():
             values[key] = resolve_path(value, folder) if key in PATH_SETTINGS else value
-        if "lora_weight" in values:
-            values["lora_weight"] = float(values["lora_weight"])
+        for key in ("lora_weight", "guidance_scale"):
+            if key in values:
+                values[key] = float(values[key])
+        if values.get("draw_steps", 1) < 1:
+            raise self.fail(
+                ("settings", "draw_steps"),
+                f"must be at least 1, found {values['draw_steps']}",
+                "use 30 (or 20 on a slow machine)",
+            )
+        if not 0 < values.get("guidance_scale", 7.0) <= 30:
+            raise self.fail(
+                ("settings", "guidance_scale"),
+                f"must be above 0 and at most 30, found {values['guidance_scale']}",
+                "A1111's default CFG scale is 7",
+            )
         return Settings(**values)
 
     def presets(self, document: dict[str, Any]) -> dict[str, Preset]:

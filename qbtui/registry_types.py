@@ -12,6 +12,8 @@ from pathlib import Path
 from qbtui.errors import QbtuiError
 
 FlagValue = str | int | float | bool
+DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
+DRAW_SAMPLERS = ("Euler a", "Euler", "DPM++ 2M", "DDIM")
 
 
 class RegistryError(QbtuiError):
@@ -39,6 +41,16 @@ class Settings:
     tokenizer: Path | None = None
     host: str = ""  # the default [hosts.<name>] to train on; "" trains on this machine
     prep_mode: str = "face"
+    drawings_dir: Path | None = None
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    draw_sampler: str = "Euler a"
+    guidance_scale: float = 7.0
+    draw_steps: int = 30
+
+    @property
+    def drawings_folder(self) -> Path:
+        """Where `qbtui draw` writes: `drawings_dir`, else `drawings/` beside the LoRA folder."""
+        return self.drawings_dir or self.lora_dir.parent / "drawings"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ def test_cli_and_dashboard_processes_load_no_torch() -> None:
         "qbtui.registry",
         "qbtui.prompt",
         "qbtui.overview",
+        "qbtui.cards",
+        "qbtui.draw",
+        "qbtui.draw.plan",
+        "qbtui.draw.run",
+        "qbtui.draw.gallery",
         "qbtui.demo",
         "qbtui.dataset",
         "qbtui.runs",
@@ -46,7 +51,7 @@ def test_cli_and_dashboard_processes_load_no_torch() -> None:
 
 def test_domain_modules_load_no_textual() -> None:
     loaded = loaded_after_importing(
-        "qbtui.registry", "qbtui.prompt", "qbtui.overview", "qbtui.dataset", "qbtui.runs", "qbtui.trainer.config"
+        "qbtui.registry", "qbtui.prompt", "qbtui.overview", "qbtui.cards", "qbtui.dataset", "qbtui.runs", "qbtui.trainer.config"
     )
     assert "tomlkit" in loaded
     assert loaded.isdisjoint(UI + HEAVY), sorted(loaded & set(UI + HEAVY))

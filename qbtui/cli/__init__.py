@@ -1,6 +1,6 @@
 """The `qbtui` command line: one parser, subcommands registered by topic modules.
 
-Each topic module (`foundation`, `dataset`, `runs`) exposes `register(subparsers)` and
+Each topic module (`foundation`, `dataset`, `runs`, `pictures`) exposes `register(subparsers)` and
 gives each subcommand a `handler(args) -> int`. Handlers import heavy modules lazily
 so that `qbtui --help` and the dashboard start fast.
 """
@@ -14,7 +14,7 @@ import sys
 from qbtui import __version__
 from qbtui.errors import QbtuiError
 
-TOPIC_MODULES = ("foundation", "dataset", "runs", "remote")
+TOPIC_MODULES = ("foundation", "dataset", "runs", "remote", "pictures")
 
 DESCRIPTION = """\
 qbtui: train Stable Diffusion 1.5 character LoRAs of your friends in one house style.

@@ -15,7 +15,7 @@ from qbtui import locations
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry, dataset_dir, locate_registry
 
-TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Notes")
+TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Notes", "Card")
 
 
 def load_registry(args: argparse.Namespace) -> Registry:
@@ -158,15 +158,34 @@ def _cell(value: object) -> str:
 
 def registry_table(registry: Registry) -> str:
     """The guide's 'Trained Characters Registry' table: one row per training, empty cells for untrained friends."""
+    from qbtui.cards import card_of
+
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("-" * (len(title) + 2) for title in TABLE_HEADER) + "|"]
     for friend in registry.friends.values():
-        rows = [(training.date, training.steps, training.images, training.notes) for training in friend.trainings] or [
-            ("", "", "", "")
-        ]
-        for date, steps, images, notes in rows:
-            cells = [_cell(value) for value in (friend.name, friend.token, date, steps, images, notes)]
+        rows = [
+            (
+                training.date,
+                training.steps,
+                training.images,
+                training.notes,
+                _shown_path(registry, card_of(registry.settings, training)),
+            )
+            for training in friend.trainings
+        ] or [("", "", "", "", "")]
+        for date, steps, images, notes, card in rows:
+            cells = [_cell(value) for value in (friend.name, friend.token, date, steps, images, notes, card)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _shown_path(registry: Registry, path: Path | None) -> str:
+    """A path relative to the registry's folder when inside it (as the registry writes paths), else absolute."""
+    if path is None:
+        return ""
+    try:
+        return str(path.relative_to(registry.path.parent))
+    except ValueError:
+        return str(path)
 
 
 def table_command(args: argparse.Namespace) -> int:

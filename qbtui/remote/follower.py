@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.atomicfile import write_text_atomic
+from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.registry_hosts import Host
 from qbtui.remote.ssh import HostUnreachable, Transport
@@ -33,7 +34,7 @@ from qbtui.remote.sync import pull_outputs, push_folder, push_model
 from qbtui.runs.events import EventWriter, encode_event, parse_event
 from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.record import record_or_warning
+from qbtui.runs.record import final_step, record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml
 
 REMOTE_RUN_TOML = "remote-run.toml"
@@ -276,9 +277,12 @@ class Follower:
         if status == "completed":
             lora = replace_paths(done, self.mapping).get("lora_path")
             warning = record_or_warning(self.run, lora)
-            if warning:
-                with EventWriter(self.run.events) as writer:
+            with EventWriter(self.run.events) as writer:
+                if warning:
                     writer.write("warning", message=warning)
+                RunCards(self.run, warn=lambda message: writer.write("warning", message=message)).finish(
+                    lora, final_step(self.run, self.table)
+                )
         self._write_held()
         self._set_phase("done", f"the run on {self.host.name} ended: {status}")
         return 0 if status in ("completed", "stopped") else 1

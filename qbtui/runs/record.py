@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from qbtui.runs.events import EventFollower
 from qbtui.runs.rundir import RunDir, read_run_toml
@@ -17,6 +18,15 @@ from qbtui.runs.rundir import RunDir, read_run_toml
 def record_command(run_id: str) -> str:
     """The command that records this run in the registry (for messages)."""
     return f"qbtui record {run_id}"
+
+
+def final_step(run: RunDir, table: dict[str, Any]) -> int:
+    """The last step the run's events report, else its planned steps."""
+    step = 0
+    for event in EventFollower(run.events).read_new():
+        if event.get("type") == "step" and isinstance(event.get("step"), int):
+            step = event["step"]
+    return step or int(table.get("max_steps", 0))
 
 
 def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None = None) -> str:

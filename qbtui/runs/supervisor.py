@@ -25,12 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.events import EventFollower, EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.record import record_or_warning
+from qbtui.runs.record import final_step, record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
 
 STOP_GRACE_S = 30.0
@@ -59,6 +60,7 @@ class Supervisor:
         self.killed = False
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
+        self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
         """Supervise the backend; 0 when the run completed or stopped cleanly."""
@@ -156,6 +158,7 @@ class Supervisor:
         fd = process.stdout.fileno()
         while True:
             self._signal_backend(process)
+            self.cards.poll()
             ready, _, _ = select.select([fd], [], [], POLL_S)
             if not ready:
                 continue
@@ -228,16 +231,18 @@ class Supervisor:
         return False
 
     def _record_training(self, lora_path: str | None) -> None:
-        """Add the training to the registry (idempotent per run id); a failure becomes a warning
-        naming the fix. A run on a host (no registry in its run.toml) is recorded by the local
-        follower instead."""
+        """Add the training to the registry (idempotent per run id) and write the A1111 cards; a
+        failure becomes a warning naming the fix. A run on a host (no registry in its run.toml)
+        is recorded, and its cards written, by the local follower instead."""
         if not self.table.get("registry"):
             return
         warning = record_or_warning(self.run, lora_path, backend=self.backend)
         if warning:
             self.events.write("warning", message=warning)
+        self.cards.finish(lora_path, final_step(self.run, self.table))
 
     def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:
+        self.cards.poll(force=True)
         if not self.backend_wrote_done:
             self.events.write("done", status=status, lora_path=lora_path)
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)

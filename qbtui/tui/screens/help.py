@@ -27,6 +27,7 @@ SCREENS = (
     ("Runs and queue", "qbtui.tui.screens.runs", "RunsScreen"),
     ("Add friend", "qbtui.tui.screens.add_friend", "AddFriendScreen"),
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
+    ("Drawings", "qbtui.tui.screens.gallery", "GalleryScreen"),
     ("Tag editor", "qbtui.tui.widgets.tag_editor", "TagEditorScreen"),
     ("Confirm", "qbtui.tui.widgets.dataset_confirm", "ConfirmScreen"),
     ("Notifications log", "qbtui.tui.screens.notices", "NoticesScreen"),

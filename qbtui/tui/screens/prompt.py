@@ -1,8 +1,15 @@
-"""Prompt helper: type a scene, read the Automatic1111 prompt live, copy it over OSC 52."""
+"""Prompt helper: type a scene, read the Automatic1111 prompt live, copy it over OSC 52, or draw it.
+
+Drawing runs `qbtui.draw` (planned in a thread, drawn in its worker subprocess: this process
+never imports torch); each picture appears as a thumbnail as it finishes.
+"""
 
 from __future__ import annotations
 
-from textual import on
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -10,13 +17,23 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
+from qbtui.errors import QbtuiError
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
+from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 MIN_WEIGHT = 0.05
 MAX_WEIGHT = 2.0
 WEIGHT_STEP = 0.05
+DRAW_COUNT = 2
+
+
+def run_plan(plan: Any, progress: Any) -> list[dict[str, Any]]:
+    """`qbtui.draw.run_plan`, looked up here so tests can stand in for the worker."""
+    from qbtui.draw.run import run_plan as run
+
+    return run(plan, progress)
 
 
 class PromptScreen(Screen[None]):
@@ -24,6 +41,9 @@ class PromptScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+y", "copy", "Copy", id="prompt.copy"),
+        Binding("ctrl+g", "draw", "Draw", id="prompt.draw"),
+        Binding("ctrl+n", "draw_again", "New seed", id="prompt.draw_again"),
+        Binding("ctrl+o", "gallery", "Gallery", id="prompt.gallery"),
         Binding("ctrl+up", "weight(1)", "Weight +", id="prompt.weight_up"),
         Binding("ctrl+down", "weight(-1)", "Weight -", id="prompt.weight_down"),
         Binding("escape", "back", "Back", id="prompt.back"),
@@ -60,11 +80,26 @@ class PromptScreen(Screen[None]):
     PromptScreen #prompt-friends.-error {
         color: $error;
     }
+    PromptScreen #prompt-draw-status {
+        height: 1;
+        color: $text-muted;
+    }
+    PromptScreen #prompt-drawings {
+        height: 1fr;
+        min-height: 4;
+    }
+    PromptScreen #prompt-drawings ImagePreview {
+        width: 1fr;
+        height: 1fr;
+    }
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.prompt = ""
+        self.drawing = False
+        self.last_scene = ""
+        self.drawn: list[Path] = []
 
     def compose(self) -> ComposeResult:
         settings = self.app.workspace.settings
@@ -80,6 +115,10 @@ class PromptScreen(Screen[None]):
             output.border_subtitle = "ctrl+y or enter: copy"
             yield output
             yield Static("", id="prompt-friends")
+            yield Static("ctrl+g: draw it with your friends' LoRAs", id="prompt-draw-status")
+            with Horizontal(id="prompt-drawings"):
+                for index in range(DRAW_COUNT):
+                    yield ImagePreview(id=f"prompt-drawing-{index}")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
@@ -135,6 +174,80 @@ class PromptScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def action_draw(self) -> None:
+        """Draw the scene as typed, with the weight shown, on new random seeds."""
+        self._start_drawing(self.query_one("#prompt-scene", Input).value)
+
+    def action_draw_again(self) -> None:
+        """Draw the last drawn scene again with new seeds."""
+        self._start_drawing(self.last_scene or self.query_one("#prompt-scene", Input).value)
+
+    def action_gallery(self) -> None:
+        from qbtui.tui.screens.gallery import GalleryScreen
+
+        self.app.push_screen(GalleryScreen())
+
+    def _start_drawing(self, scene: str) -> None:
+        weight = self._weight()
+        if self.drawing:
+            self.notify("a drawing is under way; wait for it to finish", severity="warning")
+            return
+        if not scene.strip():
+            self.notify("type a scene first", severity="warning")
+            return
+        if weight is None:
+            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            return
+        self.drawing = True
+        self.last_scene = scene
+        self.drawn = []
+        for preview in self.query(ImagePreview):
+            preview.path = None
+        self._status("planning the drawing ...")
+        self._draw(scene, weight)
+
+    @work(thread=True, group="draw", exit_on_error=False)
+    def _draw(self, scene: str, weight: float) -> None:
+        from qbtui.draw.plan import plan_drawings
+
+        registry = self.app.workspace.registry
+        try:
+            found = convert_names(scene, registry.friends)[1]
+            plan = plan_drawings(registry, [scene], n=DRAW_COUNT, weights={friend.id: weight for friend in found})
+            run_plan(plan, lambda event: self.app.call_from_thread(self._on_draw_event, event, plan.image_count))
+        except QbtuiError as error:
+            self.app.call_from_thread(self._draw_failed, error)
+        finally:
+            self.app.call_from_thread(self._draw_ended)
+
+    def _on_draw_event(self, event: dict[str, Any], total: int) -> None:
+        kind = event["event"]
+        if kind == "loading":
+            self._status("loading the base model and the LoRAs ...")
+        elif kind == "step":
+            self._status(f"drawing {event['image'] + 1}/{total}: step {event['step']}/{event['steps']}")
+        elif kind == "image":
+            path = Path(event["path"])
+            self.drawn.append(path)
+            previews = list(self.query(ImagePreview))
+            if event["image"] < len(previews):
+                previews[event["image"]].path = path
+            self._status(f"{len(self.drawn)}/{total} drawn: {path.name}")
+
+    def _draw_failed(self, error: QbtuiError) -> None:
+        self._status(f"not drawn: {error.message}")
+        self.notify(error.describe(), title="Cannot draw", severity="error", timeout=10, markup=False)
+
+    def _draw_ended(self) -> None:
+        self.drawing = False
+        if self.drawn:
+            self._status(f"{len(self.drawn)} drawings in {self.drawn[0].parent}  (ctrl+n: new seed, ctrl+o: gallery)")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#prompt-draw-status", Static).update(Content(text))
 
 
 def _describe_friends(found: list[Friend]) -> str:

@@ -4,6 +4,7 @@ tqdm progress on stderr redrawn with \r, `saving checkpoint:` on stdout followed
 non-atomic chunked write (as sd-scripts does), the final LoRA at the end.
 STANDIN_MODE: "normal", "crash" (traceback at step 2), "slow-save" (each checkpoint
 takes about a second to write), "no-lora" (exits 0 without writing the final LoRA). STANDIN_STEP_S: seconds per step.
+STANDIN_SAMPLE=1: a sample PNG in sd-scripts' `sample/` folder before the final save.
 """
 
 import os
@@ -54,5 +55,10 @@ for step in range(1, steps + 1):
     if step % every == 0 and step < steps:
         save(output_dir / f"{output_name}-step{step:08d}.safetensors")
 sys.stderr.write("\n")
+if os.environ.get("STANDIN_SAMPLE"):
+    from PIL import Image
+
+    (output_dir / "sample").mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(output_dir / "sample" / f"{output_name}_{steps:06d}_00_20260101000000_42.png")
 if mode != "no-lora":
     save(output_dir / f"{output_name}.safetensors")

@@ -1,0 +1,150 @@
+"""AUTOMATIC1111 cards beside each LoRA: written by runs of both backends and by `qbtui cards`, edits kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from qbtui.cards import MEMORY_KEY, PREVIEW_MARKER, refresh_cards, update_card, update_preview
+from qbtui.cli import main as cli_main
+from qbtui.demo import build_demo
+from qbtui.errors import QbtuiError
+from qbtui.registry import Registry
+from qbtui.runs import manager
+
+FINAL = ("completed", "stopped", "failed", "crashed")
+OWNED = {"activation text", "preferred weight", "sd version", "description", "notes"}
+
+
+def read_card(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def png_text(path: Path) -> dict:
+    with Image.open(path) as image:
+        return dict(image.text)
+
+
+def hand_made_png(path: Path, colour=(10, 200, 10)) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "made in A1111")
+    Image.new("RGB", (16, 16), colour).save(path, pnginfo=info)
+    return path.read_bytes()
+
+
+def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_state):
+    registry = Registry.load(build_demo(tmp_path / "demo"))
+    loras = registry.settings.lora_dir
+    first = manager.start_run(registry, "ada")
+    done = wait_for_state(first.path, FINAL, timeout=600)
+    assert done.state == "completed", done.error
+    card = read_card(loras / "qb_ada_lora.json")
+    assert set(card) >= OWNED
+    (training,) = Registry.load(registry.path).friend("ada").trainings
+    assert card["activation text"] == "qb_ada person" and card["preferred weight"] == 0.8 and card["sd version"] == "SD1"
+    assert card["notes"] == first.run_id
+    assert card["description"] == f"Ada, trained {training.date}: 60 steps on 24 photos"
+    preview = loras / "qb_ada_lora.preview.png"
+    assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000060_00_w0.80_42.png")
+    assert "LoRA weight: 0.8" in png_text(preview)["parameters"]
+    checkpoint = read_card(loras / "qb_ada_lora-step00000020.json")
+    assert (
+        checkpoint["description"].startswith("Ada, trained ")
+        and "checkpoint at step 20 on 24 photos" in checkpoint["description"]
+    )
+    assert (loras / "qb_ada_lora-step00000060.preview.png").is_file()
+
+    card["preferred weight"] = 0.65
+    card["my own key"] = ["kept", 1]
+    (loras / "qb_ada_lora.json").write_text(json.dumps(card, indent=4), encoding="utf-8")
+    theirs = hand_made_png(preview)
+    second = manager.start_run(Registry.load(registry.path), "ada", steps=2)
+    assert wait_for_state(second.path, FINAL, timeout=600).state == "completed"
+    card = read_card(loras / "qb_ada_lora.json")
+    assert card["preferred weight"] == 0.65 and card["my own key"] == ["kept", 1]
+    assert card["notes"] == second.run_id and ": 2 steps on 24 photos" in card["description"]
+    assert card[MEMORY_KEY]["written"]["preferred weight"] == 0.8
+    assert preview.read_bytes() == theirs
+
+
+def test_a_changed_value_is_the_persons_and_an_empty_one_is_filled(tmp_path):
+    lora = tmp_path / "qb_peter_lora.safetensors"
+    values = {
+        "activation text": "qb_peter person",
+        "preferred weight": 0.8,
+        "sd version": "SD1",
+        "description": "d",
+        "notes": "r1",
+    }
+    assert update_card(lora, values).action == "written"
+    assert update_card(lora, values).action == "unchanged"
+    card = read_card(tmp_path / "qb_peter_lora.json")
+    card.update({"activation text": "", "description": "my words", "negative text": "blurry"})
+    (tmp_path / "qb_peter_lora.json").write_text(json.dumps(card))
+    outcome = update_card(lora, {**values, "description": "new", "notes": "r2"})
+    card = read_card(tmp_path / "qb_peter_lora.json")
+    assert outcome.detail == "kept your description"
+    assert (card["activation text"], card["description"], card["notes"], card["negative text"]) == (
+        "qb_peter person",
+        "my words",
+        "r2",
+        "blurry",
+    )
+
+
+def test_a_broken_card_or_a_symlink_is_left_alone(tmp_path):
+    lora = tmp_path / "qb_peter_lora.safetensors"
+    card = tmp_path / "qb_peter_lora.json"
+    card.write_bytes(b"{not json \xff")
+    with pytest.raises(QbtuiError, match="not valid JSON") as error:
+        update_card(lora, {"notes": "r1"})
+    assert error.value.path == card and card.read_bytes() == b"{not json \xff"
+    card.unlink()
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{}")
+    card.symlink_to(outside)
+    assert update_card(lora, {"notes": "r1"}).action == "skipped" and outside.read_text() == "{}"
+
+
+def test_a_persons_picture_beside_the_lora_keeps_qbtui_from_adding_a_preview(tmp_path):
+    lora = tmp_path / "qb_peter_lora.safetensors"
+    sample = tmp_path / "sample.png"
+    hand_made_png(sample, (1, 2, 3))
+    assert update_preview(lora, sample, "r1").action == "written"
+    assert update_preview(lora, sample, "r2").action == "written"
+    assert png_text(tmp_path / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == "r2 sample.png"
+    theirs = hand_made_png(tmp_path / "qb_peter_lora.png")
+    outcome = update_preview(lora, sample, "r3")
+    assert outcome.action == "kept" and "qb_peter_lora.png" in outcome.detail
+    assert (tmp_path / "qb_peter_lora.png").read_bytes() == theirs
+
+
+def test_kohya_run_writes_cards_for_the_final_lora_and_its_checkpoint(workspace, monkeypatch, wait_for_state):
+    monkeypatch.setenv("STANDIN_SAMPLE", "1")
+    info = manager.start_run(workspace, "peter", backend="kohya")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    loras = workspace.settings.lora_dir
+    final = read_card(loras / "qb_peter_lora.json")
+    assert (final["activation text"], final["notes"]) == ("qb_peter person", info.run_id)
+    assert ": 8 steps on 20 photos" in final["description"]
+    assert "checkpoint at step 4" in read_card(loras / "qb_peter_lora-step00000004.json")["description"]
+    assert (
+        png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER]
+        == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
+    )
+
+
+def test_qbtui_cards_fills_in_a_lora_trained_before(workspace, wait_for_state, capsys):
+    info = manager.start_run(workspace, "peter")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    card = workspace.settings.lora_dir / "qb_peter_lora.json"
+    card.unlink()
+    assert cli_main(["--registry", str(workspace.path), "cards", "peter"]) == 0
+    assert f"{card}: written" in capsys.readouterr().out
+    assert read_card(card)["notes"] == info.run_id
+    assert cli_main(["--registry", str(workspace.path), "registry", "table"]) == 0
+    assert "| loras/qb_peter_lora.json |" in capsys.readouterr().out
+    assert [outcome.action for outcome in refresh_cards(Registry.load(workspace.path), ["maria"])] == []
