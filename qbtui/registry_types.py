@@ -13,6 +13,11 @@ from qbtui.errors import QbtuiError
 
 FlagValue = str | int | float | bool
 
+DEFAULT_EVAL_PROMPTS = (
+    "a photo of {token} person",
+    "close-up portrait photo of {token} person, looking at the camera",
+)
+
 
 class RegistryError(QbtuiError):
     """registry.toml is unreadable, invalid, or an edit to it was refused."""
@@ -38,6 +43,12 @@ class Settings:
     device: str = "auto"
     tokenizer: Path | None = None
     host: str = ""  # the default [hosts.<name>] to train on; "" trains on this machine
+    eval_prompts: tuple[str, ...] = DEFAULT_EVAL_PROMPTS
+    eval_seeds: int = 2
+    eval_seed: int = 1000
+    eval_steps: int = 12
+    eval_min_face_rate: float = 0.7
+    eval_after_training: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,10 @@ class Training:
     lora_file: str = ""
     notes: str = ""
     run_id: str = ""
+    chosen_lora: str = ""
+    chosen_weight: float | None = None
+    likeness: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,20 @@ class Friend:
         if not self.trainings:
             return None
         return max(enumerate(self.trainings), key=lambda pair: (pair[1].date, pair[0]))[1]
+
+    @property
+    def chosen_weight(self) -> float | None:
+        """The LoRA weight the likeness evaluation chose for the latest training, or None."""
+        training = self.last_training
+        return training.chosen_weight if training else None
+
+    @property
+    def lora_name(self) -> str:
+        """The LoRA file stem A1111 loads: the latest training's chosen file, else `qb_peter_lora`."""
+        training = self.last_training
+        if training and training.chosen_lora and training.chosen_weight is not None:
+            return Path(training.chosen_lora).stem
+        return self.output_name
 
 
 def friend_root(settings: Settings, friend: Friend) -> Path:

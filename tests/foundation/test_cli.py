@@ -115,10 +115,10 @@ def test_registry_table_is_the_guides(run_cli, commented_registry: Path) -> None
     code, out, _ = run_cli("--registry", commented_registry, "registry", "table")
     assert code == 0
     assert out.splitlines() == [
-        "| Name | Token | Date Trained | Steps | Images | Notes |",
-        "|------|-------|--------------|-------|--------|-------|",
-        "| Peter | qb_peter | 2025-08-10 | 1200 | 35 | Initial training |",
-        "| Maria | qb_maria |  |  |  |  |",
+        "| Name | Token | Date Trained | Steps | Images | Likeness | Notes |",
+        "|------|-------|--------------|-------|--------|----------|-------|",
+        "| Peter | qb_peter | 2025-08-10 | 1200 | 35 |  | Initial training |",
+        "| Maria | qb_maria |  |  |  |  |  |",
     ]
 
 
@@ -199,9 +199,9 @@ def test_registry_table_on_the_demo_and_locate_on_the_commented_registry(
 ) -> None:
     code, out, _ = run_cli("--registry", demo_registry, "registry", "table")
     assert code == 0 and out.splitlines()[2:] == [
-        "| Ada | qb_ada |  |  |  |  |",
-        "| Ben | qb_ben |  |  |  |  |",
-        "| Cleo | qb_cleo |  |  |  |  |",
+        "| Ada | qb_ada |  |  |  |  |  |",
+        "| Ben | qb_ben |  |  |  |  |  |",
+        "| Cleo | qb_cleo |  |  |  |  |  |",
     ]
     code, out, _ = run_cli("--registry", commented_registry, "locate")
     assert code == 0 and f"registry:    {commented_registry}" in out
