@@ -134,3 +134,29 @@ def start_evaluation(
         registry=registry.path,
     )
     return submit_run(settings, run_plan)
+
+
+PICKED = "picked by hand in the compare view"
+
+
+def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluation:
+    """Make the cell `key` (`800@0.8`) the run's choice: its registry row first, then its eval.json."""
+    from qbtui.likeness.record import record_evaluation
+    from qbtui.likeness.report import write_evaluation
+
+    run = evaluated_run(RunDir(Path(run_path)))
+    evaluation = read_evaluation(run.path / "eval.json")
+    if evaluation is None:
+        raise QbtuiError("this run has not been evaluated yet", path=run.path, fix="run `qbtui eval RUN` first")
+    cell = next((cell for cell in evaluation.cells if cell.key == key and not cell.baseline), None)
+    if cell is None:
+        raise QbtuiError(f"{key} is not a LoRA file and weight of this evaluation", path=run.path, fix="pick a LoRA cell")
+    picked = evaluation.with_choice(cell, PICKED)
+    if not record_evaluation(registry, picked.friend_id, picked.run_id, picked):
+        raise QbtuiError(
+            f"run {picked.run_id} has no training row in the registry",
+            path=registry.path,
+            fix="only a completed training is recorded; pick from a completed run",
+        )
+    write_evaluation(run.path / "eval.json", picked)
+    return picked

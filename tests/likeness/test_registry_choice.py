@@ -18,7 +18,13 @@ RUN = "20261201-100000-peter-ab12"
 
 
 def cell(label: str, weight: float, likeness: float | None) -> CellScore:
-    lora = "" if label == "base" else f"qb_peter_lora-step{int(label):08d}.safetensors" if label.isdigit() else "qb_peter_lora.safetensors"
+    lora = (
+        ""
+        if label == "base"
+        else f"qb_peter_lora-step{int(label):08d}.safetensors"
+        if label.isdigit()
+        else "qb_peter_lora.safetensors"
+    )
     return CellScore(label, None if label == "base" else 800, lora, weight, 1.0, 1.0, likeness, 1.0, None)
 
 
@@ -48,7 +54,7 @@ def test_the_choice_lands_in_the_training_row_keeping_comments(trained: Registry
     row = Registry.load(trained.path).friends["peter"].trainings[-1]
     assert (row.chosen_lora, row.chosen_weight, row.likeness) == ("qb_peter_lora-step00000800.safetensors", 0.8, 0.39)
     assert row.scores == {"base@0": 0.81, "800@0.6": 0.45, "800@0.8": 0.39}
-    assert 'chosen_weight = 0.8' in text
+    assert "chosen_weight = 0.8" in text
 
 
 def test_prompt_uses_the_chosen_file_and_weight_unless_a_weight_is_given(trained: Registry, capsys) -> None:
@@ -90,14 +96,19 @@ def test_a_run_without_a_training_row_is_reported(trained: Registry) -> None:
 
 def test_hand_written_choices_are_validated(registry_path: Path) -> None:
     text = registry_path.read_text(encoding="utf-8")
-    base = text + '\n[friends.peter]\nname = "Peter"\ntoken = "qb_peter"\n\n[[friends.peter.trainings]]\ndate = 2026-12-01\nsteps = 1\nimages = 1\n'
+    base = (
+        text
+        + '\n[friends.peter]\nname = "Peter"\ntoken = "qb_peter"\n\n[[friends.peter.trainings]]\ndate = 2026-12-01\nsteps = 1\nimages = 1\n'
+    )
     registry_path.write_text(base + 'chosen_weight = "high"\n', encoding="utf-8")
     with pytest.raises(RegistryError, match="chosen_weight"):
         Registry.load(registry_path)
     registry_path.write_text(base + 'scores = { "800@0.8" = "good" }\n', encoding="utf-8")
     with pytest.raises(RegistryError, match="scores"):
         Registry.load(registry_path)
-    registry_path.write_text(base + 'chosen_lora = "a.safetensors"\nchosen_weight = 1\nscores = { "800@0.8" = 0.4 }\n', encoding="utf-8")
+    registry_path.write_text(
+        base + 'chosen_lora = "a.safetensors"\nchosen_weight = 1\nscores = { "800@0.8" = 0.4 }\n', encoding="utf-8"
+    )
     peter = Registry.load(registry_path).friends["peter"]
     assert peter.chosen_weight == 1.0 and peter.lora_name == "a"
 
