@@ -42,8 +42,14 @@ def _as_list(friends: Mapping[str, Friend] | Iterable[Friend]) -> list[Friend]:
 
 
 def lora_tag(friend: Friend, weight: float) -> str:
-    """`<lora:qb_peter_lora:0.8>`: the Automatic1111 tag that loads a friend's LoRA."""
-    return f"<lora:{friend.output_name}:{weight:g}>"
+    """`<lora:qb_peter_lora:0.8>`: the Automatic1111 tag that loads a friend's LoRA (their chosen file, if any)."""
+    return f"<lora:{friend.lora_name}:{weight:g}>"
+
+
+def friend_weight(friend: Friend, default: float) -> float:
+    """The weight the likeness evaluation chose for the friend's latest training, else `default`."""
+    chosen = friend.chosen_weight
+    return default if chosen is None else chosen
 
 
 def convert_names(text: str, friends: Mapping[str, Friend] | Iterable[Friend]) -> tuple[str, list[Friend]]:
@@ -69,14 +75,23 @@ def build_prompt(
     style_suffix: str,
     weight: float,
     weights: Mapping[str, float] | None = None,
+    use_choice: bool = True,
 ) -> str:
     """`Peter climbing a tree` -> `<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, <style>`.
 
-    `weights` (friend id -> weight) overrides `weight` for the friends it names.
+    `weights` (friend id -> weight) decides for the friends it names. Else a friend whose
+    latest training has a likeness choice gets its weight; `weight` applies to the others,
+    and to everyone when `use_choice` is False (an explicit weight).
     """
     scene, found = convert_names(text.strip().rstrip(",").strip(), friends)
     chosen = weights or {}
-    parts = [lora_tag(friend, chosen.get(friend.id, weight)) for friend in found]
+
+    def weight_of(friend: Friend) -> float:
+        if friend.id in chosen:
+            return chosen[friend.id]
+        return friend_weight(friend, weight) if use_choice else weight
+
+    parts = [lora_tag(friend, weight_of(friend)) for friend in found]
     if scene:
         parts.append(scene)
     suffix = style_suffix.strip()

@@ -352,7 +352,7 @@ class Registry:
             entry = tomlkit.table()
             for item in fields(Training):
                 value = getattr(training, item.name)
-                if value != "" or item.name in ("date", "steps", "images"):
+                if value not in ("", None, {}) or item.name in ("date", "steps", "images"):
                     entry[item.name] = value
             entry.add(tomlkit.nl())
             table = friend_section(document, friend_id)
@@ -381,11 +381,48 @@ class Registry:
     def _check_training(self, training: Training) -> None:
         for item in fields(Training):
             value = getattr(training, item.name)
-            kind = TRAINING_TYPES[item.name][0]
-            if isinstance(value, bool) or not isinstance(value, kind):
+            kinds = TRAINING_TYPES[item.name]
+            if value is None and item.default is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                kind = kinds[-1]
                 raise RegistryError(
                     f"training {item.name} must be {TYPE_NAMES[kind]}, not {value!r}", path=self.path, fix="pass the right type"
                 )
+
+    def record_choice(
+        self, friend_id: str, run_id: str, *, chosen_lora: str, chosen_weight: float | None, likeness: float | None, scores: dict
+    ) -> bool:
+        """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, likeness, scores).
+
+        A weight of None (the evaluation chose nothing) removes an earlier choice. False when the
+        friend has no training row for that run.
+        """
+        values = {"chosen_lora": chosen_lora, "chosen_weight": chosen_weight, "likeness": likeness, "scores": dict(scores)}
+        for key in ("chosen_weight", "likeness"):
+            if values[key] is not None and not isinstance(values[key], (int, float)):
+                raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
+        found = []
+
+        def change(document: TOMLDocument, fresh: Registry) -> None:
+            fresh.friend(friend_id)
+            rows = document["friends"][friend_id].get("trainings", [])
+            row = next((row for row in rows if row.get("run_id") == run_id), None)
+            if row is None:
+                return
+            found.append(row)
+            for key, value in values.items():
+                if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+                    row.pop(key, None)
+                elif key == "scores":
+                    table = tomlkit.inline_table()
+                    table.update({label: round(float(score), 4) for label, score in value.items()})
+                    row[key] = table
+                else:
+                    _set_leaf(row, key, round(value, 4) if isinstance(value, float) else value)
+
+        self._edit(change)
+        return bool(found)
 
     def set_setting(self, key: str, value: Any) -> None:
         """Set one `[settings]` key (paths as given, e.g. `~/loras`) keeping its comment; None removes an optional key."""

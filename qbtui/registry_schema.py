@@ -48,6 +48,19 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "guidance_scale": (int, float),
     "draw_steps": (int,),
     **dict.fromkeys(PATH_SETTINGS, (str,)),
+    "eval_prompts": (list,),
+    "eval_seeds": (int,),
+    "eval_seed": (int,),
+    "eval_steps": (int,),
+    "eval_min_face_rate": (int, float),
+    "eval_after_training": (bool,),
+}
+# Whole-number settings and their inclusive ranges, with the fix a bad value gets.
+SETTING_RANGES: dict[str, tuple[float, float, str]] = {
+    "eval_seeds": (1, 16, "use 1 to 16 seeds per prompt (default 2)"),
+    "eval_seed": (0, 2**32 - 1, "use a seed from 0 to 4294967295 (default 1000)"),
+    "eval_steps": (1, 150, "use 1 to 150 sampling steps (default 12)"),
+    "eval_min_face_rate": (0, 1, "use a share from 0 to 1, e.g. 0.7"),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "backend": ("builtin", "kohya"),
@@ -74,6 +87,10 @@ TRAINING_TYPES: dict[str, tuple[type, ...]] = {
     "lora_file": (str,),
     "notes": (str,),
     "run_id": (str,),
+    "chosen_lora": (str,),
+    "chosen_weight": (int, float),
+    "likeness": (int, float),
+    "scores": (dict,),
 }
 
 
@@ -161,10 +178,11 @@ class _Validator:
                 "is empty",
                 'write the house style, e.g. "illustration in the style of Quentin Blake, watercolor, whimsical"',
             )
+        self.check_eval_settings(raw)
         values: dict[str, Any] = {}
         for key, value in raw.items():
             values[key] = resolve_path(value, folder) if key in PATH_SETTINGS else value
-        for key in ("lora_weight", "guidance_scale"):
+        for key in ("lora_weight", "guidance_scale", "eval_min_face_rate"):
             if key in values:
                 values[key] = float(values[key])
         if values.get("draw_steps", 1) < 1:
@@ -179,7 +197,28 @@ class _Validator:
                 f"must be above 0 and at most 30, found {values['guidance_scale']}",
                 "A1111's default CFG scale is 7",
             )
+        if "eval_prompts" in values:
+            values["eval_prompts"] = tuple(values["eval_prompts"])
         return Settings(**values)
+
+    def check_eval_settings(self, raw: dict[str, Any]) -> None:
+        """The likeness evaluation's settings: ranges, and prompts that name the friend's token."""
+        for key, (low, high, fix) in SETTING_RANGES.items():
+            if key in raw and not low <= raw[key] <= high:
+                raise self.fail(("settings", key), f"{raw[key]!r} is out of range", fix)
+        prompts = raw.get("eval_prompts")
+        if prompts is None:
+            return
+        example = 'write eval_prompts = ["a photo of {token} person"]'
+        if not prompts:
+            raise self.fail(("settings", "eval_prompts"), "is empty", example)
+        for index, prompt in enumerate(prompts):
+            if not isinstance(prompt, str) or "{token}" not in prompt:
+                raise self.fail(
+                    ("settings", "eval_prompts", index),
+                    f"{prompt!r} does not name the friend as {{token}}",
+                    example + " ({token} becomes the friend's trigger token)",
+                )
 
     def presets(self, document: dict[str, Any]) -> dict[str, Preset]:
         presets: dict[str, Preset] = {}
@@ -259,6 +298,10 @@ class _Validator:
             for key, value in entry.items():
                 self.check_known((*entry_path, key), key, TRAINING_TYPES)
                 self.check_type((*entry_path, key), value, TRAINING_TYPES[key])
+            self.check_scores(entry_path, entry.get("scores", {}))
+            for key in ("chosen_weight", "likeness"):
+                if key in entry:
+                    entry[key] = float(entry[key])
             for key in ("date", "steps", "images"):
                 if key not in entry:
                     raise self.fail(
@@ -266,6 +309,11 @@ class _Validator:
                     )
             result.append(Training(**entry))
         return tuple(result)
+
+    def check_scores(self, entry_path: tuple[Any, ...], scores: dict[str, Any]) -> None:
+        """`scores = { "800@0.8" = 0.41, ... }`: likeness per checkpoint and weight, numbers only."""
+        for label, value in scores.items():
+            self.check_type((*entry_path, "scores", label), value, (int, float))
 
     def keymap(self, document: dict[str, Any]) -> dict[str, str]:
         keymap = self.table(document, "keymap")

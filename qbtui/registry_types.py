@@ -15,6 +15,11 @@ FlagValue = str | int | float | bool
 DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
 DRAW_SAMPLERS = ("Euler a", "Euler", "DPM++ 2M", "DDIM")
 
+DEFAULT_EVAL_PROMPTS = (
+    "a photo of {token} person",
+    "close-up portrait photo of {token} person, looking at the camera",
+)
+
 
 class RegistryError(QbtuiError):
     """registry.toml is unreadable, invalid, or an edit to it was refused."""
@@ -46,6 +51,13 @@ class Settings:
     draw_sampler: str = "Euler a"
     guidance_scale: float = 7.0
     draw_steps: int = 30
+
+    eval_prompts: tuple[str, ...] = DEFAULT_EVAL_PROMPTS
+    eval_seeds: int = 2
+    eval_seed: int = 1000
+    eval_steps: int = 12
+    eval_min_face_rate: float = 0.7
+    eval_after_training: bool = True
 
     @property
     def drawings_folder(self) -> Path:
@@ -94,6 +106,10 @@ class Training:
     lora_file: str = ""
     notes: str = ""
     run_id: str = ""
+    chosen_lora: str = ""
+    chosen_weight: float | None = None
+    likeness: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,20 @@ class Friend:
         if not self.trainings:
             return None
         return max(enumerate(self.trainings), key=lambda pair: (pair[1].date, pair[0]))[1]
+
+    @property
+    def chosen_weight(self) -> float | None:
+        """The LoRA weight the likeness evaluation chose for the latest training, or None."""
+        training = self.last_training
+        return training.chosen_weight if training else None
+
+    @property
+    def lora_name(self) -> str:
+        """The LoRA file stem A1111 loads: the latest training's chosen file, else `qb_peter_lora`."""
+        training = self.last_training
+        if training and training.chosen_lora and training.chosen_weight is not None:
+            return Path(training.chosen_lora).stem
+        return self.output_name
 
 
 def friend_root(settings: Settings, friend: Friend) -> Path:

@@ -14,7 +14,7 @@ import sys
 from qbtui import __version__
 from qbtui.errors import QbtuiError
 
-TOPIC_MODULES = ("foundation", "dataset", "runs", "remote", "pictures")
+TOPIC_MODULES = ("foundation", "dataset", "runs", "remote", "pictures", "likeness")
 
 DESCRIPTION = """\
 qbtui: train Stable Diffusion 1.5 character LoRAs of your friends in one house style.

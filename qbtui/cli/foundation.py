@@ -13,9 +13,9 @@ from pathlib import Path
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
-from qbtui.registry import Registry, dataset_dir, locate_registry
+from qbtui.registry import Registry, Training, dataset_dir, locate_registry
 
-TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Notes", "Card")
+TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
 
 
 def load_registry(args: argparse.Namespace) -> Registry:
@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'qbtui prompt "Peter climbing a tree" --weight 0.7',
     )
     prompt.add_argument("text", nargs="+", metavar="TEXT", help="the scene; friends' names become their tokens")
-    prompt.add_argument("--weight", type=float, help="LoRA weight (default: settings.lora_weight, 0.8)")
+    prompt.add_argument(
+        "--weight", type=float, help="LoRA weight for everyone (default: each friend's chosen weight, else settings.lora_weight)"
+    )
     prompt.set_defaults(handler=prompt_command)
 
     demo = _subparser(
@@ -156,6 +158,13 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _likeness(training: Training) -> str:
+    """`0.412 (qb_peter_lora-step00000800 @ 0.8)`: the evaluation's choice, or empty."""
+    if training.likeness is None or training.chosen_weight is None:
+        return ""
+    return f"{training.likeness:.3f} ({Path(training.chosen_lora).stem} @ {training.chosen_weight:g})"
+
+
 def registry_table(registry: Registry) -> str:
     """The guide's 'Trained Characters Registry' table: one row per training, empty cells for untrained friends."""
     from qbtui.cards import card_of
@@ -167,13 +176,14 @@ def registry_table(registry: Registry) -> str:
                 training.date,
                 training.steps,
                 training.images,
+                _likeness(training),
                 training.notes,
                 _shown_path(registry, card_of(registry.settings, training)),
             )
             for training in friend.trainings
-        ] or [("", "", "", "", "")]
-        for date, steps, images, notes, card in rows:
-            cells = [_cell(value) for value in (friend.name, friend.token, date, steps, images, notes, card)]
+        ] or [("", "", "", "", "", "")]
+        for date, steps, images, likeness, notes, card in rows:
+            cells = [_cell(value) for value in (friend.name, friend.token, date, steps, images, likeness, notes, card)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -203,7 +213,8 @@ def prompt_command(args: argparse.Namespace) -> int:
             f"--weight {args.weight} is not a number", fix="pass a weight such as 0.8 (the guide suggests 0.6 to 1.0)"
         )
     text = " ".join(args.text)
-    print(build_prompt(text, registry.friends, style_suffix=registry.settings.style_suffix, weight=weight))
+    suffix = registry.settings.style_suffix
+    print(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None))
     return 0
 
 

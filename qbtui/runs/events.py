@@ -30,6 +30,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "error": ("message",),
     "done": ("status",),
     "supervisor": ("state",),
+    "eval": ("stage",),
 }
 DONE_STATUSES = ("completed", "stopped", "failed")
 SUPERVISOR_STATES = ("started", "backend-exited", "crashed")
@@ -37,6 +38,8 @@ SUPERVISOR_STATES = ("started", "backend-exited", "crashed")
 MAX_TIME = 1e11
 MAX_COUNT = 2**63
 MAX_REPR = 60
+# A likeness evaluation: what it samples, progress per image, one score per cell, the result (or why it was skipped).
+EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped")
 
 
 class EventError(ValueError):
@@ -121,6 +124,8 @@ def validate_event(event: Any) -> Event:
         raise EventError(f"done event has an unknown status {_short(event['status'])}")
     if kind == "supervisor" and event["state"] not in SUPERVISOR_STATES:
         raise EventError(f"supervisor event has an unknown state {_short(event['state'])}")
+    if kind == "eval" and event["stage"] not in EVAL_STAGES:
+        raise EventError(f"eval event has an unknown stage {_short(event['stage'])}")
     return event
 
 

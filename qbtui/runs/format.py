@@ -46,6 +46,10 @@ def format_event(event: dict[str, Any]) -> str:
         text += "".join(f"\n  | {line}" for line in event.get("log_tail") or [])
     elif kind == "done":
         text = f"done: {event['status']}" + (f", LoRA {event['lora_path']}" if event.get("lora_path") else "")
+    elif kind == "eval":
+        from qbtui.likeness.report import format_eval_event
+
+        text = format_eval_event(event)
     else:
         text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
     return f"{stamp}  {text}"

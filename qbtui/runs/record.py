@@ -1,5 +1,8 @@
 """Recording a completed run in the registry: by its supervisor, or later by `qbtui record RUN`.
 
+A training run's likeness choice (its eval.json) goes into its row with it; an evaluation
+run records its choice into the row of the run it scored.
+
 Recording is idempotent per run id. When the registry refuses the edit (a layout qbtui
 cannot change safely, a read-only file), the run stays completed but not recorded, and
 the warning names the command that records it once the registry is fixed.
@@ -37,6 +40,10 @@ def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None
     from qbtui.registry import Registry, Training
 
     table = read_run_toml(run)["run"]
+    if table.get("backend") == "eval":
+        from qbtui.runs.evaluation import record_run_evaluation
+
+        return record_run_evaluation(Registry.load(table["registry"]), run)
     step = 0
     for event in EventFollower(run.events).read_new():
         if event.get("type") == "step" and isinstance(event.get("step"), int):
@@ -53,7 +60,12 @@ def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None
         run_id=run.run_id,
     )
     friend_id = str(table["friend"])
-    Registry.load(table["registry"]).record_training(friend_id, training)
+    registry = Registry.load(table["registry"])
+    registry.record_training(friend_id, training)
+    if (run.path / "eval.json").exists():
+        from qbtui.runs.evaluation import record_run_evaluation
+
+        record_run_evaluation(registry, run)
     return friend_id
 
 

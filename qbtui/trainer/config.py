@@ -68,6 +68,13 @@ class TrainConfig:
     sample_prompts: list[str] = field(default_factory=list)
     sample_weights: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
     sample_steps: int = 20
+    evaluate_after_training: bool = False
+    eval_prompts: list[str] = field(default_factory=list)
+    eval_style_prompt: str = ""
+    eval_seeds: int = 2
+    eval_seed: int = 1000
+    eval_steps: int = 12
+    eval_min_face_rate: float = 0.7
     trigger: str = ""
     friend_id: str = ""
     run_id: str = ""
@@ -110,6 +117,9 @@ class TrainConfig:
             ("save_every_n_steps", self.save_every_n_steps >= 0, "use 0 (only the final file) or a step count"),
             ("sample_every_n_steps", self.sample_every_n_steps >= 0, "use 0 (no samples during training) or more"),
             ("sample_steps", self.sample_steps > 0, "use a positive number of denoising steps such as 20"),
+            ("eval_seeds", self.eval_seeds > 0, "use 1 or more seeds per evaluation prompt (default 2)"),
+            ("eval_steps", self.eval_steps > 0, "use a positive number of denoising steps such as 12"),
+            ("eval_min_face_rate", 0 <= self.eval_min_face_rate <= 1, "use a share from 0 to 1, e.g. 0.7"),
             ("max_data_loader_n_workers", self.max_data_loader_n_workers >= 0, "use 0 or more"),
             ("mixed_precision", self.mixed_precision in MIXED_PRECISIONS, f"use one of {', '.join(MIXED_PRECISIONS)}"),
             ("optimizer_type", self.optimizer_type in OPTIMIZERS, "the builtin trainer implements AdamW only"),
@@ -147,8 +157,18 @@ class TrainConfig:
             friend_id=friend.id,
             preset=preset.name,
         )
+        style_prompt = f"{friend.token} person, {settings.style_suffix}"
         if int(values.get("sample_every_n_steps", 0) or 0) > 0:
-            values["sample_prompts"] = [f"{friend.token} person, {settings.style_suffix}"]
+            values["sample_prompts"] = [style_prompt]
+        values.update(
+            evaluate_after_training=settings.eval_after_training,
+            eval_prompts=[prompt.replace("{token}", friend.token) for prompt in settings.eval_prompts],
+            eval_style_prompt=style_prompt,
+            eval_seeds=settings.eval_seeds,
+            eval_seed=settings.eval_seed,
+            eval_steps=settings.eval_steps,
+            eval_min_face_rate=settings.eval_min_face_rate,
+        )
         values["extra_flags"] = extra
         values.update(overrides)
         return _build(cls, values, source=f"preset {preset.name!r}")

@@ -196,6 +196,8 @@ class _Trainer:
         final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
         self._sample(step)
         self.events.write("done", status="completed", lora_path=str(final))
+        if config.evaluate_after_training:
+            self._evaluate(step, final, should_stop)
         return Outcome("completed", final, step)
 
     # --- set-up ---------------------------------------------------------------------------
@@ -388,6 +390,18 @@ class _Trainer:
             self._write_lora(path.name, step, event=True)
         self.events.write("done", status="stopped", lora_path=str(path))
         return Outcome("stopped", path, step)
+
+    def _evaluate(self, step: int, final: Path, should_stop: Callable[[], bool]) -> None:
+        """The likeness pass over every saved file; it never fails the finished training."""
+        from qbtui.trainer.evaluate import evaluate_after_training
+
+        try:
+            evaluate_after_training(self, final=(step, final), should_stop=should_stop)
+        except QbtuiError as error:
+            self.events.write("eval", stage="skipped", message=error.message, fix=error.fix or "")
+        except Exception as error:  # noqa: BLE001 - the training is done; say why there are no scores
+            self.events.write("warning", message=f"the likeness evaluation failed: {type(error).__name__}: {error}")
+            print(f"likeness evaluation failed: {error!r}", file=sys.stderr)
 
     def _sample(self, step: int) -> None:
         config = self.config

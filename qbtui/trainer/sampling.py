@@ -183,7 +183,7 @@ def _network_muted(network) -> Iterator[None]:
         network.set_multiplier(1.0)
 
 
-def _save_png(image, path: Path, parameters: str) -> None:
+def save_png(image, path: Path, parameters: str) -> None:
     from PIL import PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
@@ -238,6 +238,6 @@ def generate_samples(
                         f"{prompt}\nSteps: {steps}, Sampler: Euler, CFG scale: {guidance_scale}, "
                         f"Seed: {seed + index}, Size: {size}x{size}, LoRA weight: {weight}"
                     )
-                    _save_png(image, path, parameters)
+                    save_png(image, path, parameters)
                     samples.append(Sample(path=path, prompt=prompt, weight=float(weight)))
     return samples

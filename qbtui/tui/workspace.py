@@ -358,6 +358,30 @@ class Workspace:
         move(self.settings, run_id, offset)
         self._poll_now.set()
 
+    def evaluation(self, run_id: str) -> Any:
+        """The run's likeness evaluation (`qbtui.likeness.report.Evaluation`), or None before one ran."""
+        from qbtui.runs.evaluation import read_run_evaluation
+        from qbtui.runs.manager import find_run
+
+        return read_run_evaluation(find_run(self.settings, run_id).path)
+
+    def pick_choice(self, run_id: str, key: str) -> Any:
+        """Make one LoRA file and weight (`800@0.8`) the run's choice, in the registry and its eval.json."""
+        from qbtui.runs.evaluation import pick_choice
+        from qbtui.runs.manager import find_run
+
+        evaluation = pick_choice(self.registry, find_run(self.settings, run_id).path, key)
+        self.registry.reload_if_changed()
+        return evaluation
+
+    def start_evaluation(self, run_id: str) -> RunInfo:
+        """Start an evaluation run of a finished run (detached)."""
+        from qbtui.runs.evaluation import start_evaluation
+
+        info = start_evaluation(self.registry, run_id)
+        self._poll_now.set()
+        return info
+
     # --- live updates -----------------------------------------------------------
     def start(self, post: Callable[[Message], Any], *, watch: bool = True) -> None:
         """Start the run poller (and the folder watcher when `watch`), posting to `post`."""

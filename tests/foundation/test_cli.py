@@ -117,9 +117,9 @@ def test_registry_table_is_the_guides(run_cli, commented_registry: Path) -> None
     code, out, _ = run_cli("--registry", commented_registry, "registry", "table")
     assert code == 0
     assert out.splitlines() == [
-        "| Name | Token | Date Trained | Steps | Images | Notes | Card |",
-        "|------|-------|--------------|-------|--------|-------|------|",
-        "| Peter | qb_peter | 2025-08-10 | 1200 | 35 | Initial training |  |",
+        "| Name | Token | Date Trained | Steps | Images | Likeness | Notes | Card |",
+        "|------|-------|--------------|-------|--------|----------|-------|------|",
+        "| Peter | qb_peter | 2025-08-10 | 1200 | 35 |  | Initial training |  |",
         "| Maria | qb_maria |  |  |  |  |  |",
     ]
 

@@ -69,6 +69,7 @@ class RunsScreen(Screen):
         Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("r", "resume", "Resume", id="runs.resume"),
+        Binding("v", "compare", "Likeness", id="runs.compare"),
         Binding("escape", "app.back", "Back", id="runs.back"),
     ]
 
@@ -179,3 +180,10 @@ class RunsScreen(Screen):
             self.notify("only a stopped, failed or crashed run can be resumed", severity="warning")
             return
         self.app.resume_run(run.run_id)
+
+    def action_compare(self) -> None:
+        """The selected run's likeness grid (for an evaluation run: the run it scored)."""
+        from qbtui.tui.screens.compare import CompareScreen
+
+        if run := self.selected_run():
+            self.app.push_screen(CompareScreen(run.run_id))

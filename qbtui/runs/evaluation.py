@@ -1,0 +1,162 @@
+"""Evaluation runs: `qbtui eval RUN` samples a finished run's LoRA files as a run of its own.
+
+The evaluation run has its own directory, events and supervisor (backend `eval`, command
+`python -m qbtui.trainer.evaluate RUN_DIR`), so `qbtui runs` lists it, `qbtui logs -f`
+follows it and `qbtui stop` stops it. Its plan (`[train]` of its run.toml) names the
+training run it scores; the scores land in that run's `eval.json`, and the supervisor
+writes the choice into that run's registry row.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from qbtui.errors import QbtuiError
+from qbtui.likeness.plan import EvalPlan, check_weights, identity_prompts, plan_inputs, style_prompt
+from qbtui.likeness.report import Evaluation, read_evaluation
+from qbtui.registry import Registry, friend_root
+from qbtui.runs.events import read_events
+from qbtui.runs.info import RunInfo
+from qbtui.runs.manager import RunPlan, find_run, submit_run
+from qbtui.runs.rundir import RunDir, new_run_id, read_run_toml
+from qbtui.trainer.config import parse_resolution
+
+EVAL_BACKEND = "eval"
+
+
+def evaluation_command(run_path: Path | str) -> list[str]:
+    return [sys.executable, "-m", "qbtui.trainer.evaluate", str(run_path)]
+
+
+def evaluated_run(run: RunDir) -> RunDir:
+    """The training run an evaluation run scores; any other run is its own."""
+    table = read_run_toml(run)
+    if table["run"].get("backend") != EVAL_BACKEND:
+        return run
+    return RunDir(Path(table["train"]["run_dir"]))
+
+
+def read_run_evaluation(run_path: Path) -> Evaluation | None:
+    """The stored evaluation of a training run (or of the run an evaluation run scored)."""
+    run = evaluated_run(RunDir(Path(run_path)))
+    return read_evaluation(run.path / "eval.json")
+
+
+def plan_evaluation(
+    registry: Registry, info: RunInfo, *, weights: Sequence[float] | None = None, seeds: int | None = None
+) -> EvalPlan:
+    """What `qbtui eval` samples for a finished training run; QbtuiError when there is nothing to score."""
+    settings = registry.settings
+    run = RunDir(info.path)
+    if info.backend == EVAL_BACKEND:
+        run = evaluated_run(run)
+    table = read_run_toml(run)
+    friend = registry.friend(str(table["run"].get("friend", run.friend_id)))
+    train = table["train"]
+    if info.backend != EVAL_BACKEND and info.live:
+        raise QbtuiError(f"run {info.run_id} is still {info.state}", path=info.path, fix="evaluate it once it has ended")
+    events = read_events(run.events)
+    final = _final_file(run, events)
+    style = style_prompt(settings, friend.token)
+    loras, reused = plan_inputs(events, final=final, style_prompt=style)
+    if not loras:
+        raise QbtuiError(
+            f"run {run.run_id} left no LoRA file to evaluate",
+            path=Path(str(table["run"].get("output_dir", settings.lora_dir))),
+            fix="evaluate a run that saved checkpoints or finished (`qbtui runs` lists them)",
+        )
+    if seeds is not None and not 1 <= seeds <= 16:
+        raise QbtuiError(f"--seeds {seeds} is out of range", fix="use 1 to 16 seeds per prompt")
+    size = min(parse_resolution(str(train.get("resolution", "512,512"))))
+    return EvalPlan(
+        run_id=run.run_id,
+        run_dir=run.path,
+        friend_id=friend.id,
+        token=friend.token,
+        loras=loras,
+        weights=check_weights(weights or train.get("sample_weights") or (0.6, 0.8, 1.0)),
+        identity_prompts=identity_prompts(settings, friend.token),
+        style_prompt=style,
+        reference_dir=friend_root(settings, friend),
+        seeds=seeds or settings.eval_seeds,
+        seed=settings.eval_seed,
+        steps=settings.eval_steps,
+        size=size,
+        min_face_rate=settings.eval_min_face_rate,
+        base_model=Path(str(train.get("pretrained_model_name_or_path") or settings.base_model)),
+        tokenizer=Path(str(train["tokenizer"])) if train.get("tokenizer") else settings.tokenizer,
+        device=settings.device,
+        reused=reused,
+    )
+
+
+def _final_file(run: RunDir, events: list[dict]) -> tuple[int, Path] | None:
+    """The step and file of the run's completed LoRA, when it finished and the file is there."""
+    step = 0
+    final = None
+    for event in events:
+        if event["type"] == "step" and isinstance(event.get("step"), int):
+            step = event["step"]
+        elif event["type"] == "done" and event.get("status") == "completed" and event.get("lora_path"):
+            final = Path(event["lora_path"])
+    return (step, final) if final is not None and final.is_file() else None
+
+
+def start_evaluation(
+    registry: Registry, target: str, *, weights: Sequence[float] | None = None, seeds: int | None = None
+) -> RunInfo:
+    """Plan and start (detached) an evaluation run of `target` (a run id or a friend's latest run)."""
+    registry.reload_if_changed()
+    settings = registry.settings
+    info = find_run(settings, target)
+    plan = plan_evaluation(registry, info, weights=weights, seeds=seeds)
+    if not plan.base_model or not plan.base_model.exists():
+        raise QbtuiError(
+            "the base model is missing",
+            path=plan.base_model,
+            fix="set base_model in registry.toml [settings] to your SD 1.5 model",
+        )
+    run_id = new_run_id(plan.friend_id)
+    run_plan = RunPlan(
+        run_id=run_id,
+        friend_id=plan.friend_id,
+        backend=EVAL_BACKEND,
+        preset=EVAL_BACKEND,
+        command=evaluation_command(settings.logs_dir / plan.friend_id / run_id),
+        train=plan.to_table(),
+        max_steps=plan.image_count(),
+        images=plan.image_count(),
+        fingerprint="",
+        output_dir=settings.lora_dir,
+        output_name=registry.friend(plan.friend_id).output_name,
+        registry=registry.path,
+    )
+    return submit_run(settings, run_plan)
+
+
+PICKED = "picked by hand in the compare view"
+
+
+def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluation:
+    """Make the cell `key` (`800@0.8`) the run's choice: its registry row first, then its eval.json."""
+    from qbtui.likeness.record import record_evaluation
+    from qbtui.likeness.report import write_evaluation
+
+    run = evaluated_run(RunDir(Path(run_path)))
+    evaluation = read_evaluation(run.path / "eval.json")
+    if evaluation is None:
+        raise QbtuiError("this run has not been evaluated yet", path=run.path, fix="run `qbtui eval RUN` first")
+    cell = next((cell for cell in evaluation.cells if cell.key == key and not cell.baseline), None)
+    if cell is None:
+        raise QbtuiError(f"{key} is not a LoRA file and weight of this evaluation", path=run.path, fix="pick a LoRA cell")
+    picked = evaluation.with_choice(cell, PICKED)
+    if not record_evaluation(registry, picked.friend_id, picked.run_id, picked):
+        raise QbtuiError(
+            f"run {picked.run_id} has no training row in the registry",
+            path=registry.path,
+            fix="only a completed training is recorded; pick from a completed run",
+        )
+    write_evaluation(run.path / "eval.json", picked)
+    return picked

@@ -1,0 +1,292 @@
+"""Compare a run's LoRA files for likeness: samples of every checkpoint (rows) at every weight
+(columns), the score under each, the evaluation's choice marked; move, and pick another choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Header, Static
+
+from qbtui.errors import QbtuiError
+from qbtui.likeness.report import cell_summary, choice_line
+from qbtui.tui.messages import RunsUpdated
+from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.steady_footer import SteadyFooter
+
+if TYPE_CHECKING:
+    from qbtui.likeness.report import Evaluation
+    from qbtui.likeness.scoring import CellScore
+    from qbtui.tui.app import QbtuiApp
+
+CHOSEN_MARK = "★ "
+LABEL_COLUMN_WIDTH = 7
+
+
+def grid_of(evaluation: Evaluation) -> tuple[list[str], list[float], list[list[CellScore | None]]]:
+    """Row labels (the base model first), weight columns, and the cells at each place (the base model in the first column)."""
+    labels = list(dict.fromkeys(cell.label for cell in evaluation.cells))
+    weights = sorted({cell.weight for cell in evaluation.cells if not cell.baseline})
+    rows: list[list[CellScore | None]] = []
+    for label in labels:
+        row: list[CellScore | None] = [None] * max(1, len(weights))
+        for cell in evaluation.cells:
+            if cell.label != label:
+                continue
+            row[0 if cell.baseline else weights.index(cell.weight)] = cell
+        rows.append(row)
+    return labels, weights, rows
+
+
+class CompareCell(Vertical):
+    """One LoRA file at one weight: a sample and its score."""
+
+    DEFAULT_CSS = """
+    CompareCell {
+        border: round $panel;
+        height: 1fr;
+    }
+    CompareCell.-selected {
+        border: heavy $accent;
+    }
+    CompareCell.-chosen > .compare-score {
+        color: $success;
+        text-style: bold;
+    }
+    CompareCell > ImagePreview {
+        height: 1fr;
+    }
+    CompareCell > .compare-score {
+        height: 1;
+        width: 100%;
+        content-align: center middle;
+    }
+    """
+
+    def __init__(self, cell: CellScore, *, chosen: bool, id: str | None = None) -> None:
+        super().__init__(id=id, classes="-chosen" if chosen else "")
+        self.cell = cell
+        self.chosen = chosen
+
+    def compose(self) -> ComposeResult:
+        yield ImagePreview()
+        yield Static(self._score_text(), classes="compare-score", markup=False)
+
+    def _score_text(self) -> str:
+        return (CHOSEN_MARK if self.chosen else "") + cell_summary(self.cell)
+
+    def update_cell(self, cell: CellScore, *, chosen: bool) -> None:
+        self.cell, self.chosen = cell, chosen
+        self.set_class(chosen, "-chosen")
+        self.query_one(".compare-score", Static).update(self._score_text())
+
+    def show_sample(self, index: int) -> None:
+        samples = self.cell.samples
+        self.query_one(ImagePreview).path = Path(samples[index % len(samples)].path) if samples else None
+
+
+class CompareScreen(Screen):
+    """The likeness grid of one run."""
+
+    DEFAULT_CSS = """
+    CompareScreen #compare-summary, CompareScreen #compare-choice {
+        height: auto;
+        padding: 0 1;
+    }
+    CompareScreen #compare-grid {
+        height: 1fr;
+        grid-gutter: 0;
+    }
+    CompareScreen .compare-heading {
+        height: 1;
+        content-align: center middle;
+        color: $text-muted;
+    }
+    CompareScreen .compare-row-label {
+        height: 1fr;
+        content-align: right middle;
+        padding-right: 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("left", "move(0, -1)", "←", show=False, id="compare.left"),
+        Binding("right", "move(0, 1)", "→", show=False, id="compare.right"),
+        Binding("up", "move(-1, 0)", "↑", show=False, id="compare.up"),
+        Binding("down", "move(1, 0)", "↓", show=False, id="compare.down"),
+        Binding("enter,c", "pick", "Choose", id="compare.pick"),
+        Binding("n", "sample(1)", "Next sample", id="compare.next"),
+        Binding("p", "sample(-1)", "Prev sample", show=False, id="compare.previous"),
+        Binding("e", "evaluate", "Evaluate again", id="compare.evaluate"),
+        Binding("escape", "app.pop_screen", "Back", id="compare.back"),
+    ]
+
+    app: QbtuiApp
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.evaluation: Evaluation | None = None
+        self.rows: list[list[CellScore | None]] = []
+        self.position = (0, 0)
+        self.sample = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="✎")
+        yield Static("reading the evaluation ...", id="compare-summary", markup=False)
+        yield Grid(id="compare-grid")
+        yield Static("", id="compare-choice", markup=False)
+        yield SteadyFooter()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"likeness of {self.run_id}"
+        self.load()
+
+    @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            evaluation = self.app.workspace.evaluation(self.run_id)
+        except QbtuiError as error:
+            self.app.call_from_thread(self._show_message, str(error))
+            return
+        self.app.call_from_thread(self.show_evaluation, evaluation)
+
+    def on_runs_updated(self, message: RunsUpdated) -> None:
+        self.load()
+
+    def _show_message(self, text: str) -> None:
+        self.query_one("#compare-summary", Static).update(text)
+
+    def show_evaluation(self, evaluation: Evaluation | None) -> None:
+        """Rebuild the grid when the evaluation changed; keep the cursor where it was."""
+        if evaluation is None:
+            self.evaluation = None
+            self.query_one("#compare-grid", Grid).remove_children()
+            self._show_message(f"run {self.run_id} has no likeness evaluation yet: press e to evaluate it")
+            return
+        if self.evaluation is not None and evaluation.to_json() == self.evaluation.to_json():
+            return
+        first = self.evaluation is None
+        same_grid = not first and [cell.key for cell in evaluation.cells] == [cell.key for cell in self.evaluation.cells]
+        self.evaluation = evaluation
+        if same_grid:
+            self._mark_choice(evaluation)
+            return
+        labels, weights, self.rows = grid_of(evaluation)
+        grid = self.query_one("#compare-grid", Grid)
+        grid.remove_children()
+        columns = max(1, len(weights))
+        grid.styles.grid_size_columns = columns + 1
+        grid.styles.grid_columns = f"{LABEL_COLUMN_WIDTH} " + " ".join(["1fr"] * columns)
+        grid.styles.grid_rows = "1 " + " ".join(["1fr"] * len(labels))
+        widgets: list = [Static("", classes="compare-heading")]
+        widgets += [Static(f"weight {weight:g}", classes="compare-heading") for weight in weights] or [Static("")]
+        chosen_key = evaluation.chosen.key if evaluation.chosen else None
+        for label, row in zip(labels, self.rows, strict=True):
+            widgets.append(Static(label, classes="compare-row-label"))
+            for cell in row:
+                if cell is None:
+                    widgets.append(Static(""))
+                else:
+                    widgets.append(CompareCell(cell, chosen=cell.key == chosen_key))
+        grid.mount_all(widgets)
+        if first or self._cell_at(self.position) is None:
+            self.position = self._first_position(chosen_key)
+        self.call_after_refresh(self._refresh_cells)
+
+    def _mark_choice(self, evaluation: Evaluation) -> None:
+        """A new choice over the same cells: move the mark, keep the grid and its images."""
+        chosen_key = evaluation.chosen.key if evaluation.chosen else None
+        cells = {cell.key: cell for cell in evaluation.cells}
+        self.rows = [[cells[cell.key] if cell else None for cell in row] for row in self.rows]
+        for widget in self.query(CompareCell):
+            widget.update_cell(cells[widget.cell.key], chosen=widget.cell.key == chosen_key)
+        self._refresh_cells()
+
+    def _first_position(self, key: str | None) -> tuple[int, int]:
+        places = [(r, c) for r, row in enumerate(self.rows) for c, cell in enumerate(row) if cell is not None]
+        chosen = [place for place in places if self._cell_at(place).key == key]
+        return (chosen or places or [(0, 0)])[0]
+
+    def _cell_at(self, place: tuple[int, int]) -> CellScore | None:
+        row, column = place
+        if 0 <= row < len(self.rows) and 0 <= column < len(self.rows[row]):
+            return self.rows[row][column]
+        return None
+
+    def _refresh_cells(self) -> None:
+        selected = self._cell_at(self.position)
+        for widget in self.query(CompareCell):
+            widget.set_class(widget.cell is selected, "-selected")
+            widget.show_sample(self.sample)
+        self._describe(selected)
+
+    def _describe(self, cell: CellScore | None) -> None:
+        evaluation = self.evaluation
+        if evaluation is None or cell is None:
+            return
+        sample = cell.samples[self.sample % len(cell.samples)] if cell.samples else None
+        shown = (
+            f"sample {self.sample % len(cell.samples) + 1}/{len(cell.samples)}: {sample.prompt}, seed {sample.seed}"
+            if sample
+            else ""
+        )
+        collapse = " · seeds collapse to one face" if cell.collapsed else ""
+        matched = "-" if cell.match_rate is None else f"{cell.match_rate:.0%}"
+        self._show_message(f"{cell.label} @ {cell.weight:g}: {cell_summary(cell)} · match {matched}{collapse}\n{shown}")
+        lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
+        self.query_one("#compare-choice", Static).update("\n".join(lines))
+
+    def action_move(self, rows: int, columns: int) -> None:
+        row, column = self.position
+        while True:
+            row, column = row + rows, column + columns
+            if not (0 <= row < len(self.rows)) or column < 0 or column >= max(len(r) for r in self.rows):
+                return
+            if self._cell_at((row, column)) is not None:
+                break
+            if rows and not columns:
+                # moving between rows lands on the nearest cell of the new row
+                places = [c for c, cell in enumerate(self.rows[row]) if cell is not None]
+                if places:
+                    column = min(places, key=lambda c: abs(c - self.position[1]))
+                    break
+        self.position = (row, column)
+        self._refresh_cells()
+
+    def action_sample(self, step: int) -> None:
+        self.sample += step
+        self._refresh_cells()
+
+    def action_pick(self) -> None:
+        cell = self._cell_at(self.position)
+        if cell is None:
+            return
+        if cell.baseline:
+            self.notify("the base model (weight 0) is the baseline; choose a LoRA file", severity="warning")
+            return
+        self.pick(cell.key)
+
+    @work(thread=True, exclusive=True, group="compare-pick", exit_on_error=False)
+    def pick(self, key: str) -> None:
+        try:
+            evaluation = self.app.workspace.pick_choice(self.run_id, key)
+        except QbtuiError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", timeout=12)
+            return
+        self.app.call_from_thread(self.show_evaluation, evaluation)
+        self.app.call_from_thread(self.notify, f"chosen: {key} (recorded in the registry)")
+
+    @work(thread=True, exclusive=True, group="compare-evaluate", exit_on_error=False)
+    def action_evaluate(self) -> None:
+        try:
+            info = self.app.workspace.start_evaluation(self.run_id)
+        except QbtuiError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", timeout=12)
+            return
+        self.app.call_from_thread(self.notify, f"evaluation run {info.run_id} started")
