@@ -350,10 +350,8 @@ class Registry:
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
             entry = tomlkit.table()
-            for item in fields(Training):
-                value = getattr(training, item.name)
-                if value not in ("", None, {}) or item.name in ("date", "steps", "images"):
-                    entry[item.name] = value
+            for key, value in _training_entry(training).items():
+                entry[key] = value
             entry.add(tomlkit.nl())
             table = friend_section(document, friend_id)
             if "trainings" in table:
@@ -368,12 +366,7 @@ class Registry:
             friend = fresh.friend(friend_id)
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
-            entry = {
-                item.name: getattr(training, item.name)
-                for item in fields(Training)
-                if getattr(training, item.name) != "" or item.name in ("date", "steps", "images")
-            }
-            values["friends"][friend_id].setdefault("trainings", []).append(entry)
+            values["friends"][friend_id].setdefault("trainings", []).append(_training_entry(training))
 
         self._check_training(training)
         self._edit(change, expect)
@@ -404,24 +397,45 @@ class Registry:
                 raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
         found = []
 
+        def stored(key: str, value: Any) -> Any:
+            """The value a row keeps for `key`, or None when the key goes."""
+            if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+                return None
+            if key == "scores":
+                return {label: round(float(score), 4) for label, score in value.items()}
+            return round(value, 4) if isinstance(value, float) else value
+
         def change(document: TOMLDocument, fresh: Registry) -> None:
             fresh.friend(friend_id)
-            rows = document["friends"][friend_id].get("trainings", [])
+            rows = friend_section(document, friend_id).get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
             if row is None:
                 return
             found.append(row)
             for key, value in values.items():
-                if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+                kept = stored(key, value)
+                if kept is None:
                     row.pop(key, None)
                 elif key == "scores":
                     table = tomlkit.inline_table()
-                    table.update({label: round(float(score), 4) for label, score in value.items()})
+                    table.update(kept)
                     row[key] = table
                 else:
-                    _set_leaf(row, key, round(value, 4) if isinstance(value, float) else value)
+                    _set_leaf(row, key, kept)
 
-        self._edit(change)
+        def expect(plain: dict, fresh: Registry) -> None:
+            rows = plain["friends"][friend_id].get("trainings", [])
+            row = next((row for row in rows if row.get("run_id") == run_id), None)
+            if row is None:
+                return
+            for key, value in values.items():
+                kept = stored(key, value)
+                if kept is None:
+                    row.pop(key, None)
+                else:
+                    row[key] = kept
+
+        self._edit(change, expect)
         return bool(found)
 
     def set_setting(self, key: str, value: Any) -> None:
@@ -478,6 +492,15 @@ class Registry:
 
         self._edit(change, expect)
         return self.friends[friend_id]
+
+
+def _training_entry(training: Training) -> dict[str, Any]:
+    """The keys a training row is written with: the required ones, and the others when set."""
+    return {
+        item.name: getattr(training, item.name)
+        for item in fields(Training)
+        if getattr(training, item.name) not in ("", None, {}) or item.name in ("date", "steps", "images")
+    }
 
 
 def _set_leaf(table: Any, key: str, value: Any) -> None:

@@ -120,7 +120,7 @@ def test_registry_table_is_the_guides(run_cli, commented_registry: Path) -> None
         "| Name | Token | Date Trained | Steps | Images | Likeness | Notes | Card |",
         "|------|-------|--------------|-------|--------|----------|-------|------|",
         "| Peter | qb_peter | 2025-08-10 | 1200 | 35 |  | Initial training |  |",
-        "| Maria | qb_maria |  |  |  |  |  |",
+        "| Maria | qb_maria |  |  |  |  |  |  |",
     ]
 
 
@@ -201,9 +201,9 @@ def test_registry_table_on_the_demo_and_locate_on_the_commented_registry(
 ) -> None:
     code, out, _ = run_cli("--registry", demo_registry, "registry", "table")
     assert code == 0 and out.splitlines()[2:] == [
-        "| Ada | qb_ada |  |  |  |  |  |",
-        "| Ben | qb_ben |  |  |  |  |  |",
-        "| Cleo | qb_cleo |  |  |  |  |  |",
+        "| Ada | qb_ada |  |  |  |  |  |  |",
+        "| Ben | qb_ben |  |  |  |  |  |  |",
+        "| Cleo | qb_cleo |  |  |  |  |  |  |",
     ]
     code, out, _ = run_cli("--registry", commented_registry, "locate")
     assert code == 0 and f"registry:    {commented_registry}" in out

@@ -70,7 +70,7 @@ def test_prompt_uses_the_chosen_file_and_weight_unless_a_weight_is_given(trained
 def test_the_guides_table_gains_a_likeness_column(trained: Registry, capsys) -> None:
     record_evaluation(trained, "peter", RUN, evaluation(cell("800", 0.8, 0.39)))
     lines = run("--registry", str(trained.path), "registry", "table", capsys=capsys).splitlines()
-    assert lines[0] == "| Name | Token | Date Trained | Steps | Images | Likeness | Notes |"
+    assert lines[0] == "| Name | Token | Date Trained | Steps | Images | Likeness | Notes | Card |"
     assert "| 0.390 (qb_peter_lora-step00000800 @ 0.8) |" in lines[-1]
 
 
