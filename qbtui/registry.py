@@ -350,10 +350,8 @@ class Registry:
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
             entry = tomlkit.table()
-            for item in fields(Training):
-                value = getattr(training, item.name)
-                if value not in ("", None, {}) or item.name in ("date", "steps", "images"):
-                    entry[item.name] = value
+            for key, value in _training_entry(training).items():
+                entry[key] = value
             entry.add(tomlkit.nl())
             table = friend_section(document, friend_id)
             if "trainings" in table:
@@ -368,12 +366,7 @@ class Registry:
             friend = fresh.friend(friend_id)
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
-            entry = {
-                item.name: getattr(training, item.name)
-                for item in fields(Training)
-                if getattr(training, item.name) != "" or item.name in ("date", "steps", "images")
-            }
-            values["friends"][friend_id].setdefault("trainings", []).append(entry)
+            values["friends"][friend_id].setdefault("trainings", []).append(_training_entry(training))
 
         self._check_training(training)
         self._edit(change, expect)
@@ -402,26 +395,36 @@ class Registry:
         for key in ("chosen_weight", "likeness"):
             if values[key] is not None and not isinstance(values[key], (int, float)):
                 raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
+        updates = _choice_updates(values, chosen_weight)
         found = []
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             fresh.friend(friend_id)
-            rows = document["friends"][friend_id].get("trainings", [])
+            rows = friend_section(document, friend_id).get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
             if row is None:
                 return
             found.append(row)
-            for key, value in values.items():
-                if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+            for key, value in updates.items():
+                if value is None:
                     row.pop(key, None)
                 elif key == "scores":
                     table = tomlkit.inline_table()
-                    table.update({label: round(float(score), 4) for label, score in value.items()})
+                    table.update(value)
                     row[key] = table
                 else:
-                    _set_leaf(row, key, round(value, 4) if isinstance(value, float) else value)
+                    _set_leaf(row, key, value)
 
-        self._edit(change)
+        def expect(plain: dict, fresh: Registry) -> None:
+            rows = plain["friends"][friend_id].get("trainings", [])
+            row = next((row for row in rows if row.get("run_id") == run_id), None)
+            for key, value in updates.items() if row is not None else ():
+                if value is None:
+                    row.pop(key, None)
+                else:
+                    row[key] = value
+
+        self._edit(change, expect)
         return bool(found)
 
     def set_setting(self, key: str, value: Any) -> None:
@@ -478,6 +481,28 @@ class Registry:
 
         self._edit(change, expect)
         return self.friends[friend_id]
+
+
+def _training_entry(training: Training) -> dict[str, Any]:
+    """The keys a training row is written with: date, steps, images and every other key that is set."""
+    return {
+        item.name: getattr(training, item.name)
+        for item in fields(Training)
+        if getattr(training, item.name) not in ("", None, {}) or item.name in ("date", "steps", "images")
+    }
+
+
+def _choice_updates(values: dict[str, Any], chosen_weight: float | None) -> dict[str, Any]:
+    """What a likeness choice sets in a training row (None: the key is removed), floats rounded to 4 places."""
+    updates: dict[str, Any] = {}
+    for key, value in values.items():
+        if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+            updates[key] = None
+        elif key == "scores":
+            updates[key] = {label: round(float(score), 4) for label, score in value.items()}
+        else:
+            updates[key] = round(value, 4) if isinstance(value, float) else value
+    return updates
 
 
 def _set_leaf(table: Any, key: str, value: Any) -> None:
