@@ -395,15 +395,8 @@ class Registry:
         for key in ("chosen_weight", "likeness"):
             if values[key] is not None and not isinstance(values[key], (int, float)):
                 raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
+        updates = _choice_updates(values, chosen_weight)
         found = []
-
-        def stored(key: str, value: Any) -> Any:
-            """The value a row keeps for `key`, or None when the key goes."""
-            if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
-                return None
-            if key == "scores":
-                return {label: round(float(score), 4) for label, score in value.items()}
-            return round(value, 4) if isinstance(value, float) else value
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             fresh.friend(friend_id)
@@ -412,28 +405,24 @@ class Registry:
             if row is None:
                 return
             found.append(row)
-            for key, value in values.items():
-                kept = stored(key, value)
-                if kept is None:
+            for key, value in updates.items():
+                if value is None:
                     row.pop(key, None)
                 elif key == "scores":
                     table = tomlkit.inline_table()
-                    table.update(kept)
+                    table.update(value)
                     row[key] = table
                 else:
-                    _set_leaf(row, key, kept)
+                    _set_leaf(row, key, value)
 
         def expect(plain: dict, fresh: Registry) -> None:
             rows = plain["friends"][friend_id].get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
-            if row is None:
-                return
-            for key, value in values.items():
-                kept = stored(key, value)
-                if kept is None:
+            for key, value in updates.items() if row is not None else ():
+                if value is None:
                     row.pop(key, None)
                 else:
-                    row[key] = kept
+                    row[key] = value
 
         self._edit(change, expect)
         return bool(found)
@@ -495,12 +484,25 @@ class Registry:
 
 
 def _training_entry(training: Training) -> dict[str, Any]:
-    """The keys a training row is written with: the required ones, and the others when set."""
+    """The keys a training row is written with: date, steps, images and every other key that is set."""
     return {
         item.name: getattr(training, item.name)
         for item in fields(Training)
         if getattr(training, item.name) not in ("", None, {}) or item.name in ("date", "steps", "images")
     }
+
+
+def _choice_updates(values: dict[str, Any], chosen_weight: float | None) -> dict[str, Any]:
+    """What a likeness choice sets in a training row (None: the key is removed), floats rounded to 4 places."""
+    updates: dict[str, Any] = {}
+    for key, value in values.items():
+        if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+            updates[key] = None
+        elif key == "scores":
+            updates[key] = {label: round(float(score), 4) for label, score in value.items()}
+        else:
+            updates[key] = round(value, 4) if isinstance(value, float) else value
+    return updates
 
 
 def _set_leaf(table: Any, key: str, value: Any) -> None:

@@ -148,7 +148,14 @@ def add_command(args: argparse.Namespace) -> int:
     registry = load_registry(args)
     friend = registry.add_friend(args.name, token=args.token, repeats=args.repeats, describe=args.describe, notes=args.notes)
     folder = dataset_dir(registry.settings, friend)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise QbtuiError(
+            f"added {friend.name} to the registry, but could not create the folder: {error.strerror}",
+            path=folder,
+            fix=f"make {registry.settings.datasets_dir} writable and create {folder} yourself",
+        ) from None
     print(f"Added {friend.name} (id {friend.id}, token {friend.token}) to {registry.path}")
     print(f"Put 20-40 photos in {folder}")
     return 0

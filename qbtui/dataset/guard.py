@@ -28,16 +28,21 @@ def is_writable(folder: Path) -> bool:
 
 def unwritable_error(folder: Path, friend_id: str) -> QbtuiError:
     """The clear error for a folder qbtui needs to write but may not."""
-    problem = make_problem("folder-unwritable", f"{folder}: the folder is read-only; nothing was changed", folder, friend_id)
+    problem = make_problem("folder-unwritable", "the folder is read-only; nothing was changed", folder, friend_id)
     return QbtuiError(problem.message, path=folder, fix=f"make it writable (`chmod u+w {folder}`), then run the command again")
+
+
+def check_inside(settings: Settings, friend: Friend, folder: Path) -> None:
+    """QbtuiError when the training folder is a link resolving outside the friend's folder."""
+    outside = folder_outside_problem(settings, friend, folder)
+    if outside is not None:
+        raise QbtuiError(outside.message.removeprefix(f"{folder}: "), path=folder, fix=outside.fix)
 
 
 def check_can_change(settings: Settings, friend: Friend, folder: Path, *, originals: bool = True) -> None:
     """QbtuiError unless the training folder `folder` (and, for `originals`, the friend's
     folder, which holds originals/ and the prep lock) may be changed."""
-    outside = folder_outside_problem(settings, friend, folder)
-    if outside is not None:
-        raise QbtuiError(outside.message, path=folder, fix=outside.fix)
+    check_inside(settings, friend, folder)
     for needed in (folder, friend_root(settings, friend)) if originals else (folder,):
         if not is_writable(needed):
             raise unwritable_error(needed, friend.id)

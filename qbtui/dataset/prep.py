@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui.atomicfile import TEMP_SUFFIX, fsync_dir, is_temp_file, write_text_atomic
-from qbtui.dataset.guard import check_can_change, unwritable_error
+from qbtui.dataset.guard import check_can_change, check_inside, unwritable_error
 from qbtui.dataset.prep_pool import WorkerDied, render_in_workers
 from qbtui.dataset.prep_worker import render_or_error
 from qbtui.dataset.problems import Problem, make_problem
-from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, folder_outside_problem, scan_existing
+from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 
@@ -82,9 +82,7 @@ def prepare_friend(
     are reported and skipped. `progress(done, total, path)` follows each photo."""
     status = scan_existing(settings, friend)
     if dry_run:
-        outside = folder_outside_problem(settings, friend, status.folder)
-        if outside is not None:
-            raise QbtuiError(outside.message, path=status.folder, fix=outside.fix)
+        check_inside(settings, friend, status.folder)
         actions, skipped = plan_prep(status, originals_dir(settings, friend), only)
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
     check_can_change(settings, friend, status.folder)

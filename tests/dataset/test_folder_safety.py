@@ -149,7 +149,7 @@ def test_prep_refuses_a_training_folder_linked_from_elsewhere(settings, friend, 
     for change in (lambda: prepare_friend(settings, friend, workers=1), lambda: init_captions(settings, friend)):
         with pytest.raises(QbtuiError) as caught:
             change()
-        assert "30_peter" in caught.value.message and "cp -rL" in caught.value.fix
+        assert "30_peter" in str(caught.value) and "outside" in caught.value.message and "cp -rL" in caught.value.fix
     with pytest.raises(QbtuiError):
         prepare_friend(settings, friend, dry_run=True)
     assert snapshot(outside) == before and sorted(os.listdir(outside)) == sorted(before)

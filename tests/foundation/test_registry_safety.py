@@ -224,3 +224,11 @@ def test_output_to_a_closed_pipe_is_quiet(demo_registry: Path) -> None:
     with os.fdopen(write_end, "w") as closed:
         result = qbtui("--registry", str(demo_registry), "registry", "table", stdout=closed)
     assert result.stderr == "" and result.returncode == 141
+
+
+def test_a_datasets_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path, run_cli) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text(SETTINGS)
+    (tmp_path / "datasets").write_text("a file where the folder should be\n")
+    code, _, err = run_cli("--registry", path, "add", "Eve")
+    assert code == 2 and "could not create the folder" in err and "Traceback" not in err
