@@ -1,8 +1,9 @@
 """The detached supervisor: `python -m qbtui.runs.supervisor RUN_DIR [--resume]`.
 
 Started in its own session (no controlling terminal, so closing the terminal or
-quitting the app does not reach it). It runs the backend in its own process group,
-copies the backend's output to `output.log`, turns kohya's output into events,
+quitting the app does not reach it). It runs the backend in its own process group with
+its output going straight to `output.log`, turns kohya's output (read back from that
+file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
 period, records a completed training in the registry exactly once, then starts the
 next queued run.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -33,12 +33,12 @@ from qbtui.runs.events import EventFollower, EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
+from qbtui.runs.tail import GrowingFile
 
 STOP_GRACE_S = 30.0
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0
 POLL_S = 0.2
-READ_SIZE = 64 * 1024
 ERROR_TAIL_LINES = 20
 # launch_supervisor blocks these until the handlers below are installed.
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -129,13 +129,20 @@ class Supervisor:
             self.stop_requested_at = time.monotonic()
 
     def _run_backend(self, argv: list[str]) -> int:
-        env = {**os.environ, **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()}}
+        """Run the backend with its output going straight into output.log (no pipe through
+        this process, so the backend can always write, whatever becomes of its supervisor)."""
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()},
+        }
         with open(self.run.output_log, "ab") as log:
+            output = GrowingFile(self.run.output_log, offset=log.tell())
             try:
                 process = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
+                    stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     cwd=self.run.path,
@@ -145,31 +152,27 @@ class Supervisor:
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
                 return 127
-            self.backend_process = process
-            record = ProcessRecord.of(process.pid)
-            if record is not None:
-                write_pid_file(self.run.backend_pid, record)
-            self._pump(process, log)
-            return process.wait()
+        self.backend_process = process
+        record = ProcessRecord.of(process.pid)
+        if record is not None:
+            write_pid_file(self.run.backend_pid, record)
+        return self._watch(process, output)
 
-    def _pump(self, process: subprocess.Popen[bytes], log: Any) -> None:
-        """Copy output to the log (and the parser) until the backend closes it."""
-        assert process.stdout is not None
-        fd = process.stdout.fileno()
+    def _watch(self, process: subprocess.Popen[bytes], output: GrowingFile) -> int:
+        """Until the backend exits: forward a stop, and turn its new output into events (kohya)."""
         while True:
             self._signal_backend(process)
             self.cards.poll()
-            ready, _, _ = select.select([fd], [], [], POLL_S)
-            if not ready:
-                continue
-            data = os.read(fd, READ_SIZE)
-            if not data:
-                return
-            log.write(data)
-            log.flush()
+            try:
+                returncode = process.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                returncode = None
             if self.parser is not None:
-                for event in self.parser.feed(data):
-                    self.events.write(event.pop("type"), **event)
+                for data in output.read_chunks():
+                    for event in self.parser.feed(data):
+                        self.events.write(event.pop("type"), **event)
+            if returncode is not None:
+                return returncode
 
     def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
@@ -260,8 +263,8 @@ class Supervisor:
 
 def _end_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook (Linux) giving the backend SIGTERM if the supervisor dies, so no
-    trainer is left orphaned; libc is resolved here, before the fork. Elsewhere the
-    backend notices the closed output pipe instead."""
+    trainer is left orphaned: it saves its state and stops; libc is resolved here, before
+    the fork. Elsewhere the builtin trainer notices that its parent changed."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes

@@ -79,6 +79,7 @@ for step in range(first, steps + 1):
 if mode == "no-lora":
     emit("done", status="completed", lora_path=str(Path(train["output_dir"]) / "never-written.safetensors"))
 elif stop:
+    print(f"stand-in stopping after step {step}: state saved", flush=True)
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
 else:
     emit("done", status="completed", lora_path=write_lora(f"{train['output_name']}.safetensors"))
