@@ -47,9 +47,11 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 class Supervisor:
     """Runs one attempt of one run (a first start or a resume) to its end."""
 
-    def __init__(self, run: RunDir, *, resume: bool = False):
+    def __init__(self, run: RunDir, *, resume: bool = False, held_fds: list[int] | None = None):
         self.run = run
         self.resume = resume
+        # The run's locks: passed on to the backend, so they stay held while either process lives.
+        self.held_fds = held_fds or []
         self.events = EventWriter(run.events)
         self.table: dict[str, Any] = {}
         self.backend = ""
@@ -148,6 +150,7 @@ class Supervisor:
                     cwd=self.run.path,
                     env=env,
                     preexec_fn=_end_with_parent(),
+                    pass_fds=self.held_fds,
                 )
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
@@ -251,6 +254,9 @@ class Supervisor:
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
 
     def _start_next_queued(self) -> None:
+        for fd in self.held_fds:  # this run is over: its friend and the device are free
+            os.close(fd)
+        self.held_fds = []
         if not self.table.get("registry"):
             return
         from qbtui.runs.manager import start_next_queued
@@ -287,8 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("run_dir", type=Path, help="the run directory holding run.toml")
     parser.add_argument("--resume", action="store_true", help="continue the run from its saved state")
+    parser.add_argument(
+        "--hold-fds", default="", help="comma-separated descriptors of the run's locks (qbtui.runs.locks), held to the end"
+    )
     args = parser.parse_args(argv)
-    return Supervisor(RunDir(args.run_dir.absolute()), resume=args.resume).main()
+    held = [int(fd) for fd in args.hold_fds.split(",") if fd]
+    return Supervisor(RunDir(args.run_dir.absolute()), resume=args.resume, held_fds=held).main()
 
 
 if __name__ == "__main__":
