@@ -38,7 +38,8 @@ from qbtui.runs.tail import GrowingFile
 STOP_GRACE_S = 30.0
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0
-POLL_S = 0.2
+# How often the backend's output file is read back (and a stop checked) while it runs.
+WATCH_POLL_S = 0.05
 ERROR_TAIL_LINES = 20
 # launch_supervisor blocks these until the handlers below are installed.
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -162,20 +163,22 @@ class Supervisor:
         return self._watch(process, output)
 
     def _watch(self, process: subprocess.Popen[bytes], output: GrowingFile) -> int:
-        """Until the backend exits: forward a stop, and turn its new output into events (kohya)."""
+        """Until the backend exits: turn its new output into events (kohya), then forward a stop
+        (the output read first, so a stop waits for a checkpoint write the output just announced)."""
+        returncode = None
         while True:
-            self._signal_backend(process)
-            self.cards.poll()
-            try:
-                returncode = process.wait(timeout=POLL_S)
-            except subprocess.TimeoutExpired:
-                returncode = None
             if self.parser is not None:
                 for data in output.read_chunks():
                     for event in self.parser.feed(data):
                         self.events.write(event.pop("type"), **event)
             if returncode is not None:
                 return returncode
+            self._signal_backend(process)
+            self.cards.poll()
+            try:
+                returncode = process.wait(timeout=WATCH_POLL_S)
+            except subprocess.TimeoutExpired:
+                returncode = None
 
     def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
