@@ -180,10 +180,14 @@ class _RunTracker:
         finished = self.summary.done_status is not None and self.summary.backend_exited
         same_attempt = supervisor is not None and supervisor.pid == self.summary.attempt_pid
         supervisor_alive = supervisor is not None and not (finished and same_attempt) and supervisor.is_alive()
+        backend_alive = supervisor is not None and not finished and not supervisor_alive and self._backend_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
         new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
-        state, error = ("running", None) if new_attempt else self._state(queued, supervisor is not None, supervisor_alive)
+        if new_attempt:
+            state, error = "running", None
+        else:
+            state, error = self._state(queued, supervisor is not None, supervisor_alive, backend_alive)
         host = str(self.run_table["host"]) if self.run_table.get("host") else None
         if host is not None and state == "running":
             state, error = self._remote_state(host, error)
@@ -220,7 +224,11 @@ class _RunTracker:
             return "disconnected", f"host {host} does not answer: {status.get('detail', '')}"
         return "running", error
 
-    def _state(self, queued: bool, has_supervisor: bool, supervisor_alive: bool) -> tuple[str, str | None]:
+    def _backend_alive(self) -> bool:
+        backend = read_pid_file(self.run.backend_pid)
+        return backend is not None and backend.is_alive()
+
+    def _state(self, queued: bool, has_supervisor: bool, supervisor_alive: bool, backend_alive: bool) -> tuple[str, str | None]:
         summary = self.summary
         if queued and not has_supervisor:
             return "queued", None
@@ -230,6 +238,16 @@ class _RunTracker:
             return summary.done_status, summary.error
         if supervisor_alive:
             return "running", summary.error
+        if backend_alive:
+            return "running", "the supervisor is gone; the trainer is finishing its step and saving its state"
+        if has_supervisor and summary.done_status == "stopped":
+            # The supervisor was killed; its trainer noticed, saved its state and stopped.
+            return (
+                "stopped",
+                f"the supervisor ended before the run did; the trainer saved its state: `qbtui resume {self.run.run_id}` continues it",
+            )
+        if has_supervisor and summary.done_status == "failed":
+            return "failed", summary.error
         if not has_supervisor and time.time() - (self.created_at or 0) < STARTUP_GRACE_S:
             return "running", None
         reason = "the supervisor process is gone" if has_supervisor else "the supervisor never started"

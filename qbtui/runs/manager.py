@@ -37,6 +37,7 @@ from qbtui.runs.backends.kohya import (
 from qbtui.runs.events import EventWriter
 from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
+from qbtui.runs.locks import DEVICE_LOCK, RunLocks, busy_error, friend_lock, holder
 from qbtui.runs.queue import RunQueue, cancel
 from qbtui.runs.rundir import (
     RUN_ID_PATTERN,
@@ -227,8 +228,13 @@ FOLLOWER_MODULE = "qbtui.remote.follower"
 def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
     """Start the run's supervisor (`python -m qbtui.runs.supervisor RUN_DIR`), or for a run on
     a host its follower, in its own session, and record its pid."""
-    module = FOLLOWER_MODULE if read_run_toml(run)["run"].get("host") else SUPERVISOR_MODULE
+    on_host = bool(read_run_toml(run)["run"].get("host"))
+    module = FOLLOWER_MODULE if on_host else SUPERVISOR_MODULE
     argv = [sys.executable, "-m", module, str(run.path)] + (["--resume"] if resume else [])
+    # The friend's lock and (here) the device's, taken now and held by the child for its life.
+    locks = RunLocks.take(run.logs_dir, run.run_id, [friend_lock(run.friend_id)] + ([] if on_host else [DEVICE_LOCK]))
+    if not on_host:
+        argv += ["--hold-fds", ",".join(map(str, locks.fds))]
     # The child inherits this mask: a stop sent before the supervisor's handler exists
     # waits, pending, instead of killing it half-started.
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -242,9 +248,11 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
                 start_new_session=True,
                 cwd=run.path,
                 close_fds=True,
+                pass_fds=locks.fds,
             )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        locks.close()
     record = ProcessRecord.of(process.pid)
     if record is not None:
         write_pid_file(run.supervisor_pid, record)
@@ -278,6 +286,7 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
     with run_queue.locked():
         live = [info for info in runs_under(settings.logs_dir) if info.live]
         _refuse_second_run(plan.friend_id, live)
+        _refuse_locked(settings.logs_dir, friend_lock(plan.friend_id))
         same_device = [info for info in live if info.state in BUSY_STATES and info.host == plan.host]
         if plan.host is not None:
             if len(same_device) >= plan.host_capacity:
@@ -294,8 +303,11 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
                 f"another run is using the device: {running[0].run_id} ({running[0].friend_id})",
                 fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
             )
+        device_holder = None if running else holder(settings.logs_dir, DEVICE_LOCK)
+        if device_holder and not queue:
+            raise busy_error(DEVICE_LOCK, device_holder)
         run = create_run(settings, plan, extra_files)
-        if running or (queue and run_queue.run_ids()):
+        if running or device_holder or (queue and run_queue.run_ids()):
             run_queue.add(run)
         else:
             launch_supervisor(run)
@@ -312,12 +324,19 @@ def _refuse_second_run(friend_id: str, live: list[RunInfo]) -> None:
             )
 
 
+def _refuse_locked(logs_dir: Path, name: str) -> None:
+    """QbtuiError when a run's processes still hold lock `name`, whatever became of its folder."""
+    other = holder(logs_dir, name)
+    if other is not None:
+        raise busy_error(name, other)
+
+
 def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> RunDir | None:
     """Start the queue's next run when no other run is running; the run started, if any."""
     run_queue = RunQueue(logs_dir)
     with run_queue.locked():
         running = [i for i in runs_under(logs_dir) if i.state in BUSY_STATES and i.host is None and i.run_id != finished_run_id]
-        if running:
+        if running or holder(logs_dir, DEVICE_LOCK):
             return None
         for run_id in run_queue.run_ids():
             run = run_dir_for(logs_dir, run_id)
@@ -416,5 +435,8 @@ def resume_run(registry: Registry, run_id: str) -> RunInfo:
         live = [other for other in busy if other.host == (table.get("host") or None)]
         if live:
             raise QbtuiError(f"another run is using the device: {live[0].run_id}", fix="resume this one when it ends, or stop it")
+        _refuse_locked(settings.logs_dir, friend_lock(info.friend_id))
+        if not table.get("host"):
+            _refuse_locked(settings.logs_dir, DEVICE_LOCK)
         launch_supervisor(run, resume=True)
     return read_run(run)

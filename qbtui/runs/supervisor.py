@@ -1,8 +1,9 @@
 """The detached supervisor: `python -m qbtui.runs.supervisor RUN_DIR [--resume]`.
 
 Started in its own session (no controlling terminal, so closing the terminal or
-quitting the app does not reach it). It runs the backend in its own process group,
-copies the backend's output to `output.log`, turns kohya's output into events,
+quitting the app does not reach it). It runs the backend in its own process group with
+its output going straight to `output.log`, turns kohya's output (read back from that
+file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
 period, records a completed training in the registry exactly once, then starts the
 next queued run.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -33,12 +33,13 @@ from qbtui.runs.events import EventFollower, EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
+from qbtui.runs.tail import GrowingFile
 
 STOP_GRACE_S = 30.0
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0
-POLL_S = 0.2
-READ_SIZE = 64 * 1024
+# How often the backend's output file is read back (and a stop checked) while it runs.
+WATCH_POLL_S = 0.05
 ERROR_TAIL_LINES = 20
 # launch_supervisor blocks these until the handlers below are installed.
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -47,9 +48,11 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 class Supervisor:
     """Runs one attempt of one run (a first start or a resume) to its end."""
 
-    def __init__(self, run: RunDir, *, resume: bool = False):
+    def __init__(self, run: RunDir, *, resume: bool = False, held_fds: list[int] | None = None):
         self.run = run
         self.resume = resume
+        # The run's locks: passed on to the backend, so they stay held while either process lives.
+        self.held_fds = held_fds or []
         self.events = EventWriter(run.events)
         self.table: dict[str, Any] = {}
         self.backend = ""
@@ -129,47 +132,53 @@ class Supervisor:
             self.stop_requested_at = time.monotonic()
 
     def _run_backend(self, argv: list[str]) -> int:
-        env = {**os.environ, **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()}}
+        """Run the backend with its output going straight into output.log (no pipe through
+        this process, so the backend can always write, whatever becomes of its supervisor)."""
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()},
+        }
         with open(self.run.output_log, "ab") as log:
+            output = GrowingFile(self.run.output_log, offset=log.tell())
             try:
                 process = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
+                    stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     cwd=self.run.path,
                     env=env,
                     preexec_fn=_end_with_parent(),
+                    pass_fds=self.held_fds,
                 )
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
                 return 127
-            self.backend_process = process
-            record = ProcessRecord.of(process.pid)
-            if record is not None:
-                write_pid_file(self.run.backend_pid, record)
-            self._pump(process, log)
-            return process.wait()
+        self.backend_process = process
+        record = ProcessRecord.of(process.pid)
+        if record is not None:
+            write_pid_file(self.run.backend_pid, record)
+        return self._watch(process, output)
 
-    def _pump(self, process: subprocess.Popen[bytes], log: Any) -> None:
-        """Copy output to the log (and the parser) until the backend closes it."""
-        assert process.stdout is not None
-        fd = process.stdout.fileno()
+    def _watch(self, process: subprocess.Popen[bytes], output: GrowingFile) -> int:
+        """Until the backend exits: turn its new output into events (kohya), then forward a stop
+        (the output read first, so a stop waits for a checkpoint write the output just announced)."""
+        returncode = None
         while True:
+            if self.parser is not None:
+                for data in output.read_chunks():
+                    for event in self.parser.feed(data):
+                        self.events.write(event.pop("type"), **event)
+            if returncode is not None:
+                return returncode
             self._signal_backend(process)
             self.cards.poll()
-            ready, _, _ = select.select([fd], [], [], POLL_S)
-            if not ready:
-                continue
-            data = os.read(fd, READ_SIZE)
-            if not data:
-                return
-            log.write(data)
-            log.flush()
-            if self.parser is not None:
-                for event in self.parser.feed(data):
-                    self.events.write(event.pop("type"), **event)
+            try:
+                returncode = process.wait(timeout=WATCH_POLL_S)
+            except subprocess.TimeoutExpired:
+                returncode = None
 
     def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
@@ -248,6 +257,9 @@ class Supervisor:
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
 
     def _start_next_queued(self) -> None:
+        for fd in self.held_fds:  # this run is over: its friend and the device are free
+            os.close(fd)
+        self.held_fds = []
         if not self.table.get("registry"):
             return
         from qbtui.runs.manager import start_next_queued
@@ -260,8 +272,8 @@ class Supervisor:
 
 def _end_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook (Linux) giving the backend SIGTERM if the supervisor dies, so no
-    trainer is left orphaned; libc is resolved here, before the fork. Elsewhere the
-    backend notices the closed output pipe instead."""
+    trainer is left orphaned: it saves its state and stops; libc is resolved here, before
+    the fork. Elsewhere the builtin trainer notices that its parent changed."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
@@ -284,8 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("run_dir", type=Path, help="the run directory holding run.toml")
     parser.add_argument("--resume", action="store_true", help="continue the run from its saved state")
+    parser.add_argument(
+        "--hold-fds", default="", help="comma-separated descriptors of the run's locks (qbtui.runs.locks), held to the end"
+    )
     args = parser.parse_args(argv)
-    return Supervisor(RunDir(args.run_dir.absolute()), resume=args.resume).main()
+    held = [int(fd) for fd in args.hold_fds.split(",") if fd]
+    return Supervisor(RunDir(args.run_dir.absolute()), resume=args.resume, held_fds=held).main()
 
 
 if __name__ == "__main__":

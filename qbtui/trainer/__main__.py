@@ -1,7 +1,10 @@
 """`python -m qbtui.trainer RUN_DIR [--resume]`: train the run described by RUN_DIR/run.toml.
 
-SIGTERM or Ctrl-C finishes the current step, saves a resumable state in RUN_DIR/state/,
-writes a LoRA file and exits 0 with `done` "stopped". Failures are `error` events plus a
+SIGTERM or Ctrl-C (or the end of the process that started it) finishes the current step,
+saves a resumable state in RUN_DIR/state/, writes a LoRA file and exits 0 with `done`
+"stopped". Its output goes to RUN_DIR/output.log through descriptors the supervisor opened
+on that file (when the supervisor runs it), so it never depends on a pipe to a process that
+may be gone. Failures are `error` events plus a
 message (and, for unexpected ones, the traceback) on stderr, with exit code 1 (2 for a
 QbtuiError, as the CLI uses).
 """
@@ -48,10 +51,12 @@ def report_unreadable_config(run_dir: Path, error: QbtuiError) -> None:
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT; the loop checks it after each step."""
+    """True once a stop was asked (SIGTERM/SIGINT) or the process that started the trainer
+    ended (its supervisor killed): the loop checks it after each step, then saves state."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.parent = os.getppid()
 
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -59,11 +64,22 @@ class StopFlag:
 
     def _handle(self, signum: int, frame: object) -> None:
         if not self.requested:
-            print(f"{signal.Signals(signum).name}: finishing this step, then saving state", file=sys.stderr, flush=True)
+            say(f"{signal.Signals(signum).name}: finishing this step, then saving state")
         self.requested = True
 
     def __call__(self) -> bool:
+        if not self.requested and os.getppid() != self.parent:
+            say("the supervisor ended: finishing this step, then saving state")
+            self.requested = True
         return self.requested
+
+
+def say(text: str, *, stdout: bool = False) -> None:
+    """A line on stderr (or stdout); never fails: a closed or broken stream must not cost the run its state."""
+    try:
+        print(text, file=sys.stdout if stdout else sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,19 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         config = read_run_config(args.run_dir)
     except QbtuiError as error:
         report_unreadable_config(args.run_dir, error)
-        print(f"error: {error.describe()}", file=sys.stderr)
+        say(f"error: {error.describe()}")
         return 2
     try:
         from qbtui.trainer.loop import train
 
         outcome = train(config, args.run_dir, resume=args.resume, should_stop=stop)
     except QbtuiError as error:
-        print(f"error: {error.describe()}", file=sys.stderr)
+        say(f"error: {error.describe()}")
         return 2
     except Exception:  # noqa: BLE001 - the error event is written; the traceback goes to stderr for output.log
-        traceback.print_exc()
+        say(traceback.format_exc().rstrip())
         return 1
-    print(f"{outcome.status} at step {outcome.step}: {outcome.lora_path}")
+    say(f"{outcome.status} at step {outcome.step}: {outcome.lora_path}", stdout=True)
     return 0
 
 

@@ -65,7 +65,8 @@ def test_a_backend_ending_well_without_its_lora_file_fails_the_run(workspace, mo
 
 def test_stop_during_a_checkpoint_write_leaves_no_half_written_file(workspace, monkeypatch, wait_for):
     monkeypatch.setenv("STANDIN_MODE", "slow-save")
-    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    # Steps slow enough that the supervisor reads the step after the save before the final save begins.
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     info = manager.start_run(workspace, "peter", backend="kohya")
     checkpoint = workspace.settings.lora_dir / "qb_peter_lora-step00000004.safetensors"
     wait_for(lambda: checkpoint.exists(), what="the checkpoint write to begin")

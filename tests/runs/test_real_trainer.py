@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 
@@ -12,6 +14,8 @@ from qbtui.registry import Registry
 from qbtui.runs import manager
 from qbtui.runs.backends.builtin import builtin_command
 from qbtui.runs.events import read_events
+from qbtui.runs.info import read_run
+from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.rundir import RunDir
 
 TINY_PRESET = """
@@ -46,3 +50,29 @@ def test_real_builtin_trainer_run_completes_and_is_recorded(workspace, monkeypat
     assert {"start", "step", "checkpoint", "done"} <= kinds
     (training,) = Registry.load(workspace.path).friend("peter").trainings
     assert (training.run_id, training.steps, training.backend, training.preset) == (info.run_id, 2, "builtin", "tiny")
+
+
+def test_real_trainer_saves_and_resumes_after_its_supervisor_is_killed(
+    workspace, monkeypatch, tmp_path, wait_for, wait_for_state
+):
+    """Issue 10 item 5: `kill -9` of the supervisor mid-run; the trainer saves its state and LoRA, output.log has its lines."""
+    monkeypatch.setattr(manager, "builtin_command", builtin_command)
+    model = tmp_path / "models" / "tiny-sd15"
+    subprocess.run([sys.executable, "-m", "qbtui.trainer.tiny", str(model)], check=True, capture_output=True, timeout=300)
+    preset = TINY_PRESET.replace("max_train_steps = 2", "max_train_steps = 400").replace("save_every_n_steps = 1", "")
+    workspace.path.write_text(workspace.path.read_text() + preset)
+    workspace.set_setting("base_model", "models/tiny-sd15")
+    registry = Registry.load(workspace.path)
+    info = manager.start_run(registry, "peter", preset="tiny")
+    run = RunDir(info.path)
+    wait_for(lambda: read_run(info.path).step >= 2, timeout=300, what="step 2")
+    backend = read_pid_file(run.backend_pid)
+    os.kill(read_pid_file(run.supervisor_pid).pid, signal.SIGKILL)
+    wait_for(lambda: not backend.is_alive(), timeout=120, what="the trainer to save and end")
+    stopped = read_run(info.path)
+    assert stopped.state == "stopped", stopped.error
+    assert stopped.lora_path.is_file() and any(run.state_dir.iterdir())
+    assert "finishing this step, then saving state" in run.output_log.read_text()
+    manager.resume_run(registry, info.run_id)
+    wait_for(lambda: read_run(info.path).step > stopped.step, timeout=300, what="the resumed run to move on")
+    assert manager.stop_run(registry.settings, info.run_id).state == "stopped"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +14,10 @@ import pytest
 
 from qbtui.cli import main
 from qbtui.errors import QbtuiError
+from qbtui.runs import manager
 from qbtui.runs.events import EventWriter, read_events
-from qbtui.runs.liveness import ProcessRecord, write_pid_file
+from qbtui.runs.info import read_run
+from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.rundir import RunDir, run_dir_for, write_run_toml
 
 ESCAPING_IDS = [
@@ -109,3 +113,45 @@ def test_writers_store_any_text_and_number(tmp_path):
         events.write("step", step=1, loss=float("nan"), it_s=float("inf"))
     error, step = read_events(tmp_path / "events.jsonl")
     assert error["message"] == "bad name \ufffd.jpg" and step["loss"] is None
+
+
+def test_deleting_a_run_folder_mid_run_keeps_its_friend_and_the_device_taken(workspace, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.5")
+    info = manager.start_run(workspace, "peter")
+    run = RunDir(info.path)
+    wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
+    supervisor, backend = read_pid_file(run.supervisor_pid), read_pid_file(run.backend_pid)
+    shutil.rmtree(run.path)
+    with pytest.raises(QbtuiError, match=f"{info.run_id} still holds peter's training"):
+        manager.start_run(workspace, "peter")
+    with pytest.raises(QbtuiError, match=f"{info.run_id} still holds the device"):
+        manager.start_run(workspace, "maria")
+    queued = manager.start_run(workspace, "maria", queue=True)
+    assert queued.state == "queued"
+    assert supervisor.is_alive() and backend.is_alive(), "the refusals came while the first run was still going"
+    os.kill(supervisor.pid, signal.SIGTERM)
+    wait_for(lambda: not supervisor.is_alive() and not backend.is_alive(), what="the folderless run to stop")
+    assert read_run(queued.path).state in ("running", "completed"), "the queue moved on once the device was free"
+    wait_for(lambda: read_run(queued.path).state == "completed", what="the queued run to complete")
+    again = manager.start_run(workspace, "peter")
+    assert again.state == "running"
+
+
+def test_a_trainer_saving_after_its_supervisor_was_killed_still_holds_the_friend(workspace, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.3")
+    monkeypatch.setenv("STANDIN_MODE", "ignore-term")
+    info = manager.start_run(workspace, "peter")
+    run = RunDir(info.path)
+    wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
+    backend = read_pid_file(run.backend_pid)
+    os.kill(read_pid_file(run.supervisor_pid).pid, signal.SIGKILL)
+    wait_for(lambda: not read_pid_file(run.supervisor_pid).is_alive(), what="the supervisor to die")
+    assert backend.is_alive() and read_run(info.path).state == "running"
+    with pytest.raises(QbtuiError, match=r"already has a running run|still holds"):
+        manager.start_run(workspace, "peter")
+    shutil.rmtree(run.path)
+    with pytest.raises(QbtuiError, match=f"{info.run_id} still holds peter's training"):
+        manager.start_run(workspace, "peter")
+    os.killpg(backend.pid, signal.SIGKILL)
+    wait_for(lambda: not backend.is_alive(), what="the trainer to end")
+    assert manager.start_run(workspace, "peter").state == "running"

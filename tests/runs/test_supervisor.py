@@ -176,19 +176,27 @@ def test_backend_crash_gives_an_error_with_the_last_20_log_lines(workspace, monk
     assert trainings(workspace, "peter") == ()
 
 
-def test_supervisor_killed_means_crashed_and_registry_untouched(workspace, monkeypatch, wait_for, wait_for_state):
+def test_a_killed_supervisor_leaves_a_stopped_resumable_run(workspace, monkeypatch, wait_for, wait_for_state):
     monkeypatch.setenv("STANDIN_STEP_S", "0.15")
     info = workspace_start(workspace, "peter")
+    run = RunDir(info.path)
     wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
-    supervisor = read_pid_file(RunDir(info.path).supervisor_pid)
-    backend = read_pid_file(RunDir(info.path).backend_pid)
+    supervisor = read_pid_file(run.supervisor_pid)
+    backend = read_pid_file(run.backend_pid)
     os.kill(supervisor.pid, signal.SIGKILL)
-    crashed = wait_for_state(info.path, FINAL)
-    assert crashed.state == "crashed" and "supervisor process is gone" in crashed.error
-    assert "stand-in trainer from step 1" in crashed.error, "the crash report carries the log's last lines"
-    wait_for(lambda: not backend.is_alive(), timeout=10, what="the orphaned backend to end")
-    assert read_run(info.path).state == "crashed"
+    wait_for(lambda: not backend.is_alive(), timeout=10, what="the orphaned backend to save and end")
+    stopped = read_run(info.path)
+    assert stopped.state == "stopped" and f"qbtui resume {info.run_id}" in stopped.error
+    log = run.output_log.read_text()
+    assert "stand-in trainer from step 1" in log
+    assert "stand-in stopping after step" in log, "the trainer's output after its supervisor died reaches output.log"
+    assert (run.state_dir / "step.txt").is_file() and stopped.lora_path.is_file()
     assert trainings(workspace, "peter") == ()
+    monkeypatch.setenv("STANDIN_STEP_S", "0.01")
+    manager.resume_run(workspace, info.run_id)
+    done = wait_for_state(info.path, ("completed", "failed", "crashed"))
+    assert done.state == "completed" and done.step == 8
+    assert len(trainings(workspace, "peter")) == 1
 
 
 def test_registry_edited_by_hand_during_a_run_keeps_the_edit(workspace, monkeypatch, wait_for, wait_for_state):

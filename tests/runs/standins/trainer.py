@@ -6,6 +6,7 @@ never wrote). Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -29,9 +30,12 @@ else:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+# One O_APPEND descriptor for the whole run, as the real trainer's EventWriter keeps.
+events = os.open(run / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
 def emit(kind, **fields):
-    with open(run / "events.jsonl", "a") as handle:
-        handle.write(json.dumps({"t": time.time(), "type": kind, **fields}) + "\n")
+    os.write(events, (json.dumps({"t": time.time(), "type": kind, **fields}) + "\n").encode())
 
 
 def write_lora(name):
@@ -75,10 +79,12 @@ for step in range(first, steps + 1):
         it_s=1 / delay,
         eta_s=(steps - step) * delay,
     )
-    state.write_text(str(step))
+    with contextlib.suppress(FileNotFoundError):  # the run folder deleted under it
+        state.write_text(str(step))
 if mode == "no-lora":
     emit("done", status="completed", lora_path=str(Path(train["output_dir"]) / "never-written.safetensors"))
 elif stop:
+    print(f"stand-in stopping after step {step}: state saved", flush=True)
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
 else:
     emit("done", status="completed", lora_path=write_lora(f"{train['output_name']}.safetensors"))
