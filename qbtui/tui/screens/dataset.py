@@ -86,6 +86,8 @@ class DatasetScreen(Screen[None]):
         width: 32;
         height: 1fr;
         border: round $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     DatasetScreen #dataset-images:focus-within {
         border: round $primary;
