@@ -37,7 +37,7 @@ def lines(screen: DatasetScreen) -> dict[str, str]:
 
 
 def notifications(app) -> str:
-    return "\n".join(notification.message for notification in app._notifications)
+    return "\n".join(notice.message for notice in app.notices.items)
 
 
 async def test_list_shows_status_per_photo_and_previews_the_selection(demo_registry, app_factory):

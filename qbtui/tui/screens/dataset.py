@@ -236,7 +236,8 @@ class DatasetScreen(Screen[None]):
             if loose is not None:
                 self.caption.border_title = f"{loose.path.name} · not a photo"
                 problems.set_class(True, "-bad")
-                lines = [problem_line(loose), f"o: {ACTION_WORDS['move-to-originals']}"]
+                how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else loose.fix
+                lines = [problem_line(loose), how]
                 problems.update(Content("\n".join(lines)))
                 return
             folder = self.status.folder if self.status else None
@@ -344,10 +345,11 @@ class DatasetScreen(Screen[None]):
         """Apply what qbtui can fix for the selected row."""
         image = self.image_list.selected
         if image is None:
-            if self.image_list.selected_loose is not None:
+            loose = self.image_list.selected_loose
+            if loose is not None and loose.action == "move-to-originals":
                 self.action_to_originals()
             else:
-                self.notify("no photo selected", severity="warning")
+                self.notify(f"qbtui cannot fix this by itself: {loose.fix}" if loose else "no photo selected", severity="warning")
             return
         if not edits.fixable_actions(image.problems):
             if any(problem.action == "move-to-originals" for problem in image.problems):
