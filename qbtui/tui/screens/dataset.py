@@ -47,7 +47,9 @@ BROWSE_ACTIONS = frozenset(
 
 def problem_line(problem: Problem) -> str:
     """`✗ not RGB colour: colour mode L, not 8-bit RGB` (plain words, no codes)."""
-    return f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {problem.detail}"
+    marker = "✗" if problem.severity == "error" else "!"
+    detail = problem.detail
+    return f"{marker} {detail}" if detail.lower().startswith(problem.label.lower()) else f"{marker} {problem.label}: {detail}"
 
 
 def fix_line(problems: tuple[Problem, ...] | list[Problem], key: str = "f") -> str | None:
@@ -460,6 +462,7 @@ class DatasetScreen(Screen[None]):
     def _edited(self, edit: edits.Edit) -> None:
         """Remember the edit for undo, tell what it did, rescan."""
         undoable = self.history.record(edit.undo)
-        summary = edit.summary + ("\n(u undoes it)" if undoable else "")
+        undo_words = "u undoes the caption changes; prepared photos stay" if edit.prep is not None else "u undoes it"
+        summary = edit.summary + (f"\n({undo_words})" if undoable else "")
         self.notify(summary, title=edit.label, severity="warning" if edit.skipped or edit.error else "information", markup=False)
         self.rescan()
