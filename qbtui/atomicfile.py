@@ -13,9 +13,17 @@ from pathlib import Path
 TEMP_SUFFIX = ".qbtui-tmp"
 
 
+MAX_NAME_BYTES = 255
+
+
 def temp_path_for(path: Path) -> Path:
-    """A fresh hidden temp name beside `path`, recognisable by `is_temp_file`."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    """A fresh hidden temp name beside `path`, recognisable by `is_temp_file`; a long name
+    is shortened so the temp name still fits the file system's 255 bytes."""
+    tail = f".{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    name = path.name
+    while len(os.fsencode(f".{name}{tail}")) > MAX_NAME_BYTES:
+        name = name[:-1]
+    return path.with_name(f".{name}{tail}")
 
 
 def is_temp_file(path: Path | str) -> bool:

@@ -30,6 +30,7 @@ from qbtui.registry import Friend, Settings, dataset_dir, originals_dir
 FIX_ORDER = ("add-folder", "prep", "re-encode", "caption-init", "token-first")
 NOT_UTF8_SUFFIX = ".not-utf8"
 FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+MAX_NAME_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,21 @@ def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:
     text = _decode_legacy(data)
     originals = originals_dir(settings, friend)
     originals.mkdir(parents=True, exist_ok=True)
-    kept = originals / (NameBook(originals).free_stem(caption.stem + NOT_UTF8_SUFFIX, (CAPTION_SUFFIX,)) + CAPTION_SUFFIX)
+    stem = _cut_to_bytes(caption.stem, MAX_NAME_BYTES - len(NOT_UTF8_SUFFIX + CAPTION_SUFFIX) - len("-99")) + NOT_UTF8_SUFFIX
+    kept = originals / (NameBook(originals).free_stem(stem, (CAPTION_SUFFIX,)) + CAPTION_SUFFIX)
     write_bytes_atomic(kept, data)
     captions.write_caption(caption, text)
     label = f"re-encode {caption.name}"
     change = FileChange(caption, data, _read(caption))
     note = f"re-encoded {caption.name} as UTF-8 (original kept as originals/{kept.name})"
     return Edit(label, (note,), (caption,), (), UndoRecord(label, (change,)))
+
+
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """`text` cut so its file-system encoding fits in `limit` bytes (whole characters only)."""
+    while len(os.fsencode(text)) > limit:
+        text = text[:-1]
+    return text
 
 
 def _decode_legacy(data: bytes) -> str:

@@ -35,3 +35,12 @@ def test_failed_write_leaves_old_content_and_no_temp(tmp_path, monkeypatch):
         write_text_atomic(target, "new")
     assert target.read_text() == "old"
     assert not any(is_temp_file(p) for p in tmp_path.iterdir())
+
+
+def test_a_255_byte_name_is_written_atomically(tmp_path):
+    from qbtui.atomicfile import write_text_atomic
+
+    path = tmp_path / ("é" * 125 + ".txt")
+    assert len(path.name.encode()) == 254
+    write_text_atomic(path, "ok\n")
+    assert path.read_text() == "ok\n" and [p.name for p in tmp_path.iterdir()] == [path.name]

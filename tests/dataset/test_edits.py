@@ -194,3 +194,11 @@ def test_fix_problem_without_an_action_is_refused_with_its_fix(settings, ben_fol
 def test_fix_creates_a_missing_folder(settings):
     edit = edits.fix(settings, BEN)
     assert edit.notes[0].startswith("created ") and (settings.datasets_dir / "ben" / "30_ben").is_dir()
+
+
+def test_reencode_keeps_the_original_of_a_caption_with_a_250_byte_name(settings, ben_folder, photos):
+    photo = captioned(photos, ben_folder, "é" * 123, b"qb_ben caf\xe9")
+    edits.reencode_caption(settings, BEN, photo.with_suffix(".txt"))
+    kept = list(originals_dir(settings, BEN).iterdir())
+    assert len(kept) == 1 and len(kept[0].name.encode()) <= 255 and kept[0].name.endswith(".not-utf8.txt")
+    assert kept[0].read_bytes() == b"qb_ben caf\xe9"

@@ -37,7 +37,7 @@ def lines(screen: DatasetScreen) -> dict[str, str]:
 
 
 def notifications(app) -> str:
-    return "\n".join(notification.message for notification in app._notifications)
+    return "\n".join(notice.message for notice in app.notices.items)
 
 
 async def test_list_shows_status_per_photo_and_previews_the_selection(demo_registry, app_factory):
@@ -296,3 +296,73 @@ async def test_bulk_tag_add_and_remove(demo_registry, app_factory):
         await workers_idle(pilot)
         assert isinstance(app.screen, DatasetScreen)
         assert not any("smiling" in path.read_text() for path in captions)
+
+
+async def test_loose_files_are_listed_with_their_file_and_o_moves_them_out(demo_registry, app_factory):
+    (folder(demo_registry) / "notes.pdf").write_bytes(b"%PDF")
+    (folder(demo_registry) / "lost.txt").write_text("qb_anna person\n")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        image_list = screen.query_one(DatasetImageList)
+        rows = [str(image_list.get_option_at_index(row).prompt) for row in range(image_list.option_count)]
+        assert rows[-2:] == ["! lost.txt caption, no photo", "! notes.pdf not an image"]
+        summary = str(screen.query_one("#dataset-summary", Static).content)
+        assert "2 files that are not photos" in summary and "orphan" not in summary
+        image_list.highlighted = image_list.option_count - 1
+        await pilot.pause()
+        problems = str(screen.query_one("#dataset-problems", Static).content)
+        assert "not an image" in problems and "o: move it to originals/" in problems
+        assert "unsupported-type" not in problems
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await workers_idle(pilot)
+        originals = demo_registry.parent / "datasets" / "anna" / "originals"
+        assert (originals / "notes.pdf").is_file() and not (folder(demo_registry) / "notes.pdf").exists()
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert (folder(demo_registry) / "notes.pdf").is_file()
+
+
+async def test_a_non_utf8_caption_is_re_encoded_by_f_and_then_editable(demo_registry, app_factory):
+    caption = folder(demo_registry) / "photo_00.txt"
+    caption.write_bytes("qb_anna person, caf\xe9".encode("latin-1"))
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        assert lines(screen)["photo_00.jpg"] == "✗ photo_00.jpg caption not UTF-8"
+        problems = str(screen.query_one("#dataset-problems", Static).content)
+        assert problems.startswith("f: re-encode the caption as UTF-8 (original kept)")
+        await pilot.press("e")
+        await pilot.pause()
+        assert not screen.editing and "re-encode it first" in notifications(app)
+        await pilot.press("b")
+        await workers_idle(pilot)
+        await pilot.press(*"red scarf", "enter")
+        await workers_idle(pilot)
+        assert (folder(demo_registry) / "photo_01.txt").read_text().endswith(", red scarf\n")
+        assert "left alone: photo_00.txt" in notifications(app)
+        await pilot.press("f")
+        await workers_idle(pilot)
+        assert caption.read_text(encoding="utf-8") == "qb_anna person, café\n"
+        assert lines(screen)["photo_00.jpg"] == "✓ photo_00.jpg"
+        await pilot.press("e")
+        await pilot.pause()
+        assert screen.editing and screen.query_one("#caption", TextArea).text == "qb_anna person, café"
+
+
+async def test_a_failing_worker_is_reported_to_the_user(demo_registry, app_factory, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("bad value(s) in fds_to_keep")
+
+    monkeypatch.setattr(edits, "fix", broken)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("F")
+        await workers_idle(pilot)
+        assert "run fix failed: ValueError: bad value(s) in fds_to_keep" in notifications(app)
+        assert not screen.query_one("#dataset-progress", ProgressBar).has_class("-running")
+        assert isinstance(app.screen, DatasetScreen)

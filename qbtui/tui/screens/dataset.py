@@ -47,7 +47,9 @@ BROWSE_ACTIONS = frozenset(
 
 def problem_line(problem: Problem) -> str:
     """`✗ not RGB colour: colour mode L, not 8-bit RGB` (plain words, no codes)."""
-    return f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {problem.detail}"
+    marker = "✗" if problem.severity == "error" else "!"
+    detail = problem.detail
+    return f"{marker} {detail}" if detail.lower().startswith(problem.label.lower()) else f"{marker} {problem.label}: {detail}"
 
 
 def fix_line(problems: tuple[Problem, ...] | list[Problem], key: str = "f") -> str | None:
@@ -86,6 +88,8 @@ class DatasetScreen(Screen[None]):
         width: 32;
         height: 1fr;
         border: round $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     DatasetScreen #dataset-images:focus-within {
         border: round $primary;
@@ -234,7 +238,8 @@ class DatasetScreen(Screen[None]):
             if loose is not None:
                 self.caption.border_title = f"{loose.path.name} · not a photo"
                 problems.set_class(True, "-bad")
-                lines = [problem_line(loose), f"o: {ACTION_WORDS['move-to-originals']}"]
+                how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else loose.fix
+                lines = [problem_line(loose), how]
                 problems.update(Content("\n".join(lines)))
                 return
             folder = self.status.folder if self.status else None
@@ -342,10 +347,11 @@ class DatasetScreen(Screen[None]):
         """Apply what qbtui can fix for the selected row."""
         image = self.image_list.selected
         if image is None:
-            if self.image_list.selected_loose is not None:
+            loose = self.image_list.selected_loose
+            if loose is not None and loose.action == "move-to-originals":
                 self.action_to_originals()
             else:
-                self.notify("no photo selected", severity="warning")
+                self.notify(f"qbtui cannot fix this by itself: {loose.fix}" if loose else "no photo selected", severity="warning")
             return
         if not edits.fixable_actions(image.problems):
             if any(problem.action == "move-to-originals" for problem in image.problems):
@@ -456,6 +462,7 @@ class DatasetScreen(Screen[None]):
     def _edited(self, edit: edits.Edit) -> None:
         """Remember the edit for undo, tell what it did, rescan."""
         undoable = self.history.record(edit.undo)
-        summary = edit.summary + ("\n(u undoes it)" if undoable else "")
+        undo_words = "u undoes the caption changes; prepared photos stay" if edit.prep is not None else "u undoes it"
+        summary = edit.summary + (f"\n({undo_words})" if undoable else "")
         self.notify(summary, title=edit.label, severity="warning" if edit.skipped or edit.error else "information", markup=False)
         self.rescan()

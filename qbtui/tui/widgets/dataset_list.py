@@ -35,11 +35,7 @@ def loose_line(problem: Problem) -> Content:
 
 def loose_files(status: FriendStatus) -> tuple[Problem, ...]:
     """The folder's problems that name one file inside it (they get a row of their own)."""
-    return tuple(
-        problem
-        for problem in status.problems
-        if problem.path is not None and problem.path.parent == status.folder and problem.action == "move-to-originals"
-    )
+    return tuple(problem for problem in status.problems if problem.path is not None and problem.path.parent == status.folder)
 
 
 class DatasetImageList(OptionList):
