@@ -101,4 +101,4 @@ async def test_an_untrained_friend_is_explained_and_nothing_is_drawn(drawing_reg
         await workers_idle(pilot)
         assert plans == []
         assert "Cleo has no trained LoRA yet" in str(app.screen.query_one("#prompt-draw-status", Static).content)
-        assert any("qbtui train cleo" in notification.message for notification in app._notifications)
+        assert any("qbtui train cleo" in notice.message for notice in app.notices.items)
