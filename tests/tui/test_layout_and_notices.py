@@ -58,6 +58,7 @@ async def test_the_training_column_fits_its_texts_and_the_file_list_grows_at_160
         cell = str(table.get_cell("anna", "training"))
         assert cell == "blocked: 12 photos, needs 20" and training.width >= len(cell)
         assert len("trained 2026-12-01 · 1200 steps") <= training.width
+        assert app.screen.query_one("#friend-panel").size.width >= 50
         await pilot.press("d")
         await workers_idle(pilot)
         assert app.screen.query_one("#dataset-images").size.width > 40  # 32 at 80 columns
