@@ -356,7 +356,7 @@ class QbtuiApp(App[None]):
         self._run_intent(lambda: self.workspace.move_queued(run_id, offset), None)
         place = self.workspace.queue_position(run_id)
         if place is not None:
-            self.call_from_thread(self.notify, f"{run_id}: place {place} of {len(self.workspace.queue())} in the queue")
+            self.call_from_thread(self.notify, f"moved to place {place} of {len(self.workspace.queue())}: {run_id}")
 
     def _run_intent(self, call: Callable[[], object], verb: str | None) -> None:
         try:

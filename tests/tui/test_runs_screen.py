@@ -115,7 +115,7 @@ async def test_u_and_d_move_the_row_on_screen_with_its_place(demo_registry, app_
         await until(pilot, lambda: table_ids(app)[:2] == [second.run_id, first.run_id])
         assert cells(app, first.run_id)[0] == "2" and cells(app, second.run_id)[0] == "1"
         assert app.screen.selected_run_id == first.run_id
-        await until(pilot, lambda: any("place 2 of 2" in str(note.message) for note in app._notifications))
+        await until(pilot, lambda: any("moved to place 2 of 2" in str(note.message) for note in app._notifications))
         await pilot.press("u")
         await until(pilot, lambda: table_ids(app)[:2] == [first.run_id, second.run_id])
         assert app.screen.selected_run_id == first.run_id

@@ -110,8 +110,8 @@ async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry,
             events.write("checkpoint", step=3, path="/loras/qb_peter_lora-000003.safetensors")
             events.write("sample", step=3, path=str(sample), prompt="qb_peter person", weight=0.8)
         artifacts = lambda: str(app.screen.query_one("#train-artifacts", Static).content)  # noqa: E731
-        await until(pilot, lambda: "checkpoints (1)" in artifacts())
-        assert "step     3  qb_peter_lora-000003.safetensors" in artifacts()
+        await until(pilot, lambda: "checkpoints by step (1)" in artifacts())
+        assert "     3  qb_peter_lora-000003" in artifacts()
         preview = app.screen.query_one("#train-sample", ImagePreview)
         await until(pilot, lambda: preview.path == sample)
         assert preview.display and "step3" in str(app.screen.query_one("#train-sample-caption").content)

@@ -41,20 +41,17 @@ LOG_SOURCES = ("events", "output")
 
 
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
-    """Run id, error and notes, checkpoints by step (newest first), samples; one line each, never wrapped."""
+    """Run id, error and notes, then checkpoints by step (newest first); one line each (the pane cuts, never wraps)."""
     lines = [Text(f"run {run.run_id}", style="bold")]
     if run.error:
         lines.append(Text(f"error: {run.error}", style="red"))
     lines += [Text(note) for note in trace.notes[-2:]]
-    lines.append(Text(f"checkpoints ({len(trace.checkpoints)})", style="bold"))
+    lines.append(Text(f"checkpoints by step ({len(trace.checkpoints)})", style="bold"))
     for step, path in reversed(trace.checkpoints[-CHECKPOINTS_SHOWN:]):
-        lines.append(Text(f" step {step if step is not None else '?':>5}  {Path(path).name}"))
+        lines.append(Text(f"{step if step is not None else '?':>6}  {Path(path).stem}"))
     if run.lora_path and run.state == "completed":
         lines.append(Text(f"LoRA: {run.lora_path}"))
-    text = Text("\n").join(lines)
-    text.no_wrap = True
-    text.overflow = "ellipsis"
-    return text
+    return Text("\n").join(lines)
 
 
 class TrainingScreen(Screen):

@@ -60,7 +60,7 @@ class LossChart(Vertical):
     DEFAULT_CSS = """
     LossChart { height: auto; }
     LossChart #loss-summary { color: $text-muted; width: 1fr; height: 1; }
-    LossChart PlotextPlot { height: 1fr; min-height: 6; }
+    LossChart PlotextPlot { height: 1fr; min-height: 4; }
     """
 
     def compose(self) -> ComposeResult:
