@@ -1,13 +1,14 @@
 """The faces of every photo of a folder, cached on disk by name, size and mtime.
 
 `analyse_folder` is what the CLI and the dashboard call: photos whose file is unchanged
-since the last analysis come from the cache file (`.qbtui-faces-<folder>.json` beside the
-training folder, in the friend's folder); the others are analysed on both cores by
-worker subprocesses (see pool.py) and the cache file is rewritten atomically.
+since the last analysis come from the cache file (one JSON file per training folder, in
+qbtui's cache folder, so friends' folders are never written); the others are analysed on
+both cores by worker subprocesses (see pool.py) and the cache file is rewritten atomically.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -18,7 +19,6 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.faces.model import DETECT_LONG_SIDE, Face, FaceModel
 
 CACHE_VERSION = 1
-CACHE_PREFIX = ".qbtui-faces-"
 # Pool start-up costs about a second; fewer photos than this are analysed in-process.
 POOL_THRESHOLD = 3
 
@@ -75,8 +75,12 @@ def analyse_photo(path: Path, model: FaceModel) -> PhotoFaces:
 
 
 def cache_file_for(folder: Path) -> Path:
-    """Where the face analysis of a training folder is kept: beside it, hidden."""
-    return folder.parent / f"{CACHE_PREFIX}{folder.name}.json"
+    """Where the face analysis of a training folder is kept: in qbtui's cache folder, one file per folder."""
+    from qbtui.locations import cache_dir
+
+    resolved = os.fsencode(os.path.realpath(folder))
+    digest = hashlib.sha256(resolved).hexdigest()[:20]
+    return cache_dir() / "faces" / f"{digest}.json"
 
 
 class FaceCache:
@@ -135,6 +139,7 @@ class FaceCache:
             "photos": {name: {"key": list(key), "faces": faces.to_json()} for name, (key, faces) in sorted(self.entries.items())},
         }
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, json.dumps(data, separators=(",", ":")))
         except OSError:
             return
