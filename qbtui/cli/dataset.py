@@ -175,7 +175,7 @@ def _print_check(registry: Registry, statuses: list) -> None:
         )
         print(f"  {status.folder}")
         if status.faces is not None:
-            print(f"  faces: {status.faces.with_face} of {status.faces.photos} photos; {status.faces.pose_mix()}")
+            print(f"  faces: {status.faces.describe()}")
         for problem in status.all_problems():
             print(f"  {problem.severity:<7} {problem.code:<16} {problem.message}")
             print(f"  {'':<7} {'':<16} fix: {problem.fix}")

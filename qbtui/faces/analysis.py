@@ -19,6 +19,8 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.faces.model import DETECT_LONG_SIDE, Face, FaceModel
 
 CACHE_VERSION = 1
+# A worker that died answers this; unlike a photo that cannot be decoded, it is not cached.
+STOPPED = "the face worker stopped"
 # Pool start-up costs about a second; fewer photos than this are analysed in-process.
 POOL_THRESHOLD = 3
 
@@ -175,7 +177,8 @@ def analyse_folder(
     """The faces of each named photo of `folder`, from the cache or analysed now.
 
     Raises FaceModelMissing (before any work) when dlib or its models are not installed.
-    Results with an error (a file that cannot be decoded) are not cached. With
+    A photo that cannot be decoded gets a result with `error` set (cached like any other
+    until the file changes); a worker that died answers STOPPED, not cached. With
     `compute=False` only cached photos are answered (no model is loaded).
     """
     from qbtui.faces.model import face_model_available
@@ -197,7 +200,7 @@ def analyse_folder(
     if missing and compute:
         for name, faces in _analyse(folder, missing, workers, progress):
             results[name] = faces
-            if faces.error is None:
+            if faces.error != STOPPED:
                 cache.put(name, keys[name], faces)
     cache.save(folder, keys)
     return {name: results[name] for name in keys if name in results}

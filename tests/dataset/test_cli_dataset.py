@@ -65,7 +65,7 @@ def test_check_json_and_ready_exit_0(registry, clean_dataset, capsys):
     assert payload["face_checks"] == "done"
     entry = payload["friends"][0]
     # the photos are Pillow drawings: a single dataset-level warning, no face found at all
-    assert [problem["code"] for problem in entry.pop("problems")] == ["no-faces-at-all"]
+    assert [problem["code"] for problem in entry.pop("problems")] == ["few-faces-found"]
     assert entry | {"folder": None} == {
         "friend": "peter",
         "folder": None,

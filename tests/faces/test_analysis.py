@@ -51,11 +51,11 @@ def test_a_changed_file_is_analysed_again_and_a_removed_one_forgotten(photo_fold
     assert sorted(saved["photos"]) == ["biden.jpg", "obama.jpg"]
 
 
-def test_a_broken_photo_is_an_error_result_not_an_exception_and_is_not_cached(photo_folder: Path) -> None:
+def test_a_broken_photo_is_an_error_result_not_an_exception(photo_folder: Path) -> None:
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     result = analyse_folder(photo_folder, ["broken.jpg", "obama.jpg", "biden.jpg"], workers=2)
     assert result["broken.jpg"].error and result["broken.jpg"].faces == ()
-    assert "broken.jpg" not in json.loads(cache_file_for(photo_folder).read_text())["photos"]
+    assert json.loads(cache_file_for(photo_folder).read_text())["photos"]["broken.jpg"]["faces"]["error"]
 
 
 def test_a_corrupt_cache_file_is_ignored_and_an_unwritable_cache_still_answers(photo_folder: Path) -> None:
