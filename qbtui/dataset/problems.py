@@ -175,7 +175,7 @@ CATALOGUE: dict[str, ProblemKind] = {
     "no-face": ProblemKind(
         WARNING,
         "move-to-originals",
-        "use a photo where the face shows clearly, or move this one out; prep letterboxes it",
+        "use a photo where the face shows clearly, or move this one out",
         label="no face found",
     ),
     "few-faces-found": ProblemKind(

@@ -253,7 +253,7 @@ class DatasetScreen(Screen[None]):
         if image.problems:
             lines = [problem_line(problem) for problem in image.problems]
             fix = fix_line(image.problems)
-            problems.update(Content("\n".join([fix, *lines, *facts] if fix else [*lines, *facts])))
+            problems.update(Content("\n".join([fix, *facts, *lines] if fix else [*facts, *lines])))
         else:
             problems.update(Content("\n".join([f"ok · {image.width}x{image.height} {image.format}", *facts])))
 
