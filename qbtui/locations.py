@@ -1,7 +1,7 @@
-"""Where qbtui keeps things outside the registry: config folder, themes, starter registry.
+"""Where qbtui keeps things outside the registry: config folder, cache, themes, starter registry.
 
-`$QBTUI_CONFIG_DIR` overrides the platform's user config folder (tests and portable set-ups
-use it). Nothing here imports anything heavier than platformdirs.
+`$QBTUI_CONFIG_DIR` overrides the platform's user config folder and `$QBTUI_CACHE_DIR` its
+cache folder (tests and portable set-ups use them). Nothing here imports anything heavier than platformdirs.
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ def config_dir() -> Path:
     import platformdirs
 
     return platformdirs.user_config_path(APP_NAME)
+
+
+def cache_dir() -> Path:
+    """Where qbtui keeps results it can recompute: `$QBTUI_CACHE_DIR`, else the platform's (`~/.cache/qbtui`)."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_cache_path(APP_NAME)
 
 
 def user_registry_path() -> Path:

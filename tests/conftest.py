@@ -27,9 +27,10 @@ network_alpha = 8
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point qbtui's user config folder at a temp dir and forget $QBTUI_REGISTRY."""
+    """Point qbtui's user config and cache folders at temp dirs and forget $QBTUI_REGISTRY."""
     config = tmp_path_factory.mktemp("qbtui-config")
     monkeypatch.setenv("QBTUI_CONFIG_DIR", str(config))
+    monkeypatch.setenv("QBTUI_CACHE_DIR", str(tmp_path_factory.mktemp("qbtui-cache")))
     monkeypatch.delenv("QBTUI_REGISTRY", raising=False)
     return config
 

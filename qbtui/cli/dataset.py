@@ -71,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prep.add_argument("--all", action="store_true", help="prepare every friend")
     prep.add_argument("--dry-run", action="store_true", help="only list what would change")
     prep.add_argument("--workers", type=int, default=2, metavar="N", help="processes to use (default: 2)")
+    prep.add_argument(
+        "--mode",
+        choices=("face", "letterbox"),
+        help="face: crop a square around the face (default: prep_mode in [settings], face); letterbox: fit onto white",
+    )
     prep.set_defaults(handler=prep_command)
 
     captions = subparsers.add_parser(
@@ -170,7 +175,7 @@ def _print_check(registry: Registry, statuses: list) -> None:
         )
         print(f"  {status.folder}")
         if status.faces is not None:
-            print(f"  faces: {status.faces.with_face} of {status.faces.photos} photos; {status.faces.pose_mix()}")
+            print(f"  faces: {status.faces.describe()}")
         for problem in status.all_problems():
             print(f"  {problem.severity:<7} {problem.code:<16} {problem.message}")
             print(f"  {'':<7} {'':<16} fix: {problem.fix}")
@@ -190,7 +195,12 @@ def prep_command(args: argparse.Namespace) -> int:
     for friend in friends:
         try:
             report = edits.prepare(
-                registry.settings, friend, dry_run=args.dry_run, workers=max(1, args.workers), progress=_progress_printer(friend)
+                registry.settings,
+                friend,
+                dry_run=args.dry_run,
+                workers=max(1, args.workers),
+                progress=_progress_printer(friend),
+                mode=args.mode,
             ).prep
         except QbtuiError as error:
             if not args.all:
@@ -215,7 +225,10 @@ def _print_report(friend: Friend, report) -> None:
     if report.recovered:
         print(f"{friend.name}: finished {report.recovered} photos an interrupted prep left half done")
     for action in report.done:
-        print(f"  {verb} {action.source.name} -> {action.target.name} ({', '.join(action.reasons)}); original to {action.kept}")
+        print(
+            f"  {verb} {action.source.name} -> {action.target.name} ({', '.join(action.reasons)}; {action.framing}); "
+            f"original to {action.kept}"
+        )
         if action.caption_to is not None:
             print(f"    caption {action.caption_from.name} -> {action.caption_to.name}")
     for problem in report.skipped:

@@ -274,10 +274,11 @@ def prepare(
     progress: Progress | None = None,
     workers: int = 2,
     dry_run: bool = False,
+    mode: str | None = None,
 ) -> Edit:
     """Prepare the photo (or every photo) that needs it; the summary counts what happened
-    (`.prep` holds the full report)."""
-    report = prepare_friend(settings, friend, workers=workers, progress=progress, only=image, dry_run=dry_run)
+    (`.prep` holds the full report). `mode`: "face" or "letterbox" (default: settings.prep_mode)."""
+    report = prepare_friend(settings, friend, workers=workers, progress=progress, only=image, dry_run=dry_run, mode=mode)
     verb = "would prepare" if dry_run else "prepared"
     notes = [f"{verb} {plural(len(report.done), 'photo')} (originals kept in {friend.id}/originals/)"]
     if report.recovered:

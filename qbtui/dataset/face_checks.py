@@ -34,6 +34,8 @@ MIN_FACES_FOR_POSES = 5
 MAX_POSE_SHARE = 0.8
 MIN_FRONT_SHARE = 0.4
 
+UNREADABLE_CODES = frozenset({"unreadable", "zero-bytes", "decompression-bomb"})
+
 FACE_CHECKS_SKIPPED: list[str] = []
 
 
@@ -45,6 +47,13 @@ class FaceSummary:
     with_face: int
     poses: dict[str, int]
     centroid: tuple[float, ...] | None
+    complete: bool = True  # False while some photos still wait for their analysis
+
+    def describe(self) -> str:
+        """e.g. "22 of 24 photos · front 12 · three-quarter 8 · profile 2", or what is still to do."""
+        if not self.complete:
+            return f"checking the photos ({self.photos} done)"
+        return f"{self.with_face} of {self.photos} photos · {self.pose_mix()}"
 
     def pose_mix(self) -> str:
         """e.g. "front 12 · three-quarter 5 · profile 0"."""
@@ -70,6 +79,15 @@ def scan_faces(
             FACE_CHECKS_SKIPPED.append(f"face checks skipped: {error.message}; fix: {error.fix}")
         return status
     return check_faces(status, analyses, prep_mode)
+
+
+def faces_missing(status: FriendStatus) -> bool:
+    """True when a readable photo of the scan has no face analysis yet."""
+    return any(image.faces is None and not _unreadable(image) for image in status.images)
+
+
+def _unreadable(image: ImageStatus) -> bool:
+    return any(problem.code in UNREADABLE_CODES for problem in image.problems)
 
 
 def majority_centroid(faces: list[Face]) -> tuple[float, ...] | None:
@@ -100,16 +118,20 @@ def crop_frame(image: ImageStatus, prep_mode: str) -> tuple[int, int, int, int] 
 
 
 def check_faces(status: FriendStatus, analyses: dict, prep_mode: str = FACE_MODE) -> FriendStatus:
-    """The scan with each analysed photo's face problems and the friend's pose advice."""
+    """The scan with each analysed photo's face problems and, once every photo is analysed,
+    the friend's: who the friend is (the majority), pose advice."""
+    complete = all(image.path.name in analyses for image in status.images if not _unreadable(image))
     largest = [analysis.faces[0] for analysis in analyses.values() if analysis.faces]
-    centroid = majority_centroid(largest)
-    none_found = bool(analyses) and not largest and all(analysis.error is None for analysis in analyses.values())
+    centroid = majority_centroid(largest) if complete else None
+    decoded = sum(1 for analysis in analyses.values() if analysis.error is None)
+    # Mostly no faces (drawings, the demo): one dataset notice rather than one per photo.
+    none_found = complete and decoded > 0 and len(largest) * 2 < decoded
     images = []
     poses: Counter[str] = Counter()
     for image in status.images:
         analysis = analyses.get(image.path.name)
         if analysis is None or analysis.error is not None:
-            images.append(image)
+            images.append(image if analysis is None else replace(image, faces=analysis))
             continue
         face = friend_face(analysis.faces, centroid)
         checked = replace(image, faces=analysis, face=face)
@@ -117,8 +139,9 @@ def check_faces(status: FriendStatus, analyses: dict, prep_mode: str = FACE_MODE
             poses[face.pose] += 1
         found = [] if none_found else _photo_problems(checked, centroid, prep_mode, status.friend_id)
         images.append(replace(checked, problems=image.problems + tuple(found)))
-    summary = FaceSummary(len(analyses), len(largest), {pose: poses.get(pose, 0) for pose in POSES}, centroid)
-    problems = status.problems + tuple(_friend_problems(status, summary, none_found))
+    summary = FaceSummary(len(analyses), len(largest), {pose: poses.get(pose, 0) for pose in POSES}, centroid, complete)
+    friend_problems = _friend_problems(status, summary, none_found) if complete else []
+    problems = status.problems + tuple(friend_problems)
     return replace(status, images=tuple(images), problems=problems, faces=summary)
 
 
@@ -188,7 +211,8 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
     folder: Path = status.folder
     fid = status.friend_id
     if none_found:
-        return [make_problem("no-faces-at-all", f"{folder}: no face found in any of the {summary.photos} photos", folder, fid)]
+        found = f"a face found in only {summary.with_face} of" if summary.with_face else "no face found in any of the"
+        return [make_problem("few-faces-found", f"{folder}: {found} {summary.photos} photos", folder, fid)]
     faced = summary.with_face
     if faced < MIN_FACES_FOR_POSES:
         return []
@@ -214,3 +238,26 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
             )
         )
     return found
+
+
+def face_facts(image: ImageStatus) -> str | None:
+    """One line about the photo's face for the dataset screen; None before the analysis."""
+    analysis = image.faces
+    if analysis is None:
+        return None
+    if analysis.error is not None:
+        return f"face: not analysed ({analysis.error})"
+    face = image.face
+    if face is None:
+        return "face: none found"
+    count = f" · {len(analysis.faces)} faces" if len(analysis.faces) > 1 else ""
+    return f"face: {face.pose} · {face.height} px · sharpness {face.sharpness:.0f} · light {face.brightness:.0f}/255{count}"
+
+
+def face_box_share(image: ImageStatus) -> tuple[float, float, float, float] | None:
+    """The friend's face box as shares (0-1) of the photo's width and height, for drawing it on a preview."""
+    if image.face is None or image.faces is None or not all(image.faces.size):
+        return None
+    width, height = image.faces.size
+    left, top, right, bottom = image.face.box
+    return (left / width, top / height, right / width, bottom / height)

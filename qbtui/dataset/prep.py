@@ -51,6 +51,8 @@ class PrepAction:
     caption_from: Path | None
     caption_to: Path | None
     reasons: tuple[str, ...]
+    frame: tuple[int, int, int, int] | None = None  # the face crop square; None: letterbox
+    framing: str = "letterbox"
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,22 @@ def prepare_friend(
     workers: int = 2,
     progress: Progress | None = None,
     only: Path | None = None,
+    mode: str | None = None,
 ) -> PrepReport:
     """Prepare every photo of the friend that needs it (or only the photo `only`); bad files
-    are reported and skipped. `progress(done, total, path)` follows each photo."""
+    are reported and skipped. `progress(done, total, path)` follows each photo.
+
+    `mode` "face" (default: settings.prep_mode) crops a square around the friend's face;
+    "letterbox" (and photos without a face) fit the whole photo onto white.
+    """
+    from qbtui.dataset.face_prep import with_face_frames
+
+    mode = mode or settings.prep_mode
     status = scan_existing(settings, friend)
     if dry_run:
         check_inside(settings, friend, status.folder)
         actions, skipped = plan_prep(status, originals_dir(settings, friend), only)
+        actions = with_face_frames(actions, status, mode, workers)
         return PrepReport(friend.id, True, tuple(actions), tuple(skipped), status.image_count - len(actions) - len(skipped), 0)
     check_can_change(settings, friend, status.folder)
     try:
@@ -91,6 +102,7 @@ def prepare_friend(
             recovered, journal_problems = recover_interrupted(status.folder, friend.id)
             status = scan_existing(settings, friend)
             actions, skipped = plan_prep(status, originals_dir(settings, friend), only)
+            actions = with_face_frames(actions, status, mode, workers)
             done, failed = _execute(actions, workers, progress, friend.id)
     except PermissionError as error:
         raise unwritable_error(Path(error.filename or status.folder).parent, friend.id) from None
@@ -225,10 +237,11 @@ def _render_all(actions: list[PrepAction], workers: int) -> Iterator[tuple[int, 
     """(index into `actions`, JPEG or error) per photo: in this process for one photo or one
     worker, else in worker processes (see prep_pool), in the order they finish."""
     sources = [action.source for action in actions]
+    frames = [action.frame for action in actions]
     if workers <= 1 or len(sources) < 2:
-        yield from enumerate(map(render_or_error, sources))
+        yield from enumerate(map(render_or_error, sources, frames))
         return
-    yield from render_in_workers(sources, workers)
+    yield from render_in_workers(sources, workers, frames)
 
 
 def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
@@ -260,7 +273,9 @@ def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
     _finish(_journal_paths(folder, journal, record))
     journal.unlink()
     fsync_dir(folder)
-    return PrepAction(action.source, target, action.kept, action.caption_from, caption_to, action.reasons)
+    return PrepAction(
+        action.source, target, action.kept, action.caption_from, caption_to, action.reasons, action.frame, action.framing
+    )
 
 
 def _finish(paths: dict[str, Path | None]) -> None:

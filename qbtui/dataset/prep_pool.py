@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbtui.dataset.prep_worker import FAILED, OK, read_frame, write_frame
+from qbtui.dataset.prep_worker import FAILED, OK, encode_request, read_frame, write_frame
 
 STOP_TIMEOUT_S = 5.0
+Frame = tuple[int, int, int, int] | None
 ERROR_TAIL_BYTES = 400
 
 
@@ -39,10 +40,10 @@ class _Worker:
         )
         self.task: int | None = None
 
-    def send(self, index: int, path: Path) -> None:
+    def send(self, index: int, job: tuple[Path, Frame]) -> None:
         self.task = index
         try:
-            write_frame(self.process.stdin, os.fsencode(path))
+            write_frame(self.process.stdin, encode_request(*job))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerDied(self.why()) from None
@@ -75,14 +76,16 @@ class _Worker:
         self.errors.close()
 
 
-def render_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[int, bytes | str]]:
+def render_in_workers(paths: list[Path], workers: int, frames: list[Frame] | None = None) -> Iterator[tuple[int, bytes | str]]:
     """(index into `paths`, JPEG bytes or the error text) for every path, as workers finish them.
+
+    `frames[i]` is the face crop of `paths[i]` (None: letterbox).
 
     Raises WorkerDied if a worker ends before answering; every worker is stopped on the
     way out, whatever happened.
     """
     pool = [_Worker() for _ in range(max(1, min(workers, len(paths))))]
-    pending = iter(enumerate(paths))
+    pending = iter(enumerate(zip(paths, frames or [None] * len(paths), strict=True)))
     selector = selectors.DefaultSelector()
     try:
         for worker in pool:
@@ -101,7 +104,7 @@ def render_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[int, by
             worker.stop()
 
 
-def _give_next(worker: _Worker, pending: Iterator[tuple[int, Path]], selector: selectors.BaseSelector) -> None:
+def _give_next(worker: _Worker, pending: Iterator[tuple[int, tuple[Path, Frame]]], selector: selectors.BaseSelector) -> None:
     """The next path to this worker, or, when none is left, stop watching it."""
     task = next(pending, None)
     if task is None:

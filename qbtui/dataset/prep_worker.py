@@ -1,6 +1,6 @@
 """One of prep's render workers: `python -m qbtui.dataset.prep_worker PARENT_PID`.
 
-Reads photo paths from stdin and writes the prepared JPEG (or why it failed) to stdout,
+Reads photo paths (each with its face crop, if any) from stdin and writes the prepared JPEG (or why it failed) to stdout,
 each framed as a 4-byte big-endian length and the bytes; a reply starts with `o` (ok,
 JPEG bytes follow) or `e` (error text follows). It never outlives its parent: end of
 stdin ends it, on Linux the kernel kills it when the parent dies (PR_SET_PDEATHSIG), and
@@ -27,12 +27,24 @@ PR_SET_PDEATHSIG = 1
 WATCHDOG_PERIOD_S = 0.5
 
 
-def render_or_error(path: Path) -> bytes | str:
+def render_or_error(path: Path, frame: tuple[int, int, int, int] | None = None) -> bytes | str:
     """The prepared JPEG, or why this one file could not be converted (it is then skipped)."""
     try:
-        return render_prepared_jpeg(path)
+        return render_prepared_jpeg(path, frame)
     except Exception as error:  # noqa: BLE001 (any decoder failure skips this one photo)
         return f"{type(error).__name__}: {error}"
+
+
+def encode_request(path: Path, frame: tuple[int, int, int, int] | None) -> bytes:
+    """A request: the path's bytes, then, for a face crop, NUL and "left,top,right,bottom"."""
+    data = os.fsencode(path)
+    return data if frame is None else data + b"\0" + ",".join(map(str, frame)).encode()
+
+
+def decode_request(data: bytes) -> tuple[Path, tuple[int, int, int, int] | None]:
+    path, _, frame = data.partition(b"\0")
+    box = tuple(int(value) for value in frame.split(b",")) if frame else None
+    return Path(os.fsdecode(path)), box  # type: ignore[return-value]
 
 
 def write_frame(stream: BinaryIO, data: bytes) -> None:
@@ -71,7 +83,7 @@ def die_with_parent(parent_pid: int) -> None:
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Answer every framed path until the requests end."""
     while (request := read_frame(requests)) is not None:
-        result = render_or_error(Path(os.fsdecode(request)))
+        result = render_or_error(*decode_request(request))
         if isinstance(result, bytes):
             replies.write(OK)
             write_frame(replies, result)

@@ -173,21 +173,44 @@ CATALOGUE: dict[str, ProblemKind] = {
     "folder-unwritable": ProblemKind(ERROR, None, "make the folder writable (`chmod u+w FOLDER`), then try again"),
     # face checks (qbtui/dataset/face_checks.py)
     "no-face": ProblemKind(
-        WARNING, "move-to-originals", "use a photo where the face shows clearly, or move this one out; prep letterboxes it"
+        WARNING,
+        "move-to-originals",
+        "use a photo where the face shows clearly, or move this one out",
+        label="no face found",
     ),
-    "no-faces-at-all": ProblemKind(WARNING, None, "add photos of the friend where the face shows clearly"),
+    "few-faces-found": ProblemKind(
+        WARNING, None, "add photos of the friend where the face shows clearly", label="faces rarely found"
+    ),
     "several-faces": ProblemKind(
-        WARNING, None, "crop the photo to the friend, or move it out: prep frames the face that looks most like them"
+        WARNING,
+        None,
+        "crop the photo to the friend, or move it out: prep frames the face that looks most like them",
+        label="several faces",
     ),
-    "face-too-small": ProblemKind(WARNING, "move-to-originals", "use a closer photo of the face, or move this one out"),
-    "other-person": ProblemKind(ERROR, "move-to-originals", "move it out of the training folder if it is someone else"),
-    "face-blurred": ProblemKind(WARNING, "move-to-originals", "use a sharper photo, or move this one out"),
-    "face-too-dark": ProblemKind(WARNING, "move-to-originals", "use a better-lit photo, or move this one out"),
-    "face-too-bright": ProblemKind(WARNING, "move-to-originals", "use a photo where the face is not washed out, or move it out"),
-    "crop-upscaled": ProblemKind(WARNING, None, "use a larger photo if you have one: under 512 px the face crop is upscaled"),
-    "pose-mix": ProblemKind(WARNING, None, "add photos from other angles: the guide asks for front, 3/4 and profile"),
+    "face-too-small": ProblemKind(
+        WARNING, "move-to-originals", "use a closer photo of the face, or move this one out", label="face too small"
+    ),
+    "other-person": ProblemKind(
+        ERROR, "move-to-originals", "move it out of the training folder if it is someone else", label="someone else?"
+    ),
+    "face-blurred": ProblemKind(WARNING, "move-to-originals", "use a sharper photo, or move this one out", label="face blurred"),
+    "face-too-dark": ProblemKind(
+        WARNING, "move-to-originals", "use a better-lit photo, or move this one out", label="face too dark"
+    ),
+    "face-too-bright": ProblemKind(
+        WARNING, "move-to-originals", "use a photo where the face is not washed out, or move it out", label="face too bright"
+    ),
+    "crop-upscaled": ProblemKind(
+        WARNING, None, "use a larger photo if you have one: under 512 px the face crop is upscaled", label="face crop upscaled"
+    ),
+    "pose-mix": ProblemKind(
+        WARNING, None, "add photos from other angles: the guide asks for front, 3/4 and profile", label="few angles"
+    ),
     "few-front-faces": ProblemKind(
-        WARNING, None, "add front-facing photos: the guide's first fix when results don't look like the person"
+        WARNING,
+        None,
+        "add front-facing photos: the guide's first fix when results don't look like the person",
+        label="few front faces",
     ),
 }
 

@@ -7,9 +7,12 @@ Runs in prep's worker processes. JPEGs decode at reduced scale through Pillow's
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
-from qbtui.dataset.imageinfo import HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
+from qbtui.dataset.imageinfo import EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
+
+Box = tuple[int, int, int, int]
 
 TARGET = 512
 WHITE = (255, 255, 255)
@@ -17,15 +20,20 @@ JPEG_QUALITY = 95
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 
 
-def render_prepared_jpeg(path: Path) -> bytes:
-    """EXIF-oriented, flattened on white, sRGB RGB, fitted and letterboxed, JPEG q95."""
+def render_prepared_jpeg(path: Path, frame: Box | None = None) -> bytes:
+    """EXIF-oriented, flattened on white, sRGB RGB, fitted and letterboxed, JPEG q95.
+
+    With `frame` (a square in the oriented photo's full-size pixels, see
+    qbtui.faces.framing) the photo is cropped to it first, so nothing is letterboxed.
+    """
     from PIL import Image, ImageOps
 
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     with Image.open(path) as source:
+        full_width = source.height if source.getexif().get(EXIF_ORIENTATION_TAG, 1) in (5, 6, 7, 8) else source.width
         if source.format in JPEG_FORMATS:
-            source.draft(source.mode, (TARGET, TARGET))
+            source.draft(source.mode, _draft_size(source.size, frame))
         icc_profile = source.info.get("icc_profile")
         image = ImageOps.exif_transpose(source)
     image = _to_eight_bit(image)
@@ -33,6 +41,8 @@ def render_prepared_jpeg(path: Path) -> bytes:
         image = _flatten_on_white(image)
     elif image.mode not in ("RGB", "L", "CMYK"):
         image = image.convert("RGB")
+    if frame is not None:
+        image = _crop(image, frame, image.width / full_width)
     image = _fit(image)
     image = _to_srgb(image, icc_profile)
     canvas = Image.new("RGB", (TARGET, TARGET), WHITE)
@@ -40,6 +50,22 @@ def render_prepared_jpeg(path: Path) -> bytes:
     out = io.BytesIO()
     canvas.save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
+
+
+def _draft_size(size: tuple[int, int], frame: Box | None) -> tuple[int, int]:
+    """The smallest decode size that still leaves the frame (or the photo) TARGET pixels wide."""
+    if frame is None:
+        return (TARGET, TARGET)
+    scale = TARGET / max(1, frame[2] - frame[0])
+    return (math.ceil(size[0] * scale), math.ceil(size[1] * scale))
+
+
+def _crop(image, frame: Box, scale: float):
+    """The square frame (full-size coordinates) cut out of an image decoded at `scale`; square to the pixel."""
+    side = max(1, min(round((frame[2] - frame[0]) * scale), image.width, image.height))
+    left = max(0, min(round(frame[0] * scale), image.width - side))
+    top = max(0, min(round(frame[1] * scale), image.height - side))
+    return image.crop((left, top, left + side, top + side))
 
 
 def _to_eight_bit(image):

@@ -1,13 +1,14 @@
 """The faces of every photo of a folder, cached on disk by name, size and mtime.
 
 `analyse_folder` is what the CLI and the dashboard call: photos whose file is unchanged
-since the last analysis come from the cache file (`.qbtui-faces-<folder>.json` beside the
-training folder, in the friend's folder); the others are analysed on both cores by
-worker subprocesses (see pool.py) and the cache file is rewritten atomically.
+since the last analysis come from the cache file (one JSON file per training folder, in
+qbtui's cache folder, so friends' folders are never written); the others are analysed on
+both cores by worker subprocesses (see pool.py) and the cache file is rewritten atomically.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -18,7 +19,8 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.faces.model import DETECT_LONG_SIDE, Face, FaceModel
 
 CACHE_VERSION = 1
-CACHE_PREFIX = ".qbtui-faces-"
+# A worker that died answers this; unlike a photo that cannot be decoded, it is not cached.
+STOPPED = "the face worker stopped"
 # Pool start-up costs about a second; fewer photos than this are analysed in-process.
 POOL_THRESHOLD = 3
 
@@ -75,8 +77,12 @@ def analyse_photo(path: Path, model: FaceModel) -> PhotoFaces:
 
 
 def cache_file_for(folder: Path) -> Path:
-    """Where the face analysis of a training folder is kept: beside it, hidden."""
-    return folder.parent / f"{CACHE_PREFIX}{folder.name}.json"
+    """Where the face analysis of a training folder is kept: in qbtui's cache folder, one file per folder."""
+    from qbtui.locations import cache_dir
+
+    resolved = os.fsencode(os.path.realpath(folder))
+    digest = hashlib.sha256(resolved).hexdigest()[:20]
+    return cache_dir() / "faces" / f"{digest}.json"
 
 
 class FaceCache:
@@ -135,6 +141,7 @@ class FaceCache:
             "photos": {name: {"key": list(key), "faces": faces.to_json()} for name, (key, faces) in sorted(self.entries.items())},
         }
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, json.dumps(data, separators=(",", ":")))
         except OSError:
             return
@@ -170,7 +177,8 @@ def analyse_folder(
     """The faces of each named photo of `folder`, from the cache or analysed now.
 
     Raises FaceModelMissing (before any work) when dlib or its models are not installed.
-    Results with an error (a file that cannot be decoded) are not cached. With
+    A photo that cannot be decoded gets a result with `error` set (cached like any other
+    until the file changes); a worker that died answers STOPPED, not cached. With
     `compute=False` only cached photos are answered (no model is loaded).
     """
     from qbtui.faces.model import face_model_available
@@ -192,7 +200,7 @@ def analyse_folder(
     if missing and compute:
         for name, faces in _analyse(folder, missing, workers, progress):
             results[name] = faces
-            if faces.error is None:
+            if faces.error != STOPPED:
                 cache.put(name, keys[name], faces)
     cache.save(folder, keys)
     return {name: results[name] for name in keys if name in results}

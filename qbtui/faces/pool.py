@@ -3,7 +3,7 @@
 Not multiprocessing: inside the Textual app its start methods fail (the app's replaced
 stdio has no usable file descriptors). Each worker is `python -m qbtui.faces.worker`
 with a pipe for stdin and stdout and stderr to /dev/null; it reads one photo path a line
-and answers one JSON line. A worker whose parent dies sees its stdin close and exits.
+and answers one JSON line. A worker ends when its stdin closes or its parent dies.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbtui.faces.analysis import PhotoFaces
-
-STOPPED = "the face worker stopped"
+from qbtui.faces.analysis import STOPPED, PhotoFaces
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "qbtui.faces.worker"]
+    return [sys.executable, "-m", "qbtui.faces.worker", str(os.getpid())]
 
 
 def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, PhotoFaces]]:

@@ -1,6 +1,7 @@
-"""A face worker: reads photo paths (JSON strings, one a line) on stdin, answers on stdout.
+"""A face worker, `python -m qbtui.faces.worker PARENT_PID`: photo paths in, faces out.
 
-Started by pool.py. Exits when stdin closes, which is also what happens when its parent dies.
+Reads photo paths (JSON strings, one a line) on stdin and answers one JSON line each on
+stdout. Started by pool.py; ends when stdin closes or its parent dies (as prep's workers).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import json
 import sys
 from pathlib import Path
 
+from qbtui.dataset.prep_worker import die_with_parent
 from qbtui.faces.analysis import PhotoFaces, analyse_photo
 from qbtui.faces.model import FaceModel, FaceModelMissing
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    die_with_parent(int(argv[1]))
     try:
         model = FaceModel.load()
     except FaceModelMissing as error:
@@ -28,4 +31,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

@@ -227,6 +227,25 @@ class QbtuiApp(App[None]):
 
     def on_friend_changed(self, message: FriendChanged) -> None:
         self._tell_screen(FriendChanged(message.friend_id))
+        self._check_faces(message.friend_id)
+
+    def _check_faces(self, friend_id: str) -> None:
+        """Start the face analysis of photos the scan has not seen yet; say once if dlib is missing."""
+        notice = self.workspace.face_notice()
+        if notice is not None:
+            self.notify(notice, title="Faces", severity="warning", timeout=12, markup=False)
+        if self.workspace.faces_pending(friend_id):
+            self.analyse_faces(friend_id)
+
+    @work(thread=True, group="faces", exit_on_error=False)
+    def analyse_faces(self, friend_id: str) -> None:
+        try:
+            status = self.workspace.analyse_faces(friend_id)
+        except (QbtuiError, OSError) as error:
+            self.post_message(WorkspaceError(str(error)))
+            return
+        if status is not None:
+            self.post_message(FriendChanged(friend_id))
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self._apply_keymap()

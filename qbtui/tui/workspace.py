@@ -5,7 +5,9 @@
 - `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`.
 - `friends()`, `friend(id)`: friends in registry order; `friend` raises `QbtuiError`.
 - `status(id) -> FriendStatus | None`: the last scan (None until the first scan ran);
-  `rescan(id) -> FriendStatus` scans now (blocking: call it from a worker) and caches it.
+  `rescan(id) -> FriendStatus` scans now (blocking: call it from a worker) and caches it,
+  with the face checks of the photos already analysed; `faces_pending(id)` says whether
+  some still wait, `analyse_faces(id)` analyses them (seconds, in a worker) and rescans.
 - `runs()`, `run(run_id)`, `latest_run(friend_id)`, `runs_for(friend_id)`: `RunInfo`
   snapshots, refreshed by the poller; `queue()` the queued run ids in queue order and
   `runs_in_queue_order()` the runs as the Runs screen lists them; `trace(run_id) -> RunTrace` holds what a run's
@@ -152,6 +154,11 @@ class _RunFollower:
             trace.notes.append(f"{kind}: {event['message']}" + (f" (fix: {hint})" if hint else ""))
 
 
+def _missing_faces(status: FriendStatus) -> tuple[Path, ...]:
+    """The photos of a scan without a face analysis (a failed analysis is not retried for the same ones)."""
+    return tuple(image.path for image in status.images if image.faces is None)
+
+
 class Workspace:
     """Registry, dataset statuses and run snapshots for one registry.toml."""
 
@@ -170,6 +177,11 @@ class Workspace:
         # One scan at a time: a scan that starts later (after a file changed) also stores later.
         self._scan_lock = threading.Lock()
         self._scan_cache: Any = None
+        self._face_caches: dict[Path, Any] = {}
+        self._analysing: set[str] = set()
+        self._face_lock = threading.Lock()
+        self._attempted: dict[str, tuple[Path, ...]] = {}
+        self._face_notice_given = False
         self._post: Callable[[Message], Any] | None = None
         self._watcher: Any = None
         self._poller: threading.Thread | None = None
@@ -221,8 +233,56 @@ class Workspace:
             if self._scan_cache is None:
                 self._scan_cache = ScanCache()
             status = scan_friend(self.settings, self.friend(friend_id), cache=self._scan_cache)
+            status = self._known_faces(status)
             self._statuses[friend_id] = status
         return status
+
+    def _known_faces(self, status: FriendStatus) -> FriendStatus:
+        """The scan with the face checks of the photos already analysed (nothing is computed)."""
+        from qbtui.dataset.face_checks import scan_faces
+        from qbtui.faces.analysis import FaceCache, cache_file_for
+
+        cache = self._face_caches.setdefault(status.folder, FaceCache(cache_file_for(status.folder)))
+        return scan_faces(status, prep_mode=self.settings.prep_mode, cache=cache, compute=False)
+
+    def faces_pending(self, friend_id: str) -> bool:
+        """True when photos of the last scan still wait for their face analysis."""
+        from qbtui.dataset.face_checks import FACE_CHECKS_SKIPPED, faces_missing
+
+        status = self._statuses.get(friend_id)
+        if status is None or FACE_CHECKS_SKIPPED or not faces_missing(status):
+            return False
+        return self._attempted.get(friend_id) != _missing_faces(status)
+
+    def analyse_faces(self, friend_id: str) -> FriendStatus | None:
+        """Analyse the faces the last scan lacks (seconds: call it from a worker), then rescan.
+
+        None when another analysis of this friend is already running.
+        """
+        from qbtui.dataset.face_checks import scan_faces
+
+        status = self._statuses.get(friend_id)
+        with self._lock:
+            if status is None or friend_id in self._analysing:
+                return None
+            self._analysing.add(friend_id)
+            self._attempted[friend_id] = _missing_faces(status)
+        try:
+            with self._face_lock:  # one friend at a time: each analysis already uses both cores
+                scan_faces(status, prep_mode=self.settings.prep_mode, workers=2)
+        finally:
+            with self._lock:
+                self._analysing.discard(friend_id)
+        return self.rescan(friend_id)
+
+    def face_notice(self) -> str | None:
+        """Why face checks are skipped (dlib missing), once; None when they run."""
+        from qbtui.dataset.face_checks import FACE_CHECKS_SKIPPED
+
+        if not FACE_CHECKS_SKIPPED or self._face_notice_given:
+            return None
+        self._face_notice_given = True
+        return FACE_CHECKS_SKIPPED[0]
 
     # --- runs -----------------------------------------------------------------
     def runs(self) -> list[RunInfo]:

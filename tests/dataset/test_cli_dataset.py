@@ -62,13 +62,17 @@ def test_check_json_and_ready_exit_0(registry, clean_dataset, capsys):
     clean_dataset(20)
     assert run(registry, "check", "--json") == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["friends"][0] | {"folder": None} == {
+    assert payload["face_checks"] == "done"
+    entry = payload["friends"][0]
+    # the photos are Pillow drawings: a single dataset-level warning, no face found at all
+    assert [problem["code"] for problem in entry.pop("problems")] == ["few-faces-found"]
+    assert entry | {"folder": None} == {
         "friend": "peter",
         "folder": None,
         "ready": True,
         "images": 20,
         "captions": 20,
-        "problems": [],
+        "faces": {"photos": 20, "with_face": 0, "poses": {"front": 0, "three-quarter": 0, "profile": 0}},
     }
 
 

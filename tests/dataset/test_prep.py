@@ -205,10 +205,10 @@ def test_decode_failure_during_render_is_reported(settings, friend, folder, phot
     photos.jpeg(folder / "wide.jpg", seed=1, size=(900, 600))
     photos.jpeg(folder / "other.jpg", seed=2, size=(900, 600))
 
-    def broken(path):
+    def broken(path, *rest):
         if path.name == "other.jpg":
             raise OSError("broken data stream")
-        return real(path)
+        return real(path, *rest)
 
     real = prep_worker.render_prepared_jpeg
     monkeypatch.setattr(prep_worker, "render_prepared_jpeg", broken)

@@ -13,6 +13,12 @@ from qbtui.faces.analysis import FaceCache, analyse_folder, cache_file_for
 from qbtui.faces.model import FaceModelMissing
 
 
+def test_the_friend_folder_is_never_written(photo_folder: Path) -> None:
+    before = sorted(os.listdir(photo_folder.parent))
+    analyse_folder(photo_folder, sorted(os.listdir(photo_folder)), workers=1)
+    assert sorted(os.listdir(photo_folder.parent)) == before and cache_file_for(photo_folder).is_file()
+
+
 def test_two_workers_give_the_in_process_answers_and_a_second_run_comes_from_the_cache(
     photo_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,17 +51,19 @@ def test_a_changed_file_is_analysed_again_and_a_removed_one_forgotten(photo_fold
     assert sorted(saved["photos"]) == ["biden.jpg", "obama.jpg"]
 
 
-def test_a_broken_photo_is_an_error_result_not_an_exception_and_is_not_cached(photo_folder: Path) -> None:
+def test_a_broken_photo_is_an_error_result_not_an_exception(photo_folder: Path) -> None:
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     result = analyse_folder(photo_folder, ["broken.jpg", "obama.jpg", "biden.jpg"], workers=2)
     assert result["broken.jpg"].error and result["broken.jpg"].faces == ()
-    assert "broken.jpg" not in json.loads(cache_file_for(photo_folder).read_text())["photos"]
+    assert json.loads(cache_file_for(photo_folder).read_text())["photos"]["broken.jpg"]["faces"]["error"]
 
 
-def test_a_corrupt_cache_file_is_ignored_and_a_read_only_folder_still_answers(photo_folder: Path) -> None:
+def test_a_corrupt_cache_file_is_ignored_and_an_unwritable_cache_still_answers(photo_folder: Path) -> None:
+    cache_file_for(photo_folder).parent.mkdir(parents=True, exist_ok=True)
     cache_file_for(photo_folder).write_text("{not json")
     assert len(analyse_folder(photo_folder, ["obama.jpg"], workers=1)["obama.jpg"].faces) == 1
-    cache = FaceCache(photo_folder / "missing-dir" / "cache.json")
+    assert "obama.jpg" in json.loads(cache_file_for(photo_folder).read_text())["photos"]
+    cache = FaceCache(photo_folder / "obama.jpg" / "cache.json")
     assert len(analyse_folder(photo_folder, ["obama.jpg"], cache=cache, workers=1)["obama.jpg"].faces) == 1
 
 

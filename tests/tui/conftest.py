@@ -157,6 +157,16 @@ def append_steps(run: RunDir, steps: Iterable[int], max_steps: int = 60, started
 
 
 @pytest.fixture(autouse=True)
+def no_face_analysis(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI tests run without face checks (seconds of dlib per workspace on a busy machine);
+    a test marked `faces` keeps them (see test_faces_tui.py)."""
+    if request.node.get_closest_marker("faces") is None:
+        from qbtui.tui.workspace import Workspace
+
+        monkeypatch.setattr(Workspace, "_known_faces", lambda self, status: status)
+
+
+@pytest.fixture(autouse=True)
 def no_blinking_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cursors stay on, so screens and snapshots do not depend on timing."""
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)

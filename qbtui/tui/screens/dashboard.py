@@ -47,6 +47,8 @@ def friend_details(app: QbtuiApp, friend_id: str) -> Text:
                 text.append(f"   … {len(problems) - PANEL_PROBLEMS} more: open the dataset (enter)\n", style="dim")
         else:
             text.append(f"Dataset ready: {status.image_count} images\n", style=colors["success"])
+        if status.faces is not None:
+            text.append(f"Faces: {status.faces.describe()}\n", style="dim")
     text.append("Trainings\n", style="bold")
     if not friend.trainings:
         blocker = status.blocker() if status is not None else None

@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, ProgressBar, Static, TextArea
 
 from qbtui.dataset import edits
+from qbtui.dataset.face_checks import face_box_share, face_facts
 from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend
@@ -246,20 +247,20 @@ class DatasetScreen(Screen[None]):
             problems.remove_class("-bad")
             problems.update(Content(f"no photos yet: copy some into {folder}"))
             return
-        if preview.path != image.path:
-            preview.path = image.path
+        preview.show(image.path, face_box_share(image))
         if not self.editing:
             self._set_caption_text(image.caption or "")
             self.caption.border_title = (
                 f"Caption · {image.path.stem}.txt" if image.caption_path else "Caption · none (f creates one)"
             )
         problems.set_class(bool(image.problems), "-bad")
+        facts = [line for line in (face_facts(image),) if line]
         if image.problems:
             lines = [problem_line(problem) for problem in image.problems]
             fix = fix_line(image.problems)
-            problems.update(Content("\n".join([fix, *lines] if fix else lines)))
+            problems.update(Content("\n".join([fix, *facts, *lines] if fix else [*facts, *lines])))
         else:
-            problems.update(Content(f"ok · {image.width}x{image.height} {image.format}"))
+            problems.update(Content("\n".join([f"ok · {image.width}x{image.height} {image.format}", *facts])))
 
     def _set_caption_text(self, text: str) -> None:
         if self.caption.text != text:

@@ -50,6 +50,9 @@ _active_protocol = "halfcell"
 _pending_notice: str | None = None
 
 
+FACE_MARK = (80, 230, 120)
+
+
 def prepare_image_protocol(setting: str) -> str:
     """Resolve the `image_protocol` setting to "sixel", "kitty" or "halfcell" and remember it.
 
@@ -166,6 +169,19 @@ def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Imag
         ) from error
 
 
+def mark_face(image: Image.Image, face: tuple[float, float, float, float] | None) -> Image.Image:
+    """The image with a bright frame around the face box (shares of its width and height)."""
+    if face is None:
+        return image
+    from PIL import ImageDraw
+
+    width, height = image.size
+    box = (face[0] * width, face[1] * height, face[2] * width, face[3] * height)
+    line = max(2, round(max(width, height) / 80))
+    ImageDraw.Draw(image).rectangle(box, outline=FACE_MARK, width=line)
+    return image
+
+
 @dataclass(frozen=True)
 class HalfBlocks:
     """A Rich renderable: one row of cells per two rows of pixels."""
@@ -237,6 +253,7 @@ class ImagePreview(Widget):
         self.protocol = protocol or active_image_protocol()
         self._thumbnail: Image.Image | None = None
         self.shown: Path | None = None
+        self.face: tuple[float, float, float, float] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("no image", id="preview-art")
@@ -256,6 +273,14 @@ class ImagePreview(Widget):
         graphic.display = False
         return graphic
 
+    def show(self, path: Path | None, face: tuple[float, float, float, float] | None = None) -> None:
+        """Show `path` with a frame around `face` (shares of the width and height), if given."""
+        if face != self.face:
+            self.face = face
+            if path is not None and path == self.path:
+                self._decode(path, self._cells())
+        self.path = path
+
     def watch_path(self, path: Path | None) -> None:
         self._thumbnail = None
         if path is None:
@@ -273,7 +298,7 @@ class ImagePreview(Widget):
     @work(thread=True, exclusive=True, group="preview")
     def _decode(self, path: Path, cells: tuple[int, int]) -> None:
         try:
-            thumbnail = load_preview_image(path)
+            thumbnail = mark_face(load_preview_image(path), self.face)
         except QbtuiError as error:
             self.app.call_from_thread(self._show_message, f"cannot preview {path.name}:\n{error.message}")
             return
