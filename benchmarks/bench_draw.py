@@ -91,7 +91,13 @@ def bench_tiny(images: int, steps: int) -> None:
 
 def bench_full(steps: int) -> None:
     import torch
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        DDPMScheduler,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from qbtui.trainer.lora import LoRANetwork
@@ -116,7 +122,7 @@ def bench_full(steps: int) -> None:
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=EulerAncestralDiscreteScheduler(**args(full["scheduler"])),
+        scheduler=EulerAncestralDiscreteScheduler.from_config(DDPMScheduler(**args(full["scheduler"])).config),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
