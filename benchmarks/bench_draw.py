@@ -136,6 +136,7 @@ def bench_full(steps: int) -> None:
 
     def on_step(pipeline, step, timestep, kwargs):
         step_times.append(time.perf_counter())
+        print(f"  step {step + 1}/{steps} at {step_times[-1] - started:.1f} s", flush=True)
         return kwargs
 
     started = time.perf_counter()
