@@ -277,7 +277,7 @@ def write_cards(
         checkpoint=checkpoint_step is not None,
     )
     outcomes = [update_card(lora_path, card_values(facts))]
-    chosen = None if checkpoint_step else chosen_sample(training, settings)
+    chosen = None if checkpoint_step else chosen_sample(friend, training, settings)
     sample = chosen if chosen is not None and chosen.is_file() else pick_sample(samples, weight, checkpoint_step)
     outcomes.append(update_preview(lora_path, sample, run_id))
     return outcomes
@@ -322,6 +322,9 @@ class RunCards:
                 return  # a run on a host: the local follower writes its cards
             registry = Registry.load(table["registry"])
             friend = registry.friend(str(table["friend"]))
+            if table.get("backend") == "eval":
+                refresh_cards(registry, [friend.id])  # the choice changed: the trained files' cards follow it
+                return
             samples = run_samples(self.run, table)
             training = _run_training(friend, self.run.run_id)
             for path in paths:

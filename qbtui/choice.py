@@ -1,79 +1,68 @@
-"""The likeness evaluation's choice for a training (issue 14), read defensively from its registry row.
+"""The likeness evaluation's choice for a training, as its registry row and its run's eval.json keep it.
 
-The evaluation writes the chosen weight, LoRA file and sample into the training row; until
-those keys exist (or for trainings before it) every reader falls back to `settings.lora_weight`
-and the training's own LoRA file.
+The row's `chosen_lora`, `chosen_weight` and `likeness` (issue 14) decide the file and weight
+a friend is drawn and carded with; a training without a choice falls back to its own LoRA file
+and `settings.lora_weight`. The chosen sample (a card's picture) is read from the run's
+`eval.json`: the chosen cell's house-style sample, else its closest likeness.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from qbtui.prompt import friend_weight as prompt_weight
 from qbtui.registry import Friend, Settings, Training
 
-CHOSEN_WEIGHT_KEYS = ("chosen_weight", "likeness_weight", "weight")
-CHOSEN_FILE_KEYS = ("chosen_file", "chosen_lora", "chosen_checkpoint")
-CHOSEN_SAMPLE_KEYS = ("chosen_sample", "likeness_sample")
-LIKENESS_SCORE_KEYS = ("likeness", "likeness_score", "chosen_likeness")
+EVAL_JSON = "eval.json"
 
 
-def _training_value(training: Training | None, keys: Iterable[str]) -> Any:
-    """The first of `keys` the training row has (as a field, or inside a `likeness` mapping)."""
-    if training is None:
-        return None
-    nested = getattr(training, "likeness", None)
-    for key in keys:
-        value = getattr(training, key, None)
-        if value is None and isinstance(nested, dict):
-            value = nested.get(key)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+def has_choice(training: Training | None) -> bool:
+    """True when the evaluation chose a file and a weight for this training."""
+    return training is not None and bool(training.chosen_lora) and training.chosen_weight is not None
 
 
 def chosen_weight(training: Training | None, settings: Settings) -> float:
     """The evaluation's weight where the row has one, else `settings.lora_weight`."""
-    value = _number(_training_value(training, CHOSEN_WEIGHT_KEYS))
-    return settings.lora_weight if value is None else value
+    if training is not None and training.chosen_weight is not None:
+        return float(training.chosen_weight)
+    return settings.lora_weight
 
 
 def friend_weight(friend: Friend, settings: Settings) -> float:
-    """The weight to draw or prompt a friend at: their last training's choice, else `lora_weight`."""
-    return chosen_weight(friend.last_training, settings)
+    """The weight to draw a friend at: their latest training's choice, else `lora_weight` (as `qbtui prompt`)."""
+    return prompt_weight(friend, settings.lora_weight)
 
 
 def likeness_score(training: Training | None) -> float | None:
-    value = _training_value(training, LIKENESS_SCORE_KEYS)
-    if isinstance(value, dict):
-        value = value.get("likeness")
-    return _number(value)
+    return training.likeness if training is not None else None
 
 
-def _path_in(settings: Settings, value: Any) -> Path | None:
-    if not isinstance(value, str):
+def chosen_sample(friend: Friend, training: Training | None, settings: Settings) -> Path | None:
+    """The sample image of the evaluation's chosen file and weight, if the run's eval.json has one."""
+    if not has_choice(training) or not training or not training.run_id:
         return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else settings.lora_dir / path
+    from qbtui.errors import QbtuiError
+    from qbtui.likeness.report import read_evaluation
 
-
-def chosen_sample(training: Training | None, settings: Settings) -> Path | None:
-    """The evaluation's chosen sample image, if it chose one."""
-    return _path_in(settings, _training_value(training, CHOSEN_SAMPLE_KEYS))
+    try:
+        evaluation = read_evaluation(settings.logs_dir / friend.id / training.run_id / EVAL_JSON)
+    except QbtuiError:
+        return None
+    if evaluation is None or evaluation.chosen is None or not evaluation.chosen.samples:
+        return None
+    samples = evaluation.chosen.samples
+    style = [sample for sample in samples if sample.kind == "style"]
+    scored = sorted((sample for sample in samples if sample.distance is not None), key=lambda sample: sample.distance or 0.0)
+    best = (style or scored or list(samples))[0]
+    return Path(best.path)
 
 
 def lora_file(friend: Friend, settings: Settings) -> Path | None:
-    """The LoRA file to use for a friend: the evaluation's chosen file, else their last training's; None if untrained."""
+    """The LoRA file to draw a friend with: the evaluation's chosen file, else their latest training's; None if untrained."""
     training = friend.last_training
     if training is None:
         return None
-    chosen = _path_in(settings, _training_value(training, CHOSEN_FILE_KEYS))
-    return chosen or settings.lora_dir / (training.lora_file or f"{friend.output_name}.safetensors")
+    if has_choice(training):
+        chosen = Path(training.chosen_lora).expanduser()
+        return chosen if chosen.is_absolute() else settings.lora_dir / chosen
+    return settings.lora_dir / (training.lora_file or f"{friend.output_name}.safetensors")

@@ -113,6 +113,8 @@ kohya_sdpa = true
 theme = "paper-and-ink"
 image_protocol = "auto"
 device = "auto"
+# `qbtui draw` on the tiny model: a few steps are enough to see the LoRA at work
+draw_steps = 8
 
 """
 

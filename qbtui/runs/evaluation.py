@@ -159,4 +159,7 @@ def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluatio
             fix="only a completed training is recorded; pick from a completed run",
         )
     write_evaluation(run.path / "eval.json", picked)
+    from qbtui.cards import refresh_cards
+
+    refresh_cards(registry, [picked.friend_id])
     return picked

@@ -119,3 +119,23 @@ def test_errors_come_before_any_model_loads(draw_registry, monkeypatch, tmp_path
     with pytest.raises(QbtuiError, match=message):
         draw(scene, registry=draw_registry.path)
     assert not draw_registry.settings.drawings_folder.exists()
+
+
+def test_the_likeness_choice_picks_the_file_and_the_weight(draw_registry):
+    import shutil
+
+    from qbtui.registry import Registry
+
+    loras = draw_registry.settings.lora_dir
+    shutil.copyfile(loras / "qb_ada_lora.safetensors", loras / "qb_ada_lora-step00000040.safetensors")
+    text = draw_registry.path.read_text().replace(
+        'lora_file = "qb_ada_lora.safetensors"', 'lora_file = "qb_ada_lora.safetensors"\nrun_id = "r1"'
+    )
+    draw_registry.path.write_text(text)
+    registry = Registry.load(draw_registry.path)
+    registry.record_choice(
+        "ada", "r1", chosen_lora="qb_ada_lora-step00000040.safetensors", chosen_weight=0.65, likeness=0.4, scores={}
+    )
+    plan = plan_drawings(Registry.load(draw_registry.path), ["Ada and Ben"], seed=1)
+    assert (plan.loras["ada"].name, plan.loras["ada"].weight, plan.loras["ben"].weight) == ("qb_ada_lora-step00000040", 0.65, 0.8)
+    assert plan.jobs[0].prompt.startswith("<lora:qb_ada_lora-step00000040:0.65>, <lora:qb_ben_lora:0.8>, qb_ada person and")

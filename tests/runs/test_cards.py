@@ -37,9 +37,10 @@ def hand_made_png(path: Path, colour=(10, 200, 10)) -> bytes:
 
 def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_state):
     registry = Registry.load(build_demo(tmp_path / "demo"))
+    registry.set_setting("eval_after_training", False)  # the likeness pass has tests of its own
     loras = registry.settings.lora_dir
     first = manager.start_run(registry, "ada")
-    done = wait_for_state(first.path, FINAL, timeout=600)
+    done = wait_for_state(first.path, FINAL, timeout=1200)
     assert done.state == "completed", done.error
     card = read_card(loras / "qb_ada_lora.json")
     assert set(card) >= OWNED
@@ -62,7 +63,7 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     (loras / "qb_ada_lora.json").write_text(json.dumps(card, indent=4), encoding="utf-8")
     theirs = hand_made_png(preview)
     second = manager.start_run(Registry.load(registry.path), "ada", steps=2)
-    assert wait_for_state(second.path, FINAL, timeout=600).state == "completed"
+    assert wait_for_state(second.path, FINAL, timeout=1200).state == "completed"
     card = read_card(loras / "qb_ada_lora.json")
     assert card["preferred weight"] == 0.65 and card["my own key"] == ["kept", 1]
     assert card["notes"] == second.run_id and ": 2 steps on 24 photos" in card["description"]
@@ -148,3 +149,35 @@ def test_qbtui_cards_fills_in_a_lora_trained_before(workspace, wait_for_state, c
     assert cli_main(["--registry", str(workspace.path), "registry", "table"]) == 0
     assert "| loras/qb_peter_lora.json |" in capsys.readouterr().out
     assert [outcome.action for outcome in refresh_cards(Registry.load(workspace.path), ["maria"])] == []
+
+
+def test_the_likeness_choice_sets_the_weight_description_and_picture(workspace, wait_for_state, tmp_path):
+    from qbtui.likeness.report import Evaluation, write_evaluation
+    from qbtui.likeness.scoring import CellScore, SampleScore
+
+    info = manager.start_run(workspace, "peter")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    chosen_picture = tmp_path / "style_sample.png"
+    hand_made_png(chosen_picture, (5, 5, 250))
+    cell = CellScore(
+        "final",
+        8,
+        "qb_peter_lora.safetensors",
+        0.7,
+        1.0,
+        1.0,
+        0.41,
+        1.0,
+        None,
+        (SampleScore(str(chosen_picture), "qb_peter person, style", "style", 1, 1, 0.41),),
+    )
+    write_evaluation(info.path / "eval.json", Evaluation(info.run_id, "peter", (cell,), cell, "best likeness"))
+    registry = Registry.load(workspace.path)
+    registry.record_choice(
+        "peter", info.run_id, chosen_lora="qb_peter_lora.safetensors", chosen_weight=0.7, likeness=0.41, scores={}
+    )
+    refresh_cards(Registry.load(workspace.path), ["peter"])
+    loras = workspace.settings.lora_dir
+    card = read_card(loras / "qb_peter_lora.json")
+    assert card["preferred weight"] == 0.7 and card["description"].endswith("on 20 photos, likeness 0.41")
+    assert png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"

@@ -216,7 +216,9 @@ class PromptScreen(Screen[None]):
         registry = self.app.workspace.registry
         try:
             found = convert_names(scene, registry.friends)[1]
-            plan = plan_drawings(registry, [scene], n=DRAW_COUNT, weights={friend.id: weight for friend in found})
+            # As the prompt shown: a friend's likeness choice, else the weight typed here.
+            weights = {friend.id: weight for friend in found if friend.chosen_weight is None}
+            plan = plan_drawings(registry, [scene], n=DRAW_COUNT, weights=weights)
             run_plan(plan, lambda event: self.app.call_from_thread(self._on_draw_event, event, plan.image_count))
         except QbtuiError as error:
             self.app.call_from_thread(self._draw_failed, error)
