@@ -371,7 +371,7 @@ class Registry:
             entry = {
                 item.name: getattr(training, item.name)
                 for item in fields(Training)
-                if getattr(training, item.name) != "" or item.name in ("date", "steps", "images")
+                if getattr(training, item.name) not in ("", None, {}) or item.name in ("date", "steps", "images")
             }
             values["friends"][friend_id].setdefault("trainings", []).append(entry)
 
@@ -398,30 +398,47 @@ class Registry:
         A weight of None (the evaluation chose nothing) removes an earlier choice. False when the
         friend has no training row for that run.
         """
-        values = {"chosen_lora": chosen_lora, "chosen_weight": chosen_weight, "likeness": likeness, "scores": dict(scores)}
-        for key in ("chosen_weight", "likeness"):
-            if values[key] is not None and not isinstance(values[key], (int, float)):
-                raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
+        for key, value in (("chosen_weight", chosen_weight), ("likeness", likeness)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise RegistryError(f"training {key} must be a number, not {value!r}", path=self.path, fix="pass a number")
+        chose = chosen_weight is not None
+        # None removes the key: nothing chosen keeps only the scores.
+        updates: dict[str, Any] = {
+            "chosen_lora": chosen_lora if chose and chosen_lora else None,
+            "chosen_weight": round(float(chosen_weight), 4) if chose else None,
+            "likeness": round(float(likeness), 4) if chose and likeness is not None else None,
+            "scores": {label: round(float(score), 4) for label, score in scores.items()} or None,
+        }
         found = []
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             fresh.friend(friend_id)
-            rows = document["friends"][friend_id].get("trainings", [])
+            rows = friend_section(document, friend_id).get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
             if row is None:
                 return
             found.append(row)
-            for key, value in values.items():
-                if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
+            for key, value in updates.items():
+                if value is None:
                     row.pop(key, None)
                 elif key == "scores":
                     table = tomlkit.inline_table()
-                    table.update({label: round(float(score), 4) for label, score in value.items()})
+                    table.update(value)
                     row[key] = table
                 else:
-                    _set_leaf(row, key, round(value, 4) if isinstance(value, float) else value)
+                    _set_leaf(row, key, value)
 
-        self._edit(change)
+        def expect(values: dict, fresh: Registry) -> None:
+            rows = values["friends"][friend_id].get("trainings", [])
+            for row in rows:
+                if row.get("run_id") == run_id:
+                    for key, value in updates.items():
+                        if value is None:
+                            row.pop(key, None)
+                        else:
+                            row[key] = value
+
+        self._edit(change, expect)
         return bool(found)
 
     def set_setting(self, key: str, value: Any) -> None:
