@@ -47,6 +47,8 @@ class Evaluation:
         data = asdict(self)
         data["version"] = VERSION
         data["chosen"] = _choice_json(self.chosen)
+        for row, cell in zip(data["cells"], self.cells, strict=True):
+            row["key"] = cell.key
         return data
 
     @classmethod
@@ -87,7 +89,8 @@ def _choice_json(cell: CellScore | None) -> dict[str, Any] | None:
 
 def _cell(row: dict[str, Any]) -> CellScore:
     samples = tuple(SampleScore(**sample) for sample in row.get("samples", ()))
-    return CellScore(**{**row, "samples": samples})
+    values = {key: value for key, value in row.items() if key != "key"}
+    return CellScore(**{**values, "samples": samples})
 
 
 def write_evaluation(path: Path, evaluation: Evaluation) -> None:

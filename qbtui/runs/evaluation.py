@@ -136,6 +136,23 @@ def start_evaluation(
     return submit_run(settings, run_plan)
 
 
+def record_run_evaluation(registry: Registry, run: RunDir) -> str:
+    """The choice of a training run's eval.json (or of the run an evaluation run scored) into its registry row; the friend id."""
+    from qbtui.likeness.record import record_evaluation
+
+    target = evaluated_run(run)
+    evaluation = read_evaluation(target.path / "eval.json")
+    if evaluation is None:
+        raise QbtuiError("the evaluation wrote no eval.json", path=target.path, fix=f"run `qbtui eval {target.run_id}` again")
+    if not record_evaluation(registry, evaluation.friend_id, evaluation.run_id, evaluation):
+        raise QbtuiError(
+            f"run {evaluation.run_id} has no training row for its likeness choice",
+            path=registry.path,
+            fix=f"record the training first (`qbtui record {evaluation.run_id}`), then `qbtui eval {evaluation.run_id}`",
+        )
+    return evaluation.friend_id
+
+
 PICKED = "picked by hand in the compare view"
 
 

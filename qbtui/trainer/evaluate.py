@@ -265,8 +265,11 @@ def evaluate_run(run_dir: Path, should_stop: Callable[[], bool]) -> int:
             events.write("done", status="failed", lora_path=None)
             traceback.print_exc()
             return 1
+        # The chosen file, else the run's last one: a completed run names an existing LoRA file.
         chosen = evaluation.chosen
-        lora_path = next((str(lora.path) for lora in plan.loras if chosen and lora.path.name == chosen.lora), None)
+        lora_path = next(
+            (str(lora.path) for lora in plan.loras if chosen and lora.path.name == chosen.lora), str(plan.loras[-1].path)
+        )
         print(f"evaluated {len(evaluation.cells)} cells in {time.perf_counter() - started:.1f} s", flush=True)
         events.write("done", status="completed" if evaluation.complete else "stopped", lora_path=lora_path)
     return 0
