@@ -110,7 +110,7 @@ def cpu_seconds(pid: int) -> float:
     if Path(f"/proc/{pid}/stat").exists():
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    text = subprocess.run(["ps", "-o", "time=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    text = subprocess.run(["ps", "-o", "time=", "-p", str(pid)], capture_output=True, text=True, check=True).stdout.strip()
     total = 0.0
     for part in text.replace("-", ":").split(":"):
         total = total * 60 + float(part)

@@ -91,7 +91,9 @@ def first_frame(registry: Path, repeats: int) -> tuple[list[float], list[float],
     times, memory, cpu = [], [], []
     for _ in range(repeats):
         started = time.time()
-        result = subprocess.run([sys.executable, "-c", FIRST_FRAME_CHILD, str(registry)], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", FIRST_FRAME_CHILD, str(registry)], capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             raise SystemExit(f"first-frame child failed:\n{result.stderr[-3000:]}")
         painted, rss, cpu_seconds = result.stdout.split()[-3:]
@@ -176,7 +178,7 @@ async def key_latency(registry: Path, presses: int) -> dict[str, list[float]]:
                 app._driver.send_message(key)
                 while state() == before:
                     await asyncio.sleep(0.001)
-                app.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+                app.call_after_refresh(lambda painted=painted: painted.done() or painted.set_result(None))
                 await painted
                 samples[name].append((time.perf_counter() - started) * 1000)
                 await pilot.pause(0.02)

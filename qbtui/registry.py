@@ -217,7 +217,8 @@ class Registry:
     def _locked(self, target: Path) -> Iterator[None]:
         lock_path = target.with_name(target.name + ".lock")
         try:
-            lock = open(lock_path, "a")
+            # Opened outside the `with` only to turn its OSError into a RegistryError; the `with lock` below closes it.
+            lock = open(lock_path, "a")  # noqa: SIM115
         except OSError as error:
             raise RegistryError(
                 f"cannot create the lock file {lock_path.name}: {error.strerror}",

@@ -126,7 +126,8 @@ def status_lines(registry: Registry) -> list[str]:
     lines = [f"registry: {registry.path}"]
     for row in rows:
         cells = [
-            cell.rjust(width) if column in numeric else cell.ljust(width) for column, (cell, width) in enumerate(zip(row, widths))
+            cell.rjust(width) if column in numeric else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     return lines

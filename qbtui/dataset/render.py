@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.dataset.imageinfo import HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 TARGET = 512
 WHITE = (255, 255, 255)
@@ -42,7 +46,7 @@ def render_prepared_jpeg(path: Path) -> bytes:
     return out.getvalue()
 
 
-def _to_eight_bit(image):
+def _to_eight_bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit greyscale scaled down to 8 bits (a plain convert would clip)."""
     if image.mode in SIXTEEN_BIT_MODES:
         return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
@@ -51,7 +55,7 @@ def _to_eight_bit(image):
     return image
 
 
-def _flatten_on_white(image):
+def _flatten_on_white(image: Image.Image) -> Image.Image:
     from PIL import Image
 
     rgba = image.convert("RGBA")
@@ -60,7 +64,7 @@ def _flatten_on_white(image):
     return base
 
 
-def _fit(image):
+def _fit(image: Image.Image) -> Image.Image:
     """Scaled (up or down) so the long side is 512, aspect ratio kept."""
     from PIL import Image
 
@@ -71,14 +75,16 @@ def _fit(image):
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _to_srgb(image, icc_profile: bytes | None):
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
     """RGB in sRGB: through the embedded ICC profile when there is a usable one."""
     if icc_profile:
         from PIL import ImageCms
 
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass
     return image.convert("RGB")

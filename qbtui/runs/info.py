@@ -182,7 +182,7 @@ class _RunTracker:
         supervisor_alive = supervisor is not None and not (finished and same_attempt) and supervisor.is_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
-        new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
+        new_attempt = supervisor is not None and supervisor_alive and supervisor.pid != self.summary.attempt_pid
         state, error = ("running", None) if new_attempt else self._state(queued, supervisor is not None, supervisor_alive)
         host = str(self.run_table["host"]) if self.run_table.get("host") else None
         if host is not None and state == "running":

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,8 @@ def plan_run(
     _check_output_folders(settings, friend)
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
-    common = dict(
+    plan = partial(
+        RunPlan,
         run_id=run_id,
         friend_id=friend.id,
         backend=backend,
@@ -121,16 +123,15 @@ def plan_run(
         check_kohya_install(settings)
         argv, env = kohya_command(settings, friend, chosen, steps)
         flags = kohya_flags(chosen, steps)
-        return RunPlan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)), **common)
+        return plan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)))
     run = RunDir(settings.logs_dir / friend.id / run_id)
     config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
     warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
-    return RunPlan(
+    return plan(
         command=builtin_command(run.path),
         train=config.to_toml_table(),
         max_steps=config.max_train_steps,
         warnings=warnings,
-        **common,
     )
 
 

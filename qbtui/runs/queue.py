@@ -108,7 +108,8 @@ def _held_locks() -> dict[Path, int]:
     """Queue folders whose lock this thread holds, with the nesting depth."""
     if not hasattr(_thread_state, "held"):
         _thread_state.held = {}
-    return _thread_state.held
+    held: dict[Path, int] = _thread_state.held
+    return held
 
 
 def _entry_name(position: int, run_id: str) -> str:

@@ -15,6 +15,7 @@ before that event is crashed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import select
 import signal
@@ -73,7 +74,9 @@ class Supervisor:
             raise
 
     def _supervise(self) -> int:
-        write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
+        record = ProcessRecord.of(os.getpid())
+        assert record is not None, "this very process is running"
+        write_pid_file(self.run.supervisor_pid, record)
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._request_stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -140,7 +143,8 @@ class Supervisor:
                     start_new_session=True,
                     cwd=self.run.path,
                     env=env,
-                    preexec_fn=_end_with_parent(),
+                    # The hook only calls prctl; the supervisor forks from its main thread.
+                    preexec_fn=_end_with_parent(),  # noqa: PLW1509
                 )
             except OSError as error:
                 log.write(f"qbtui: could not start {argv[0]}: {error}\n".encode())
@@ -178,7 +182,8 @@ class Supervisor:
         now = time.monotonic()
         if self.term_sent_at is None:
             parser = self.parser
-            if parser is not None and parser.saving_checkpoint and now - parser.saving_since < CHECKPOINT_WAIT_S:
+            saving_since = parser.saving_since if parser is not None else None
+            if saving_since is not None and now - saving_since < CHECKPOINT_WAIT_S:
                 return
             _signal_group(process.pid, signal.SIGTERM)
             self.term_sent_at = now
@@ -272,10 +277,8 @@ def _end_with_parent() -> Callable[[], None] | None:
 
 
 def _signal_group(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,7 @@ class LossTracker:
         values = torch.stack([loss for _, loss, _ in self.pending]).float().cpu().tolist()
         pending, self.pending = self.pending, []
         readings = []
-        for (step, _, rates), value in zip(pending, values):
+        for (step, _, rates), value in zip(pending, values, strict=True):
             if not math.isfinite(value):
                 raise NonFiniteLoss(step)
             self.recent.append(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -58,14 +58,19 @@ def palette_commands(app: QbtuiApp) -> list[PaletteCommand]:
 class QbtuiCommands(Provider):
     """Offers `palette_commands` to Textual's command palette."""
 
+    @property
+    def _app(self) -> QbtuiApp:
+        """The app this provider is registered by (QbtuiApp.COMMANDS)."""
+        return cast("QbtuiApp", self.app)
+
     async def discover(self) -> Hits:
-        for command in palette_commands(self.app):
+        for command in palette_commands(self._app):
             if not command.title.startswith("Theme: "):
                 yield DiscoveryHit(command.title, command.run, help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for command in palette_commands(self.app):
+        for command in palette_commands(self._app):
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 from textual.color import Color, ColorParseError
@@ -91,7 +92,7 @@ def read_theme_file(path: Path) -> Theme:
         raise QbtuiError("missing 'name'", path=path, fix=f'add a line such as name = "{path.stem}"')
     if "primary" not in data:
         raise QbtuiError("missing 'primary' colour", path=path, fix='add a line such as primary = "#005f87"')
-    colours = {key: _colour(data[key], key, path) for key in COLOUR_KEYS if key in data}
+    colours: dict[str, Any] = {key: _colour(data[key], key, path) for key in COLOUR_KEYS if key in data}
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise QbtuiError("'dark' must be true or false", path=path, fix="write dark = true or dark = false")

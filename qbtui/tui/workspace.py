@@ -257,7 +257,7 @@ class Workspace:
         """The friend's live run if there is one, else its newest run."""
         runs = self.runs_for(friend_id)
         live = [info for info in runs if info.live]
-        return (live or runs or [None])[0]
+        return next(iter(live or runs), None)
 
     def trace(self, run_id: str) -> RunTrace:
         """A copy of what the run reported so far (empty for a run not followed yet)."""

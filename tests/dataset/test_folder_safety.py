@@ -254,7 +254,9 @@ def test_a_13000_pixel_png_is_a_bomb_problem_read_from_its_header(settings, frie
         "import resource, sys\nfrom qbtui.cli import main\ncode = main(['--registry', sys.argv[1], 'check', '--json'])\n"
         "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe, str(registry)], check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(registry)], check=False, capture_output=True, text=True, timeout=120
+    )
     assert "DecompressionBomb" not in result.stderr and "Traceback" not in result.stderr
     assert '"decompression-bomb"' in result.stdout
     max_rss_kb = int(result.stdout.rsplit("MAXRSS", 1)[1])

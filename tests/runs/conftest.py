@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -131,7 +132,5 @@ def no_leftover_processes():
     yield
     manager.launch_supervisor = original
     for pid in started:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass

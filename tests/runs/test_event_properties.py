@@ -7,8 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qbtui.cli import main
 from qbtui.runs.events import REQUIRED_FIELDS

@@ -124,8 +124,8 @@ class DashboardScreen(Screen):
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         workspace = self.app.workspace
-        runs = [workspace.run(run_id) for run_id in message.run_ids]
-        if None in runs:
+        runs = [run for run in map(workspace.run, message.run_ids) if run is not None]
+        if len(runs) < len(message.run_ids):
             self.table.sync(workspace)
         else:
             for friend_id in {run.friend_id for run in runs}:
