@@ -28,11 +28,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from qbtui.events import EventFollower, EventWriter, read_events
 from qbtui.registry import Registry
-from qbtui.runs.events import EventFollower, EventWriter, read_events
 from qbtui.runs.info import list_runs, read_run
+from qbtui.runs.launch import launch_supervisor
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
-from qbtui.runs.manager import RunPlan, create_run, launch_supervisor
+from qbtui.runs.manager import RunPlan, create_run
 from qbtui.runs.rundir import new_run_id
 
 REGISTRY = """\

@@ -105,7 +105,7 @@ def first_frame(registry: Path, repeats: int) -> tuple[list[float], list[float],
 
 def stream_events(run_dir: Path, per_second: int, stop: threading.Event) -> None:
     """A stand-in backend: step events at `per_second`, written in small bursts."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
 
     step = 0
     with EventWriter(run_dir / "events.jsonl") as events, (run_dir / "output.log").open("a") as log:
@@ -130,7 +130,7 @@ def stream_events(run_dir: Path, per_second: int, stop: threading.Event) -> None
 
 def live_run(registry: Path) -> Path:
     """A run directory whose supervisor is this process (so it counts as running)."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
     from qbtui.runs.liveness import ProcessRecord, write_pid_file
     from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 

@@ -27,8 +27,8 @@ from typing import Any
 from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
 from qbtui.choice import chosen_sample, chosen_weight, likeness_score
 from qbtui.errors import QbtuiError
+from qbtui.events import EventFollower, read_events
 from qbtui.registry import Friend, Registry, Settings, Training
-from qbtui.runs.events import EventFollower, read_events
 from qbtui.runs.rundir import RunDir, read_run_toml
 
 SD_VERSION = "SD1"

@@ -105,7 +105,7 @@ def create_run(work_dir: str, run_dir: str, run_toml_text: str) -> dict[str, Any
 
 def start(work_dir: str, run_dir: str, *, resume: bool) -> dict[str, Any]:
     """Start the run's supervisor detached on this host."""
-    from qbtui.runs.manager import launch_supervisor
+    from qbtui.runs.launch import launch_supervisor
 
     run = contained_run(work_dir, run_dir)
     record = launch_supervisor(run, resume=resume)

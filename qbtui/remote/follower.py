@@ -28,10 +28,10 @@ from typing import Any
 from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter, encode_event, parse_event
 from qbtui.registry_hosts import Host
 from qbtui.remote.ssh import HostUnreachable, Transport
 from qbtui.remote.sync import pull_outputs, push_folder, push_model
-from qbtui.runs.events import EventWriter, encode_event, parse_event
 from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning

@@ -1,4 +1,4 @@
-"""Training runs that outlive the screen: run directories, events, supervisor, backends, queue.
+"""Training runs that outlive the screen: run directories, supervisor, backends, queue.
 
 The public names other layers use are re-exported here; modules are imported on first
 use so `import qbtui.runs` stays cheap.
@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from qbtui.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the same names, for type checkers; tests/test_lazy_exports.py keeps both lists equal
-    from qbtui.runs.events import EventFollower as EventFollower
     from qbtui.runs.info import LIVE_STATES as LIVE_STATES, RunInfo as RunInfo, list_runs as list_runs, read_run as read_run
     from qbtui.runs.manager import (
         command_for as command_for,
@@ -27,7 +26,6 @@ _EXPORTS = {
     "read_run": "info",
     "list_runs": "info",
     "LIVE_STATES": "info",
-    "EventFollower": "events",
     "list_queue": "queue",
     "enqueue": "queue",
     "cancel": "queue",

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.likeness.plan import EvalPlan, check_weights, identity_prompts, plan_inputs, style_prompt
 from qbtui.likeness.report import Evaluation, read_evaluation
 from qbtui.registry import Registry, friend_root
-from qbtui.runs.events import read_events
 from qbtui.runs.info import RunInfo
 from qbtui.runs.manager import RunPlan, find_run, submit_run
 from qbtui.runs.rundir import RunDir, new_run_id, read_run_toml

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.registry import Settings
-from qbtui.runs.events import MAX_TIME, Event, EventFollower
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
 from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +20,9 @@ from typing import Any
 from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter
 from qbtui.registry import Friend, Registry, Settings, friend_root
+from qbtui.runs import launch
 from qbtui.runs.backends import BACKENDS
 from qbtui.runs.backends.builtin import (
     builtin_command,
@@ -35,9 +35,9 @@ from qbtui.runs.backends.kohya import (
     kohya_flags,
     kohya_resume_args,
 )
-from qbtui.runs.events import EventWriter
 from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
-from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
+from qbtui.runs.launch import STOP_GRACE_S
+from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue, cancel
 from qbtui.runs.rundir import (
     RUN_ID_PATTERN,
@@ -49,7 +49,6 @@ from qbtui.runs.rundir import (
     run_dir_for,
     write_run_toml,
 )
-from qbtui.runs.supervisor import STOP_GRACE_S, STOP_SIGNALS
 
 MAX_LISTED_PROBLEMS = 12
 STOP_WAIT_MARGIN_S = 15.0
@@ -219,39 +218,6 @@ def create_run(settings: Settings, plan: RunPlan, extra_files: dict[str, str] | 
     return run
 
 
-# The process that supervises a run here, or follows it on a host (named, not imported:
-# qbtui.remote sits above this layer).
-SUPERVISOR_MODULE = "qbtui.runs.supervisor"
-FOLLOWER_MODULE = "qbtui.remote.follower"
-
-
-def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
-    """Start the run's supervisor (`python -m qbtui.runs.supervisor RUN_DIR`), or for a run on
-    a host its follower, in its own session, and record its pid."""
-    module = FOLLOWER_MODULE if read_run_toml(run)["run"].get("host") else SUPERVISOR_MODULE
-    argv = [sys.executable, "-m", module, str(run.path)] + (["--resume"] if resume else [])
-    # The child inherits this mask: a stop sent before the supervisor's handler exists
-    # waits, pending, instead of killing it half-started.
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        with open(run.supervisor_log, "ab") as log:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                cwd=run.path,
-                close_fds=True,
-            )
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-    record = ProcessRecord.of(process.pid)
-    if record is not None:
-        write_pid_file(run.supervisor_pid, record)
-    return record
-
-
 def start_run(
     registry: Registry,
     friend_id: str,
@@ -287,7 +253,7 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
                     fix=f"wait for {same_device[0].run_id} to end, or raise max_runs under [hosts.{plan.host}]",
                 )
             run = create_run(settings, plan, extra_files)
-            launch_supervisor(run)
+            launch.launch_supervisor(run)
             return read_run(run)
         running = same_device
         if running and not queue:
@@ -299,7 +265,7 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
         if running or (queue and run_queue.run_ids()):
             run_queue.add(run)
         else:
-            launch_supervisor(run)
+            launch.launch_supervisor(run)
     return read_run(run)
 
 
@@ -311,25 +277,6 @@ def _refuse_second_run(friend_id: str, live: list[RunInfo]) -> None:
                 path=info.path,
                 fix=f"follow it with `qbtui logs {info.run_id} -f`, or stop it with `qbtui stop {info.run_id}`",
             )
-
-
-def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> RunDir | None:
-    """Start the queue's next run when no other run is running; the run started, if any."""
-    run_queue = RunQueue(logs_dir)
-    with run_queue.locked():
-        running = [i for i in runs_under(logs_dir) if i.state in BUSY_STATES and i.host is None and i.run_id != finished_run_id]
-        if running:
-            return None
-        for run_id in run_queue.run_ids():
-            run = run_dir_for(logs_dir, run_id)
-            startable = run.run_toml.is_file()
-            if startable:
-                launch_supervisor(run)
-            # Dequeued after its supervisor's pid is recorded, so no reader sees it in between.
-            run_queue.remove(run_id)
-            if startable:
-                return run
-    return None
 
 
 def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
@@ -366,7 +313,7 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
     if supervisor is not None and supervisor.is_alive():
         os.kill(supervisor.pid, signal.SIGTERM)
     elif backend is not None and backend.is_alive():
-        _stop_orphan_backend(backend, grace)
+        launch.stop_group(backend, grace)
         return read_run(run)
     elif info.state == "running":
         raise QbtuiError(f"run {info.run_id} is still starting", path=run.path, fix="try again in a few seconds")
@@ -379,16 +326,6 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
         while read_run(run).state in BUSY_STATES and time.monotonic() < deadline:
             time.sleep(0.1)
     return read_run(run)
-
-
-def _stop_orphan_backend(backend: ProcessRecord, grace: float) -> None:
-    """A backend whose supervisor died: signal its group directly."""
-    os.killpg(backend.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while backend.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if backend.is_alive():
-        os.killpg(backend.pid, signal.SIGKILL)
 
 
 def resume_run(registry: Registry, run_id: str) -> RunInfo:
@@ -417,5 +354,5 @@ def resume_run(registry: Registry, run_id: str) -> RunInfo:
         live = [other for other in busy if other.host == (table.get("host") or None)]
         if live:
             raise QbtuiError(f"another run is using the device: {live[0].run_id}", fix="resume this one when it ends, or stop it")
-        launch_supervisor(run, resume=True)
+        launch.launch_supervisor(run, resume=True)
     return read_run(run)

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from qbtui.runs.events import EventFollower
+from qbtui.events import EventFollower
 from qbtui.runs.rundir import RunDir, read_run_toml
 
 

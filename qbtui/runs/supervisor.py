@@ -15,7 +15,6 @@ before that event is crashed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import select
 import signal
@@ -28,21 +27,19 @@ from typing import Any
 
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
+from qbtui.events import EventFollower, EventWriter
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
-from qbtui.runs.events import EventFollower, EventWriter
+from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
 from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
 
-STOP_GRACE_S = 30.0
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0
 POLL_S = 0.2
 READ_SIZE = 64 * 1024
 ERROR_TAIL_LINES = 20
-# launch_supervisor blocks these until the handlers below are installed.
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class Supervisor:
@@ -57,8 +54,7 @@ class Supervisor:
         self.parser: KohyaOutputParser | None = None
         self.grace_s = STOP_GRACE_S
         self.stop_requested_at: float | None = None
-        self.term_sent_at: float | None = None
-        self.killed = False
+        self.backend_stop: GroupStop | None = None
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
@@ -70,7 +66,7 @@ class Supervisor:
         except BaseException as error:
             self.events.write("supervisor", state="crashed", pid=os.getpid(), detail=f"the supervisor failed: {error!r}")
             if self.backend_process is not None:
-                _signal_group(self.backend_process.pid, signal.SIGTERM)
+                signal_group(self.backend_process.pid, signal.SIGTERM)
             raise
 
     def _supervise(self) -> int:
@@ -177,19 +173,16 @@ class Supervisor:
 
     def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
-        if self.stop_requested_at is None or self.killed:
+        if self.stop_requested_at is None:
             return
         now = time.monotonic()
-        if self.term_sent_at is None:
+        if self.backend_stop is None:
             parser = self.parser
             saving_since = parser.saving_since if parser is not None else None
             if saving_since is not None and now - saving_since < CHECKPOINT_WAIT_S:
                 return
-            _signal_group(process.pid, signal.SIGTERM)
-            self.term_sent_at = now
-        elif now - self.term_sent_at > self.grace_s:
-            _signal_group(process.pid, signal.SIGKILL)
-            self.killed = True
+            self.backend_stop = GroupStop(process.pid, self.grace_s)
+        self.backend_stop.advance(now)
 
     def _outcome(self, returncode: int, first_event_offset: int) -> tuple[str, str | None]:
         """The attempt's status and LoRA file, from the backend's own events or its exit."""
@@ -255,8 +248,6 @@ class Supervisor:
     def _start_next_queued(self) -> None:
         if not self.table.get("registry"):
             return
-        from qbtui.runs.manager import start_next_queued
-
         try:
             start_next_queued(self.run.logs_dir, finished_run_id=self.run.run_id)
         except Exception as error:  # noqa: BLE001 - this run is over; the queue keeps its entry
@@ -274,11 +265,6 @@ def _end_with_parent() -> Callable[[], None] | None:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
     return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
 
 
 def main(argv: list[str] | None = None) -> int:

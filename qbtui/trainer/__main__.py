@@ -38,7 +38,7 @@ def read_run_config(run_dir: Path):
 
 def report_unreadable_config(run_dir: Path, error: QbtuiError) -> None:
     """Tell the event stream's readers why the run never started."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
 
     if not run_dir.is_dir():
         return

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter
 from qbtui.likeness.faces import reference_descriptors, sample_faces, training_photos
 from qbtui.likeness.plan import EvalPlan, LoraFile, check_weights, plan_inputs, reuse_key
 from qbtui.likeness.report import Evaluation, write_evaluation
 from qbtui.likeness.scoring import STYLE, Choice, SampleFaces, choose, score_cell
-from qbtui.runs.events import EventWriter
 
 STOPPED = "the evaluation was stopped before every sample was drawn"
 
@@ -180,7 +180,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
     """The pass at the end of a training run, on the trainer's own base model (reloaded when parts were freed)."""
     import gc
 
-    from qbtui.runs.events import read_events
+    from qbtui.events import read_events
     from qbtui.trainer.models import load_base_model
 
     config, run_dir = trainer.config, trainer.run_dir

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from qbtui.errors import QbtuiError
-from qbtui.runs.events import EventWriter
+from qbtui.events import EventWriter
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype

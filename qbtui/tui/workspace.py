@@ -108,8 +108,8 @@ class _RunFollower:
     """Follows one run directory for the training screen: its events and output log."""
 
     def __init__(self, path: Path, run_id: str) -> None:
-        from qbtui.runs import EventFollower
-        from qbtui.runs.tail import LogTail
+        from qbtui.events import EventFollower
+        from qbtui.tail import LogTail
 
         self.trace = RunTrace(run_id=run_id)
         self.events = EventFollower(path / "events.jsonl")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from qbtui.registry import Registry
-from qbtui.runs import manager
+from qbtui.runs import launch, manager
 from qbtui.runs.info import read_run
 
 STANDINS = Path(__file__).parent / "standins"
@@ -120,7 +120,7 @@ def wait_for_state():
 def no_leftover_processes():
     """Kill any supervisor or backend a failed test left behind (by the pids it recorded)."""
     started: list[int] = []
-    original = manager.launch_supervisor
+    original = launch.launch_supervisor
 
     def tracking(run, **kwargs):
         record = original(run, **kwargs)
@@ -128,9 +128,9 @@ def no_leftover_processes():
             started.append(record.pid)
         return record
 
-    manager.launch_supervisor = tracking
+    launch.launch_supervisor = tracking
     yield
-    manager.launch_supervisor = original
+    launch.launch_supervisor = original
     for pid in started:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, 9)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qbtui.cli import main
-from qbtui.runs.events import REQUIRED_FIELDS
+from qbtui.events import REQUIRED_FIELDS
 from qbtui.runs.rundir import RunDir, write_run_toml
 
 REGISTRY = """\

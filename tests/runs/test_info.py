@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from qbtui.events import EventWriter
 from qbtui.registry import Settings
-from qbtui.runs.events import EventWriter
 from qbtui.runs.info import list_runs, read_run
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.queue import RunQueue
@@ -152,7 +152,7 @@ def test_pid_file_round_trip_and_liveness(tmp_path):
 
 
 def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
-    import qbtui.runs.events as events_module
+    import qbtui.events as events_module
 
     run = make_run(tmp_path)
     own_supervisor(run)

@@ -13,9 +13,9 @@ import termios
 import pytest
 
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.registry import Registry
 from qbtui.runs import manager
-from qbtui.runs.events import read_events
 from qbtui.runs.info import list_runs, read_run
 from qbtui.runs.rundir import RunDir, read_run_toml
 

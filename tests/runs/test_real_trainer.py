@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
+from qbtui.events import read_events
 from qbtui.registry import Registry
 from qbtui.runs import manager
 from qbtui.runs.backends.builtin import builtin_command
-from qbtui.runs.events import read_events
 from qbtui.runs.rundir import RunDir
 
 TINY_PRESET = """

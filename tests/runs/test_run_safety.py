@@ -12,7 +12,7 @@ import pytest
 
 from qbtui.cli import main
 from qbtui.errors import QbtuiError
-from qbtui.runs.events import EventWriter, read_events
+from qbtui.events import EventWriter, read_events
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.rundir import RunDir, run_dir_for, write_run_toml
 

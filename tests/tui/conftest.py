@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from qbtui.runs.events import EventWriter
+from qbtui.events import EventWriter
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.rundir import RunDir, write_run_toml
 from tests.tui.waiting import wait_until, workers_idle

@@ -43,7 +43,7 @@ def stand_in_supervisor(monkeypatch: pytest.MonkeyPatch):
         resumed.append((run.run_id, resume))
         return record
 
-    monkeypatch.setattr("qbtui.runs.manager.launch_supervisor", launch)
+    monkeypatch.setattr("qbtui.runs.launch.launch_supervisor", launch)
     yield resumed
     for process in processes:
         process.kill()

@@ -15,7 +15,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
-from qbtui.runs.tail import TextLines
+from qbtui.tail import TextLines
 
 KOHYA_ENV = {"PYTORCH_ENABLE_MPS_FALLBACK": "1", "PYTHONUNBUFFERED": "1"}
 # Flags the guide writes before the output and logging folders.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qbtui.runs.tail import GrowingFile
+from qbtui.tail import GrowingFile
 
 Event = dict[str, Any]
 
