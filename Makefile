@@ -12,12 +12,13 @@ demo: setup
 test: setup-dev
 	$(VENV)/bin/python -m pytest -q
 
-## lint, format, types, import contracts (the tools in the dev extra; PYTHONPATH: this checkout's code)
+## lint, format, types, import contracts, no import cycles (the dev extra's tools; PYTHONPATH: this checkout)
 check:
 	$(VENV)/bin/ruff check qbtui tests benchmarks scripts
 	$(VENV)/bin/ruff format --check qbtui tests benchmarks scripts
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/mypy
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python scripts/import_cycles.py qbtui
 
 setup:
 	scripts/setup

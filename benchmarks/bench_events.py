@@ -30,11 +30,11 @@ from pathlib import Path
 
 from qbtui.events import EventFollower, EventWriter, read_events
 from qbtui.registry import Registry
+from qbtui.rundir import new_run_id
 from qbtui.runs.info import list_runs, read_run
 from qbtui.runs.launch import launch_supervisor
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.manager import RunPlan, create_run
-from qbtui.runs.rundir import new_run_id
 
 REGISTRY = """\
 [settings]

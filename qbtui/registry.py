@@ -232,7 +232,7 @@ class Registry:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _edit(self, change: Callable[[TOMLDocument, Registry], None], expect: Callable[[dict, Registry], None]) -> None:
+    def _edit(self, change: Callable[[TOMLDocument, Registry], None], expect: Callable[[dict[str, Any], Registry], None]) -> None:
         """Lock, re-read, apply `change` to the document, check, save atomically, unlock.
 
         `expect` applies the same change to the plain parsed values: the saved text must
@@ -261,7 +261,7 @@ class Registry:
                 self._take(parts)
             self._signature = _signature(self.path)
 
-    def _check_outcome(self, text: str, new_text: str, expect: Callable[[dict, Registry], None]) -> None:
+    def _check_outcome(self, text: str, new_text: str, expect: Callable[[dict[str, Any], Registry], None]) -> None:
         wanted = tomllib.loads(text)
         expect(wanted, self)
         try:
@@ -309,7 +309,7 @@ class Registry:
                 document.add("friends", tomlkit.table(is_super_table=True))
             document["friends"][friend_id] = entry
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             values.setdefault("friends", {})[friend_id] = {
                 "name": name,
                 "token": token,
@@ -363,7 +363,7 @@ class Registry:
                 table["trainings"] = tomlkit.aot()
                 table["trainings"].append(entry)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             friend = fresh.friend(friend_id)
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
@@ -459,7 +459,7 @@ class Registry:
             else:
                 _set_leaf(settings, key, stored)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             if stored is None:
                 values["settings"].pop(key, None)
             else:
@@ -488,7 +488,7 @@ class Registry:
             for key, value in changes.items():
                 _set_leaf(table, key, value)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             values["friends"][friend_id].update(copy.deepcopy(changes))
 
         self._edit(change, expect)

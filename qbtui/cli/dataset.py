@@ -197,6 +197,7 @@ def prep_command(args: argparse.Namespace) -> int:
             report = edits.prepare(
                 registry.settings, friend, dry_run=args.dry_run, workers=max(1, args.workers), progress=_progress_printer(friend)
             ).prep
+            assert report is not None, "prepare() always reports on the prep"
         except QbtuiError as error:
             if not args.all:
                 raise

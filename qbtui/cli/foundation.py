@@ -172,7 +172,7 @@ def registry_table(registry: Registry) -> str:
 
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("-" * (len(title) + 2) for title in TABLE_HEADER) + "|"]
     for friend in registry.friends.values():
-        rows = [
+        rows: list[tuple[str | int, ...]] = [
             (
                 training.date,
                 training.steps,

@@ -219,9 +219,9 @@ def train_command(args: argparse.Namespace) -> int:
 
 def record_command(args: argparse.Namespace) -> int:
     from qbtui.errors import QbtuiError
+    from qbtui.rundir import RunDir
     from qbtui.runs.manager import find_run
     from qbtui.runs.record import record_run
-    from qbtui.runs.rundir import RunDir
 
     info = find_run(_settings(args), args.target)
     if info.state != "completed":

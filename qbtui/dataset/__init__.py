@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the same names, for type checkers; tests/test_lazy_exports.
         token_first as token_first,
         write_caption as write_caption,
     )
-    from qbtui.dataset.fixes import apply_fix as apply_fix
     from qbtui.dataset.prep import (
         PrepAction as PrepAction,
         PrepReport as PrepReport,

@@ -122,7 +122,7 @@ class _Captions:
                 self.skipped.append(make_problem("caption-not-utf8", f"{path}: {error.message}; left unchanged", path, friend.id))
 
     def rewrite_first_lines(self, edit: Callable[[str], str]) -> CaptionChanges:
-        changed = []
+        changed: list[Path] = []
         for path, text in self.texts.items():
             old_line = _first_line(text)
             new_line = edit(old_line)
@@ -151,7 +151,7 @@ def init_captions(settings: Settings, friend: Friend, only: Path | None = None) 
     photo `only`'s); returns those files."""
     captions = _Captions(settings, friend, only)
     unreadable = {problem.path for problem in captions.skipped}
-    written = []
+    written: list[Path] = []
     for path in _caption_paths(settings, friend, only):
         if path in unreadable or captions.texts.get(path, "").strip():
             continue

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from qbtui.dataset.render import render_prepared_jpeg
 
@@ -35,12 +35,12 @@ def render_or_error(path: Path) -> bytes | str:
         return f"{type(error).__name__}: {error}"
 
 
-def write_frame(stream: BinaryIO, data: bytes) -> None:
+def write_frame(stream: IO[bytes], data: bytes) -> None:
     stream.write(HEADER.pack(len(data)))
     stream.write(data)
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
+def read_frame(stream: IO[bytes]) -> bytes | None:
     """One framed message, or None at end of stream (also when cut short)."""
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:

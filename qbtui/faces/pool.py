@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbtui.faces.analysis import PhotoFaces
+from qbtui.faces.model import PhotoFaces
 
 STOPPED = "the face worker stopped"
 
@@ -75,6 +75,7 @@ def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -
                 path = jobs.get_nowait()
             except queue.Empty:
                 return
+            assert process.stdin is not None and process.stdout is not None  # both are pipes
             try:
                 process.stdin.write((json.dumps(str(path)) + "\n").encode())
                 process.stdin.flush()
@@ -91,7 +92,8 @@ def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -
 
 def _close(process: subprocess.Popen) -> None:
     with contextlib.suppress(OSError):
-        process.stdin.close()
+        if process.stdin is not None:
+            process.stdin.close()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

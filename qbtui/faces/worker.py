@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from qbtui.faces.analysis import PhotoFaces, analyse_photo
-from qbtui.faces.model import FaceModel, FaceModelMissing
+from qbtui.faces.analysis import analyse_photo
+from qbtui.faces.model import FaceModel, FaceModelMissing, PhotoFaces
 
 
 def main() -> int:

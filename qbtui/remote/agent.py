@@ -21,9 +21,9 @@ from typing import Any, BinaryIO
 
 from qbtui import __version__
 from qbtui.errors import QbtuiError
+from qbtui.rundir import RUN_ID_PATTERN, RunDir, write_run_toml
 from qbtui.runs.backends.builtin import builtin_command
 from qbtui.runs.liveness import read_pid_file
-from qbtui.runs.rundir import RUN_ID_PATTERN, RunDir, write_run_toml
 
 TAIL_POLL_S = 0.2
 TAIL_CHUNK = 256 * 1024

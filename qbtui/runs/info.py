@@ -18,9 +18,9 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.registry import Settings
+from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
-from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 
 LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.

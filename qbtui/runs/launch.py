@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+from qbtui.rundir import RunDir, read_run_toml, run_dir_for
 from qbtui.runs.info import BUSY_STATES, runs_under
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.queue import RunQueue
-from qbtui.runs.rundir import RunDir, read_run_toml, run_dir_for
 
 # The process that supervises a run here, or follows it on a host (named, not imported:
 # qbtui.remote sits above this layer).

@@ -22,6 +22,16 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
 from qbtui.registry import Friend, Registry, Settings, friend_root
+from qbtui.rundir import (
+    RUN_ID_PATTERN,
+    RunDir,
+    dataset_fingerprint,
+    is_friend_part,
+    new_run_id,
+    read_run_toml,
+    run_dir_for,
+    write_run_toml,
+)
 from qbtui.runs import launch
 from qbtui.runs.backends import BACKENDS
 from qbtui.runs.backends.builtin import (
@@ -39,16 +49,6 @@ from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
 from qbtui.runs.launch import STOP_GRACE_S
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue, cancel
-from qbtui.runs.rundir import (
-    RUN_ID_PATTERN,
-    RunDir,
-    dataset_fingerprint,
-    is_friend_part,
-    new_run_id,
-    read_run_toml,
-    run_dir_for,
-    write_run_toml,
-)
 
 MAX_LISTED_PROBLEMS = 12
 STOP_WAIT_MARGIN_S = 15.0

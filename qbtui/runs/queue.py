@@ -19,7 +19,7 @@ from pathlib import Path
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
-from qbtui.runs.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
+from qbtui.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
 
 
 class RunQueue:

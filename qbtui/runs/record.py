@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.events import EventFollower
-from qbtui.runs.rundir import RunDir, read_run_toml
+from qbtui.rundir import RunDir, read_run_toml
 
 
 def record_command(run_id: str) -> str:

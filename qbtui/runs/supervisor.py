@@ -28,12 +28,12 @@ from typing import Any
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter
+from qbtui.rundir import RunDir, read_run_toml, tail_lines
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
-from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
 
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0

@@ -25,8 +25,6 @@ from typing import Any, cast
 
 from qbtui.errors import QbtuiError
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
 # Hugging Face repositories whose cached files hold SD1.5's CLIP tokenizer, with its folder in each.
@@ -95,6 +93,9 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
     `device` is a name or a `torch.device`. Raises QbtuiError naming the file and the fix for a
     missing, corrupt or non-SD1.5 model or a missing tokenizer.
     """
+    from qbtui.modelenv import prepare_model_environment
+
+    prepare_model_environment()
     import torch
 
     dtype = dtype or torch.float32

@@ -1,6 +1,6 @@
 """The dashboard's model: registry, dataset statuses and live run snapshots, no widgets.
 
-`Workspace` is what every screen reads through `self.app.workspace`:
+`Workspace` is what every screen reads through `host(self).workspace` (qbtui/tui/host.py):
 
 - `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`.
 - `friends()`, `friend(id)`: friends in registry order; `friend` raises `QbtuiError`.
@@ -410,10 +410,6 @@ class Workspace:
         if self._poller is not None:
             self._poller.join(timeout=2)
             self._poller = None
-
-    def request_poll(self) -> None:
-        """Make the poller re-list run directories now instead of at its next turn."""
-        self._poll_now.set()
 
     def _poll_loop(self) -> None:
         since_listing = self.list_every

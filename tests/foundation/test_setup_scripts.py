@@ -54,7 +54,8 @@ def test_make_demo_sets_up_then_opens_the_demo() -> None:
 
 def test_make_check_runs_lint_format_types_and_contracts_without_setting_up() -> None:
     programs = [next(word for word in command.split() if "=" not in word).rsplit("/", 1)[-1] for command in _dry_run("check")]
-    assert programs == ["ruff", "ruff", "mypy", "lint-imports"]
+    assert programs == ["ruff", "ruff", "mypy", "lint-imports", "python"]
+    assert _dry_run("check")[-1].endswith("scripts/import_cycles.py qbtui")
 
 
 def _ci_with_fake_make(tmp_path: Path, failing: str = "") -> tuple[int, list[str]]:

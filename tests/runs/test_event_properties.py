@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qbtui.cli import main
 from qbtui.events import REQUIRED_FIELDS
-from qbtui.runs.rundir import RunDir, write_run_toml
+from qbtui.rundir import RunDir, write_run_toml
 
 REGISTRY = """\
 [settings]

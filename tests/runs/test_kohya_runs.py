@@ -15,9 +15,9 @@ import pytest
 from qbtui.errors import QbtuiError
 from qbtui.events import read_events
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs import manager
 from qbtui.runs.info import list_runs, read_run
-from qbtui.runs.rundir import RunDir, read_run_toml
 
 FINAL = ("completed", "stopped", "failed", "crashed")
 CHECKPOINT_BYTES = 10 * 4096

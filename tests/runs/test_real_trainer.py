@@ -10,9 +10,9 @@ import pytest
 
 from qbtui.events import read_events
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir
 from qbtui.runs import manager
 from qbtui.runs.backends.builtin import builtin_command
-from qbtui.runs.rundir import RunDir
 
 TINY_PRESET = """
 [presets.tiny]

@@ -14,11 +14,11 @@ import pytest
 from qbtui.errors import QbtuiError
 from qbtui.events import read_events
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, read_run_toml, write_run_toml
 from qbtui.runs import launch, manager
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import list_queue
-from qbtui.runs.rundir import RunDir, read_run_toml, write_run_toml
 
 FINAL = ("completed", "stopped", "failed", "crashed")
 

@@ -9,7 +9,7 @@ import textwrap
 FLOW = textwrap.dedent(
     """
     import asyncio, sys
-    from qbtui.tui.app import QbtuiApp
+    from qbtui.tui import make_app
 
     async def idle(pilot):
         # cancelled or failed workers count as finished (wait_for_complete would raise)
@@ -20,7 +20,7 @@ FLOW = textwrap.dedent(
             await pilot.pause(0.02 if busy else None)
 
     async def flow():
-        app = QbtuiApp(sys.argv[1], watch=False)
+        app = make_app(sys.argv[1], watch=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await idle(pilot)
             for keys in (["d"], ["escape"], ["t"], ["escape"], ["r"], ["escape"], ["f1"], ["escape"], ["p"], ["escape"]):

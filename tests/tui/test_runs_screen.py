@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import DataTable
 
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, write_run_toml
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.queue import enqueue, list_queue
-from qbtui.runs.rundir import RunDir, write_run_toml
 from qbtui.tui.screens.runs import RunsScreen
 from tests.tui.waiting import workers_idle
 
