@@ -385,7 +385,14 @@ class Registry:
                 )
 
     def record_choice(
-        self, friend_id: str, run_id: str, *, chosen_lora: str, chosen_weight: float | None, likeness: float | None, scores: dict
+        self,
+        friend_id: str,
+        run_id: str,
+        *,
+        chosen_lora: str,
+        chosen_weight: float | None,
+        likeness: float | None,
+        scores: dict[str, float],
     ) -> bool:
         """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, likeness, scores).
 
@@ -424,7 +431,7 @@ class Registry:
                 else:
                     _set_leaf(row, key, kept)
 
-        def expect(plain: dict, fresh: Registry) -> None:
+        def expect(plain: dict[str, Any], fresh: Registry) -> None:
             rows = plain["friends"][friend_id].get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
             if row is None:
