@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,16 @@ def read_run(run_dir: Path | RunDir, *, queued_ids: set[str] | None = None) -> R
         if tracker is None:
             tracker = _trackers[run.path] = _RunTracker(run)
         return tracker.read(run.run_id in queued_ids)
+
+
+def latest_run(runs: Iterable[RunInfo], friend_id: str) -> RunInfo | None:
+    """The friend's live run if there is one, else its newest (`runs` newest first, as `list_runs` gives them).
+
+    The one rule for "a friend's latest run": the dashboard, `qbtui status` and the
+    commands that take a friend instead of a run id all ask here.
+    """
+    theirs = [info for info in runs if info.friend_id == friend_id]
+    return next((info for info in theirs if info.live), theirs[0] if theirs else None)
 
 
 def list_runs(settings: Settings) -> list[RunInfo]:

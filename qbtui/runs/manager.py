@@ -45,7 +45,7 @@ from qbtui.runs.backends.kohya import (
     kohya_flags,
     kohya_resume_args,
 )
-from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
+from qbtui.runs.info import BUSY_STATES, RunInfo, latest_run, read_run, runs_under
 from qbtui.runs.launch import STOP_GRACE_S
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue, cancel
@@ -291,13 +291,12 @@ def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
             f"{run_or_friend!r} is neither a run id nor a friend id",
             fix="run ids look like 20261125-034512-peter-a1b2 (one name, no '/'); `qbtui runs` lists them",
         )
-    runs = [info for info in runs_under(settings.logs_dir) if info.friend_id == run_or_friend]
-    if not runs:
+    latest = latest_run(runs_under(settings.logs_dir), run_or_friend)
+    if latest is None:
         raise QbtuiError(
             f"no runs for {run_or_friend!r}", path=settings.logs_dir, fix="give a friend id or a run id from `qbtui runs`"
         )
-    live = [info for info in runs if info.live]
-    return (live or runs)[0]
+    return latest
 
 
 def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeout: float | None = None) -> RunInfo:

@@ -2,8 +2,8 @@
 
 Each file describes one `textual.theme.Theme`. Folders searched, first name wins:
 the `themes/` folder next to the registry file (where users add theirs), the user
-config dir's `themes/` (`$QBTUI_CONFIG_DIR/themes`), the repository's `themes/`, then
-the copies bundled in the package (for installs without the repository). A bad file never
+config dir's `themes/` (`$QBTUI_CONFIG_DIR/themes`), then the themes shipped in the
+package (`qbtui/tui/themes_builtin/`, their only copy). A bad file never
 crashes the app: it is skipped and reported in one message naming the file and the fix.
 """
 
@@ -51,7 +51,7 @@ def theme_dirs(registry_path: Path | None, user_dir: Path | None = None) -> list
     if registry_path is not None:
         folders.append(Path(registry_path).resolve().parent / "themes")
     folders.append(user_dir if user_dir is not None else locations.user_themes_dir())
-    folders.extend([locations.REPO_THEMES_DIR, BUNDLED_THEMES_DIR])
+    folders.append(BUNDLED_THEMES_DIR)
     unique: list[Path] = []
     for folder in folders:
         if folder not in unique:

@@ -254,10 +254,10 @@ class Workspace:
         return [info for info in self._runs.values() if info.friend_id == friend_id]
 
     def latest_run(self, friend_id: str) -> RunInfo | None:
-        """The friend's live run if there is one, else its newest run."""
-        runs = self.runs_for(friend_id)
-        live = [info for info in runs if info.live]
-        return next(iter(live or runs), None)
+        """The friend's live run if there is one, else its newest run (`qbtui.runs.info.latest_run`)."""
+        from qbtui.runs.info import latest_run
+
+        return latest_run(self._runs.values(), friend_id)
 
     def trace(self, run_id: str) -> RunTrace:
         """A copy of what the run reported so far (empty for a run not followed yet)."""
