@@ -1,8 +1,8 @@
-# The two commands of the README: `make demo` and `make test`.
+# The commands of the README: `make demo`, `make test` and, while developing, `make check`.
 VENV := .venv
 DEMO_DIR := .demo
 
-.PHONY: demo test setup setup-dev
+.PHONY: demo test check setup setup-dev
 
 ## set up .venv, build the demo workspace if absent, open the dashboard on it
 demo: setup
@@ -11,6 +11,14 @@ demo: setup
 ## set up .venv with the test tools and run the whole suite
 test: setup-dev
 	$(VENV)/bin/python -m pytest -q
+
+## lint, format, types, import contracts, no import cycles (the dev extra's tools; PYTHONPATH: this checkout)
+check:
+	$(VENV)/bin/ruff check qbtui tests benchmarks scripts
+	$(VENV)/bin/ruff format --check qbtui tests benchmarks scripts
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/mypy
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python scripts/import_cycles.py qbtui
 
 setup:
 	scripts/setup

@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from qbtui.events import EventFollower, EventWriter, read_events
 from qbtui.registry import Registry
-from qbtui.runs.events import EventFollower, EventWriter, read_events
+from qbtui.rundir import new_run_id
 from qbtui.runs.info import list_runs, read_run
+from qbtui.runs.launch import launch_supervisor
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
-from qbtui.runs.manager import RunPlan, create_run, launch_supervisor
-from qbtui.runs.rundir import new_run_id
+from qbtui.runs.manager import RunPlan, create_run
 
 REGISTRY = """\
 [settings]
@@ -110,7 +111,7 @@ def cpu_seconds(pid: int) -> float:
     if Path(f"/proc/{pid}/stat").exists():
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    text = subprocess.run(["ps", "-o", "time=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    text = subprocess.run(["ps", "-o", "time=", "-p", str(pid)], capture_output=True, text=True, check=True).stdout.strip()
     total = 0.0
     for part in text.replace("-", ":").split(":"):
         total = total * 60 + float(part)

@@ -76,8 +76,8 @@ def build_originals(folder: Path, count: int, distinct: int = 6) -> None:
 
 def upright(path: Path) -> bool:
     """Red band above blue band along the vertical centre line, as the photo was taken."""
-    with Image.open(path) as result:
-        result = result.convert("RGB")
+    with Image.open(path) as opened:
+        result = opened.convert("RGB")
         column = [result.getpixel((result.width // 2, y)) for y in range(result.height)]
     photo_rows = [pixel for pixel in column if not all(channel > 235 for channel in pixel)]
     if len(photo_rows) < 20:
@@ -142,7 +142,7 @@ def main() -> None:
         qbtui_seconds, qbtui_folder = run_qbtui(root / "qbtui", originals, args.workers)
         guide_ok = sum(upright(path) for path in guide_folder.glob("*.jpg"))
         qbtui_ok = sum(upright(path) for path in qbtui_folder.glob("*.jpg"))
-        version = subprocess.run([mogrify, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+        version = subprocess.run([mogrify, "-version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
     print(f"prep {args.photos} photos ({size_mb:.0f} MB), same files, same run:")
     print(f"  guide (2x mogrify; {version}): {guide_seconds:6.2f} s   upright {guide_ok}/{args.photos}")
     print(f"  qbtui prep (workers={args.workers}):        {qbtui_seconds:6.2f} s   upright {qbtui_ok}/{args.photos}")

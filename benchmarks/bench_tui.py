@@ -4,9 +4,10 @@
 
 Builds a workspace of FRIENDS x IMAGES 512x512 JPEGs (captioned) in a temp folder, then:
 
-1. First frame: a fresh `python` subprocess imports qbtui, builds `QbtuiApp` and runs it
-   headless; on the app's `on_ready` (the dashboard is mounted, its table filled from the
-   registry) it waits for one more refresh with `call_after_refresh` (the compositor has
+1. First frame: a fresh `python` subprocess imports qbtui, builds the app with the
+   production factory `qbtui.tui.make_app` and runs it headless; once the app is ready (the
+   dashboard is mounted, its table filled from the registry: Textual starts the auto-pilot
+   then) it waits for one more refresh with `call_after_refresh` (the compositor has
    painted the first full frame), prints `time.time()` and exits. The figure is that time
    minus the parent's `time.time()` just before `Popen`, so it includes interpreter start
    and every import. Dataset scans run in a worker after the frame and are not waited for.
@@ -36,20 +37,19 @@ import time
 from pathlib import Path
 
 FIRST_FRAME_CHILD = """
-import os, resource, sys, time
-from qbtui.tui.app import QbtuiApp
+import asyncio, os, resource, sys, time
+from qbtui.tui import make_app
 
-class FirstFrame(QbtuiApp):
-    def on_ready(self):
-        self.call_after_refresh(self.report)
+async def report(pilot):
+    painted = asyncio.get_running_loop().create_future()
+    pilot.app.call_after_refresh(painted.set_result, None)
+    await painted
+    rss = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    os.write(1, f"{time.time():.6f} {int(rss) / 1024:.1f} {usage.ru_utime + usage.ru_stime:.3f}\\n".encode())
+    pilot.app.exit()
 
-    def report(self):
-        rss = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS"))
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        os.write(1, f"{time.time():.6f} {int(rss) / 1024:.1f} {usage.ru_utime + usage.ru_stime:.3f}\\n".encode())
-        self.exit()
-
-FirstFrame(sys.argv[1], watch=False).run(headless=True)
+make_app(sys.argv[1], watch=False).run(headless=True, auto_pilot=report)
 """
 
 REGISTRY_HEAD = """\
@@ -91,7 +91,9 @@ def first_frame(registry: Path, repeats: int) -> tuple[list[float], list[float],
     times, memory, cpu = [], [], []
     for _ in range(repeats):
         started = time.time()
-        result = subprocess.run([sys.executable, "-c", FIRST_FRAME_CHILD, str(registry)], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", FIRST_FRAME_CHILD, str(registry)], capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             raise SystemExit(f"first-frame child failed:\n{result.stderr[-3000:]}")
         painted, rss, cpu_seconds = result.stdout.split()[-3:]
@@ -103,7 +105,7 @@ def first_frame(registry: Path, repeats: int) -> tuple[list[float], list[float],
 
 def stream_events(run_dir: Path, per_second: int, stop: threading.Event) -> None:
     """A stand-in backend: step events at `per_second`, written in small bursts."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
 
     step = 0
     with EventWriter(run_dir / "events.jsonl") as events, (run_dir / "output.log").open("a") as log:
@@ -128,9 +130,9 @@ def stream_events(run_dir: Path, per_second: int, stop: threading.Event) -> None
 
 def live_run(registry: Path) -> Path:
     """A run directory whose supervisor is this process (so it counts as running)."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
+    from qbtui.rundir import RunDir, new_run_id, write_run_toml
     from qbtui.runs.liveness import ProcessRecord, write_pid_file
-    from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 
     run_id = new_run_id("friend00")
     run = RunDir(registry.parent / "logs" / "friend00" / run_id)
@@ -152,13 +154,13 @@ async def key_latency(registry: Path, presses: int) -> dict[str, list[float]]:
     from textual import events
     from textual.widgets import DataTable
 
-    from qbtui.tui.app import QbtuiApp
+    from qbtui.tui import make_app
 
     run_dir = live_run(registry)
     run_id = run_dir.name
     stop = threading.Event()
     writer = threading.Thread(target=stream_events, args=(run_dir, 200, stop), daemon=True)
-    app = QbtuiApp(registry, watch=False)
+    app = make_app(registry, watch=False)
     samples: dict[str, list[float]] = {"dashboard": [], "training": []}
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
@@ -176,7 +178,7 @@ async def key_latency(registry: Path, presses: int) -> dict[str, list[float]]:
                 app._driver.send_message(key)
                 while state() == before:
                     await asyncio.sleep(0.001)
-                app.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+                app.call_after_refresh(lambda painted=painted: painted.done() or painted.set_result(None))
                 await painted
                 samples[name].append((time.perf_counter() - started) * 1000)
                 await pilot.pause(0.02)

@@ -58,15 +58,18 @@ def main() -> int:
         for friends, trainings_each in SIZES:
             path = sized_registry(folder, friends, trainings_each)
             label = f"{friends} friends x {trainings_each} trainings ({path.stat().st_size / 1024:.0f} KiB)"
-            median, worst = timed_ms(lambda: Registry.load(path), 20)
+            median, worst = timed_ms(lambda path=path: Registry.load(path), 20)
             print(f"registry load, {label}: median {median:.1f} ms, worst {worst:.1f} ms")
             registry = Registry.load(path)
             names = iter(f"Extra{index}" for index in range(1000))
-            median, worst = timed_ms(lambda: registry.add_friend(next(names)), 10)
+            median, worst = timed_ms(lambda registry=registry, names=names: registry.add_friend(next(names)), 10)
             print(f"add_friend (lock, re-read, validate, atomic save), {label}: median {median:.1f} ms, worst {worst:.1f} ms")
             runs = iter(range(1000))
             median, worst = timed_ms(
-                lambda: registry.record_training("f0", Training("2026-02-01", 60, 24, run_id=f"x{next(runs)}")), 10
+                lambda registry=registry, runs=runs: registry.record_training(
+                    "f0", Training("2026-02-01", 60, 24, run_id=f"x{next(runs)}")
+                ),
+                10,
             )
             print(f"record_training, {label}: median {median:.1f} ms, worst {worst:.1f} ms")
         scene = "F1 and F50 read to F99's cat under a tree while Peter paints"

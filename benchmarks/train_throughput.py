@@ -95,7 +95,7 @@ def build_dataset(parent: Path, size: int) -> Path:
 
 def run_qbtui(preset: str, model: Path, data: Path, work: Path, steps: int, size: int) -> float:
     """steps/s of the qbtui trainer, timed from its own step events after the warm-up."""
-    from qbtui.runs.events import read_events
+    from qbtui.events import read_events
     from qbtui.trainer.config import TrainConfig
     from qbtui.trainer.loop import train
 
@@ -262,7 +262,7 @@ M1 Max, {GUIDE_STEPS} steps in under {TARGET_MINUTES} min -- an ESTIMATE from ra
 
 def event_cost_us(samples: int = 2000) -> float:
     """Microseconds to append one step event (JSON encode + write) to an events file."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
 
     with tempfile.TemporaryDirectory() as temp, EventWriter(Path(temp) / "events.jsonl") as events:
         started = time.perf_counter()

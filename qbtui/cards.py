@@ -27,9 +27,9 @@ from typing import Any
 from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
 from qbtui.choice import chosen_sample, chosen_weight, likeness_score
 from qbtui.errors import QbtuiError
+from qbtui.events import EventFollower, read_events
 from qbtui.registry import Friend, Registry, Settings, Training
-from qbtui.runs.events import EventFollower, read_events
-from qbtui.runs.rundir import RunDir, read_run_toml
+from qbtui.rundir import RunDir, read_run_toml
 
 SD_VERSION = "SD1"
 OWNED_KEYS = ("activation text", "preferred weight", "sd version", "description", "notes")
@@ -286,7 +286,7 @@ def write_cards(
 class RunCards:
     """Cards for one run's LoRA files, written by its supervisor; failures become warnings, never a failed run."""
 
-    def __init__(self, run: RunDir, warn: Callable[[str], None]):
+    def __init__(self, run: RunDir, warn: Callable[[str], object]):
         self.run = run
         self.warn = warn
         self.follower = EventFollower(run.events)

@@ -212,7 +212,7 @@ def build_tiny_model(target: Path) -> None:
     """Run `python -m qbtui.trainer.tiny TARGET` (torch loads in that process only)."""
     command = [sys.executable, "-m", "qbtui.trainer.tiny", str(target)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=MODEL_TIMEOUT_S)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=MODEL_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise QbtuiError(
             f"building the tiny model took over {MODEL_TIMEOUT_S} s",

@@ -19,7 +19,6 @@ DEMO_DIR = Path(".demo")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STARTER_REGISTRY = PACKAGE_DIR / "starter_registry.toml"
-REPO_THEMES_DIR = PACKAGE_DIR.parent / "themes"
 
 
 def config_dir() -> Path:

@@ -14,6 +14,7 @@ from qbtui.cards import card_of, preview_of
 from qbtui.dataset import FriendStatus, ScanCache, scan_friend
 from qbtui.registry import Friend, Registry, Training
 from qbtui.runs import RunInfo, list_runs
+from qbtui.runs.info import latest_run
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,13 @@ class FriendOverview:
 
 def friend_overviews(registry: Registry, scan_cache: ScanCache | None = None) -> list[FriendOverview]:
     """One overview per friend, in registry order."""
-    latest: dict[str, RunInfo] = {}
-    for run in list_runs(registry.settings):
-        latest.setdefault(run.friend_id, run)
+    runs = list_runs(registry.settings)
     return [
         FriendOverview(
             friend=friend,
             status=scan_friend(registry.settings, friend, scan_cache),
             last_training=friend.last_training,
-            latest_run=latest.get(friend.id),
+            latest_run=latest_run(runs, friend.id),
             card=card_of(registry.settings, friend.last_training),
             preview=preview_of(registry.settings, friend.last_training),
         )

@@ -217,7 +217,8 @@ class Registry:
     def _locked(self, target: Path) -> Iterator[None]:
         lock_path = target.with_name(target.name + ".lock")
         try:
-            lock = open(lock_path, "a")
+            # Opened outside the `with` only to turn its OSError into a RegistryError; the `with lock` below closes it.
+            lock = open(lock_path, "a")  # noqa: SIM115
         except OSError as error:
             raise RegistryError(
                 f"cannot create the lock file {lock_path.name}: {error.strerror}",
@@ -231,7 +232,7 @@ class Registry:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _edit(self, change: Callable[[TOMLDocument, Registry], None], expect: Callable[[dict, Registry], None]) -> None:
+    def _edit(self, change: Callable[[TOMLDocument, Registry], None], expect: Callable[[dict[str, Any], Registry], None]) -> None:
         """Lock, re-read, apply `change` to the document, check, save atomically, unlock.
 
         `expect` applies the same change to the plain parsed values: the saved text must
@@ -260,7 +261,7 @@ class Registry:
                 self._take(parts)
             self._signature = _signature(self.path)
 
-    def _check_outcome(self, text: str, new_text: str, expect: Callable[[dict, Registry], None]) -> None:
+    def _check_outcome(self, text: str, new_text: str, expect: Callable[[dict[str, Any], Registry], None]) -> None:
         wanted = tomllib.loads(text)
         expect(wanted, self)
         try:
@@ -308,7 +309,7 @@ class Registry:
                 document.add("friends", tomlkit.table(is_super_table=True))
             document["friends"][friend_id] = entry
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             values.setdefault("friends", {})[friend_id] = {
                 "name": name,
                 "token": token,
@@ -362,7 +363,7 @@ class Registry:
                 table["trainings"] = tomlkit.aot()
                 table["trainings"].append(entry)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             friend = fresh.friend(friend_id)
             if training.run_id and any(done.run_id == training.run_id for done in friend.trainings):
                 return
@@ -384,7 +385,14 @@ class Registry:
                 )
 
     def record_choice(
-        self, friend_id: str, run_id: str, *, chosen_lora: str, chosen_weight: float | None, likeness: float | None, scores: dict
+        self,
+        friend_id: str,
+        run_id: str,
+        *,
+        chosen_lora: str,
+        chosen_weight: float | None,
+        likeness: float | None,
+        scores: dict[str, float],
     ) -> bool:
         """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, likeness, scores).
 
@@ -415,7 +423,7 @@ class Registry:
                 else:
                     _set_leaf(row, key, value)
 
-        def expect(plain: dict, fresh: Registry) -> None:
+        def expect(plain: dict[str, Any], fresh: Registry) -> None:
             rows = plain["friends"][friend_id].get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
             for key, value in updates.items() if row is not None else ():
@@ -447,7 +455,7 @@ class Registry:
             else:
                 _set_leaf(settings, key, stored)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             if stored is None:
                 values["settings"].pop(key, None)
             else:
@@ -476,7 +484,7 @@ class Registry:
             for key, value in changes.items():
                 _set_leaf(table, key, value)
 
-        def expect(values: dict, fresh: Registry) -> None:
+        def expect(values: dict[str, Any], fresh: Registry) -> None:
             values["friends"][friend_id].update(copy.deepcopy(changes))
 
         self._edit(change, expect)

@@ -90,7 +90,7 @@ def move_tail_comments(source: Table, destination: Table) -> None:
         start -= 1
     while start < len(body) and isinstance(body[start][1], Whitespace):
         start += 1
-    tail = [item for _, item in body[start:] if isinstance(item, (Comment, Whitespace))]
+    tail = [item for _, item in body[start:] if isinstance(item, (Comment, Whitespace))]  # all are, by the loops above
     del body[start:]
     for item in tail:
         destination.add(copy.copy(item))

@@ -129,10 +129,7 @@ class _Validator:
         return RegistryError(f"{dotted}: {message}" if dotted else message, path=self.path, line=self.line_of(key_path), fix=fix)
 
     def check_type(self, key_path: tuple[Any, ...], value: Any, allowed: tuple[type, ...]) -> None:
-        if isinstance(value, bool) and bool not in allowed:
-            ok = False
-        else:
-            ok = isinstance(value, allowed)
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
         if not ok:
             kinds = (float,) if float in allowed and int in allowed else allowed
             wanted = " or ".join(TYPE_NAMES[kind] for kind in kinds)
@@ -294,8 +291,8 @@ class _Validator:
             entry_path = (*key_path, index)
             if not isinstance(entry, dict):
                 raise self.fail(entry_path, "must be a table", f"write each training as [[{'.'.join(map(str, key_path))}]]")
-            entry = {key: value.isoformat() if isinstance(value, date) else value for key, value in entry.items()}
-            for key, value in entry.items():
+            fields = {key: value.isoformat() if isinstance(value, date) else value for key, value in entry.items()}
+            for key, value in fields.items():
                 self.check_known((*entry_path, key), key, TRAINING_TYPES)
                 self.check_type((*entry_path, key), value, TRAINING_TYPES[key])
             self.check_scores(entry_path, entry.get("scores", {}))
@@ -303,11 +300,11 @@ class _Validator:
                 if key in entry:
                     entry[key] = float(entry[key])
             for key in ("date", "steps", "images"):
-                if key not in entry:
+                if key not in fields:
                     raise self.fail(
                         entry_path, f"missing key {key!r}", f"add `{key} = {_example(TRAINING_TYPES[key][0])}` to this training"
                     )
-            result.append(Training(**entry))
+            result.append(Training(**fields))  # type: ignore[arg-type]  # each value's type was checked above
         return tuple(result)
 
     def check_scores(self, entry_path: tuple[Any, ...], scores: dict[str, Any]) -> None:
@@ -320,8 +317,9 @@ class _Validator:
         for binding_id, keys in keymap.items():
             if isinstance(keys, dict):
                 key_path: tuple[Any, ...] = ("keymap", binding_id)
-                while isinstance(keys, dict) and keys:
-                    name, keys = next(iter(keys.items()))
+                nested: Any = keys
+                while isinstance(nested, dict) and nested:
+                    name, nested = next(iter(nested.items()))
                     key_path = (*key_path, name)
                 dotted = ".".join(key_path[1:])
                 raise self.fail(key_path, "a binding id with dots must be quoted", f'write "{dotted}" = "keys" under [keymap]')

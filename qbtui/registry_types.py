@@ -37,8 +37,8 @@ class Settings:
     lora_weight: float = 0.8
     backend: str = "builtin"
     preset: str = "standard"
-    kohya_scripts: Path = Path("~/sd-scripts").expanduser()
-    kohya_accelerate: Path = Path("~/sd-train-venv/bin/accelerate").expanduser()
+    kohya_scripts: Path = field(default_factory=lambda: Path("~/sd-scripts").expanduser())
+    kohya_accelerate: Path = field(default_factory=lambda: Path("~/sd-train-venv/bin/accelerate").expanduser())
     kohya_sdpa: bool = True
     theme: str = "paper-and-ink"
     image_protocol: str = "auto"

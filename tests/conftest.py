@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from qbtui.modelenv import prepare_model_environment
 from tests.face_photos import fetch_face_photos
 from tests.terminal.tmux import QbtuiTerminal, qbtui_argv
+
+# The suite runs offline like the product: tests that load models in-process get the same environment.
+prepare_model_environment()
 
 MINIMAL_REGISTRY = """\
 [settings]

@@ -23,7 +23,9 @@ print(json.dumps(sorted(sys.modules)))
 
 def loaded_after_importing(*names: str) -> set[str]:
     """Top-level packages in sys.modules of a fresh interpreter after importing `names` (packages: all submodules)."""
-    result = subprocess.run([sys.executable, "-c", PROBE, ",".join(names)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, ",".join(names)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     return {module.split(".")[0] for module in json.loads(result.stdout)}
 

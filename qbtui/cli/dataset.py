@@ -8,9 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry
+
+if TYPE_CHECKING:
+    from qbtui.dataset.problems import Problem
 
 CHECK_EPILOG = """\
 examples:
@@ -202,6 +207,7 @@ def prep_command(args: argparse.Namespace) -> int:
                 progress=_progress_printer(friend),
                 mode=args.mode,
             ).prep
+            assert report is not None, "prepare() always reports on the prep"
         except QbtuiError as error:
             if not args.all:
                 raise
@@ -251,7 +257,7 @@ def captions_command(args: argparse.Namespace) -> int:
         ("added to", args.add and (lambda: edits.add_tag(settings, friend, args.add))),
     ]
     chosen = [(label, step) for label, step in steps if step]
-    skipped = {}
+    skipped: dict[Path | None, Problem] = {}
     for label, step in chosen:
         edit = step()
         print(f"{label} {len(edit.changed)} captions")

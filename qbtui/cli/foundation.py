@@ -126,7 +126,8 @@ def status_lines(registry: Registry) -> list[str]:
     lines = [f"registry: {registry.path}"]
     for row in rows:
         cells = [
-            cell.rjust(width) if column in numeric else cell.ljust(width) for column, (cell, width) in enumerate(zip(row, widths))
+            cell.rjust(width) if column in numeric else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     return lines
@@ -178,7 +179,7 @@ def registry_table(registry: Registry) -> str:
 
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("-" * (len(title) + 2) for title in TABLE_HEADER) + "|"]
     for friend in registry.friends.values():
-        rows = [
+        rows: list[tuple[str | int, ...]] = [
             (
                 training.date,
                 training.steps,

@@ -48,9 +48,9 @@ def eval_command(args: argparse.Namespace) -> int:
     if args.show:
         return _show(find_run(registry.settings, args.target).path, as_json=args.json)
     from qbtui.cli.runs import follow_events
+    from qbtui.rundir import RunDir
     from qbtui.runs.evaluation import evaluated_run, start_evaluation
     from qbtui.runs.info import read_run
-    from qbtui.runs.rundir import RunDir
 
     info = start_evaluation(registry, args.target, weights=args.weights, seeds=args.seeds)
     target = evaluated_run(RunDir(info.path))

@@ -144,7 +144,7 @@ def runs_table(infos: list) -> str:
 
 def follow_events(run_path: Path, *, follow: bool) -> str:
     """Print a run's events (then new ones while it is live when `follow`); its final state."""
-    from qbtui.runs.events import EventFollower
+    from qbtui.events import EventFollower
     from qbtui.runs.info import read_run
 
     follower = EventFollower(Path(run_path) / "events.jsonl")
@@ -167,7 +167,7 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
 def follow_raw(run_path: Path, *, follow: bool) -> str:
     """Copy output.log to stdout (and its new bytes while the run is live when `follow`)."""
     from qbtui.runs.info import read_run
-    from qbtui.runs.tail import GrowingFile
+    from qbtui.tail import GrowingFile
 
     log = GrowingFile(Path(run_path) / "output.log")
     while True:
@@ -219,9 +219,9 @@ def train_command(args: argparse.Namespace) -> int:
 
 def record_command(args: argparse.Namespace) -> int:
     from qbtui.errors import QbtuiError
+    from qbtui.rundir import RunDir
     from qbtui.runs.manager import find_run
     from qbtui.runs.record import record_run
-    from qbtui.runs.rundir import RunDir
 
     info = find_run(_settings(args), args.target)
     if info.state != "completed":

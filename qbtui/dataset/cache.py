@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 FileKey = tuple[int, int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,7 +22,7 @@ class FolderMemory:
     """What the cache remembers about one training folder."""
 
     files: dict[str, tuple[FileKey, dict[str, Any]]] = field(default_factory=dict)
-    status_key: tuple | None = None
+    status_key: tuple[object, ...] | None = None
     status: Any = None
 
 
@@ -43,17 +44,25 @@ class FileFacts:
         self._old = memory.files if memory is not None else {}
         self.current: dict[str, tuple[FileKey, dict[str, Any]]] = {}
 
-    def get(self, name: str, key: FileKey, fact: str, compute: Callable[[], Any]) -> Any:
+    def get(self, name: str, key: FileKey, fact: str, compute: Callable[[], T]) -> T:
         """The named fact of file `name` at version `key`, computed once per version."""
+        facts = self._facts(name, key)
+        if fact not in facts:
+            facts[fact] = compute()
+        value: T = facts[fact]
+        return value
+
+    def put(self, name: str, key: FileKey, fact: str, value: object) -> None:
+        """Remember a fact computed elsewhere (a parallel batch)."""
+        self._facts(name, key).setdefault(fact, value)
+
+    def _facts(self, name: str, key: FileKey) -> dict[str, Any]:
         entry = self.current.get(name)
         if entry is None:
             old = self._old.get(name)
             entry = old if old is not None and old[0] == key else (key, {})
             self.current[name] = entry
-        facts = entry[1]
-        if fact not in facts:
-            facts[fact] = compute()
-        return facts[fact]
+        return entry[1]
 
     def has(self, name: str, key: FileKey, fact: str) -> bool:
         entry = self.current.get(name) or self._old.get(name)

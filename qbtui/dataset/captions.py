@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
@@ -95,11 +96,11 @@ def put_token_first(line: str, friend: Friend) -> str:
     return join_tags([first, *kept])
 
 
-class CaptionChanges(list):
+class CaptionChanges(list[Path]):
     """The caption files an edit changed (a plain list of Paths), plus `.skipped`:
     a caption-not-utf8 Problem for each caption left alone."""
 
-    def __init__(self, changed: list[Path] = (), skipped: list[Problem] = ()) -> None:
+    def __init__(self, changed: Iterable[Path] = (), skipped: Iterable[Problem] = ()) -> None:
         super().__init__(changed)
         self.skipped: tuple[Problem, ...] = tuple(skipped)
 
@@ -120,8 +121,8 @@ class _Captions:
             except QbtuiError as error:
                 self.skipped.append(make_problem("caption-not-utf8", f"{path}: {error.message}; left unchanged", path, friend.id))
 
-    def rewrite_first_lines(self, edit) -> CaptionChanges:
-        changed = []
+    def rewrite_first_lines(self, edit: Callable[[str], str]) -> CaptionChanges:
+        changed: list[Path] = []
         for path, text in self.texts.items():
             old_line = _first_line(text)
             new_line = edit(old_line)
@@ -150,7 +151,7 @@ def init_captions(settings: Settings, friend: Friend, only: Path | None = None) 
     photo `only`'s); returns those files."""
     captions = _Captions(settings, friend, only)
     unreadable = {problem.path for problem in captions.skipped}
-    written = []
+    written: list[Path] = []
     for path in _caption_paths(settings, friend, only):
         if path in unreadable or captions.texts.get(path, "").strip():
             continue

@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import TARGET_SIZE, FriendStatus, ImageStatus
 from qbtui.faces.framing import face_in_frame, face_square, letterbox_frame
 from qbtui.faces.measure import FRONT, POSES, PROFILE, THREE_QUARTER
 from qbtui.faces.model import SAME_PERSON_DISTANCE, Face, face_distance
+
+if TYPE_CHECKING:
+    from qbtui.faces.analysis import FaceCache
+    from qbtui.faces.model import PhotoFaces
 
 FACE_MODE = "face"
 LETTERBOX_MODE = "letterbox"
@@ -61,7 +66,7 @@ class FaceSummary:
 
 
 def scan_faces(
-    status: FriendStatus, *, prep_mode: str = FACE_MODE, workers: int = 2, cache=None, compute: bool = True
+    status: FriendStatus, *, prep_mode: str = FACE_MODE, workers: int = 2, cache: FaceCache | None = None, compute: bool = True
 ) -> FriendStatus:
     """The scan with face checks; unchanged (and the reason noted once) where dlib is missing."""
     from qbtui.faces.analysis import analyse_folder
@@ -117,7 +122,7 @@ def crop_frame(image: ImageStatus, prep_mode: str) -> tuple[int, int, int, int] 
     return face_square(image.face.box, image.faces.size)
 
 
-def check_faces(status: FriendStatus, analyses: dict, prep_mode: str = FACE_MODE) -> FriendStatus:
+def check_faces(status: FriendStatus, analyses: dict[str, PhotoFaces], prep_mode: str = FACE_MODE) -> FriendStatus:
     """The scan with each analysed photo's face problems and, once every photo is analysed,
     the friend's: who the friend is (the majority), pose advice."""
     complete = all(image.path.name in analyses for image in status.images if not _unreadable(image))
@@ -145,7 +150,7 @@ def check_faces(status: FriendStatus, analyses: dict, prep_mode: str = FACE_MODE
     return replace(status, images=tuple(images), problems=problems, faces=summary)
 
 
-def _photo_problems(image: ImageStatus, centroid, prep_mode: str, fid: str) -> list[Problem]:
+def _photo_problems(image: ImageStatus, centroid: tuple[float, ...] | None, prep_mode: str, fid: str) -> list[Problem]:
     path = image.path
     face = image.face
     if face is None:

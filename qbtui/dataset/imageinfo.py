@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif"})
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
@@ -20,17 +24,13 @@ EXIF_ORIENTATION_TAG = 0x0112
 TAIL_BYTES = 1024
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
-_heif_registered = False
 
-
+@cache
 def ensure_heif_opener() -> None:
     """Teach Pillow to open HEIC/HEIF, once, on first need (pillow-heif is slow to import)."""
-    global _heif_registered
-    if not _heif_registered:
-        from pillow_heif import register_heif_opener
+    from pillow_heif import register_heif_opener
 
-        register_heif_opener()
-        _heif_registered = True
+    register_heif_opener()
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,6 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
     return info
 
 
-def _orientation(image) -> int:
+def _orientation(image: Image.Image) -> int:
     orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
     return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1

@@ -26,7 +26,7 @@ class Fingerprint:
 
     def close_to(self, other: Fingerprint) -> bool:
         """True when the two photos look like the same shot."""
-        if max(abs(a - b) for a, b in zip(self.mean_rgb, other.mean_rgb)) > MAX_COLOUR_DELTA:
+        if max(abs(a - b) for a, b in zip(self.mean_rgb, other.mean_rgb, strict=True)) > MAX_COLOUR_DELTA:
             return False
         return (self.bits ^ other.bits).bit_count() <= MAX_HAMMING
 
@@ -38,13 +38,13 @@ def fingerprint(path: Path) -> Fingerprint | None:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with Image.open(path) as image:
-            image.draft("RGB", (GRID * 8, GRID * 8))
-            image = ImageOps.exif_transpose(image)
-            small = image.convert("RGB").resize((GRID, GRID), Image.Resampling.BOX)
+        with Image.open(path) as opened:
+            opened.draft("RGB", (GRID * 8, GRID * 8))
+            small = ImageOps.exif_transpose(opened).convert("RGB").resize((GRID, GRID), Image.Resampling.BOX)
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):
         return None
     mean = small.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    assert isinstance(mean, tuple), "an RGB image's pixel is a tuple"
     grey = small.convert("L").tobytes()
     bits = 0
     for row in range(GRID):

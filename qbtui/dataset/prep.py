@@ -38,7 +38,7 @@ PREP_CODES = frozenset({"not-512", "not-jpeg", "bad-mode", "transparency", "exif
 SKIP_CODES = frozenset({"unreadable", "zero-bytes", "decompression-bomb"})
 JOURNAL_KEYS = frozenset({"source", "temp", "target", "kept", "caption_from", "caption_to"})
 
-Progress = Callable[[int, int, Path], None]
+Progress = Callable[[int, int, Path], object]
 
 
 @dataclass(frozen=True)

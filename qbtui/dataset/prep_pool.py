@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from qbtui.dataset.prep_worker import FAILED, OK, encode_request, read_frame, write_frame
 
@@ -38,19 +39,22 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=self.errors,
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.to_worker: IO[bytes] = self.process.stdin
+        self.from_worker: IO[bytes] = self.process.stdout
         self.task: int | None = None
 
     def send(self, index: int, job: tuple[Path, Frame]) -> None:
         self.task = index
         try:
-            write_frame(self.process.stdin, encode_request(*job))
-            self.process.stdin.flush()
+            write_frame(self.to_worker, encode_request(*job))
+            self.to_worker.flush()
         except (BrokenPipeError, OSError):
             raise WorkerDied(self.why()) from None
 
     def receive(self) -> bytes | str:
-        status = self.process.stdout.read(1)
-        payload = read_frame(self.process.stdout) if status in (OK, FAILED) else None
+        status = self.from_worker.read(1)
+        payload = read_frame(self.from_worker) if status in (OK, FAILED) else None
         if payload is None:
             raise WorkerDied(self.why())
         self.task = None
@@ -65,7 +69,7 @@ class _Worker:
         return f"exit code {code}{said}" if code is not None else f"it stopped answering{said}"
 
     def stop(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.to_worker, self.from_worker):
             with contextlib.suppress(OSError):
                 stream.close()
         try:
@@ -89,7 +93,7 @@ def render_in_workers(paths: list[Path], workers: int, frames: list[Frame] | Non
     selector = selectors.DefaultSelector()
     try:
         for worker in pool:
-            selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+            selector.register(worker.from_worker, selectors.EVENT_READ, worker)
             _give_next(worker, pending, selector)
         while selector.get_map():
             for key, _events in selector.select():
@@ -108,6 +112,6 @@ def _give_next(worker: _Worker, pending: Iterator[tuple[int, tuple[Path, Frame]]
     """The next path to this worker, or, when none is left, stop watching it."""
     task = next(pending, None)
     if task is None:
-        selector.unregister(worker.process.stdout)
+        selector.unregister(worker.from_worker)
     else:
         worker.send(*task)

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from qbtui.dataset.render import render_prepared_jpeg
 
@@ -47,12 +47,12 @@ def decode_request(data: bytes) -> tuple[Path, tuple[int, int, int, int] | None]
     return Path(os.fsdecode(path)), box  # type: ignore[return-value]
 
 
-def write_frame(stream: BinaryIO, data: bytes) -> None:
+def write_frame(stream: IO[bytes], data: bytes) -> None:
     stream.write(HEADER.pack(len(data)))
     stream.write(data)
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
+def read_frame(stream: IO[bytes]) -> bytes | None:
     """One framed message, or None at end of stream (also when cut short)."""
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.dataset.imageinfo import EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
 
 Box = tuple[int, int, int, int]
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 TARGET = 512
 WHITE = (255, 255, 255)
@@ -68,7 +72,7 @@ def _crop(image, frame: Box, scale: float):
     return image.crop((left, top, left + side, top + side))
 
 
-def _to_eight_bit(image):
+def _to_eight_bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit greyscale scaled down to 8 bits (a plain convert would clip)."""
     if image.mode in SIXTEEN_BIT_MODES:
         return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
@@ -77,7 +81,7 @@ def _to_eight_bit(image):
     return image
 
 
-def _flatten_on_white(image):
+def _flatten_on_white(image: Image.Image) -> Image.Image:
     from PIL import Image
 
     rgba = image.convert("RGBA")
@@ -86,7 +90,7 @@ def _flatten_on_white(image):
     return base
 
 
-def _fit(image):
+def _fit(image: Image.Image) -> Image.Image:
     """Scaled (up or down) so the long side is 512, aspect ratio kept."""
     from PIL import Image
 
@@ -97,14 +101,16 @@ def _fit(image):
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _to_srgb(image, icc_profile: bytes | None):
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
     """RGB in sRGB: through the embedded ICC profile when there is a usable one."""
     if icc_profile:
         from PIL import ImageCms
 
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass
     return image.convert("RGB")

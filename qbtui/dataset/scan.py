@@ -11,8 +11,9 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qbtui.dataset.cache import FileFacts, FileKey, ScanCache
 from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, JPEG_FORMATS, ImageInfo, read_image_info
@@ -20,6 +21,9 @@ from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_
 from qbtui.errors import QbtuiError
 from qbtui.pathlimits import name_length_problem
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
+
+if TYPE_CHECKING:
+    from qbtui.dataset.phash import Fingerprint
 
 CAPTION_SUFFIX = ".txt"
 IGNORED_SUFFIXES = frozenset({".npz"})
@@ -115,7 +119,7 @@ class Listing:
     outside: tuple[str, ...] = ()
 
     @property
-    def signature(self) -> tuple:
+    def signature(self) -> tuple[object, ...]:
         return (self.images, tuple(sorted(self.captions.items())), self.others, self.broken, self.folders, self.outside)
 
 
@@ -277,7 +281,8 @@ def scan_friend(settings: Settings, friend: Friend, cache: ScanCache | None = No
     memory = cache.folder(folder) if cache is not None else None
     status_key = (friend.id, friend.token.lower(), friend.repeats, fingerprints, tuple(folder_problems), listing.signature)
     if memory is not None and memory.status_key == status_key:
-        return memory.status
+        remembered: FriendStatus = memory.status
+        return remembered
     facts = FileFacts(memory)
     status = _build_status(friend, folder, listing, facts, folder_problems, fingerprints)
     if memory is not None:
@@ -300,10 +305,7 @@ def _build_status(
     friend: Friend, folder: Path, listing: Listing, facts: FileFacts, folder_problems: list[Problem], fingerprints: bool
 ) -> FriendStatus:
     pattern = token_pattern(friend.token)
-    infos = {
-        name: facts.get(name, key, "info", lambda name=name, key=key: read_image_info(folder / name, key[0]))
-        for name, key in listing.images
-    }
+    infos = {name: facts.get(name, key, "info", partial(read_image_info, folder / name, key[0])) for name, key in listing.images}
     stems: dict[str, list[str]] = {}
     for name, _key in listing.images:
         stems.setdefault(os.path.splitext(name)[0], []).append(name)
@@ -315,7 +317,7 @@ def _build_status(
         caption = None
         if caption_entry is not None:
             caption_name, caption_key = caption_entry
-            caption = facts.get(caption_name, caption_key, "caption", lambda p=folder / caption_name: read_caption_text(p))
+            caption = facts.get(caption_name, caption_key, "caption", partial(read_caption_text, folder / caption_name))
         problems = _image_problems(folder / name, infos[name], caption, pattern, friend)
         problems += _clash_problems(folder, name, stems[stem], friend.id)
         if name in duplicates:
@@ -472,16 +474,14 @@ def _near_duplicates(
         if len(missing) >= PARALLEL_FINGERPRINTS:
             halves = [missing[0::2], missing[1::2]]
             with ThreadPoolExecutor(max_workers=2) as pool:
-                for half, prints in zip(
-                    halves, pool.map(lambda items: [fingerprint(folder / name) for name, _ in items], halves)
+                for half, marks in zip(
+                    halves, pool.map(lambda items: [fingerprint(folder / name) for name, _ in items], halves), strict=True
                 ):
-                    for (name, key), mark in zip(half, prints):
-                        facts.get(name, key, "fingerprint", lambda mark=mark: mark)
-        prints = [
-            (name, facts.get(name, key, "fingerprint", lambda name=name: fingerprint(folder / name))) for name, key in readable
-        ]
+                    for (name, key), mark in zip(half, marks, strict=True):
+                        facts.put(name, key, "fingerprint", mark)
+        prints = [(name, facts.get(name, key, "fingerprint", partial(fingerprint, folder / name))) for name, key in readable]
     else:
-        prints = [(name, facts.peek(name, key, "fingerprint")) for name, key in readable]
+        prints = [(name, cast("Fingerprint | None", facts.peek(name, key, "fingerprint"))) for name, key in readable]
     duplicates: dict[str, str] = {}
     for index, (name, mark) in enumerate(prints):
         if mark is None:

@@ -18,9 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from qbtui.atomicfile import is_temp_file
 from qbtui.registry import Friend, Settings
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver, ObservedWatch
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +75,8 @@ class DatasetWatcher:
         self._first_at: float | None = None
         self._last_at = 0.0
         self._stopping = False
-        self._observer = None
-        self._watches: dict[tuple[str, bool], object] = {}
+        self._observer: BaseObserver | None = None
+        self._watches: dict[tuple[str, bool], ObservedWatch] = {}
         self._dispatcher: threading.Thread | None = None
 
     @staticmethod
@@ -87,10 +92,11 @@ class DatasetWatcher:
         """Start watching; callbacks begin on a background thread."""
         from watchdog.observers import Observer
 
-        self._observer = Observer()
-        self._observer.daemon = True
+        observer = Observer()
+        observer.daemon = True
+        self._observer = observer
         self._sync_watches()
-        self._observer.start()
+        observer.start()
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="qbtui-dataset-watch", daemon=True)
         self._dispatcher.start()
 
@@ -109,7 +115,7 @@ class DatasetWatcher:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _desired_watches(self) -> set[tuple[str, bool]]:
@@ -123,10 +129,12 @@ class DatasetWatcher:
     def _sync_watches(self) -> None:
         """Schedule what should be watched now; newly watched datasets count as changed."""
         desired = self._desired_watches()
+        assert self._observer is not None, "start() first"
         newly_watching_datasets = (self.datasets_dir, True) in desired and (self.datasets_dir, True) not in self._watches
         for key in set(self._watches) - desired:
             self._observer.unschedule(self._watches.pop(key))
-        handler = _EventHandler(self)
+        # watchdog only ever calls dispatch(); the handler stays duck-typed so watchdog loads on start().
+        handler = cast("FileSystemEventHandler", _EventHandler(self))
         for path, recursive in desired - set(self._watches):
             try:
                 self._watches[(path, recursive)] = self._observer.schedule(handler, path, recursive=recursive)
@@ -213,7 +221,7 @@ class _EventHandler:
     def __init__(self, watcher: DatasetWatcher) -> None:
         self.watcher = watcher
 
-    def dispatch(self, event) -> None:
+    def dispatch(self, event: FileSystemEvent) -> None:
         if event.event_type in READ_ONLY_EVENTS or (event.is_directory and event.event_type == "modified"):
             return
         paths = [os.fsdecode(event.src_path)]

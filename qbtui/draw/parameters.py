@@ -67,7 +67,8 @@ def parse_parameters(text: str) -> dict[str, str]:
     if len(lines) > 1 and _FIELD.match(lines[-1]) and lines[-1].startswith("Steps: "):
         for name, value in _FIELD.findall(lines.pop()):
             fields[name.strip()] = value[1:-1] if value.startswith('"') and value.endswith('"') else value
-    prompt, negative = [], []
+    prompt: list[str] = []
+    negative: list[str] = []
     for line in lines:
         if line.startswith(NEGATIVE) or negative:
             negative.append(line[len(NEGATIVE) :] if not negative else line)

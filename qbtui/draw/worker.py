@@ -22,6 +22,7 @@ from qbtui.atomicfile import write_bytes_atomic
 from qbtui.draw.parameters import Generation, model_short_hash
 from qbtui.draw.plan import DrawPlan, Job, entry_json
 from qbtui.errors import QbtuiError
+from qbtui.modelenv import prepare_model_environment
 
 SCHEDULERS = {
     "Euler a": "EulerAncestralDiscreteScheduler",
@@ -53,7 +54,8 @@ def build_pipeline(plan: DrawPlan):
     dtype = torch.float16 if device == "cuda" else torch.float32
     base = load_base_model(plan.base_model, tokenizer_dir=plan.tokenizer, device=device, dtype=dtype)
     scheduler_class = getattr(diffusers, SCHEDULERS[plan.sampler])
-    pipe = diffusers.StableDiffusionPipeline(
+    # diffusers adds these methods through mixins its type hints do not show.
+    pipe: Any = diffusers.StableDiffusionPipeline(
         vae=base.vae,
         text_encoder=base.text_encoder,
         tokenizer=base.tokenizer,
@@ -207,9 +209,7 @@ def draw_plan(plan: DrawPlan) -> int:
 
 
 def main() -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
+    prepare_model_environment()
     try:
         plan = DrawPlan.from_json(sys.stdin.read())
         return draw_plan(plan)

@@ -12,11 +12,10 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
-from qbtui.faces.model import DETECT_LONG_SIDE, Face, FaceModel
+from qbtui.faces.model import DETECT_LONG_SIDE, FaceModel, PhotoFaces
 
 CACHE_VERSION = 1
 # A worker that died answers this; unlike a photo that cannot be decoded, it is not cached.
@@ -26,39 +25,6 @@ POOL_THRESHOLD = 3
 
 FileKey = tuple[int, int]
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class PhotoFaces:
-    """The faces found in one photo; `size` is the oriented full size the boxes refer to."""
-
-    size: tuple[int, int]
-    faces: tuple[Face, ...]
-    error: str | None = None
-
-    @property
-    def face(self) -> Face | None:
-        """The largest face, the one prep frames; None when none was found."""
-        return self.faces[0] if self.faces else None
-
-    def to_json(self) -> dict:
-        return {"size": list(self.size), "faces": [asdict(face) for face in self.faces], "error": self.error}
-
-    @classmethod
-    def from_json(cls, data: dict) -> PhotoFaces:
-        faces = tuple(
-            Face(
-                box=tuple(face["box"]),
-                score=face["score"],
-                landmarks=tuple(tuple(point) for point in face["landmarks"]),
-                descriptor=tuple(face["descriptor"]),
-                pose=face["pose"],
-                sharpness=face["sharpness"],
-                brightness=face["brightness"],
-            )
-            for face in data["faces"]
-        )
-        return cls(tuple(data["size"]), faces, data.get("error"))
 
 
 def analyse_photo(path: Path, model: FaceModel) -> PhotoFaces:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +165,36 @@ class FaceModel:
             )
         faces.sort(key=lambda face: face.width * face.height, reverse=True)
         return faces
+
+
+@dataclass(frozen=True)
+class PhotoFaces:
+    """The faces found in one photo; `size` is the oriented full size the boxes refer to."""
+
+    size: tuple[int, int]
+    faces: tuple[Face, ...]
+    error: str | None = None
+
+    @property
+    def face(self) -> Face | None:
+        """The largest face, the one prep frames; None when none was found."""
+        return self.faces[0] if self.faces else None
+
+    def to_json(self) -> dict:
+        return {"size": list(self.size), "faces": [asdict(face) for face in self.faces], "error": self.error}
+
+    @classmethod
+    def from_json(cls, data: dict) -> PhotoFaces:
+        faces = tuple(
+            Face(
+                box=tuple(face["box"]),
+                score=face["score"],
+                landmarks=tuple(tuple(point) for point in face["landmarks"]),
+                descriptor=tuple(face["descriptor"]),
+                pose=face["pose"],
+                sharpness=face["sharpness"],
+                brightness=face["brightness"],
+            )
+            for face in data["faces"]
+        )
+        return cls(tuple(data["size"]), faces, data.get("error"))

@@ -73,6 +73,7 @@ def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -
                 path = jobs.get_nowait()
             except queue.Empty:
                 return
+            assert process.stdin is not None and process.stdout is not None  # both are pipes
             try:
                 process.stdin.write((json.dumps(str(path)) + "\n").encode())
                 process.stdin.flush()
@@ -89,7 +90,8 @@ def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -
 
 def _close(process: subprocess.Popen) -> None:
     with contextlib.suppress(OSError):
-        process.stdin.close()
+        if process.stdin is not None:
+            process.stdin.close()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -21,7 +21,7 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 def face_crop(image: Image.Image, box: tuple[int, int, int, int]) -> tuple[float, ...]:
     """The face's box as a standardised CROP_SIDE x CROP_SIDE grey thumbnail."""
     grey = image.convert("L").crop(box).resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
-    return standardise([float(value) for value in grey.getdata()])
+    return standardise([float(value) for value in grey.tobytes()])
 
 
 def sample_faces(detector: Any, image: Image.Image, *, path: str, prompt: str, kind: str, seed: int) -> SampleFaces:

@@ -125,6 +125,7 @@ def collapse_score(samples: Sequence[SampleFaces]) -> float | None:
     similarities = []
     for first, second in combinations([s for s in samples if s.kind == IDENTITY and s.crop is not None], 2):
         if first.prompt == second.prompt and first.seed != second.seed:
+            assert first.crop is not None and second.crop is not None  # filtered above
             similarities.append(crop_similarity(first.crop, second.crop))
     return statistics.median(similarities) if similarities else None
 
@@ -183,17 +184,18 @@ def choose(cells: Sequence[CellScore], *, min_face_rate: float, has_references: 
     if not has_references:
         return Choice(None, "no faces in the friend's training photos to compare with", warnings)
     eligible = [cell for cell in loras if cell.likeness is not None and cell.face_rate >= min_face_rate]
+    likeness = {id(cell): cell.likeness for cell in eligible if cell.likeness is not None}
     if not eligible:
         best_rate = max(cell.face_rate for cell in loras)
         return Choice(
             None, f"no checkpoint draws a face often enough (best face rate {best_rate:.0%}, needs {min_face_rate:.0%})", warnings
         )
     steady = [cell for cell in eligible if not cell.collapsed] or eligible
-    best = min(cell.likeness for cell in steady)
-    tied = [cell for cell in steady if cell.likeness <= best + tie]
+    best = min(likeness[id(cell)] for cell in steady)
+    tied = [cell for cell in steady if likeness[id(cell)] <= best + tie]
     chosen = min(tied, key=lambda cell: (cell.weight, cell.step if cell.step is not None else math.inf))
     reason = f"best likeness {chosen.likeness:.3f} with faces in {chosen.face_rate:.0%} of the samples"
     baseline = next((cell for cell in cells if cell.baseline and cell.likeness is not None), None)
-    if baseline is not None and chosen.likeness >= baseline.likeness:
+    if baseline is not None and baseline.likeness is not None and likeness[id(chosen)] >= baseline.likeness:
         warnings += (f"the choice looks no more like the friend than the base model does ({baseline.likeness:.3f})",)
     return Choice(chosen, reason, warnings)

@@ -21,9 +21,9 @@ from typing import Any, BinaryIO
 
 from qbtui import __version__
 from qbtui.errors import QbtuiError
+from qbtui.rundir import RUN_ID_PATTERN, RunDir, write_run_toml
 from qbtui.runs.backends.builtin import builtin_command
 from qbtui.runs.liveness import read_pid_file
-from qbtui.runs.rundir import RUN_ID_PATTERN, RunDir, write_run_toml
 
 TAIL_POLL_S = 0.2
 TAIL_CHUNK = 256 * 1024
@@ -105,7 +105,7 @@ def create_run(work_dir: str, run_dir: str, run_toml_text: str) -> dict[str, Any
 
 def start(work_dir: str, run_dir: str, *, resume: bool) -> dict[str, Any]:
     """Start the run's supervisor detached on this host."""
-    from qbtui.runs.manager import launch_supervisor
+    from qbtui.runs.launch import launch_supervisor
 
     run = contained_run(work_dir, run_dir)
     record = launch_supervisor(run, resume=resume)

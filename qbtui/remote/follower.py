@@ -28,14 +28,14 @@ from typing import Any
 from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter, encode_event, parse_event
 from qbtui.registry_hosts import Host
 from qbtui.remote.ssh import HostUnreachable, Transport
 from qbtui.remote.sync import pull_outputs, push_folder, push_model
-from qbtui.runs.events import EventWriter, encode_event, parse_event
+from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
-from qbtui.runs.rundir import RunDir, read_run_toml
 
 REMOTE_RUN_TOML = "remote-run.toml"
 RECONNECT_MAX_S = 30.0
@@ -110,7 +110,9 @@ class Follower:
     # ------------------------------------------------------------ the attempt
 
     def main(self) -> int:
-        write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
+        record = ProcessRecord.of(os.getpid())
+        assert record is not None, "this very process is running"
+        write_pid_file(self.run.supervisor_pid, record)
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -13,8 +13,8 @@ from qbtui.registry_hosts import Host
 from qbtui.remote.follower import REMOTE_RUN_TOML, replace_paths
 from qbtui.remote.ssh import Transport
 from qbtui.remote.sync import RemoteLayout, model_hash
+from qbtui.rundir import new_run_id
 from qbtui.runs.info import RunInfo
-from qbtui.runs.rundir import new_run_id
 
 
 def host_named(registry: Registry, name: str) -> Host:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.likeness.plan import EvalPlan, check_weights, identity_prompts, plan_inputs, style_prompt
 from qbtui.likeness.report import Evaluation, read_evaluation
 from qbtui.registry import Registry, friend_root
-from qbtui.runs.events import read_events
+from qbtui.rundir import RunDir, new_run_id, read_run_toml
 from qbtui.runs.info import RunInfo
 from qbtui.runs.manager import RunPlan, find_run, submit_run
-from qbtui.runs.rundir import RunDir, new_run_id, read_run_toml
 from qbtui.trainer.config import parse_resolution
 
 EVAL_BACKEND = "eval"
@@ -92,7 +93,7 @@ def plan_evaluation(
     )
 
 
-def _final_file(run: RunDir, events: list[dict]) -> tuple[int, Path] | None:
+def _final_file(run: RunDir, events: list[dict[str, Any]]) -> tuple[int, Path] | None:
     """The step and file of the run's completed LoRA, when it finished and the file is there."""
     step = 0
     final = None

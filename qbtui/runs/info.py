@@ -11,16 +11,17 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.registry import Settings
-from qbtui.runs.events import MAX_TIME, Event, EventFollower
+from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import RunQueue
-from qbtui.runs.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 
 LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
@@ -183,7 +184,7 @@ class _RunTracker:
         backend_alive = supervisor is not None and not finished and not supervisor_alive and self._backend_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
-        new_attempt = supervisor_alive and supervisor.pid != self.summary.attempt_pid
+        new_attempt = supervisor is not None and supervisor_alive and supervisor.pid != self.summary.attempt_pid
         if new_attempt:
             state, error = "running", None
         else:
@@ -295,6 +296,16 @@ def read_run(run_dir: Path | RunDir, *, queued_ids: set[str] | None = None) -> R
         if tracker is None:
             tracker = _trackers[run.path] = _RunTracker(run)
         return tracker.read(run.run_id in queued_ids)
+
+
+def latest_run(runs: Iterable[RunInfo], friend_id: str) -> RunInfo | None:
+    """The friend's live run if there is one, else its newest (`runs` newest first, as `list_runs` gives them).
+
+    The one rule for "a friend's latest run": the dashboard, `qbtui status` and the
+    commands that take a friend instead of a run id all ask here.
+    """
+    theirs = [info for info in runs if info.friend_id == friend_id]
+    return next((info for info in theirs if info.live), theirs[0] if theirs else None)
 
 
 def list_runs(settings: Settings) -> list[RunInfo]:

@@ -11,17 +11,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter
 from qbtui.registry import Friend, Registry, Settings, friend_root
+from qbtui.rundir import (
+    RUN_ID_PATTERN,
+    RunDir,
+    dataset_fingerprint,
+    is_friend_part,
+    new_run_id,
+    read_run_toml,
+    run_dir_for,
+    write_run_toml,
+)
+from qbtui.runs import launch
 from qbtui.runs.backends import BACKENDS
 from qbtui.runs.backends.builtin import (
     builtin_command,
@@ -34,22 +45,11 @@ from qbtui.runs.backends.kohya import (
     kohya_flags,
     kohya_resume_args,
 )
-from qbtui.runs.events import EventWriter
-from qbtui.runs.info import BUSY_STATES, RunInfo, read_run, runs_under
-from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
-from qbtui.runs.locks import DEVICE_LOCK, RunLocks, busy_error, friend_lock, holder
+from qbtui.runs.info import BUSY_STATES, RunInfo, latest_run, read_run, runs_under
+from qbtui.runs.launch import STOP_GRACE_S
+from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.locks import DEVICE_LOCK, busy_error, friend_lock, holder
 from qbtui.runs.queue import RunQueue, cancel
-from qbtui.runs.rundir import (
-    RUN_ID_PATTERN,
-    RunDir,
-    dataset_fingerprint,
-    is_friend_part,
-    new_run_id,
-    read_run_toml,
-    run_dir_for,
-    write_run_toml,
-)
-from qbtui.runs.supervisor import STOP_GRACE_S, STOP_SIGNALS
 
 MAX_LISTED_PROBLEMS = 12
 STOP_WAIT_MARGIN_S = 15.0
@@ -107,7 +107,8 @@ def plan_run(
     _check_output_folders(settings, friend)
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
-    common = dict(
+    plan = partial(
+        RunPlan,
         run_id=run_id,
         friend_id=friend.id,
         backend=backend,
@@ -122,16 +123,15 @@ def plan_run(
         check_kohya_install(settings)
         argv, env = kohya_command(settings, friend, chosen, steps)
         flags = kohya_flags(chosen, steps)
-        return RunPlan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)), **common)
+        return plan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)))
     run = RunDir(settings.logs_dir / friend.id / run_id)
     config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
     warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
-    return RunPlan(
+    return plan(
         command=builtin_command(run.path),
         train=config.to_toml_table(),
         max_steps=config.max_train_steps,
         warnings=warnings,
-        **common,
     )
 
 
@@ -219,46 +219,6 @@ def create_run(settings: Settings, plan: RunPlan, extra_files: dict[str, str] | 
     return run
 
 
-# The process that supervises a run here, or follows it on a host (named, not imported:
-# qbtui.remote sits above this layer).
-SUPERVISOR_MODULE = "qbtui.runs.supervisor"
-FOLLOWER_MODULE = "qbtui.remote.follower"
-
-
-def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | None:
-    """Start the run's supervisor (`python -m qbtui.runs.supervisor RUN_DIR`), or for a run on
-    a host its follower, in its own session, and record its pid."""
-    on_host = bool(read_run_toml(run)["run"].get("host"))
-    module = FOLLOWER_MODULE if on_host else SUPERVISOR_MODULE
-    argv = [sys.executable, "-m", module, str(run.path)] + (["--resume"] if resume else [])
-    # The friend's lock and (here) the device's, taken now and held by the child for its life.
-    locks = RunLocks.take(run.logs_dir, run.run_id, [friend_lock(run.friend_id)] + ([] if on_host else [DEVICE_LOCK]))
-    if not on_host:
-        argv += ["--hold-fds", ",".join(map(str, locks.fds))]
-    # The child inherits this mask: a stop sent before the supervisor's handler exists
-    # waits, pending, instead of killing it half-started.
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        with open(run.supervisor_log, "ab") as log:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                cwd=run.path,
-                close_fds=True,
-                pass_fds=locks.fds,
-            )
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        locks.close()
-    record = ProcessRecord.of(process.pid)
-    if record is not None:
-        write_pid_file(run.supervisor_pid, record)
-    return record
-
-
 def start_run(
     registry: Registry,
     friend_id: str,
@@ -295,7 +255,7 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
                     fix=f"wait for {same_device[0].run_id} to end, or raise max_runs under [hosts.{plan.host}]",
                 )
             run = create_run(settings, plan, extra_files)
-            launch_supervisor(run)
+            launch.launch_supervisor(run)
             return read_run(run)
         running = same_device
         if running and not queue:
@@ -310,7 +270,7 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
         if running or device_holder or (queue and run_queue.run_ids()):
             run_queue.add(run)
         else:
-            launch_supervisor(run)
+            launch.launch_supervisor(run)
     return read_run(run)
 
 
@@ -331,25 +291,6 @@ def _refuse_locked(logs_dir: Path, name: str) -> None:
         raise busy_error(name, other)
 
 
-def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> RunDir | None:
-    """Start the queue's next run when no other run is running; the run started, if any."""
-    run_queue = RunQueue(logs_dir)
-    with run_queue.locked():
-        running = [i for i in runs_under(logs_dir) if i.state in BUSY_STATES and i.host is None and i.run_id != finished_run_id]
-        if running or holder(logs_dir, DEVICE_LOCK):
-            return None
-        for run_id in run_queue.run_ids():
-            run = run_dir_for(logs_dir, run_id)
-            startable = run.run_toml.is_file()
-            if startable:
-                launch_supervisor(run)
-            # Dequeued after its supervisor's pid is recorded, so no reader sees it in between.
-            run_queue.remove(run_id)
-            if startable:
-                return run
-    return None
-
-
 def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
     """A run by id, or a friend's live run (else their latest); QbtuiError when there is none."""
     if RUN_ID_PATTERN.match(run_or_friend):
@@ -362,13 +303,12 @@ def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
             f"{run_or_friend!r} is neither a run id nor a friend id",
             fix="run ids look like 20261125-034512-peter-a1b2 (one name, no '/'); `qbtui runs` lists them",
         )
-    runs = [info for info in runs_under(settings.logs_dir) if info.friend_id == run_or_friend]
-    if not runs:
+    latest = latest_run(runs_under(settings.logs_dir), run_or_friend)
+    if latest is None:
         raise QbtuiError(
             f"no runs for {run_or_friend!r}", path=settings.logs_dir, fix="give a friend id or a run id from `qbtui runs`"
         )
-    live = [info for info in runs if info.live]
-    return (live or runs)[0]
+    return latest
 
 
 def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeout: float | None = None) -> RunInfo:
@@ -384,7 +324,7 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
     if supervisor is not None and supervisor.is_alive():
         os.kill(supervisor.pid, signal.SIGTERM)
     elif backend is not None and backend.is_alive():
-        _stop_orphan_backend(backend, grace)
+        launch.stop_group(backend, grace)
         return read_run(run)
     elif info.state == "running":
         raise QbtuiError(f"run {info.run_id} is still starting", path=run.path, fix="try again in a few seconds")
@@ -397,16 +337,6 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
         while read_run(run).state in BUSY_STATES and time.monotonic() < deadline:
             time.sleep(0.1)
     return read_run(run)
-
-
-def _stop_orphan_backend(backend: ProcessRecord, grace: float) -> None:
-    """A backend whose supervisor died: signal its group directly."""
-    os.killpg(backend.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while backend.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if backend.is_alive():
-        os.killpg(backend.pid, signal.SIGKILL)
 
 
 def resume_run(registry: Registry, run_id: str) -> RunInfo:
@@ -438,5 +368,5 @@ def resume_run(registry: Registry, run_id: str) -> RunInfo:
         _refuse_locked(settings.logs_dir, friend_lock(info.friend_id))
         if not table.get("host"):
             _refuse_locked(settings.logs_dir, DEVICE_LOCK)
-        launch_supervisor(run, resume=True)
+        launch.launch_supervisor(run, resume=True)
     return read_run(run)

@@ -19,7 +19,7 @@ from pathlib import Path
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
-from qbtui.runs.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
+from qbtui.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
 
 
 class RunQueue:
@@ -108,7 +108,8 @@ def _held_locks() -> dict[Path, int]:
     """Queue folders whose lock this thread holds, with the nesting depth."""
     if not hasattr(_thread_state, "held"):
         _thread_state.held = {}
-    return _thread_state.held
+    held: dict[Path, int] = _thread_state.held
+    return held
 
 
 def _entry_name(position: int, run_id: str) -> str:

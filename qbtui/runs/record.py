@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from qbtui.runs.events import EventFollower
-from qbtui.runs.rundir import RunDir, read_run_toml
+from qbtui.events import EventFollower
+from qbtui.rundir import RunDir, read_run_toml
 
 
 def record_command(run_id: str) -> str:

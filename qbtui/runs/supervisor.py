@@ -27,22 +27,20 @@ from typing import Any
 
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
+from qbtui.events import EventFollower, EventWriter
+from qbtui.rundir import RunDir, read_run_toml, tail_lines
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
-from qbtui.runs.events import EventFollower, EventWriter
+from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
-from qbtui.runs.rundir import RunDir, read_run_toml, tail_lines
-from qbtui.runs.tail import GrowingFile
+from qbtui.tail import GrowingFile
 
-STOP_GRACE_S = 30.0
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
 CHECKPOINT_WAIT_S = 120.0
 # How often the backend's output file is read back (and a stop checked) while it runs.
 WATCH_POLL_S = 0.05
 ERROR_TAIL_LINES = 20
-# launch_supervisor blocks these until the handlers below are installed.
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class Supervisor:
@@ -59,8 +57,7 @@ class Supervisor:
         self.parser: KohyaOutputParser | None = None
         self.grace_s = STOP_GRACE_S
         self.stop_requested_at: float | None = None
-        self.term_sent_at: float | None = None
-        self.killed = False
+        self.backend_stop: GroupStop | None = None
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
@@ -72,11 +69,13 @@ class Supervisor:
         except BaseException as error:
             self.events.write("supervisor", state="crashed", pid=os.getpid(), detail=f"the supervisor failed: {error!r}")
             if self.backend_process is not None:
-                _signal_group(self.backend_process.pid, signal.SIGTERM)
+                signal_group(self.backend_process.pid, signal.SIGTERM)
             raise
 
     def _supervise(self) -> int:
-        write_pid_file(self.run.supervisor_pid, ProcessRecord.of(os.getpid()))
+        record = ProcessRecord.of(os.getpid())
+        assert record is not None, "this very process is running"
+        write_pid_file(self.run.supervisor_pid, record)
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._request_stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -150,7 +149,8 @@ class Supervisor:
                     start_new_session=True,
                     cwd=self.run.path,
                     env=env,
-                    preexec_fn=_end_with_parent(),
+                    # The hook only calls prctl; the supervisor forks from its main thread.
+                    preexec_fn=_end_with_parent(),  # noqa: PLW1509
                     pass_fds=self.held_fds,
                 )
             except OSError as error:
@@ -182,18 +182,16 @@ class Supervisor:
 
     def _signal_backend(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the backend's group once stop was asked (after a checkpoint write), SIGKILL after the grace."""
-        if self.stop_requested_at is None or self.killed:
+        if self.stop_requested_at is None:
             return
         now = time.monotonic()
-        if self.term_sent_at is None:
+        if self.backend_stop is None:
             parser = self.parser
-            if parser is not None and parser.saving_checkpoint and now - parser.saving_since < CHECKPOINT_WAIT_S:
+            saving_since = parser.saving_since if parser is not None else None
+            if saving_since is not None and now - saving_since < CHECKPOINT_WAIT_S:
                 return
-            _signal_group(process.pid, signal.SIGTERM)
-            self.term_sent_at = now
-        elif now - self.term_sent_at > self.grace_s:
-            _signal_group(process.pid, signal.SIGKILL)
-            self.killed = True
+            self.backend_stop = GroupStop(process.pid, self.grace_s)
+        self.backend_stop.advance(now)
 
     def _outcome(self, returncode: int, first_event_offset: int) -> tuple[str, str | None]:
         """The attempt's status and LoRA file, from the backend's own events or its exit."""
@@ -262,8 +260,6 @@ class Supervisor:
         self.held_fds = []
         if not self.table.get("registry"):
             return
-        from qbtui.runs.manager import start_next_queued
-
         try:
             start_next_queued(self.run.logs_dir, finished_run_id=self.run.run_id)
         except Exception as error:  # noqa: BLE001 - this run is over; the queue keeps its entry
@@ -281,13 +277,6 @@ def _end_with_parent() -> Callable[[], None] | None:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
     return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

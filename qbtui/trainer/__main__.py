@@ -12,36 +12,31 @@ QbtuiError, as the CLI uses).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.errors import QbtuiError
+from qbtui.modelenv import prepare_model_environment
+from qbtui.trainer.stopflag import StopFlag, say
 
-
-def read_run_config(run_dir: Path):
-    """The `[train]` table of RUN_DIR/run.toml as a TrainConfig."""
-    import tomlkit
-
+if TYPE_CHECKING:
     from qbtui.trainer.config import TrainConfig
 
-    path = run_dir / "run.toml"
-    try:
-        document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QbtuiError("run.toml is missing", path=path, fix="start runs with `qbtui train`, which writes it") from None
-    except tomlkit.exceptions.ParseError as error:
-        raise QbtuiError(f"run.toml is not valid TOML: {error}", path=path, fix="repair or recreate the run") from None
-    if "train" not in document:
-        raise QbtuiError("run.toml has no [train] table", path=path, fix="recreate the run with `qbtui train`")
-    return TrainConfig.from_toml_table(document["train"], path=path)
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    """The `[train]` table of RUN_DIR/run.toml as a TrainConfig."""
+    from qbtui.rundir import RunDir, read_train_table
+    from qbtui.trainer.config import TrainConfig
+
+    run = RunDir(run_dir)
+    return TrainConfig.from_toml_table(read_train_table(run), path=run.run_toml)
 
 
 def report_unreadable_config(run_dir: Path, error: QbtuiError) -> None:
     """Tell the event stream's readers why the run never started."""
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
 
     if not run_dir.is_dir():
         return
@@ -50,46 +45,12 @@ def report_unreadable_config(run_dir: Path, error: QbtuiError) -> None:
         events.write("done", status="failed", lora_path=None)
 
 
-class StopFlag:
-    """True once a stop was asked (SIGTERM/SIGINT) or the process that started the trainer
-    ended (its supervisor killed): the loop checks it after each step, then saves state."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.parent = os.getppid()
-
-    def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if not self.requested:
-            say(f"{signal.Signals(signum).name}: finishing this step, then saving state")
-        self.requested = True
-
-    def __call__(self) -> bool:
-        if not self.requested and os.getppid() != self.parent:
-            say("the supervisor ended: finishing this step, then saving state")
-            self.requested = True
-        return self.requested
-
-
-def say(text: str, *, stdout: bool = False) -> None:
-    """A line on stderr (or stdout); never fails: a closed or broken stream must not cost the run its state."""
-    try:
-        print(text, file=sys.stdout if stdout else sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qbtui.trainer", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="the run directory holding run.toml")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state/")
     args = parser.parse_args(argv)
-    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    prepare_model_environment()
     stop = StopFlag()
     stop.install()
     try:

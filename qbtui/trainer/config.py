@@ -226,7 +226,7 @@ def _build(cls: type[TrainConfig], values: dict[str, Any], *, source: str, path:
     for name in REQUIRED_FIELDS:
         if name not in values:
             raise QbtuiError(f"{source} is missing {name}", path=path, fix=f"add {name} = ... to the table")
-    converted = {name: _coerce(name, fields[name].type, value, path) for name, value in values.items()}
+    converted = {name: _coerce(name, str(fields[name].type), value, path) for name, value in values.items()}
     try:
         return cls(**converted)
     except QbtuiError as error:

@@ -9,7 +9,6 @@ the training run's `eval.json`. The face model is dlib's (`qbtui.faces`, no torc
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import traceback
@@ -18,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter
 from qbtui.likeness.faces import reference_descriptors, sample_faces, training_photos
 from qbtui.likeness.plan import EvalPlan, LoraFile, check_weights, plan_inputs, reuse_key
 from qbtui.likeness.report import Evaluation, write_evaluation
 from qbtui.likeness.scoring import STYLE, Choice, SampleFaces, choose, score_cell
-from qbtui.runs.events import EventWriter
+from qbtui.modelenv import prepare_model_environment
 
 STOPPED = "the evaluation was stopped before every sample was drawn"
 
@@ -180,7 +180,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
     """The pass at the end of a training run, on the trainer's own base model (reloaded when parts were freed)."""
     import gc
 
-    from qbtui.runs.events import read_events
+    from qbtui.events import read_events
     from qbtui.trainer.models import load_base_model
 
     config, run_dir = trainer.config, trainer.run_dir
@@ -218,7 +218,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
 
 
 def read_plan(run_dir: Path) -> EvalPlan:
-    from qbtui.runs.rundir import RunDir, read_run_toml
+    from qbtui.rundir import RunDir, read_run_toml
 
     run = RunDir(run_dir)
     return EvalPlan.from_table(read_run_toml(run)["train"], path=run.run_toml)
@@ -276,14 +276,12 @@ def evaluate_run(run_dir: Path, should_stop: Callable[[], bool]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qbtui.trainer.__main__ import StopFlag
+    from qbtui.trainer.stopflag import StopFlag
 
     parser = argparse.ArgumentParser(prog="python -m qbtui.trainer.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="the evaluation run's directory (its run.toml holds the plan)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    prepare_model_environment()
     stop = StopFlag()
     stop.install()
     return evaluate_run(args.run_dir.absolute(), stop)

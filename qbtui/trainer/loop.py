@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from qbtui.errors import QbtuiError
-from qbtui.runs.events import EventWriter
+from qbtui.events import EventWriter
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype
@@ -98,7 +98,7 @@ class LossTracker:
         values = torch.stack([loss for _, loss, _ in self.pending]).float().cpu().tolist()
         pending, self.pending = self.pending, []
         readings = []
-        for (step, _, rates), value in zip(pending, values):
+        for (step, _, rates), value in zip(pending, values, strict=True):
             if not math.isfinite(value):
                 raise NonFiniteLoss(step)
             self.recent.append(value)

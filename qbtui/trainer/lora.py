@@ -27,13 +27,16 @@ class LoRAModule(nn.Module):
     def __init__(self, lora_name: str, original: nn.Linear | nn.Conv2d, dim: int, alpha: float):
         super().__init__()
         self.lora_name = lora_name
+        self.lora_down: nn.Linear | nn.Conv2d
+        self.lora_up: nn.Linear | nn.Conv2d
         if isinstance(original, nn.Conv2d):
+            # Conv2d's attributes are typed wider (tuple[int, ...]) than its constructor takes; they are its own values.
             self.lora_down = nn.Conv2d(
                 original.in_channels,
                 dim,
-                original.kernel_size,
-                original.stride,
-                original.padding,
+                original.kernel_size,  # type: ignore[arg-type]
+                original.stride,  # type: ignore[arg-type]
+                original.padding,  # type: ignore[arg-type]
                 bias=False,
             )
             self.lora_up = nn.Conv2d(dim, original.out_channels, 1, 1, bias=False)
@@ -54,27 +57,25 @@ class LoRAModule(nn.Module):
         return self._original[0]
 
     def apply_to(self) -> None:
-        """Route the original module's calls through this adapter."""
-        self.original.forward = self.forward
+        """Route the original module's calls through this adapter (kohya's way: the forward is replaced)."""
+        self.original.forward = self.forward  # type: ignore[method-assign,assignment]
 
     def remove(self) -> None:
         """Give the original module back its own forward."""
-        self.original.forward = self._original_forward
+        self.original.forward = self._original_forward  # type: ignore[method-assign]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         delta = self.lora_up(self.lora_down(x.to(self.lora_down.weight.dtype)))
         return self._original_forward(x) + (delta * (self.multiplier * self.scale)).to(x.dtype)
 
 
-def lora_targets(root: nn.Module, prefix: str, block_types: tuple[str, ...]) -> Iterator[tuple[str, nn.Module]]:
+def lora_targets(root: nn.Module, prefix: str, block_types: tuple[str, ...]) -> Iterator[tuple[str, nn.Linear | nn.Conv2d]]:
     """(kohya name, module) for every Linear and 1x1 Conv2d inside blocks of `block_types`."""
     for block_path, block in root.named_modules():
         if type(block).__name__ not in block_types:
             continue
         for child_path, child in block.named_modules():
-            is_linear = isinstance(child, nn.Linear)
-            is_pointwise_conv = isinstance(child, nn.Conv2d) and tuple(child.kernel_size) == (1, 1)
-            if is_linear or is_pointwise_conv:
+            if isinstance(child, nn.Linear) or (isinstance(child, nn.Conv2d) and tuple(child.kernel_size) == (1, 1)):
                 full_path = f"{block_path}.{child_path}" if block_path else child_path
                 yield f"{prefix}_{full_path.replace('.', '_')}", child
 

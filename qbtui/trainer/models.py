@@ -21,11 +21,9 @@ import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qbtui.errors import QbtuiError
-
-os.environ["HF_HUB_OFFLINE"] = "1"
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
@@ -95,6 +93,9 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
     `device` is a name or a `torch.device`. Raises QbtuiError naming the file and the fix for a
     missing, corrupt or non-SD1.5 model or a missing tokenizer.
     """
+    from qbtui.modelenv import prepare_model_environment
+
+    prepare_model_environment()
     import torch
 
     dtype = dtype or torch.float32
@@ -106,7 +107,7 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
         if not (path / "model_index.json").is_file():
             raise QbtuiError("folder is not a diffusers model (no model_index.json)", path=path, fix=BASE_MODEL_FIX)
         unet, vae, text_encoder = _load_diffusers_folder(path, dtype)
-        weights_files = [path / folder / name for folder, name in FOLDER_WEIGHTS_FILES]
+        weights_files: list[Path | None] = [path / folder / name for folder, name in FOLDER_WEIGHTS_FILES]
         tokenizer = load_tokenizer(path, tokenizer_dir or _folder_tokenizer(path))
     elif path.suffix.lower() in SINGLE_FILE_SUFFIXES:
         unet, vae, text_encoder = _load_single_file(path, dtype)
@@ -114,7 +115,7 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
         tokenizer = load_tokenizer(path, tokenizer_dir)
     else:
         raise QbtuiError(f"unsupported base model type {path.suffix or '(no suffix)'}", path=path, fix=BASE_MODEL_FIX)
-    for module, weights_file in zip((unet, vae, text_encoder), weights_files):
+    for module, weights_file in zip((unet, vae, text_encoder), weights_files, strict=True):
         if torch.device(device).type == "cpu":
             realign_tensors(module, weights_file)
         else:
@@ -148,7 +149,7 @@ def realign_tensors(module, weights_file: Path | None = None) -> int:
     if not misaligned:
         return 0
     stored = safetensors_index(weights_file) if weights_file is not None and weights_file.is_file() else {}
-    with open(weights_file, "rb") if stored else nullcontext() as handle:
+    with open(weights_file, "rb") if stored and weights_file is not None else nullcontext() as handle:
         for name, tensor in misaligned:
             entry = stored.get(name)
             if entry is not None and entry.matches(tensor):
@@ -375,7 +376,7 @@ def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
     }
     text_config = CLIPTextConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")})
     # Built without random initialisation, adopting the checkpoint's tensors instead of copying them.
-    model, info = CLIPTextModel.from_pretrained(
+    model, info = cast(Any, CLIPTextModel.from_pretrained)(
         None, config=text_config, state_dict=weights, dtype=dtype, output_loading_info=True
     )
     wrong = [*info["missing_keys"], *info["unexpected_keys"], *info["mismatched_keys"]]
@@ -424,7 +425,7 @@ def find_cached_tokenizer() -> Path | None:
     for repo_id, folder in TOKENIZER_REPOS:
         found = [try_to_load_from_cache(repo_id, folder + name) for name in TOKENIZER_FILES]
         if all(isinstance(item, str) for item in found):
-            return Path(found[0]).parent
+            return Path(cast(str, found[0])).parent
     return None
 
 

@@ -79,10 +79,7 @@ def lora_deltas(tensors: Mapping, modules: Mapping[str, Any], source: Path | Non
         up = parts["lora_up.weight"].to(torch.float32)
         dim = down.shape[0]
         alpha = float(parts["alpha"]) if "alpha" in parts else float(dim)
-        if down.dim() == 4:
-            delta = torch.einsum("or,rikl->oikl", up.flatten(1), down)
-        else:
-            delta = up @ down
+        delta = torch.einsum("or,rikl->oikl", up.flatten(1), down) if down.dim() == 4 else up @ down
         if delta.shape != module.weight.shape:
             raise QbtuiError(
                 f"LoRA module {name} has shape {tuple(delta.shape)}, the base model {tuple(module.weight.shape)}",

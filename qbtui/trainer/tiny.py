@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from qbtui.modelenv import prepare_model_environment
 from qbtui.trainer.sd15 import configs
 
 LAYOUTS = ("diffusers", "single-file")
@@ -104,7 +105,7 @@ def build_tiny_sd15(out_dir: Path | str, *, layout: str = "diffusers", seed: int
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prepare_model_environment()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     unet, vae, text_encoder, scheduler = build_components(seed)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
@@ -21,6 +20,17 @@ from textual.worker import Worker, WorkerState
 
 from qbtui.errors import QbtuiError
 from qbtui.tui.commands import QbtuiCommands
+from qbtui.tui.host import AppKeys
+from qbtui.tui.intents import (
+    CancelQueued,
+    MoveQueued,
+    OpenDataset,
+    OpenTraining,
+    ResumeRun,
+    StartRun,
+    StopFriendRun,
+    StopRun,
+)
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, StatusChanged, WorkspaceError
 from qbtui.tui.notices import Notices, toast_text
 from qbtui.tui.screens.dashboard import DashboardScreen
@@ -68,28 +78,11 @@ class QbtuiApp(App[None]):
     TITLE = "qbtui"
     COMMANDS = App.COMMANDS | {QbtuiCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS = [
-        Binding("f1", "help", "Help", id="app.help"),
-        Binding("question_mark", "help", "Help", show=False, id="app.help_alt"),
-        Binding("ctrl+r", "runs", "Runs", show=False, id="app.runs"),
-        Binding("ctrl+t", "pick_theme", "Theme", show=False, id="app.theme"),
-        Binding("ctrl+l", "notices", "Notices", show=False, id="app.notices"),
-        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
-    ]
+    BINDINGS = AppKeys.BINDINGS
 
-    def __init__(
-        self,
-        registry_path: Path | str | None = None,
-        *,
-        workspace: Workspace | None = None,
-        clock: Callable[[], float] = time.time,
-        watch: bool = True,
-    ) -> None:
+    def __init__(self, workspace: Workspace, *, clock: Callable[[], float] = time.time, watch: bool = True) -> None:
+        """Built by `qbtui.tui.make_app` (production, tests and benchmarks alike)."""
         super().__init__()
-        if workspace is None:
-            if registry_path is None:
-                raise QbtuiError("QbtuiApp needs a registry path or a workspace", fix="pass --registry PATH")
-            workspace = Workspace(registry_path)
         self.workspace = workspace
         self.clock = clock
         self.watch_files = watch
@@ -289,12 +282,40 @@ class QbtuiApp(App[None]):
         if not isinstance(self.screen, RunsScreen):
             self.show(RunsScreen())
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         """Back to where the user came from: the screen below, or the dashboard."""
         if len(self.screen_stack) > DASHBOARD_DEPTH + 1:
             self.pop_screen()
         else:
             self.action_dashboard()
+
+    # Intents the screens post (qbtui/tui/intents.py); each runs the action it names.
+    def on_start_run(self, intent: StartRun) -> None:
+        self.start_run(intent.friend_id, intent.preset, intent.backend, force=intent.force, queue=intent.queue)
+
+    def on_stop_run(self, intent: StopRun) -> None:
+        self.stop_run(intent.run_id)
+
+    def on_stop_friend_run(self, intent: StopFriendRun) -> None:
+        self.action_stop(intent.friend_id)
+
+    def on_resume_run(self, intent: ResumeRun) -> None:
+        self.resume_run(intent.run_id)
+
+    def on_cancel_queued(self, intent: CancelQueued) -> None:
+        self.cancel_queued(intent.run_id)
+
+    def on_move_queued(self, intent: MoveQueued) -> None:
+        self.move_queued(intent.run_id, intent.offset)
+
+    def on_open_dataset(self, intent: OpenDataset) -> None:
+        self.action_open_dataset(intent.friend_id)
+
+    def on_open_training(self, intent: OpenTraining) -> None:
+        if intent.over:
+            self.open_training_over(intent.friend_id)
+        else:
+            self.action_train(intent.friend_id)
 
     def open_training_over(self, friend_id: str) -> None:
         """A friend's Training screen over the current one (its `esc` comes back here)."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from qbtui.tui.app import QbtuiApp
+from qbtui.tui.host import host
+from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
 
 
 @dataclass(frozen=True)
@@ -22,36 +22,44 @@ class PaletteCommand:
     run: Callable[[], object]
 
 
-def palette_commands(app: QbtuiApp) -> list[PaletteCommand]:
+def palette_commands(app: App[object]) -> list[PaletteCommand]:
     """Every command the palette offers, built from the workspace's current friends."""
     commands = [
-        PaletteCommand("Friends dashboard", "Every friend with its dataset and training state", app.action_dashboard),
-        PaletteCommand("Runs and queue", "Every run; reorder or cancel queued runs", app.action_runs),
-        PaletteCommand("Add friend", "Name, token and folder for a new friend", app.action_add_friend),
-        PaletteCommand("Prompt helper", "Turn a scene into an A1111 prompt and copy it", app.action_prompt),
-        PaletteCommand("Notifications log", "Every notice of this session in full (ctrl+l)", app.action_notices),
-        PaletteCommand("Pick theme", "Choose a theme; the choice is saved in the registry", app.action_pick_theme),
-        PaletteCommand("Help", "Every key of every screen", app.action_help),
+        PaletteCommand(
+            "Friends dashboard", "Every friend with its dataset and training state", partial(app.run_action, "dashboard")
+        ),
+        PaletteCommand("Runs and queue", "Every run; reorder or cancel queued runs", partial(app.run_action, "runs")),
+        PaletteCommand("Add friend", "Name, token and folder for a new friend", partial(app.run_action, "add_friend")),
+        PaletteCommand("Prompt helper", "Turn a scene into an A1111 prompt and copy it", partial(app.run_action, "prompt")),
+        PaletteCommand("Notifications log", "Every notice of this session in full (ctrl+l)", partial(app.run_action, "notices")),
+        PaletteCommand(
+            "Pick theme", "Choose a theme; the choice is saved in the registry", partial(app.run_action, "pick_theme")
+        ),
+        PaletteCommand("Help", "Every key of every screen", partial(app.run_action, "help")),
         PaletteCommand("Quit", "Leave qbtui (trainings keep running)", app.exit),
     ]
-    for friend in app.workspace.friends():
+    for friend in host(app).workspace.friends():
         commands += [
             PaletteCommand(
                 f"Open dataset: {friend.name}",
                 f"Images and captions of {friend.token}",
-                partial(app.action_open_dataset, friend.id),
+                partial(app.post_message, OpenDataset(friend.id)),
             ),
             PaletteCommand(
-                f"Train: {friend.name}", f"Start or watch the training of {friend.token}", partial(app.action_train, friend.id)
+                f"Train: {friend.name}",
+                f"Start or watch the training of {friend.token}",
+                partial(app.post_message, OpenTraining(friend.id)),
             ),
             PaletteCommand(
                 f"Stop training: {friend.name}",
                 f"Stop the running training of {friend.token}",
-                partial(app.action_stop, friend.id),
+                partial(app.post_message, StopFriendRun(friend.id)),
             ),
         ]
     for name in sorted(app.available_themes):
-        commands.append(PaletteCommand(f"Theme: {name}", "Switch to this theme and save it", partial(app.action_set_theme, name)))
+        commands.append(
+            PaletteCommand(f"Theme: {name}", "Switch to this theme and save it", partial(app.run_action, f"set_theme({name!r})"))
+        )
     return commands
 
 

@@ -2,8 +2,8 @@
 
 Each file describes one `textual.theme.Theme`. Folders searched, first name wins:
 the `themes/` folder next to the registry file (where users add theirs), the user
-config dir's `themes/` (`$QBTUI_CONFIG_DIR/themes`), the repository's `themes/`, then
-the copies bundled in the package (for installs without the repository). A bad file never
+config dir's `themes/` (`$QBTUI_CONFIG_DIR/themes`), then the themes shipped in the
+package (`qbtui/tui/themes_builtin/`, their only copy). A bad file never
 crashes the app: it is skipped and reported in one message naming the file and the fix.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 from textual.color import Color, ColorParseError
@@ -50,7 +51,7 @@ def theme_dirs(registry_path: Path | None, user_dir: Path | None = None) -> list
     if registry_path is not None:
         folders.append(Path(registry_path).resolve().parent / "themes")
     folders.append(user_dir if user_dir is not None else locations.user_themes_dir())
-    folders.extend([locations.REPO_THEMES_DIR, BUNDLED_THEMES_DIR])
+    folders.append(BUNDLED_THEMES_DIR)
     unique: list[Path] = []
     for folder in folders:
         if folder not in unique:
@@ -91,7 +92,7 @@ def read_theme_file(path: Path) -> Theme:
         raise QbtuiError("missing 'name'", path=path, fix=f'add a line such as name = "{path.stem}"')
     if "primary" not in data:
         raise QbtuiError("missing 'primary' colour", path=path, fix='add a line such as primary = "#005f87"')
-    colours = {key: _colour(data[key], key, path) for key in COLOUR_KEYS if key in data}
+    colours: dict[str, Any] = {key: _colour(data[key], key, path) for key in COLOUR_KEYS if key in data}
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise QbtuiError("'dark' must be true or false", path=path, fix="write dark = true or dark = false")

@@ -1,6 +1,6 @@
 """The dashboard's model: registry, dataset statuses and live run snapshots, no widgets.
 
-`Workspace` is what every screen reads through `self.app.workspace`:
+`Workspace` is what every screen reads through `host(self).workspace` (qbtui/tui/host.py):
 
 - `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`.
 - `friends()`, `friend(id)`: friends in registry order; `friend` raises `QbtuiError`.
@@ -110,8 +110,8 @@ class _RunFollower:
     """Follows one run directory for the training screen: its events and output log."""
 
     def __init__(self, path: Path, run_id: str) -> None:
-        from qbtui.runs import EventFollower
-        from qbtui.runs.tail import LogTail
+        from qbtui.events import EventFollower
+        from qbtui.tail import LogTail
 
         self.trace = RunTrace(run_id=run_id)
         self.events = EventFollower(path / "events.jsonl")
@@ -314,10 +314,10 @@ class Workspace:
         return [info for info in self._runs.values() if info.friend_id == friend_id]
 
     def latest_run(self, friend_id: str) -> RunInfo | None:
-        """The friend's live run if there is one, else its newest run."""
-        runs = self.runs_for(friend_id)
-        live = [info for info in runs if info.live]
-        return (live or runs or [None])[0]
+        """The friend's live run if there is one, else its newest run (`qbtui.runs.info.latest_run`)."""
+        from qbtui.runs.info import latest_run
+
+        return latest_run(self._runs.values(), friend_id)
 
     def trace(self, run_id: str) -> RunTrace:
         """A copy of what the run reported so far (empty for a run not followed yet)."""
@@ -470,10 +470,6 @@ class Workspace:
         if self._poller is not None:
             self._poller.join(timeout=2)
             self._poller = None
-
-    def request_poll(self) -> None:
-        """Make the poller re-list run directories now instead of at its next turn."""
-        self._poll_now.set()
 
     def _poll_loop(self) -> None:
         since_listing = self.list_every

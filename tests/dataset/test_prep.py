@@ -42,7 +42,7 @@ def solid(colour, size) -> Image.Image:
 
 
 def close(pixel, expected, tolerance=12) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected))
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True))
 
 
 def test_prep_makes_clean_jpegs_and_keeps_every_original_byte(settings, friend, folder, photos):

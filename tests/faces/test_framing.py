@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from qbtui.faces.framing import TARGET, face_in_frame, face_square, letterbox_frame
 

@@ -106,7 +106,7 @@ def test_add_rejections_write_nothing(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     before = commented_registry.read_bytes()
-    code, out, err = run_cli("--registry", commented_registry, *argv)
+    code, _out, err = run_cli("--registry", commented_registry, *argv)
     assert code == 2 and message in err and str(commented_registry) in err and "fix:" in err
     assert commented_registry.read_bytes() == before
     assert not (tmp_path / "home").exists()

@@ -49,7 +49,7 @@ def test_set_setting_changes_one_line_and_keeps_its_comment(commented_registry: 
     registry = Registry.load(path)
     registry.set_setting("lora_weight", 0.65)
     registry.set_setting("lora_dir", Path("~/loras"))
-    changed = [(a, b) for a, b in zip(original.splitlines(), path.read_text().splitlines()) if a != b]
+    changed = [(a, b) for a, b in zip(original.splitlines(), path.read_text().splitlines(), strict=True) if a != b]
     assert len(path.read_text().splitlines()) == len(original.splitlines())
     assert [b for _, b in changed] == ['lora_dir = "~/loras"  # note 9', "lora_weight = 0.65  # note 17"]
     assert registry.settings.lora_weight == 0.65

@@ -1,4 +1,4 @@
-"""The README's two commands, scripts/setup and .ci/run agree and behave."""
+"""The README's commands, the Makefile, scripts/setup and .ci/run: what each one runs."""
 
 from __future__ import annotations
 
@@ -26,18 +26,65 @@ def _setup(workspace: Path, *args: str, python: str = sys.executable) -> subproc
         text=True,
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHON": python},
+        check=False,
     )
 
 
-def test_readme_ci_and_makefile_agree() -> None:
+def _dry_run(target: str) -> list[str]:
+    """The commands `make TARGET` would run here, in order (make -n runs none of them)."""
+    result = subprocess.run(["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, check=True, timeout=30)
+    return [line for line in result.stdout.splitlines() if not line.startswith("make")]
+
+
+def test_every_make_command_of_the_readme_is_a_target() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert "make demo   #" in readme and "make test   #" in readme
-    ci = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
-    assert ci[0] == "set -euo pipefail" and ci[-1] == "make test"
-    makefile = (ROOT / "Makefile").read_text()
-    assert "demo: setup\n\t$(VENV)/bin/qbtui demo $(DEMO_DIR)" in makefile
-    assert "test: setup-dev\n\t$(VENV)/bin/python -m pytest -q" in makefile
-    assert "setup-dev:\n\tscripts/setup --dev" in makefile
+    targets = sorted({line.split()[1] for line in readme.splitlines() if line.startswith("make ")})
+    assert targets == ["demo", "test"]
+    for target in targets:
+        assert _dry_run(target), f"`make {target}` runs nothing"
+
+
+def test_make_test_sets_up_the_dev_tools_then_runs_the_whole_suite() -> None:
+    assert _dry_run("test") == ["scripts/setup --dev", ".venv/bin/python -m pytest -q"]
+
+
+def test_make_demo_sets_up_then_opens_the_demo() -> None:
+    assert _dry_run("demo") == ["scripts/setup", ".venv/bin/qbtui demo .demo"]
+
+
+def test_make_check_runs_lint_format_types_and_contracts_without_setting_up() -> None:
+    programs = [next(word for word in command.split() if "=" not in word).rsplit("/", 1)[-1] for command in _dry_run("check")]
+    assert programs == ["ruff", "ruff", "mypy", "lint-imports", "python"]
+    assert _dry_run("check")[-1].endswith("scripts/import_cycles.py qbtui")
+
+
+def _ci_with_fake_make(tmp_path: Path, failing: str = "") -> tuple[int, list[str]]:
+    """Run .ci/run with a `make` that only records its arguments (and fails on `failing`)."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy2(ROOT / ".ci/run", tmp_path / ".ci/run")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "make.log"
+    fake = bin_dir / "make"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$*" != "{failing}" ]\n')
+    fake.chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(tmp_path / ".ci/run")],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    return result.returncode, log.read_text().splitlines()
+
+
+def test_ci_runs_the_checks_then_the_tests(tmp_path: Path) -> None:
+    assert _ci_with_fake_make(tmp_path) == (0, ["check", "test"])
+
+
+def test_ci_stops_when_the_checks_fail(tmp_path: Path) -> None:
+    code, calls = _ci_with_fake_make(tmp_path, failing="check")
+    assert code != 0 and calls == ["check"]
 
 
 def test_setup_returns_at_once_when_the_stamp_matches(tmp_path: Path) -> None:

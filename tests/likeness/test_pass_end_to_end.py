@@ -11,9 +11,9 @@ import pytest
 
 from qbtui import cli
 from qbtui.demo import build_demo
+from qbtui.events import read_events
 from qbtui.likeness.report import read_evaluation
 from qbtui.registry import Registry
-from qbtui.runs.events import read_events
 from qbtui.runs.info import read_run, runs_under
 from qbtui.runs.manager import start_run
 

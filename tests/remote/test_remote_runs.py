@@ -6,14 +6,14 @@ import os
 import signal
 from pathlib import Path
 
+from qbtui.events import read_events
 from qbtui.registry import Registry
 from qbtui.remote.ssh import Transport
 from qbtui.remote.start import start_remote_run
+from qbtui.rundir import RunDir
 from qbtui.runs import manager
-from qbtui.runs.events import read_events
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
-from qbtui.runs.rundir import RunDir
 from tests.remote.sshd import start_sshd
 
 FINAL = ("completed", "stopped", "failed", "crashed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from qbtui.registry import Registry
-from qbtui.runs import manager
+from qbtui.runs import launch, manager
 from qbtui.runs.info import read_run
 
 STANDINS = Path(__file__).parent / "standins"
@@ -119,7 +120,7 @@ def wait_for_state():
 def no_leftover_processes():
     """Kill any supervisor or backend a failed test left behind (by the pids it recorded)."""
     started: list[int] = []
-    original = manager.launch_supervisor
+    original = launch.launch_supervisor
 
     def tracking(run, **kwargs):
         record = original(run, **kwargs)
@@ -127,11 +128,9 @@ def no_leftover_processes():
             started.append(record.pid)
         return record
 
-    manager.launch_supervisor = tracking
+    launch.launch_supervisor = tracking
     yield
-    manager.launch_supervisor = original
+    launch.launch_supervisor = original
     for pid in started:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass

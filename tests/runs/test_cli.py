@@ -10,10 +10,10 @@ import pytest
 
 from qbtui.cli import build_parser, main
 from qbtui.cli.runs import format_duration, format_event
+from qbtui.rundir import RunDir
 from qbtui.runs import manager
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
-from qbtui.runs.rundir import RunDir
 
 
 def qbtui(workspace, *args):

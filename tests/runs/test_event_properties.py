@@ -7,12 +7,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qbtui.cli import main
-from qbtui.runs.events import REQUIRED_FIELDS
-from qbtui.runs.rundir import RunDir, write_run_toml
+from qbtui.events import REQUIRED_FIELDS
+from qbtui.rundir import RunDir, write_run_toml
 
 REGISTRY = """\
 [settings]

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
+from qbtui.events import EventWriter
 from qbtui.registry import Settings
-from qbtui.runs.events import EventWriter
+from qbtui.rundir import RunDir, new_run_id, write_run_toml
 from qbtui.runs.info import list_runs, read_run
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
 from qbtui.runs.queue import RunQueue
-from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 
 
 def make_run(logs_dir, friend="peter", created_at=None, now=None):
@@ -152,7 +152,7 @@ def test_pid_file_round_trip_and_liveness(tmp_path):
 
 
 def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
-    import qbtui.runs.events as events_module
+    import qbtui.events as events_module
 
     run = make_run(tmp_path)
     own_supervisor(run)
@@ -172,7 +172,7 @@ def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
 
 
 def test_dataset_fingerprint_follows_the_training_folders(tmp_path):
-    from qbtui.runs.rundir import dataset_fingerprint
+    from qbtui.rundir import dataset_fingerprint
 
     folder = tmp_path / "peter" / "30_peter"
     folder.mkdir(parents=True)

@@ -55,7 +55,8 @@ GUIDE_COMMON = [
     "--train_batch_size",
     "1",
 ]
-GUIDE_STANDARD = GUIDE_COMMON + [
+GUIDE_STANDARD = [
+    *GUIDE_COMMON,
     "--gradient_checkpointing",
     "--mixed_precision",
     "no",
@@ -66,7 +67,8 @@ GUIDE_STANDARD = GUIDE_COMMON + [
     "--output_name",
     "qb_peter_lora",
 ]
-GUIDE_FAST = GUIDE_COMMON + [
+GUIDE_FAST = [
+    *GUIDE_COMMON,
     "--mixed_precision",
     "fp16",
     "--save_every_n_steps",
@@ -86,7 +88,7 @@ GUIDE_FAST = GUIDE_COMMON + [
 def erratum(tokens: list[str]) -> list[str]:
     """The guide's command with qbtui's documented fixes: the worker flag's real name, --sdpa."""
     fixed = ["--max_data_loader_n_workers" if t == "--dataloader_num_workers" else t for t in tokens]
-    return fixed + ["--sdpa"]
+    return [*fixed, "--sdpa"]
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import termios
 import pytest
 
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs import manager
-from qbtui.runs.events import read_events
 from qbtui.runs.info import list_runs, read_run
-from qbtui.runs.rundir import RunDir, read_run_toml
 
 FINAL = ("completed", "stopped", "failed", "crashed")
 CHECKPOINT_BYTES = 10 * 4096
@@ -69,7 +69,7 @@ def test_stop_during_a_checkpoint_write_leaves_no_half_written_file(workspace, m
     monkeypatch.setenv("STANDIN_STEP_S", "0.3")
     info = manager.start_run(workspace, "peter", backend="kohya")
     checkpoint = workspace.settings.lora_dir / "qb_peter_lora-step00000004.safetensors"
-    wait_for(lambda: checkpoint.exists(), what="the checkpoint write to begin")
+    wait_for(checkpoint.exists, what="the checkpoint write to begin")
     assert checkpoint.stat().st_size < CHECKPOINT_BYTES, "the stop must arrive mid-write for this test to mean anything"
     stopped = manager.stop_run(workspace.settings, info.run_id)
     assert stopped.state == "stopped"
@@ -115,7 +115,8 @@ def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monk
         stdout=terminal,
         stderr=terminal,
         start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        # The test forks from its main thread; the hook only makes the pty the controlling terminal.
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509
     )
     os.close(terminal)
     run = wait_for(lambda: next((i for i in list_runs(workspace.settings) if i.step >= 1), None), what="the run's first step")

@@ -8,8 +8,8 @@ import pytest
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
+from qbtui.rundir import RunDir, new_run_id, write_run_toml
 from qbtui.runs.queue import RunQueue, cancel, list_queue, move
-from qbtui.runs.rundir import RunDir, new_run_id, write_run_toml
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
+from qbtui.events import read_events
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir
 from qbtui.runs import manager
 from qbtui.runs.backends.builtin import builtin_command
-from qbtui.runs.events import read_events
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
-from qbtui.runs.rundir import RunDir
 
 TINY_PRESET = """
 [presets.tiny]

@@ -10,9 +10,9 @@ import pytest
 
 from qbtui import cli
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.registry import Registry
 from qbtui.runs import manager
-from qbtui.runs.events import read_events
 
 FINAL = ("completed", "stopped", "failed", "crashed")
 PETER_SECTION = """[friends.peter]

@@ -14,11 +14,11 @@ import pytest
 
 from qbtui.cli import main
 from qbtui.errors import QbtuiError
+from qbtui.events import EventWriter, read_events
+from qbtui.rundir import RunDir, run_dir_for, write_run_toml
 from qbtui.runs import manager
-from qbtui.runs.events import EventWriter, read_events
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import ProcessRecord, read_pid_file, write_pid_file
-from qbtui.runs.rundir import RunDir, run_dir_for, write_run_toml
 
 ESCAPING_IDS = [
     "20260101-000000-ada/../../../outside/fake-abcd",

@@ -12,13 +12,13 @@ import threading
 import pytest
 
 from qbtui.errors import QbtuiError
+from qbtui.events import read_events
 from qbtui.registry import Registry
-from qbtui.runs import manager
-from qbtui.runs.events import read_events
+from qbtui.rundir import RunDir, read_run_toml, write_run_toml
+from qbtui.runs import launch, manager
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.queue import list_queue
-from qbtui.runs.rundir import RunDir, read_run_toml, write_run_toml
 
 FINAL = ("completed", "stopped", "failed", "crashed")
 
@@ -276,7 +276,7 @@ def test_rewritten_run_toml_is_what_the_supervisor_runs(workspace, wait_for_stat
     data = read_run_toml(run)
     data["run"]["command"] = [sys.executable, "-c", "import sys; print('custom'); sys.exit(3)"]
     write_run_toml(run, data["run"], data["train"])
-    manager.launch_supervisor(run)
+    launch.launch_supervisor(run)
     done = wait_for_state(run.path, FINAL)
     assert done.state == "failed" and "custom" in run.output_log.read_text()
 
@@ -296,6 +296,6 @@ def test_an_unreadable_run_toml_fails_the_run_with_the_reason(workspace, wait_fo
     data = read_run_toml(run)
     del data["run"]["command"]
     write_run_toml(run, data["run"], data["train"])
-    manager.launch_supervisor(run)
+    launch.launch_supervisor(run)
     failed = wait_for_state(run.path, FINAL)
     assert failed.state == "failed" and "run.toml [run] has no command" in failed.error

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, write_run_toml
 from qbtui.runs.queue import enqueue, list_queue
-from qbtui.runs.rundir import RunDir, write_run_toml
 from tests.tui.conftest import build_workspace, write_run
 
 RUNNING = "20261125-034512-peter-a1b2"

@@ -166,7 +166,7 @@ def test_no_tokenizer_anywhere_names_the_checkpoint_and_the_fix(lone_checkpoint)
 def test_settings_tokenizer_folder_without_files_is_reported(lone_checkpoint, tmp_path):
     empty = tmp_path / "empty-tokenizer"
     empty.mkdir()
-    with pytest.raises(QbtuiError, match="lacks vocab.json") as caught:
+    with pytest.raises(QbtuiError, match=r"lacks vocab\.json") as caught:
         load_base_model(lone_checkpoint, tokenizer_dir=empty)
     assert caught.value.path == empty
 
@@ -179,14 +179,14 @@ def test_missing_base_model(tmp_path):
 
 
 def test_folder_without_model_index(tmp_path):
-    with pytest.raises(QbtuiError, match="model_index.json"):
+    with pytest.raises(QbtuiError, match=r"model_index\.json"):
         load_base_model(tmp_path)
 
 
 def test_unsupported_file_type(tmp_path):
     notes = tmp_path / "model.txt"
     notes.write_text("not a model")
-    with pytest.raises(QbtuiError, match="unsupported base model type .txt"):
+    with pytest.raises(QbtuiError, match=r"unsupported base model type \.txt"):
         load_base_model(notes)
 
 
@@ -216,7 +216,7 @@ def test_checkpoint_with_missing_text_encoder_tensor(tiny_single_file, tmp_path)
     partial = tmp_path / "partial.safetensors"
     save_file(state_dict, partial)
     shutil.copytree(tiny_single_file.parent / "tokenizer", tmp_path / "tokenizer")
-    with pytest.raises(QbtuiError, match="incomplete or mis-shaped.*final_layer_norm.bias"):
+    with pytest.raises(QbtuiError, match=r"incomplete or mis-shaped.*final_layer_norm\.bias"):
         load_base_model(partial)
 
 
@@ -290,7 +290,7 @@ def test_sdxl_checkpoint_is_refused(tmp_path):
 def test_sd2_checkpoint_is_refused(tmp_path):
     sd2 = tmp_path / "v2-1_768.safetensors"
     save_file({"cond_stage_model.model.token_embedding.weight": torch.zeros(2, 2)}, sd2)
-    with pytest.raises(QbtuiError, match="2.x"):
+    with pytest.raises(QbtuiError, match=r"2\.x"):
         load_base_model(sd2)
 
 

@@ -16,7 +16,7 @@ import tomlkit
 import torch
 
 from qbtui.errors import QbtuiError
-from qbtui.runs.events import parse_event, read_events
+from qbtui.events import parse_event, read_events
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.loop import NAN_HINT, train
@@ -375,7 +375,7 @@ def test_bad_run_toml_exits_non_zero_with_an_error_event(tmp_path):
 
 @pytest.mark.parametrize(("prompts", "released"), [([], True), (["qb_peter person"], False)])
 def test_cached_models_are_freed_unless_samples_need_them(tiny_model_dir, tiny_dataset, tmp_path, prompts, released):
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
     from qbtui.trainer.loop import _Trainer
 
     config = make_config(
@@ -416,7 +416,7 @@ def test_gradient_checkpointing_and_batches_give_the_same_training(tiny_model_di
         torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-4)
     assert read_metadata(tmp_path / "ckpt" / "qb_peter_lora.safetensors")["ss_num_batches_per_epoch"] == "3"
 
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
     from qbtui.trainer.loop import _Trainer
 
     with EventWriter(tmp_path / "events.jsonl") as events:

@@ -7,14 +7,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from textual.widgets import Input
 
-from qbtui.runs.events import EventWriter
+from qbtui.events import EventWriter
+from qbtui.rundir import RunDir, write_run_toml
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.rundir import RunDir, write_run_toml
 from tests.tui.waiting import wait_until, workers_idle
+
+if TYPE_CHECKING:
+    from qbtui.tui.app import QbtuiApp
 
 FIXED_NOW = 1_795_000_000.0
 FRIENDS = (
@@ -189,11 +193,11 @@ def demo_registry(demo_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_factory() -> Callable[..., object]:
-    """Builds the real QbtuiApp with a fixed clock; `watch=True` turns the folder watcher on."""
-    from qbtui.tui.app import QbtuiApp
+    """The production factory (`qbtui.tui.make_app`) with a fixed clock; `watch=True` turns the folder watcher on."""
+    from qbtui.tui import make_app
 
     def make(registry_path: Path, *, watch: bool = False, clock: Callable[[], float] = lambda: FIXED_NOW) -> QbtuiApp:
-        return QbtuiApp(registry_path, clock=clock, watch=watch)
+        return make_app(registry_path, clock=clock, watch=watch)
 
     return make
 

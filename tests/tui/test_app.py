@@ -163,6 +163,32 @@ async def test_escape_returns_to_the_dashboard_and_screens_do_not_pile_up(demo_r
         assert type(app.screen).__name__ == "DashboardScreen"
 
 
-def test_app_needs_a_registry_or_a_workspace():
-    with pytest.raises(QbtuiError):
-        QbtuiApp()
+def test_the_pilot_tests_build_the_app_the_way_production_does(demo_registry, app_factory, monkeypatch):
+    """make_app: the workspace from the registry, then its image protocol, then the app; run_app uses it."""
+    import qbtui.tui
+    from qbtui.tui.widgets import preview
+
+    chosen: list[str] = []
+    monkeypatch.setattr(preview, "prepare_image_protocol", chosen.append)
+    app = app_factory(demo_registry)
+    assert isinstance(app, QbtuiApp) and app.workspace.registry_path == Registry.load(demo_registry).path
+    assert chosen == [app.workspace.settings.image_protocol]
+
+    class Ran:
+        return_code = 3
+
+        def run(self) -> None:
+            chosen.append("ran")
+
+    monkeypatch.setattr(qbtui.tui, "make_app", lambda path: Ran())
+    assert qbtui.tui.run_app(demo_registry) == 3 and chosen[-1] == "ran"
+
+
+def test_an_unknown_image_protocol_stops_the_start_with_the_fix(demo_registry):
+    from qbtui.tui import make_app
+
+    text = demo_registry.read_text()
+    demo_registry.write_text(text.replace("[settings]\n", '[settings]\nimage_protocol = "ascii"\n', 1))
+    with pytest.raises(QbtuiError) as caught:
+        make_app(demo_registry, watch=False)
+    assert "image_protocol" in str(caught.value)

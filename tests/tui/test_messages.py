@@ -17,12 +17,26 @@ def test_friend_changes_collapse_only_for_the_same_friend():
     assert not FriendChanged("anna").can_replace(RunsUpdated(()))
 
 
-def test_world_changes_arriving_while_the_app_closes_are_dropped(demo_registry):
-    from qbtui.tui.app import QbtuiApp
+async def test_world_changes_reach_the_screen_and_are_dropped_once_the_app_has_closed(demo_registry, app_factory):
     from qbtui.tui.messages import RegistryChanged
 
-    app = QbtuiApp(demo_registry, watch=False)
+    app = app_factory(demo_registry)
+    delivered: list[object] = []
+    async with app.run_test(size=(80, 24)):
+        screen = app.screen
+        original = screen.post_message
+        world = (FriendChanged, RunsUpdated, RegistryChanged)
+
+        def recording(message):
+            if isinstance(message, world):
+                delivered.append(message)
+            return original(message)
+
+        screen.post_message = recording  # type: ignore[method-assign]
+        app.on_runs_updated(RunsUpdated(("a",)))
+        assert [type(message) for message in delivered] == [RunsUpdated]
     assert not app.screen_stack
     app.on_friend_changed(FriendChanged("anna"))
-    app.on_runs_updated(RunsUpdated(("a",)))
+    app.on_runs_updated(RunsUpdated(("b",)))
     app.on_registry_changed(RegistryChanged())
+    assert [type(message) for message in delivered] == [RunsUpdated], "nothing is delivered after the app closed"

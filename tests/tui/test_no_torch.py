@@ -9,7 +9,7 @@ import textwrap
 FLOW = textwrap.dedent(
     """
     import asyncio, sys
-    from qbtui.tui.app import QbtuiApp
+    from qbtui.tui import make_app
 
     async def idle(pilot):
         # cancelled or failed workers count as finished (wait_for_complete would raise)
@@ -20,7 +20,7 @@ FLOW = textwrap.dedent(
             await pilot.pause(0.02 if busy else None)
 
     async def flow():
-        app = QbtuiApp(sys.argv[1], watch=False)
+        app = make_app(sys.argv[1], watch=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await idle(pilot)
             for keys in (["d"], ["escape"], ["t"], ["escape"], ["r"], ["escape"], ["f1"], ["escape"], ["p"], ["escape"]):
@@ -41,7 +41,9 @@ FLOW = textwrap.dedent(
 
 def test_app_process_imports_no_torch(demo_registry, run_writer):
     run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=5)
-    result = subprocess.run([sys.executable, "-c", FLOW, str(demo_registry)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", FLOW, str(demo_registry)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
     assert last == "TrainingScreen heavy: none", result.stdout[-2000:] + result.stderr[-2000:]

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import DataTable
 
 from qbtui.registry import Registry
+from qbtui.rundir import RunDir, write_run_toml
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.queue import enqueue, list_queue
-from qbtui.runs.rundir import RunDir, write_run_toml
 from qbtui.tui.screens.runs import RunsScreen
 from tests.tui.waiting import workers_idle
 
@@ -43,7 +43,7 @@ def stand_in_supervisor(monkeypatch: pytest.MonkeyPatch):
         resumed.append((run.run_id, resume))
         return record
 
-    monkeypatch.setattr("qbtui.runs.manager.launch_supervisor", launch)
+    monkeypatch.setattr("qbtui.runs.launch.launch_supervisor", launch)
     yield resumed
     for process in processes:
         process.kill()

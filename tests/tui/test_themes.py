@@ -15,6 +15,7 @@ from qbtui.tui.themes import (
     apply_themes,
     load_themes,
     read_theme_file,
+    theme_dirs,
 )
 
 REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
@@ -52,14 +53,15 @@ def test_bundled_themes_load_and_include_the_house_style(tmp_path: Path) -> None
     assert themes[DEFAULT_THEME].background == "#ffffd7"
 
 
-def test_bundled_copies_match_the_repo_themes_folder() -> None:
-    repo_files = {path.name: path.read_text() for path in REPO_THEMES.glob("*.toml")}
-    bundled_files = {path.name: path.read_text() for path in BUNDLED_THEMES_DIR.glob("*.toml")}
-    assert repo_files == bundled_files
+def test_the_shipped_themes_exist_once_and_are_searched_once(tmp_path) -> None:
+    assert not list(REPO_THEMES.glob("*.toml")), "themes are shipped in qbtui/tui/themes_builtin/ only"
+    assert {path.stem for path in BUNDLED_THEMES_DIR.glob("*.toml")} >= {"paper-and-ink", "ink-wash", "sepia-sketch"}
+    folders = theme_dirs(tmp_path / "registry.toml", tmp_path / "user")
+    assert folders == [tmp_path / "themes", tmp_path / "user", BUNDLED_THEMES_DIR]
 
 
 def test_shipped_colours_are_xterm_256_entries_with_legible_text() -> None:
-    for path in REPO_THEMES.glob("*.toml"):
+    for path in BUNDLED_THEMES_DIR.glob("*.toml"):
         theme = read_theme_file(path)
         colours = [getattr(theme, key) for key in COLOUR_KEYS]
         for colour in colours:

@@ -95,7 +95,7 @@ async def test_log_lines_are_wrapped_never_cut(demo_registry, app_factory, run_w
 async def test_checkpoints_and_samples_appear_as_they_are_written(demo_registry, app_factory, run_writer, until):
     from PIL import Image
 
-    from qbtui.runs.events import EventWriter
+    from qbtui.events import EventWriter
     from qbtui.tui.widgets.preview import ImagePreview
 
     run = run_writer(demo_registry, "peter", RUN_ID, steps=3)

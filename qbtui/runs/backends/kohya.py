@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.modelenv import MPS_FALLBACK
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
-from qbtui.runs.tail import TextLines
+from qbtui.tail import TextLines
 
-KOHYA_ENV = {"PYTORCH_ENABLE_MPS_FALLBACK": "1", "PYTHONUNBUFFERED": "1"}
+KOHYA_ENV = {**MPS_FALLBACK, "PYTHONUNBUFFERED": "1"}
 # Flags the guide writes before the output and logging folders.
 EARLY_FLAGS = {"caption_extension": ".txt", "resolution": "512,512"}
 RENAMED_FLAGS = {"dataloader_num_workers": "max_data_loader_n_workers"}

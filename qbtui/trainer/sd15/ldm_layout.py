@@ -105,9 +105,8 @@ def to_ldm(
     vae_table = _vae_prefixes(vae_config)
     for key, tensor in vae.items():
         ldm_key = _rename(key, vae_table)
-        if ".mid.attn_1." in ldm_key and ldm_key.endswith(_VAE_ATTENTION_PROJECTIONS):
-            tensor = tensor.reshape(*tensor.shape, 1, 1)
-        out[VAE_PREFIX + ldm_key] = tensor
+        is_conv_projection = ".mid.attn_1." in ldm_key and ldm_key.endswith(_VAE_ATTENTION_PROJECTIONS)
+        out[VAE_PREFIX + ldm_key] = tensor.reshape(*tensor.shape, 1, 1) if is_conv_projection else tensor
     for key, tensor in text_encoder.items():
         out[TEXT_PREFIX + key.removeprefix("text_model.")] = tensor
     return out

@@ -31,6 +31,7 @@ from qbtui.registry import (
     default_token,
     friend_id_for,
 )
+from qbtui.tui.host import host
 
 
 class AddFriendScreen(ModalScreen[str | None]):
@@ -120,7 +121,7 @@ class AddFriendScreen(ModalScreen[str | None]):
         token = self._token(friend_id)
         repeats = self.query_one("#add-repeats", Input).value or "?"
         self.query_one("#add-token", Input).placeholder = default_token(friend_id)
-        settings = self.app.workspace.settings
+        settings = host(self).workspace.settings
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
         describe = self.query_one("#add-describe", Input).value.strip()
         caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
@@ -148,8 +149,8 @@ class AddFriendScreen(ModalScreen[str | None]):
         token = self.query_one("#add-token", Input).value.strip() or None
         describe = self.query_one("#add-describe", Input).value.strip()
         try:
-            friend = self.app.workspace.registry.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
-            _create_folder(self.app.workspace.settings, friend)
+            friend = host(self).workspace.registry.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
+            _create_folder(host(self).workspace.settings, friend)
         except QbtuiError as error:
             self._refused(error.describe(), "#add-name")
             return

@@ -15,6 +15,7 @@ from textual.widgets import Header, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.likeness.report import cell_summary, choice_line
+from qbtui.tui.host import host
 from qbtui.tui.messages import RunsUpdated
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
@@ -22,7 +23,6 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from qbtui.likeness.report import Evaluation
     from qbtui.likeness.scoring import CellScore
-    from qbtui.tui.app import QbtuiApp
 
 CHOSEN_MARK = "★ "
 LABEL_COLUMN_WIDTH = 7
@@ -126,8 +126,6 @@ class CompareScreen(Screen):
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
     ]
 
-    app: QbtuiApp
-
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
@@ -150,7 +148,7 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
     def load(self) -> None:
         try:
-            evaluation = self.app.workspace.evaluation(self.run_id)
+            evaluation = host(self).workspace.evaluation(self.run_id)
         except QbtuiError as error:
             self.app.call_from_thread(self._show_message, str(error))
             return
@@ -171,8 +169,9 @@ class CompareScreen(Screen):
             return
         if self.evaluation is not None and evaluation.to_json() == self.evaluation.to_json():
             return
-        first = self.evaluation is None
-        same_grid = not first and [cell.key for cell in evaluation.cells] == [cell.key for cell in self.evaluation.cells]
+        previous = self.evaluation
+        first = previous is None
+        same_grid = previous is not None and [cell.key for cell in evaluation.cells] == [cell.key for cell in previous.cells]
         self.evaluation = evaluation
         if same_grid:
             self._mark_choice(evaluation)
@@ -210,7 +209,7 @@ class CompareScreen(Screen):
 
     def _first_position(self, key: str | None) -> tuple[int, int]:
         places = [(r, c) for r, row in enumerate(self.rows) for c, cell in enumerate(row) if cell is not None]
-        chosen = [place for place in places if self._cell_at(place).key == key]
+        chosen = [place for place in places if (cell := self._cell_at(place)) is not None and cell.key == key]
         return (chosen or places or [(0, 0)])[0]
 
     def _cell_at(self, place: tuple[int, int]) -> CellScore | None:
@@ -275,7 +274,7 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-pick", exit_on_error=False)
     def pick(self, key: str) -> None:
         try:
-            evaluation = self.app.workspace.pick_choice(self.run_id, key)
+            evaluation = host(self).workspace.pick_choice(self.run_id, key)
         except QbtuiError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error", timeout=12)
             return
@@ -285,7 +284,7 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-evaluate", exit_on_error=False)
     def action_evaluate(self) -> None:
         try:
-            info = self.app.workspace.start_evaluation(self.run_id)
+            info = host(self).workspace.start_evaluation(self.run_id)
         except QbtuiError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error", timeout=12)
             return

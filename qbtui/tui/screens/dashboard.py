@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,18 +11,17 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from qbtui.tui.host import Host, host
+from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.friend_table import FriendTable
 from qbtui.tui.widgets.steady_footer import SteadyFooter
-
-if TYPE_CHECKING:
-    from qbtui.tui.app import QbtuiApp
 
 PANEL_PROBLEMS = 8
 PANEL_SAMPLES = 4
 
 
-def friend_details(app: QbtuiApp, friend_id: str) -> Text:
+def friend_details(app: Host, friend_id: str) -> Text:
     """The side panel's text: problems with their fixes, trainings, latest samples."""
     workspace = app.workspace
     friend = workspace.friend(friend_id)
@@ -83,8 +81,6 @@ class DashboardScreen(Screen):
         Binding("r", "runs", "Runs", id="dashboard.runs"),
     ]
 
-    app: QbtuiApp
-
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
         with Horizontal(id="dashboard-body"):
@@ -94,7 +90,7 @@ class DashboardScreen(Screen):
         yield SteadyFooter()
 
     def on_mount(self) -> None:
-        self.query_one(FriendTable).sync(self.app.workspace)
+        self.query_one(FriendTable).sync(host(self).workspace)
         self._show_details()
 
     @property
@@ -107,7 +103,7 @@ class DashboardScreen(Screen):
         if friend_id is None:
             details.update(Text("No friends yet. Press a to add one.", style="dim"))
         else:
-            details.update(friend_details(self.app, friend_id))
+            details.update(friend_details(host(self), friend_id))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_details()
@@ -116,18 +112,18 @@ class DashboardScreen(Screen):
         self.action_dataset()
 
     def on_friend_changed(self, message: FriendChanged) -> None:
-        self.table.refresh_friend(self.app.workspace, message.friend_id)
+        self.table.refresh_friend(host(self).workspace, message.friend_id)
         if message.friend_id == self.table.selected_friend_id:
             self._show_details()
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
-        self.table.sync(self.app.workspace)
+        self.table.sync(host(self).workspace)
         self._show_details()
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
-        workspace = self.app.workspace
-        runs = [workspace.run(run_id) for run_id in message.run_ids]
-        if None in runs:
+        workspace = host(self).workspace
+        runs = [run for run in map(workspace.run, message.run_ids) if run is not None]
+        if len(runs) < len(message.run_ids):
             self.table.sync(workspace)
         else:
             for friend_id in {run.friend_id for run in runs}:
@@ -135,7 +131,7 @@ class DashboardScreen(Screen):
         self._show_details()
 
     def on_screen_resume(self) -> None:
-        self.table.sync(self.app.workspace)
+        self.table.sync(host(self).workspace)
         self._show_details()
 
     def _with_friend(self) -> str | None:
@@ -146,21 +142,21 @@ class DashboardScreen(Screen):
 
     def action_dataset(self) -> None:
         if friend_id := self._with_friend():
-            self.app.action_open_dataset(friend_id)
+            self.post_message(OpenDataset(friend_id))
 
     def action_train(self) -> None:
         if friend_id := self._with_friend():
-            self.app.action_train(friend_id)
+            self.post_message(OpenTraining(friend_id))
 
     def action_stop(self) -> None:
         if friend_id := self._with_friend():
-            self.app.action_stop(friend_id)
+            self.post_message(StopFriendRun(friend_id))
 
-    def action_add_friend(self) -> None:
-        self.app.action_add_friend()
+    async def action_add_friend(self) -> None:
+        await self.app.run_action("add_friend")
 
-    def action_prompt(self) -> None:
-        self.app.action_prompt()
+    async def action_prompt(self) -> None:
+        await self.app.run_action("prompt")
 
-    def action_runs(self) -> None:
-        self.app.action_runs()
+    async def action_runs(self) -> None:
+        await self.app.run_action("runs")

@@ -29,6 +29,7 @@ from qbtui.dataset.face_checks import face_box_share, face_facts
 from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend
+from qbtui.tui.host import host
 from qbtui.tui.messages import FriendChanged, RegistryChanged
 from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
@@ -157,11 +158,11 @@ class DatasetScreen(Screen[None]):
 
     @property
     def friend(self) -> Friend:
-        return self.app.workspace.friend(self.friend_id)
+        return host(self).workspace.friend(self.friend_id)
 
     @property
     def settings(self):
-        return self.app.workspace.settings
+        return host(self).workspace.settings
 
     @property
     def image_list(self) -> DatasetImageList:
@@ -177,7 +178,7 @@ class DatasetScreen(Screen[None]):
         self.sub_title = friend.token
         self.caption.border_title = "Caption"
         self.image_list.focus()
-        status = self.app.workspace.status(self.friend_id)
+        status = host(self).workspace.status(self.friend_id)
         if status is not None:
             self.show_status(status)
         self.rescan()
@@ -186,7 +187,7 @@ class DatasetScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dataset-scan", exit_on_error=False)
     def rescan(self) -> None:
         """Scan the folder again (cached by mtime and size) and show the result."""
-        status = self.app.workspace.rescan(self.friend_id)
+        status = host(self).workspace.rescan(self.friend_id)
         self.app.call_from_thread(self.show_status, status)
 
     def show_status(self, status: FriendStatus) -> None:
@@ -212,7 +213,7 @@ class DatasetScreen(Screen[None]):
 
     def on_friend_changed(self, message: FriendChanged) -> None:
         if message.friend_id == self.friend_id:
-            status = self.app.workspace.status(self.friend_id)
+            status = host(self).workspace.status(self.friend_id)
             if status is not None:
                 self.show_status(status)
 
@@ -236,7 +237,7 @@ class DatasetScreen(Screen[None]):
         if image is None:
             preview.path = None
             self._set_caption_text("")
-            if loose is not None:
+            if loose is not None and loose.path is not None:
                 self.caption.border_title = f"{loose.path.name} · not a photo"
                 problems.set_class(True, "-bad")
                 how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else loose.fix
@@ -293,7 +294,7 @@ class DatasetScreen(Screen[None]):
         image = self.image_list.selected
         if image is None:
             loose = self.image_list.selected_loose
-            text = f"{loose.path.name} is not a photo: o moves it to originals/" if loose else "no photo selected"
+            text = f"{loose.path.name} is not a photo: o moves it to originals/" if loose and loose.path else "no photo selected"
             self.notify(text, severity="warning")
         return image
 

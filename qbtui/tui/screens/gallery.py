@@ -14,6 +14,7 @@ from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qbtui.draw.gallery import Drawing, read_gallery
+from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
@@ -65,7 +66,7 @@ class GalleryScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        drawings = read_gallery(self.app.workspace.settings)
+        drawings = read_gallery(host(self).workspace.settings)
         self.app.call_from_thread(self._show, drawings)
 
     def _show(self, drawings: list[Drawing]) -> None:
@@ -74,7 +75,7 @@ class GalleryScreen(Screen[None]):
         options.clear_options()
         if not drawings:
             self.query_one("#gallery-prompt", Static).update(
-                Content(f"no drawings yet in {self.app.workspace.settings.drawings_folder}: draw one from the prompt helper")
+                Content(f"no drawings yet in {host(self).workspace.settings.drawings_folder}: draw one from the prompt helper")
             )
             return
         options.add_options(

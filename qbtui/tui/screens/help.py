@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,13 +13,11 @@ from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from qbtui.tui.host import host
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
-if TYPE_CHECKING:
-    from qbtui.tui.app import QbtuiApp
-
 SCREENS = (
-    ("Everywhere", "qbtui.tui.app", "QbtuiApp"),
+    ("Everywhere", "qbtui.tui.host", "AppKeys"),
     ("Friends dashboard", "qbtui.tui.screens.dashboard", "DashboardScreen"),
     ("Dataset", "qbtui.tui.screens.dataset", "DatasetScreen"),
     ("Training", "qbtui.tui.screens.training", "TrainingScreen"),
@@ -87,9 +84,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q", "app.pop_screen", "Close", id="help.close"),
     ]
 
-    app: QbtuiApp
-
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(help_text(self.app.keymap), id="help-text")
+            yield Static(help_text(host(self).keymap), id="help-text")
         yield SteadyFooter()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,8 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import RichLog
 
-if TYPE_CHECKING:
-    from qbtui.tui.app import QbtuiApp
+from qbtui.tui.host import host
 
 SEVERITY_COLORS = {"error": "error", "warning": "warning", "information": "primary"}
 
@@ -29,8 +27,6 @@ class NoticesScreen(ModalScreen[None]):
     NoticesScreen RichLog { height: 1fr; background: $surface; }
     """
 
-    app: QbtuiApp
-
     def compose(self) -> ComposeResult:
         with Vertical(id="notices", classes="dialog") as box:
             box.border_title = "Notifications (newest first)"
@@ -39,7 +35,7 @@ class NoticesScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         log = self.query_one(RichLog)
         colors = self.app.theme_variables
-        notices = list(reversed(self.app.notices.items))
+        notices = list(reversed(host(self).notices.items))
         if not notices:
             log.write(Text("no notifications yet", style="dim"))
         for notice in notices:

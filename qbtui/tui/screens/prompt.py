@@ -20,6 +20,7 @@ from textual.widgets import Header, Input, Label, Static
 from qbtui.errors import QbtuiError
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
+from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
@@ -102,7 +103,7 @@ class PromptScreen(Screen[None]):
         self.drawn: list[Path] = []
 
     def compose(self) -> ComposeResult:
-        settings = self.app.workspace.settings
+        settings = host(self).workspace.settings
         yield Header()
         with Vertical(id="prompt-body"):
             yield Label("Scene (use your friends' names)")
@@ -138,7 +139,7 @@ class PromptScreen(Screen[None]):
         return weight if MIN_WEIGHT <= weight <= MAX_WEIGHT else None
 
     def _rebuild(self) -> None:
-        registry = self.app.workspace.registry
+        registry = host(self).workspace.registry
         scene = self.query_one("#prompt-scene", Input).value
         weight = self._weight()
         friends_line = self.query_one("#prompt-friends", Static)
@@ -156,7 +157,7 @@ class PromptScreen(Screen[None]):
         """Nudge the LoRA weight by one step up or down."""
         current = self._weight()
         if current is None:
-            current = self.app.workspace.settings.lora_weight
+            current = host(self).workspace.settings.lora_weight
         weight = min(MAX_WEIGHT, max(MIN_WEIGHT, round(current + direction * WEIGHT_STEP, 2)))
         self.query_one("#prompt-weight", Input).value = f"{weight:g}"
 
@@ -213,7 +214,7 @@ class PromptScreen(Screen[None]):
     def _draw(self, scene: str, weight: float) -> None:
         from qbtui.draw.plan import plan_drawings
 
-        registry = self.app.workspace.registry
+        registry = host(self).workspace.registry
         try:
             found = convert_names(scene, registry.friends)[1]
             # As the prompt shown: a friend's likeness choice, else the weight typed here.

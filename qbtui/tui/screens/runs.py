@@ -14,13 +14,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
 from qbtui.runs.format import format_duration
+from qbtui.tui.host import host
+from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
 from qbtui.tui.messages import RunsUpdated
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
-    from qbtui.tui.app import QbtuiApp
 
 # No start or friend column: run ids hold both (20261125-034512-peter-a1b2).
 COLUMNS = (
@@ -73,8 +74,6 @@ class RunsScreen(Screen):
         Binding("escape", "app.back", "Back", id="runs.back"),
     ]
 
-    app: QbtuiApp
-
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
         yield Label("", id="runs-summary")
@@ -90,7 +89,7 @@ class RunsScreen(Screen):
         self.refresh_table()
 
     def refresh_table(self) -> None:
-        workspace = self.app.workspace
+        workspace = host(self).workspace
         table = self.query_one(DataTable)
         runs = workspace.runs_in_queue_order()
         selected = self.selected_run_id
@@ -115,7 +114,7 @@ class RunsScreen(Screen):
 
     def selected_run(self) -> RunInfo | None:
         run_id = self.selected_run_id
-        return self.app.workspace.run(run_id) if run_id else None
+        return host(self).workspace.run(run_id) if run_id else None
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_table()
@@ -136,15 +135,15 @@ class RunsScreen(Screen):
     def action_open(self) -> None:
         """The run's Training screen, over this one: `esc` there comes back here."""
         if run := self.selected_run():
-            self.app.open_training_over(run.friend_id)
+            self.post_message(OpenTraining(run.friend_id, over=True))
 
     def action_move_up(self) -> None:
         if run := self._queued():
-            self.app.move_queued(run.run_id, -1)
+            self.post_message(MoveQueued(run.run_id, -1))
 
     def action_move_down(self) -> None:
         if run := self._queued():
-            self.app.move_queued(run.run_id, 1)
+            self.post_message(MoveQueued(run.run_id, 1))
 
     def action_cancel(self) -> None:
         """Take the queued run off the queue, once the user confirms."""
@@ -154,7 +153,7 @@ class RunsScreen(Screen):
 
         def answered(agreed: bool | None) -> None:
             if agreed:
-                self.app.cancel_queued(run_id)
+                self.post_message(CancelQueued(run_id))
 
         question = f"Cancel the queued run {run_id}?\nIt leaves the queue and its empty folder is removed."
         self.app.push_screen(ConfirmScreen(question, title="Cancel queued run"), answered)
@@ -169,7 +168,7 @@ class RunsScreen(Screen):
 
         def answered(agreed: bool | None) -> None:
             if agreed:
-                self.app.stop_run(run_id)
+                self.post_message(StopRun(run_id))
 
         question = f"Stop {run_id} at step {run.step}/{run.max_steps}?\nIts state is kept: r resumes it later."
         self.app.push_screen(ConfirmScreen(question, title="Stop run"), answered)
@@ -179,7 +178,7 @@ class RunsScreen(Screen):
         if run is None or run.state not in RESUMABLE_STATES:
             self.notify("only a stopped, failed or crashed run can be resumed", severity="warning")
             return
-        self.app.resume_run(run.run_id)
+        self.post_message(ResumeRun(run.run_id))
 
     def action_compare(self) -> None:
         """The selected run's likeness grid (for an evaluation run: the run it scored)."""

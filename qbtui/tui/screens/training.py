@@ -22,6 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Label, RichLog, Select, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.tui.host import host
+from qbtui.tui.intents import ResumeRun, StartRun, StopRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.loss_chart import LossChart
@@ -31,7 +33,6 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
-    from qbtui.tui.app import QbtuiApp
     from qbtui.tui.workspace import RunTrace
 
 BACKENDS = ("builtin", "kohya")
@@ -67,8 +68,6 @@ class TrainingScreen(Screen):
         Binding("escape", "app.back", "Back", id="training.back"),
     ]
 
-    app: QbtuiApp
-
     def __init__(self, friend_id: str) -> None:
         super().__init__()
         self.friend_id = friend_id
@@ -78,7 +77,7 @@ class TrainingScreen(Screen):
         self.steps_seen = -1
 
     def compose(self) -> ComposeResult:
-        workspace = self.app.workspace
+        workspace = host(self).workspace
         friend = workspace.friend(self.friend_id)
         presets = list(workspace.registry.presets) or [workspace.settings.preset]
         preset = workspace.settings.preset if workspace.settings.preset in presets else presets[0]
@@ -97,7 +96,7 @@ class TrainingScreen(Screen):
                 yield button
         yield Static("", id="train-readiness")
         yield Static("", id="train-command", markup=False)
-        yield RunProgress(self.app.clock, id="train-progress")
+        yield RunProgress(host(self).clock, id="train-progress")
         with Horizontal(id="train-middle"):
             yield LossChart(id="train-loss")
             with Vertical(id="train-sample-box"):
@@ -109,7 +108,7 @@ class TrainingScreen(Screen):
         yield SteadyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = f"training {self.app.workspace.friend(self.friend_id).name}"
+        self.sub_title = f"training {host(self).workspace.friend(self.friend_id).name}"
         self.query_one("#train-log", RichLog).border_title = "log (events)"
         self.show_command()
         self.show_readiness()
@@ -125,16 +124,16 @@ class TrainingScreen(Screen):
         return str(self.query_one("#backend", Select).value)
 
     def current_run(self) -> RunInfo | None:
-        return self.app.workspace.latest_run(self.friend_id)
+        return host(self).workspace.latest_run(self.friend_id)
 
     def busy_with(self) -> RunInfo | None:
         """Another friend's run that holds the device now, if any."""
-        running = [run for run in self.app.workspace.runs() if run.state == "running" and run.friend_id != self.friend_id]
+        running = [run for run in host(self).workspace.runs() if run.state == "running" and run.friend_id != self.friend_id]
         return running[0] if running else None
 
     def blocker(self) -> str | None:
         """Why this friend's dataset blocks training, in a few words (None: it does not, or not scanned yet)."""
-        status = self.app.workspace.status(self.friend_id)
+        status = host(self).workspace.status(self.friend_id)
         return status.blocker() if status is not None else None
 
     @on(Select.Changed)
@@ -153,7 +152,7 @@ class TrainingScreen(Screen):
     def show_command(self) -> None:
         """Show the exact command the run would execute (or why it cannot run)."""
         try:
-            argv = self.app.workspace.command_for(self.friend_id, self.preset, self.backend)
+            argv = host(self).workspace.command_for(self.friend_id, self.preset, self.backend)
             text = "$ " + shlex.join(argv)
         except QbtuiError as error:
             text = f"cannot run: {error}"
@@ -172,7 +171,7 @@ class TrainingScreen(Screen):
         elif busy is not None:
             text = Text(f"device busy: {busy.friend_id} is training ({busy.run_id}) · s or q queues this run after it")
             text.stylize(colors["warning"])
-        elif self.app.workspace.status(self.friend_id) is None:
+        elif host(self).workspace.status(self.friend_id) is None:
             text = Text("checking the dataset…", style="dim")
         else:
             text = Text("ready to train · s starts", colors["success"])
@@ -183,7 +182,7 @@ class TrainingScreen(Screen):
     def refresh_run(self) -> None:
         """Redraw from the workspace: progress, loss, checkpoints and samples, new log lines."""
         self.show_readiness()
-        workspace = self.app.workspace
+        workspace = host(self).workspace
         run = self.current_run()
         if run is None:
             self.query_one(RunProgress).show(None, None)
@@ -234,12 +233,12 @@ class TrainingScreen(Screen):
         self.query_one("#train-log", RichLog).border_title = f"log ({label})"
         self._restart_log()
         if self.shown_run_id:
-            self._write_log(self.app.workspace.trace(self.shown_run_id))
+            self._write_log(host(self).workspace.trace(self.shown_run_id))
 
     def _tick(self) -> None:
         run = self.current_run()
         if run is not None and run.state == "running":
-            self.query_one(RunProgress).show(run, self.app.workspace.trace(run.run_id).learning_rate)
+            self.query_one(RunProgress).show(run, host(self).workspace.trace(run.run_id).learning_rate)
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_run()
@@ -268,7 +267,7 @@ class TrainingScreen(Screen):
             return
         busy = self.busy_with()
         queue = queue or busy is not None
-        friend = self.app.workspace.friend(self.friend_id)
+        friend = host(self).workspace.friend(self.friend_id)
         what = f"{friend.name} with preset {self.preset} on {self.backend}"
         if queue and busy is not None:
             title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} to start after it?"
@@ -282,7 +281,7 @@ class TrainingScreen(Screen):
 
         def answered(agreed: bool | None) -> None:
             if agreed:
-                self.app.start_run(self.friend_id, preset, backend, force=force, queue=queue)
+                self.post_message(StartRun(self.friend_id, preset, backend, force=force, queue=queue))
 
         self.app.push_screen(ConfirmScreen(question, title=title), answered)
 
@@ -296,7 +295,7 @@ class TrainingScreen(Screen):
 
         def answered(agreed: bool | None) -> None:
             if agreed:
-                self.app.stop_run(run_id)
+                self.post_message(StopRun(run_id))
 
         question = f"Stop {run_id} at step {run.step}/{run.max_steps}?\nIts state is kept: u resumes it."
         self.app.push_screen(ConfirmScreen(question, title="Stop training"), answered)
@@ -306,4 +305,4 @@ class TrainingScreen(Screen):
         if run is None or run.state not in ("stopped", "crashed", "failed"):
             self.notify("nothing to resume: only a stopped or crashed run can continue", severity="warning")
             return
-        self.app.resume_run(run.run_id)
+        self.post_message(ResumeRun(run.run_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -73,7 +73,7 @@ def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], b
 class FriendTable(DataTable):
     """Every friend of the workspace; the row key is the friend's id."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
 
     def _add_columns(self, friends: list[Friend]) -> None:
@@ -110,7 +110,7 @@ class FriendTable(DataTable):
         """Rewrite one friend's row from the workspace's current state."""
         if friend_id not in self.rows:
             return
-        for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id)):
+        for (column, _), value in zip(COLUMNS, self._cells(workspace, friend_id), strict=True):
             self.update_cell(friend_id, column, value)
 
     def _cells(self, workspace: Workspace, friend_id: str) -> list[object]:

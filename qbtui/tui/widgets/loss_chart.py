@@ -86,7 +86,7 @@ class LossChart(Vertical):
         if losses:
             xs, raw = bucketed(steps, losses)
             plt.plot(xs, raw, label="loss", marker="braille")
-            plt.xticks(step_ticks(steps[0], steps[-1]))
+            plt.xticks([float(tick) for tick in step_ticks(steps[0], steps[-1])])
             if avg_losses:
                 plt.plot(*bucketed(steps, avg_losses), label="running avg", marker="braille")
         plot.refresh()

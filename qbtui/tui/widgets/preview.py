@@ -121,8 +121,7 @@ def _query_terminal(setting: str) -> tuple[str, str | None]:
     cell_size_log.addHandler(unanswered)
     try:
         import textual_image.widget  # noqa: F401  (its import measures the terminal's cell size)
-        from textual_image.renderable import Image as DetectedRenderable
-        from textual_image.renderable import SixelImage, TGPImage
+        from textual_image.renderable import Image as DetectedRenderable, SixelImage, TGPImage
     except ValueError as error:
         return "halfcell", f"the terminal's answer to textual-image's graphics query was unreadable ({error})"
     finally:

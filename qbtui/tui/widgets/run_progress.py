@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.clock import Clock
@@ -39,7 +39,7 @@ class RunProgress(Vertical):
     RunProgress #run-line { width: 1fr; height: 1; }
     """
 
-    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+    def __init__(self, clock: Callable[[], float], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.clock = clock
 

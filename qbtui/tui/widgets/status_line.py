@@ -4,14 +4,11 @@ queued runs, the last error (and the key of the notifications log)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from qbtui.tui.app import QbtuiApp
-
+from qbtui.tui.host import Host, host
 
 FOLDERS = re.compile(r"(?<![\w.])/(?:[^/\s:]+/)+")
 
@@ -22,7 +19,7 @@ def short_error(message: str) -> str:
     return FOLDERS.sub("", first)
 
 
-def status_text(app: QbtuiApp) -> Text:
+def status_text(app: Host) -> Text:
     """`registry OK · 1 running (ada 12/60) · 2 queued · last error: … · ctrl+l log`."""
     colors = app.theme_variables
     workspace = app.workspace
@@ -64,12 +61,10 @@ class StatusLine(Static):
     }
     """
 
-    app: QbtuiApp
-
     def on_mount(self) -> None:
         self.show_status()
 
     def show_status(self) -> None:
-        text = status_text(self.app)
+        text = status_text(host(self))
         if str(self.content) != text.plain:
             self.update(text)

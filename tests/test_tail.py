@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from qbtui.runs.tail import GrowingFile, LogTail, TextLines
+from qbtui.tail import GrowingFile, LogTail, TextLines
 
 
 def test_growing_file_returns_only_appended_bytes(tmp_path):

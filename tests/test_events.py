@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qbtui.runs.events import (
+from qbtui.events import (
     EventError,
     EventFollower,
     EventWriter,

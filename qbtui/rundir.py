@@ -139,17 +139,32 @@ def write_run_toml(run: RunDir, run_table: dict[str, Any], train_table: dict[str
 
 def read_run_toml(run: RunDir) -> dict[str, Any]:
     """`run.toml` as plain dicts; QbtuiError naming the file when it is missing or broken."""
+    data = _parse_run_toml(run)
+    if not isinstance(data.get("run"), dict):
+        raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
+    data.setdefault("train", {})
+    return data
+
+
+def read_train_table(run: RunDir) -> dict[str, Any]:
+    """The `[train]` table of `run.toml` (what a trainer reads); QbtuiError naming the file."""
+    train = _parse_run_toml(run).get("train")
+    if not isinstance(train, dict):
+        raise QbtuiError("run.toml has no [train] table", path=run.run_toml, fix="recreate the run with `qbtui train`")
+    return train
+
+
+def _parse_run_toml(run: RunDir) -> dict[str, Any]:
     try:
-        data = tomlkit.parse(run.run_toml.read_text(encoding="utf-8")).unwrap()
+        data: dict[str, Any] = tomlkit.parse(run.run_toml.read_text(encoding="utf-8")).unwrap()
     except FileNotFoundError:
-        raise QbtuiError("this run directory has no run.toml", path=run.path, fix="check the run id with `qbtui runs`") from None
+        raise QbtuiError(
+            "this run directory has no run.toml", path=run.path, fix="start runs with `qbtui train`, which writes it"
+        ) from None
     except (tomlkit.exceptions.TOMLKitError, UnicodeDecodeError) as error:
         raise QbtuiError(
             f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory"
         ) from None
-    if not isinstance(data.get("run"), dict):
-        raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
-    data.setdefault("train", {})
     return data
 
 
