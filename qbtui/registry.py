@@ -426,7 +426,9 @@ class Registry:
         def expect(plain: dict[str, Any], fresh: Registry) -> None:
             rows = plain["friends"][friend_id].get("trainings", [])
             row = next((row for row in rows if row.get("run_id") == run_id), None)
-            for key, value in updates.items() if row is not None else ():
+            if row is None:
+                return
+            for key, value in updates.items():
                 if value is None:
                     row.pop(key, None)
                 else:

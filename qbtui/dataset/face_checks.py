@@ -221,11 +221,11 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
     faced = summary.with_face
     if faced < MIN_FACES_FOR_POSES:
         return []
-    found = []
+    advice: list[Problem] = []
     counts = summary.poses
     top_pose, top_count = max(counts.items(), key=lambda item: item[1])
     if top_count > MAX_POSE_SHARE * faced or counts[THREE_QUARTER] + counts[PROFILE] == 0:
-        found.append(
+        advice.append(
             make_problem(
                 "pose-mix",
                 f"{folder}: {top_count} of {faced} faces are {top_pose} ({summary.pose_mix()}); the guide asks for various angles",
@@ -234,7 +234,7 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
             )
         )
     if counts[FRONT] < MIN_FRONT_SHARE * faced:
-        found.append(
+        advice.append(
             make_problem(
                 "few-front-faces",
                 f"{folder}: only {counts[FRONT]} of {faced} faces look at the camera (under {MIN_FRONT_SHARE:.0%})",
@@ -242,7 +242,7 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
                 fid,
             )
         )
-    return found
+    return advice
 
 
 def face_facts(image: ImageStatus) -> str | None:

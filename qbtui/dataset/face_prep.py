@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from qbtui.dataset.face_checks import FACE_MODE, crop_frame, scan_faces
 from qbtui.dataset.scan import FriendStatus
 
 
-def with_face_frames(actions: list, status: FriendStatus, mode: str, workers: int) -> list:
+def with_face_frames(actions: list[Any], status: FriendStatus, mode: str, workers: int) -> list[Any]:
     """The actions with `frame` set where a face was found (face mode); the others letterbox."""
     if mode != FACE_MODE or not actions:
         return actions

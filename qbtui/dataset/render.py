@@ -64,7 +64,7 @@ def _draft_size(size: tuple[int, int], frame: Box | None) -> tuple[int, int]:
     return (math.ceil(size[0] * scale), math.ceil(size[1] * scale))
 
 
-def _crop(image, frame: Box, scale: float):
+def _crop(image: Image.Image, frame: Box, scale: float) -> Image.Image:
     """The square frame (full-size coordinates) cut out of an image decoded at `scale`; square to the pixel."""
     side = max(1, min(round((frame[2] - frame[0]) * scale), image.width, image.height))
     left = max(0, min(round(frame[0] * scale), image.width - side))

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
-from qbtui.faces.model import DETECT_LONG_SIDE, FaceModel, PhotoFaces
+from qbtui.faces.model import DETECT_LONG_SIDE, STOPPED, FaceModel, PhotoFaces
 
 CACHE_VERSION = 1
 # A worker that died answers this; unlike a photo that cannot be decoded, it is not cached.
-STOPPED = "the face worker stopped"
 # Pool start-up costs about a second; fewer photos than this are analysed in-process.
 POOL_THRESHOLD = 3
 

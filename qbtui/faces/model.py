@@ -17,6 +17,8 @@ from PIL import Image
 from qbtui.errors import QbtuiError
 from qbtui.faces.measure import brightness_of, pose_of, sharpness_of
 
+# The error a photo gets when its face worker stopped before answering (never cached).
+STOPPED = "the face worker stopped"
 INSTALL_COMMAND = "pip install 'dlib-bin>=19.24' 'face_recognition_models>=0.3.0'"
 PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"

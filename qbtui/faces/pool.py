@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbtui.faces.analysis import STOPPED, PhotoFaces
+from qbtui.faces.model import STOPPED, PhotoFaces
 
 
 def worker_command() -> list[str]:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from qbtui.dataset.prep_worker import die_with_parent
-from qbtui.faces.analysis import PhotoFaces, analyse_photo
-from qbtui.faces.model import FaceModel, FaceModelMissing
+from qbtui.faces.analysis import analyse_photo
+from qbtui.faces.model import FaceModel, FaceModelMissing, PhotoFaces
 
 
 def main(argv: list[str]) -> int:

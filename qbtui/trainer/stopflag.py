@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -33,7 +34,5 @@ class StopFlag:
 
 def say(text: str, *, stdout: bool = False) -> None:
     """A line on stderr (or stdout); never fails: a closed or broken stream must not cost the run its state."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         print(text, file=sys.stdout if stdout else sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass

@@ -33,7 +33,7 @@ async def test_the_notifications_log_reopens_every_notice_in_full(demo_registry,
         await pilot.pause()
         assert isinstance(app.screen, NoticesScreen)
         await wait_until(pilot, lambda: "detail 9" in " ".join(s.text for s in app.screen.query_one(RichLog).lines))
-        assert [key.description for key in app.screen.query_one(Footer).query("FooterKey")][0] == "Close"
+        assert next(key.description for key in app.screen.query_one(Footer).query("FooterKey")) == "Close"
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, NoticesScreen)
