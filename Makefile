@@ -13,7 +13,7 @@ test: setup-dev
 	$(VENV)/bin/python -m pytest -q
 
 ## lint, format, types, import contracts, no import cycles (the dev extra's tools; PYTHONPATH: this checkout)
-check:
+check: setup-dev
 	$(VENV)/bin/ruff check qbtui tests benchmarks scripts
 	$(VENV)/bin/ruff format --check qbtui tests benchmarks scripts
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/mypy

@@ -52,9 +52,10 @@ def test_make_demo_sets_up_then_opens_the_demo() -> None:
     assert _dry_run("demo") == ["scripts/setup", ".venv/bin/qbtui demo .demo"]
 
 
-def test_make_check_runs_lint_format_types_and_contracts_without_setting_up() -> None:
+def test_make_check_sets_up_then_runs_lint_format_types_and_contracts() -> None:
+    """On a clean clone (.ci/run runs `make check` first) the tools must be installed first."""
     programs = [next(word for word in command.split() if "=" not in word).rsplit("/", 1)[-1] for command in _dry_run("check")]
-    assert programs == ["ruff", "ruff", "mypy", "lint-imports", "python"]
+    assert programs == ["setup", "ruff", "ruff", "mypy", "lint-imports", "python"]
     assert _dry_run("check")[-1].endswith("scripts/import_cycles.py qbtui")
 
 
