@@ -392,18 +392,26 @@ class Registry:
         chosen_lora: str,
         chosen_weight: float | None,
         likeness: float | None,
-        scores: dict[str, float],
+        scores: dict,
+        chosen_sample: str = "",
     ) -> bool:
-        """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, likeness, scores).
+        """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, sample, likeness, scores).
 
         A weight of None (the evaluation chose nothing) removes an earlier choice. False when the
         friend has no training row for that run.
         """
-        values = {"chosen_lora": chosen_lora, "chosen_weight": chosen_weight, "likeness": likeness, "scores": dict(scores)}
-        for key in ("chosen_weight", "likeness"):
-            if values[key] is not None and not isinstance(values[key], (int, float)):
-                raise RegistryError(f"training {key} must be a number, not {values[key]!r}", path=self.path, fix="pass a number")
-        updates = _choice_updates(values, chosen_weight)
+        for key, value in (("chosen_weight", chosen_weight), ("likeness", likeness)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise RegistryError(f"training {key} must be a number, not {value!r}", path=self.path, fix="pass a number")
+        chose = chosen_weight is not None
+        # None removes the key: nothing chosen keeps only the scores.
+        updates: dict[str, Any] = {
+            "chosen_lora": chosen_lora if chose and chosen_lora else None,
+            "chosen_weight": round(float(chosen_weight), 4) if chose else None,
+            "chosen_sample": chosen_sample if chose and chosen_sample else None,
+            "likeness": round(float(likeness), 4) if chose and likeness is not None else None,
+            "scores": {label: round(float(score), 4) for label, score in scores.items()} or None,
+        }
         found = []
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
@@ -500,19 +508,6 @@ def _training_entry(training: Training) -> dict[str, Any]:
         for item in fields(Training)
         if getattr(training, item.name) not in ("", None, {}) or item.name in ("date", "steps", "images")
     }
-
-
-def _choice_updates(values: dict[str, Any], chosen_weight: float | None) -> dict[str, Any]:
-    """What a likeness choice sets in a training row (None: the key is removed), floats rounded to 4 places."""
-    updates: dict[str, Any] = {}
-    for key, value in values.items():
-        if value in ("", None, {}) or (key != "scores" and chosen_weight is None):
-            updates[key] = None
-        elif key == "scores":
-            updates[key] = {label: round(float(score), 4) for label, score in value.items()}
-        else:
-            updates[key] = round(value, 4) if isinstance(value, float) else value
-    return updates
 
 
 def _set_leaf(table: Any, key: str, value: Any) -> None:

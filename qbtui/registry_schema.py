@@ -89,6 +89,7 @@ TRAINING_TYPES: dict[str, tuple[type, ...]] = {
     "run_id": (str,),
     "chosen_lora": (str,),
     "chosen_weight": (int, float),
+    "chosen_sample": (str,),
     "likeness": (int, float),
     "scores": (dict,),
 }

@@ -108,6 +108,7 @@ class Training:
     run_id: str = ""
     chosen_lora: str = ""
     chosen_weight: float | None = None
+    chosen_sample: str = ""
     likeness: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
 

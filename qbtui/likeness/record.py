@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qbtui.likeness.report import Evaluation
+from qbtui.likeness.scoring import IDENTITY, CellScore
 from qbtui.registry import Registry
 
 
@@ -20,4 +21,14 @@ def record_evaluation(registry: Registry, friend_id: str, run_id: str, evaluatio
         chosen_weight=chosen.weight if chosen else None,
         likeness=chosen.likeness if chosen else None,
         scores=evaluation.scores,
+        chosen_sample=chosen_sample(chosen) if chosen else "",
     )
+
+
+def chosen_sample(cell: CellScore) -> str:
+    """The chosen cell's best-matching identity sample (the picture a card shows), else its first sample."""
+    identity = [sample for sample in cell.samples if sample.kind == IDENTITY]
+    matched = [sample for sample in identity if sample.distance is not None]
+    if matched:
+        return min(matched, key=lambda sample: sample.distance).path
+    return (identity or list(cell.samples))[0].path if cell.samples else ""

@@ -9,7 +9,7 @@ import pytest
 from qbtui import cli
 from qbtui.likeness.record import record_evaluation
 from qbtui.likeness.report import Evaluation
-from qbtui.likeness.scoring import CellScore
+from qbtui.likeness.scoring import CellScore, SampleScore
 from qbtui.prompt import build_prompt
 from qbtui.registry import Registry, RegistryError, Training
 
@@ -25,7 +25,11 @@ def cell(label: str, weight: float, likeness: float | None) -> CellScore:
         if label.isdigit()
         else "qb_peter_lora.safetensors"
     )
-    return CellScore(label, None if label == "base" else 800, lora, weight, 1.0, 1.0, likeness, 1.0, None)
+    samples = tuple(
+        SampleScore(f"/runs/eval/{label}_w{weight:.2f}_s{seed}.png", "a photo of qb_peter person", "identity", seed, 1, distance)
+        for seed, distance in ((1, 0.45), (2, 0.33))
+    )
+    return CellScore(label, None if label == "base" else 800, lora, weight, 1.0, 1.0, likeness, 1.0, None, samples)
 
 
 def evaluation(chosen: CellScore | None) -> Evaluation:
@@ -53,6 +57,7 @@ def test_the_choice_lands_in_the_training_row_keeping_comments(trained: Registry
     assert [line for line in before.splitlines() if "# note" in line] == [line for line in text.splitlines() if "# note" in line]
     row = Registry.load(trained.path).friends["peter"].trainings[-1]
     assert (row.chosen_lora, row.chosen_weight, row.likeness) == ("qb_peter_lora-step00000800.safetensors", 0.8, 0.39)
+    assert row.chosen_sample == "/runs/eval/800_w0.80_s2.png"
     assert row.scores == {"base@0": 0.81, "800@0.6": 0.45, "800@0.8": 0.39}
     assert "chosen_weight = 0.8" in text
 
