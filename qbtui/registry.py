@@ -392,7 +392,7 @@ class Registry:
         chosen_lora: str,
         chosen_weight: float | None,
         likeness: float | None,
-        scores: dict,
+        scores: dict[str, float],
         chosen_sample: str = "",
     ) -> bool:
         """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, sample, likeness, scores).
@@ -407,7 +407,7 @@ class Registry:
         # None removes the key: nothing chosen keeps only the scores.
         updates: dict[str, Any] = {
             "chosen_lora": chosen_lora if chose and chosen_lora else None,
-            "chosen_weight": round(float(chosen_weight), 4) if chose else None,
+            "chosen_weight": round(float(chosen_weight), 4) if chosen_weight is not None else None,
             "chosen_sample": chosen_sample if chose and chosen_sample else None,
             "likeness": round(float(likeness), 4) if chose and likeness is not None else None,
             "scores": {label: round(float(score), 4) for label, score in scores.items()} or None,

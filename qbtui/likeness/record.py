@@ -28,7 +28,7 @@ def record_evaluation(registry: Registry, friend_id: str, run_id: str, evaluatio
 def chosen_sample(cell: CellScore) -> str:
     """The chosen cell's best-matching identity sample (the picture a card shows), else its first sample."""
     identity = [sample for sample in cell.samples if sample.kind == IDENTITY]
-    matched = [sample for sample in identity if sample.distance is not None]
+    matched = [(sample.distance, sample.path) for sample in identity if sample.distance is not None]
     if matched:
-        return min(matched, key=lambda sample: sample.distance).path
+        return min(matched)[1]
     return (identity or list(cell.samples))[0].path if cell.samples else ""
