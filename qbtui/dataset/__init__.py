@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the same names, for type checkers; tests/test_lazy_exports.
         token_first as token_first,
         write_caption as write_caption,
     )
+    from qbtui.dataset.edits import Edit as Edit, UndoRecord as UndoRecord
     from qbtui.dataset.prep import (
         PrepAction as PrepAction,
         PrepReport as PrepReport,

@@ -163,7 +163,7 @@ async def test_moving_a_run_that_is_not_queued_is_refused(demo_registry, app_fac
         await open_runs(app, pilot, until, 1)
         await pilot.press("c")
         await pilot.pause()
-        assert any("only a queued run" in str(note.message) for note in app._notifications)
+        assert any("only a queued run" in notice.message for notice in app.notices.items)
         assert table_ids(app) == ["20261125-034512-peter-a1b2"]
 
 
@@ -183,7 +183,7 @@ async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_fac
         table.move_cursor(row=table_ids(app).index("20261124-100000-sam-0000"))
         await pilot.press("r")
         await workers_idle(pilot)
-        assert any("only a stopped, failed or crashed run" in str(note.message) for note in app._notifications)
+        assert any("only a stopped, failed or crashed run" in notice.message for notice in app.notices.items)
         assert stand_in_supervisor == []
         table.move_cursor(row=table_ids(app).index(stopped.run_id))
         assert run_state(app, stopped.run_id) == "stopped"
