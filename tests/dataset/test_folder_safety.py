@@ -260,6 +260,8 @@ def test_a_13000_pixel_png_is_a_bomb_problem_read_from_its_header(settings, frie
     assert "DecompressionBomb" not in result.stderr and "Traceback" not in result.stderr
     assert '"decompression-bomb"' in result.stdout
     max_rss_kb = int(result.stdout.rsplit("MAXRSS", 1)[1])
-    assert max_rss_kb < 400_000, f"check used {max_rss_kb} KB"
+    # Decoding the 13000x13000 photo costs 2 GB (the figure); the face model alone,
+    # when check loads it in-process, is about 400 MB: the bound tells the two apart.
+    assert max_rss_kb < 1_000_000, f"check used {max_rss_kb} KB"
     report = prepare_friend(settings, friend, workers=1)
     assert "decompression-bomb" in {p.code for p in report.skipped} and (folder / "huge.png").exists()
