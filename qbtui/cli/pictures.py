@@ -9,21 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.cli.foundation import load_registry
-
-
-def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
-    return subparsers.add_parser(
-        name,
-        help=summary,
-        description=summary,
-        epilog=f"examples:\n{examples}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+from qbtui.cli.runs import add_subcommand
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the picture subcommands to the `qbtui` parser."""
-    cards = _subparser(
+    cards = add_subcommand(
         subparsers,
         "cards",
         "write AUTOMATIC1111's card (<lora>.json, <lora>.preview.png) beside each trained LoRA; your edits are kept",
@@ -32,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cards.add_argument("names", nargs="*", metavar="NAME", help="friend ids (default: every trained friend)")
     cards.set_defaults(handler=cards_command)
 
-    draw = _subparser(
+    draw = add_subcommand(
         subparsers,
         "draw",
         "draw a scene with your friends' LoRAs in the house style (PNGs with A1111's PNG Info)",

@@ -20,7 +20,8 @@ from qbtui.runs.format import format_duration, format_event, format_number
 FOLLOW_POLL_S = 0.05
 
 
-def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+def add_subcommand(subparsers: argparse._SubParsersAction, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with its examples (used by the run and picture commands)."""
     return subparsers.add_parser(
         name,
         help=summary,
@@ -32,7 +33,7 @@ def _subparser(subparsers: argparse._SubParsersAction, name: str, summary: str, 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the run subcommands to the `qbtui` parser."""
-    train = _subparser(
+    train = add_subcommand(
         subparsers,
         "train",
         "start a training run that keeps going after the terminal closes",
@@ -54,13 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.set_defaults(handler=train_command)
 
-    runs = _subparser(
+    runs = add_subcommand(
         subparsers, "runs", "list every run: state, step, loss, speed, ETA", "  qbtui runs\n  qbtui runs --json | jq '.[0].state'"
     )
     runs.add_argument("--json", action="store_true", help="print a JSON list (fields as in RunInfo)")
     runs.set_defaults(handler=runs_command)
 
-    logs = _subparser(
+    logs = add_subcommand(
         subparsers,
         "logs",
         "show a run's progress as readable lines (or the trainer's raw output)",
@@ -73,14 +74,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument("--raw", action="store_true", help="print the backend's raw output.log instead of events")
     logs.set_defaults(handler=logs_command)
 
-    stop = _subparser(
+    stop = add_subcommand(
         subparsers, "stop", "stop a run (it saves its state, so `qbtui resume` can continue it)", "  qbtui stop peter"
     )
     stop.add_argument("target", metavar="NAME|RUN", help="a friend id or a run id; a queued run is taken off the queue")
     stop.add_argument("--no-wait", action="store_true", help="send the stop and return at once")
     stop.set_defaults(handler=stop_command)
 
-    resume = _subparser(
+    resume = add_subcommand(
         subparsers,
         "resume",
         "continue a stopped or crashed run from its saved state",
@@ -90,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     resume.add_argument("--wait", action="store_true", help="follow it until it ends")
     resume.set_defaults(handler=resume_command)
 
-    record = _subparser(
+    record = add_subcommand(
         subparsers,
         "record",
         "record a completed run in the registry (when its supervisor could not)",
@@ -99,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("target", metavar="RUN", help="a completed run's id (or a friend id: their latest run)")
     record.set_defaults(handler=record_command)
 
-    queue = _subparser(
+    queue = add_subcommand(
         subparsers,
         "queue",
         "show or change the runs waiting for the device",

@@ -244,12 +244,16 @@ class Follower:
             except QbtuiError:
                 pass  # tried again on the next turn; the host may be unreachable right now
 
+    def _remote_status(self) -> dict[str, Any]:
+        """`qbtui agent status` of the run on the host (alive, exists, events_size)."""
+        return dict(json.loads(self.transport.qbtui(*self._agent("status"))))
+
     def _remote_alive(self) -> bool:
-        return bool(json.loads(self.transport.qbtui(*self._agent("status"))).get("alive"))
+        return bool(self._remote_status().get("alive"))
 
     def _remote_exists(self) -> bool:
         try:
-            return bool(json.loads(self.transport.qbtui(*self._agent("status"))).get("exists"))
+            return bool(self._remote_status().get("exists"))
         except (QbtuiError, ValueError):
             return True
 

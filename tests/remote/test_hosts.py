@@ -11,27 +11,15 @@ from qbtui.cli import main
 from qbtui.registry import Registry, RegistryError
 from qbtui.remote.ssh import remote_words
 
-BASE = """\
-[settings]
-datasets_dir = "datasets"
-lora_dir = "loras"
-logs_dir = "logs"
-base_model = "models/base"
-preset = "standard"
 
-[presets.standard]
-max_train_steps = 1200
-"""
+def load(registry_path, text):
+    """The minimal registry (tests/conftest.py's `registry_path`) with `text` appended."""
+    registry_path.write_text(registry_path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return Registry.load(registry_path)
 
 
-def load(tmp_path, text):
-    path = tmp_path / "registry.toml"
-    path.write_text(BASE + text, encoding="utf-8")
-    return Registry.load(path)
-
-
-def test_a_host_reads_with_its_defaults(tmp_path):
-    registry = load(tmp_path, '[hosts.gpu1]\nssh = "me@gpu1"\n')
+def test_a_host_reads_with_its_defaults(registry_path):
+    registry = load(registry_path, '[hosts.gpu1]\nssh = "me@gpu1"\n')
     host = registry.hosts["gpu1"]
     assert (host.ssh, host.qbtui, host.work_dir, host.devices, host.max_runs) == ("me@gpu1", ("qbtui",), "~/qbtui-work", None, 1)
 
@@ -48,18 +36,18 @@ def test_a_host_reads_with_its_defaults(tmp_path):
         ('[hosts.gpu1]\nssh = "gpu1"\nqbtui = "\'unclosed"\n', "cannot be split"),
     ],
 )
-def test_a_bad_host_is_an_error_naming_the_key(tmp_path, text, expected):
+def test_a_bad_host_is_an_error_naming_the_key(registry_path, text, expected):
     with pytest.raises(RegistryError) as raised:
-        load(tmp_path, text)
+        load(registry_path, text)
     assert expected in str(raised.value)
     assert raised.value.fix
 
 
-def test_the_default_host_must_exist(tmp_path):
-    path = tmp_path / "registry.toml"
-    path.write_text(BASE.replace('preset = "standard"', 'preset = "standard"\nhost = "gpu9"'), encoding="utf-8")
+def test_the_default_host_must_exist(registry_path):
+    text = registry_path.read_text(encoding="utf-8").replace('preset = "standard"', 'preset = "standard"\nhost = "gpu9"')
+    registry_path.write_text(text, encoding="utf-8")
     with pytest.raises(RegistryError, match="unknown host 'gpu9'"):
-        Registry.load(path)
+        Registry.load(registry_path)
 
 
 @pytest.mark.parametrize("word", ["plain", "two words", "$(touch /tmp/pwned)", "it's", "a;b|c&d", "~/qbtui/bin/qbtui", "`x`"])
