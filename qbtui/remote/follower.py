@@ -6,8 +6,11 @@ the friend's photos and the base model to the host, creates and starts the run t
 then mirrors the host's `events.jsonl` into the local one, line for line, from the byte
 offset it has reached. When the connection drops it says "disconnected" (in
 `remote.json`) and reconnects from that offset, so no event is lost or doubled. When the
-host's run ends it copies the LoRA files back into `lora_dir`, records the training in
-the local registry once, and only then writes the run's last events.
+host's trainer says `done`, the follower copies the LoRA files back into `lora_dir` and
+records the training in the local registry once before it writes that event, then goes
+on mirroring the likeness pass live. When the host's run ends it copies the pass's
+`eval.json` and samples back (the host's paths turned into this machine's), records the
+choice, and only then writes the run's last events.
 
 A stop (SIGTERM, as `qbtui stop` sends) is passed to the host's supervisor, which saves
 state; the follower keeps following until the host's run has ended.
@@ -28,10 +31,11 @@ from typing import Any
 from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
-from qbtui.events import EventWriter, encode_event, parse_event
+from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
+from qbtui.likeness.plan import EVAL_FOLDER, EVAL_JSON
 from qbtui.registry_hosts import Host
 from qbtui.remote.ssh import HostUnreachable, Transport
-from qbtui.remote.sync import pull_outputs, push_folder, push_model
+from qbtui.remote.sync import pull_evaluation, pull_outputs, push_folder, push_model
 from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
@@ -40,7 +44,6 @@ from qbtui.runs.record import final_step, record_or_warning
 REMOTE_RUN_TOML = "remote-run.toml"
 RECONNECT_MAX_S = 30.0
 READ_TIMEOUT_S = 0.5
-TERMINAL_TYPES = ("done",)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class Follower:
         self.stop_requested = False
         self.stop_forwarded = False
         self.held: list[bytes] = []
+        self.done: dict[str, Any] | None = None
         self.mapping = {
             str(self.table["remote_run_dir"]): str(run.path),
             str(self.table["remote_lora_dir"]): str(self.table["output_dir"]),
@@ -137,6 +141,8 @@ class Follower:
             os.truncate(self.run.events, self.status.local_size)
         elif not self.run.events.exists() or self.status.local_size == 0:
             self.status.local_size = self.run.events.stat().st_size if self.run.events.exists() else 0
+        if self.run.events.exists():
+            self.done = next((event for event in EventFollower(self.run.events).read_new() if event.get("type") == "done"), None)
 
     def _set_phase(self, phase: str, detail: str = "") -> None:
         if phase != self.status.phase or detail != self.status.detail:
@@ -207,23 +213,56 @@ class Follower:
         return sum(len(line) for line in self.held)
 
     def _take(self, lines: bytes) -> None:
-        """Append whole lines to the local mirror; from the run's `done` on, hold them for the end."""
+        """Append whole lines to the local mirror; land the LoRA before `done`; hold the supervisor's exit for the end."""
         ready: list[bytes] = []
-        consumed = 0
         for line in lines.splitlines(keepends=True):
-            if self.held or _event_type(line) in TERMINAL_TYPES:
+            event = _parsed(line)
+            if self.held or _is_exit(event):
                 self.held.append(line)
                 continue
-            ready.append(self._translated(line))
-            consumed += len(line)
-        if ready:
-            with open(self.run.events, "ab") as events:
-                events.write(b"".join(ready))
-                events.flush()
-                os.fsync(events.fileno())
-            self.status.remote_offset += consumed
-            self.status.local_size = self.run.events.stat().st_size
-            self.status.save(self.run)
+            if event is not None and event.get("type") == "done" and self.done is None:
+                self._append(ready)
+                ready = []
+                self._land(replace_paths(event, self.mapping))
+            ready.append(line)
+        self._append(ready)
+
+    def _append(self, lines: list[bytes]) -> None:
+        """Write host lines (translated) to the local events and move the saved offset past them."""
+        if not lines:
+            return
+        with open(self.run.events, "ab") as events:
+            events.write(b"".join(self._translated(line) for line in lines))
+            events.flush()
+            os.fsync(events.fileno())
+        self.status.remote_offset += sum(len(line) for line in lines)
+        self.status.local_size = self.run.events.stat().st_size
+        self.status.save(self.run)
+
+    def _land(self, done: dict[str, Any]) -> None:
+        """The trainer is done: bring a completed run's LoRA files here and record the training (idempotent)."""
+        if done.get("status") == "completed":
+            self._set_phase("following", f"copying the LoRA files back from {self.host.name}")
+            self._pull_outputs()
+            lora = done.get("lora_path")
+            warnings: list[str] = []
+            warning = record_or_warning(self.run, lora)
+            if warning:
+                warnings.append(warning)
+            RunCards(self.run, warn=warnings.append).finish(lora, final_step(self.run, self.table))
+            if warnings:
+                with EventWriter(self.run.events) as writer:
+                    for message in warnings:
+                        writer.write("warning", message=message)
+                self.status.local_size = self.run.events.stat().st_size
+                self.status.save(self.run)
+            self._set_phase("following", f"following the run on {self.host.name}")
+        self.done = done
+
+    def _pull_outputs(self) -> None:
+        pull_outputs(
+            self.transport, _posix(self.table["remote_lora_dir"]), Path(self.table["output_dir"]), str(self.table["output_name"])
+        )
 
     def _translated(self, line: bytes) -> bytes:
         """The line with the host's paths (run folder, LoRA folder) turned into this machine's."""
@@ -262,9 +301,8 @@ class Follower:
     def _finish(self, ended: bool) -> int:
         self._set_phase("finishing", f"copying the LoRA files back from {self.host.name}")
         events = [event for event in map(_parsed, self.held) if event]
-        done = next((event for event in events if event.get("type") == "done"), None)
-        exited = any(event.get("type") == "supervisor" and event.get("state") == "backend-exited" for event in events)
-        if not ended or done is None or not exited:
+        exited = any(_is_exit(event) for event in events)
+        if not ended or self.done is None or not exited:
             detail = f"the supervisor on host {self.host.name} ended without finishing the run"
             self._write_held()
             with EventWriter(self.run.events) as writer:
@@ -276,22 +314,36 @@ class Follower:
                 )
             self._set_phase("done", detail)
             return 1
-        pull_outputs(
-            self.transport, _posix(self.table["remote_lora_dir"]), Path(self.table["output_dir"]), str(self.table["output_name"])
-        )
-        status = done.get("status")
+        self._pull_outputs()
+        status = self.done.get("status")
         if status == "completed":
-            lora = replace_paths(done, self.mapping).get("lora_path")
-            warning = record_or_warning(self.run, lora)
-            with EventWriter(self.run.events) as writer:
-                if warning:
-                    writer.write("warning", message=warning)
-                RunCards(self.run, warn=lambda message: writer.write("warning", message=message)).finish(
-                    lora, final_step(self.run, self.table)
-                )
+            self._land_evaluation()
         self._write_held()
         self._set_phase("done", f"the run on {self.host.name} ended: {status}")
         return 0 if status in ("completed", "stopped") else 1
+
+    def _land_evaluation(self) -> None:
+        """Bring the likeness pass's eval.json and samples here and record its choice (when the pass ran)."""
+        eval_json = self.run.path / EVAL_JSON
+        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, EVAL_JSON, EVAL_FOLDER):
+            return
+        local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
+        write_text_atomic(eval_json, json.dumps(local, indent=2))
+        from qbtui.runs.evaluation import record_run_evaluation
+
+        warnings: list[str] = []
+        try:
+            registry = record_registry(self.table)
+            record_run_evaluation(registry, self.run)
+            from qbtui.cards import refresh_cards
+
+            refresh_cards(registry, [str(self.table["friend"])])
+        except QbtuiError as error:
+            warnings.append(f"the likeness choice was not recorded: {error}")
+        if warnings:
+            with EventWriter(self.run.events) as writer:
+                for message in warnings:
+                    writer.write("warning", message=message)
 
     def _write_held(self) -> None:
         if self.held:
@@ -317,9 +369,16 @@ def _posix(value: Any):
     return PurePosixPath(str(value))
 
 
-def _event_type(line: bytes) -> str | None:
-    event = _parsed(line)
-    return event.get("type") if event else None
+def _is_exit(event: dict[str, Any] | None) -> bool:
+    """True for the host supervisor's last word: its backend has exited."""
+    return event is not None and event.get("type") == "supervisor" and event.get("state") == "backend-exited"
+
+
+def record_registry(table: dict[str, Any]):
+    """The local registry the run records into."""
+    from qbtui.registry import Registry
+
+    return Registry.load(table["registry"])
 
 
 def _parsed(line: bytes) -> dict[str, Any] | None:

@@ -93,3 +93,12 @@ def pull_outputs(transport: Transport, remote_lora_dir: PurePosixPath, local_lor
         "--exclude=*",
     ]
     transport.rsync([f":{remote_lora_dir}/"], f"{local_lora_dir}{os.sep}", options=filters)
+
+
+def pull_evaluation(
+    transport: Transport, remote_run_dir: PurePosixPath, local_run_dir: Path, eval_json: str, eval_folder: str
+) -> bool:
+    """Copy a run's likeness pass (its eval.json and sample folder) back; False when the host's run has none."""
+    filters = [f"--include=/{eval_json}", f"--include=/{eval_folder}/", f"--include=/{eval_folder}/*", "--exclude=*"]
+    transport.rsync([f":{remote_run_dir}/"], f"{local_run_dir}{os.sep}", options=filters)
+    return (local_run_dir / eval_json).is_file()

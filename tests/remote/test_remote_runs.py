@@ -72,3 +72,28 @@ def test_a_killed_supervisor_on_the_host_shows_as_crashed_here(host_registry, wa
     assert crashed.state == "crashed"
     assert "box" in (crashed.error or "") and f"qbtui resume {info.run_id}" in crashed.error
     assert read_run(info.path).host == "box"
+
+
+def test_a_host_run_lands_its_lora_at_done_and_its_likeness_choice_at_the_end(host_registry, wait_for, wait_for_state):
+    text = host_registry.path.read_text().replace("STANDIN_STEP_S=0.3", "STANDIN_STEP_S=0.05 STANDIN_MODE=eval")
+    host_registry.path.write_text(text)
+    registry = Registry.load(host_registry.path)
+    info = start_remote_run(registry, "peter", "box", steps=6)
+    remote = host_run_dir(registry, info.path)
+    lora = registry.settings.lora_dir / "qb_peter_lora.safetensors"
+    wait_for(
+        lambda: any(event["type"] == "eval" for event in read_events(RunDir(info.path).events)),
+        timeout=120,
+        what="the likeness pass mirrored here while it runs",
+    )
+    assert lora.is_file() and read_run(info.path).state == "running"  # the LoRA landed at `done`, the pass goes on
+    (training,) = Registry.load(registry.path).friend("peter").trainings
+    assert training.run_id == info.run_id and training.chosen_weight is None
+    (remote / "release-eval").touch()
+    done = wait_for_state(info.path, FINAL, timeout=180)
+    assert done.state == "completed", done.error
+    (training,) = Registry.load(registry.path).friend("peter").trainings
+    assert (training.chosen_lora, training.chosen_weight, training.likeness) == (lora.name, 0.8, 0.35)
+    local_eval = (info.path / "eval.json").read_text()
+    assert str(info.path / "eval" / "final_w0.80_p00_s1000.png") in local_eval and str(remote) not in local_eval
+    assert (info.path / "eval" / "final_w0.80_p00_s1000.png").is_file()

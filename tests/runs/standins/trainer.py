@@ -2,7 +2,9 @@
 
 STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step 3 after
 30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
-never wrote). Writes events like the real trainer,
+never wrote), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
+for RUN_DIR/release-eval before writing eval.json, which chooses the final LoRA at 0.8).
+Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
 
@@ -88,3 +90,17 @@ elif stop:
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
 else:
     emit("done", status="completed", lora_path=write_lora(f"{train['output_name']}.safetensors"))
+
+if mode == "eval" and not stop:
+    from qbtui.likeness.report import Evaluation, write_evaluation
+    from qbtui.likeness.scoring import CellScore, SampleScore
+
+    sample = run / "eval" / "final_w0.80_p00_s1000.png"
+    sample.parent.mkdir(exist_ok=True)
+    sample.write_bytes(b"png")
+    emit("eval", stage="sample", done=1, total=1, lora="final", weight=0.8, path=str(sample), faces=1)
+    while not (run / "release-eval").exists():
+        time.sleep(0.05)
+    scored = (SampleScore(str(sample), "a photo of qb_peter person", "identity", 1000, 1, 0.35),)
+    final = CellScore("final", steps, f"{train['output_name']}.safetensors", 0.8, 1.0, 1.0, 0.35, 1.0, None, scored)
+    write_evaluation(run / "eval.json", Evaluation(train["run_id"], train["friend_id"], (final,), final, "best likeness"))
