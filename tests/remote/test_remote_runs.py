@@ -38,8 +38,11 @@ def test_a_host_run_survives_a_lost_connection_and_comes_back_recorded(host_regi
     assert "box" in (disconnected.error or "")
     remote = host_run_dir(host_registry, info.path)
     wait_for(lambda: 24 in steps_of(remote), timeout=120, what="the run going on while disconnected")
-    start_sshd(tmp_path / "sshd", port=sshd.port)
-    done = wait_for_state(info.path, FINAL, timeout=180)
+    back = start_sshd(tmp_path / "sshd", port=sshd.port)
+    try:
+        done = wait_for_state(info.path, FINAL, timeout=180)
+    finally:
+        back.stop()
     assert done.state == "completed", done.error
     assert steps_of(info.path) == list(range(1, 25))  # none lost, none doubled
     assert steps_of(info.path) == steps_of(remote)
