@@ -268,15 +268,15 @@ def logs_command(args: argparse.Namespace) -> int:
 
 
 def stop_command(args: argparse.Namespace) -> int:
+    from qbtui.runs.info import RESUMABLE_STATES
     from qbtui.runs.manager import stop_run
 
     info = stop_run(_settings(args), args.target, wait=not args.no_wait)
     if info.live:
         print(f"asked run {info.run_id} to stop; it saves its state first (`qbtui runs` shows when it has)")
     else:
-        print(
-            f"run {info.run_id} is {info.state} at step {info.step}/{info.max_steps}; resume it with `qbtui resume {info.run_id}`"
-        )
+        then = f"; resume it with `qbtui resume {info.run_id}`" if info.state in RESUMABLE_STATES else ""
+        print(f"run {info.run_id} is {info.state} at step {info.step}/{info.max_steps}{then}")
     return 0
 
 

@@ -26,6 +26,7 @@ from qbtui.runs.queue import RunQueue
 LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
 BUSY_STATES = ("running", "disconnected")
+RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
 REMOTE_STATUS = "remote.json"
 RECENT_LOSSES = 200
 CRASH_LOG_LINES = 20

@@ -52,11 +52,14 @@ def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypa
     wait_for(lambda: read_run(peter_path).step >= 1, what="step 1")
     assert qbtui(workspace, "stop", "peter") == 0
     stopped = capsys.readouterr().out
-    assert " is stopped at step " in stopped
+    assert " is stopped at step " in stopped and "qbtui resume" in stopped
     run_id = stopped.split()[1]
     monkeypatch.setenv("STANDIN_STEP_S", "0.01")
     assert qbtui(workspace, "resume", run_id, "--wait") == 0
     assert "done: completed" in capsys.readouterr().out
+    assert qbtui(workspace, "stop", run_id) == 0
+    ended = capsys.readouterr().out
+    assert " is completed at step " in ended and "resume" not in ended  # a completed run is not resumed
 
 
 def test_errors_are_one_line_with_a_fix(workspace, capsys):
