@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
+from qbtui.trainer.attention import use_sdpa
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
-from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype
+from qbtui.trainer.devices import pick_device, resolve_precision, torch_capabilities, weight_dtype
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
 from qbtui.trainer.state import (
@@ -170,6 +171,9 @@ class _Trainer:
             backend="builtin",
             max_steps=config.max_train_steps,
             device=self.device,
+            mixed_precision=self.precision.precision,
+            precision_reason=self.precision.reason,
+            attention=self.attention,
             images=len(self.data.images),
             train_images=self.data.num_train_images,
             preset=config.preset,
@@ -210,9 +214,10 @@ class _Trainer:
 
         config = self.config
         requested_device = pick_device(config.device)
-        precision, warning = resolve_precision(requested_device, config.mixed_precision)
-        if warning:
-            self.events.write("warning", message=warning)
+        self.precision = resolve_precision(requested_device, config.mixed_precision, torch_capabilities(requested_device))
+        precision = self.precision.precision
+        if self.precision.changed:
+            self.events.write("warning", message=self.precision.reason)
         for flag in config.unsupported_flags():  # the runs layer puts these in the events when it creates the run
             print(f"note: the builtin trainer ignores {flag} (a kohya flag it does not implement)", file=sys.stderr)
         self.accelerator = Accelerator(mixed_precision=precision, cpu=requested_device == "cpu")
@@ -223,6 +228,7 @@ class _Trainer:
             config.pretrained_model_name_or_path, tokenizer_dir=config.tokenizer, device=self.accelerator.device, dtype=dtype
         )
         unet, text_encoder, vae = self.base.unet, self.base.text_encoder, self.base.vae
+        self.attention = use_sdpa(unet)
         for model in (unet, text_encoder, vae):
             model.requires_grad_(False)
         vae.eval()
