@@ -299,3 +299,15 @@ def test_an_unreadable_run_toml_fails_the_run_with_the_reason(workspace, wait_fo
     launch.launch_supervisor(run)
     failed = wait_for_state(run.path, FINAL)
     assert failed.state == "failed" and "run.toml [run] has no command" in failed.error
+
+
+def test_the_backend_gets_mps_fallback_unless_the_user_set_it(workspace, wait_for_state, monkeypatch):
+    monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK", raising=False)
+    run = manager.create_run(workspace.settings, manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter")))
+    data = read_run_toml(run)
+    probe = "import os; print('fallback=' + os.environ['PYTORCH_ENABLE_MPS_FALLBACK'])"
+    data["run"]["command"] = [sys.executable, "-c", probe]
+    write_run_toml(run, data["run"], data["train"])
+    launch.launch_supervisor(run)
+    wait_for_state(run.path, FINAL)
+    assert "fallback=1" in run.output_log.read_text()
