@@ -78,7 +78,7 @@ def test_the_app_killed_mid_run_leaves_the_run_going(workspace, monkeypatch, wai
             sys.path.insert(0, {str(os.path.dirname(__file__))!r})
             from qbtui.registry import Registry
             from qbtui.runs import manager
-            manager.builtin_command = lambda p: [sys.executable, {str(os.path.dirname(__file__) + "/standins/trainer.py")!r}, str(p)]
+            manager.builtin_command = lambda p, processes=1: [sys.executable, {str(os.path.dirname(__file__) + "/standins/trainer.py")!r}, str(p)]
             info = manager.start_run(Registry.load({str(workspace.path)!r}), "peter")
             print(info.path, flush=True)
             time.sleep(60)
