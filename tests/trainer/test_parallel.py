@@ -211,3 +211,25 @@ def test_two_processes_stop_together_and_resume_as_one_uninterrupted_run(tiny_mo
     two_curve, one_curve = losses(run_dir), losses(tmp_path / "one")
     assert [two_curve[s] for s in one_curve] == pytest.approx(list(one_curve.values()), rel=LOSS_RTOL)
     assert_same_training(load_tensors(tmp_path / "lora-two" / stopped.lora_path.name), load_tensors(stopped.lora_path))
+
+
+def test_resume_refuses_another_process_count_and_old_states_count_as_one(tiny_model_dir, tiny_dataset, tmp_path):
+    from qbtui.errors import QbtuiError
+    from qbtui.trainer.state import load_state, save_state
+
+    config = make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=4)
+    train(config, tmp_path / "run", should_stop=lambda: True)
+    state = load_state(tmp_path / "run" / "state", config)
+    assert state.settings["processes"] == 1
+    with pytest.raises(QbtuiError, match="processes"):
+        load_state(tmp_path / "run" / "state", config, processes=2)
+    del state.settings["processes"]  # a state saved before the process count was recorded
+    save_state(tmp_path / "run" / "state", state)
+    assert load_state(tmp_path / "run" / "state", config).step == 1
+
+
+def test_the_process_count_must_be_positive(tiny_model_dir, tiny_dataset, tmp_path):
+    from qbtui.errors import QbtuiError
+
+    with pytest.raises(QbtuiError, match="num_processes"):
+        make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", num_processes=0)
