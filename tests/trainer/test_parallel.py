@@ -233,3 +233,12 @@ def test_the_process_count_must_be_positive(tiny_model_dir, tiny_dataset, tmp_pa
 
     with pytest.raises(QbtuiError, match="num_processes"):
         make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", num_processes=0)
+
+
+def test_a_run_launched_with_fewer_processes_than_asked_says_so(tiny_model_dir, tiny_dataset, tmp_path):
+    config = make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=1, num_processes=2)
+    train(config, tmp_path / "run")
+    events = read_events(tmp_path / "run" / "events.jsonl")
+    assert any(e["type"] == "warning" and "asks for 2 process(es) but 1 were launched" in e["message"] for e in events)
+    (start,) = [e for e in events if e["type"] == "start"]
+    assert (start["processes"], start["effective_batch"]) == (1, 1)
