@@ -80,10 +80,17 @@ def _is_lines(value: Any) -> bool:
 # What each field must hold, in every event type that carries it: (check, description).
 FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **dict.fromkeys(
-        ("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt"), (_is_text, "text")
+        (
+            *("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt"),
+            *("mixed_precision", "precision_reason", "attention"),
+        ),
+        (_is_text, "text"),
     ),
     **dict.fromkeys(("path", "lora_path"), (_is_path, "a file path")),
-    **dict.fromkeys(("step", "max_steps", "images", "pid"), (_is_count, "a non-negative integer")),
+    **dict.fromkeys(
+        ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch"),
+        (_is_count, "a non-negative integer"),
+    ),
     **dict.fromkeys(("loss", "avg_loss", "lr", "lr_te", "it_s", "eta_s", "weight"), (_is_number, "a finite number")),
     "log_tail": (_is_lines, "a list of text lines"),
 }

@@ -96,7 +96,7 @@ def create_run(work_dir: str, run_dir: str, run_toml_text: str) -> dict[str, Any
         raise QbtuiError(
             f"backend {run_table.get('backend')!r} cannot run on a host yet", fix="train on a host with the builtin backend"
         )
-    run_table["command"] = builtin_command(run.path)
+    run_table["command"] = builtin_command(run.path, int(train_table.get("num_processes", 1)))
     run_table["registry"] = ""
     run.state_dir.mkdir(parents=True, exist_ok=True)
     write_run_toml(run, run_table, train_table)

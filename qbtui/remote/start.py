@@ -45,6 +45,14 @@ def host_info(transport: Transport) -> dict[str, Any]:
     return dict(info)
 
 
+def host_processes(host: Host, gpu_count: int) -> int:
+    """Processes for one run on `host`: one per device it lists (or per GPU found, for "all"),
+    data-parallel; 1 when the host runs several trainings at once (max_runs > 1) or has no GPU."""
+    if host.max_runs > 1:
+        return 1
+    return max(1, len(host.devices) if host.devices is not None else gpu_count)
+
+
 def start_remote_run(
     registry: Registry,
     friend_id: str,
@@ -92,6 +100,7 @@ def start_remote_run(
     }
     if host.devices is not None:
         plan.env = {**plan.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, host.devices))}
+    plan.train["num_processes"] = host_processes(host, len(info.get("gpus") or []))
     remote_train = replace_paths(plan.train, mapping)
     plan.host_capacity = host.max_runs
     return submit_run(settings, plan, extra_files={REMOTE_RUN_TOML: _remote_run_toml(plan, remote_train, layout)})

@@ -128,7 +128,7 @@ def plan_run(
     config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
     warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
     return plan(
-        command=builtin_command(run.path),
+        command=builtin_command(run.path, config.num_processes),
         train=config.to_toml_table(),
         max_steps=config.max_train_steps,
         warnings=warnings,

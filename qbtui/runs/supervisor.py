@@ -28,9 +28,11 @@ from typing import Any
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter
+from qbtui.modelenv import MPS_FALLBACK
 from qbtui.rundir import RunDir, read_run_toml, tail_lines
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
+from qbtui.runs.keepawake import keep_awake
 from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
@@ -134,6 +136,7 @@ class Supervisor:
         """Run the backend with its output going straight into output.log (no pipe through
         this process, so the backend can always write, whatever becomes of its supervisor)."""
         env = {
+            **MPS_FALLBACK,
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             **{str(k): str(v) for k, v in dict(self.table.get("env", {})).items()},
@@ -160,7 +163,13 @@ class Supervisor:
         record = ProcessRecord.of(process.pid)
         if record is not None:
             write_pid_file(self.run.backend_pid, record)
-        return self._watch(process, output)
+        awake = keep_awake(process.pid)  # macOS: a sleeping laptop would stop the run
+        try:
+            return self._watch(process, output)
+        finally:
+            if awake is not None:
+                awake.terminate()
+                awake.wait()
 
     def _watch(self, process: subprocess.Popen[bytes], output: GrowingFile) -> int:
         """Until the backend exits: turn its new output into events (kohya), then forward a stop

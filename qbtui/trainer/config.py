@@ -52,7 +52,8 @@ class TrainConfig:
     lr_scheduler: str = "cosine"
     lr_warmup_steps: int = 0
     max_train_steps: int = 1200
-    train_batch_size: int = 1
+    train_batch_size: int = 1  # per process: the effective batch is train_batch_size * num_processes
+    num_processes: int = 1  # data-parallel processes (one per GPU), started with torchrun when more than 1
     gradient_checkpointing: bool = False
     mixed_precision: str = "no"
     save_every_n_steps: int = 0
@@ -113,6 +114,7 @@ class TrainConfig:
             ("text_encoder_lr", self.text_encoder_lr is None or self.text_encoder_lr >= 0, "use 0 or more, e.g. 5e-5"),
             ("max_train_steps", self.max_train_steps > 0, "use a positive step count such as 1200"),
             ("train_batch_size", self.train_batch_size > 0, "use 1 (the guide's setting) or more"),
+            ("num_processes", self.num_processes > 0, "use 1, or the number of GPUs to train on at once"),
             ("lr_warmup_steps", self.lr_warmup_steps >= 0, "use 0 or more"),
             ("save_every_n_steps", self.save_every_n_steps >= 0, "use 0 (only the final file) or a step count"),
             ("sample_every_n_steps", self.sample_every_n_steps >= 0, "use 0 (no samples during training) or more"),

@@ -24,11 +24,13 @@ import torch.nn.functional as F
 
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
+from qbtui.trainer.attention import use_sdpa
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
-from qbtui.trainer.devices import pick_device, resolve_precision, weight_dtype
+from qbtui.trainer.devices import pick_device, resolve_precision, torch_capabilities, weight_dtype
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
+from qbtui.trainer.parallel import Ranks, SilentEvents, launch_rank
 from qbtui.trainer.state import (
     TrainingState,
     capture_rng,
@@ -124,7 +126,8 @@ def train(
     owns_events = events is None
     if events is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        events = EventWriter(run_dir / "events.jsonl")
+        writer = EventWriter if launch_rank() == 0 else SilentEvents  # only rank 0 writes
+        events = writer(run_dir / "events.jsonl")
     try:
         return _Trainer(config, run_dir, events).run(resume=resume, should_stop=should_stop)
     except NonFiniteLoss as error:
@@ -162,7 +165,7 @@ class _Trainer:
         self._set_up()
         start_step = 0
         if resume:
-            start_step = self._restore(load_state(state_dir_for(config, self.run_dir), config))
+            start_step = self._restore(load_state(state_dir_for(config, self.run_dir), config, processes=self.ranks.count))
         self.events.write(
             "start",
             run_id=config.run_id,
@@ -170,6 +173,12 @@ class _Trainer:
             backend="builtin",
             max_steps=config.max_train_steps,
             device=self.device,
+            mixed_precision=self.precision.precision,
+            precision_reason=self.precision.reason,
+            attention=self.attention,
+            processes=self.ranks.count,
+            batch_per_device=config.train_batch_size,
+            effective_batch=self.effective_batch,
             images=len(self.data.images),
             train_images=self.data.num_train_images,
             preset=config.preset,
@@ -189,14 +198,15 @@ class _Trainer:
                 self._save_state(step)
             if config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and step < config.max_train_steps:
                 self._sample(step)
-            if should_stop() and step < config.max_train_steps:
+            stop = self.ranks.anyone(should_stop(), self.accelerator.device)  # every rank stops at the same step
+            if stop and step < config.max_train_steps:
                 self._flush_losses(start_step, started)
                 return self._stop(step)
         self._flush_losses(start_step, started)
         final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
         self._sample(step)
         self.events.write("done", status="completed", lora_path=str(final))
-        if config.evaluate_after_training:
+        if config.evaluate_after_training and self.ranks.main:
             self._evaluate(step, final, should_stop)
         return Outcome("completed", final, step)
 
@@ -210,19 +220,29 @@ class _Trainer:
 
         config = self.config
         requested_device = pick_device(config.device)
-        precision, warning = resolve_precision(requested_device, config.mixed_precision)
-        if warning:
-            self.events.write("warning", message=warning)
+        self.precision = resolve_precision(requested_device, config.mixed_precision, torch_capabilities(requested_device))
+        precision = self.precision.precision
+        if self.precision.changed:
+            self.events.write("warning", message=self.precision.reason)
         for flag in config.unsupported_flags():  # the runs layer puts these in the events when it creates the run
             print(f"note: the builtin trainer ignores {flag} (a kohya flag it does not implement)", file=sys.stderr)
         self.accelerator = Accelerator(mixed_precision=precision, cpu=requested_device == "cpu")
         self.device = self.accelerator.device.type
+        self.ranks = Ranks(self.accelerator.process_index, self.accelerator.num_processes)
+        self.effective_batch = config.train_batch_size * self.ranks.count
+        if self.ranks.count != config.num_processes:
+            self.events.write(
+                "warning",
+                message=f"run.toml asks for {config.num_processes} process(es) but {self.ranks.count} were launched; "
+                f"training with {self.ranks.count} (effective batch {self.effective_batch})",
+            )
         self.data = TrainingData(find_images(config.train_data_dir, config.caption_extension), config.size, config.seed)
         dtype = weight_dtype(precision)
         self.base = load_base_model(
             config.pretrained_model_name_or_path, tokenizer_dir=config.tokenizer, device=self.accelerator.device, dtype=dtype
         )
         unet, text_encoder, vae = self.base.unet, self.base.text_encoder, self.base.vae
+        self.attention = use_sdpa(unet)
         for model in (unet, text_encoder, vae):
             model.requires_grad_(False)
         vae.eval()
@@ -232,6 +252,7 @@ class _Trainer:
         )
         self.network.apply_to()
         self.network.to(self.accelerator.device)
+        self.ranks.same_start(self.network.parameters())
         unet.train()
         text_encoder.train(self.train_text_encoder)
         if config.gradient_checkpointing:
@@ -258,7 +279,7 @@ class _Trainer:
             num_training_steps=config.max_train_steps,
         )
         self.optimizer, self.lr_scheduler = self.accelerator.prepare(optimizer, lr_scheduler)
-        steps_per_epoch = -(-self.data.num_train_images // config.train_batch_size)
+        steps_per_epoch = -(-self.data.num_train_images // self.effective_batch)
         read_every = 1 if self.device == "cpu" else 10
         self.losses = LossTracker(window=steps_per_epoch, read_every=read_every)
         self.facts = RunFacts(
@@ -270,6 +291,7 @@ class _Trainer:
             started_at=time.time(),
             session_id=secrets.randbelow(2**31),
             mixed_precision=precision,
+            processes=self.ranks.count,
         )
 
     def _release_cached_models(self) -> None:
@@ -300,6 +322,15 @@ class _Trainer:
         posterior = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist
         return posterior.sample(generator=generator).float() * self.base.vae_scale_factor
 
+    def _encode_my_rows(self, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Latents of this rank's rows, their posterior noise drawn for the whole global batch and sliced."""
+        vae = self.base.vae
+        posterior = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist
+        shape = (self.effective_batch, *posterior.mean.shape[1:])
+        noise = torch.randn(shape, generator=generator, dtype=posterior.mean.dtype)[self.rows]
+        sample = posterior.mean + posterior.std * noise.to(posterior.mean.device)
+        return sample.float() * self.base.vae_scale_factor
+
     def _embed(self, captions: list[str]) -> torch.Tensor:
         tokenizer = self.base.tokenizer
         tokens = tokenizer(
@@ -310,23 +341,27 @@ class _Trainer:
 
     def _train_step(self, step: int) -> torch.Tensor:
         device = self.accelerator.device
-        indices = self.data.batch_indices(step, self.config.train_batch_size)
+        rows = self.rows = self.ranks.rows(self.config.train_batch_size)
+        indices = self.data.batch_indices(step, self.effective_batch)[rows]
+        encode = self._encode_latents if self.ranks.count == 1 else self._encode_my_rows
         with torch.no_grad():
-            latents = self.data.latents(indices, self._encode_latents, self.noise_generator).to(device)
+            latents = self.data.latents(indices, encode, self.noise_generator).to(device)
         embeddings = self.data.cached_embeddings(indices)
         if embeddings is None:
             embeddings = self._embed(self.data.captions(indices))
         embeddings = embeddings.to(device)
-        noise = torch.randn(latents.shape, generator=self.noise_generator).to(device)
+        # Drawn for the whole global batch on every rank, then sliced: N ranks draw what one process would.
+        noise = torch.randn((self.effective_batch, *latents.shape[1:]), generator=self.noise_generator)[rows].to(device)
         timesteps = torch.randint(
-            0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=self.noise_generator
-        ).to(device)
+            0, self.noise_scheduler.config.num_train_timesteps, (self.effective_batch,), generator=self.noise_generator
+        )[rows].to(device)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         unet = self.base.unet
         with self.accelerator.autocast():
             prediction = unet(noisy.to(unet.dtype), timesteps, embeddings.to(unet.dtype)).sample
         loss = F.mse_loss(prediction.float(), noise.float())
         self.accelerator.backward(loss)
+        loss = self.ranks.average(self.network.parameters(), loss)
         self.optimizer.step()
         self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -360,6 +395,8 @@ class _Trainer:
     def _write_lora(self, file_name: str, step: int, *, event: bool) -> Path:
         config = self.config
         path = Path(config.output_dir) / file_name
+        if not self.ranks.main:
+            return path
         metadata = lora_metadata(config, self.facts, steps=step, output_stem=Path(file_name).stem)
         save_lora(path, self.network.kohya_tensors(), metadata)
         if event:
@@ -367,7 +404,9 @@ class _Trainer:
         return path
 
     def _save_state(self, step: int) -> None:
-        """Everything `--resume` needs to continue exactly from `step`."""
+        """Everything `--resume` needs to continue exactly from `step` (rank 0 writes it for all)."""
+        if not self.ranks.main:
+            return
         state = TrainingState(
             step=step,
             network=self.network.kohya_tensors(),
@@ -376,7 +415,7 @@ class _Trainer:
             scaler=self.accelerator.scaler.state_dict() if self.accelerator.scaler is not None else None,
             noise_generator=self.noise_generator.get_state(),
             rng=capture_rng(),
-            settings=resume_settings(self.config),
+            settings=resume_settings(self.config, processes=self.ranks.count),
             started_at=self.facts.started_at,
             session_id=self.facts.session_id,
         )
@@ -405,7 +444,7 @@ class _Trainer:
 
     def _sample(self, step: int) -> None:
         config = self.config
-        if not config.sample_prompts:
+        if not config.sample_prompts or not self.ranks.main:
             return
         from qbtui.trainer.sampling import generate_samples
 

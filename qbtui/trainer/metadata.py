@@ -26,12 +26,14 @@ class RunFacts:
     started_at: float
     session_id: int
     mixed_precision: str
+    processes: int = 1  # data-parallel processes, each with train_batch_size samples a step
 
 
 def lora_metadata(config: TrainConfig, facts: RunFacts, *, steps: int, output_stem: str) -> dict[str, str]:
     """Every key as a string, as kohya's train_network.py writes them."""
     width, height = config.size
     te_lr = "" if config.network_train_unet_only else str(config.effective_text_encoder_lr)
+    total_batch = config.train_batch_size * facts.processes
     metadata = {
         "ss_session_id": str(facts.session_id),
         "ss_training_started_at": str(facts.started_at),
@@ -40,8 +42,9 @@ def lora_metadata(config: TrainConfig, facts: RunFacts, *, steps: int, output_st
         "ss_steps": str(steps),
         "ss_max_train_steps": str(config.max_train_steps),
         "ss_num_train_images": str(facts.num_train_images),
-        "ss_num_batches_per_epoch": str(-(-facts.num_train_images // config.train_batch_size)),
+        "ss_num_batches_per_epoch": str(-(-facts.num_train_images // total_batch)),
         "ss_batch_size_per_device": str(config.train_batch_size),
+        "ss_total_batch_size": str(total_batch),
         "ss_resolution": f"({width}, {height})",
         "ss_network_module": config.network_module,
         "ss_network_dim": str(config.network_dim),

@@ -33,6 +33,8 @@ MUST_MATCH = (
     "lr_warmup_steps",
     "seed",
 )
+# The number of processes sets the effective batch, so the data order; states from before it was saved had 1.
+PROCESSES = "processes"
 
 
 @dataclass
@@ -65,8 +67,8 @@ def restore_rng(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def resume_settings(config: TrainConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in MUST_MATCH}
+def resume_settings(config: TrainConfig, *, processes: int = 1) -> dict[str, Any]:
+    return {**{name: getattr(config, name) for name in MUST_MATCH}, PROCESSES: processes}
 
 
 def save_state(state_dir: Path, state: TrainingState) -> Path:
@@ -79,7 +81,7 @@ def save_state(state_dir: Path, state: TrainingState) -> Path:
     return path
 
 
-def load_state(state_dir: Path, config: TrainConfig) -> TrainingState:
+def load_state(state_dir: Path, config: TrainConfig, *, processes: int = 1) -> TrainingState:
     """The saved state, checked against this run's settings."""
     path = state_dir / STATE_FILE
     if not path.is_file():
@@ -95,8 +97,9 @@ def load_state(state_dir: Path, config: TrainConfig) -> TrainingState:
         raise QbtuiError(
             f"the saved state cannot be read: {error}", path=path, fix="start the run again without --resume"
         ) from None
-    expected = resume_settings(config)
-    changed = [name for name, value in expected.items() if state.settings.get(name) != value]
+    expected = resume_settings(config, processes=processes)
+    saved = {PROCESSES: 1, **state.settings}
+    changed = [name for name, value in expected.items() if saved.get(name) != value]
     if changed:
         raise QbtuiError(
             f"the run's settings changed since the state was saved: {', '.join(changed)}",

@@ -7,7 +7,7 @@ from pathlib import Path
 import qbtui.runs.backends.builtin as builtin
 
 STANDIN = Path(__file__).resolve().parents[1] / "runs" / "standins" / "trainer.py"
-builtin.builtin_command = lambda run_path: [sys.executable, str(STANDIN), str(run_path)]
+builtin.builtin_command = lambda run_path, processes=1: [sys.executable, str(STANDIN), str(run_path)]
 
 from qbtui.cli import main  # noqa: E402 - after the stand-in is in place
 

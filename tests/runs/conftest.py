@@ -81,7 +81,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     accelerate.write_text(f"#!{sys.executable}\n" + (STANDINS / "accelerate.py").read_text())
     accelerate.chmod(0o755)
     monkeypatch.setattr(
-        manager, "builtin_command", lambda run_path: [sys.executable, str(STANDINS / "trainer.py"), str(run_path)]
+        manager, "builtin_command", lambda run_path, processes=1: [sys.executable, str(STANDINS / "trainer.py"), str(run_path)]
     )
     monkeypatch.setenv("STANDIN_STEP_S", "0.02")
     monkeypatch.delenv("STANDIN_MODE", raising=False)

@@ -76,3 +76,28 @@ def test_real_trainer_saves_and_resumes_after_its_supervisor_is_killed(
     manager.resume_run(registry, info.run_id)
     wait_for(lambda: read_run(info.path).step > stopped.step, timeout=300, what="the resumed run to move on")
     assert manager.stop_run(registry.settings, info.run_id).state == "stopped"
+
+
+def test_a_two_process_run_under_the_supervisor_stops_and_resumes(workspace, monkeypatch, tmp_path, wait_for):
+    """Issue 16 item 6: the supervisor runs torchrun (two CPU processes, gloo); its stop reaches every rank."""
+    monkeypatch.setattr(manager, "builtin_command", builtin_command)
+    model = tmp_path / "models" / "tiny-sd15"
+    subprocess.run([sys.executable, "-m", "qbtui.trainer.tiny", str(model)], check=True, capture_output=True, timeout=300)
+    preset = TINY_PRESET.replace("max_train_steps = 2", "max_train_steps = 100000").replace("save_every_n_steps = 1", "")
+    workspace.path.write_text(workspace.path.read_text() + preset + "num_processes = 2\n")
+    workspace.set_setting("base_model", "models/tiny-sd15")
+    registry = Registry.load(workspace.path)
+    info = manager.start_run(registry, "peter", preset="tiny")
+    run = RunDir(info.path)
+    assert "torch.distributed.run" in (run.path / "run.toml").read_text()
+    wait_for(lambda: read_run(info.path).step >= 1, timeout=600, what="step 1")
+    stopped = manager.stop_run(registry.settings, info.run_id)
+    assert stopped.state == "stopped", stopped.error or run.output_log.read_text()[-2000:]
+    manager.resume_run(registry, info.run_id)
+    wait_for(lambda: read_run(info.path).step > stopped.step, timeout=600, what="the resumed run to move on")
+    assert manager.stop_run(registry.settings, info.run_id).state == "stopped"
+    events = read_events(run.events)
+    starts = [e for e in events if e["type"] == "start"]
+    assert [(e["step"], e["processes"], e["effective_batch"]) for e in starts] == [(0, 2, 2), (stopped.step, 2, 2)]
+    steps = [e["step"] for e in events if e["type"] == "step"]
+    assert steps == list(range(1, steps[-1] + 1))  # rank 0 alone logs: no step twice

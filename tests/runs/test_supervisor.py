@@ -78,7 +78,7 @@ def test_the_app_killed_mid_run_leaves_the_run_going(workspace, monkeypatch, wai
             sys.path.insert(0, {str(os.path.dirname(__file__))!r})
             from qbtui.registry import Registry
             from qbtui.runs import manager
-            manager.builtin_command = lambda p: [sys.executable, {str(os.path.dirname(__file__) + "/standins/trainer.py")!r}, str(p)]
+            manager.builtin_command = lambda p, processes=1: [sys.executable, {str(os.path.dirname(__file__) + "/standins/trainer.py")!r}, str(p)]
             info = manager.start_run(Registry.load({str(workspace.path)!r}), "peter")
             print(info.path, flush=True)
             time.sleep(60)
@@ -299,3 +299,15 @@ def test_an_unreadable_run_toml_fails_the_run_with_the_reason(workspace, wait_fo
     launch.launch_supervisor(run)
     failed = wait_for_state(run.path, FINAL)
     assert failed.state == "failed" and "run.toml [run] has no command" in failed.error
+
+
+def test_the_backend_gets_mps_fallback_unless_the_user_set_it(workspace, wait_for_state, monkeypatch):
+    monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK", raising=False)
+    run = manager.create_run(workspace.settings, manager.plan_run(workspace, "peter", run_id=manager.new_run_id("peter")))
+    data = read_run_toml(run)
+    probe = "import os; print('fallback=' + os.environ['PYTORCH_ENABLE_MPS_FALLBACK'])"
+    data["run"]["command"] = [sys.executable, "-c", probe]
+    write_run_toml(run, data["run"], data["train"])
+    launch.launch_supervisor(run)
+    wait_for_state(run.path, FINAL)
+    assert "fallback=1" in run.output_log.read_text()

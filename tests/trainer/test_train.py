@@ -95,6 +95,9 @@ def test_a_run_writes_checkpoints_final_file_and_well_formed_events(tiny_model_d
         and events[0]["images"] == 4
         and events[0]["train_images"] == 8
         and events[0]["device"] == "cpu"
+        and events[0]["attention"] == "AttnProcessor2_0"
+        and events[0]["mixed_precision"] == "no"
+        and events[0]["precision_reason"] == "full precision (float32), as requested"
     )
     steps = [event for event in events if event["type"] == "step"]
     assert [event["step"] for event in steps] == [1, 2, 3, 4, 5, 6]
@@ -393,6 +396,8 @@ def test_fp16_on_the_cpu_falls_back_to_full_precision_with_a_warning(tiny_model_
     final = train(config, tmp_path).lora_path
     warnings = [e["message"] for e in events_of(tmp_path) if e["type"] == "warning"]
     assert any("fp16" in message and "(no)" in message for message in warnings)
+    (start,) = [e for e in events_of(tmp_path) if e["type"] == "start"]
+    assert start["mixed_precision"] == "no" and start["precision_reason"] in warnings
     assert read_metadata(final)["ss_mixed_precision"] == "no"
 
 
@@ -426,8 +431,8 @@ def test_gradient_checkpointing_and_batches_give_the_same_training(tiny_model_di
     assert trainer.base.text_encoder.is_activation_checkpointing
 
 
-def test_device_choice_and_precision_fallback():
-    from qbtui.trainer.devices import pick_device, resolve_precision
+def test_device_choice():
+    from qbtui.trainer.devices import pick_device
 
     expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     assert pick_device("auto") == expected
@@ -436,9 +441,6 @@ def test_device_choice_and_precision_fallback():
         with pytest.raises(QbtuiError, match="'cuda' is not available") as caught:
             pick_device("cuda")
         assert "auto" in caught.value.fix
-    assert resolve_precision("cpu", "fp16")[0] == "no"
-    assert resolve_precision("cuda", "fp16") == ("fp16", None)
-    assert resolve_precision("cpu", "bf16") == ("bf16", None)
 
 
 def test_out_of_memory_is_an_error_event_with_the_guides_advice(tiny_model_dir, tiny_dataset, tmp_path, monkeypatch):

@@ -1,4 +1,8 @@
-"""The builtin backend: `python -m qbtui.trainer RUN_DIR [--resume]`, which writes its own events."""
+"""The builtin backend: `python -m qbtui.trainer RUN_DIR [--resume]`, which writes its own events.
+
+With `num_processes` above 1 the trainer runs data-parallel under torchrun, one process per
+device, meeting on a free port of 127.0.0.1 (rank 0 writes the events and files).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,30 @@ from qbtui.registry import Friend, Preset, Settings
 from qbtui.trainer.config import TrainConfig
 
 
-def builtin_command(run_path: Path | str) -> list[str]:
-    """The trainer invocation the supervisor runs for a builtin run."""
-    return [sys.executable, "-m", "qbtui.trainer", str(run_path)]
+def builtin_command(run_path: Path | str, processes: int = 1) -> list[str]:
+    """The trainer invocation the supervisor runs for a builtin run of `processes` processes."""
+    trainer = ["-m", "qbtui.trainer", str(run_path)]
+    if processes == 1:
+        return [sys.executable, *trainer]
+    return [sys.executable, "-m", "torch.distributed.run", *torchrun_options(processes), *trainer]
+
+
+def torchrun_options(processes: int) -> list[str]:
+    """One node, `processes` workers, rendezvous on 127.0.0.1 at a port the OS picks (no clash between runs)."""
+    return [
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(processes),
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        "127.0.0.1:0",
+        "--local-addr",
+        "127.0.0.1",
+        "--max-restarts",
+        "0",
+    ]
 
 
 def builtin_config(
