@@ -109,6 +109,14 @@ def test_sdpa_off_and_steps_override(guide_registry):
     assert argv == ["300" if token == "1200" else token for token in GUIDE_STANDARD]
 
 
+def test_a_presets_process_count_goes_to_accelerate_not_to_the_script(guide_registry):
+    standard = guide_registry.preset("standard")
+    for processes, launch in ((1, []), (2, ["--multi_gpu", "--num_processes", "2"])):
+        preset = Preset("multi", {**standard.flags, "num_processes": processes})
+        argv, _ = kohya_command(guide_registry.settings, guide_registry.friend("peter"), preset)
+        assert argv == [*GUIDE_STANDARD[:2], *launch, *erratum(GUIDE_STANDARD)[2:]]
+
+
 def test_missing_sd_scripts_or_accelerate_is_a_clear_error(tmp_path, guide_registry):
     settings = replace(guide_registry.settings, kohya_scripts=tmp_path / "sd-scripts", kohya_accelerate=tmp_path / "accelerate")
     with pytest.raises(QbtuiError, match="sd-scripts is not installed") as error:

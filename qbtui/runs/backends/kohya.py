@@ -2,7 +2,9 @@
 
 The command keeps the guide's flag order token for token, with two documented errata:
 `--max_data_loader_n_workers` (the guide's `--dataloader_num_workers` is rejected by
-sd-scripts) and `--sdpa` when `settings.kohya_sdpa` is on.
+sd-scripts) and `--sdpa` when `settings.kohya_sdpa` is on. A preset's `num_processes`
+(data-parallel processes, one per GPU) is accelerate's option, not the script's: above 1
+it becomes `accelerate launch --multi_gpu --num_processes N`.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ def kohya_command(
 ) -> tuple[list[str], dict[str, str]]:
     """`(argv, env)` for sd-scripts' train_network.py; env holds only the added variables."""
     flags = kohya_flags(preset, steps)
+    processes = int(flags.pop("num_processes", 1) or 1)
     argv = [
         str(settings.kohya_accelerate),
         "launch",
+        *(["--multi_gpu", "--num_processes", str(processes)] if processes > 1 else []),
         str(settings.kohya_scripts / "train_network.py"),
         "--pretrained_model_name_or_path",
         str(settings.base_model),
