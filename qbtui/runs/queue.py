@@ -95,6 +95,7 @@ class RunQueue:
 
     def mark_unreachable(self, host: str, detail: str) -> None:
         """Note that `host` did not answer, so the queue skips it for a while."""
+        (self.folder / UNREACHABLE_FOLDER).mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.folder / UNREACHABLE_FOLDER / host, f"{detail}\n")
 
     def unreachable_hosts(self, now: float | None = None) -> set[str]:
