@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.registry import Settings
-from qbtui.runs.format import format_duration, format_event, format_number
+from qbtui.runs.format import format_duration, format_event, format_number, where_words
 
 FOLLOW_POLL_S = 0.05
 
@@ -230,7 +230,7 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force)
     verb = "queued" if info.state == "queued" else "started"
-    where = f" ({info.where})" if info.state == "queued" else f" on {info.host}" if info.host else ""
+    where = f" ({where_words(info.state, info.where)})" if info.state == "queued" else f" on {info.host}" if info.host else ""
     print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
     print(f"  folder: {info.path}")
     print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")
