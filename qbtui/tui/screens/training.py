@@ -275,9 +275,9 @@ class TrainingScreen(Screen):
         friend = host(self).workspace.friend(self.friend_id)
         what = f"{friend.name} with preset {self.preset} on {self.backend}"
         if queue and busy is not None:
-            title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} to start after it?"
+            title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} for the first free place?"
         elif queue:
-            title, question = "Queue training", f"Queue {what}? The device is free, so it starts now."
+            title, question = "Queue training", f"Queue {what}? It starts on the first free place, now if one is."
         else:
             title, question = "Start training", f"Start training {what}?"
         if force and blocker:
