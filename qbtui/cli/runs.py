@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.registry import Settings
-from qbtui.runs.format import format_duration, format_event, format_number
+from qbtui.runs.format import format_duration, format_event, format_number, where_words
 
 FOLLOW_POLL_S = 0.05
 
@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "start a training run that keeps going after the terminal closes",
         "  qbtui train peter --wait\n  qbtui train maria --preset fast --backend kohya --queue\n"
         "  qbtui train peter --steps 300 --force   # train despite dataset problems\n"
-        "  qbtui train peter --host gpu1 --wait    # on a GPU box over SSH ([hosts.gpu1])",
+        "  qbtui train peter --host gpu1 --wait    # on a GPU box over SSH ([hosts.gpu1])\n"
+        "  qbtui train maria --queue               # the first free place: here or a host",
     )
     train.add_argument("name", metavar="NAME", help="the friend's id (as in registry.toml)")
     train.add_argument("--preset", help="preset from registry.toml (default: settings.preset)")
@@ -49,9 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)"
     )
-    train.add_argument("--queue", action="store_true", help="if another run is using the device, queue this one after it")
     train.add_argument(
-        "--host", metavar="HOST", help="train on [hosts.HOST] over SSH (default: settings.host; `--host local` trains here)"
+        "--queue",
+        action="store_true",
+        help="start on the first free place (this machine or a host; --host pins one), or wait in the queue",
+    )
+    train.add_argument(
+        "--host",
+        metavar="HOST",
+        help="train on [hosts.HOST] over SSH (default: settings.host; `--host local` trains here, "
+        "`--host anywhere` on the first free place)",
     )
     train.set_defaults(handler=train_command)
 
@@ -126,7 +134,7 @@ def runs_table(infos: list) -> str:
             (
                 info.run_id,
                 info.friend_id,
-                info.host or "here",
+                info.where,
                 info.backend,
                 info.preset,
                 info.state,
@@ -195,23 +203,34 @@ def _wait(run_path: Path) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from qbtui.runs.manager import start_run
+    from qbtui.runs.placement import ANYWHERE, HERE
 
     registry = load_registry(args)
     host = args.host if args.host is not None else registry.settings.host
-    if host and host != "local":
+    if args.queue or host == ANYWHERE:
+        target = HERE if host == "local" else host or ANYWHERE
+        info = start_run(
+            registry,
+            args.name,
+            preset=args.preset,
+            backend=args.backend,
+            steps=args.steps,
+            force=args.force,
+            queue=True,
+            target=target,
+        )
+    elif host and host != "local":
         from qbtui.errors import QbtuiError
         from qbtui.remote.start import start_remote_run
 
-        if args.backend == "kohya" or args.queue:
-            raise QbtuiError("a run on a host uses the builtin trainer and is not queued", fix="leave out --backend and --queue")
+        if args.backend == "kohya":
+            raise QbtuiError("a run on a host uses the builtin trainer", fix="leave out --backend kohya")
         print(f"copying {args.name}'s photos and the base model to {host} and starting there ...", file=sys.stderr)
         info = start_remote_run(registry, args.name, host, preset=args.preset, steps=args.steps, force=args.force)
     else:
-        info = start_run(
-            registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force, queue=args.queue
-        )
+        info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force)
     verb = "queued" if info.state == "queued" else "started"
-    where = f" on {info.host}" if info.host else ""
+    where = f" ({where_words(info.state, info.where)})" if info.state == "queued" else f" on {info.host}" if info.host else ""
     print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
     print(f"  folder: {info.path}")
     print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")

@@ -23,6 +23,7 @@ import json
 import os
 import select
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,14 +35,15 @@ from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
 from qbtui.likeness.plan import EVAL_FOLDER, EVAL_JSON
 from qbtui.registry_hosts import Host
+from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
-from qbtui.remote.sync import pull_evaluation, pull_outputs, push_folder, push_model
+from qbtui.remote.sync import REMOTE_RUN_TOML, pull_evaluation, pull_outputs, push_folder, push_model, replace_paths
 from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs.info import REMOTE_STATUS
+from qbtui.runs.launch import host_slots_of, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
 
-REMOTE_RUN_TOML = "remote-run.toml"
 RECONNECT_MAX_S = 30.0
 READ_TIMEOUT_S = 0.5
 
@@ -388,28 +390,27 @@ def _parsed(line: bytes) -> dict[str, Any] | None:
         return None
 
 
-def replace_paths(value: Any, mapping: dict[str, str]) -> Any:
-    """`value` with every string starting with a mapped prefix rewritten (longest prefix first)."""
-    if isinstance(value, str):
-        for prefix in sorted(mapping, key=len, reverse=True):
-            if value == prefix or value.startswith(prefix + "/"):
-                return mapping[prefix] + value[len(prefix) :]
-        return value
-    if isinstance(value, dict):
-        return {key: replace_paths(item, mapping) for key, item in value.items()}
-    if isinstance(value, list):
-        return [replace_paths(item, mapping) for item in value]
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qbtui.remote.follower", description="Follow one qbtui run on a host.")
     parser.add_argument("run_dir", type=Path)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run on the host from its saved state")
     mode.add_argument("--attach", action="store_true", help="follow a run that is still going on the host")
+    parser.add_argument("--hold-fds", default="", help="comma-separated descriptors of the run's locks, held to the end")
     args = parser.parse_args(argv)
-    return Follower(RunDir(args.run_dir.absolute()), resume=args.resume, attach=args.attach).main()
+    run = RunDir(args.run_dir.absolute())
+    held = [int(fd) for fd in args.hold_fds.split(",") if fd]
+    if not (args.resume or args.attach) and needs_layout(run) and not lay_out_or_put_back(run, held):
+        return 0
+    code = Follower(run, resume=args.resume, attach=args.attach).main()
+    for fd in held:  # this run is over here: its friend is free
+        os.close(fd)
+    table = read_run_toml(run)["run"]
+    try:
+        start_next_queued(run.logs_dir, host_slots_of(table["registry"]), finished_run_id=run.run_id)
+    except Exception as error:  # noqa: BLE001 - this run is over; the queue keeps its entry
+        print(f"qbtui follower: could not start the next queued run: {error}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qbtui import __version__
+from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry, dataset_dir
 from qbtui.registry_hosts import Host
-from qbtui.remote.follower import REMOTE_RUN_TOML, replace_paths
 from qbtui.remote.ssh import Transport
-from qbtui.remote.sync import RemoteLayout, model_hash
-from qbtui.rundir import new_run_id
+from qbtui.remote.sync import REMOTE_RUN_TOML, RemoteLayout, model_hash, replace_paths
+from qbtui.rundir import RunDir, new_run_id, read_run_toml, write_run_toml
 from qbtui.runs.info import RunInfo
 
 
@@ -67,14 +67,45 @@ def start_remote_run(
 
     registry.reload_if_changed()
     host = host_named(registry, host_name)
-    settings = registry.settings
     plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend="builtin", steps=steps, force=force)
-    transport = Transport(host)
-    info = host_info(transport)
+    info = host_info(Transport(host))
+    run_table = {"run_id": plan.run_id, "friend": plan.friend_id, "env": plan.env}
+    extra_run, env, remote_train = host_fields(registry, run_table, plan.train, host, info)
+    plan.train["num_processes"] = remote_train["num_processes"]
+    plan.host = plan.target = host.name
+    plan.extra_run = extra_run
+    plan.env = env
+    plan.host_capacity = host.max_runs
+    remote_toml = remote_run_toml({**_plan_table(plan), "env": env}, remote_train, PurePosixPath(extra_run["remote_work_dir"]))
+    return submit_run(registry.settings, plan, extra_files={REMOTE_RUN_TOML: remote_toml})
+
+
+def lay_out_placed_run(run: RunDir) -> None:
+    """Turn a queued run the queue placed on a host into a host run: reach the host (the
+    errors of `host_info` when it does not answer), then add the host's paths to run.toml
+    and write the run.toml the host gets."""
+    data = read_run_toml(run)
+    table = data["run"]
+    registry = Registry.load(table["registry"])
+    host = host_named(registry, str(table["host"]))
+    info = host_info(Transport(host))
+    extra_run, env, remote_train = host_fields(registry, table, data["train"], host, info)
+    run_table = {**table, **extra_run, "env": env, "backend": "builtin"}
+    remote_toml = remote_run_toml(run_table, remote_train, PurePosixPath(extra_run["remote_work_dir"]))
+    write_text_atomic(run.path / REMOTE_RUN_TOML, remote_toml)
+    write_run_toml(run, run_table, {**data["train"], "num_processes": remote_train["num_processes"]})
+
+
+def host_fields(
+    registry: Registry, run_table: dict[str, Any], train: dict[str, Any], host: Host, info: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """What a run on `host` adds to its run.toml [run], its environment, and its [train] with the host's paths."""
+    settings = registry.settings
     layout = RemoteLayout(PurePosixPath(info["work_dir"]))
-    friend = registry.friend(friend_id)
-    local_run = settings.logs_dir / friend.id / plan.run_id
-    remote_run = layout.run_dir(friend.id, plan.run_id)
+    friend = registry.friend(str(run_table["friend"]))
+    run_id = str(run_table["run_id"])
+    local_run = settings.logs_dir / friend.id / run_id
+    remote_run = layout.run_dir(friend.id, run_id)
     remote_model = layout.model(model_hash(settings.base_model), settings.base_model)
     folder = dataset_dir(settings, friend)
     mapping = {
@@ -87,8 +118,7 @@ def start_remote_run(
     if settings.tokenizer is not None:
         remote_tokenizer = layout.model(model_hash(settings.tokenizer), settings.tokenizer)
         mapping[str(settings.tokenizer)] = str(remote_tokenizer)
-    plan.host = host.name
-    plan.extra_run = {
+    extra_run = {
         "host": host.name,
         "base_model": str(settings.base_model),
         "remote_work_dir": str(layout.work_dir),
@@ -98,36 +128,48 @@ def start_remote_run(
         "remote_folders": {str(folder): str(layout.training_folder(friend.id, folder.name))},
         **({"tokenizer": str(settings.tokenizer), "remote_tokenizer": str(remote_tokenizer)} if remote_tokenizer else {}),
     }
+    env = {str(key): str(value) for key, value in dict(run_table.get("env") or {}).items()}
     if host.devices is not None:
-        plan.env = {**plan.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, host.devices))}
-    plan.train["num_processes"] = host_processes(host, len(info.get("gpus") or []))
-    remote_train = replace_paths(plan.train, mapping)
-    plan.host_capacity = host.max_runs
-    return submit_run(settings, plan, extra_files={REMOTE_RUN_TOML: _remote_run_toml(plan, remote_train, layout)})
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, host.devices))
+    train = {**train, "num_processes": host_processes(host, len(info.get("gpus") or []))}
+    return extra_run, env, replace_paths(train, mapping)
 
 
-def _remote_run_toml(plan: Any, remote_train: dict[str, Any], layout: RemoteLayout) -> str:
+def _plan_table(plan: Any) -> dict[str, Any]:
+    return {
+        "run_id": plan.run_id,
+        "friend": plan.friend_id,
+        "preset": plan.preset,
+        "images": plan.images,
+        "max_steps": plan.max_steps,
+        "output_name": plan.output_name,
+        "stop_grace_s": plan.stop_grace_s,
+    }
+
+
+def remote_run_toml(run_table: dict[str, Any], remote_train: dict[str, Any], work_dir: PurePosixPath) -> str:
     """The run.toml the host's run directory gets: the host's paths, no registry."""
     import tomlkit
 
+    layout = RemoteLayout(work_dir)
     document = tomlkit.document()
     document.add(tomlkit.comment("A qbtui run on this host, created by the machine that follows it."))
     document.add(
         "run",
         {
-            "run_id": plan.run_id,
-            "friend": plan.friend_id,
+            "run_id": run_table["run_id"],
+            "friend": run_table["friend"],
             "backend": "builtin",
-            "preset": plan.preset,
+            "preset": run_table["preset"],
             "qbtui_version": __version__,
-            "images": plan.images,
-            "max_steps": plan.max_steps,
+            "images": run_table["images"],
+            "max_steps": run_table["max_steps"],
             "registry": "",
             "output_dir": str(layout.lora_dir),
-            "output_name": plan.output_name,
-            "stop_grace_s": plan.stop_grace_s,
+            "output_name": run_table["output_name"],
+            "stop_grace_s": run_table["stop_grace_s"],
             "command": [],
-            "env": plan.env,
+            "env": run_table["env"],
         },
     )
     document.add(

@@ -14,12 +14,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
 from qbtui.remote.ssh import Transport
 
 HASH_CHUNK = 8 * 1024 * 1024
+# The run.toml the host's run directory gets, kept in the local run directory until then.
+REMOTE_RUN_TOML = "remote-run.toml"
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,17 @@ def pull_evaluation(
     filters = [f"--include=/{eval_json}", f"--include=/{eval_folder}/", f"--include=/{eval_folder}/*", "--exclude=*"]
     transport.rsync([f":{remote_run_dir}/"], f"{local_run_dir}{os.sep}", options=filters)
     return (local_run_dir / eval_json).is_file()
+
+
+def replace_paths(value: Any, mapping: dict[str, str]) -> Any:
+    """`value` with every string starting with a mapped prefix rewritten (longest prefix first)."""
+    if isinstance(value, str):
+        for prefix in sorted(mapping, key=len, reverse=True):
+            if value == prefix or value.startswith(prefix + "/"):
+                return mapping[prefix] + value[len(prefix) :]
+        return value
+    if isinstance(value, dict):
+        return {key: replace_paths(item, mapping) for key, item in value.items()}
+    if isinstance(value, list):
+        return [replace_paths(item, mapping) for item in value]
+    return value

@@ -1,10 +1,12 @@
-"""How runs read as text, the same in the CLI and the dashboard: durations (ETA, elapsed)
-and one line per event (`qbtui logs` and the Training screen's log)."""
+"""How runs read as text, the same in the CLI and the dashboard: durations (ETA, elapsed),
+where a run is, and one line per event (`qbtui logs` and the Training screen's log)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+
+from qbtui.runs.placement import ANYWHERE, HERE
 
 
 def format_duration(seconds: float | None) -> str:
@@ -15,6 +17,13 @@ def format_duration(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def where_words(state: str, where: str) -> str:
+    """Where a run is, in words: `here`, `on gpu1`; a queued one: `for the first free place`, `for gpu1`."""
+    if state == "queued":
+        return {ANYWHERE: "for the first free place", HERE: "for this machine"}.get(where, f"for {where}")
+    return "here" if where == HERE else f"on {where}"
 
 
 def format_number(value: float | None, digits: int = 4) -> str:

@@ -21,6 +21,7 @@ from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.liveness import read_pid_file
+from qbtui.runs.placement import HERE
 from qbtui.runs.queue import RunQueue
 
 LIVE_STATES = ("queued", "running", "disconnected")
@@ -61,6 +62,14 @@ class RunInfo:
     losses: tuple[float, ...]
     host: str | None = None
     bad_lines: int = 0  # lines of events.jsonl that were not valid events (skipped)
+    target: str = HERE  # where a queued run may start: HERE, a host's name or ANYWHERE
+
+    @property
+    def where(self) -> str:
+        """Where the run is (a host's name or HERE); for a queued run, where it may start."""
+        if self.state == "queued":
+            return self.target
+        return self.host or HERE
 
     @property
     def live(self) -> bool:
@@ -86,6 +95,8 @@ class RunInfo:
             "lora_path": str(self.lora_path) if self.lora_path else None,
             "error": self.error,
             "host": self.host,
+            "where": self.where,
+            "target": self.target,
             "bad_lines": self.bad_lines,
         }
 
@@ -214,6 +225,7 @@ class _RunTracker:
             losses=tuple(summary.losses),
             host=host,
             bad_lines=self.follower.invalid_lines,
+            target=str(self.run_table.get("target") or HERE),
         )
 
     def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:

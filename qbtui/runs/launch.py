@@ -13,12 +13,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from qbtui.rundir import RunDir, read_run_toml, run_dir_for
+from qbtui.errors import QbtuiError
+from qbtui.rundir import RunDir, read_run_toml, run_dir_for, write_run_toml
 from qbtui.runs.info import BUSY_STATES, runs_under
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.locks import DEVICE_LOCK, RunLocks, friend_lock, holder
+from qbtui.runs.placement import HERE, assign, busy_counts, places_for
 from qbtui.runs.queue import RunQueue
 
 # The process that supervises a run here, or follows it on a host (named, not imported:
@@ -39,8 +42,7 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
     argv = [sys.executable, "-m", module, str(run.path), *(["--resume"] if resume else [])]
     # The friend's lock and (here) the device's, taken now and held by the child for its life.
     locks = RunLocks.take(run.logs_dir, run.run_id, [friend_lock(run.friend_id)] + ([] if on_host else [DEVICE_LOCK]))
-    if not on_host:
-        argv += ["--hold-fds", ",".join(map(str, locks.fds))]
+    argv += ["--hold-fds", ",".join(map(str, locks.fds))]
     # The child inherits this mask: a stop sent before the supervisor's handler exists
     # waits, pending, instead of killing it half-started.
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -65,23 +67,62 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
     return record
 
 
-def start_next_queued(logs_dir: Path, *, finished_run_id: str | None = None) -> RunDir | None:
-    """Start the queue's next run when no other run is running; the run started, if any."""
+def start_next_queued(
+    logs_dir: Path, host_slots: Mapping[str, int] | None = None, *, finished_run_id: str | None = None
+) -> list[RunDir]:
+    """Start every queued run that has a free place now (`placement.assign`), in queue order.
+
+    `host_slots` are the hosts' `max_runs` by name (none: this machine only). Under the
+    queue's lock, so two runs ending at once never start one queued run twice or fill a
+    place beyond its slots. A run placed on a host has the host written into its run.toml;
+    its follower then lays it out there (or puts it back when the host does not answer).
+    """
     run_queue = RunQueue(logs_dir)
+    started = []
     with run_queue.locked():
-        running = [i for i in runs_under(logs_dir) if i.state in BUSY_STATES and i.host is None and i.run_id != finished_run_id]
-        if running or holder(logs_dir, DEVICE_LOCK):
-            return None
+        others = [info for info in runs_under(logs_dir) if info.run_id != finished_run_id]
+        busy = busy_counts(info.where for info in others if info.state in BUSY_STATES)
+        if holder(logs_dir, DEVICE_LOCK):
+            busy[HERE] = max(busy[HERE], 1)
+        queued = []
         for run_id in run_queue.run_ids():
             run = run_dir_for(logs_dir, run_id)
-            startable = run.run_toml.is_file()
-            if startable:
+            if run.run_toml.is_file():
+                queued.append(run)
+            else:
+                run_queue.remove(run_id)
+        targets = [str(read_run_toml(run)["run"].get("target") or HERE) for run in queued]
+        places = places_for(dict(host_slots or {}))
+        decisions = assign(targets, places, busy, unreachable=run_queue.unreachable_hosts())
+        for run, decision in zip(queued, decisions, strict=True):
+            if decision.place is None:
+                continue
+            if decision.place != HERE:
+                _place_on_host(run, decision.place)
+            try:
                 launch_supervisor(run)
+            except QbtuiError:
+                continue  # its friend's lock is still held (a process of an earlier run): it waits
             # Dequeued after its supervisor's pid is recorded, so no reader sees it in between.
-            run_queue.remove(run_id)
-            if startable:
-                return run
-    return None
+            run_queue.remove(run.run_id)
+            started.append(run)
+    return started
+
+
+def host_slots_of(registry_path: str | Path) -> dict[str, int]:
+    """The `max_runs` of each host in the registry; none when the registry cannot be read."""
+    from qbtui.registry import Registry
+
+    try:
+        return {name: host.max_runs for name, host in Registry.load(registry_path).hosts.items()}
+    except (OSError, QbtuiError):
+        return {}
+
+
+def _place_on_host(run: RunDir, host: str) -> None:
+    """Record in run.toml that the queued run trains on `host` (the follower does the rest)."""
+    data = read_run_toml(run)
+    write_run_toml(run, {**data["run"], "host": host}, data["train"])
 
 
 def signal_group(pgid: int, signum: int) -> None:

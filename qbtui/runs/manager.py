@@ -1,7 +1,8 @@
 """Start, stop, resume and queue runs: the intents the CLI and the dashboard send.
 
-One run at a time uses the device: `start_run` refuses while another run is live
-(unless `queue=True`, which queues it), and always refuses a second live run for the
+One run at a time uses this machine's device and `max_runs` a host's: `start_run`
+refuses while another run is using it (unless `queue=True`, which queues it for the
+first free place, `qbtui.runs.placement`), and always refuses a second live run for the
 same friend. Checks and run-directory creation happen under the queue lock, so two
 `qbtui train` calls racing for one friend cannot both win.
 """
@@ -49,6 +50,7 @@ from qbtui.runs.info import BUSY_STATES, RunInfo, latest_run, read_run, runs_und
 from qbtui.runs.launch import STOP_GRACE_S
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.locks import DEVICE_LOCK, busy_error, friend_lock, holder
+from qbtui.runs.placement import ANYWHERE, HERE
 from qbtui.runs.queue import RunQueue, cancel
 
 MAX_LISTED_PROBLEMS = 12
@@ -77,6 +79,7 @@ class RunPlan:
     host: str | None = None  # the [hosts.<name>] it trains on; None: this machine
     extra_run: dict[str, Any] = field(default_factory=dict)
     host_capacity: int = 1
+    target: str = HERE  # where a queued run may start: HERE, a host or ANYWHERE
 
 
 def plan_run(
@@ -207,6 +210,7 @@ def create_run(settings: Settings, plan: RunPlan, extra_files: dict[str, str] | 
         "stop_grace_s": plan.stop_grace_s,
         "command": plan.command,
         "env": plan.env,
+        "target": plan.target,
         **plan.extra_run,
     }
     write_run_toml(run, run_table, plan.train)
@@ -228,16 +232,51 @@ def start_run(
     steps: int | None = None,
     force: bool = False,
     queue: bool = False,
+    target: str | None = None,
 ) -> RunInfo:
-    """Check, write the run directory and start its supervisor (or queue it); the new run's info."""
+    """Check, write the run directory and start its supervisor (or queue it); the new run's info.
+
+    A queued run starts on its `target` (HERE, a host, or ANYWHERE: the first free place;
+    default: settings.host, else ANYWHERE) as soon as that has a free slot, maybe at once.
+    """
     registry.reload_if_changed()
     settings = registry.settings
+    place = _queue_target(registry, target, backend or settings.backend) if queue else HERE
+    if place != HERE:
+        backend = "builtin"
     plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend=backend, steps=steps, force=force)
-    return submit_run(settings, plan, queue=queue)
+    plan.target = place
+    return submit_run(settings, plan, queue=queue, host_slots=host_slots(registry))
 
 
-def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_files: dict[str, str] | None = None) -> RunInfo:
-    """Create the run directory and start it, or queue it behind the running one.
+def host_slots(registry: Registry) -> dict[str, int]:
+    """Each host's `max_runs`, in registry order."""
+    return {name: host.max_runs for name, host in registry.hosts.items()}
+
+
+def _queue_target(registry: Registry, target: str | None, backend: str) -> str:
+    """Where a queued run may start; a kohya run trains on this machine only."""
+    place = target or registry.settings.host or ANYWHERE
+    if place not in (HERE, ANYWHERE) and place not in registry.hosts:
+        known = ", ".join((HERE, ANYWHERE, *registry.hosts))
+        raise QbtuiError(f"no host {place!r} in the registry", path=registry.path, fix=f"use one of: {known}")
+    if backend == "kohya":
+        if place not in (HERE, ANYWHERE):
+            raise QbtuiError("a run on a host uses the builtin trainer", fix="leave out --backend kohya, or queue it here")
+        return HERE
+    return place
+
+
+def submit_run(
+    settings: Settings,
+    plan: RunPlan,
+    *,
+    queue: bool = False,
+    extra_files: dict[str, str] | None = None,
+    host_slots: dict[str, int] | None = None,
+) -> RunInfo:
+    """Create the run directory and start it, or queue it (`queue`: it starts when its
+    target has a free slot, maybe at once; `host_slots`: the hosts' max_runs).
 
     Runs on different devices (this machine, each host) do not wait for each other; a host
     takes `max_runs` at once.
@@ -247,30 +286,29 @@ def submit_run(settings: Settings, plan: RunPlan, *, queue: bool = False, extra_
         live = [info for info in runs_under(settings.logs_dir) if info.live]
         _refuse_second_run(plan.friend_id, live)
         _refuse_locked(settings.logs_dir, friend_lock(plan.friend_id))
+        if queue:
+            run = create_run(settings, plan, extra_files)
+            run_queue.add(run)
+            launch.start_next_queued(settings.logs_dir, host_slots)
+            return read_run(run)
         same_device = [info for info in live if info.state in BUSY_STATES and info.host == plan.host]
         if plan.host is not None:
             if len(same_device) >= plan.host_capacity:
                 raise QbtuiError(
                     f"host {plan.host} already runs {len(same_device)} run(s) (max_runs = {plan.host_capacity})",
-                    fix=f"wait for {same_device[0].run_id} to end, or raise max_runs under [hosts.{plan.host}]",
+                    fix=f"wait for {same_device[0].run_id} to end, queue it (--queue), or raise max_runs under [hosts.{plan.host}]",
                 )
             run = create_run(settings, plan, extra_files)
             launch.launch_supervisor(run)
             return read_run(run)
-        running = same_device
-        if running and not queue:
+        if same_device:
             raise QbtuiError(
-                f"another run is using the device: {running[0].run_id} ({running[0].friend_id})",
+                f"another run is using the device: {same_device[0].run_id} ({same_device[0].friend_id})",
                 fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
             )
-        device_holder = None if running else holder(settings.logs_dir, DEVICE_LOCK)
-        if device_holder and not queue:
-            raise busy_error(DEVICE_LOCK, device_holder)
+        _refuse_locked(settings.logs_dir, DEVICE_LOCK)
         run = create_run(settings, plan, extra_files)
-        if running or device_holder or (queue and run_queue.run_ids()):
-            run_queue.add(run)
-        else:
-            launch.launch_supervisor(run)
+        launch.launch_supervisor(run)
     return read_run(run)
 
 

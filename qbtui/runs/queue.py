@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
 from qbtui.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
+
+UNREACHABLE_FOLDER = "unreachable"
+# How long the queue skips a host that did not answer before it tries it again.
+UNREACHABLE_SKIP_S = 120.0
 
 
 class RunQueue:
@@ -75,11 +80,41 @@ class RunQueue:
                 raise _not_queued(run_id)
             index = order.index(run_id)
             order.insert(max(0, min(len(order) - 1, index + offset)), order.pop(index))
-            for position, entry_id in enumerate(order, 1):
-                if old_positions[entry_id] != position:
-                    old_name = _entry_name(old_positions[entry_id], entry_id)
-                    os.rename(self.folder / old_name, self.folder / _entry_name(position, entry_id))
+            self._renumber(order, first=1)
             return order
+
+    def put_back(self, run: RunDir) -> None:
+        """Put a run back at the head of the queue (its start on a host did not happen)."""
+        with self.locked():
+            entries = self._entries()
+            position = entries[0][0] - 1 if entries else 1
+            if position < 0:
+                self._renumber([run_id for _, run_id in entries], first=2)
+                position = 1
+            write_text_atomic(self.folder / _entry_name(position, run.run_id), f"{run.path}\n")
+
+    def mark_unreachable(self, host: str, detail: str) -> None:
+        """Note that `host` did not answer, so the queue skips it for a while."""
+        (self.folder / UNREACHABLE_FOLDER).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.folder / UNREACHABLE_FOLDER / host, f"{detail}\n")
+
+    def unreachable_hosts(self, now: float | None = None) -> set[str]:
+        """The hosts that did not answer within the last UNREACHABLE_SKIP_S seconds."""
+        now = time.time() if now is None else now
+        folder = self.folder / UNREACHABLE_FOLDER
+        try:
+            marks = list(folder.iterdir())
+        except FileNotFoundError:
+            return set()
+        return {mark.name for mark in marks if now - mark.stat().st_mtime < UNREACHABLE_SKIP_S}
+
+    def _renumber(self, order: list[str], first: int) -> None:
+        old_positions = {entry_id: position for position, entry_id in self._entries()}
+        for position, entry_id in enumerate(order, first):
+            if old_positions[entry_id] != position:
+                os.rename(
+                    self.folder / _entry_name(old_positions[entry_id], entry_id), self.folder / _entry_name(position, entry_id)
+                )
 
     def _entries(self) -> list[tuple[int, str]]:
         try:

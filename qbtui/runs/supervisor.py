@@ -33,7 +33,7 @@ from qbtui.rundir import RunDir, read_run_toml, tail_lines
 from qbtui.runs.backends.builtin import builtin_resume_args
 from qbtui.runs.backends.kohya import KohyaOutputParser, kohya_resume_args
 from qbtui.runs.keepawake import keep_awake
-from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, signal_group, start_next_queued
+from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, host_slots_of, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
 from qbtui.tail import GrowingFile
@@ -270,7 +270,8 @@ class Supervisor:
         if not self.table.get("registry"):
             return
         try:
-            start_next_queued(self.run.logs_dir, finished_run_id=self.run.run_id)
+            host_slots = host_slots_of(self.table["registry"])
+            start_next_queued(self.run.logs_dir, host_slots, finished_run_id=self.run.run_id)
         except Exception as error:  # noqa: BLE001 - this run is over; the queue keeps its entry
             print(f"qbtui supervisor: could not start the next queued run: {error}", file=sys.stderr)
 

@@ -104,3 +104,44 @@ def test_logs_of_a_crashed_run_say_why(workspace, capsys, wait_for_state):
     assert qbtui(workspace, "logs", "peter", "-f") == 0
     out = capsys.readouterr().out
     assert "ended: crashed" in out and "crashed: the supervisor process is gone" in out
+
+
+def test_train_queue_pins_with_host_local_or_starts_anywhere(workspace, capsys, monkeypatch):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.5")
+    workspace.path.write_text(workspace.path.read_text() + '\n[hosts.gpu1]\nssh = "gpu1.invalid"\n')
+    assert qbtui(workspace, "train", "peter", "--steps", "400", "--queue") == 0
+    assert "started run" in capsys.readouterr().out, "this machine was free"
+    assert qbtui(workspace, "train", "maria", "--queue", "--host", "local") == 0
+    out = capsys.readouterr().out
+    assert "queued run" in out and "(for this machine)" in out
+    assert qbtui(workspace, "runs") == 0
+    rows = {line.split()[1]: line.split()[2] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows == {"peter": "here", "maria": "here"}
+    assert qbtui(workspace, "stop", "maria") == 0 and qbtui(workspace, "stop", "peter") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "default_host", "target"),
+    [
+        (["--queue"], "", "anywhere"),
+        (["--queue"], "gpu1", "gpu1"),
+        (["--host", "anywhere"], "gpu1", "anywhere"),
+        (["--queue", "--host", "local"], "gpu1", "here"),
+        (["--queue", "--host", "gpu1"], "", "gpu1"),
+    ],
+)
+def test_train_queue_targets_follow_host_and_the_default_host(workspace, monkeypatch, args, default_host, target):
+    text = workspace.path.read_text() + '\n[hosts.gpu1]\nssh = "gpu1.invalid"\n'
+    workspace.path.write_text(
+        text.replace("[settings]\n", f'[settings]\nhost = "{default_host}"\n' if default_host else "[settings]\n")
+    )
+    asked = []
+
+    def start_run(registry, friend_id, **options):
+        asked.append(options)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(manager, "start_run", start_run)
+    with pytest.raises(SystemExit):
+        qbtui(workspace, "train", "maria", *args)
+    assert (asked[0]["queue"], asked[0]["target"]) == (True, target)

@@ -9,7 +9,7 @@ import pytest
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, new_run_id, write_run_toml
-from qbtui.runs.queue import RunQueue, cancel, list_queue, move
+from qbtui.runs.queue import UNREACHABLE_SKIP_S, RunQueue, cancel, list_queue, move
 
 
 @pytest.fixture
@@ -51,3 +51,22 @@ def test_cancel_keeps_a_run_that_has_started(settings):
     run.supervisor_pid.write_text("1 0\n")
     cancel(settings, run.run_id)
     assert run.run_toml.exists()
+
+
+def test_a_run_put_back_goes_to_the_head_of_the_queue_however_often(settings):
+    run_queue = RunQueue(settings.logs_dir)
+    a, b = queued_run(settings, "anna"), queued_run(settings, "ben")
+    for friend in ("cleo", "dora", "emil"):
+        run = RunDir(settings.logs_dir / friend / new_run_id(friend))
+        run_queue.put_back(run)
+        assert list_queue(settings)[0] == run.run_id
+    assert list_queue(settings)[-2:] == [a.run_id, b.run_id] and len(list_queue(settings)) == 5
+
+
+def test_a_host_that_did_not_answer_is_skipped_for_a_while(settings):
+    run_queue = RunQueue(settings.logs_dir)
+    assert run_queue.unreachable_hosts() == set()
+    run_queue.mark_unreachable("gpu1", "ssh: connection refused")
+    assert run_queue.unreachable_hosts() == {"gpu1"}
+    assert run_queue.unreachable_hosts(now=time.time() + UNREACHABLE_SKIP_S + 1) == set()
+    assert list_queue(settings) == [], "the marks are no queue entries"

@@ -106,13 +106,16 @@ def write_run(
     live: bool = True,
     status: str | None = None,
     started_at: float = FIXED_NOW - 120,
+    host: str | None = None,
 ) -> RunDir:
-    """A run directory as the supervisor writes it; `live` makes this test process its supervisor."""
+    """A run directory as the supervisor (or, with `host`, a host run's follower) writes it;
+    `live` makes this test process its supervisor."""
     run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
     run.path.mkdir(parents=True)
     write_run_toml(
         run,
-        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": started_at},
+        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": started_at}
+        | ({"host": host} if host else {}),
         {"max_train_steps": max_steps},
     )
     write_pid_file(run.supervisor_pid, ProcessRecord.of(os.getpid()) if live else ProcessRecord(os.getpid(), "ended"))

@@ -17,12 +17,13 @@ from qbtui.tui.screens.runs import RunsScreen
 from tests.tui.waiting import workers_idle
 
 
-def queue_run(registry_path, friend_id: str, run_id: str) -> RunDir:
+def queue_run(registry_path, friend_id: str, run_id: str, target: str = "here") -> RunDir:
     run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
     run.path.mkdir(parents=True)
     write_run_toml(
         run,
-        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()},
+        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()}
+        | {"target": target},
         {"max_train_steps": 60},
     )
     enqueue(Registry.load(registry_path).settings, run)
@@ -56,7 +57,7 @@ def table_ids(app) -> list[str]:
 
 
 def cells(app, run_id: str) -> list[str]:
-    """A row's cells as text: place, run, state, step, loss, ETA, backend."""
+    """A row's cells as text: place, run, state, where, step, loss, ETA, backend."""
     table = app.screen.query_one(DataTable)
     return [str(cell) for cell in table.get_row(run_id)]
 
@@ -76,9 +77,21 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(app, pilot, until, 3)
         assert cells(app, "20261125-040000-anna-e5f6")[:3] == ["1", "20261125-040000-anna-e5f6", "queued"]
-        assert cells(app, "20261125-034512-peter-a1b2")[2:4] == ["running", "12/60"]
+        assert cells(app, "20261125-034512-peter-a1b2")[2:5] == ["running", "here", "12/60"]
         assert cells(app, "20261124-100000-sam-0000")[0:3:2] == ["", "completed"]
         assert table_ids(app) == ["20261125-040000-anna-e5f6", "20261125-034512-peter-a1b2", "20261124-100000-sam-0000"]
+
+
+async def test_the_where_column_names_the_host_and_a_queued_runs_target(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=12, host="gpu1")
+    queue_run(demo_registry, "anna", "20261125-040000-anna-e5f6", target="anywhere")
+    queue_run(demo_registry, "sam", "20261125-040100-sam-a7b8", target="gpu1")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 3)
+        assert cells(app, "20261125-034512-peter-a1b2")[2:4] == ["running", "gpu1"]
+        assert cells(app, "20261125-040000-anna-e5f6")[2:4] == ["queued", "anywhere"]
+        assert cells(app, "20261125-040100-sam-a7b8")[2:4] == ["queued", "gpu1"]
 
 
 async def test_queued_runs_move_down_up_and_cancel(demo_registry, app_factory, until):

@@ -1,4 +1,5 @@
-"""Every run with its state, in queue order: queued runs first (with their place in the
+"""Every run with its state and where it is (here, a host; a queued run: where it may
+start, `anywhere` for the first free place), in queue order: queued runs first (with their place in the
 queue, `u`/`d` move them), then running ones, then the rest newest first. A queued run
 can be cancelled and a running one stopped (each after a confirmation), a stopped,
 failed or crashed one resumed."""
@@ -28,6 +29,7 @@ COLUMNS = (
     ("place", "#"),
     ("run", "Run"),
     ("state", "State"),
+    ("where", "Where"),
     ("step", "Step"),
     ("loss", "Loss"),
     ("eta", "ETA"),
@@ -40,6 +42,7 @@ STATE_COLORS = {
     "stopped": "warning",
     "failed": "error",
     "crashed": "error",
+    "disconnected": "warning",
 }
 RESUMABLE_STATES = ("stopped", "failed", "crashed")
 ORDER_HINT = "order: queued first (# = place, u/d move) · running · the rest newest first"
@@ -53,6 +56,7 @@ def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[o
         str(place) if place is not None else "",
         run.run_id,
         Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        run.where,
         f"{run.step}/{run.max_steps}",
         loss,
         eta,

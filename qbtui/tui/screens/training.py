@@ -22,6 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Label, RichLog, Select, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.runs.format import where_words
+from qbtui.runs.placement import HERE
 from qbtui.tui.host import host
 from qbtui.tui.intents import ResumeRun, StartRun, StopRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
@@ -128,7 +130,8 @@ class TrainingScreen(Screen):
 
     def busy_with(self) -> RunInfo | None:
         """Another friend's run that holds the device now, if any."""
-        running = [run for run in host(self).workspace.runs() if run.state == "running" and run.friend_id != self.friend_id]
+        runs = host(self).workspace.runs()
+        running = [run for run in runs if run.state == "running" and run.where == HERE and run.friend_id != self.friend_id]
         return running[0] if running else None
 
     def blocker(self) -> str | None:
@@ -165,7 +168,9 @@ class TrainingScreen(Screen):
         blocker = self.blocker()
         busy = self.busy_with()
         if run is not None and run.live:
-            text = Text(f"{run.state}: {run.run_id}" + (" (x stops it)" if run.state == "running" else ""), colors["accent"])
+            where = where_words(run.state, run.where)
+            stops = " (x stops it)" if run.state == "running" else ""
+            text = Text(f"{run.state} {where}: {run.run_id}{stops}", colors["accent"])
         elif blocker:
             text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
         elif busy is not None:
@@ -270,9 +275,9 @@ class TrainingScreen(Screen):
         friend = host(self).workspace.friend(self.friend_id)
         what = f"{friend.name} with preset {self.preset} on {self.backend}"
         if queue and busy is not None:
-            title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} to start after it?"
+            title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} for the first free place?"
         elif queue:
-            title, question = "Queue training", f"Queue {what}? The device is free, so it starts now."
+            title, question = "Queue training", f"Queue {what}? It starts on the first free place, now if one is."
         else:
             title, question = "Start training", f"Start training {what}?"
         if force and blocker:

@@ -49,8 +49,11 @@ def images_cell(status: FriendStatus | None, colors: dict[str, str]) -> Text:
 
 def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], blocker: str | None = None) -> Text:
     """not trained / blocked: why / queued / running step/max + sparkline + ETA / trained date / crashed."""
+    if run is not None and run.state == "disconnected":
+        return Text(f"{run.host} not answering · {run.step}/{run.max_steps}", style=colors["warning"])
     if run is not None and run.state == "running":
-        text = Text(f"▶ {run.step}/{run.max_steps} ", style=colors["accent"])
+        on_host = f"{run.host} " if run.host else ""
+        text = Text(f"▶ {on_host}{run.step}/{run.max_steps} ", style=colors["accent"])
         text.append(spark_text(run.losses, 6), style=colors["primary"])
         text.append(f" {format_duration(run.eta_s)}")
         return text
