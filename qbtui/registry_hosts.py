@@ -21,6 +21,11 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 
+# Words that name places, not hosts: `--host local`, a queued run's target `here` or `anywhere`.
+LOCAL = "local"
+HERE = "here"
+ANYWHERE = "anywhere"
+RESERVED_HOST_NAMES = (LOCAL, HERE, ANYWHERE)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORK_DIR = "~/qbtui-work"
 HOST_KEYS: dict[str, tuple[type, ...]] = {
@@ -66,6 +71,8 @@ def _parse_host(name: str, entry: Any, fail: Fail) -> Host:
     path = ("hosts", name)
     if not HOST_NAME.match(name):
         raise fail(path, f"host name {name!r} is not a plain name", "use letters, digits, '-', '_' or '.', e.g. [hosts.gpu1]")
+    if name.lower() in RESERVED_HOST_NAMES:
+        raise fail(path, f"host name {name!r} names a place (`--host {name}`)", f"rename it, e.g. [hosts.{name}-gpu]")
     if not isinstance(entry, dict):
         raise fail(path, "must be a table", f'write it as a [hosts.{name}] section with ssh = "..."')
     for key, value in entry.items():

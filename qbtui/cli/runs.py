@@ -203,12 +203,12 @@ def _wait(run_path: Path) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from qbtui.runs.manager import start_run
-    from qbtui.runs.placement import ANYWHERE, HERE
+    from qbtui.registry_hosts import ANYWHERE, HERE, LOCAL
 
     registry = load_registry(args)
     host = args.host if args.host is not None else registry.settings.host
     if args.queue or host == ANYWHERE:
-        target = HERE if host == "local" else host or ANYWHERE
+        target = HERE if host == LOCAL else host or ANYWHERE
         info = start_run(
             registry,
             args.name,
@@ -219,7 +219,7 @@ def train_command(args: argparse.Namespace) -> int:
             queue=True,
             target=target,
         )
-    elif host and host != "local":
+    elif host and host != LOCAL:
         from qbtui.errors import QbtuiError
         from qbtui.remote.start import start_remote_run
 

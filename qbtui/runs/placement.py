@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-HERE = "here"
-ANYWHERE = "anywhere"
+from qbtui.registry_hosts import ANYWHERE, HERE
 
 
 @dataclass(frozen=True)

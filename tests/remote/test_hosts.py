@@ -34,6 +34,8 @@ def test_a_host_reads_with_its_defaults(registry_path):
         ('[hosts.gpu1]\nssh = "gpu1"\nmax_runs = 0\n', "at least 1"),
         ('[hosts.gpu1]\nssh = "gpu1"\nport = 22\n', "unknown key 'port'"),
         ('[hosts.gpu1]\nssh = "gpu1"\nqbtui = "\'unclosed"\n', "cannot be split"),
+        ('[hosts.anywhere]\nssh = "gpu1"\n', "names a place"),
+        ('[hosts.Local]\nssh = "gpu1"\n', "names a place"),
     ],
 )
 def test_a_bad_host_is_an_error_naming_the_key(registry_path, text, expected):

@@ -57,6 +57,7 @@ def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypa
     monkeypatch.setenv("STANDIN_STEP_S", "0.01")
     assert qbtui(workspace, "resume", run_id, "--wait") == 0
     assert "done: completed" in capsys.readouterr().out
+    wait_for(lambda: not read_run(peter_path).live, what="the supervisor's end")  # it records after `done`
     assert qbtui(workspace, "stop", run_id) == 0
     ended = capsys.readouterr().out
     assert " is completed at step " in ended and "resume" not in ended  # a completed run is not resumed
