@@ -88,9 +88,16 @@ def plan_evaluation(
         min_face_rate=settings.eval_min_face_rate,
         base_model=Path(str(train.get("pretrained_model_name_or_path") or settings.base_model)),
         tokenizer=Path(str(train["tokenizer"])) if train.get("tokenizer") else settings.tokenizer,
+        tokenizer_cache_dir=_setting_path(train, "tokenizer_cache_dir", settings.tokenizer_cache_dir),
+        comfyui_dir=_setting_path(train, "comfyui_dir", settings.comfyui_dir),
         device=settings.device,
         reused=reused,
     )
+
+
+def _setting_path(train: dict[str, Any], key: str, default: Path | None) -> Path | None:
+    """A path the run's [train] table recorded, else the setting's."""
+    return Path(str(train[key])) if train.get(key) else default
 
 
 def _final_file(run: RunDir, events: list[dict[str, Any]]) -> tuple[int, Path] | None:
