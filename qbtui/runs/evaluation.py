@@ -113,9 +113,15 @@ def _final_file(run: RunDir, events: list[dict[str, Any]]) -> tuple[int, Path] |
 
 
 def start_evaluation(
-    registry: Registry, target: str, *, weights: Sequence[float] | None = None, seeds: int | None = None
+    registry: Registry,
+    target: str,
+    *,
+    weights: Sequence[float] | None = None,
+    seeds: int | None = None,
+    queue: bool = False,
 ) -> RunInfo:
-    """Plan and start (detached) an evaluation run of `target` (a run id or a friend's latest run)."""
+    """Plan and start (detached) an evaluation run of `target` (a run id or a friend's latest run);
+    `queue` puts it behind a run using the device instead of refusing."""
     registry.reload_if_changed()
     settings = registry.settings
     info = find_run(settings, target)
@@ -141,7 +147,7 @@ def start_evaluation(
         output_name=registry.friend(plan.friend_id).output_name,
         registry=registry.path,
     )
-    return submit_run(settings, run_plan)
+    return submit_run(settings, run_plan, queue=queue)
 
 
 def record_run_evaluation(registry: Registry, run: RunDir) -> str:
