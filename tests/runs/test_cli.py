@@ -104,4 +104,3 @@ def test_logs_of_a_crashed_run_say_why(workspace, capsys, wait_for_state):
     assert qbtui(workspace, "logs", "peter", "-f") == 0
     out = capsys.readouterr().out
     assert "ended: crashed" in out and "crashed: the supervisor process is gone" in out
-

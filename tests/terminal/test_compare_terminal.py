@@ -26,8 +26,8 @@ def test_moving_and_picking_in_the_compare_view_writes_the_registry(tmp_path: Pa
     terminal.send("r")
     terminal.wait_for(RUN_ID)
     terminal.send("v")
-    screen = terminal.wait_for(lambda shown: "choice: 20 at weight 0.6" in shown and "20 @ 0.6" in shown)
-    assert "★ w 0.6" in screen and "w 0.8" in screen and "0.406 · 100% faces" in screen
+    grid_shown = ("choice: 20 at weight 0.6", "20 @ 0.6:", "★ w 0.6", "w 0.8", "0.406 · 100% faces", "0.510 · 100% faces")
+    terminal.wait_for(lambda shown: all(text in shown for text in grid_shown))
     terminal.send("Down", "Right", "Right")
     terminal.wait_for("40 @ 1:")
     terminal.send("Enter")
