@@ -246,7 +246,12 @@ class CompareScreen(Screen):
 
     def _describe(self, cell: CellScore | None) -> None:
         evaluation = self.evaluation
-        if evaluation is None or cell is None:
+        if evaluation is None:
+            return
+        lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
+        self.query_one("#compare-choice", Static).update("\n".join(lines))
+        if cell is None:
+            self._show_message(f"this evaluation drew no samples: press e to evaluate run {self.run_id} again")
             return
         sample = cell.samples[self.sample % len(cell.samples)] if cell.samples else None
         shown = (
@@ -257,8 +262,6 @@ class CompareScreen(Screen):
         collapse = " · seeds collapse to one face" if cell.collapsed else ""
         matched = "-" if cell.match_rate is None else f"{cell.match_rate:.0%}"
         self._show_message(f"{cell.label} @ {cell.weight:g}: {cell_summary(cell)} · match {matched}{collapse}\n{shown}")
-        lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
-        self.query_one("#compare-choice", Static).update("\n".join(lines))
 
     def action_move(self, rows: int, columns: int) -> None:
         row, column = self.position
