@@ -39,7 +39,7 @@ MAX_TIME = 1e11
 MAX_COUNT = 2**63
 MAX_REPR = 60
 # A likeness evaluation: what it samples, progress per image, one score per cell, the result (or why it was skipped).
-EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped")
+EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started")
 
 
 class EventError(ValueError):

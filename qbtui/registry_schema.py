@@ -30,8 +30,25 @@ from qbtui.tomllines import key_lines
 
 REQUIRED_SETTINGS = ("datasets_dir", "lora_dir", "logs_dir", "base_model")
 PATH_SETTINGS = frozenset(
-    {"datasets_dir", "lora_dir", "logs_dir", "base_model", "kohya_scripts", "kohya_accelerate", "tokenizer", "drawings_dir"}
+    {
+        "datasets_dir",
+        "lora_dir",
+        "logs_dir",
+        "base_model",
+        "kohya_scripts",
+        "kohya_accelerate",
+        "tokenizer",
+        "tokenizer_cache_dir",
+        "comfyui_dir",
+        "drawings_dir",
+    }
 )
+# Optional folders a file cannot stand for, with the fix when one does.
+FOLDER_SETTINGS = {
+    "tokenizer": "point it at the folder holding vocab.json and merges.txt",
+    "tokenizer_cache_dir": "point it at the folder given to kohya's --tokenizer_cache_dir",
+    "comfyui_dir": "point it at the ComfyUI folder (the one holding main.py and comfy/)",
+}
 SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "style_suffix": (str,),
     "lora_weight": (int, float),
@@ -197,6 +214,9 @@ class _Validator:
             )
         if "eval_prompts" in values:
             values["eval_prompts"] = tuple(values["eval_prompts"])
+        for key in FOLDER_SETTINGS:
+            if key in values and values[key].is_file():
+                raise self.fail(("settings", key), f"{values[key]} is a file, not a folder", FOLDER_SETTINGS[key])
         return Settings(**values)
 
     def check_eval_settings(self, raw: dict[str, Any]) -> None:

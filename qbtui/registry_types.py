@@ -44,6 +44,8 @@ class Settings:
     image_protocol: str = "auto"
     device: str = "auto"
     tokenizer: Path | None = None
+    tokenizer_cache_dir: Path | None = None  # kohya's --tokenizer_cache_dir
+    comfyui_dir: Path | None = None  # a ComfyUI install (its comfy/sd1_tokenizer/ holds the CLIP tokenizer)
     host: str = ""  # the default [hosts.<name>] to train on; "" trains on this machine
     prep_mode: str = "face"
     drawings_dir: Path | None = None

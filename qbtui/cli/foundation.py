@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
-from qbtui.registry import Registry, Training, dataset_dir, locate_registry
+from qbtui.registry import Registry, Settings, Training, dataset_dir, locate_registry
 
 TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
 
@@ -251,7 +251,26 @@ def locate_command(args: argparse.Namespace) -> int:
     print(f"datasets:    {settings.datasets_dir}")
     print(f"loras:       {settings.lora_dir}")
     print(f"logs dir:    {settings.logs_dir}")
+    print("\n".join(tokenizer_lines(settings)))
     return 0
+
+
+def tokenizer_lines(settings: Settings) -> list[str]:
+    """Where the base model's CLIP tokenizer was found, or every place looked, in order."""
+    from qbtui.trainer.tokenizer_places import search_tokenizer
+
+    try:
+        search = search_tokenizer(
+            settings.base_model,
+            tokenizer_dir=settings.tokenizer,
+            tokenizer_cache_dir=settings.tokenizer_cache_dir,
+            comfyui_dir=settings.comfyui_dir,
+        )
+    except QbtuiError as error:
+        return [f"tokenizer:   unusable: {error.describe()}"]
+    if search.found is not None:
+        return [f"tokenizer:   {search.found.folder} ({search.found.what})"]
+    return ["tokenizer:   not found; looked in, in order:", *(f"  {place.describe()}" for place in search.looked)]
 
 
 def _run_dashboard(registry_path: Path) -> int:

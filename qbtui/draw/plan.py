@@ -65,6 +65,12 @@ class DrawPlan:
     loras: dict[str, PlannedLora]
     jobs: tuple[Job, ...]
     index: str = field(default="")
+    tokenizer_cache_dir: str | None = None
+    comfyui_dir: str | None = None
+
+    def tokenizer_options(self) -> dict[str, str | None]:
+        """Where the base-model loader looks for a single file's tokenizer (`load_base_model`'s keywords)."""
+        return {"tokenizer_dir": self.tokenizer, "tokenizer_cache_dir": self.tokenizer_cache_dir, "comfyui_dir": self.comfyui_dir}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -185,6 +191,8 @@ def plan_drawings(
     return DrawPlan(
         base_model=str(settings.base_model),
         tokenizer=str(settings.tokenizer) if settings.tokenizer else None,
+        tokenizer_cache_dir=str(settings.tokenizer_cache_dir) if settings.tokenizer_cache_dir else None,
+        comfyui_dir=str(settings.comfyui_dir) if settings.comfyui_dir else None,
         device=settings.device,
         sampler=settings.draw_sampler,
         guidance_scale=settings.guidance_scale,

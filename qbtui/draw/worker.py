@@ -52,7 +52,7 @@ def build_pipeline(plan: DrawPlan):
 
     device = pick_device(plan.device)
     dtype = torch.float16 if device == "cuda" else torch.float32
-    base = load_base_model(plan.base_model, tokenizer_dir=plan.tokenizer, device=device, dtype=dtype)
+    base = load_base_model(plan.base_model, **plan.tokenizer_options(), device=device, dtype=dtype)
     scheduler_class = getattr(diffusers, SCHEDULERS[plan.sampler])
     # diffusers adds these methods through mixins its type hints do not show.
     pipe: Any = diffusers.StableDiffusionPipeline(

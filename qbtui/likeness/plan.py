@@ -64,6 +64,8 @@ class EvalPlan:
     guidance_scale: float = 7.0
     base_model: Path | None = None
     tokenizer: Path | None = None
+    tokenizer_cache_dir: Path | None = None
+    comfyui_dir: Path | None = None
     device: str = "auto"
     reused: dict[str, str] = field(default_factory=dict)  # reuse_key -> a training sample of the style prompt
 
@@ -74,6 +76,10 @@ class EvalPlan:
     @property
     def eval_json(self) -> Path:
         return self.run_dir / EVAL_JSON
+
+    def tokenizer_options(self) -> dict[str, Path | None]:
+        """Where the base-model loader looks for a single file's tokenizer (`load_base_model`'s keywords)."""
+        return {"tokenizer_dir": self.tokenizer, "tokenizer_cache_dir": self.tokenizer_cache_dir, "comfyui_dir": self.comfyui_dir}
 
     def sample_specs(self) -> list[SampleSpec]:
         """Identity prompts at `seeds` seeds each, then the style prompt at one."""
@@ -116,7 +122,7 @@ class EvalPlan:
         values = dict(table)
         try:
             values["loras"] = [LoraFile(str(row["label"]), int(row["step"]), Path(row["path"])) for row in values["loras"]]
-            for key in ("run_dir", "reference_dir", "base_model", "tokenizer"):
+            for key in ("run_dir", "reference_dir", "base_model", "tokenizer", "tokenizer_cache_dir", "comfyui_dir"):
                 if values.get(key) is not None:
                     values[key] = Path(values[key])
             values["weights"] = [float(weight) for weight in values["weights"]]

@@ -181,6 +181,9 @@ def format_eval_event(event: dict[str, Any]) -> str:
             f"eval {event.get('key')}: faces {_rate(event.get('face_rate'))}, likeness {_distance(event.get('likeness'))}, "
             f"match {_rate(event.get('match_rate'))}"
         )
+    if stage == "started":
+        run_id = event.get("run_id", "?")
+        return f"evaluation started as run {run_id}: `qbtui logs {run_id} -f` follows it, `qbtui eval {run_id} --json` gives the scores"
     if stage == "skipped":
         return f"evaluation skipped: {event.get('message', '')}" + (f"\n  fix: {event['fix']}" if event.get("fix") else "")
     try:

@@ -88,9 +88,16 @@ def plan_evaluation(
         min_face_rate=settings.eval_min_face_rate,
         base_model=Path(str(train.get("pretrained_model_name_or_path") or settings.base_model)),
         tokenizer=Path(str(train["tokenizer"])) if train.get("tokenizer") else settings.tokenizer,
+        tokenizer_cache_dir=_setting_path(train, "tokenizer_cache_dir", settings.tokenizer_cache_dir),
+        comfyui_dir=_setting_path(train, "comfyui_dir", settings.comfyui_dir),
         device=settings.device,
         reused=reused,
     )
+
+
+def _setting_path(train: dict[str, Any], key: str, default: Path | None) -> Path | None:
+    """A path the run's [train] table recorded, else the setting's."""
+    return Path(str(train[key])) if train.get(key) else default
 
 
 def _final_file(run: RunDir, events: list[dict[str, Any]]) -> tuple[int, Path] | None:
@@ -106,9 +113,15 @@ def _final_file(run: RunDir, events: list[dict[str, Any]]) -> tuple[int, Path] |
 
 
 def start_evaluation(
-    registry: Registry, target: str, *, weights: Sequence[float] | None = None, seeds: int | None = None
+    registry: Registry,
+    target: str,
+    *,
+    weights: Sequence[float] | None = None,
+    seeds: int | None = None,
+    queue: bool = False,
 ) -> RunInfo:
-    """Plan and start (detached) an evaluation run of `target` (a run id or a friend's latest run)."""
+    """Plan and start (detached) an evaluation run of `target` (a run id or a friend's latest run);
+    `queue` puts it behind a run using the device instead of refusing."""
     registry.reload_if_changed()
     settings = registry.settings
     info = find_run(settings, target)
@@ -134,7 +147,7 @@ def start_evaluation(
         output_name=registry.friend(plan.friend_id).output_name,
         registry=registry.path,
     )
-    return submit_run(settings, run_plan)
+    return submit_run(settings, run_plan, queue=queue)
 
 
 def record_run_evaluation(registry: Registry, run: RunDir) -> str:

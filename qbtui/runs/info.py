@@ -123,6 +123,7 @@ class RunSummary:
         self.crash_detail: str | None = None
         self.attempt_pid: int | None = None
         self.losses: deque[float] = deque(maxlen=RECENT_LOSSES)
+        self.evaluation_run = False  # an evaluation run counts its samples as its steps
 
     def apply(self, event: Event) -> None:
         kind = event["type"]
@@ -130,6 +131,7 @@ class RunSummary:
             self._apply_supervisor(event)
         elif kind == "start":
             self.max_steps = int(event.get("max_steps") or self.max_steps)
+            self.evaluation_run = event.get("backend") == "eval"
             if self.started_at is None:
                 self.started_at = event["t"]
         elif kind == "step":
@@ -141,6 +143,8 @@ class RunSummary:
             self.eta_s = event.get("eta_s")
             if self.loss is not None:
                 self.losses.append(float(self.loss))
+        elif kind == "eval" and self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
+            self.step = event["done"]
         elif kind == "error":
             hint = event.get("hint")
             self.error = event["message"] + (f" (fix: {hint})" if hint else "")

@@ -5,12 +5,14 @@ quitting the app does not reach it). It runs the backend in its own process grou
 its output going straight to `output.log`, turns kohya's output (read back from that
 file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
-period, records a completed training in the registry exactly once, then starts the
-next queued run.
+period, records a completed training in the registry exactly once, starts the likeness
+evaluation of a completed kohya run (the builtin trainer evaluates in its own process), then
+starts the next queued run.
 
 Its own events, in order: `supervisor started`, (the backend's events), `done` when the
-backend wrote none, `supervisor backend-exited` last: a run whose supervisor vanished
-before that event is crashed.
+backend wrote none, `supervisor backend-exited` (a run whose supervisor vanished before that
+event is crashed), and for a completed kohya run an `eval` event naming the evaluation run
+started (`started`) or why none could start (`skipped`).
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ class Supervisor:
         if status == "completed":
             self._record_training(lora_path)
         self._finish(status, lora_path, detail=f"exit code {returncode}")
+        self._release_locks()
+        if status == "completed" and self.backend == "kohya":
+            self._evaluate_kohya_run()
         self._start_next_queued()
         return 0 if status in ("completed", "stopped") else 1
 
@@ -263,10 +268,37 @@ class Supervisor:
             self.events.write("done", status=status, lora_path=lora_path)
         self.events.write("supervisor", state="backend-exited", pid=os.getpid(), detail=detail)
 
-    def _start_next_queued(self) -> None:
+    def _release_locks(self) -> None:
         for fd in self.held_fds:  # this run is over: its friend and the device are free
             os.close(fd)
         self.held_fds = []
+
+    def _evaluate_kohya_run(self) -> None:
+        """sd-scripts scores nothing: when `eval_after_training` is on, start the likeness pass of
+        this run as an evaluation run of its own (queued behind a run using the device) and say
+        so in this run's events. A run on a host is evaluated from this machine by hand."""
+        if not self.table.get("registry"):
+            return
+        from qbtui.registry import Registry
+        from qbtui.runs.evaluation import start_evaluation
+
+        try:
+            registry = Registry.load(Path(self.table["registry"]))
+            if not registry.settings.eval_after_training:
+                return
+            info = start_evaluation(registry, self.run.run_id, queue=True)
+        except Exception as error:  # noqa: BLE001 - the training succeeded; say why it was not evaluated
+            reason = error.message if isinstance(error, QbtuiError) else f"{type(error).__name__}: {error}"
+            self.events.write(
+                "eval",
+                stage="skipped",
+                message=f"the likeness evaluation could not start: {reason}",
+                fix=f"qbtui eval {self.run.run_id}",
+            )
+            return
+        self.events.write("eval", stage="started", run_id=info.run_id)
+
+    def _start_next_queued(self) -> None:
         if not self.table.get("registry"):
             return
         try:

@@ -65,6 +65,8 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     tokenizer: Path | None = None
+    tokenizer_cache_dir: Path | None = None  # kohya's flag: <dir>/openai_clip-vit-large-patch14 holds a tokenizer
+    comfyui_dir: Path | None = None  # a ComfyUI install, whose comfy/sd1_tokenizer/ holds one
     sample_every_n_steps: int = 0
     sample_prompts: list[str] = field(default_factory=list)
     sample_weights: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
@@ -95,6 +97,10 @@ class TrainConfig:
     def effective_text_encoder_lr(self) -> float:
         """kohya's rule: the text encoder uses `learning_rate` unless `text_encoder_lr` is set."""
         return self.learning_rate if self.text_encoder_lr is None else self.text_encoder_lr
+
+    def tokenizer_options(self) -> dict[str, Path | None]:
+        """Where the base-model loader looks for a single file's tokenizer (`load_base_model`'s keywords)."""
+        return {"tokenizer_dir": self.tokenizer, "tokenizer_cache_dir": self.tokenizer_cache_dir, "comfyui_dir": self.comfyui_dir}
 
     def unsupported_flags(self) -> list[str]:
         """Flags given to this run that the builtin trainer accepts but does not implement."""
@@ -154,6 +160,8 @@ class TrainConfig:
             output_dir=settings.lora_dir,
             output_name=friend.output_name,
             tokenizer=settings.tokenizer,
+            tokenizer_cache_dir=settings.tokenizer_cache_dir or values.get("tokenizer_cache_dir"),
+            comfyui_dir=settings.comfyui_dir,
             device=settings.device,
             trigger=friend.token,
             friend_id=friend.id,

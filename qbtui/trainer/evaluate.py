@@ -209,7 +209,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
         device = next(base.unet.parameters()).device
         trainer.base = trainer.network = base = None
         gc.collect()
-        base = load_base_model(config.pretrained_model_name_or_path, tokenizer_dir=config.tokenizer, device=device)
+        base = load_base_model(config.pretrained_model_name_or_path, **config.tokenizer_options(), device=device)
     prepare_for_sampling(base)
     return run_pass(plan, base, detector, trainer.events, should_stop=should_stop)
 
@@ -252,7 +252,7 @@ def evaluate_run(run_dir: Path, should_stop: Callable[[], bool]) -> int:
             device = pick_device(plan.device)
             dtype = torch.float16 if device in ("cuda", "mps") else torch.float32
             started = time.perf_counter()
-            base = load_base_model(plan.base_model, tokenizer_dir=plan.tokenizer, device=device, dtype=dtype)
+            base = load_base_model(plan.base_model, **plan.tokenizer_options(), device=device, dtype=dtype)
             prepare_for_sampling(base)
             evaluation = run_pass(plan, base, detector, events, should_stop=should_stop)
         except QbtuiError as error:

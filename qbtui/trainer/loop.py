@@ -239,7 +239,7 @@ class _Trainer:
         self.data = TrainingData(find_images(config.train_data_dir, config.caption_extension), config.size, config.seed)
         dtype = weight_dtype(precision)
         self.base = load_base_model(
-            config.pretrained_model_name_or_path, tokenizer_dir=config.tokenizer, device=self.accelerator.device, dtype=dtype
+            config.pretrained_model_name_or_path, **config.tokenizer_options(), device=self.accelerator.device, dtype=dtype
         )
         unet, text_encoder, vae = self.base.unet, self.base.text_encoder, self.base.vae
         self.attention = use_sdpa(unet)

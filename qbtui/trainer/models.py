@@ -3,8 +3,8 @@
 Single files (`.safetensors`, `.ckpt`) are read once; their component configs are inferred from
 the tensor shapes (`sd15.ldm_layout.infer_configs`) and handed to diffusers' single-file
 converter as a local folder, so nothing is fetched from the hub. The CLIP tokenizer, which a
-single file lacks, comes from settings, a `tokenizer/` folder beside the checkpoint, or the
-user's Hugging Face cache.
+single file lacks, is looked for where users have one (`tokenizer_places`: settings, beside the
+checkpoint, kohya's tokenizer cache, ComfyUI's copy, the Hugging Face cache).
 
 Memory: a `.safetensors` single file is read tensor by tensor into aligned memory (no mmap), and
 those tensors become the model's weights; a diffusers folder stays mapped as diffusers leaves it,
@@ -24,15 +24,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from qbtui.errors import QbtuiError
+from qbtui.trainer import tokenizer_places
+from qbtui.trainer.tokenizer_places import TOKENIZER_FIX
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-TOKENIZER_FILES = ("vocab.json", "merges.txt")
-# Hugging Face repositories whose cached files hold SD1.5's CLIP tokenizer, with its folder in each.
-TOKENIZER_REPOS = (
-    ("openai/clip-vit-large-patch14", ""),
-    ("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer/"),
-    ("runwayml/stable-diffusion-v1-5", "tokenizer/"),
-)
 HASH_CACHE_NAME = "model-hashes.json"
 # The weights file diffusers or transformers reads in each component folder of a diffusers model.
 FOLDER_WEIGHTS_FILES = (
@@ -61,11 +56,6 @@ BASE_MODEL_FIX = (
     "set base_model in registry.toml [settings] to an SD1.5 checkpoint such as "
     '"v1-5-pruned-emaonly.safetensors" (or .ckpt) or a diffusers folder with model_index.json'
 )
-TOKENIZER_FIX = (
-    'set tokenizer = "/path/to/folder" (holding vocab.json and merges.txt) in registry.toml [settings], '
-    "put a tokenizer/ folder next to the checkpoint, or run once online: "
-    "python -c \"from transformers import CLIPTokenizer; CLIPTokenizer.from_pretrained('openai/clip-vit-large-patch14')\""
-)
 
 
 @dataclass
@@ -87,11 +77,20 @@ class BaseModel:
         return file_sha256(_hashed_file(self.path))
 
 
-def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None, device="cpu", dtype=None) -> BaseModel:
+def load_base_model(
+    path: Path | str,
+    *,
+    tokenizer_dir: Path | str | None = None,
+    tokenizer_cache_dir: Path | str | None = None,
+    comfyui_dir: Path | str | None = None,
+    device="cpu",
+    dtype=None,
+) -> BaseModel:
     """Load a diffusers folder or a single-file SD1.5 checkpoint with no hub access.
 
-    `device` is a name or a `torch.device`. Raises QbtuiError naming the file and the fix for a
-    missing, corrupt or non-SD1.5 model or a missing tokenizer.
+    `device` is a name or a `torch.device`; the three tokenizer settings say where a single
+    file's tokenizer may be (`tokenizer_places`). Raises QbtuiError naming the file and the fix
+    for a missing, corrupt or non-SD1.5 model or a missing tokenizer.
     """
     from qbtui.modelenv import prepare_model_environment
 
@@ -101,6 +100,10 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
     dtype = dtype or torch.float32
     path = Path(path).expanduser()
     tokenizer_dir = Path(tokenizer_dir).expanduser() if tokenizer_dir else None
+    places = {
+        "tokenizer_cache_dir": Path(tokenizer_cache_dir).expanduser() if tokenizer_cache_dir else None,
+        "comfyui_dir": Path(comfyui_dir).expanduser() if comfyui_dir else None,
+    }
     if not path.exists():
         raise QbtuiError("base model not found", path=path, fix=BASE_MODEL_FIX)
     if path.is_dir():
@@ -108,11 +111,11 @@ def load_base_model(path: Path | str, *, tokenizer_dir: Path | str | None = None
             raise QbtuiError("folder is not a diffusers model (no model_index.json)", path=path, fix=BASE_MODEL_FIX)
         unet, vae, text_encoder = _load_diffusers_folder(path, dtype)
         weights_files: list[Path | None] = [path / folder / name for folder, name in FOLDER_WEIGHTS_FILES]
-        tokenizer = load_tokenizer(path, tokenizer_dir or _folder_tokenizer(path))
+        tokenizer = load_tokenizer(path, tokenizer_dir, **places)
     elif path.suffix.lower() in SINGLE_FILE_SUFFIXES:
         unet, vae, text_encoder = _load_single_file(path, dtype)
         weights_files = [None, None, None]
-        tokenizer = load_tokenizer(path, tokenizer_dir)
+        tokenizer = load_tokenizer(path, tokenizer_dir, **places)
     else:
         raise QbtuiError(f"unsupported base model type {path.suffix or '(no suffix)'}", path=path, fix=BASE_MODEL_FIX)
     for module, weights_file in zip((unet, vae, text_encoder), weights_files, strict=True):
@@ -385,55 +388,11 @@ def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
     return model.eval()
 
 
-def _folder_tokenizer(folder: Path) -> Path | None:
-    candidate = folder / "tokenizer"
-    return candidate if _has_tokenizer_files(candidate) else None
-
-
-def _has_tokenizer_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in TOKENIZER_FILES)
-
-
-def find_tokenizer(checkpoint: Path, tokenizer_dir: Path | None = None) -> Path:
-    """The CLIP tokenizer folder for a checkpoint: settings, `tokenizer/` beside it, else the HF cache."""
-    if tokenizer_dir is not None:
-        if not _has_tokenizer_files(tokenizer_dir):
-            raise QbtuiError(
-                f"the tokenizer folder lacks {' or '.join(TOKENIZER_FILES)}",
-                path=tokenizer_dir,
-                fix="point tokenizer in registry.toml [settings] at a CLIP tokenizer folder, or remove it to use the cache",
-            )
-        return tokenizer_dir
-    beside = _folder_tokenizer(checkpoint.parent if checkpoint.is_file() else checkpoint)
-    if beside is not None:
-        return beside
-    cached = find_cached_tokenizer()
-    if cached is not None:
-        return cached
-    raise QbtuiError(
-        "no CLIP tokenizer for this checkpoint: not set in settings, no tokenizer/ folder beside it, "
-        "and not in the Hugging Face cache (openai/clip-vit-large-patch14)",
-        path=checkpoint,
-        fix=TOKENIZER_FIX,
-    )
-
-
-def find_cached_tokenizer() -> Path | None:
-    """The folder of SD1.5's CLIP tokenizer in the user's Hugging Face cache, if a repo left it there."""
-    from huggingface_hub import try_to_load_from_cache
-
-    for repo_id, folder in TOKENIZER_REPOS:
-        found = [try_to_load_from_cache(repo_id, folder + name) for name in TOKENIZER_FILES]
-        if all(isinstance(item, str) for item in found):
-            return Path(cast(str, found[0])).parent
-    return None
-
-
-def load_tokenizer(checkpoint: Path, tokenizer_dir: Path | None):
-    """`CLIPTokenizer` from `find_tokenizer`'s folder, offline."""
+def load_tokenizer(checkpoint: Path, tokenizer_dir: Path | None, **places):
+    """`CLIPTokenizer` from the first folder `tokenizer_places` finds (`places`: tokenizer_cache_dir, comfyui_dir), offline."""
     from transformers import CLIPTokenizer
 
-    folder = find_tokenizer(checkpoint, tokenizer_dir)
+    folder = tokenizer_places.find_tokenizer(checkpoint, tokenizer_dir, **places)
     try:
         return CLIPTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, json.JSONDecodeError) as error:

@@ -139,3 +139,14 @@ def test_the_likeness_choice_picks_the_file_and_the_weight(draw_registry):
     plan = plan_drawings(Registry.load(draw_registry.path), ["Ada and Ben"], seed=1)
     assert (plan.loras["ada"].name, plan.loras["ada"].weight, plan.loras["ben"].weight) == ("qb_ada_lora-step00000040", 0.65, 0.8)
     assert plan.jobs[0].prompt.startswith("<lora:qb_ada_lora-step00000040:0.65>, <lora:qb_ben_lora:0.8>, qb_ada person and")
+
+
+def test_the_tokenizer_places_reach_the_worker(draw_registry, tmp_path):
+    from qbtui.draw.plan import DrawPlan
+    from qbtui.registry import Registry
+
+    text = draw_registry.path.read_text().replace("[settings]\n", f'[settings]\ncomfyui_dir = "{tmp_path}/ComfyUI"\n', 1)
+    draw_registry.path.write_text(text.replace("[settings]\n", f'[settings]\ntokenizer_cache_dir = "{tmp_path}/tok"\n', 1))
+    plan = DrawPlan.from_json(plan_drawings(Registry.load(draw_registry.path), ["Ada"], seed=1).to_json())
+    assert plan.tokenizer_options()["tokenizer_cache_dir"] == f"{tmp_path}/tok"
+    assert plan.tokenizer_options()["comfyui_dir"] == f"{tmp_path}/ComfyUI"

@@ -143,6 +143,25 @@ def test_locate(run_cli, demo_registry: Path, isolated_user_dirs: Path) -> None:
     assert f"config dir:  {isolated_user_dirs}" in out
     assert f"logs dir:    {demo_registry.parent / 'logs'}" in out
     assert str(demo_registry.parent / "themes") in out and str(isolated_user_dirs / "themes") in out
+    assert "\ntokenizer:   " in out
+
+
+def test_locate_lists_every_tokenizer_place_looked(run_cli, commented_registry: Path, tmp_path: Path, monkeypatch) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    text = commented_registry.read_text().replace('device = "auto"', 'device = "auto"\ncomfyui_dir = "comfy-install"', 1)
+    commented_registry.write_text(text)
+    code, out, _ = run_cli("--registry", commented_registry, "locate")
+    assert code == 0 and "tokenizer:   not found; looked in, in order:" in out
+    assert f"  ComfyUI (comfyui_dir): {tmp_path / 'comfy-install' / 'comfy' / 'sd1_tokenizer'}" in out
+    assert f"  ComfyUI: {tmp_path / 'home' / 'ComfyUI' / 'comfy' / 'sd1_tokenizer'}" in out
+    (tmp_path / "comfy-install" / "comfy" / "sd1_tokenizer").mkdir(parents=True)
+    for name in ("vocab.json", "merges.txt"):
+        (tmp_path / "comfy-install" / "comfy" / "sd1_tokenizer" / name).write_text("{}")
+    code, out, _ = run_cli("--registry", commented_registry, "locate")
+    assert f"tokenizer:   {tmp_path / 'comfy-install' / 'comfy' / 'sd1_tokenizer'} (ComfyUI (comfyui_dir))" in out
 
 
 def test_an_invalid_registry_is_reported_with_line_and_fix(run_cli, commented_registry: Path) -> None:

@@ -74,6 +74,15 @@ def test_relative_and_home_paths_resolve(registry_path: Path, monkeypatch: pytes
     assert registry.settings.base_model == registry_path.parent / "models" / "base"
 
 
+@pytest.mark.parametrize("key", ["tokenizer", "tokenizer_cache_dir", "comfyui_dir"])
+def test_a_tokenizer_folder_setting_naming_a_file_is_refused(registry_path: Path, key: str) -> None:
+    (registry_path.parent / "a-file").write_text("not a folder")
+    registry_path.write_text(registry_path.read_text().replace('lora_dir = "loras"', f'lora_dir = "loras"\n{key} = "a-file"'))
+    with pytest.raises(RegistryError, match=f"settings.{key}: .*a-file is a file, not a folder") as caught:
+        Registry.load(registry_path)
+    assert caught.value.line is not None and "folder" in (caught.value.fix or "")
+
+
 def test_reload_if_changed_notices_edits(registry_path: Path) -> None:
     registry = Registry.load(registry_path)
     assert registry.reload_if_changed() is False

@@ -30,6 +30,8 @@ preset = "quick"
 kohya_scripts = "sd-scripts"
 kohya_accelerate = "kohya-venv/bin/accelerate"
 kohya_sdpa = true
+# the stand-in backends write no real LoRA to score (tests that want the pass turn it on)
+eval_after_training = false
 
 [presets.quick]
 # a short run for the stand-in backends

@@ -50,6 +50,21 @@ def test_running_run_shows_progress_and_recent_losses(tmp_path):
     assert info.backend == "builtin" and info.preset == "demo" and info.friend_id == "peter"
 
 
+def test_an_evaluation_run_counts_its_samples_as_steps_and_a_training_run_does_not(tmp_path):
+    for backend, steps in (("eval", 3), ("builtin", 60)):
+        run = make_run(tmp_path, friend=f"f{backend}")
+        own_supervisor(run)
+        with EventWriter(run.events) as events:
+            events.write("supervisor", state="started", pid=os.getpid())
+            events.write("start", run_id=run.run_id, friend="peter", backend=backend, max_steps=60 if backend != "eval" else 12)
+            if backend == "builtin":
+                events.write("step", step=60, max_steps=60, loss=0.5)
+            for done in range(1, 4):
+                events.write("eval", stage="sample", done=done, total=12, lora="final", weight=0.8, faces=1)
+        info = read_run(run.path)
+        assert info.step == steps, backend
+
+
 def test_dead_supervisor_means_crashed_with_the_log_tail(tmp_path):
     run = make_run(tmp_path)
     child = subprocess.Popen([sys.executable, "-c", "pass"])

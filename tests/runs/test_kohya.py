@@ -117,6 +117,12 @@ def test_a_presets_process_count_goes_to_accelerate_not_to_the_script(guide_regi
         assert argv == [*GUIDE_STANDARD[:2], *launch, *erratum(GUIDE_STANDARD)[2:]]
 
 
+def test_the_tokenizer_cache_dir_setting_is_passed_to_kohya(guide_registry, tmp_path):
+    settings = replace(guide_registry.settings, tokenizer_cache_dir=tmp_path / "tok")
+    argv, _ = kohya_command(settings, guide_registry.friend("peter"), guide_registry.preset("standard"))
+    assert argv == [*erratum(GUIDE_STANDARD), "--tokenizer_cache_dir", str(tmp_path / "tok")]
+
+
 def test_missing_sd_scripts_or_accelerate_is_a_clear_error(tmp_path, guide_registry):
     settings = replace(guide_registry.settings, kohya_scripts=tmp_path / "sd-scripts", kohya_accelerate=tmp_path / "accelerate")
     with pytest.raises(QbtuiError, match="sd-scripts is not installed") as error:

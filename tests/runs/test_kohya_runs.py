@@ -123,3 +123,22 @@ def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monk
     os.close(master)
     assert cli.wait(timeout=20) == -signal.SIGHUP, "the hang-up ends the command that was following the run"
     assert wait_for_state(run.path, FINAL).state == "completed"
+
+
+def test_a_completed_kohya_run_starts_its_likeness_evaluation(workspace, wait_for, wait_for_state):
+    workspace.path.write_text(workspace.path.read_text().replace("eval_after_training = false", "eval_after_training = true"))
+    info = manager.start_run(Registry.load(workspace.path), "peter", backend="kohya")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    (started,) = wait_for(
+        lambda: [e for e in read_events(RunDir(info.path).events) if e["type"] == "eval"], what="the kohya run's eval event"
+    )
+    assert started["stage"] == "started"
+    evaluation = RunDir(workspace.settings.logs_dir / "peter" / started["run_id"])
+    try:
+        table = read_run_toml(evaluation)
+        assert table["run"]["backend"] == "eval" and table["train"]["run_dir"] == str(info.path)
+        assert [lora["label"] for lora in table["train"]["loras"]] == ["4", "final"]
+        assert table["train"]["base_model"] == str(workspace.settings.base_model)
+    finally:
+        # the stand-in's LoRA files are not real ones: the pass ends (failed) on its own
+        wait_for_state(evaluation.path, FINAL, timeout=600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,19 @@ def test_toml_round_trip_through_a_real_document(settings, peter, tmp_path):
     loaded = TrainConfig.from_toml_table(tomlkit.parse(path.read_text())["train"], path=path)
     assert loaded == config
     assert isinstance(document["train"]["output_dir"], str)
+
+
+def test_tokenizer_places_come_from_the_settings_or_kohyas_flag(settings, peter, tmp_path):
+    placed = replace(settings, tokenizer_cache_dir=tmp_path / "kohya-tok", comfyui_dir=tmp_path / "ComfyUI")
+    config = TrainConfig.from_preset(Preset("s", {}), placed, peter)
+    assert config.tokenizer_options() == {
+        "tokenizer_dir": tmp_path / "tok",
+        "tokenizer_cache_dir": tmp_path / "kohya-tok",
+        "comfyui_dir": tmp_path / "ComfyUI",
+    }
+    assert TrainConfig.from_toml_table(config.to_toml_table()) == config
+    flagged = TrainConfig.from_preset(Preset("s", {"tokenizer_cache_dir": str(tmp_path / "flag-tok")}), settings, peter)
+    assert flagged.tokenizer_cache_dir == tmp_path / "flag-tok" and not flagged.extra_flags
 
 
 def test_unset_optional_paths_are_left_out_of_toml(tmp_path):

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from qbtui.errors import QbtuiError
-from qbtui.trainer import models
+from qbtui.trainer import tokenizer_places
 from qbtui.trainer.models import (
     TENSOR_ALIGNMENT,
     file_sha256,
@@ -152,7 +152,7 @@ def test_tokenizer_from_the_hugging_face_cache(lone_checkpoint, tiny_model_dir, 
     shutil.copytree(tiny_model_dir / "tokenizer", snapshot)
     (snapshot.parent.parent / "refs").mkdir()
     (snapshot.parent.parent / "refs" / "main").write_text("0123abcd")
-    assert models.find_tokenizer(lone_checkpoint) == snapshot
+    assert tokenizer_places.find_tokenizer(lone_checkpoint) == snapshot
     assert load_base_model(lone_checkpoint).tokenizer.get_vocab() == tiny_vocab()
 
 

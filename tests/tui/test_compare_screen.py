@@ -117,3 +117,22 @@ async def test_a_new_evaluation_rebuilds_the_grid(demo_registry, app_factory, ru
         await workers_idle(pilot)
         assert not any(cell.chosen for cell in screen.query(CompareCell))
         assert "choice: none (no faces in the samples)" in str(screen.query_one("#compare-choice").render())
+
+
+async def test_an_evaluation_stopped_before_any_sample_says_so(demo_registry, app_factory, run_writer):
+    run = run_writer(demo_registry, "peter", RUN_ID, steps=60, live=False, status="completed")
+    stopped = "the evaluation was stopped before every sample was drawn"
+    write_evaluation(run.path / "eval.json", Evaluation(RUN_ID, "peter", (), None, stopped, warnings=(stopped,)))
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await workers_idle(pilot)
+        screen = app.screen
+        await wait_until(pilot, lambda: "drew no samples" in str(screen.query_one("#compare-summary").render()))
+        assert f"choice: none ({stopped})" in str(screen.query_one("#compare-choice").render())
+        await pilot.press("down", "enter")
+        assert app.screen is screen

@@ -4,7 +4,8 @@ The command keeps the guide's flag order token for token, with two documented er
 `--max_data_loader_n_workers` (the guide's `--dataloader_num_workers` is rejected by
 sd-scripts) and `--sdpa` when `settings.kohya_sdpa` is on. A preset's `num_processes`
 (data-parallel processes, one per GPU) is accelerate's option, not the script's: above 1
-it becomes `accelerate launch --multi_gpu --num_processes N`.
+it becomes `accelerate launch --multi_gpu --num_processes N`. `settings.tokenizer_cache_dir`
+adds `--tokenizer_cache_dir` (sd-scripts keeps the tokenizer there, where qbtui finds it too).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def kohya_command(
         argv += output_name
     if settings.kohya_sdpa and not any(flags.get(name) for name in ATTENTION_FLAGS):
         argv.append("--sdpa")
+    if settings.tokenizer_cache_dir is not None and "tokenizer_cache_dir" not in flags:
+        argv += ["--tokenizer_cache_dir", str(settings.tokenizer_cache_dir)]
     return argv, dict(KOHYA_ENV)
 
 

@@ -1,5 +1,7 @@
 """Compare a run's LoRA files for likeness: samples of every checkpoint (rows) at every weight
-(columns), the score under each, the evaluation's choice marked; move, and pick another choice."""
+(columns), the score under each, the evaluation's choice marked; move, and pick another choice.
+
+Rows share the height but never shrink below `MIN_ROW_HEIGHT`; more rows scroll, following the cursor."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
 CHOSEN_MARK = "★ "
 LABEL_COLUMN_WIDTH = 7
+# Rows never shrink below this (a sample of 4 rows and the borders); more rows than fit scroll.
+MIN_ROW_HEIGHT = 6
 
 
 def grid_of(evaluation: Evaluation) -> tuple[list[str], list[float], list[list[CellScore | None]]]:
@@ -44,27 +48,28 @@ def grid_of(evaluation: Evaluation) -> tuple[list[str], list[float], list[list[C
 
 
 class CompareCell(Vertical):
-    """One LoRA file at one weight: a sample and its score."""
+    """One LoRA file at one weight: a sample, its weight (★ when chosen) on the top border, its score on the bottom one."""
 
     DEFAULT_CSS = """
     CompareCell {
         border: round $panel;
+        border-title-align: left;
+        border-title-color: $text-muted;
+        border-subtitle-align: center;
+        border-subtitle-color: $text;
         height: 1fr;
     }
     CompareCell.-selected {
         border: heavy $accent;
     }
-    CompareCell.-chosen > .compare-score {
-        color: $success;
-        text-style: bold;
+    CompareCell.-chosen {
+        border-title-color: $success;
+        border-title-style: bold;
+        border-subtitle-color: $success;
+        border-subtitle-style: bold;
     }
     CompareCell > ImagePreview {
         height: 1fr;
-    }
-    CompareCell > .compare-score {
-        height: 1;
-        width: 100%;
-        content-align: center middle;
     }
     """
 
@@ -72,18 +77,19 @@ class CompareCell(Vertical):
         super().__init__(id=id, classes="-chosen" if chosen else "")
         self.cell = cell
         self.chosen = chosen
+        self._label_borders()
 
     def compose(self) -> ComposeResult:
         yield ImagePreview()
-        yield Static(self._score_text(), classes="compare-score", markup=False)
 
-    def _score_text(self) -> str:
-        return (CHOSEN_MARK if self.chosen else "") + cell_summary(self.cell)
+    def _label_borders(self) -> None:
+        self.border_title = (CHOSEN_MARK if self.chosen else "") + f"w {self.cell.weight:g}"
+        self.border_subtitle = cell_summary(self.cell)
 
     def update_cell(self, cell: CellScore, *, chosen: bool) -> None:
         self.cell, self.chosen = cell, chosen
         self.set_class(chosen, "-chosen")
-        self.query_one(".compare-score", Static).update(self._score_text())
+        self._label_borders()
 
     def show_sample(self, index: int) -> None:
         samples = self.cell.samples
@@ -98,14 +104,13 @@ class CompareScreen(Screen):
         height: auto;
         padding: 0 1;
     }
-    CompareScreen #compare-grid {
+    CompareScreen #compare-scroll {
         height: 1fr;
-        grid-gutter: 0;
+        scrollbar-size-vertical: 1;
     }
-    CompareScreen .compare-heading {
-        height: 1;
-        content-align: center middle;
-        color: $text-muted;
+    CompareScreen #compare-grid {
+        height: auto;
+        grid-gutter: 0;
     }
     CompareScreen .compare-row-label {
         height: 1fr;
@@ -137,7 +142,8 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
         yield Static("reading the evaluation ...", id="compare-summary", markup=False)
-        yield Grid(id="compare-grid")
+        with VerticalScroll(id="compare-scroll", can_focus=False):
+            yield Grid(id="compare-grid")
         yield Static("", id="compare-choice", markup=False)
         yield SteadyFooter()
 
@@ -182,9 +188,8 @@ class CompareScreen(Screen):
         columns = max(1, len(weights))
         grid.styles.grid_size_columns = columns + 1
         grid.styles.grid_columns = f"{LABEL_COLUMN_WIDTH} " + " ".join(["1fr"] * columns)
-        grid.styles.grid_rows = "1 " + " ".join(["1fr"] * len(labels))
-        widgets: list = [Static("", classes="compare-heading")]
-        widgets += [Static(f"weight {weight:g}", classes="compare-heading") for weight in weights] or [Static("")]
+        self._size_rows()
+        widgets: list = []
         chosen_key = evaluation.chosen.key if evaluation.chosen else None
         for label, row in zip(labels, self.rows, strict=True):
             widgets.append(Static(label, classes="compare-row-label"))
@@ -196,7 +201,19 @@ class CompareScreen(Screen):
         grid.mount_all(widgets)
         if first or self._cell_at(self.position) is None:
             self.position = self._first_position(chosen_key)
+        self.call_after_refresh(self._size_rows)
         self.call_after_refresh(self._refresh_cells)
+
+    def on_resize(self) -> None:
+        self._size_rows()
+
+    def _size_rows(self) -> None:
+        """Share the view's height among the rows, each at least `MIN_ROW_HEIGHT`; more rows scroll."""
+        if not self.rows:
+            return
+        available = self.query_one("#compare-scroll", VerticalScroll).size.height
+        height = max(MIN_ROW_HEIGHT, available // len(self.rows))
+        self.query_one("#compare-grid", Grid).styles.grid_rows = " ".join([str(height)] * len(self.rows))
 
     def _mark_choice(self, evaluation: Evaluation) -> None:
         """A new choice over the same cells: move the mark, keep the grid and its images."""
@@ -223,11 +240,18 @@ class CompareScreen(Screen):
         for widget in self.query(CompareCell):
             widget.set_class(widget.cell is selected, "-selected")
             widget.show_sample(self.sample)
+            if widget.cell is selected:
+                self.query_one("#compare-scroll", VerticalScroll).scroll_to_widget(widget, animate=False)
         self._describe(selected)
 
     def _describe(self, cell: CellScore | None) -> None:
         evaluation = self.evaluation
-        if evaluation is None or cell is None:
+        if evaluation is None:
+            return
+        lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
+        self.query_one("#compare-choice", Static).update("\n".join(lines))
+        if cell is None:
+            self._show_message(f"this evaluation drew no samples: press e to evaluate run {self.run_id} again")
             return
         sample = cell.samples[self.sample % len(cell.samples)] if cell.samples else None
         shown = (
@@ -238,8 +262,6 @@ class CompareScreen(Screen):
         collapse = " · seeds collapse to one face" if cell.collapsed else ""
         matched = "-" if cell.match_rate is None else f"{cell.match_rate:.0%}"
         self._show_message(f"{cell.label} @ {cell.weight:g}: {cell_summary(cell)} · match {matched}{collapse}\n{shown}")
-        lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
-        self.query_one("#compare-choice", Static).update("\n".join(lines))
 
     def action_move(self, rows: int, columns: int) -> None:
         row, column = self.position
