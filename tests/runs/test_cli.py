@@ -10,6 +10,7 @@ import pytest
 
 from qbtui.cli import build_parser, main
 from qbtui.cli.runs import format_duration, format_event
+from qbtui.events import read_events
 from qbtui.rundir import RunDir
 from qbtui.runs import manager
 from qbtui.runs.info import read_run
@@ -57,10 +58,17 @@ def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypa
     monkeypatch.setenv("STANDIN_STEP_S", "0.01")
     assert qbtui(workspace, "resume", run_id, "--wait") == 0
     assert "done: completed" in capsys.readouterr().out
-    wait_for(lambda: not read_run(peter_path).live, what="the supervisor's end")  # it records after `done`
+
+
+def test_a_stop_during_the_likeness_pass_leaves_a_completed_run(workspace, capsys, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_MODE", "eval")
+    assert qbtui(workspace, "train", "peter") == 0
+    run_id = capsys.readouterr().out.split()[2]
+    run_path = workspace.settings.logs_dir / "peter" / run_id
+    wait_for(lambda: any(event["type"] == "eval" for event in read_events(RunDir(run_path).events)), what="the pass")
     assert qbtui(workspace, "stop", run_id) == 0
     ended = capsys.readouterr().out
-    assert " is completed at step " in ended and "resume" not in ended  # a completed run is not resumed
+    assert f"run {run_id} is completed at step 8/8" in ended and "resume" not in ended  # nothing to resume
 
 
 def test_errors_are_one_line_with_a_fix(workspace, capsys):

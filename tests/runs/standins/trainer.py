@@ -3,7 +3,8 @@
 STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step 3 after
 30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
 never wrote), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
-for RUN_DIR/release-eval before writing eval.json, which chooses the final LoRA at 0.8).
+for RUN_DIR/release-eval (or a stop, which ends it there) before writing eval.json, which
+chooses the final LoRA at 0.8).
 Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
@@ -100,6 +101,8 @@ if mode == "eval" and not stop:
     sample.write_bytes(b"png")
     emit("eval", stage="sample", done=1, total=1, lora="final", weight=0.8, path=str(sample), faces=1)
     while not (run / "release-eval").exists():
+        if stop:  # stopped during the pass: the training stays completed, the pass is cut short
+            raise SystemExit(0)
         time.sleep(0.05)
     scored = (SampleScore(str(sample), "a photo of qb_peter person", "identity", 1000, 1, 0.35),)
     final = CellScore("final", steps, f"{train['output_name']}.safetensors", 0.8, 1.0, 1.0, 0.35, 1.0, None, scored)
