@@ -202,8 +202,8 @@ def _wait(run_path: Path) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from qbtui.runs.manager import start_run
     from qbtui.registry_hosts import ANYWHERE, HERE, LOCAL
+    from qbtui.runs.manager import start_run
 
     registry = load_registry(args)
     host = args.host if args.host is not None else registry.settings.host
