@@ -35,7 +35,7 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
-    from qbtui.tui.workspace import RunTrace
+    from qbtui.workspace import RunTrace
 
 BACKENDS = ("builtin", "kohya")
 LOG_MAX_LINES = 500
