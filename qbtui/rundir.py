@@ -4,7 +4,8 @@
   dataset_fingerprint, registry, command, env) and `[train]` (the builtin trainer's
   TrainConfig table, or the kohya flags);
 - `events.jsonl`, `output.log` (the backend's output), `supervisor.pid`, `backend.pid`,
-  `supervisor.log` (the supervisor's own output) and `state/`.
+  `supervisor.log` (the supervisor's own output), `state/`, and after a likeness evaluation
+  `eval.json` and `eval/`. Every other module names these files through `RunDir`.
 Run ids sort by time: `20261125-034512-peter-a1b2`.
 """
 
@@ -77,6 +78,16 @@ class RunDir:
     def state_dir(self) -> Path:
         return self.path / "state"
 
+    @property
+    def eval_dir(self) -> Path:
+        """An evaluation's samples (`eval/`)."""
+        return self.path / "eval"
+
+    @property
+    def eval_json(self) -> Path:
+        """The likeness evaluation's result (a training run's, or an evaluation run's)."""
+        return self.path / "eval.json"
+
 
 def new_run_id(friend_id: str, now: float | None = None) -> str:
     """`YYYYmmdd-HHMMSS-<friend>-<4 hex>` in UTC, so ids sort by start time."""
@@ -123,7 +134,7 @@ def find_run_dirs(logs_dir: Path) -> list[RunDir]:
         return []
     for friend_folder in friend_folders:
         for candidate in friend_folder.iterdir():
-            if RUN_ID_PATTERN.match(candidate.name) and (candidate / "run.toml").is_file():
+            if RUN_ID_PATTERN.match(candidate.name) and RunDir(candidate).run_toml.is_file():
                 found.append(RunDir(candidate))
     return sorted(found, key=lambda run: run.run_id, reverse=True)
 

@@ -154,9 +154,10 @@ def runs_table(infos: list) -> str:
 def follow_events(run_path: Path, *, follow: bool) -> str:
     """Print a run's events (then new ones while it is live when `follow`); its final state."""
     from qbtui.events import EventFollower
+    from qbtui.rundir import RunDir
     from qbtui.runs.info import read_run
 
-    follower = EventFollower(Path(run_path) / "events.jsonl")
+    follower = EventFollower(RunDir(Path(run_path)).events)
     while True:
         info = read_run(run_path)
         for event in follower.read_new():
@@ -175,10 +176,11 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
 
 def follow_raw(run_path: Path, *, follow: bool) -> str:
     """Copy output.log to stdout (and its new bytes while the run is live when `follow`)."""
+    from qbtui.rundir import RunDir
     from qbtui.runs.info import read_run
     from qbtui.tail import GrowingFile
 
-    log = GrowingFile(Path(run_path) / "output.log")
+    log = GrowingFile(RunDir(Path(run_path)).output_log)
     while True:
         info = read_run(run_path)
         data = log.read_new()
