@@ -4,7 +4,8 @@
   dataset_fingerprint, registry, command, env) and `[train]` (the builtin trainer's
   TrainConfig table, or the kohya flags);
 - `events.jsonl`, `output.log` (the backend's output), `supervisor.pid`, `backend.pid`,
-  `supervisor.log` (the supervisor's own output), `state/`, and after a likeness evaluation
+  `supervisor.log` (the supervisor's own output), `state/`, `remote.json` (a host run's
+  follower status), and after a likeness evaluation
   `eval.json` and `eval/`. Every other module names these files through `RunDir`.
 Run ids sort by time: `20261125-034512-peter-a1b2`.
 """
@@ -29,6 +30,8 @@ from qbtui.errors import QbtuiError
 FRIEND_PART = r"[^\W_][\w-]*"
 RUN_ID_PATTERN = re.compile(rf"\A\d{{8}}-\d{{6}}-(?P<friend>{FRIEND_PART})-[0-9a-f]{{4}}\Z")
 QUEUE_FOLDER = ".queue"
+# How many of a log's last lines an error event carries (`log_tail`) and a crashed run shows.
+ERROR_LOG_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,11 @@ class RunDir:
     @property
     def state_dir(self) -> Path:
         return self.path / "state"
+
+    @property
+    def remote_status(self) -> Path:
+        """A host run's follower status (`remote.json`: phase, offsets); absent for a local run."""
+        return self.path / "remote.json"
 
     @property
     def eval_dir(self) -> Path:
@@ -192,7 +200,7 @@ def dataset_fingerprint(friend_folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def tail_lines(path: Path, count: int = 20, max_bytes: int = 64 * 1024) -> list[str]:
+def tail_lines(path: Path, count: int = ERROR_LOG_LINES, max_bytes: int = 64 * 1024) -> list[str]:
     """The last `count` non-empty lines of a log, progress redraws (\\r) split apart."""
     try:
         with path.open("rb") as handle:

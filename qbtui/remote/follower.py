@@ -39,7 +39,6 @@ from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, pull_evaluation, pull_outputs, push_folder, push_model, replace_paths
 from qbtui.rundir import RunDir, read_run_toml
-from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.launch import host_slots_of, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
@@ -62,18 +61,18 @@ class RemoteStatus:
     @classmethod
     def load(cls, run: RunDir, host: str) -> RemoteStatus:
         try:
-            data = json.loads((run.path / REMOTE_STATUS).read_text(encoding="utf-8"))
+            data = json.loads(run.remote_status.read_text(encoding="utf-8"))
             return cls(**{key: data[key] for key in asdict(cls(host)) if key in data})
         except (OSError, ValueError, TypeError):
             return cls(host)
 
     def save(self, run: RunDir) -> None:
-        write_text_atomic(run.path / REMOTE_STATUS, json.dumps(asdict(self)))
+        write_text_atomic(run.remote_status, json.dumps(asdict(self)))
 
 
 def read_remote_status(run: RunDir) -> RemoteStatus | None:
     """The follower's status of a host run, or None for a local run."""
-    path = run.path / REMOTE_STATUS
+    path = run.remote_status
     if not path.exists():
         return None
     data = read_run_toml(run)["run"]
