@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.registry import Settings
+from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import format_duration, format_event, format_number, where_words
 
 FOLLOW_POLL_S = 0.05
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("name", metavar="NAME", help="the friend's id (as in registry.toml)")
     train.add_argument("--preset", help="preset from registry.toml (default: settings.preset)")
-    train.add_argument("--backend", choices=("builtin", "kohya"), help="trainer to use (default: settings.backend)")
+    train.add_argument("--backend", choices=BACKENDS, help="trainer to use (default: settings.backend)")
     train.add_argument("--steps", type=int, help="override the preset's max_train_steps")
     train.add_argument("--force", action="store_true", help="start even when the dataset check finds problems")
     train.add_argument(

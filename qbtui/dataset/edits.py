@@ -22,9 +22,10 @@ from qbtui.atomicfile import write_bytes_atomic
 from qbtui.dataset import captions
 from qbtui.dataset.prep import NameBook, PrepReport, Progress, move_out, prepare_friend
 from qbtui.dataset.problems import Problem
-from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing
+from qbtui.dataset.scan import scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir, originals_dir
+from qbtui.registry_types import CAPTION_SUFFIX
 
 # The order `fix` applies actions in: each one prepares the ground for the next.
 FIX_ORDER = ("add-folder", "prep", "re-encode", "caption-init", "token-first")

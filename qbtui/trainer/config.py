@@ -13,6 +13,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
+from qbtui.registry_types import CAPTION_SUFFIX
 
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 OPTIMIZERS = ("AdamW",)
@@ -41,7 +42,7 @@ class TrainConfig:
     output_dir: Path
     output_name: str
     logging_dir: Path | None = None
-    caption_extension: str = ".txt"
+    caption_extension: str = CAPTION_SUFFIX
     resolution: str = "512,512"
     network_module: str = "networks.lora"
     network_dim: int = 16
