@@ -158,9 +158,17 @@ def write_run_toml(run: RunDir, run_table: dict[str, Any], train_table: dict[str
 
 def read_run_toml(run: RunDir) -> dict[str, Any]:
     """`run.toml` as plain dicts; QbtuiError naming the file when it is missing or broken."""
-    data = _parse_run_toml(run)
+    return _with_run_table(_parse_run_toml(run), run.run_toml)
+
+
+def parse_run_toml(text: str, path: Path) -> dict[str, Any]:
+    """A run.toml's text (one sent to a host) as `read_run_toml` gives it; QbtuiError naming `path`."""
+    return _with_run_table(_parse_text(text, path), path)
+
+
+def _with_run_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if not isinstance(data.get("run"), dict):
-        raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
+        raise QbtuiError("run.toml has no [run] table", path=path, fix="restore it or delete this run directory")
     data.setdefault("train", {})
     return data
 
@@ -175,14 +183,25 @@ def read_train_table(run: RunDir) -> dict[str, Any]:
 
 def _parse_run_toml(run: RunDir) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = tomlkit.parse(run.run_toml.read_text(encoding="utf-8")).unwrap()
+        text = run.run_toml.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QbtuiError(
             "this run directory has no run.toml", path=run.path, fix="start runs with `qbtui train`, which writes it"
         ) from None
-    except (tomlkit.exceptions.TOMLKitError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise QbtuiError(
             f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory"
+        ) from None
+    return _parse_text(text, run.run_toml)
+
+
+def _parse_text(text: str, path: Path) -> dict[str, Any]:
+    """The one run.toml parser (tomlkit, unwrapped to plain values)."""
+    try:
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.TOMLKitError as error:
+        raise QbtuiError(
+            f"run.toml is not valid TOML: {error}", path=path, fix="restore it or delete this run directory"
         ) from None
     return data
 

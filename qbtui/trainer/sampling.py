@@ -10,12 +10,13 @@ with classifier-free guidance for every prompt and weight and writes PNGs.
 from __future__ import annotations
 
 import contextlib
-import os
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
 
 UNET_PREFIX = "lora_unet_"
@@ -185,12 +186,9 @@ def save_png(image, path: Path, parameters: str) -> None:
 
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", parameters)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        image.save(handle, format="PNG", pnginfo=info)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def generate_samples(
