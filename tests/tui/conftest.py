@@ -171,6 +171,7 @@ def no_face_analysis(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         from qbtui.workspace import Workspace
 
         monkeypatch.setattr(Workspace, "_known_faces", lambda self, status: status)
+        monkeypatch.setattr(Workspace, "faces_pending", lambda self, friend_id: False)
 
 
 @pytest.fixture(autouse=True)
