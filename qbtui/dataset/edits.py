@@ -366,24 +366,6 @@ def _prepared_path(edit: Edit, image: Path | None) -> Path | None:
     return next((action.target for action in edit.prep.done if action.source == image), image)
 
 
-def fix_problem(settings: Settings, friend: Friend, problem: Problem, *, progress: Progress | None = None) -> Edit:
-    """Apply the one action a problem names (`problem.action`)."""
-    action = problem.action
-    if action == "move-to-originals" and problem.path is not None:
-        return move_to_originals(settings, friend, problem.path)
-    if action == "re-encode" and problem.path is not None:
-        return reencode_caption(settings, friend, problem.path)
-    if action == "add-folder":
-        return add_folder(settings, friend)
-    if action == "prep":
-        return prepare(settings, friend, progress=progress)
-    if action == "caption-init":
-        return init_captions(settings, friend)
-    if action == "token-first":
-        return token_first(settings, friend)
-    raise QbtuiError(f"qbtui cannot fix this by itself: {problem.message}", path=problem.path, fix=problem.fix)
-
-
 # --- undo ---------------------------------------------------------------------------
 def undo(record: UndoRecord) -> UndoResult:
     """Put back what an edit changed, newest first, wherever nobody changed it since."""

@@ -18,7 +18,6 @@ from qbtui.likeness.scoring import IDENTITY, STYLE
 from qbtui.registry_types import Settings
 from qbtui.rundir import RunDir
 
-DEFAULT_WEIGHTS = (0.6, 0.8, 1.0)
 # One seed for the style prompt: it counts for the face rate only.
 STYLE_SEEDS = 1
 

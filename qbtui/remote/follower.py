@@ -70,15 +70,6 @@ class RemoteStatus:
         write_text_atomic(run.remote_status, json.dumps(asdict(self)))
 
 
-def read_remote_status(run: RunDir) -> RemoteStatus | None:
-    """The follower's status of a host run, or None for a local run."""
-    path = run.remote_status
-    if not path.exists():
-        return None
-    data = read_run_toml(run)["run"]
-    return RemoteStatus.load(run, str(data.get("host", "")))
-
-
 def host_of_run(table: dict[str, Any]) -> Host:
     """The run's host, as the registry has it now (the registry path is in run.toml)."""
     from qbtui.registry import Registry

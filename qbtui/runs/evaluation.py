@@ -22,7 +22,7 @@ from qbtui.registry import Registry, friend_root
 from qbtui.rundir import RunDir, new_run_id, read_run_toml
 from qbtui.runs.info import RunInfo
 from qbtui.runs.manager import RunPlan, find_run, submit_run
-from qbtui.trainer.config import parse_resolution
+from qbtui.trainer.config import SAMPLE_WEIGHTS, parse_resolution
 
 EVAL_BACKEND = "eval"
 
@@ -77,7 +77,7 @@ def plan_evaluation(
         friend_id=friend.id,
         token=friend.token,
         loras=loras,
-        weights=check_weights(weights or train.get("sample_weights") or (0.6, 0.8, 1.0)),
+        weights=check_weights(weights or train.get("sample_weights") or SAMPLE_WEIGHTS),
         identity_prompts=identity_prompts(settings, friend.token),
         style_prompt=style,
         reference_dir=friend_root(settings, friend),

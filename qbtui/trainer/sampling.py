@@ -18,6 +18,7 @@ from typing import Any
 
 from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
+from qbtui.trainer.config import SAMPLE_WEIGHTS
 
 UNET_PREFIX = "lora_unet_"
 TEXT_ENCODER_PREFIX = "lora_te_"
@@ -196,7 +197,7 @@ def generate_samples(
     lora,
     *,
     prompts: Sequence[str],
-    weights: Sequence[float] = (0.6, 0.8, 1.0),
+    weights: Sequence[float] = SAMPLE_WEIGHTS,
     seed: int,
     out_dir: Path | str,
     steps: int = 20,
