@@ -33,7 +33,6 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
-from qbtui.likeness.plan import EVAL_FOLDER, EVAL_JSON
 from qbtui.registry_hosts import Host
 from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
@@ -316,8 +315,9 @@ class Follower:
 
     def _land_evaluation(self) -> None:
         """Bring the likeness pass's eval.json and samples here and record its choice (when the pass ran)."""
-        eval_json = self.run.path / EVAL_JSON
-        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, EVAL_JSON, EVAL_FOLDER):
+        eval_json = self.run.eval_json
+        names = (eval_json.name, self.run.eval_dir.name)
+        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
             return
         local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
         write_text_atomic(eval_json, json.dumps(local, indent=2))
