@@ -176,11 +176,6 @@ class KohyaOutputParser:
         self._lines = TextLines()
         self._in_traceback = False
 
-    @property
-    def saving_checkpoint(self) -> bool:
-        """True between a `saving checkpoint` line and the next progress line."""
-        return self.saving_since is not None
-
     def feed(self, data: bytes | str) -> list[dict[str, Any]]:
         """Events for the whole lines in `data` (a trailing partial line waits for more)."""
         events: list[dict[str, Any]] = []
