@@ -32,7 +32,6 @@ from qbtui.registry import Friend, Registry, Settings, Training
 from qbtui.rundir import RunDir, read_run_toml
 
 SD_VERSION = "SD1"
-OWNED_KEYS = ("activation text", "preferred weight", "sd version", "description", "notes")
 MEMORY_KEY = "qbtui"
 PREVIEW_MARKER = "qbtui-preview"
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from qbtui.prompt import friend_weight as prompt_weight
 from qbtui.registry import Friend, Settings, Training
-
-EVAL_JSON = "eval.json"
+from qbtui.rundir import RunDir
 
 
 def has_choice(training: Training | None) -> bool:
@@ -45,7 +44,7 @@ def chosen_sample(friend: Friend, training: Training | None, settings: Settings)
     from qbtui.likeness.report import read_evaluation
 
     try:
-        evaluation = read_evaluation(settings.logs_dir / friend.id / training.run_id / EVAL_JSON)
+        evaluation = read_evaluation(RunDir(settings.logs_dir / friend.id / training.run_id).eval_json)
     except QbtuiError:
         return None
     if evaluation is None or evaluation.chosen is None or not evaluation.chosen.samples:

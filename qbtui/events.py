@@ -224,11 +224,6 @@ class EventFollower:
         """Byte offset read up to (a half-written last line included)."""
         return self._file.offset
 
-    @property
-    def line_offset(self) -> int:
-        """Byte offset just after the last whole line returned (a safe place to restart)."""
-        return self.offset - len(self._partial)
-
     def read_new(self) -> list[Event]:
         """Events appended since the previous call (an empty list when nothing changed)."""
         chunks = self._file.read_chunks()

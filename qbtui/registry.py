@@ -180,14 +180,22 @@ class Registry:
         text = _read_text(path)
         return cls(path, text, _signature(path))
 
-    def reload_if_changed(self) -> bool:
-        """Re-read the file if its mtime, size or inode changed; True when it did."""
+    def changed_on_disk(self) -> bool:
+        """True when the file's mtime, size or inode differ from what was loaded (False when it is gone)."""
         try:
-            signature = _signature(self.path)
+            return _signature(self.path) != self._signature
         except FileNotFoundError:
             return False
-        if signature == self._signature:
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the file in place if `changed_on_disk()`; True when it did.
+
+        For one-thread callers (the CLI, the supervisor); the dashboard swaps in a new
+        `Registry.load` instead (qbtui.workspace).
+        """
+        if not self.changed_on_disk():
             return False
+        signature = _signature(self.path)
         text = _read_text(self.path)
         self._install(text)
         self._signature = signature

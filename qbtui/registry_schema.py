@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from qbtui.registry_hosts import Host, parse_hosts
 from qbtui.registry_types import (
+    BACKENDS,
     DEFAULT_REPEATS,
     DRAW_SAMPLERS,
     FlagValue,
@@ -80,7 +81,7 @@ SETTING_RANGES: dict[str, tuple[float, float, str]] = {
     "eval_min_face_rate": (0, 1, "use a share from 0 to 1, e.g. 0.7"),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
-    "backend": ("builtin", "kohya"),
+    "backend": BACKENDS,
     "image_protocol": ("auto", "halfcell", "sixel", "kitty"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "prep_mode": ("face", "letterbox"),

@@ -14,6 +14,8 @@ from qbtui.errors import QbtuiError
 FlagValue = str | int | float | bool
 DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
 DRAW_SAMPLERS = ("Euler a", "Euler", "DPM++ 2M", "DDIM")
+# The trainers a run can use: qbtui's own (the default) and kohya's sd-scripts (qbtui.runs.backends).
+BACKENDS = ("builtin", "kohya")
 
 DEFAULT_EVAL_PROMPTS = (
     "a photo of {token} person",
@@ -157,6 +159,10 @@ class Friend:
         if training and training.chosen_lora and training.chosen_weight is not None:
             return Path(training.chosen_lora).stem
         return self.output_name
+
+
+# A photo's caption: the same stem with this suffix, beside it (kohya's `caption_extension`).
+CAPTION_SUFFIX = ".txt"
 
 
 def friend_root(settings: Settings, friend: Friend) -> Path:

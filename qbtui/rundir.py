@@ -4,7 +4,9 @@
   dataset_fingerprint, registry, command, env) and `[train]` (the builtin trainer's
   TrainConfig table, or the kohya flags);
 - `events.jsonl`, `output.log` (the backend's output), `supervisor.pid`, `backend.pid`,
-  `supervisor.log` (the supervisor's own output) and `state/`.
+  `supervisor.log` (the supervisor's own output), `state/`, `remote.json` (a host run's
+  follower status), and after a likeness evaluation
+  `eval.json` and `eval/`. Every other module names these files through `RunDir`.
 Run ids sort by time: `20261125-034512-peter-a1b2`.
 """
 
@@ -28,6 +30,8 @@ from qbtui.errors import QbtuiError
 FRIEND_PART = r"[^\W_][\w-]*"
 RUN_ID_PATTERN = re.compile(rf"\A\d{{8}}-\d{{6}}-(?P<friend>{FRIEND_PART})-[0-9a-f]{{4}}\Z")
 QUEUE_FOLDER = ".queue"
+# How many of a log's last lines an error event carries (`log_tail`) and a crashed run shows.
+ERROR_LOG_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,21 @@ class RunDir:
     def state_dir(self) -> Path:
         return self.path / "state"
 
+    @property
+    def remote_status(self) -> Path:
+        """A host run's follower status (`remote.json`: phase, offsets); absent for a local run."""
+        return self.path / "remote.json"
+
+    @property
+    def eval_dir(self) -> Path:
+        """An evaluation's samples (`eval/`)."""
+        return self.path / "eval"
+
+    @property
+    def eval_json(self) -> Path:
+        """The likeness evaluation's result (a training run's, or an evaluation run's)."""
+        return self.path / "eval.json"
+
 
 def new_run_id(friend_id: str, now: float | None = None) -> str:
     """`YYYYmmdd-HHMMSS-<friend>-<4 hex>` in UTC, so ids sort by start time."""
@@ -123,7 +142,7 @@ def find_run_dirs(logs_dir: Path) -> list[RunDir]:
         return []
     for friend_folder in friend_folders:
         for candidate in friend_folder.iterdir():
-            if RUN_ID_PATTERN.match(candidate.name) and (candidate / "run.toml").is_file():
+            if RUN_ID_PATTERN.match(candidate.name) and RunDir(candidate).run_toml.is_file():
                 found.append(RunDir(candidate))
     return sorted(found, key=lambda run: run.run_id, reverse=True)
 
@@ -139,9 +158,17 @@ def write_run_toml(run: RunDir, run_table: dict[str, Any], train_table: dict[str
 
 def read_run_toml(run: RunDir) -> dict[str, Any]:
     """`run.toml` as plain dicts; QbtuiError naming the file when it is missing or broken."""
-    data = _parse_run_toml(run)
+    return _with_run_table(_parse_run_toml(run), run.run_toml)
+
+
+def parse_run_toml(text: str, path: Path) -> dict[str, Any]:
+    """A run.toml's text (one sent to a host) as `read_run_toml` gives it; QbtuiError naming `path`."""
+    return _with_run_table(_parse_text(text, path), path)
+
+
+def _with_run_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if not isinstance(data.get("run"), dict):
-        raise QbtuiError("run.toml has no [run] table", path=run.run_toml, fix="restore it or delete this run directory")
+        raise QbtuiError("run.toml has no [run] table", path=path, fix="restore it or delete this run directory")
     data.setdefault("train", {})
     return data
 
@@ -156,14 +183,25 @@ def read_train_table(run: RunDir) -> dict[str, Any]:
 
 def _parse_run_toml(run: RunDir) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = tomlkit.parse(run.run_toml.read_text(encoding="utf-8")).unwrap()
+        text = run.run_toml.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QbtuiError(
             "this run directory has no run.toml", path=run.path, fix="start runs with `qbtui train`, which writes it"
         ) from None
-    except (tomlkit.exceptions.TOMLKitError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise QbtuiError(
             f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory"
+        ) from None
+    return _parse_text(text, run.run_toml)
+
+
+def _parse_text(text: str, path: Path) -> dict[str, Any]:
+    """The one run.toml parser (tomlkit, unwrapped to plain values)."""
+    try:
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.TOMLKitError as error:
+        raise QbtuiError(
+            f"run.toml is not valid TOML: {error}", path=path, fix="restore it or delete this run directory"
         ) from None
     return data
 
@@ -181,7 +219,7 @@ def dataset_fingerprint(friend_folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def tail_lines(path: Path, count: int = 20, max_bytes: int = 64 * 1024) -> list[str]:
+def tail_lines(path: Path, count: int = ERROR_LOG_LINES, max_bytes: int = 64 * 1024) -> list[str]:
     """The last `count` non-empty lines of a log, progress redraws (\\r) split apart."""
     try:
         with path.open("rb") as handle:

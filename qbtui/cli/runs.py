@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.registry import Settings
+from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import format_duration, format_event, format_number, where_words
 
 FOLLOW_POLL_S = 0.05
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("name", metavar="NAME", help="the friend's id (as in registry.toml)")
     train.add_argument("--preset", help="preset from registry.toml (default: settings.preset)")
-    train.add_argument("--backend", choices=("builtin", "kohya"), help="trainer to use (default: settings.backend)")
+    train.add_argument("--backend", choices=BACKENDS, help="trainer to use (default: settings.backend)")
     train.add_argument("--steps", type=int, help="override the preset's max_train_steps")
     train.add_argument("--force", action="store_true", help="start even when the dataset check finds problems")
     train.add_argument(
@@ -154,9 +155,10 @@ def runs_table(infos: list) -> str:
 def follow_events(run_path: Path, *, follow: bool) -> str:
     """Print a run's events (then new ones while it is live when `follow`); its final state."""
     from qbtui.events import EventFollower
+    from qbtui.rundir import RunDir
     from qbtui.runs.info import read_run
 
-    follower = EventFollower(Path(run_path) / "events.jsonl")
+    follower = EventFollower(RunDir(Path(run_path)).events)
     while True:
         info = read_run(run_path)
         for event in follower.read_new():
@@ -175,10 +177,11 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
 
 def follow_raw(run_path: Path, *, follow: bool) -> str:
     """Copy output.log to stdout (and its new bytes while the run is live when `follow`)."""
+    from qbtui.rundir import RunDir
     from qbtui.runs.info import read_run
     from qbtui.tail import GrowingFile
 
-    log = GrowingFile(Path(run_path) / "output.log")
+    log = GrowingFile(RunDir(Path(run_path)).output_log)
     while True:
         info = read_run(run_path)
         data = log.read_new()

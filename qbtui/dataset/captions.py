@@ -16,9 +16,10 @@ from pathlib import Path
 from qbtui.atomicfile import write_text_atomic
 from qbtui.dataset.guard import check_can_change
 from qbtui.dataset.problems import Problem, make_problem
-from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing, token_pattern
+from qbtui.dataset.scan import scan_existing, token_pattern
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings
+from qbtui.registry_types import CAPTION_SUFFIX
 
 
 def read_caption(path: Path) -> str:

@@ -22,9 +22,10 @@ from qbtui.atomicfile import write_bytes_atomic
 from qbtui.dataset import captions
 from qbtui.dataset.prep import NameBook, PrepReport, Progress, move_out, prepare_friend
 from qbtui.dataset.problems import Problem
-from qbtui.dataset.scan import CAPTION_SUFFIX, scan_existing
+from qbtui.dataset.scan import scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir, originals_dir
+from qbtui.registry_types import CAPTION_SUFFIX
 
 # The order `fix` applies actions in: each one prepares the ground for the next.
 FIX_ORDER = ("add-folder", "prep", "re-encode", "caption-init", "token-first")
@@ -363,24 +364,6 @@ def _prepared_path(edit: Edit, image: Path | None) -> Path | None:
     if image is None or edit.prep is None:
         return image
     return next((action.target for action in edit.prep.done if action.source == image), image)
-
-
-def fix_problem(settings: Settings, friend: Friend, problem: Problem, *, progress: Progress | None = None) -> Edit:
-    """Apply the one action a problem names (`problem.action`)."""
-    action = problem.action
-    if action == "move-to-originals" and problem.path is not None:
-        return move_to_originals(settings, friend, problem.path)
-    if action == "re-encode" and problem.path is not None:
-        return reencode_caption(settings, friend, problem.path)
-    if action == "add-folder":
-        return add_folder(settings, friend)
-    if action == "prep":
-        return prepare(settings, friend, progress=progress)
-    if action == "caption-init":
-        return init_captions(settings, friend)
-    if action == "token-first":
-        return token_first(settings, friend)
-    raise QbtuiError(f"qbtui cannot fix this by itself: {problem.message}", path=problem.path, fix=problem.fix)
 
 
 # --- undo ---------------------------------------------------------------------------

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from qbtui.faces.model import PhotoFaces
 
 FACE_MODE = "face"
-LETTERBOX_MODE = "letterbox"
 # In the prepared 512 frame, a face (brows to chin) under this many pixels carries little detail.
 MIN_FACE_IN_FRAME = 96
 # A second face at least this share of the friend's face's height counts as another person in the shot.

@@ -27,9 +27,10 @@ from qbtui.dataset.guard import check_can_change, check_inside, unwritable_error
 from qbtui.dataset.prep_pool import WorkerDied, render_in_workers
 from qbtui.dataset.prep_worker import render_or_error
 from qbtui.dataset.problems import Problem, make_problem
-from qbtui.dataset.scan import CAPTION_SUFFIX, FriendStatus, scan_existing
+from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
+from qbtui.registry_types import CAPTION_SUFFIX
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"

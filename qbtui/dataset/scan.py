@@ -21,11 +21,11 @@ from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_
 from qbtui.errors import QbtuiError
 from qbtui.pathlimits import name_length_problem
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
+from qbtui.registry_types import CAPTION_SUFFIX
 
 if TYPE_CHECKING:
     from qbtui.dataset.phash import Fingerprint
 
-CAPTION_SUFFIX = ".txt"
 IGNORED_SUFFIXES = frozenset({".npz"})
 TARGET_SIZE = 512
 PARALLEL_FINGERPRINTS = 16

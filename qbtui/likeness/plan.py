@@ -16,10 +16,8 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.likeness.scoring import IDENTITY, STYLE
 from qbtui.registry_types import Settings
+from qbtui.rundir import RunDir
 
-EVAL_FOLDER = "eval"
-EVAL_JSON = "eval.json"
-DEFAULT_WEIGHTS = (0.6, 0.8, 1.0)
 # One seed for the style prompt: it counts for the face rate only.
 STYLE_SEEDS = 1
 
@@ -71,11 +69,11 @@ class EvalPlan:
 
     @property
     def out_dir(self) -> Path:
-        return self.run_dir / EVAL_FOLDER
+        return RunDir(self.run_dir).eval_dir
 
     @property
     def eval_json(self) -> Path:
-        return self.run_dir / EVAL_JSON
+        return RunDir(self.run_dir).eval_json
 
     def tokenizer_options(self) -> dict[str, Path | None]:
         """Where the base-model loader looks for a single file's tokenizer (`load_base_model`'s keywords)."""

@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from qbtui import __version__
 from qbtui.errors import QbtuiError
-from qbtui.rundir import RUN_ID_PATTERN, RunDir, write_run_toml
+from qbtui.rundir import RUN_ID_PATTERN, RunDir, parse_run_toml, write_run_toml
 from qbtui.runs.backends.builtin import builtin_command
 from qbtui.runs.liveness import read_pid_file
 
@@ -87,11 +86,8 @@ def contained_run(work_dir: str, run_dir: str) -> RunDir:
 def create_run(work_dir: str, run_dir: str, run_toml_text: str) -> dict[str, Any]:
     """Write the run directory from the local run.toml (paths already the host's)."""
     run = contained_run(work_dir, run_dir)
-    try:
-        data = tomllib.loads(run_toml_text)
-    except tomllib.TOMLDecodeError as error:
-        raise QbtuiError(f"the run.toml sent is not valid TOML: {error}", fix="report this as a qbtui bug") from None
-    run_table, train_table = dict(data.get("run", {})), dict(data.get("train", {}))
+    data = parse_run_toml(run_toml_text, run.run_toml)
+    run_table, train_table = dict(data["run"]), dict(data["train"])
     if run_table.get("backend") != "builtin":
         raise QbtuiError(
             f"backend {run_table.get('backend')!r} cannot run on a host yet", fix="train on a host with the builtin backend"

@@ -33,13 +33,11 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
-from qbtui.likeness.plan import EVAL_FOLDER, EVAL_JSON
 from qbtui.registry_hosts import Host
 from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, pull_evaluation, pull_outputs, push_folder, push_model, replace_paths
 from qbtui.rundir import RunDir, read_run_toml
-from qbtui.runs.info import REMOTE_STATUS
 from qbtui.runs.launch import host_slots_of, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
@@ -62,22 +60,13 @@ class RemoteStatus:
     @classmethod
     def load(cls, run: RunDir, host: str) -> RemoteStatus:
         try:
-            data = json.loads((run.path / REMOTE_STATUS).read_text(encoding="utf-8"))
+            data = json.loads(run.remote_status.read_text(encoding="utf-8"))
             return cls(**{key: data[key] for key in asdict(cls(host)) if key in data})
         except (OSError, ValueError, TypeError):
             return cls(host)
 
     def save(self, run: RunDir) -> None:
-        write_text_atomic(run.path / REMOTE_STATUS, json.dumps(asdict(self)))
-
-
-def read_remote_status(run: RunDir) -> RemoteStatus | None:
-    """The follower's status of a host run, or None for a local run."""
-    path = run.path / REMOTE_STATUS
-    if not path.exists():
-        return None
-    data = read_run_toml(run)["run"]
-    return RemoteStatus.load(run, str(data.get("host", "")))
+        write_text_atomic(run.remote_status, json.dumps(asdict(self)))
 
 
 def host_of_run(table: dict[str, Any]) -> Host:
@@ -326,8 +315,9 @@ class Follower:
 
     def _land_evaluation(self) -> None:
         """Bring the likeness pass's eval.json and samples here and record its choice (when the pass ran)."""
-        eval_json = self.run.path / EVAL_JSON
-        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, EVAL_JSON, EVAL_FOLDER):
+        eval_json = self.run.eval_json
+        names = (eval_json.name, self.run.eval_dir.name)
+        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
             return
         local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
         write_text_atomic(eval_json, json.dumps(local, indent=2))

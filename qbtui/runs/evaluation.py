@@ -22,7 +22,7 @@ from qbtui.registry import Registry, friend_root
 from qbtui.rundir import RunDir, new_run_id, read_run_toml
 from qbtui.runs.info import RunInfo
 from qbtui.runs.manager import RunPlan, find_run, submit_run
-from qbtui.trainer.config import parse_resolution
+from qbtui.trainer.config import SAMPLE_WEIGHTS, parse_resolution
 
 EVAL_BACKEND = "eval"
 
@@ -42,7 +42,7 @@ def evaluated_run(run: RunDir) -> RunDir:
 def read_run_evaluation(run_path: Path) -> Evaluation | None:
     """The stored evaluation of a training run (or of the run an evaluation run scored)."""
     run = evaluated_run(RunDir(Path(run_path)))
-    return read_evaluation(run.path / "eval.json")
+    return read_evaluation(run.eval_json)
 
 
 def plan_evaluation(
@@ -77,7 +77,7 @@ def plan_evaluation(
         friend_id=friend.id,
         token=friend.token,
         loras=loras,
-        weights=check_weights(weights or train.get("sample_weights") or (0.6, 0.8, 1.0)),
+        weights=check_weights(weights or train.get("sample_weights") or SAMPLE_WEIGHTS),
         identity_prompts=identity_prompts(settings, friend.token),
         style_prompt=style,
         reference_dir=friend_root(settings, friend),
@@ -155,7 +155,7 @@ def record_run_evaluation(registry: Registry, run: RunDir) -> str:
     from qbtui.likeness.record import record_evaluation
 
     target = evaluated_run(run)
-    evaluation = read_evaluation(target.path / "eval.json")
+    evaluation = read_evaluation(target.eval_json)
     if evaluation is None:
         raise QbtuiError("the evaluation wrote no eval.json", path=target.path, fix=f"run `qbtui eval {target.run_id}` again")
     if not record_evaluation(registry, evaluation.friend_id, evaluation.run_id, evaluation):
@@ -176,7 +176,7 @@ def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluatio
     from qbtui.likeness.report import write_evaluation
 
     run = evaluated_run(RunDir(Path(run_path)))
-    evaluation = read_evaluation(run.path / "eval.json")
+    evaluation = read_evaluation(run.eval_json)
     if evaluation is None:
         raise QbtuiError("this run has not been evaluated yet", path=run.path, fix="run `qbtui eval RUN` first")
     cell = next((cell for cell in evaluation.cells if cell.key == key and not cell.baseline), None)
@@ -189,7 +189,7 @@ def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluatio
             path=registry.path,
             fix="only a completed training is recorded; pick from a completed run",
         )
-    write_evaluation(run.path / "eval.json", picked)
+    write_evaluation(run.eval_json, picked)
     from qbtui.cards import refresh_cards
 
     refresh_cards(registry, [picked.friend_id])

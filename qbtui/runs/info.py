@@ -28,9 +28,7 @@ LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
 BUSY_STATES = ("running", "disconnected")
 RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
-REMOTE_STATUS = "remote.json"
 RECENT_LOSSES = 200
-CRASH_LOG_LINES = 20
 # A run directory without a supervisor pid file is "starting" for this long, then crashed.
 STARTUP_GRACE_S = 30.0
 
@@ -235,7 +233,7 @@ class _RunTracker:
     def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:
         """A running host run is "disconnected" while its follower cannot reach the host."""
         try:
-            status = json.loads((self.run.path / REMOTE_STATUS).read_text(encoding="utf-8"))
+            status = json.loads(self.run.remote_status.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return "running", error
         if isinstance(status, dict) and status.get("phase") == "disconnected":
@@ -277,7 +275,7 @@ class _RunTracker:
         if self.crash_text is None or self.crash_text[0] != key:
             text = detail
             for log in (self.run.output_log, self.run.supervisor_log):
-                lines = tail_lines(log, CRASH_LOG_LINES)
+                lines = tail_lines(log)
                 if lines:
                     text += f"\nlast lines of {log.name}:\n" + "\n".join(lines)
             self.crash_text = (key, text)

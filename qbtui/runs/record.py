@@ -62,7 +62,7 @@ def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None
     friend_id = str(table["friend"])
     registry = Registry.load(table["registry"])
     registry.record_training(friend_id, training)
-    if (run.path / "eval.json").exists():
+    if run.eval_json.exists():
         from qbtui.runs.evaluation import record_run_evaluation
 
         record_run_evaluation(registry, run)

@@ -44,7 +44,6 @@ from qbtui.tail import GrowingFile
 CHECKPOINT_WAIT_S = 120.0
 # How often the backend's output file is read back (and a stop checked) while it runs.
 WATCH_POLL_S = 0.05
-ERROR_TAIL_LINES = 20
 
 
 class Supervisor:
@@ -230,7 +229,7 @@ class Supervisor:
             last = self.parser.checkpoints[-1] if self.parser and self.parser.checkpoints else None
             return "stopped", last
         if not error_seen:
-            lines = tail_lines(self.run.output_log, ERROR_TAIL_LINES)
+            lines = tail_lines(self.run.output_log)
             self.events.write(
                 "error",
                 message=f"the {self.backend} backend exited with code {returncode}",
@@ -247,7 +246,7 @@ class Supervisor:
             "error",
             message=f"the {self.backend} backend finished without writing its LoRA file {lora_path or ''}".rstrip(),
             hint=f"output.log says why (`qbtui logs {self.run.run_id} --raw`); check the LoRA folder's free space and permissions",
-            log_tail=tail_lines(self.run.output_log, ERROR_TAIL_LINES),
+            log_tail=tail_lines(self.run.output_log),
         )
         return False
 

@@ -37,10 +37,11 @@ def read_run_config(run_dir: Path) -> TrainConfig:
 def report_unreadable_config(run_dir: Path, error: QbtuiError) -> None:
     """Tell the event stream's readers why the run never started."""
     from qbtui.events import EventWriter
+    from qbtui.rundir import RunDir
 
     if not run_dir.is_dir():
         return
-    with EventWriter(run_dir / "events.jsonl") as events:
+    with EventWriter(RunDir(run_dir).events) as events:
         events.write("error", message=error.describe().splitlines()[0], hint=error.fix or "")
         events.write("done", status="failed", lora_path=None)
 

@@ -13,6 +13,10 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
+from qbtui.registry_types import CAPTION_SUFFIX
+
+# The LoRA weights a sample (and a likeness evaluation) is drawn at unless a run says otherwise.
+SAMPLE_WEIGHTS = (0.6, 0.8, 1.0)
 
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 OPTIMIZERS = ("AdamW",)
@@ -41,7 +45,7 @@ class TrainConfig:
     output_dir: Path
     output_name: str
     logging_dir: Path | None = None
-    caption_extension: str = ".txt"
+    caption_extension: str = CAPTION_SUFFIX
     resolution: str = "512,512"
     network_module: str = "networks.lora"
     network_dim: int = 16
@@ -69,7 +73,7 @@ class TrainConfig:
     comfyui_dir: Path | None = None  # a ComfyUI install, whose comfy/sd1_tokenizer/ holds one
     sample_every_n_steps: int = 0
     sample_prompts: list[str] = field(default_factory=list)
-    sample_weights: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
+    sample_weights: list[float] = field(default_factory=lambda: list(SAMPLE_WEIGHTS))
     sample_steps: int = 20
     evaluate_after_training: bool = False
     eval_prompts: list[str] = field(default_factory=list)

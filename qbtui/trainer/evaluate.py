@@ -23,6 +23,7 @@ from qbtui.likeness.plan import EvalPlan, LoraFile, check_weights, plan_inputs, 
 from qbtui.likeness.report import Evaluation, write_evaluation
 from qbtui.likeness.scoring import STYLE, Choice, SampleFaces, choose, score_cell
 from qbtui.modelenv import prepare_model_environment
+from qbtui.rundir import RunDir, read_run_toml
 
 STOPPED = "the evaluation was stopped before every sample was drawn"
 
@@ -185,7 +186,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
 
     config, run_dir = trainer.config, trainer.run_dir
     detector = load_detector()
-    loras, reused = plan_inputs(read_events(run_dir / "events.jsonl"), final=final, style_prompt=config.eval_style_prompt)
+    loras, reused = plan_inputs(read_events(RunDir(run_dir).events), final=final, style_prompt=config.eval_style_prompt)
     plan = EvalPlan(
         run_id=config.run_id or run_dir.name,
         run_dir=run_dir,
@@ -218,8 +219,6 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
 
 
 def read_plan(run_dir: Path) -> EvalPlan:
-    from qbtui.rundir import RunDir, read_run_toml
-
     run = RunDir(run_dir)
     return EvalPlan.from_table(read_run_toml(run)["train"], path=run.run_toml)
 
@@ -229,7 +228,7 @@ def evaluate_run(run_dir: Path, should_stop: Callable[[], bool]) -> int:
     from qbtui.trainer.devices import pick_device
     from qbtui.trainer.models import load_base_model
 
-    with EventWriter(run_dir / "events.jsonl") as events:
+    with EventWriter(RunDir(run_dir).events) as events:
         try:
             plan = read_plan(run_dir)
             events.write(
@@ -245,7 +244,7 @@ def evaluate_run(run_dir: Path, should_stop: Callable[[], bool]) -> int:
             detector = load_detector()
             if plan.base_model is None:
                 raise QbtuiError(
-                    "the evaluation plan names no base model", path=run_dir / "run.toml", fix="run `qbtui eval` again"
+                    "the evaluation plan names no base model", path=RunDir(run_dir).run_toml, fix="run `qbtui eval` again"
                 )
             import torch
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
+from qbtui.rundir import RunDir
 from qbtui.trainer.attention import use_sdpa
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
@@ -60,7 +61,7 @@ class Outcome:
 
 
 def state_dir_for(config: TrainConfig, run_dir: Path) -> Path:
-    return config.state_dir or run_dir / "state"
+    return config.state_dir or RunDir(run_dir).state_dir
 
 
 def checkpoint_name(output_name: str, step: int) -> str:
@@ -127,7 +128,7 @@ def train(
     if events is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         writer = EventWriter if launch_rank() == 0 else SilentEvents  # only rank 0 writes
-        events = writer(run_dir / "events.jsonl")
+        events = writer(RunDir(run_dir).events)
     try:
         return _Trainer(config, run_dir, events).run(resume=resume, should_stop=should_stop)
     except NonFiniteLoss as error:

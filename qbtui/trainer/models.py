@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.trainer import tokenizer_places
 from qbtui.trainer.tokenizer_places import TOKENIZER_FIX
@@ -436,22 +436,9 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     cache[key] = {"stamp": stamp, "sha256": digest.hexdigest()}
-    _write_atomically(cache_file, json.dumps(cache, indent=1))
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cache_file, json.dumps(cache, indent=1))
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _first_line(error: BaseException) -> str:

@@ -10,13 +10,15 @@ with classifier-free guidance for every prompt and weight and writes PNGs.
 from __future__ import annotations
 
 import contextlib
-import os
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
+from qbtui.trainer.config import SAMPLE_WEIGHTS
 
 UNET_PREFIX = "lora_unet_"
 TEXT_ENCODER_PREFIX = "lora_te_"
@@ -185,12 +187,9 @@ def save_png(image, path: Path, parameters: str) -> None:
 
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", parameters)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        image.save(handle, format="PNG", pnginfo=info)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def generate_samples(
@@ -198,7 +197,7 @@ def generate_samples(
     lora,
     *,
     prompts: Sequence[str],
-    weights: Sequence[float] = (0.6, 0.8, 1.0),
+    weights: Sequence[float] = SAMPLE_WEIGHTS,
     seed: int,
     out_dir: Path | str,
     steps: int = 20,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from qbtui.atomicfile import write_bytes_atomic
 from qbtui.modelenv import prepare_model_environment
 from qbtui.trainer.sd15 import configs
 
@@ -126,17 +126,13 @@ def _save_diffusers(out_dir: Path, unet, vae, text_encoder, scheduler) -> Path:
 
 
 def _save_single_file(out_dir: Path, unet, vae, text_encoder) -> Path:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from qbtui.trainer.sd15.ldm_layout import to_ldm
 
     state_dict = to_ldm(unet.state_dict(), unet.config, vae.state_dict(), vae.config, text_encoder.state_dict())
     path = out_dir / SINGLE_FILE_NAME
-    temporary = path.with_suffix(".tmp")
-    save_file({key: tensor.contiguous() for key, tensor in state_dict.items()}, str(temporary))
-    with open(temporary, "rb") as written:
-        os.fsync(written.fileno())
-    os.replace(temporary, path)
+    write_bytes_atomic(path, save({key: tensor.contiguous() for key, tensor in state_dict.items()}))
     write_tiny_tokenizer(out_dir / TOKENIZER_DIR)
     return path
 

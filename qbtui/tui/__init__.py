@@ -25,7 +25,7 @@ def make_app(registry_path: Path | str, *, clock: Callable[[], float] = time.tim
     """
     from qbtui.tui.app import QbtuiApp
     from qbtui.tui.widgets.preview import prepare_image_protocol
-    from qbtui.tui.workspace import Workspace
+    from qbtui.workspace import Workspace
 
     workspace = Workspace(registry_path)
     prepare_image_protocol(workspace.settings.image_protocol)

@@ -33,10 +33,11 @@ from qbtui.tui.intents import (
 )
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, StatusChanged, WorkspaceError
 from qbtui.tui.notices import Notices, toast_text
+from qbtui.tui.relay import MessageRelay
 from qbtui.tui.screens.dashboard import DashboardScreen
 from qbtui.tui.widgets.status_line import StatusLine
 from qbtui.tui.widgets.steady_footer import SteadyFooter
-from qbtui.tui.workspace import Workspace
+from qbtui.workspace import Workspace
 
 # Textual's default screen, then the dashboard: the stack's depth with only the dashboard.
 DASHBOARD_DEPTH = 2
@@ -102,7 +103,7 @@ class QbtuiApp(App[None]):
 
     def _start_live_updates(self) -> None:
         """After the first frame: scans, the folder watcher and the run poller."""
-        self.workspace.start(self.post_message, watch=self.watch_files)
+        self.workspace.start(MessageRelay(self.post_message), watch=self.watch_files)
         self.scan_datasets()
 
     def _apply_themes(self) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from qbtui.tui.notices import Notices
-    from qbtui.tui.workspace import Workspace
+    from qbtui.workspace import Workspace
 
 
 class Host(Protocol):

@@ -30,33 +30,66 @@ def _setup(workspace: Path, *args: str, python: str = sys.executable) -> subproc
     )
 
 
-def _dry_run(target: str) -> list[str]:
-    """The commands `make TARGET` would run here, in order (make -n runs none of them)."""
-    result = subprocess.run(["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, check=True, timeout=30)
-    return [line for line in result.stdout.splitlines() if not line.startswith("make")]
+def _recorded_make(tmp_path: Path, target: str, failing: str = "") -> tuple[int, list[str]]:
+    """Run the real Makefile's `target` in a checkout whose scripts/setup and .venv tools only
+    record how they were called (`failing`: the one that exits 1); the code and the calls."""
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+    log = tmp_path / "calls.log"
+    stand_ins = [tmp_path / "scripts/setup"] + [
+        tmp_path / ".venv/bin" / name for name in ("python", "qbtui", "ruff", "mypy", "lint-imports")
+    ]
+    for program in stand_ins:
+        program.parent.mkdir(parents=True, exist_ok=True)
+        code = 1 if program.name == failing else 0
+        program.write_text(f'#!/bin/sh\necho "{program.name} $*" >> {log}\nexit {code}\n')
+        program.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-s", "-C", str(tmp_path), target], env={"PATH": "/usr/bin:/bin"}, capture_output=True, check=False, timeout=30
+    )
+    return result.returncode, log.read_text().splitlines() if log.exists() else []
 
 
-def test_every_make_command_of_the_readme_is_a_target() -> None:
+def test_every_make_command_of_the_readme_is_a_target(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     targets = sorted({line.split()[1] for line in readme.splitlines() if line.startswith("make ")})
     assert targets == ["demo", "test"]
     for target in targets:
-        assert _dry_run(target), f"`make {target}` runs nothing"
+        folder = tmp_path / target
+        folder.mkdir()
+        code, calls = _recorded_make(folder, target)
+        assert code == 0 and len(calls) > 1, f"`make {target}` runs nothing but setup"
 
 
-def test_make_test_sets_up_the_dev_tools_then_runs_the_whole_suite() -> None:
-    assert _dry_run("test") == ["scripts/setup --dev", ".venv/bin/python -m pytest -q"]
+def test_make_test_sets_up_the_dev_tools_then_runs_the_whole_suite(tmp_path: Path) -> None:
+    assert _recorded_make(tmp_path, "test") == (0, ["setup --dev", "python -m pytest -q"])
 
 
-def test_make_demo_sets_up_then_opens_the_demo() -> None:
-    assert _dry_run("demo") == ["scripts/setup", ".venv/bin/qbtui demo .demo"]
+def test_make_test_runs_no_test_when_the_setup_fails(tmp_path: Path) -> None:
+    code, calls = _recorded_make(tmp_path, "test", failing="setup")
+    assert code != 0 and calls == ["setup --dev"]
 
 
-def test_make_check_sets_up_then_runs_lint_format_types_and_contracts() -> None:
+def test_make_demo_sets_up_then_opens_the_demo(tmp_path: Path) -> None:
+    assert _recorded_make(tmp_path, "demo") == (0, ["setup ", "qbtui demo .demo"])
+
+
+def test_make_check_sets_up_then_runs_lint_format_types_contracts_and_cycles(tmp_path: Path) -> None:
     """On a clean clone (.ci/run runs `make check` first) the tools must be installed first."""
-    programs = [next(word for word in command.split() if "=" not in word).rsplit("/", 1)[-1] for command in _dry_run("check")]
-    assert programs == ["setup", "ruff", "ruff", "mypy", "lint-imports", "python"]
-    assert _dry_run("check")[-1].endswith("scripts/import_cycles.py qbtui")
+    code, calls = _recorded_make(tmp_path, "check")
+    assert code == 0
+    assert calls == [
+        "setup --dev",
+        "ruff check qbtui tests benchmarks scripts",
+        "ruff format --check qbtui tests benchmarks scripts",
+        "mypy ",
+        "lint-imports ",
+        "python scripts/import_cycles.py qbtui",
+    ]
+
+
+def test_make_check_stops_at_the_first_failing_tool(tmp_path: Path) -> None:
+    code, calls = _recorded_make(tmp_path, "check", failing="mypy")
+    assert code != 0 and calls[-1] == "mypy " and not any(call.startswith("lint-imports") for call in calls)
 
 
 def _ci_with_fake_make(tmp_path: Path, failing: str = "") -> tuple[int, list[str]]:

@@ -163,7 +163,7 @@ def test_parser_turns_progress_and_checkpoints_into_events():
     assert first["it_s"] == pytest.approx(1 / 236.66) and first["eta_s"] == 70 * 3600 + 40 * 60 + 10
     assert (second["step"], second["loss"], second["it_s"], second["eta_s"]) == (6, 0.0912, 1.5, 3600)
     assert checkpoint == {"type": "checkpoint", "step": 400, "path": "/loras/qb_peter_lora-step00000400.safetensors"}
-    assert parser.saving_checkpoint
+    assert parser.saving_since is not None
 
 
 def test_parser_reads_stdout_text_glued_to_an_unfinished_bar():

@@ -168,9 +168,10 @@ def no_face_analysis(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     """The TUI tests run without face checks (seconds of dlib per workspace on a busy machine);
     a test marked `faces` keeps them (see test_faces_tui.py)."""
     if request.node.get_closest_marker("faces") is None:
-        from qbtui.tui.workspace import Workspace
+        from qbtui.workspace import Workspace
 
         monkeypatch.setattr(Workspace, "_known_faces", lambda self, status: status)
+        monkeypatch.setattr(Workspace, "faces_pending", lambda self, friend_id: False)
 
 
 @pytest.fixture(autouse=True)

@@ -203,7 +203,7 @@ def test_tmux_with_passthrough_queries_the_terminal(tmp_path: Path) -> None:
 
 def test_half_blocks_keep_aspect_and_put_upper_pixels_in_the_foreground(tmp_path: Path) -> None:
     art = HalfBlocks.fit(Image.open(_two_tone(tmp_path / "a.png")).convert("RGB"), 20, 20)
-    assert (art.cell_width, art.cell_height) == (20, 5)
+    assert (art.cell_width, art.pixels.height) == (20, 10)
     console = Console(width=40, color_system="truecolor")
     lines = list(console.render_lines(art, pad=False))
     assert len(lines) == 5

@@ -1,3 +1,5 @@
 """Backends a run can use: `builtin` (qbtui's trainer) and `kohya` (sd-scripts)."""
 
-BACKENDS = ("builtin", "kohya")
+from qbtui.registry_types import BACKENDS
+
+__all__ = ["BACKENDS"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Preset, Settings
+from qbtui.rundir import RunDir
 from qbtui.trainer.config import TrainConfig
 
 
@@ -53,7 +54,7 @@ def builtin_config(
 
 def builtin_resume_args(run_path: Path) -> list[str]:
     """`--resume`, once the trainer has saved state in `RUN_DIR/state/`."""
-    state = run_path / "state"
+    state = RunDir(run_path).state_dir
     if not state.is_dir() or not any(state.iterdir()):
         raise QbtuiError(
             "this run saved no state to resume from",

@@ -19,14 +19,15 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.modelenv import MPS_FALLBACK
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
+from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.rundir import ERROR_LOG_LINES
 from qbtui.tail import TextLines
 
 KOHYA_ENV = {**MPS_FALLBACK, "PYTHONUNBUFFERED": "1"}
 # Flags the guide writes before the output and logging folders.
-EARLY_FLAGS = {"caption_extension": ".txt", "resolution": "512,512"}
+EARLY_FLAGS = {"caption_extension": CAPTION_SUFFIX, "resolution": "512,512"}
 RENAMED_FLAGS = {"dataloader_num_workers": "max_data_loader_n_workers"}
 ATTENTION_FLAGS = ("sdpa", "xformers", "mem_eff_attn")
-ERROR_TAIL_LINES = 20
 
 
 def kohya_flags(preset: Preset, steps: int | None = None) -> dict[str, FlagValue]:
@@ -171,14 +172,9 @@ class KohyaOutputParser:
         self.saving_since: float | None = None
         self.checkpoints: list[str] = []
         self.error_seen = False
-        self.tail: deque[str] = deque(maxlen=ERROR_TAIL_LINES)
+        self.tail: deque[str] = deque(maxlen=ERROR_LOG_LINES)
         self._lines = TextLines()
         self._in_traceback = False
-
-    @property
-    def saving_checkpoint(self) -> bool:
-        """True between a `saving checkpoint` line and the next progress line."""
-        return self.saving_since is not None
 
     def feed(self, data: bytes | str) -> list[dict[str, Any]]:
         """Events for the whole lines in `data` (a trailing partial line waits for more)."""

@@ -149,7 +149,7 @@ class AddFriendScreen(ModalScreen[str | None]):
         token = self.query_one("#add-token", Input).value.strip() or None
         describe = self.query_one("#add-describe", Input).value.strip()
         try:
-            friend = host(self).workspace.registry.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
+            friend = host(self).workspace.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
             _create_folder(host(self).workspace.settings, friend)
         except QbtuiError as error:
             self._refused(error.describe(), "#add-name")

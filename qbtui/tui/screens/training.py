@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Label, RichLog, Select, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import where_words
 from qbtui.runs.placement import HERE
 from qbtui.tui.host import host
@@ -35,9 +36,8 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
-    from qbtui.tui.workspace import RunTrace
+    from qbtui.workspace import RunTrace
 
-BACKENDS = ("builtin", "kohya")
 LOG_MAX_LINES = 500
 CHECKPOINTS_SHOWN = 6
 LOG_SOURCES = ("events", "output")

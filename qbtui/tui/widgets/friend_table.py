@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from qbtui.dataset import FriendStatus
     from qbtui.registry import Friend
     from qbtui.runs import RunInfo
-    from qbtui.tui.workspace import Workspace
+    from qbtui.workspace import Workspace
 
 GUIDE_MIN_IMAGES = 20
 GUIDE_MAX_IMAGES = 40

@@ -207,10 +207,6 @@ class HalfBlocks:
     def cell_width(self) -> int:
         return self.pixels.width
 
-    @property
-    def cell_height(self) -> int:
-        return self.pixels.height // 2
-
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(self.cell_width, self.cell_width)
 

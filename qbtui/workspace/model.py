@@ -1,8 +1,12 @@
-"""The dashboard's model: registry, dataset statuses and live run snapshots, no widgets.
+"""The dashboard's model: registry, dataset statuses and live run snapshots, no UI.
 
 `Workspace` is what every screen reads through `host(self).workspace` (qbtui/tui/host.py):
 
-- `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`.
+- `registry` / `settings`: the loaded `qbtui.registry.Registry` and its `Settings`. The
+  registry is a snapshot: never edited in place, replaced as a whole (one reference swap
+  under a lock) when the file changed on disk or the workspace edited it (`add_friend`,
+  `save_theme`, `pick_choice`). Domain calls that edit or re-read a registry get a fresh
+  copy, so a reader on another thread never sees half of a reload.
 - `friends()`, `friend(id)`: friends in registry order; `friend` raises `QbtuiError`.
 - `status(id) -> FriendStatus | None`: the last scan (None until the first scan ran);
   `rescan(id) -> FriendStatus` scans now (blocking: call it from a worker) and caches it,
@@ -10,17 +14,17 @@
   some still wait, `analyse_faces(id)` analyses them (seconds, in a worker) and rescans.
 - `runs()`, `run(run_id)`, `latest_run(friend_id)`, `runs_for(friend_id)`: `RunInfo`
   snapshots, refreshed by the poller; `queue()` the queued run ids in queue order and
-  `runs_in_queue_order()` the runs as the Runs screen lists them; `trace(run_id) -> RunTrace` holds what a run's
-  events and log said (losses, checkpoints, samples, log tail) for the training screen.
+  `runs_in_queue_order()` the runs as the Runs screen lists them; `trace(run_id) -> RunTrace`
+  holds what a run's events and log said (losses, checkpoints, samples, log tail).
 - `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
-  good registry stays loaded), else None; each change is posted as `RegistryHealth`.
+  good registry stays loaded), else None; each change is told to `registry_health`.
 - intents: `start_run`, `stop_run`, `resume_run`, `command_for`, `cancel_queued`,
-  `move_queued`, `save_theme`; each is a blocking domain call for a worker.
+  `move_queued`, `add_friend`, `save_theme`; each is a blocking domain call for a worker.
 
-`start(post)` starts the `DatasetWatcher` and the run poller thread; both call `post`
-(thread-safe, e.g. `App.post_message`) with `FriendChanged`, `RegistryChanged` and
-`RunsUpdated` once the model already holds the new state. `stop()` ends both; runs are
-separate processes and never stop with the workspace.
+`start(listener)` starts the `DatasetWatcher` and the run poller thread; both call the
+`WorkspaceListener`'s plain callbacks (from their own threads) once the model already holds
+the new state. The UI turns them into its messages (qbtui/tui/relay.py). `stop()` ends
+both; runs are separate processes and never stop with the workspace.
 
 Domain modules are imported inside the methods that need them so the first frame only
 waits for the registry.
@@ -29,129 +33,39 @@ waits for the registry.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Registry, Settings
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, WorkspaceError
+from qbtui.rundir import RunDir
+from qbtui.workspace.trace import RunFollower, RunTrace
 
 if TYPE_CHECKING:
-    from textual.message import Message
-
     from qbtui.dataset import FriendStatus
     from qbtui.runs import RunInfo
 
-LOG_TAIL_LINES = 400
-TRACE_POINTS = 4000
+T = TypeVar("T")
 
 
-@dataclass
-class LineTail:
-    """The last lines of a growing text, and how many were ever added."""
+class WorkspaceListener(Protocol):
+    """What the workspace tells its user; called from the watcher's and the poller's threads."""
 
-    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
-    total: int = 0
+    def friend_changed(self, friend_id: str) -> None:
+        """Files of one friend's dataset changed; `status(friend_id)` is the new scan."""
 
-    def extend(self, lines: list[str]) -> None:
-        self.lines.extend(lines)
-        self.total += len(lines)
+    def registry_changed(self) -> None:
+        """registry.toml changed and the new snapshot is loaded."""
 
-    def since(self, seen: int) -> list[str]:
-        """Lines after the first `seen` ever added (only the kept tail if many are new)."""
-        new = min(self.total - seen, len(self.lines))
-        return list(self.lines)[len(self.lines) - new :] if new > 0 else []
+    def registry_health(self, problem: str | None) -> None:
+        """registry.toml turned bad (`registry.toml:12 what is wrong`) or good again (None)."""
 
-    def copy(self) -> LineTail:
-        return LineTail(deque(self.lines, maxlen=LOG_TAIL_LINES), self.total)
+    def runs_updated(self, run_ids: tuple[str, ...]) -> None:
+        """These runs changed (state, events, queue place); the snapshots are current."""
 
-
-@dataclass
-class RunTrace:
-    """Everything one run reported so far, accumulated from its events and output log.
-
-    `events` holds the lines `qbtui logs` prints (one per event, same formatter);
-    `output` the backend's raw output.log; checkpoints are (step, path) pairs.
-    """
-
-    run_id: str
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    avg_losses: list[float] = field(default_factory=list)
-    learning_rate: float | None = None
-    checkpoints: list[tuple[int | None, str]] = field(default_factory=list)
-    samples: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    events: LineTail = field(default_factory=LineTail)
-    output: LineTail = field(default_factory=LineTail)
-    step_events: int = 0
-
-    def snapshot(self) -> RunTrace:
-        """A copy the UI thread can read while the poller keeps appending."""
-        return RunTrace(
-            run_id=self.run_id,
-            steps=list(self.steps),
-            losses=list(self.losses),
-            avg_losses=list(self.avg_losses),
-            learning_rate=self.learning_rate,
-            checkpoints=list(self.checkpoints),
-            samples=list(self.samples),
-            notes=list(self.notes),
-            events=self.events.copy(),
-            output=self.output.copy(),
-            step_events=self.step_events,
-        )
-
-
-class _RunFollower:
-    """Follows one run directory for the training screen: its events and output log."""
-
-    def __init__(self, path: Path, run_id: str) -> None:
-        from qbtui.events import EventFollower
-        from qbtui.tail import LogTail
-
-        self.trace = RunTrace(run_id=run_id)
-        self.events = EventFollower(path / "events.jsonl")
-        self.log = LogTail(path / "output.log")
-
-    def poll(self) -> bool:
-        """Apply new events and log lines; True when anything changed."""
-        from qbtui.runs.format import format_event
-
-        changed = False
-        for event in self.events.read_new():
-            self._apply(event)
-            self.trace.events.extend(format_event(event).split("\n"))
-            changed = True
-        lines = self.log.read_new()
-        if lines:
-            self.trace.output.extend(lines)
-            changed = True
-        return changed
-
-    def _apply(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        trace = self.trace
-        if kind == "step":
-            trace.step_events += 1
-            loss = event.get("loss")
-            if loss is not None:
-                avg = event.get("avg_loss")
-                trace.steps.append(int(event.get("step", len(trace.steps) + 1)))
-                trace.losses.append(float(loss))
-                trace.avg_losses.append(float(avg if avg is not None else loss))
-                del trace.steps[:-TRACE_POINTS], trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
-            trace.learning_rate = event.get("lr", trace.learning_rate)
-        elif kind == "checkpoint":
-            trace.checkpoints.append((event.get("step"), str(event["path"])))
-        elif kind == "sample":
-            trace.samples.append(str(event["path"]))
-        elif kind in ("warning", "error"):
-            hint = event.get("hint")
-            trace.notes.append(f"{kind}: {event['message']}" + (f" (fix: {hint})" if hint else ""))
+    def error(self, text: str) -> None:
+        """A background refresh failed; `text` is the QbtuiError text with its fix."""
 
 
 def _missing_faces(status: FriendStatus) -> tuple[Path, ...]:
@@ -164,7 +78,9 @@ class Workspace:
 
     def __init__(self, registry_path: Path | str, *, poll_interval: float = 0.25, list_every: float = 1.0) -> None:
         self.registry_path = Path(registry_path)
-        self.registry = Registry.load(self.registry_path)
+        self._registry = Registry.load(self.registry_path)
+        # Held while a new registry snapshot is read or edited and swapped in.
+        self._registry_lock = threading.Lock()
         self.poll_interval = poll_interval
         self.list_every = list_every
         self._statuses: dict[str, FriendStatus] = {}
@@ -172,7 +88,7 @@ class Workspace:
         self._queue: tuple[str, ...] = ()
         # `registry.toml:12 what is wrong` while the file on disk is bad (the last good one is kept).
         self.registry_problem: str | None = None
-        self._followers: dict[str, _RunFollower] = {}
+        self._followers: dict[str, RunFollower] = {}
         self._lock = threading.RLock()
         # One scan at a time: a scan that starts later (after a file changed) also stores later.
         self._scan_lock = threading.Lock()
@@ -182,13 +98,18 @@ class Workspace:
         self._face_lock = threading.Lock()
         self._attempted: dict[str, tuple[Path, ...]] = {}
         self._face_notice_given = False
-        self._post: Callable[[Message], Any] | None = None
+        self._listener: WorkspaceListener | None = None
         self._watcher: Any = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._poll_now = threading.Event()
 
     # --- registry -------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        """The current registry snapshot (replaced as a whole, never edited in place)."""
+        return self._registry
+
     @property
     def settings(self) -> Settings:
         return self.registry.settings
@@ -209,16 +130,37 @@ class Workspace:
             ) from None
 
     def reload_registry(self) -> bool:
-        """Re-read registry.toml when it changed on disk; True when it did."""
-        changed = self.registry.reload_if_changed()
-        if changed and self._watcher is not None:
+        """Swap in a new snapshot when registry.toml changed on disk; True when it did."""
+        with self._registry_lock:
+            if not self._registry.changed_on_disk():
+                return False
+            self._publish(Registry.load(self.registry_path))
+        return True
+
+    def _edit_registry(self, call: Callable[[Registry], T]) -> T:
+        """Run a domain call on a fresh copy of the registry (it may edit or re-read it), then publish that copy."""
+        with self._registry_lock:
+            fresh = Registry.load(self.registry_path)
+            try:
+                return call(fresh)
+            finally:
+                self._publish(fresh)
+
+    def _publish(self, registry: Registry) -> None:
+        """Make `registry` the current snapshot (caller holds `_registry_lock`)."""
+        friends_before = list(self._registry.friends)
+        self._registry = registry
+        if self._watcher is not None and list(registry.friends) != friends_before:
             self._watcher.watch_friends(self.friends())
-        return changed
+
+    def add_friend(self, name: str, *, token: str | None, repeats: int, describe: str) -> Friend:
+        """Add a friend to registry.toml (`Registry.add_friend`'s checks and refusals)."""
+        return self._edit_registry(lambda registry: registry.add_friend(name, token=token, repeats=repeats, describe=describe))
 
     def save_theme(self, name: str) -> None:
         """Store the chosen theme in the registry's settings."""
         if self.settings.theme != name:
-            self.registry.set_setting("theme", name)
+            self._edit_registry(lambda registry: registry.set_setting("theme", name))
 
     # --- datasets -------------------------------------------------------------
     def status(self, friend_id: str) -> FriendStatus | None:
@@ -342,7 +284,7 @@ class Workspace:
                 del self._followers[gone]
             for info in listed:
                 if info.run_id not in self._followers:
-                    self._followers[info.run_id] = _RunFollower(info.path, info.run_id)
+                    self._followers[info.run_id] = RunFollower(RunDir(info.path))
                     self._followers[info.run_id].poll()
                 elif info.live and self._followers[info.run_id].poll():
                     changed.add(info.run_id)
@@ -384,7 +326,9 @@ class Workspace:
         the running one when the device is busy); polled at once."""
         from qbtui.runs import start_run
 
-        info = start_run(self.registry, friend_id, preset=preset, backend=backend, force=force, queue=queue)
+        info = self._edit_registry(
+            lambda registry: start_run(registry, friend_id, preset=preset, backend=backend, force=force, queue=queue)
+        )
         self._poll_now.set()
         return info
 
@@ -400,7 +344,7 @@ class Workspace:
         """Continue a stopped or crashed run in its own directory."""
         from qbtui.runs import resume_run
 
-        info = resume_run(self.registry, run_id)
+        info = self._edit_registry(lambda registry: resume_run(registry, run_id))
         self._poll_now.set()
         return info
 
@@ -430,22 +374,21 @@ class Workspace:
         from qbtui.runs.evaluation import pick_choice
         from qbtui.runs.manager import find_run
 
-        evaluation = pick_choice(self.registry, find_run(self.settings, run_id).path, key)
-        self.registry.reload_if_changed()
-        return evaluation
+        path = find_run(self.settings, run_id).path
+        return self._edit_registry(lambda registry: pick_choice(registry, path, key))
 
     def start_evaluation(self, run_id: str) -> RunInfo:
         """Start an evaluation run of a finished run (detached)."""
         from qbtui.runs.evaluation import start_evaluation
 
-        info = start_evaluation(self.registry, run_id)
+        info = self._edit_registry(lambda registry: start_evaluation(registry, run_id))
         self._poll_now.set()
         return info
 
     # --- live updates -----------------------------------------------------------
-    def start(self, post: Callable[[Message], Any], *, watch: bool = True) -> None:
-        """Start the run poller (and the folder watcher when `watch`), posting to `post`."""
-        self._post = post
+    def start(self, listener: WorkspaceListener, *, watch: bool = True) -> None:
+        """Start the run poller (and the folder watcher when `watch`), telling `listener`."""
+        self._listener = listener
         if watch:
             from qbtui.dataset import DatasetWatcher
 
@@ -484,9 +427,9 @@ class Workspace:
                     changed = self.poll_live()
             except (QbtuiError, OSError) as error:
                 changed = ()
-                self._emit_error(error)
-            if changed:
-                self._emit(RunsUpdated(changed))
+                self._tell_error(error)
+            if changed and (listener := self._heard()) is not None:
+                listener.runs_updated(changed)
             self._poll_now.wait(self.poll_interval)
             since_listing += self.poll_interval
 
@@ -496,9 +439,10 @@ class Workspace:
         try:
             self.rescan(friend_id)
         except (QbtuiError, OSError) as error:
-            self._emit_error(error)
+            self._tell_error(error)
             return
-        self._emit(FriendChanged(friend_id))
+        if (listener := self._heard()) is not None:
+            listener.friend_changed(friend_id)
 
     def _on_registry_changed(self) -> None:
         try:
@@ -506,23 +450,27 @@ class Workspace:
         except QbtuiError as error:
             where = (error.path or self.registry_path).name + (f":{error.line}" if error.line else "")
             self.registry_problem = f"{where} {error.message}"
-            self._emit(RegistryHealth(self.registry_problem))
-            self._emit_error(
+            if (listener := self._heard()) is not None:
+                listener.registry_health(self.registry_problem)
+            self._tell_error(
                 QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix)
             )
             return
         if self.registry_problem is not None:
             self.registry_problem = None
-            self._emit(RegistryHealth(None))
+            if (listener := self._heard()) is not None:
+                listener.registry_health(None)
         if changed:
             for friend in self.friends():
                 if friend.id not in self._statuses:
                     self._on_friend_changed(friend.id)
-            self._emit(RegistryChanged())
+            if (listener := self._heard()) is not None:
+                listener.registry_changed()
 
-    def _emit(self, message: Message) -> None:
-        if self._post is not None and not self._stopping.is_set():
-            self._post(message)
+    def _heard(self) -> WorkspaceListener | None:
+        """The listener while the workspace runs (nothing is told after `stop`)."""
+        return None if self._stopping.is_set() else self._listener
 
-    def _emit_error(self, error: Exception) -> None:
-        self._emit(WorkspaceError(str(error)))
+    def _tell_error(self, error: Exception) -> None:
+        if (listener := self._heard()) is not None:
+            listener.error(str(error))
