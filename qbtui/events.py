@@ -81,7 +81,7 @@ def _is_lines(value: Any) -> bool:
 FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **dict.fromkeys(
         (
-            *("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt"),
+            *("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt", "cache"),
             *("mixed_precision", "precision_reason", "attention"),
         ),
         (_is_text, "text"),

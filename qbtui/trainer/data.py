@@ -18,6 +18,7 @@ import torch
 
 from qbtui.atomicfile import is_temp_file
 from qbtui.errors import QbtuiError
+from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, photo_sha256, tokens_sha256
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 REPEATS_FOLDER = re.compile(r"^(\d+)_(.+)$")
@@ -110,6 +111,7 @@ class TrainingData:
         self.images = [image for folder in folders for image in folder.images]
         self.size = size
         self.seed = seed
+        self._posteriors: list[torch.Tensor] | None = None
         self._latents: list[torch.Tensor] | None = None
         self._embeddings: dict[str, torch.Tensor] | None = None
         self._order: list[int] = []
@@ -155,23 +157,66 @@ class TrainingData:
         """A (B, 3, H, W) batch of images read from disk."""
         return torch.stack([load_pixels(self.images[i].path, self.size) for i in indices])
 
-    def cache_latents(self, encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor]) -> None:
-        """Run the VAE once per image (seeded) and keep the latents in memory."""
-        generator = torch.Generator().manual_seed(self.seed)
-        self._latents = [encode(self.pixels([i]), generator)[0].cpu() for i in range(len(self.images))]
+    def encode_posteriors(
+        self,
+        encode: Callable[[torch.Tensor], torch.Tensor],
+        key_for: Callable[[str], LatentKey],
+        cache: InputCache,
+        batch_size: int = 1,
+    ) -> None:
+        """The VAE posterior parameters of every image, from `cache` when stored there, else encoded and stored.
 
-    def cache_embeddings(self, embed: Callable[[list[str]], torch.Tensor]) -> None:
-        """Run the frozen text encoder once per distinct caption."""
-        captions = sorted({image.caption for image in self.images})
-        self._embeddings = {caption: embed([caption])[0].cpu() for caption in captions}
+        `encode` maps a (B, 3, H, W) pixel batch to (B, 2C, h, w) posterior moments; `key_for`
+        gives a photo's cache key from its content hash. The VAE is deterministic, so drawing
+        from these later is the same as encoding again.
+        """
+        keys = [key_for(photo_sha256(image.path)) for image in self.images]
+        posteriors: list[torch.Tensor | None] = [cache.get(key) for key in keys]
+        missing = [i for i, posterior in enumerate(posteriors) if posterior is None]
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            for i, moments in zip(batch, encode(self.pixels(batch)), strict=True):
+                posterior = moments.float().cpu().clone()
+                cache.put(keys[i], posterior)
+                posteriors[i] = posterior
+        self._posteriors = [posterior for posterior in posteriors if posterior is not None]
+
+    def cache_latents(self, sample: Callable[[torch.Tensor, torch.Generator], torch.Tensor]) -> None:
+        """Draw one latent per image (seeded, in image order) from its posterior and keep it for every step."""
+        generator = torch.Generator().manual_seed(self.seed)
+        self._latents = [sample(posterior[None], generator)[0].cpu() for posterior in self._require_posteriors()]
+
+    def cache_embeddings(
+        self,
+        tokenize: Callable[[list[str]], torch.Tensor],
+        embed: Callable[[torch.Tensor], torch.Tensor],
+        key_for: Callable[[str], EmbeddingKey],
+        cache: InputCache,
+    ) -> None:
+        """The frozen text encoder's output for each distinct caption, from `cache` when stored there."""
+        self._embeddings = {}
+        for caption in sorted({image.caption for image in self.images}):
+            ids = tokenize([caption])
+            key = key_for(tokens_sha256(ids))
+            embedding = cache.get(key)
+            if embedding is None:
+                embedding = embed(ids)[0].cpu()
+                cache.put(key, embedding)
+            self._embeddings[caption] = embedding
 
     def latents(
-        self, indices: list[int], encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor], generator: torch.Generator
+        self, indices: list[int], sample: Callable[[torch.Tensor, torch.Generator], torch.Tensor], generator
     ) -> torch.Tensor:
-        """Latents of a batch: from the cache when there is one, else encoded now."""
+        """Latents of a batch: the cached draws when latents are cached, else drawn now from the posteriors."""
         if self._latents is not None:
             return torch.stack([self._latents[i] for i in indices])
-        return encode(self.pixels(indices), generator)
+        posteriors = self._require_posteriors()
+        return sample(torch.stack([posteriors[i] for i in indices]), generator)
+
+    def _require_posteriors(self) -> list[torch.Tensor]:
+        if self._posteriors is None:
+            raise RuntimeError("encode_posteriors must run before latents are drawn")
+        return self._posteriors
 
     def cached_embeddings(self, indices: list[int]) -> torch.Tensor | None:
         """Text-encoder outputs of a batch from the cache, or None when not cached."""

@@ -29,6 +29,7 @@ from qbtui.trainer.attention import use_sdpa
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.devices import pick_device, resolve_precision, torch_capabilities, weight_dtype
+from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, component_sha256
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
 from qbtui.trainer.parallel import Ranks, SilentEvents, launch_rank
@@ -184,6 +185,7 @@ class _Trainer:
             train_images=self.data.num_train_images,
             preset=config.preset,
             step=start_step,
+            cache=self.cache_note,
         )
         step = start_step
         started = time.perf_counter()
@@ -266,11 +268,7 @@ class _Trainer:
                 enable()
         self.noise_scheduler = self.base.noise_scheduler
         self.noise_generator = torch.Generator().manual_seed(config.seed)
-        with torch.no_grad():
-            if config.cache_latents:
-                self.data.cache_latents(self._encode_latents)
-            if not self.train_text_encoder:
-                self.data.cache_embeddings(self._embed)
+        self.cache_note = self._cache_inputs()
         self._release_cached_models()
         optimizer = torch.optim.AdamW(self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr))
         lr_scheduler = get_scheduler(
@@ -295,12 +293,45 @@ class _Trainer:
             processes=self.ranks.count,
         )
 
+    def _cache_inputs(self) -> str:
+        """Every photo's VAE posterior (and, when frozen, the text encoder's outputs) from the disk cache,
+        encoding only what is not there; returns what it did, e.g. "latents: 24 cached, 0 encoded"."""
+        base, (width, height) = self.base, self.config.size
+        vae_hash, vae_dtype = component_sha256(base.path, "vae"), str(base.vae.dtype).removeprefix("torch.")
+        latents = InputCache()
+        self.data.encode_posteriors(
+            self._encode_posteriors, lambda photo: LatentKey(photo, vae_hash, width, height, vae_dtype), latents
+        )
+        if self.config.cache_latents:
+            with torch.no_grad():
+                self.data.cache_latents(self._sample_latents)
+        notes = [f"latents: {latents.hits} cached, {len(self.data.images) - latents.hits} encoded"]
+        rejected = latents.rejected
+        if not self.train_text_encoder:
+            text_hash = component_sha256(base.path, "text_encoder")
+            text_dtype = str(base.text_encoder.dtype).removeprefix("torch.")
+            precision = str(self.accelerator.mixed_precision)
+            embeddings = InputCache()
+            self.data.cache_embeddings(
+                self._tokenize,
+                self._encode_tokens,
+                lambda tokens: EmbeddingKey(tokens, text_hash, text_dtype, precision),
+                embeddings,
+            )
+            captions = len({image.caption for image in self.data.images})
+            notes.append(f"captions: {embeddings.hits} cached, {captions - embeddings.hits} encoded")
+            rejected += embeddings.rejected
+        if rejected:
+            notes.append(f"{rejected} unreadable cache entries recomputed")
+        note = "; ".join(notes)
+        print(f"note: {note}", file=sys.stderr)
+        return note
+
     def _release_cached_models(self) -> None:
-        """Free the VAE and text encoder once their outputs are cached and no samples need them."""
+        """Free the VAE (its posteriors are cached) and a frozen text encoder once no samples need them."""
         if self.config.sample_prompts:
             return
-        if self.config.cache_latents:
-            self.base.vae = None
+        self.base.vae = None
         if not self.train_text_encoder:
             self.base.text_encoder = None
         gc.collect()
@@ -318,25 +349,45 @@ class _Trainer:
 
     # --- one step --------------------------------------------------------------------------
 
-    def _encode_latents(self, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _encode_posteriors(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The VAE's posterior moments (mean and log-variance, 2C channels) of a pixel batch, in float32."""
         vae = self.base.vae
-        posterior = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist
+        with torch.inference_mode():
+            moments = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist.parameters.float()
+        return moments.clone()  # outside inference mode: an ordinary tensor
+
+    def _sample_latents(self, moments: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A scaled latent drawn from the posterior moments, as `latent_dist.sample` draws it."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        posterior = DiagonalGaussianDistribution(moments.to(self.accelerator.device))
         return posterior.sample(generator=generator).float() * self.base.vae_scale_factor
 
-    def _encode_my_rows(self, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _sample_my_rows(self, moments: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Latents of this rank's rows, their posterior noise drawn for the whole global batch and sliced."""
-        vae = self.base.vae
-        posterior = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        posterior = DiagonalGaussianDistribution(moments.to(self.accelerator.device))
         shape = (self.effective_batch, *posterior.mean.shape[1:])
         noise = torch.randn(shape, generator=generator, dtype=posterior.mean.dtype)[self.rows]
         sample = posterior.mean + posterior.std * noise.to(posterior.mean.device)
         return sample.float() * self.base.vae_scale_factor
 
-    def _embed(self, captions: list[str]) -> torch.Tensor:
+    def _tokenize(self, captions: list[str]) -> torch.Tensor:
         tokenizer = self.base.tokenizer
-        tokens = tokenizer(
+        return tokenizer(
             captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
-        ).input_ids.to(self.accelerator.device)
+        ).input_ids
+
+    def _encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The frozen text encoder's output for token ids, as an ordinary tensor."""
+        with torch.inference_mode(), self.accelerator.autocast():
+            hidden = self.base.text_encoder(tokens.to(self.accelerator.device))[0]
+        return hidden.clone()
+
+    def _embed(self, captions: list[str]) -> torch.Tensor:
+        """The text encoder's output for captions (trained: with gradients)."""
+        tokens = self._tokenize(captions).to(self.accelerator.device)
         with self.accelerator.autocast():
             return self.base.text_encoder(tokens)[0]
 
@@ -344,9 +395,9 @@ class _Trainer:
         device = self.accelerator.device
         rows = self.rows = self.ranks.rows(self.config.train_batch_size)
         indices = self.data.batch_indices(step, self.effective_batch)[rows]
-        encode = self._encode_latents if self.ranks.count == 1 else self._encode_my_rows
+        sample = self._sample_latents if self.ranks.count == 1 else self._sample_my_rows
         with torch.no_grad():
-            latents = self.data.latents(indices, encode, self.noise_generator).to(device)
+            latents = self.data.latents(indices, sample, self.noise_generator).to(device)
         embeddings = self.data.cached_embeddings(indices)
         if embeddings is None:
             embeddings = self._embed(self.data.captions(indices))

@@ -341,7 +341,7 @@ def _load_single_file(path: Path, dtype):
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from qbtui.trainer.sd15.ldm_layout import infer_configs
+    from qbtui.trainer.sd15.ldm_layout import UNET_PREFIX, VAE_PREFIX, infer_configs
 
     state_dict = read_checkpoint(path)
     check_sd15(state_dict, path)
@@ -355,9 +355,14 @@ def _load_single_file(path: Path, dtype):
             options = {"config": config_dir, "local_files_only": True}
             if dtype != torch.float32:
                 options["torch_dtype"] = dtype
+            # Each component's source tensors are dropped once it is built: a half-precision file
+            # loaded in float32 otherwise keeps its whole 2 GB alive beside the 4.3 GB models.
             unet = UNet2DConditionModel.from_single_file(state_dict, subfolder="unet", **options)
+            _drop_prefix(state_dict, UNET_PREFIX)
             vae = AutoencoderKL.from_single_file(state_dict, subfolder="vae", **options)
+            _drop_prefix(state_dict, VAE_PREFIX)
         text_encoder = _text_encoder_from_single_file(state_dict, inferred["text_encoder"], dtype)
+        state_dict.clear()
     except (KeyError, StopIteration, ValueError, RuntimeError, ZeroDivisionError) as error:
         raise QbtuiError(
             f"the checkpoint's SD1.5 weights are incomplete or mis-shaped: {_first_line(error)}",
@@ -365,6 +370,11 @@ def _load_single_file(path: Path, dtype):
             fix="download the checkpoint again, or " + BASE_MODEL_FIX,
         ) from error
     return unet, vae, text_encoder
+
+
+def _drop_prefix(state_dict: dict, prefix: str) -> None:
+    for key in [key for key in state_dict if key.startswith(prefix)]:
+        del state_dict[key]
 
 
 def _text_encoder_from_single_file(state_dict: dict, config: dict, dtype):
