@@ -49,7 +49,25 @@ def _linux_start_time(pid: int) -> str | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     state, start_ticks = fields[0], fields[19]
-    return None if state in ("Z", "X") else start_ticks
+    if state in ("Z", "X") and not _threads_still_exiting(pid):
+        return None
+    return start_ticks
+
+
+def _threads_still_exiting(pid: int) -> bool:
+    """True while a zombie leader's other threads still run: the process keeps its files (and locks) until the last ends."""
+    try:
+        tasks = [task for task in Path(f"/proc/{pid}/task").iterdir() if task.name != str(pid)]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _ps_start_time(pid: int) -> str | None:

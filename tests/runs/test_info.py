@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -164,6 +165,38 @@ def test_pid_file_round_trip_and_liveness(tmp_path):
         time.sleep(0.01)
     assert ProcessRecord.of(zombie.pid) is None, "an exited, unreaped child must count as gone"
     zombie.wait()
+
+
+LINGERING_THREAD = """
+import ctypes, fcntl, os, sys, threading, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+fcntl.flock(os.open(folder / "lock", os.O_RDWR | os.O_CREAT), fcntl.LOCK_EX)
+def linger():
+    while not (folder / "release").exists():
+        time.sleep(0.02)
+    os._exit(0)
+threading.Thread(target=linger).start()
+(folder / "ready").touch()
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_whose_main_thread_ended_is_alive_while_a_thread_still_holds_its_files(tmp_path, wait_for):
+    """A trainer exiting shows its leader as a zombie while its threads still hold its locks: not gone yet."""
+    child = subprocess.Popen([sys.executable, "-c", LINGERING_THREAD, str(tmp_path)])
+    try:
+        wait_for((tmp_path / "ready").exists, what="the child's lock")
+        record = ProcessRecord.of(child.pid)
+        assert record is not None
+        wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", what="a zombie leader")
+        assert record.is_alive(), "its thread still runs and holds the lock"
+        (tmp_path / "release").touch()
+        wait_for(lambda: not record.is_alive(), what="the whole process gone")
+    finally:
+        (tmp_path / "release").touch()
+        child.wait(timeout=60)
 
 
 def test_polling_a_run_parses_only_new_lines(tmp_path, monkeypatch):
