@@ -11,6 +11,27 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread (as torchrun gives each worker): on a shared, loaded CPU, OpenMP spinning makes two threads ~30x slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """Accelerate keeps one mixed-precision setting per process; each test's run is its own process in real use."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+
+
 DATASET_COLOURS = [(200, 60, 40), (40, 120, 200), (60, 170, 80), (220, 190, 40), (150, 60, 170), (240, 140, 30)]
 
 

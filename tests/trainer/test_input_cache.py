@@ -12,21 +12,7 @@ from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, cache_
 from qbtui.trainer.loop import _Trainer, train
 from tests.trainer.test_train import make_config
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_accelerate_state")
 
 
 @pytest.fixture

@@ -34,21 +34,7 @@ LOSS_RTOL = 1e-4
 WEIGHT_ATOL, WEIGHT_RTOL, CLOSE_SHARE, NORM_RTOL = 1e-5, 1e-4, 0.99, 1e-3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread, as torchrun gives each worker (OMP_NUM_THREADS=1)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_accelerate_state")
 
 
 def make_config(model: Path, data: Path, out: Path, **overrides) -> TrainConfig:

@@ -22,23 +22,7 @@ from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.loop import NAN_HINT, train
 from qbtui.trainer.state import STATE_FILE
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared, loaded CPU, OpenMP spinning makes two threads ~30x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    """Accelerate keeps one mixed-precision setting per process; each test's run is its own process in real use."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_accelerate_state")
 
 
 def make_config(model: Path, data: Path, out: Path, **overrides) -> TrainConfig:
