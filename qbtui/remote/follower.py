@@ -319,23 +319,18 @@ class Follower:
         names = (eval_json.name, self.run.eval_dir.name)
         if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
             return
-        local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
-        write_text_atomic(eval_json, json.dumps(local, indent=2))
+        from qbtui.cards import refresh_cards
         from qbtui.runs.evaluation import record_run_evaluation
 
-        warnings: list[str] = []
         try:
+            local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
+            write_text_atomic(eval_json, json.dumps(local, indent=2))
             registry = record_registry(self.table)
             record_run_evaluation(registry, self.run)
-            from qbtui.cards import refresh_cards
-
             refresh_cards(registry, [str(self.table["friend"])])
-        except QbtuiError as error:
-            warnings.append(f"the likeness choice was not recorded: {error}")
-        if warnings:
+        except (QbtuiError, ValueError) as error:  # the training is recorded; say why its choice is not
             with EventWriter(self.run.events) as writer:
-                for message in warnings:
-                    writer.write("warning", message=message)
+                writer.write("warning", message=f"the likeness choice was not recorded: {error}")
 
     def _write_held(self) -> None:
         if self.held:

@@ -100,3 +100,21 @@ def test_a_host_run_lands_its_lora_at_done_and_its_likeness_choice_at_the_end(ho
     local_eval = (info.path / "eval.json").read_text()
     assert str(info.path / "eval" / "final_w0.80_p00_s1000.png") in local_eval and str(remote) not in local_eval
     assert (info.path / "eval" / "final_w0.80_p00_s1000.png").is_file()
+
+
+def test_a_broken_eval_json_from_the_host_is_a_warning_not_a_crash(host_registry, wait_for, wait_for_state):
+    text = host_registry.path.read_text().replace(
+        "STANDIN_STEP_S=0.3", "STANDIN_STEP_S=0.05 STANDIN_MODE=eval STANDIN_EVAL_JSON=broken"
+    )
+    host_registry.path.write_text(text)
+    registry = Registry.load(host_registry.path)
+    info = start_remote_run(registry, "peter", "box", steps=4)
+    remote = host_run_dir(registry, info.path)
+    wait_for(remote.is_dir, timeout=120, what="the run created on the host")
+    (remote / "release-eval").touch()
+    done = wait_for_state(info.path, FINAL, timeout=180)
+    assert done.state == "completed", done.error
+    (training,) = Registry.load(registry.path).friend("peter").trainings
+    assert training.run_id == info.run_id and training.chosen_weight is None
+    warnings = [event["message"] for event in read_events(RunDir(info.path).events) if event["type"] == "warning"]
+    assert any("the likeness choice was not recorded" in message for message in warnings)

@@ -4,7 +4,7 @@ STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step
 30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
 never wrote), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
 for RUN_DIR/release-eval (or a stop, which ends it there) before writing eval.json, which
-chooses the final LoRA at 0.8).
+chooses the final LoRA at 0.8; STANDIN_EVAL_JSON=broken writes a cut-off one instead).
 Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
@@ -106,4 +106,7 @@ if mode == "eval" and not stop:
         time.sleep(0.05)
     scored = (SampleScore(str(sample), "a photo of qb_peter person", "identity", 1000, 1, 0.35),)
     final = CellScore("final", steps, f"{train['output_name']}.safetensors", 0.8, 1.0, 1.0, 0.35, 1.0, None, scored)
-    write_evaluation(run / "eval.json", Evaluation(train["run_id"], train["friend_id"], (final,), final, "best likeness"))
+    if os.environ.get("STANDIN_EVAL_JSON") == "broken":
+        (run / "eval.json").write_text("{")
+    else:
+        write_evaluation(run / "eval.json", Evaluation(train["run_id"], train["friend_id"], (final,), final, "best likeness"))
