@@ -106,8 +106,9 @@ def test_kohya_steps_override_reaches_the_command(workspace):
     assert plan.train["max_train_steps"] == 3
 
 
-def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monkeypatch, wait_for, wait_for_state):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monkeypatch, tmp_path, wait_for, wait_for_state):
+    hold = tmp_path / "hold"
+    monkeypatch.setenv("STANDIN_HOLD", str(hold))  # the run waits after step 2 until the hang-up is done
     master, terminal = pty.openpty()
     cli = subprocess.Popen(
         [sys.executable, "-m", "qbtui", "--registry", str(workspace.path), "train", "peter", "--backend", "kohya", "--wait"],
@@ -121,7 +122,9 @@ def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monk
     os.close(terminal)
     run = wait_for(lambda: next((i for i in list_runs(workspace.settings) if i.step >= 1), None), what="the run's first step")
     os.close(master)
-    assert cli.wait(timeout=20) == -signal.SIGHUP, "the hang-up ends the command that was following the run"
+    assert cli.wait(timeout=120) == -signal.SIGHUP, "the hang-up ends the command that was following the run"
+    assert read_run(run.path).state == "running"
+    hold.touch()
     assert wait_for_state(run.path, FINAL).state == "completed"
 
 

@@ -5,6 +5,7 @@ non-atomic chunked write (as sd-scripts does), the final LoRA at the end.
 STANDIN_MODE: "normal", "crash" (traceback at step 2), "slow-save" (each checkpoint
 takes about a second to write), "no-lora" (exits 0 without writing the final LoRA). STANDIN_STEP_S: seconds per step.
 STANDIN_SAMPLE=1: a sample PNG in sd-scripts' `sample/` folder before the final save.
+STANDIN_HOLD=PATH: after step 2 (so step 1 is a whole progress line), wait until PATH exists (a test's gate, instead of timing).
 """
 
 import os
@@ -54,6 +55,8 @@ for step in range(1, steps + 1):
     sys.stderr.flush()
     if step % every == 0 and step < steps:
         save(output_dir / f"{output_name}-step{step:08d}.safetensors")
+    while step == 2 and os.environ.get("STANDIN_HOLD") and not Path(os.environ["STANDIN_HOLD"]).exists():
+        time.sleep(0.05)
 sys.stderr.write("\n")
 if os.environ.get("STANDIN_SAMPLE"):
     from PIL import Image
