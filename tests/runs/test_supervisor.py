@@ -154,13 +154,13 @@ def test_stop_right_after_start_is_a_clean_stop(workspace, monkeypatch, wait_for
 
 def test_stop_escalates_to_sigkill_after_the_grace(workspace, monkeypatch, wait_for):
     monkeypatch.setenv("STANDIN_MODE", "ignore-term")
-    monkeypatch.setenv("STANDIN_STEP_S", "0.2")
+    monkeypatch.setenv("STANDIN_STEP_S", "2")  # 16 s of steps: the stop lands long before the end, even on a busy machine
     run_id = manager.new_run_id("peter")
     plan = manager.plan_run(workspace, "peter", run_id=run_id)
     plan.stop_grace_s = 0.5
     info = manager.submit_run(workspace.settings, plan)
     wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
-    stopped = manager.stop_run(workspace.settings, run_id, timeout=10)
+    stopped = manager.stop_run(workspace.settings, run_id, timeout=60)
     assert stopped.state == "stopped"
     backend = read_pid_file(RunDir(info.path).backend_pid)
     assert not backend.is_alive()
