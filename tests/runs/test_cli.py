@@ -39,7 +39,7 @@ def test_train_wait_follows_to_the_end(workspace, capsys):
 
 
 def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypatch, wait_for):
-    monkeypatch.setenv("STANDIN_STEP_S", "0.15")
+    monkeypatch.setenv("STANDIN_STEP_S", "0.5")
     assert qbtui(workspace, "train", "peter") == 0
     peter_path = workspace.settings.logs_dir / "peter" / capsys.readouterr().out.split()[2]
     assert qbtui(workspace, "train", "maria") == 2
