@@ -106,6 +106,13 @@ def test_kohya_steps_override_reaches_the_command(workspace):
     assert plan.train["max_train_steps"] == 3
 
 
+def terminal_session() -> None:
+    """In the child before exec: a controlling terminal and SIGHUP as a login shell has it."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monkeypatch, tmp_path, wait_for, wait_for_state):
     hold = tmp_path / "hold"
     monkeypatch.setenv("STANDIN_HOLD", str(hold))  # the run waits after step 2 until the hang-up is done
@@ -116,8 +123,9 @@ def test_closing_the_terminal_of_train_wait_leaves_the_run_going(workspace, monk
         stdout=terminal,
         stderr=terminal,
         start_new_session=True,
-        # The test forks from its main thread; the hook only makes the pty the controlling terminal.
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509
+        # The test forks from its main thread; the hook makes the pty the controlling terminal and
+        # gives the command a login shell's SIGHUP (default, unblocked), whatever pytest inherited.
+        preexec_fn=terminal_session,  # noqa: PLW1509
     )
     os.close(terminal)
     run = wait_for(lambda: next((i for i in list_runs(workspace.settings) if i.step >= 1), None), what="the run's first step")
