@@ -10,10 +10,16 @@ photos, the guide's presets from `registry.toml`, one process per contender, one
 - load only: `load_base_model` of the checkpoint, the floor of any start
 - qbtui fast, first run: an empty input cache (every photo encoded, the file hashed once)
 - qbtui fast, second run: the same friend again, its photos' latents and captions cached
+- qbtui fast, float32: the fast preset in full precision (what a CPU without native bf16 gets)
 - qbtui standard: gradient checkpointing, text encoder trained (latents from the cache)
-- kohya fast, without and with `--sdpa` (and standard with `--kohya-standard`): the command qbtui's
-  kohya backend builds, with `--mixed_precision no` (accelerate refuses fp16 on a CPU; qbtui falls
-  back to no as well) and a `--tokenizer_cache_dir` holding the same tokenizer
+- kohya fast, with and without `--sdpa`, in full precision, and with `--sdpa` in bf16 (and standard
+  with `--kohya-standard`): the command qbtui's kohya backend builds, with `--mixed_precision no` or
+  `bf16` (accelerate refuses the guide's fp16 on a CPU) and a `--tokenizer_cache_dir` holding the
+  same tokenizer. A contender that fails is shown as failed (the end of its log printed) and the
+  others still run.
+
+On a CPU with native bf16 (AVX512-BF16 or AMX) qbtui turns the preset's fp16 into bf16 autocast
+(`devices.resolve_precision`); each row names the precision it trained in.
 
 Figures: start to first step (launch until the step loop begins), steady s/step (median of the
 measured steps after `--warmup` steps), peak RSS of the process tree (sampled every 0.1 s, and the
@@ -43,6 +49,7 @@ PHOTOS = 4
 PHASES = ("load", "encode", "first step", "steady")
 KOHYA_STEP = re.compile(r"steps:\s+\d+%.*?\|\s*(\d+)/(\d+)")
 KOHYA_TOKENIZER = "openai_clip-vit-large-patch14"
+QBTUI_ENCODED = re.compile(r"latents: \d+ cached, (\d+) encoded in ([\d.]+) s")
 GIB = 2**30
 
 
@@ -68,6 +75,20 @@ def build_photos(datasets: Path) -> None:
             )
         image.save(folder / f"photo_{index}.jpg", quality=92)
         (folder / f"photo_{index}.txt").write_text(f"qb_bench person, man, photo {index}\n", encoding="utf-8")
+
+
+def built_model() -> Path:
+    """The full-size random SD1.5 single file of `full_size_model.py` (built once under `.cache/full-size/`)."""
+    built = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "full_size_model.py"), "--out", str(ROOT / ".cache" / "full-size")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return Path(built.stdout.split(" (")[0]).resolve()
+
+
+def child_environment(work: Path) -> dict[str, str]:
+    """The contenders' environment: offline, and qbtui's caches and config inside the benchmark's folder."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "QBTUI_CACHE_DIR": str(work / "cache"), "QBTUI_CONFIG_DIR": str(work / "config")}
 
 
 def bench_registry(work: Path, model: Path, scripts: Path | None, python: Path | None, sdpa: bool):
@@ -130,7 +151,10 @@ def qbtui_child(args: argparse.Namespace) -> None:
             return super().write(kind, **fields)
 
     settings, friend, presets = bench_registry(work, Path(args.model), None, None, True)
-    config = TrainConfig.from_preset(presets[args.preset], settings, friend, max_train_steps=args.total, device="cpu")
+    overrides = {"mixed_precision": args.precision} if args.precision else {}
+    config = TrainConfig.from_preset(
+        presets[args.preset], settings, friend, max_train_steps=args.total, device="cpu", **overrides
+    )
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with MarkingWriter(run_dir / "events.jsonl") as events:
@@ -199,6 +223,10 @@ def watch_child(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------ parent
 
 
+class ContenderFailed(Exception):
+    """A contender exited with an error: its row says so and the benchmark goes on."""
+
+
 def run_contender(name: str, command: list[str], env: dict[str, str], work: Path) -> dict:
     log = work / f"{name.replace(' ', '-')}.log"
     spec = json.dumps({"command": command, "env": env, "log": str(log)})
@@ -207,8 +235,9 @@ def run_contender(name: str, command: list[str], env: dict[str, str], work: Path
         sys.exit(f"{name}: the watcher failed:\n{result.stderr[-3000:]}")
     figures = json.loads(result.stdout)
     if figures["returncode"] != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        sys.exit(f"{name} failed (exit {figures['returncode']}); the end of {log}:\n{tail}")
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        print(f"{name} failed (exit {figures['returncode']}); the end of its log:", *lines[-15:], sep="\n  ", flush=True)
+        raise ContenderFailed(f"exit {figures['returncode']}: {lines[-1] if lines else 'no output'}")
     return figures
 
 
@@ -235,7 +264,9 @@ def summarise(figures: dict, step_times: dict[int, float], marks: dict[str, floa
     }
 
 
-def measure_qbtui(preset: str, run: str, model: Path, work: Path, env: dict[str, str], total: int, warmup: int) -> dict:
+def measure_qbtui(
+    preset: str, run: str, model: Path, work: Path, env: dict[str, str], total: int, warmup: int, precision: str | None = None
+) -> dict:
     from qbtui.events import read_events
 
     marks_file = work / f"{run}.marks.json"
@@ -243,6 +274,7 @@ def measure_qbtui(preset: str, run: str, model: Path, work: Path, env: dict[str,
     command = [
         sys.executable, __file__, "--qbtui-child", "--preset", preset, "--model", str(model), "--work", str(work),
         "--run-dir", str(run_dir), "--marks", str(marks_file), "--total", str(total),
+        *(["--precision", precision] if precision else []),
     ]  # fmt: skip
     figures = run_contender(run, command, env, work)
     marks = json.loads(marks_file.read_text(encoding="utf-8"))
@@ -256,18 +288,29 @@ def measure_qbtui(preset: str, run: str, model: Path, work: Path, env: dict[str,
     steps = {e["step"]: e["t"] for e in events if e["type"] == "step"}
     steps[0] = marks["first step"]
     summary = summarise(figures, steps, marks, warmup)
-    summary["cache"] = next(e.get("cache", "") for e in events if e["type"] == "start")
+    start = next(e for e in events if e["type"] == "start")
+    summary["cache"], summary["precision"] = start.get("cache", ""), start.get("mixed_precision", "")
+    encoded = QBTUI_ENCODED.search(summary["cache"])
+    if encoded and int(encoded.group(1)):
+        summary["encode_s_per_photo"] = float(encoded.group(2)) / int(encoded.group(1))
     return summary
 
 
 def measure_kohya(
-    preset: str, run: str, args: argparse.Namespace, model: Path, work: Path, env: dict[str, str], sdpa: bool
+    preset: str,
+    run: str,
+    args: argparse.Namespace,
+    model: Path,
+    work: Path,
+    env: dict[str, str],
+    sdpa: bool,
+    precision: str = "no",
 ) -> dict:
     from qbtui.runs.backends.kohya import kohya_command
 
     settings, friend, presets = bench_registry(work, model, args.kohya_scripts, args.kohya_python, sdpa)
     argv, kohya_env = kohya_command(settings, friend, presets[preset], steps=args.warmup + args.steps)
-    argv[argv.index("--mixed_precision") + 1] = "no"
+    argv[argv.index("--mixed_precision") + 1] = precision
     tokenizers = work / "kohya-tokenizers"
     if not tokenizers.exists():
         shutil.copytree(model.parent / "tokenizer", tokenizers / KOHYA_TOKENIZER)
@@ -275,18 +318,24 @@ def measure_kohya(
     figures = run_contender(run, argv, {**env, **kohya_env}, work)
     steps: dict[int, float] = {}
     marks = {"load": figures["launched"]}
+    cached_at = None
     for t, line in figures["lines"]:
         if "caching latents" in line.lower() and "encode" not in marks:
             marks["encode"] = t
+        elif "encode" in marks and cached_at is None and f"{PHOTOS}/{PHOTOS} [" in line:
+            cached_at = t  # the caching pass's progress bar at its end
         match = KOHYA_STEP.search(line)
         if match:
             steps.setdefault(int(match.group(1)), t)
     if 0 not in steps:
-        sys.exit(f"{run}: no step lines in {work / run}.log")
+        raise ContenderFailed(f"no step lines in {work / run}.log")
     marks["first step"] = steps[0]
     if 1 in steps:
         marks["steady"] = steps[1]
-    return summarise(figures, steps, marks, args.warmup)
+    summary = summarise(figures, steps, marks, args.warmup)
+    if cached_at is not None:
+        summary["encode_s_per_photo"] = (cached_at - marks["encode"]) / PHOTOS
+    return summary
 
 
 def report(rows: dict[str, dict], load: dict, args: argparse.Namespace, model: Path) -> None:
@@ -297,25 +346,37 @@ def report(rows: dict[str, dict], load: dict, args: argparse.Namespace, model: P
     print(
         f"load only (load_base_model): {load['load_s']:.1f} s to load, {load['start_s']:.1f} s from launch, peak {load['peak_gib']:.2f} GiB\n"
     )
-    header = f"{'contender':<28}{'start s':>9}{'s/step':>9}{'peak GiB':>10}   " + "  ".join(f"{p:>10}" for p in PHASES)
+    header = f"{'contender':<26}{'start s':>8}{'s/step':>8}{'peak GiB':>9}{'enc s/img':>10}  " + "".join(
+        f"{p:>11}" for p in PHASES
+    )
     print(header)
     for name, row in rows.items():
-        phases = "  ".join(f"{row['phases'].get(p, float('nan')):>10.2f}" for p in PHASES)
-        print(f"{name:<28}{row['start_s']:>9.1f}{row['s_per_step']:>9.2f}{row['peak_gib']:>10.2f}   {phases}")
-    print("(phase columns: peak RSS in GiB sampled every 0.1 s; 'peak GiB' is the kernel's maximum)")
+        if "failed" in row:
+            print(f"{name:<26}  failed ({row['failed']})")
+            continue
+        phases = "".join(f"{row['phases'].get(p, float('nan')):>11.2f}" for p in PHASES)
+        encode = row.get("encode_s_per_photo", float("nan"))
+        print(f"{name:<26}{row['start_s']:>8.1f}{row['s_per_step']:>8.2f}{row['peak_gib']:>9.2f}{encode:>10.2f}  {phases}")
+    print("(phase columns: peak RSS in GiB sampled every 0.1 s; 'peak GiB' is the kernel's maximum;")
+    print(" enc s/img: the first latent pass per photo, qbtui's from its log, kohya's from its caching bar)")
     for name, row in rows.items():
-        if row.get("cache"):
-            print(f"  {name}: {row['cache']}")
-    fast, second = rows["qbtui fast"], rows["qbtui fast, second run"]
-    print(f"\nsecond run start / load from launch: {second['start_s'] / load['start_s']:.2f}x (target <= 1.5x)")
-    print(f"fast preset peak: {fast['peak_gib']:.2f} GiB first run, {second['peak_gib']:.2f} GiB second (target <= 6.5)")
-    for kohya in [name for name in rows if name.startswith("kohya fast")]:
-        other = rows[kohya]
-        print(
-            f"vs {kohya}: s/step {fast['s_per_step'] / other['s_per_step']:.2f}x (second run {second['s_per_step'] / other['s_per_step']:.2f}x), "
-            f"peak {fast['peak_gib'] / other['peak_gib']:.2f}x, start {fast['start_s'] / other['start_s']:.2f}x first run, "
-            f"{second['start_s'] / other['start_s']:.2f}x second run (target <= 0.3x)"
-        )
+        if row.get("cache") or row.get("precision"):
+            print(f"  {name}: {row.get('precision', '')}; {row.get('cache', '')}")
+    ok = {name: row for name, row in rows.items() if "failed" not in row}
+    fast, second = ok.get("qbtui fast"), ok.get("qbtui fast, second run")
+    if second:
+        print(f"\nsecond run start / load from launch: {second['start_s'] / load['start_s']:.2f}x (target <= 1.5x)")
+    if fast and second:
+        print(f"fast preset peak: {fast['peak_gib']:.2f} GiB first run, {second['peak_gib']:.2f} GiB second (target <= 6.5)")
+    for kohya in [name for name in ok if name.startswith("kohya fast")]:
+        other = ok[kohya]
+        for mine in [name for name in ("qbtui fast", "qbtui fast, second run", "qbtui fast, float32") if name in ok]:
+            row = ok[mine]
+            print(
+                f"{mine} vs {kohya}: s/step {row['s_per_step'] / other['s_per_step']:.2f}x, "
+                f"peak {row['peak_gib'] / other['peak_gib']:.2f}x, start {row['start_s'] / other['start_s']:.2f}x"
+                + (" (target <= 0.3x)" if mine == "qbtui fast, second run" else "")
+            )
 
 
 def main() -> None:
@@ -327,9 +388,10 @@ def main() -> None:
     parser.add_argument("--kohya-python", type=Path, help="the python of sd-scripts' venv (its accelerate beside it)")
     parser.add_argument("--kohya-standard", action="store_true", help="also run kohya's standard preset (with --sdpa)")
     parser.add_argument("--skip-qbtui-standard", action="store_true")
+    parser.add_argument("--skip-float32", action="store_true", help="skip the fast preset in full precision")
     parser.add_argument("--qbtui-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--watch", help=argparse.SUPPRESS)
-    for hidden in ("--preset", "--work", "--run-dir", "--marks"):
+    for hidden in ("--preset", "--work", "--run-dir", "--marks", "--precision"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -339,33 +401,41 @@ def main() -> None:
     if args.qbtui_child:
         qbtui_child(args)
         return
-    if args.model is None:
-        built = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "full_size_model.py"), "--out", str(ROOT / ".cache" / "full-size")],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        args.model = Path(built.stdout.split(" (")[0]).resolve()
-    model = args.model.resolve()
+    model = (args.model or built_model()).resolve()
     total = args.warmup + args.steps
     with tempfile.TemporaryDirectory(prefix="qbtui-full-size-") as temp:
         work = Path(temp)
         build_photos(work / "datasets")
-        env = {"HF_HUB_OFFLINE": "1", "QBTUI_CACHE_DIR": str(work / "cache"), "QBTUI_CONFIG_DIR": str(work / "config")}
+        env = child_environment(work)
         load = measure_qbtui("load", "load", model, work, env, total, args.warmup)
         print(f"measured load only: {load}", flush=True)
         rows: dict[str, dict] = {}
-        plan = [("qbtui fast", "fast"), ("qbtui fast, second run", "fast")]
+        plan: list[tuple[str, str, str | None]] = [("qbtui fast", "fast", None), ("qbtui fast, second run", "fast", None)]
+        if not args.skip_float32:
+            plan.append(("qbtui fast, float32", "fast", "no"))
         if not args.skip_qbtui_standard:
-            plan.append(("qbtui standard", "standard"))
-        for name, preset in plan:
-            rows[name] = measure_qbtui(preset, name.replace(" ", "-").replace(",", ""), model, work, env, total, args.warmup)
+            plan.append(("qbtui standard", "standard", None))
+        for name, preset, precision in plan:
+            run = name.replace(" ", "-").replace(",", "")
+            try:
+                rows[name] = measure_qbtui(preset, run, model, work, env, total, args.warmup, precision)
+            except ContenderFailed as failure:
+                rows[name] = {"failed": str(failure)}
             print(f"measured {name}: {rows[name]}", flush=True)
         if args.kohya_scripts and args.kohya_python:
-            kohya_plan = [("kohya fast --sdpa", "fast", True), ("kohya fast", "fast", False)]
+            kohya_plan = [
+                ("kohya fast --sdpa", "fast", True, "no"),
+                ("kohya fast", "fast", False, "no"),
+                ("kohya fast --sdpa bf16", "fast", True, "bf16"),
+            ]
             if args.kohya_standard:
-                kohya_plan.append(("kohya standard --sdpa", "standard", True))
-            for name, preset, sdpa in kohya_plan:
-                rows[name] = measure_kohya(preset, name.replace(" ", "-"), args, model, work, env, sdpa)
+                kohya_plan.append(("kohya standard --sdpa", "standard", True, "no"))
+            for name, preset, sdpa, precision in kohya_plan:
+                try:
+                    rows[name] = measure_kohya(preset, name.replace(" ", "-"), args, model, work, env, sdpa, precision)
+                    rows[name]["precision"] = precision
+                except ContenderFailed as failure:
+                    rows[name] = {"failed": str(failure)}
                 print(f"measured {name}: {rows[name]}", flush=True)
         report(rows, load, args, model)
 

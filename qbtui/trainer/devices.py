@@ -43,6 +43,7 @@ class TorchCapabilities:
 
     torch_version: tuple[int, int]
     cuda_bf16: bool = False  # the CUDA GPU computes in bf16 (Ampere or newer)
+    cpu_bf16: bool = False  # the CPU computes in bf16 natively (x86 AVX512-BF16 or AMX), not emulated
     macos_version: tuple[int, int] | None = None  # None off macOS
 
     @property
@@ -78,8 +79,15 @@ def torch_capabilities(device: str) -> TorchCapabilities:
     return TorchCapabilities(
         torch_version=_major_minor(torch.__version__.split("+")[0]),
         cuda_bf16=cuda_bf16,
+        cpu_bf16=device == "cpu" and _cpu_computes_bf16(),
         macos_version=_major_minor(mac) if mac else None,
     )
+
+
+def _cpu_computes_bf16() -> bool:
+    """The CPU has bf16 instructions torch uses (AVX512-BF16 or AMX tiles); torch's own probes, private, so looked up."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -93,17 +101,30 @@ def resolve_precision(device: str, requested: str, capabilities: TorchCapabiliti
     if requested == "no":
         return PrecisionChoice("no", "full precision (float32), as requested")
     if device == "cpu":
-        if requested == "fp16":
-            return PrecisionChoice(
-                "no",
-                "mixed_precision fp16 is not usable on the CPU; training in full precision (no) instead "
-                "(exact, and usually faster than emulated half precision there)",
-                changed=True,
-            )
-        return PrecisionChoice("bf16", "bf16 autocast on the CPU, as requested")
+        return _cpu_precision(requested, capabilities)
     if device == "cuda":
         return _cuda_precision(requested, capabilities)
     return _mps_precision(requested, capabilities)
+
+
+def _cpu_precision(requested: str, capabilities: TorchCapabilities) -> PrecisionChoice:
+    if requested == "bf16":
+        if capabilities.cpu_bf16:
+            return PrecisionChoice("bf16", "bf16 autocast on the CPU (native bf16), as requested")
+        return PrecisionChoice("bf16", "bf16 autocast on the CPU, as requested (this CPU emulates bf16: no may well be faster)")
+    if capabilities.cpu_bf16:
+        return PrecisionChoice(
+            "bf16",
+            "mixed_precision fp16 is not usable on the CPU; this CPU computes bf16 natively (AVX512-BF16 or AMX), "
+            "so bf16 autocast instead: the same half-size weights, faster steps",
+            changed=True,
+        )
+    return PrecisionChoice(
+        "no",
+        "mixed_precision fp16 is not usable on the CPU, and this CPU has no native bf16 (AVX512-BF16 or AMX); "
+        "training in full precision (no) instead (exact, and faster than emulated half precision there)",
+        changed=True,
+    )
 
 
 def _cuda_precision(requested: str, capabilities: TorchCapabilities) -> PrecisionChoice:
@@ -147,3 +168,9 @@ def _macos_text(capabilities: TorchCapabilities) -> str:
 def weight_dtype(precision: str) -> torch.dtype:
     """The dtype of the frozen base model: half types under mixed precision, else float32."""
     return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+
+
+def encode_memory_format(device: str) -> torch.memory_format:
+    """The memory format the VAE encodes photos in: channels_last on the CPU, where oneDNN's convolutions
+    run faster in it (`benchmarks/encode_speed.py`: 1.66x in bf16, 1.03x in float32); contiguous elsewhere."""
+    return torch.channels_last if device == "cpu" else torch.contiguous_format

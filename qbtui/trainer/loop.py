@@ -28,7 +28,13 @@ from qbtui.rundir import RunDir
 from qbtui.trainer.attention import use_sdpa
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
-from qbtui.trainer.devices import pick_device, resolve_precision, torch_capabilities, weight_dtype
+from qbtui.trainer.devices import (
+    encode_memory_format,
+    pick_device,
+    resolve_precision,
+    torch_capabilities,
+    weight_dtype,
+)
 from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, component_sha256
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
@@ -299,13 +305,16 @@ class _Trainer:
         base, (width, height) = self.base, self.config.size
         vae_hash, vae_dtype = component_sha256(base.path, "vae"), str(base.vae.dtype).removeprefix("torch.")
         latents = InputCache()
+        started = time.perf_counter()
         self.data.encode_posteriors(
             self._encode_posteriors, lambda photo: LatentKey(photo, vae_hash, width, height, vae_dtype), latents
         )
+        encoded = len(self.data.images) - latents.hits
+        took = f" in {time.perf_counter() - started:.1f} s" if encoded else ""
         if self.config.cache_latents:
             with torch.no_grad():
                 self.data.cache_latents(self._sample_latents)
-        notes = [f"latents: {latents.hits} cached, {len(self.data.images) - latents.hits} encoded"]
+        notes = [f"latents: {latents.hits} cached, {encoded} encoded{took}"]
         rejected = latents.rejected
         if not self.train_text_encoder:
             text_hash = component_sha256(base.path, "text_encoder")
@@ -351,10 +360,12 @@ class _Trainer:
 
     def _encode_posteriors(self, pixels: torch.Tensor) -> torch.Tensor:
         """The VAE's posterior moments (mean and log-variance, 2C channels) of a pixel batch, in float32."""
-        vae = self.base.vae
+        vae, layout = self.base.vae, encode_memory_format(self.device)
+        vae.to(memory_format=layout)
         with torch.inference_mode():
-            moments = vae.encode(pixels.to(self.accelerator.device, vae.dtype)).latent_dist.parameters.float()
-        return moments.clone()  # outside inference mode: an ordinary tensor
+            pixels = pixels.to(self.accelerator.device, vae.dtype).contiguous(memory_format=layout)
+            moments = vae.encode(pixels).latent_dist.parameters.float()
+        return moments.clone(memory_format=torch.contiguous_format)  # outside inference mode: an ordinary tensor
 
     def _sample_latents(self, moments: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """A scaled latent drawn from the posterior moments, as `latent_dist.sample` draws it."""

@@ -3,30 +3,14 @@ where each queued run may start."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from qbtui.registry import Registry
-from qbtui.rundir import RunDir, write_run_toml
-from qbtui.runs.queue import enqueue
-from tests.tui.conftest import build_workspace, write_run
+from tests.tui.conftest import build_workspace, queue_run, write_run
 
 ON_HOST = "20261125-034512-peter-a1b2"
 HERE_RUN = "20261125-034600-ben-c3d4"
 ANYWHERE = "20261125-040000-anna-e5f6"
 PINNED = "20261125-040100-sam-a7b8"
-
-
-def queue_run(registry_path: Path, friend_id: str, run_id: str, target: str) -> None:
-    run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
-    run.path.mkdir(parents=True)
-    write_run_toml(
-        run,
-        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()}
-        | {"target": target},
-        {"max_train_steps": 60},
-    )
-    enqueue(Registry.load(registry_path).settings, run)
 
 
 def where_of(screen: str, run_id: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qbtui.trainer.devices import PrecisionChoice, TorchCapabilities, resolve_precision, torch_capabilities
@@ -20,10 +22,21 @@ def test_full_precision_is_kept_everywhere(device):
     assert choice == PrecisionChoice("no", "full precision (float32), as requested")
 
 
-def test_cpu_fp16_falls_back_to_full_precision_and_bf16_is_kept():
+BF16_CPU = TorchCapabilities(torch_version=(2, 8), cpu_bf16=True)
+
+
+def test_cpu_fp16_falls_back_to_full_precision_without_native_bf16():
     fp16 = resolve_precision("cpu", "fp16", NEW_TORCH)
     assert (fp16.precision, fp16.changed) == ("no", True) and "fp16" in fp16.reason and "(no)" in fp16.reason
-    assert resolve_precision("cpu", "bf16", NEW_TORCH) == PrecisionChoice("bf16", "bf16 autocast on the CPU, as requested")
+    bf16 = resolve_precision("cpu", "bf16", NEW_TORCH)
+    assert (bf16.precision, bf16.changed) == ("bf16", False) and "emulates" in bf16.reason
+
+
+def test_cpu_fp16_becomes_bf16_where_the_cpu_computes_bf16():
+    fp16 = resolve_precision("cpu", "fp16", BF16_CPU)
+    assert (fp16.precision, fp16.changed) == ("bf16", True) and "AMX" in fp16.reason
+    bf16 = resolve_precision("cpu", "bf16", BF16_CPU)
+    assert bf16 == PrecisionChoice("bf16", "bf16 autocast on the CPU (native bf16), as requested")
 
 
 def test_cuda_fp16_uses_a_scaler_and_bf16_needs_ampere():
@@ -65,6 +78,9 @@ def test_capabilities_of_this_torch():
     capabilities = torch_capabilities("cpu")
     assert capabilities.torch_version == tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2])
     assert capabilities.cuda_bf16 is False
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    if flags:  # Linux: torch's probe agrees with the kernel's CPU flags
+        assert capabilities.cpu_bf16 == bool(flags & {"avx512_bf16", "amx_tile"})
 
 
 def test_the_tiny_unet_attends_through_sdpa(tiny_model_dir):
@@ -90,3 +106,12 @@ def test_an_attention_processor_that_will_not_change_is_refused(tiny_model_dir):
     unet.set_attn_processor = lambda processor: None
     with pytest.raises(AssertionError, match="AttnProcessor"):
         use_sdpa(unet)
+
+
+def test_only_the_cpu_encodes_channels_last():
+    import torch
+
+    from qbtui.trainer.devices import encode_memory_format
+
+    assert encode_memory_format("cpu") == torch.channels_last
+    assert encode_memory_format("cuda") == encode_memory_format("mps") == torch.contiguous_format

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from qbtui.events import read_events
+from qbtui.events import EventWriter, read_events
 from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, cache_root
 from qbtui.trainer.loop import _Trainer, train
 from tests.trainer.test_train import make_config
@@ -40,7 +41,9 @@ def cache_note(run_dir: Path) -> str:
 
 def test_a_second_run_encodes_nothing_and_trains_the_same(tiny_single_file, tiny_dataset, tmp_path, encoder_calls):
     first = train(fast_config(tiny_single_file, tiny_dataset, tmp_path / "a"), tmp_path / "run-a")
-    assert cache_note(tmp_path / "run-a") == "latents: 0 cached, 4 encoded; captions: 0 cached, 4 encoded"
+    assert re.fullmatch(
+        r"latents: 0 cached, 4 encoded in \d+\.\d s; captions: 0 cached, 4 encoded", cache_note(tmp_path / "run-a")
+    )
     assert sum(encoder_calls) == 4
     second = train(fast_config(tiny_single_file, tiny_dataset, tmp_path / "b"), tmp_path / "run-b")
     assert cache_note(tmp_path / "run-b") == "latents: 4 cached, 0 encoded; captions: 4 cached, 0 encoded"
@@ -67,9 +70,9 @@ def test_a_changed_photo_or_resolution_is_encoded_again(tiny_model_dir, tiny_dat
 
     Image.new("RGB", (64, 64), (10, 20, 30)).save(photo, quality=95)
     train(fast_config(tiny_model_dir, tiny_dataset, tmp_path / "b"), tmp_path / "run-b")
-    assert cache_note(tmp_path / "run-b").startswith("latents: 3 cached, 1 encoded;")
+    assert cache_note(tmp_path / "run-b").startswith("latents: 3 cached, 1 encoded in ")
     train(fast_config(tiny_model_dir, tiny_dataset, tmp_path / "c", resolution="56,56"), tmp_path / "run-c")
-    assert cache_note(tmp_path / "run-c").startswith("latents: 0 cached, 4 encoded;")
+    assert cache_note(tmp_path / "run-c").startswith("latents: 0 cached, 4 encoded in ")
     assert sum(encoder_calls) == 4 + 1 + 4
 
 
@@ -127,3 +130,23 @@ def test_latents_drawn_from_cached_posteriors_match_encoding_each_time(tiny_mode
 
     drawn = DiagonalGaussianDistribution(moments.clone()).sample(generator=torch.Generator().manual_seed(3))
     assert torch.equal(drawn, expected)
+
+
+def test_the_cpu_encodes_photos_channels_last_and_stores_them_contiguous(tiny_model_dir, tiny_dataset, tmp_path, monkeypatch):
+    from diffusers import AutoencoderKL
+
+    layouts: list[bool] = []
+    real_encode = AutoencoderKL.encode
+
+    def spying(vae, pixels, *positional, **named):
+        weight = vae.encoder.conv_in.weight
+        layouts.append(all(t.is_contiguous(memory_format=torch.channels_last) for t in (pixels, weight)))
+        return real_encode(vae, pixels, *positional, **named)
+
+    monkeypatch.setattr(AutoencoderKL, "encode", spying)
+    trainer = _Trainer(fast_config(tiny_model_dir, tiny_dataset, tmp_path / "lora"), tmp_path, EventWriter(tmp_path / "e.jsonl"))
+    trainer._set_up()
+    assert layouts and all(layouts)
+    posteriors = trainer.data._require_posteriors()
+    assert posteriors and all(p.is_contiguous() for p in posteriors)
+    assert len(list(cache_root().rglob("*.safetensors"))) >= len(posteriors)  # stored (safetensors needs contiguous)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import torch
 
 from qbtui.errors import QbtuiError
 from qbtui.events import parse_event, read_events
+from qbtui.trainer import loop
 from qbtui.trainer.config import TrainConfig
 from qbtui.trainer.data import TrainingData, find_images
 from qbtui.trainer.loop import NAN_HINT, train
@@ -375,14 +377,16 @@ def test_cached_models_are_freed_unless_samples_need_them(tiny_model_dir, tiny_d
     assert (trainer.base.text_encoder is None) is released
 
 
-def test_fp16_on_the_cpu_falls_back_to_full_precision_with_a_warning(tiny_model_dir, tiny_dataset, tmp_path):
+@pytest.mark.parametrize(("native_bf16", "used"), [(False, "no"), (True, "bf16")])
+def test_fp16_on_the_cpu_falls_back_with_a_warning(tiny_model_dir, tiny_dataset, tmp_path, monkeypatch, native_bf16, used):
+    real = loop.torch_capabilities
+    monkeypatch.setattr(loop, "torch_capabilities", lambda device: replace(real(device), cpu_bf16=native_bf16))
     config = make_config(tiny_model_dir, tiny_dataset, tmp_path / "lora", max_train_steps=1, mixed_precision="fp16")
     final = train(config, tmp_path).lora_path
     warnings = [e["message"] for e in events_of(tmp_path) if e["type"] == "warning"]
-    assert any("fp16" in message and "(no)" in message for message in warnings)
     (start,) = [e for e in events_of(tmp_path) if e["type"] == "start"]
-    assert start["mixed_precision"] == "no" and start["precision_reason"] in warnings
-    assert read_metadata(final)["ss_mixed_precision"] == "no"
+    assert start["mixed_precision"] == used and start["precision_reason"] in warnings and "fp16" in start["precision_reason"]
+    assert read_metadata(final)["ss_mixed_precision"] == used
 
 
 def test_bf16_trains_with_half_precision_base_weights(tiny_model_dir, tiny_dataset, tmp_path):

@@ -5,6 +5,7 @@ cursors. Nothing here imports torch."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +14,10 @@ import pytest
 from textual.widgets import Input
 
 from qbtui.events import EventWriter
+from qbtui.registry import Registry
 from qbtui.rundir import RunDir, write_run_toml
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
+from qbtui.runs.queue import enqueue
 from tests.tui.waiting import wait_until, workers_idle
 
 if TYPE_CHECKING:
@@ -137,6 +140,20 @@ def write_run(
         with EventWriter(run.events) as events:
             events.write("done", status=status, lora_path=None)
             events.write("supervisor", state="backend-exited", pid=os.getpid(), detail="exit code 0")
+    return run
+
+
+def queue_run(registry_path: Path, friend_id: str, run_id: str, target: str = "here") -> RunDir:
+    """A run created and queued as `qbtui train --queue` leaves it, to start `target` (here, a host, anywhere)."""
+    run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
+    run.path.mkdir(parents=True)
+    write_run_toml(
+        run,
+        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()}
+        | {"target": target},
+        {"max_train_steps": 60},
+    )
+    enqueue(Registry.load(registry_path).settings, run)
     return run
 
 

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from textual.widgets import DataTable
 
 from qbtui.registry import Registry
-from qbtui.rundir import RunDir, write_run_toml
+from qbtui.rundir import RunDir
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
-from qbtui.runs.queue import enqueue, list_queue
+from qbtui.runs.queue import list_queue
 from qbtui.tui.screens.runs import RunsScreen
+from tests.tui.conftest import queue_run
 from tests.tui.waiting import workers_idle
-
-
-def queue_run(registry_path, friend_id: str, run_id: str, target: str = "here") -> RunDir:
-    run = RunDir(registry_path.parent / "logs" / friend_id / run_id)
-    run.path.mkdir(parents=True)
-    write_run_toml(
-        run,
-        {"run_id": run_id, "friend": friend_id, "backend": "builtin", "preset": "demo", "created_at": time.time()}
-        | {"target": target},
-        {"max_train_steps": 60},
-    )
-    enqueue(Registry.load(registry_path).settings, run)
-    return run
 
 
 @pytest.fixture
