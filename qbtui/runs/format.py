@@ -46,6 +46,9 @@ def format_event(event: dict[str, Any]) -> str:
             f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
             f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}"
         )
+        precision = event.get("mixed_precision")
+        if precision:
+            text += " in float32" if precision == "no" else f" in {precision}"
     elif kind in ("checkpoint", "sample"):
         text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
     elif kind == "warning":

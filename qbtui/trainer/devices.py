@@ -115,14 +115,13 @@ def _cpu_precision(requested: str, capabilities: TorchCapabilities) -> Precision
     if capabilities.cpu_bf16:
         return PrecisionChoice(
             "bf16",
-            "mixed_precision fp16 is not usable on the CPU; this CPU computes bf16 natively (AVX512-BF16 or AMX), "
-            "so bf16 autocast instead: the same half-size weights, faster steps",
+            "fp16 does not run on the CPU; this CPU computes bf16 natively (AMX or AVX512-BF16): training in bf16 instead",
             changed=True,
         )
     return PrecisionChoice(
         "no",
-        "mixed_precision fp16 is not usable on the CPU, and this CPU has no native bf16 (AVX512-BF16 or AMX); "
-        "training in full precision (no) instead (exact, and faster than emulated half precision there)",
+        "fp16 does not run on the CPU, and this CPU has no native bf16 (AMX or AVX512-BF16): "
+        "training in full precision (no), faster here than emulated half precision",
         changed=True,
     )
 

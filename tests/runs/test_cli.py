@@ -101,6 +101,10 @@ def test_event_lines_are_readable():
         }
     )
     assert line.endswith("step 5/1080  loss 0.1330  avg 0.1330  0.00 it/s  ETA 70:40:10")
+    start = {"t": 0, "type": "start", "friend": "ada", "backend": "builtin", "preset": "fast", "max_steps": 200, "images": 24}
+    assert format_event(start | {"device": "cpu", "mixed_precision": "bf16"}).endswith("24 images on cpu in bf16")
+    assert format_event(start | {"device": "mps", "mixed_precision": "no"}).endswith("24 images on mps in float32")
+    assert format_event(start | {"device": "cuda"}).endswith("24 images on cuda")  # kohya's start names none
     error = format_event({"t": 0, "type": "error", "message": "boom", "hint": "do x", "log_tail": ["a", "b"]})
     assert error.endswith("error: boom\n  fix: do x\n  | a\n  | b")
 
