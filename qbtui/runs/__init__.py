@@ -12,6 +12,7 @@ from qbtui.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the same names, for type checkers; tests/test_lazy_exports.py keeps both lists equal
     from qbtui.runs.info import LIVE_STATES as LIVE_STATES, RunInfo as RunInfo, list_runs as list_runs, read_run as read_run
+    from qbtui.runs.launch import host_slots as host_slots, queue_waits as queue_waits
     from qbtui.runs.manager import (
         command_for as command_for,
         resume_run as resume_run,
@@ -34,6 +35,8 @@ _EXPORTS = {
     "stop_run": "manager",
     "resume_run": "manager",
     "command_for": "manager",
+    "queue_waits": "launch",
+    "host_slots": "launch",
 }
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

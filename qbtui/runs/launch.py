@@ -13,16 +13,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtui.errors import QbtuiError
 from qbtui.rundir import RunDir, read_run_toml, run_dir_for, write_run_toml
-from qbtui.runs.info import BUSY_STATES, runs_under
+from qbtui.runs.info import BUSY_STATES, RunInfo, runs_under
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.locks import DEVICE_LOCK, RunLocks, friend_lock, holder
-from qbtui.runs.placement import HERE, assign, busy_counts, places_for
+from qbtui.runs.placement import HERE, Decision, assign, busy_counts, places_for
 from qbtui.runs.queue import RunQueue
+
+if TYPE_CHECKING:
+    from qbtui.registry import Registry
 
 # The process that supervises a run here, or follows it on a host (named, not imported:
 # qbtui.remote sits above this layer).
@@ -67,10 +71,36 @@ def launch_supervisor(run: RunDir, *, resume: bool = False) -> ProcessRecord | N
     return record
 
 
+def plan_queue(
+    logs_dir: Path,
+    host_slots: Mapping[str, int] | None = None,
+    *,
+    finished_run_id: str | None = None,
+    runs: Iterable[RunInfo] | None = None,
+) -> list[tuple[RunDir, Decision]]:
+    """Each queued run, in queue order, with where it starts now or why it waits.
+
+    `placement.assign` over the busy runs (`runs`, else listed now), this machine's device
+    lock and the hosts that did not answer lately. It only reads: acting on it (as
+    `start_next_queued` does) needs the queue's lock.
+    """
+    run_queue = RunQueue(logs_dir)
+    listed = runs_under(logs_dir) if runs is None else runs
+    busy = busy_counts(info.where for info in listed if info.state in BUSY_STATES and info.run_id != finished_run_id)
+    if holder(logs_dir, DEVICE_LOCK):
+        busy[HERE] = max(busy[HERE], 1)
+    queued = [run_dir_for(logs_dir, run_id) for run_id in run_queue.run_ids()]
+    present = [run for run in queued if run.run_toml.is_file()]
+    targets = [str(read_run_toml(run)["run"].get("target") or HERE) for run in present]
+    places = places_for(dict(host_slots or {}))
+    decided = dict(zip(present, assign(targets, places, busy, unreachable=run_queue.unreachable_hosts()), strict=True))
+    return [(run, decided.get(run, Decision(None, "its run.toml is missing"))) for run in queued]
+
+
 def start_next_queued(
     logs_dir: Path, host_slots: Mapping[str, int] | None = None, *, finished_run_id: str | None = None
 ) -> list[RunDir]:
-    """Start every queued run that has a free place now (`placement.assign`), in queue order.
+    """Start every queued run that has a free place now (`plan_queue`), in queue order.
 
     `host_slots` are the hosts' `max_runs` by name (none: this machine only). Under the
     queue's lock, so two runs ending at once never start one queued run twice or fill a
@@ -80,21 +110,10 @@ def start_next_queued(
     run_queue = RunQueue(logs_dir)
     started = []
     with run_queue.locked():
-        others = [info for info in runs_under(logs_dir) if info.run_id != finished_run_id]
-        busy = busy_counts(info.where for info in others if info.state in BUSY_STATES)
-        if holder(logs_dir, DEVICE_LOCK):
-            busy[HERE] = max(busy[HERE], 1)
-        queued = []
-        for run_id in run_queue.run_ids():
-            run = run_dir_for(logs_dir, run_id)
-            if run.run_toml.is_file():
-                queued.append(run)
-            else:
-                run_queue.remove(run_id)
-        targets = [str(read_run_toml(run)["run"].get("target") or HERE) for run in queued]
-        places = places_for(dict(host_slots or {}))
-        decisions = assign(targets, places, busy, unreachable=run_queue.unreachable_hosts())
-        for run, decision in zip(queued, decisions, strict=True):
+        for run, decision in plan_queue(logs_dir, host_slots, finished_run_id=finished_run_id):
+            if not run.run_toml.is_file():
+                run_queue.remove(run.run_id)
+                continue
             if decision.place is None:
                 continue
             if decision.place != HERE:
@@ -109,12 +128,22 @@ def start_next_queued(
     return started
 
 
+def queue_waits(logs_dir: Path, host_slots: Mapping[str, int], runs: Iterable[RunInfo] | None = None) -> dict[str, str]:
+    """Why each queued run waits (`plan_queue`'s reason), by run id; "" for a run that has a free place."""
+    return {run.run_id: decision.reason for run, decision in plan_queue(logs_dir, host_slots, runs=runs)}
+
+
+def host_slots(registry: Registry) -> dict[str, int]:
+    """The `max_runs` of each host of the registry, by name."""
+    return {name: host.max_runs for name, host in registry.hosts.items()}
+
+
 def host_slots_of(registry_path: str | Path) -> dict[str, int]:
-    """The `max_runs` of each host in the registry; none when the registry cannot be read."""
+    """The `max_runs` of each host in the registry file; none when it cannot be read."""
     from qbtui.registry import Registry
 
     try:
-        return {name: host.max_runs for name, host in Registry.load(registry_path).hosts.items()}
+        return host_slots(Registry.load(registry_path))
     except (OSError, QbtuiError):
         return {}
 

@@ -14,7 +14,8 @@
   some still wait, `analyse_faces(id)` analyses them (seconds, in a worker) and rescans.
 - `runs()`, `run(run_id)`, `latest_run(friend_id)`, `runs_for(friend_id)`: `RunInfo`
   snapshots, refreshed by the poller; `queue()` the queued run ids in queue order and
-  `runs_in_queue_order()` the runs as the Runs screen lists them; `trace(run_id) -> RunTrace`
+  `runs_in_queue_order()` the runs as the Runs screen lists them, `wait_reason(run_id)` why a
+  queued run has not started (the queue's own placement rule); `trace(run_id) -> RunTrace`
   holds what a run's events and log said (losses, checkpoints, samples, log tail).
 - `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
   good registry stays loaded), else None; each change is told to `registry_health`.
@@ -86,6 +87,7 @@ class Workspace:
         self._statuses: dict[str, FriendStatus] = {}
         self._runs: dict[str, RunInfo] = {}
         self._queue: tuple[str, ...] = ()
+        self._waits: dict[str, str] = {}
         # `registry.toml:12 what is wrong` while the file on disk is bad (the last good one is kept).
         self.registry_problem: str | None = None
         self._followers: dict[str, RunFollower] = {}
@@ -247,6 +249,10 @@ class Workspace:
         running = [run for run in runs if run.state == "running"]
         return queued + running + [run for run in runs if run.state not in ("queued", "running")]
 
+    def wait_reason(self, run_id: str) -> str | None:
+        """Why a queued run has not started ("here runs 1 of 1"; "" when a place is free), None when not queued."""
+        return self._waits.get(run_id)
+
     def queue_position(self, run_id: str) -> int | None:
         """A queued run's place in the queue (1: next to start), None when it is not queued."""
         queue = self._queue
@@ -269,16 +275,19 @@ class Workspace:
 
     def refresh_runs(self) -> tuple[str, ...]:
         """Re-list every run directory and read what live runs added; ids that changed."""
-        from qbtui.runs import list_queue, list_runs
+        from qbtui.runs import host_slots, list_queue, list_runs, queue_waits
 
         listed = list_runs(self.settings)
         queue = tuple(list_queue(self.settings))
+        waits = queue_waits(self.settings.logs_dir, host_slots(self.registry), runs=listed)
         with self._lock:
             fresh = {info.run_id: info for info in listed}
             changed = set(self._runs) ^ set(fresh)
             if queue != self._queue:
                 changed.update(set(queue) | set(self._queue))
                 self._queue = queue
+            changed.update(run_id for run_id in set(waits) | set(self._waits) if waits.get(run_id) != self._waits.get(run_id))
+            self._waits = waits
             changed.update(run_id for run_id, info in fresh.items() if self._runs.get(run_id) != info)
             for gone in set(self._followers) - set(fresh):
                 del self._followers[gone]

@@ -34,3 +34,10 @@ def test_the_runs_screen_shows_where_each_run_is(tmp_path: Path, qbtui_terminal)
     print(screen)
     assert "Where" in screen
     assert [where_of(screen, run_id) for run_id in (ON_HOST, HERE_RUN, ANYWHERE, PINNED)] == ["gpu1", "here", "anywhere", "gpu1"]
+    # Under the table: why the selected queued run waits, from the queue's own placement rule.
+    why = terminal.wait_for(f"{ANYWHERE}: waits (")
+    assert f"{ANYWHERE}: waits (here runs 1 of 1; gpu1 runs 1 of 1)" in why
+    terminal.send("Down")
+    assert f"{PINNED}: waits (gpu1 runs 1 of 1)" in terminal.wait_for(f"{PINNED}: waits (")
+    terminal.send("Down")
+    terminal.wait_for(lambda shown: "waits (" not in shown)  # a running run waits for nothing

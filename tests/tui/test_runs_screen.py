@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 from qbtui.registry import Registry
 from qbtui.rundir import RunDir
@@ -67,6 +67,30 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
         assert cells(app, "20261125-034512-peter-a1b2")[2:5] == ["running", "here", "12/60"]
         assert cells(app, "20261124-100000-sam-0000")[0:3:2] == ["", "completed"]
         assert table_ids(app) == ["20261125-040000-anna-e5f6", "20261125-034512-peter-a1b2", "20261124-100000-sam-0000"]
+
+
+async def test_the_selected_queued_run_says_why_it_waits(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=12)
+    queue_run(demo_registry, "anna", "20261125-040000-anna-e5f6")
+    queue_run(demo_registry, "sam", "20261125-040100-sam-a7b8", target="gpu9")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 3)
+        why = app.screen.query_one("#runs-why", Label)
+        assert str(why.render()) == "20261125-040000-anna-e5f6: waits (here runs 1 of 1)"
+        await pilot.press("down")
+        assert str(why.render()) == "20261125-040100-sam-a7b8: waits (host gpu9 is not in the registry)"
+        await pilot.press("down")
+        assert str(why.render()) == ""  # the running run
+
+
+async def test_a_queued_run_with_a_free_place_says_it_starts_next(demo_registry, app_factory, until):
+    queue_run(demo_registry, "anna", "20261125-040000-anna-e5f6")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 1)
+        why = str(app.screen.query_one("#runs-why", Label).render())
+        assert why == "20261125-040000-anna-e5f6: a place is free: it starts next"
 
 
 async def test_the_where_column_names_the_host_and_a_queued_runs_target(demo_registry, app_factory, run_writer, until):

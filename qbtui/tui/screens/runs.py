@@ -1,8 +1,8 @@
 """Every run with its state and where it is (here, a host; a queued run: where it may
-start, `anywhere` for the first free place), in queue order: queued runs first (with their place in the
-queue, `u`/`d` move them), then running ones, then the rest newest first. A queued run
-can be cancelled and a running one stopped (each after a confirmation), a stopped,
-failed or crashed one resumed."""
+start, `anywhere` for the first free place), in queue order: queued runs first (with their
+place in the queue, `u`/`d` move them, and under the table why the selected one waits), then
+running ones, then the rest newest first. A queued run can be cancelled and a running one
+stopped (each after a confirmation), a stopped, failed or crashed one resumed."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ class RunsScreen(Screen):
         yield Label("", id="runs-summary")
         yield Label(ORDER_HINT, id="runs-order")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+        yield Label("", id="runs-why")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
@@ -108,6 +109,17 @@ class RunsScreen(Screen):
         live = sum(run.state == "running" for run in runs)
         queued = sum(run.state == "queued" for run in runs)
         self.query_one("#runs-summary", Label).update(f"{len(runs)} runs · {live} running · {queued} queued")
+        self.show_why()
+
+    def show_why(self) -> None:
+        """Under the table: why the selected queued run has not started (the queue's own reason)."""
+        run_id = self.selected_run_id
+        reason = host(self).workspace.wait_reason(run_id) if run_id else None
+        text = "" if reason is None else f"{run_id}: " + (f"waits ({reason})" if reason else "a place is free: it starts next")
+        self.query_one("#runs-why", Label).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_why()
 
     @property
     def selected_run_id(self) -> str | None:
