@@ -90,11 +90,20 @@ def plan_queue(
     if holder(logs_dir, DEVICE_LOCK):
         busy[HERE] = max(busy[HERE], 1)
     queued = [run_dir_for(logs_dir, run_id) for run_id in run_queue.run_ids()]
-    present = [run for run in queued if run.run_toml.is_file()]
-    targets = [str(read_run_toml(run)["run"].get("target") or HERE) for run in present]
+    unplaced: dict[RunDir, Decision] = {}
+    targets: dict[RunDir, str] = {}
+    for run in queued:
+        if not run.run_toml.is_file():
+            unplaced[run] = Decision(None, "its run.toml is missing")
+            continue
+        try:
+            targets[run] = str(read_run_toml(run)["run"].get("target") or HERE)
+        except QbtuiError as error:  # a hand-edited run.toml: that run waits, the others go on
+            unplaced[run] = Decision(None, f"{error.message} ({run.run_toml}): {error.fix or 'fix it'}")
     places = places_for(dict(host_slots or {}))
-    decided = dict(zip(present, assign(targets, places, busy, unreachable=run_queue.unreachable_hosts()), strict=True))
-    return [(run, decided.get(run, Decision(None, "its run.toml is missing"))) for run in queued]
+    decisions = assign(list(targets.values()), places, busy, unreachable=run_queue.unreachable_hosts())
+    decided = dict(zip(targets, decisions, strict=True)) | unplaced
+    return [(run, decided[run]) for run in queued]
 
 
 def start_next_queued(

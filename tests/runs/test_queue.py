@@ -70,3 +70,18 @@ def test_a_host_that_did_not_answer_is_skipped_for_a_while(settings):
     assert run_queue.unreachable_hosts() == {"gpu1"}
     assert run_queue.unreachable_hosts(now=time.time() + UNREACHABLE_SKIP_S + 1) == set()
     assert list_queue(settings) == [], "the marks are no queue entries"
+
+
+def test_a_broken_run_toml_makes_only_that_run_wait(settings, monkeypatch):
+    from qbtui.runs import launch
+
+    broken, fine = queued_run(settings, "anna"), queued_run(settings, "ben")
+    broken.run_toml.write_text("[train]\nmax_train_steps = 3\n", encoding="utf-8")  # hand-edited: no [run]
+    plan = {run.run_id: decision for run, decision in launch.plan_queue(settings.logs_dir)}
+    assert plan[broken.run_id].place is None and "no [run] table" in plan[broken.run_id].reason
+    assert str(broken.run_toml) in plan[broken.run_id].reason
+    assert plan[fine.run_id].place == "here"
+    started: list[str] = []
+    monkeypatch.setattr(launch, "launch_supervisor", lambda run, **_: started.append(run.run_id))
+    assert [run.run_id for run in launch.start_next_queued(settings.logs_dir)] == [fine.run_id] == started
+    assert list_queue(settings) == [broken.run_id]
