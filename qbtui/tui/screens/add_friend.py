@@ -92,8 +92,9 @@ class AddFriendScreen(ModalScreen[str | None]):
             yield Input(str(DEFAULT_REPEATS), type="integer", id="add-repeats")
             yield Label("Description for the captions", classes="field")
             yield Input(placeholder="man, curly hair, glasses, friendly smile", id="add-describe")
-            yield Static("", id="add-hint")
+            # The refusal above the hint: on a short terminal the dialog's end is what gets cut.
             yield Static("", id="add-error")
+            yield Static("", id="add-hint")
             with Horizontal(id="add-buttons"):
                 for button in (
                     Button("Cancel (esc)", id="add-cancel"),
@@ -152,7 +153,8 @@ class AddFriendScreen(ModalScreen[str | None]):
             friend = host(self).workspace.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
             _create_folder(host(self).workspace.settings, friend)
         except QbtuiError as error:
-            self._refused(error.describe(), "#add-name")
+            # The reason and its fix, not the registry's path: a long path would push them out of sight.
+            self._refused(error.message + (f"\nfix: {error.fix}" if error.fix else ""), "#add-name")
             return
         self.app.notify(f"added {friend.name} ({friend.token})")
         self.dismiss(friend.id)
