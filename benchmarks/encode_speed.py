@@ -47,8 +47,7 @@ def main() -> None:
     vae = load_base_model(model).vae
     with tempfile.TemporaryDirectory(prefix="qbtui-encode-") as temp:
         datasets = Path(temp) / "datasets"
-        full_size.PHOTOS = args.photos
-        full_size.build_photos(datasets)
+        full_size.build_photos(datasets, args.photos)
         data = TrainingData(find_images(datasets / "bench", ".txt"), (512, 512), 0)
         start = time.perf_counter()
         data.pixels(list(range(len(data.images))))

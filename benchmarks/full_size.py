@@ -56,8 +56,8 @@ GIB = 2**30
 # ----------------------------------------------------------------------- set-up
 
 
-def build_photos(datasets: Path) -> None:
-    """`datasets/bench/10_bench/` with four captioned 512 px JPEG photos (shapes on noise)."""
+def build_photos(datasets: Path, count: int = PHOTOS) -> None:
+    """`datasets/bench/10_bench/` with `count` captioned 512 px JPEG photos (shapes on noise)."""
     import random
 
     from PIL import Image, ImageDraw
@@ -65,7 +65,7 @@ def build_photos(datasets: Path) -> None:
     folder = datasets / "bench" / "10_bench"
     folder.mkdir(parents=True)
     rng = random.Random(0)
-    for index in range(PHOTOS):
+    for index in range(count):
         image = Image.effect_noise((512, 512), 40).convert("RGB")
         draw = ImageDraw.Draw(image)
         for _ in range(12):

@@ -138,7 +138,7 @@ def start_next_queued(
 
 
 def queue_waits(logs_dir: Path, host_slots: Mapping[str, int], runs: Iterable[RunInfo] | None = None) -> dict[str, str]:
-    """Why each queued run waits (`plan_queue`'s reason), by run id; "" for a run that has a free place."""
+    """Why each queued run waits (`plan_queue`'s reason), by run id in queue order; "" for a run that has a free place."""
     return {run.run_id: decision.reason for run, decision in plan_queue(logs_dir, host_slots, runs=runs)}
 
 

@@ -305,6 +305,7 @@ class _Trainer:
         base, (width, height) = self.base, self.config.size
         vae_hash, vae_dtype = component_sha256(base.path, "vae"), str(base.vae.dtype).removeprefix("torch.")
         latents = InputCache()
+        base.vae.to(memory_format=encode_memory_format(self.device))
         started = time.perf_counter()
         self.data.encode_posteriors(
             self._encode_posteriors, lambda photo: LatentKey(photo, vae_hash, width, height, vae_dtype), latents
@@ -360,8 +361,7 @@ class _Trainer:
 
     def _encode_posteriors(self, pixels: torch.Tensor) -> torch.Tensor:
         """The VAE's posterior moments (mean and log-variance, 2C channels) of a pixel batch, in float32."""
-        vae, layout = self.base.vae, encode_memory_format(self.device)
-        vae.to(memory_format=layout)
+        vae, layout = self.base.vae, encode_memory_format(self.device)  # the VAE is in `layout` (`_cache_inputs`)
         with torch.inference_mode():
             pixels = pixels.to(self.accelerator.device, vae.dtype).contiguous(memory_format=layout)
             moments = vae.encode(pixels).latent_dist.parameters.float()

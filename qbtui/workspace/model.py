@@ -275,11 +275,11 @@ class Workspace:
 
     def refresh_runs(self) -> tuple[str, ...]:
         """Re-list every run directory and read what live runs added; ids that changed."""
-        from qbtui.runs import host_slots, list_queue, list_runs, queue_waits
+        from qbtui.runs import host_slots, list_runs, queue_waits
 
         listed = list_runs(self.settings)
-        queue = tuple(list_queue(self.settings))
         waits = queue_waits(self.settings.logs_dir, host_slots(self.registry), runs=listed)
+        queue = tuple(waits)  # queue order: the plan reads the queue once for both
         with self._lock:
             fresh = {info.run_id: info for info in listed}
             changed = set(self._runs) ^ set(fresh)
