@@ -15,10 +15,11 @@ class QbtuiError(Exception):
         self.fix = fix
         super().__init__(self.describe())
 
-    def describe(self) -> str:
-        """`path:line: message` followed by `fix: ...` when there is one."""
+    def describe(self, *, where_from: bool = True) -> str:
+        """`path:line: message` followed by `fix: ...` when there is one; without the path
+        when `where_from` is false (a dialog too narrow for a long path)."""
         where = ""
-        if self.path is not None:
+        if where_from and self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
         text = f"{where}{self.message}"
         if self.fix:

@@ -154,7 +154,7 @@ class AddFriendScreen(ModalScreen[str | None]):
             _create_folder(host(self).workspace.settings, friend)
         except QbtuiError as error:
             # The reason and its fix, not the registry's path: a long path would push them out of sight.
-            self._refused(error.message + (f"\nfix: {error.fix}" if error.fix else ""), "#add-name")
+            self._refused(error.describe(where_from=False), "#add-name")
             return
         self.app.notify(f"added {friend.name} ({friend.token})")
         self.dismiss(friend.id)
