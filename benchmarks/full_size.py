@@ -1,7 +1,13 @@
 """qbtui's fast and standard presets at full SD1.5 size on this CPU, optionally beside kohya sd-scripts.
 
-    .venv/bin/python benchmarks/full_size.py [--model CKPT] [--warmup 2] [--steps 4]
+    .venv/bin/python benchmarks/full_size.py [--model CKPT] [--warmup 2] [--steps 4] [--device cuda]
         [--kohya-scripts ~/sd-scripts --kohya-python ~/sd-train-venv/bin/python [--kohya-standard]]
+        [--keep-lora DIR]
+
+`--device cuda` trains on the GPU (`benchmarks/gpu_check.sh` runs it so): each qbtui row then also
+gives the peak GPU memory (torch's allocator maximum) and the attention kernel SDPA can use at SD1.5's
+shapes; kohya runs in fp16 (the guide's precision) and bf16. `--keep-lora DIR` copies the LoRA the
+first fast run wrote into DIR, for the loader check.
 
 Without `--model` it builds (once, under `.cache/full-size/`) a full-size SD1.5 single file with
 random weights and a CLIP-layout tokenizer folder (`full_size_model.py`). Four captioned 512 px
@@ -153,12 +159,34 @@ def qbtui_child(args: argparse.Namespace) -> None:
     settings, friend, presets = bench_registry(work, Path(args.model), None, None, True)
     overrides = {"mixed_precision": args.precision} if args.precision else {}
     config = TrainConfig.from_preset(
-        presets[args.preset], settings, friend, max_train_steps=args.total, device="cpu", **overrides
+        presets[args.preset], settings, friend, max_train_steps=args.total, device=args.device, **overrides
     )
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with MarkingWriter(run_dir / "events.jsonl") as events:
         train(config, run_dir, events=events)
+    if args.device == "cuda":
+        marks.update(cuda_figures())
+        Path(args.marks).write_text(json.dumps(marks), encoding="utf-8")
+
+
+def cuda_figures() -> dict[str, float | str]:
+    """The peak GPU memory of this process and the first SDPA kernel that runs at SD1.5's attention shapes."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    peak = torch.cuda.max_memory_allocated() / GIB
+    query = torch.randn(2, 8, 4096, 40, device="cuda", dtype=torch.bfloat16)  # 64x64 latents, 8 heads of 40
+    kernel = "none"
+    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH):
+        try:
+            with sdpa_kernel([backend]):
+                torch.nn.functional.scaled_dot_product_attention(query, query, query)
+        except RuntimeError:
+            continue
+        kernel = backend.name.lower()
+        break
+    return {"gpu_peak_gib": peak, "sdpa": kernel, "gpu": torch.cuda.get_device_name()}
 
 
 def tree_rss(pid: int) -> int:
@@ -265,7 +293,15 @@ def summarise(figures: dict, step_times: dict[int, float], marks: dict[str, floa
 
 
 def measure_qbtui(
-    preset: str, run: str, model: Path, work: Path, env: dict[str, str], total: int, warmup: int, precision: str | None = None
+    preset: str,
+    run: str,
+    model: Path,
+    work: Path,
+    env: dict[str, str],
+    total: int,
+    warmup: int,
+    precision: str | None = None,
+    device: str = "cpu",
 ) -> dict:
     from qbtui.events import read_events
 
@@ -273,7 +309,7 @@ def measure_qbtui(
     run_dir = work / "runs" / run
     command = [
         sys.executable, __file__, "--qbtui-child", "--preset", preset, "--model", str(model), "--work", str(work),
-        "--run-dir", str(run_dir), "--marks", str(marks_file), "--total", str(total),
+        "--run-dir", str(run_dir), "--marks", str(marks_file), "--total", str(total), "--device", device,
         *(["--precision", precision] if precision else []),
     ]  # fmt: skip
     figures = run_contender(run, command, env, work)
@@ -290,6 +326,9 @@ def measure_qbtui(
     summary = summarise(figures, steps, marks, warmup)
     start = next(e for e in events if e["type"] == "start")
     summary["cache"], summary["precision"] = start.get("cache", ""), start.get("mixed_precision", "")
+    for key in ("gpu_peak_gib", "sdpa", "gpu"):
+        if key in marks:
+            summary[key] = marks[key]
     encoded = QBTUI_ENCODED.search(summary["cache"])
     if encoded and int(encoded.group(1)):
         summary["encode_s_per_photo"] = float(encoded.group(2)) / int(encoded.group(1))
@@ -340,7 +379,8 @@ def measure_kohya(
 
 def report(rows: dict[str, dict], load: dict, args: argparse.Namespace, model: Path) -> None:
     print(
-        f"\nfull-size SD1.5 ({model.name}, {model.stat().st_size / GIB:.2f} GiB), {PHOTOS} photos at 512 px, batch 1, CPU, {os.cpu_count()} cores"
+        f"\nfull-size SD1.5 ({model.name}, {model.stat().st_size / GIB:.2f} GiB), {PHOTOS} photos at 512 px, batch 1, "
+        + (f"CUDA ({gpu_name(rows)})" if args.device == "cuda" else f"CPU, {os.cpu_count()} cores")
     )
     print(f"steady s/step: median of steps {args.warmup + 1}-{args.warmup + args.steps}; one run each, one after another\n")
     print(
@@ -362,6 +402,8 @@ def report(rows: dict[str, dict], load: dict, args: argparse.Namespace, model: P
     for name, row in rows.items():
         if row.get("cache") or row.get("precision"):
             print(f"  {name}: {row.get('precision', '')}; {row.get('cache', '')}")
+        if "gpu_peak_gib" in row:
+            print(f"  {name}: peak GPU memory {row['gpu_peak_gib']:.2f} GiB, SDPA kernel {row['sdpa']}")
     ok = {name: row for name, row in rows.items() if "failed" not in row}
     fast, second = ok.get("qbtui fast"), ok.get("qbtui fast, second run")
     if second:
@@ -379,6 +421,10 @@ def report(rows: dict[str, dict], load: dict, args: argparse.Namespace, model: P
             )
 
 
+def gpu_name(rows: dict[str, dict]) -> str:
+    return next((row["gpu"] for row in rows.values() if "gpu" in row), "no qbtui row reached the GPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="an SD1.5 checkpoint with tokenizer/ beside it (default: build one)")
@@ -389,6 +435,8 @@ def main() -> None:
     parser.add_argument("--kohya-standard", action="store_true", help="also run kohya's standard preset (with --sdpa)")
     parser.add_argument("--skip-qbtui-standard", action="store_true")
     parser.add_argument("--skip-float32", action="store_true", help="skip the fast preset in full precision")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where qbtui trains (default: cpu)")
+    parser.add_argument("--keep-lora", type=Path, help="copy the LoRA of the first fast run into this folder")
     parser.add_argument("--qbtui-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--watch", help=argparse.SUPPRESS)
     for hidden in ("--preset", "--work", "--run-dir", "--marks", "--precision"):
@@ -418,9 +466,13 @@ def main() -> None:
         for name, preset, precision in plan:
             run = name.replace(" ", "-").replace(",", "")
             try:
-                rows[name] = measure_qbtui(preset, run, model, work, env, total, args.warmup, precision)
+                rows[name] = measure_qbtui(preset, run, model, work, env, total, args.warmup, precision, args.device)
             except ContenderFailed as failure:
                 rows[name] = {"failed": str(failure)}
+            if args.keep_lora and name == "qbtui fast" and "failed" not in rows[name]:
+                args.keep_lora.mkdir(parents=True, exist_ok=True)
+                for lora in (work / "lora").glob("*.safetensors"):
+                    shutil.copy2(lora, args.keep_lora / lora.name)
             print(f"measured {name}: {rows[name]}", flush=True)
         if args.kohya_scripts and args.kohya_python:
             kohya_plan = [
@@ -428,6 +480,8 @@ def main() -> None:
                 ("kohya fast", "fast", False, "no"),
                 ("kohya fast --sdpa bf16", "fast", True, "bf16"),
             ]
+            if args.device == "cuda":  # on a GPU the guide's own fp16 runs
+                kohya_plan = [("kohya fast --sdpa fp16", "fast", True, "fp16"), kohya_plan[2]]
             if args.kohya_standard:
                 kohya_plan.append(("kohya standard --sdpa", "standard", True, "no"))
             for name, preset, sdpa, precision in kohya_plan:
