@@ -34,6 +34,7 @@ from qbtui.rundir import RunDir, read_run_toml
 SD_VERSION = "SD1"
 MEMORY_KEY = "qbtui"
 PREVIEW_MARKER = "qbtui-preview"
+PARAMETERS = "parameters"  # A1111's PNG text chunk
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
 CHECKPOINT_STEP = re.compile(r"-step(?P<step>\d{8})$")
 KOHYA_SAMPLE_STEP = re.compile(r"_(?:e)?(?P<step>\d{6})_\d+_")
@@ -166,8 +167,11 @@ def persons_preview(lora_path: Path) -> Path | None:
     return None
 
 
-def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOutcome:
-    """Copy `sample` to `<stem>.preview.png` with the marker chunk, unless the person has a preview there."""
+def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: float = 1.0) -> CardOutcome:
+    """Copy `sample` to `<stem>.preview.png` with the marker chunk, unless the person has a preview there.
+
+    Its `parameters` text names the LoRA (`preview_text`), so A1111's "Send to txt2img" draws with it.
+    """
     from PIL import Image, PngImagePlugin
 
     target = preview_path(lora_path)
@@ -182,7 +186,7 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOut
             info = PngImagePlugin.PngInfo()
             for key, value in getattr(image, "text", {}).items():
                 if key != PREVIEW_MARKER:
-                    info.add_text(key, value)
+                    info.add_text(key, preview_text(lora_path, value, weight) if key == PARAMETERS else value)
             info.add_text(PREVIEW_MARKER, f"{run_id} {sample.name}")
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", pnginfo=info)
@@ -193,6 +197,14 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOut
         return CardOutcome(target, "unchanged")
     write_bytes_atomic(target, data)
     return CardOutcome(target, "written", f"from {sample.name}")
+
+
+def preview_text(lora_path: Path, parameters: str, weight: float) -> str:
+    """A sample's A1111 `parameters` with the `<lora:stem:w>` tag and `Lora hashes` of the file it stands for."""
+    from qbtui.draw.parameters import lora_short_hash, with_lora
+
+    digest = lora_short_hash(lora_path) if lora_path.is_file() else None
+    return with_lora(parameters, lora_path.stem, weight, digest)
 
 
 # ------------------------------------------------------------------ samples of a run
@@ -278,7 +290,7 @@ def write_cards(
     outcomes = [update_card(lora_path, card_values(facts))]
     chosen = None if checkpoint_step else chosen_sample(friend, training, settings)
     sample = chosen if chosen is not None and chosen.is_file() else pick_sample(samples, weight, checkpoint_step)
-    outcomes.append(update_preview(lora_path, sample, run_id))
+    outcomes.append(update_preview(lora_path, sample, run_id, weight))
     return outcomes
 
 

@@ -50,7 +50,7 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     assert card["description"] == f"Ada, trained {training.date}: 60 steps on 24 photos"
     preview = loras / "qb_ada_lora.preview.png"
     assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000060_00_w0.80_42.png")
-    assert "LoRA weight: 0.8" in png_text(preview)["parameters"]
+    assert png_text(preview)["parameters"].startswith("<lora:qb_ada_lora:0.8>, qb_ada person")
     checkpoint = read_card(loras / "qb_ada_lora-step00000020.json")
     assert (
         checkpoint["description"].startswith("Ada, trained ")
