@@ -1,12 +1,12 @@
-"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.preview.png`.
+"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.png`.
 
 A1111's Lora tab reads `<stem>.json` for a card's `activation text`, `preferred weight`,
-`sd version`, `description` and `notes`, and shows `<stem>.png` or `<stem>.preview.png` as its
-picture; its own editor rewrites the JSON with every key it knows and keeps any other. So
+`sd version`, `description` and `notes`, and shows `<stem>.png` (first of its names) as its
+picture, as do SwarmUI, ComfyUI-LoRA-Manager and InvokeAI's import; its own editor rewrites the JSON with every key it knows and keeps any other. So
 qbtui updates only the keys it owns, and remembers what it last wrote under the hidden key
 `qbtui`: a value that differs from that memory was edited by the person and is kept. A preview
-carries the PNG text chunk `qbtui-preview`; a picture without it is the person's and is never
-replaced (nor is a second one added beside it).
+carries the PNG text chunk `qbtui-preview`; a picture without it (under any name a UI shows)
+is the person's and is never replaced (nor is a second one added beside it).
 
 `RunCards` is what the supervisor calls while a run goes (each new checkpoint) and when it
 records the finished training; `refresh_cards` is `qbtui cards [NAME]` for LoRAs trained before.
@@ -36,6 +36,10 @@ MEMORY_KEY = "qbtui"
 PREVIEW_MARKER = "qbtui-preview"
 PARAMETERS = "parameters"  # A1111's PNG text chunk
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
+# Further picture names: SwarmUI's `.thumb.*`, LoRA Manager's videos and example image.
+OTHER_PICTURE_SUFFIXES = (".thumb.jpg", ".thumb.png", ".mp4", ".preview.mp4", ".webm", ".example.0.jpeg")
+PREVIEW_SUFFIX = ".png"
+OLD_PREVIEW_SUFFIX = ".preview.png"  # qbtui's picture name before `<stem>.png`
 CHECKPOINT_STEP = re.compile(r"-step(?P<step>\d{8})$")
 KOHYA_SAMPLE_STEP = re.compile(r"_(?:e)?(?P<step>\d{6})_\d+_")
 POLL_EVERY_S = 1.0
@@ -73,8 +77,8 @@ def card_path(lora_path: Path) -> Path:
 
 
 def preview_path(lora_path: Path) -> Path:
-    """`qb_peter_lora.preview.png` beside the LoRA."""
-    return lora_path.with_name(lora_path.stem + ".preview.png")
+    """`qb_peter_lora.png` beside the LoRA: the one name A1111/Forge, SwarmUI, LoRA Manager and InvokeAI all find."""
+    return lora_path.with_name(lora_path.stem + PREVIEW_SUFFIX)
 
 
 def activation_text(friend: Friend) -> str:
@@ -157,18 +161,30 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def picture_names(stem: str) -> list[str]:
+    """Every name beside a LoRA that one of the UIs shows as its picture (A1111/Forge, SwarmUI, LoRA Manager, InvokeAI)."""
+    names = [f"{stem}{suffix}" for extension in PREVIEW_EXTENSIONS for suffix in (f".{extension}", f".preview.{extension}")]
+    return names + [f"{stem}{suffix}" for suffix in OTHER_PICTURE_SUFFIXES]
+
+
 def persons_preview(lora_path: Path) -> Path | None:
-    """A preview A1111 would show that qbtui did not write, if there is one."""
-    for extension in PREVIEW_EXTENSIONS:
-        for name in (f"{lora_path.stem}.{extension}", f"{lora_path.stem}.preview.{extension}"):
-            candidate = lora_path.with_name(name)
-            if candidate.is_symlink() or (candidate.exists() and not _is_ours(candidate)):
-                return candidate
+    """A picture some UI would show that qbtui did not write, if there is one."""
+    for name in picture_names(lora_path.stem):
+        candidate = lora_path.with_name(name)
+        if candidate.is_symlink() or (candidate.exists() and not _is_ours(candidate)):
+            return candidate
     return None
 
 
+def _drop_old_preview(lora_path: Path) -> None:
+    """Remove qbtui's own `<stem>.preview.png` of earlier versions: LoRA Manager would show it before `<stem>.png`."""
+    old = lora_path.with_name(lora_path.stem + OLD_PREVIEW_SUFFIX)
+    if old.is_file() and not old.is_symlink() and _is_ours(old):
+        old.unlink()
+
+
 def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: float = 1.0) -> CardOutcome:
-    """Copy `sample` to `<stem>.preview.png` with the marker chunk, unless the person has a preview there.
+    """Copy `sample` to `<stem>.png` with the marker chunk, unless the person has a picture there (any UI's name).
 
     Its `parameters` text names the LoRA (`preview_text`), so A1111's "Send to txt2img" draws with it.
     """
@@ -177,6 +193,7 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: fl
     target = preview_path(lora_path)
     theirs = persons_preview(lora_path)
     if theirs is not None:
+        _drop_old_preview(lora_path)
         return CardOutcome(target, "kept", f"your picture {theirs.name} stays")
     if sample is None or not sample.is_file():
         return CardOutcome(target, "skipped", "no sample to show")
@@ -193,6 +210,7 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: fl
     except (OSError, ValueError, SyntaxError) as error:
         return CardOutcome(target, "skipped", f"cannot read the sample {sample}: {error}")
     data = buffer.getvalue()
+    _drop_old_preview(lora_path)
     if target.exists() and target.read_bytes() == data:
         return CardOutcome(target, "unchanged")
     write_bytes_atomic(target, data)

@@ -48,7 +48,7 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     assert card["activation text"] == "qb_ada person" and card["preferred weight"] == 0.8 and card["sd version"] == "SD1"
     assert card["notes"] == first.run_id
     assert card["description"] == f"Ada, trained {training.date}: 60 steps on 24 photos"
-    preview = loras / "qb_ada_lora.preview.png"
+    preview = loras / "qb_ada_lora.png"
     assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000060_00_w0.80_42.png")
     assert png_text(preview)["parameters"].startswith("<lora:qb_ada_lora:0.8>, qb_ada person")
     checkpoint = read_card(loras / "qb_ada_lora-step00000020.json")
@@ -56,7 +56,7 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
         checkpoint["description"].startswith("Ada, trained ")
         and "checkpoint at step 20 on 24 photos" in checkpoint["description"]
     )
-    assert (loras / "qb_ada_lora-step00000060.preview.png").is_file()
+    assert (loras / "qb_ada_lora-step00000060.png").is_file()
 
     card["preferred weight"] = 0.65
     card["my own key"] = ["kept", 1]
@@ -116,7 +116,7 @@ def test_a_persons_picture_beside_the_lora_keeps_qbtui_from_adding_a_preview(tmp
     hand_made_png(sample, (1, 2, 3))
     assert update_preview(lora, sample, "r1").action == "written"
     assert update_preview(lora, sample, "r2").action == "written"
-    assert png_text(tmp_path / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == "r2 sample.png"
+    assert png_text(tmp_path / "qb_peter_lora.png")[PREVIEW_MARKER] == "r2 sample.png"
     theirs = hand_made_png(tmp_path / "qb_peter_lora.png")
     outcome = update_preview(lora, sample, "r3")
     assert outcome.action == "kept" and "qb_peter_lora.png" in outcome.detail
@@ -133,7 +133,7 @@ def test_kohya_run_writes_cards_for_the_final_lora_and_its_checkpoint(workspace,
     assert ": 8 steps on 20 photos" in final["description"]
     assert "checkpoint at step 4" in read_card(loras / "qb_peter_lora-step00000004.json")["description"]
     assert (
-        png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER]
+        png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER]
         == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
     )
 
@@ -180,4 +180,4 @@ def test_the_likeness_choice_sets_the_weight_description_and_picture(workspace, 
     loras = workspace.settings.lora_dir
     card = read_card(loras / "qb_peter_lora.json")
     assert card["preferred weight"] == 0.7 and card["description"].endswith("on 20 photos, likeness 0.41")
-    assert png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"
