@@ -1,4 +1,5 @@
-"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.png`.
+"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.png`,
+and the same picture as `modelspec.thumbnail` in the LoRA's own header (SwarmUI, ComfyUI).
 
 A1111's Lora tab reads `<stem>.json` for a card's `activation text`, `preferred weight`,
 `sd version`, `description` and `notes`, and shows `<stem>.png` (first of its names) as its
@@ -221,8 +222,29 @@ def preview_text(lora_path: Path, parameters: str, weight: float) -> str:
     """A sample's A1111 `parameters` with the `<lora:stem:w>` tag and `Lora hashes` of the file it stands for."""
     from qbtui.draw.parameters import lora_short_hash, with_lora
 
-    digest = lora_short_hash(lora_path) if lora_path.is_file() else None
+    try:
+        digest = lora_short_hash(lora_path) if lora_path.is_file() else None
+    except OSError:
+        digest = None  # not a whole safetensors file: the text names the LoRA without its hash
     return with_lora(parameters, lora_path.stem, weight, digest)
+
+
+def update_thumbnail(lora_path: Path, sample: Path | None) -> CardOutcome:
+    """The sample as a 256 px JPEG `modelspec.thumbnail` in the LoRA's header (SwarmUI's and ComfyUI's card picture).
+
+    Only the header is rewritten: the tensor bytes, and so A1111's LoRA hash, stay the same.
+    """
+    from qbtui.lora_header import THUMBNAIL_KEY, set_metadata, thumbnail_uri
+
+    if sample is None or not sample.is_file():
+        return CardOutcome(lora_path, "skipped", "no sample to show")
+    try:
+        changed = set_metadata(lora_path, {THUMBNAIL_KEY: thumbnail_uri(sample)})
+    except QbtuiError as error:
+        return CardOutcome(lora_path, "skipped", error.message)
+    except (OSError, ValueError) as error:
+        return CardOutcome(lora_path, "skipped", f"cannot rewrite its header: {error}")
+    return CardOutcome(lora_path, "written" if changed else "unchanged", f"{THUMBNAIL_KEY} from {sample.name}" if changed else "")
 
 
 # ------------------------------------------------------------------ samples of a run
@@ -309,6 +331,7 @@ def write_cards(
     chosen = None if checkpoint_step else chosen_sample(friend, training, settings)
     sample = chosen if chosen is not None and chosen.is_file() else pick_sample(samples, weight, checkpoint_step)
     outcomes.append(update_preview(lora_path, sample, run_id, weight))
+    outcomes.append(update_thumbnail(lora_path, sample))
     return outcomes
 
 

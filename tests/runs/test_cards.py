@@ -12,6 +12,7 @@ from qbtui.cards import MEMORY_KEY, PREVIEW_MARKER, refresh_cards, update_card, 
 from qbtui.cli import main as cli_main
 from qbtui.demo import build_demo
 from qbtui.errors import QbtuiError
+from qbtui.lora_header import THUMBNAIL_KEY, read_metadata
 from qbtui.registry import Registry
 from qbtui.runs import manager
 
@@ -132,10 +133,8 @@ def test_kohya_run_writes_cards_for_the_final_lora_and_its_checkpoint(workspace,
     assert (final["activation text"], final["notes"]) == ("qb_peter person", info.run_id)
     assert ": 8 steps on 20 photos" in final["description"]
     assert "checkpoint at step 4" in read_card(loras / "qb_peter_lora-step00000004.json")["description"]
-    assert (
-        png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER]
-        == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
-    )
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
+    assert read_metadata(loras / "qb_peter_lora.safetensors")[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,")
 
 
 def test_qbtui_cards_fills_in_a_lora_trained_before(workspace, wait_for_state, capsys):
