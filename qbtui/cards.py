@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
-from qbtui.choice import chosen_sample, chosen_weight, likeness_score
+from qbtui.choice import chosen_sample, chosen_weight, evaluation_sample, is_chosen_file, likeness_score
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, read_events
 from qbtui.registry import Friend, Registry, Settings, Training
@@ -328,11 +328,26 @@ def write_cards(
         checkpoint=checkpoint_step is not None,
     )
     outcomes = [update_card(lora_path, card_values(facts))]
-    chosen = None if checkpoint_step else chosen_sample(friend, training, settings)
-    sample = chosen if chosen is not None and chosen.is_file() else pick_sample(samples, weight, checkpoint_step)
+    sample = standing_sample(friend, lora_path, training, settings, samples, weight)
     outcomes.append(update_preview(lora_path, sample, run_id, weight))
     outcomes.append(update_thumbnail(lora_path, sample))
     return outcomes
+
+
+def standing_sample(
+    friend: Friend, lora_path: Path, training: Training | None, settings: Settings, samples: list[SampleImage], weight: float
+) -> Path | None:
+    """The picture for one LoRA file: the chosen sample for the chosen file (a checkpoint too), else the
+    training's sample of its step nearest `weight`, else the evaluation's sample of that file."""
+    if is_chosen_file(training, lora_path):
+        chosen = chosen_sample(friend, training, settings)
+        if chosen is not None and chosen.is_file():
+            return chosen
+    picked = pick_sample(samples, weight, _checkpoint_step(lora_path))
+    if picked is not None:
+        return picked
+    drawn = evaluation_sample(friend, training, settings, lora_path.name, weight)
+    return drawn if drawn is not None and drawn.is_file() else None
 
 
 class RunCards:

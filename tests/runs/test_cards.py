@@ -180,3 +180,40 @@ def test_the_likeness_choice_sets_the_weight_description_and_picture(workspace, 
     card = read_card(loras / "qb_peter_lora.json")
     assert card["preferred weight"] == 0.7 and card["description"].endswith("on 20 photos, likeness 0.41")
     assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"
+
+
+def test_a_chosen_checkpoint_gets_the_evaluations_samples_as_its_picture(workspace, wait_for_state, tmp_path):
+    """The compare view's pick of the step-4 checkpoint: `qbtui cards` shows its evaluation sample, not `no sample to show`."""
+    import torch
+
+    from qbtui.likeness.report import Evaluation, write_evaluation
+    from qbtui.likeness.scoring import CellScore, SampleScore
+    from qbtui.trainer.metadata import save_lora
+
+    info = manager.start_run(workspace, "peter")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    loras = workspace.settings.lora_dir
+    checkpoint = save_lora(loras / "qb_peter_lora-step00000004.safetensors", {"a.alpha": torch.tensor(1.0)}, {})
+    pictures = {}
+    for label, colour in (("4", (250, 5, 5)), ("final", (5, 5, 250))):
+        pictures[label] = tmp_path / f"eval_{label}.png"
+        hand_made_png(pictures[label], colour)
+
+    def cell(label, step, lora, weight):
+        sample = SampleScore(str(pictures[label]), "qb_peter person, style", "style", 1, 1, 0.4)
+        return CellScore(label, step, lora, weight, 1.0, 1.0, 0.4, 1.0, None, (sample,))
+
+    cells = (
+        cell("4", 4, checkpoint.name, 0.6),
+        cell("4", 4, checkpoint.name, 1.0),
+        cell("final", 8, "qb_peter_lora.safetensors", 0.6),
+    )
+    write_evaluation(info.path / "eval.json", Evaluation(info.run_id, "peter", cells, cells[0], "picked in the compare view"))
+    Registry.load(workspace.path).record_choice(
+        "peter", info.run_id, chosen_lora=checkpoint.name, chosen_weight=0.6, likeness=0.4, scores={}
+    )
+    outcomes = {outcome.path.name: outcome for outcome in refresh_cards(Registry.load(workspace.path), ["peter"])}
+    assert outcomes["qb_peter_lora-step00000004.png"].action == "written"
+    assert png_text(loras / "qb_peter_lora-step00000004.png")[PREVIEW_MARKER] == f"{info.run_id} eval_4.png"
+    assert read_metadata(checkpoint)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,")
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} eval_final.png", "the final file's own"
