@@ -247,6 +247,30 @@ def update_thumbnail(lora_path: Path, sample: Path | None) -> CardOutcome:
     return CardOutcome(lora_path, "written" if changed else "unchanged", f"{THUMBNAIL_KEY} from {sample.name}" if changed else "")
 
 
+def update_lora_manager_card(lora_path: Path, facts: CardFacts) -> CardOutcome:
+    """ComfyUI-LoRA-Manager's `<stem>.metadata.json` with the trigger phrase and weight, created once, never rewritten."""
+    from qbtui.lora_manager_sidecar import create_sidecar, sidecar_path, sidecar_values
+
+    path = sidecar_path(lora_path)
+    if not lora_path.is_file():
+        return CardOutcome(path, "skipped", "no LoRA file")
+    picture = persons_preview(lora_path) or preview_path(lora_path)
+    values = card_values(facts)
+    sidecar = sidecar_values(
+        lora_path,
+        trigger=values["activation text"],
+        weight=facts.weight,
+        description=values["description"],
+        notes=facts.run_id,
+        picture=picture if picture.is_file() else None,
+    )
+    try:
+        created = create_sidecar(path, sidecar)
+    except OSError as error:
+        return CardOutcome(path, "skipped", f"cannot write it: {error}")
+    return CardOutcome(path, "written") if created else CardOutcome(path, "kept", "LoRA Manager's own from now on")
+
+
 # ------------------------------------------------------------------ samples of a run
 
 
@@ -331,6 +355,7 @@ def write_cards(
     sample = standing_sample(friend, lora_path, training, settings, samples, weight)
     outcomes.append(update_preview(lora_path, sample, run_id, weight))
     outcomes.append(update_thumbnail(lora_path, sample))
+    outcomes.append(update_lora_manager_card(lora_path, facts))
     return outcomes
 
 
