@@ -6,11 +6,16 @@ file the UI shows beside `<stem>.safetensors`, or None.
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
+import torch
 from PIL import Image, PngImagePlugin
 
-from qbtui.cards import PREVIEW_MARKER, update_preview
+from qbtui.cards import PREVIEW_MARKER, update_preview, update_thumbnail
+from qbtui.lora_header import read_metadata
+from qbtui.trainer.metadata import save_lora
 
 
 def a1111_forge(lora: Path) -> Path | None:
@@ -106,3 +111,34 @@ def test_a_persons_picture_under_any_uis_name_is_kept_and_every_ui_still_shows_t
         assert sorted(path.name for path in folder.iterdir()) == [name], "nothing added beside the person's picture"
         for ui, finder in FINDERS.items():
             assert finder(lora) in (None, folder / name), ui
+
+
+def swarmui_picture(lora: Path) -> str | None:
+    """SwarmUI T2IModelHandler.cs `LoadMetadata`: `modelspec.preview_image`, `modelspec.thumbnail`, `thumbnail`,
+    `preview_image` from the header when it is a `data:image/` URI, else `GetAutoFormatImage` (the file)."""
+    metadata = read_metadata(lora)
+    keys = ("modelspec.preview_image", "modelspec.thumbnail", "thumbnail", "preview_image")
+    image = next((metadata[key] for key in keys if key in metadata), None)
+    if image is not None and not image.startswith("data:image/"):
+        image = None
+    auto = swarmui(lora)
+    return image or (str(auto) if auto else None)
+
+
+def comfyui_model_library_picture(lora: Path) -> str | None:
+    """Comfy-Org/ComfyUI_frontend src/stores/modelStore.ts: `image` = the first of `modelspec.thumbnail`,
+    `thumbnail`, `image`, `icon` in the file's metadata (`/view_metadata`)."""
+    metadata = read_metadata(lora)
+    return next((metadata[key] for key in ("modelspec.thumbnail", "thumbnail", "image", "icon") if metadata.get(key)), None)
+
+
+def test_swarmui_and_comfyuis_model_library_show_the_picture_from_inside_the_lora(tmp_path):
+    lora = save_lora(tmp_path / "qb_ada_lora.safetensors", {"a.alpha": torch.tensor(1.0)}, {"ss_output_name": "qb_ada_lora"})
+    sample = tmp_path / "s.png"
+    sample_png(sample, (10, 250, 10))
+    update_preview(lora, sample, "r1")
+    assert update_thumbnail(lora, sample).action == "written"
+    for shown in (swarmui_picture(lora), comfyui_model_library_picture(lora)):
+        assert shown is not None and shown.startswith("data:image/jpeg;base64,")
+        with Image.open(io.BytesIO(base64.b64decode(shown.split(",", 1)[1]))) as picture:
+            assert picture.getpixel((8, 8))[1] > 240
