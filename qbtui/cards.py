@@ -29,6 +29,7 @@ from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
 from qbtui.choice import chosen_sample, chosen_weight, evaluation_sample, is_chosen_file, likeness_score
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, read_events
+from qbtui.lora_header import STILL_WRITING
 from qbtui.registry import Friend, Registry, Settings, Training
 from qbtui.rundir import RunDir, read_run_toml
 
@@ -44,6 +45,7 @@ OLD_PREVIEW_SUFFIX = ".preview.png"  # qbtui's picture name before `<stem>.png`
 CHECKPOINT_STEP = re.compile(r"-step(?P<step>\d{8})$")
 KOHYA_SAMPLE_STEP = re.compile(r"_(?:e)?(?P<step>\d{6})_\d+_")
 POLL_EVERY_S = 1.0
+QUIET_SKIPS = ("no sample to show", STILL_WRITING)  # a run's card writer says nothing of these: the next pass does them
 
 
 @dataclass(frozen=True)
@@ -433,7 +435,7 @@ class RunCards:
                     samples=samples,
                 )
                 for outcome in outcomes:
-                    if outcome.action == "skipped" and outcome.detail != "no sample to show":
+                    if outcome.action == "skipped" and outcome.detail not in QUIET_SKIPS:
                         self.warn(f"A1111 card: {outcome.line()}")
         except Exception as error:  # noqa: BLE001 - a card never fails the run
             self.warn(f"the A1111 card was not written: {error}")

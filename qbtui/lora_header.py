@@ -26,6 +26,7 @@ THUMBNAIL_SIDE = 256
 THUMBNAIL_QUALITY = 85
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 ALIGNMENT = 8  # safetensors pads its header with spaces so the tensor data starts 8-byte aligned
+STILL_WRITING = "still being written; left as it is"
 FIX = "train it again, or restore the file: it is not a complete safetensors file"
 
 
@@ -37,6 +38,22 @@ def _open_regular(path: Path):
         raise QbtuiError("not a regular file; left as it is", path=path, fix="point qbtui at the LoRA file itself")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
+
+
+class StillWriting(QbtuiError):
+    """The file is shorter than its header says, or changed while its copy was made: a writer is not done with it."""
+
+    def __init__(self, path: Path):
+        super().__init__(STILL_WRITING, path=path, fix="run `qbtui cards` once the training has written it")
+
+
+def _data_length(header: dict) -> int:
+    """Where the last tensor's bytes end, after the header."""
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != METADATA and isinstance(entry, dict)]
+    try:
+        return max((int(end) for end in ends), default=0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def read_header(path: Path) -> tuple[dict, int]:
@@ -78,12 +95,17 @@ def encode_header(header: dict) -> bytes:
 def set_metadata(path: Path, values: dict[str, str]) -> bool:
     """Put `values` into the header's metadata, keeping the tensor bytes; False when they were already there.
 
-    The new file is written beside the old one, fsynced and renamed over it; a symlink is refused.
+    The new file is written beside the old one, fsynced and renamed over it; a symlink is refused,
+    and so is a file still being written (shorter than its header says, as sd-scripts' checkpoint
+    is while it writes it) or changed while it was copied (`StillWriting`).
     """
     if path.is_symlink():
         raise QbtuiError("a symlink; left as it is", path=path, fix="point qbtui at the LoRA file itself")
     with _open_regular(path) as source:
         header, data_start = _read_header(source, path)
+        opened = os.fstat(source.fileno())
+        if opened.st_size < data_start + _data_length(header):
+            raise StillWriting(path)
         metadata = dict(header.get(METADATA) or {})
         if all(metadata.get(key) == value for key, value in values.items()):
             return False
@@ -96,7 +118,10 @@ def set_metadata(path: Path, values: dict[str, str]) -> bool:
                 shutil.copyfileobj(source, target, 1 << 20)
                 target.flush()
                 os.fsync(target.fileno())
-            os.chmod(temp, os.fstat(source.fileno()).st_mode & 0o7777)
+            os.chmod(temp, opened.st_mode & 0o7777)
+            now = os.stat(path, follow_symlinks=False)
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != (opened.st_ino, opened.st_size, opened.st_mtime_ns):
+                raise StillWriting(path)  # replaced or written to meanwhile: the newer file stays
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)

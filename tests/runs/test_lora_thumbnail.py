@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from qbtui.cards import update_thumbnail
+from qbtui.cards import QUIET_SKIPS, update_thumbnail
 from qbtui.errors import QbtuiError
-from qbtui.lora_header import THUMBNAIL_KEY, read_metadata, set_metadata
+from qbtui.lora_header import STILL_WRITING, THUMBNAIL_KEY, read_metadata, set_metadata
 from qbtui.trainer.metadata import save_lora
 
 
@@ -94,3 +94,15 @@ def test_a_symlink_a_fifo_or_a_broken_file_is_left_alone(lora, sample, tmp_path)
     broken.write_bytes(b"lora" * 1000)
     outcome = update_thumbnail(broken, sample)
     assert outcome.action == "skipped" and "too large" in outcome.detail and broken.read_bytes() == b"lora" * 1000
+
+
+def test_a_lora_still_being_written_keeps_its_bytes(lora, sample):
+    """sd-scripts announces a checkpoint (`saving checkpoint:`) before it writes it: a file shorter than its header says
+    is left alone (the run's next card pass writes its thumbnail), so the writer's bytes are never cut off."""
+    whole = lora.read_bytes()
+    lora.write_bytes(whole[:-100])
+    outcome = update_thumbnail(lora, sample)
+    assert outcome.action == "skipped" and outcome.detail == STILL_WRITING and outcome.detail in QUIET_SKIPS
+    assert lora.read_bytes() == whole[:-100]
+    lora.write_bytes(whole)
+    assert update_thumbnail(lora, sample).action == "written"
