@@ -58,6 +58,9 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
         and "checkpoint at step 20 on 24 photos" in checkpoint["description"]
     )
     assert (loras / "qb_ada_lora-step00000060.png").is_file()
+    for lora in ("qb_ada_lora.safetensors", "qb_ada_lora-step00000060.safetensors"):
+        assert read_metadata(loras / lora)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,"), lora
+    assert json.loads((loras / "qb_ada_lora.metadata.json").read_text())["civitai"]["trainedWords"] == ["qb_ada person"]
 
     card["preferred weight"] = 0.65
     card["my own key"] = ["kept", 1]
