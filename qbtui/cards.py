@@ -3,7 +3,8 @@ and the same picture as `modelspec.thumbnail` in the LoRA's own header (SwarmUI,
 
 A1111's Lora tab reads `<stem>.json` for a card's `activation text`, `preferred weight`,
 `sd version`, `description` and `notes`, and shows `<stem>.png` (first of its names) as its
-picture, as do SwarmUI, ComfyUI-LoRA-Manager and InvokeAI's import; its own editor rewrites the JSON with every key it knows and keeps any other. So
+picture, as do SwarmUI, ComfyUI-LoRA-Manager and InvokeAI's import; its own editor rewrites
+the JSON with every key it knows and keeps any other. So
 qbtui updates only the keys it owns, and remembers what it last wrote under the hidden key
 `qbtui`: a value that differs from that memory was edited by the person and is kept. A preview
 carries the PNG text chunk `qbtui-preview`; a picture without it (under any name a UI shows)
@@ -264,7 +265,7 @@ def update_lora_manager_card(lora_path: Path, facts: CardFacts) -> CardOutcome:
         weight=facts.weight,
         description=values["description"],
         notes=facts.run_id,
-        picture=picture if picture.is_file() else None,
+        picture=picture,
     )
     try:
         created = create_sidecar(path, sidecar)

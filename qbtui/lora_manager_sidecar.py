@@ -39,7 +39,7 @@ def sidecar_values(
         "modified": time.time(),
         "sha256": "",
         "base_model": BASE_MODEL,
-        "preview_url": picture.absolute().as_posix() if picture else "",
+        "preview_url": picture.absolute().as_posix(),
         "notes": notes,
         "from_civitai": False,
         "civitai": {"trainedWords": [trigger]},

@@ -71,3 +71,12 @@ def test_a_persons_sidecar_or_a_symlink_there_is_never_replaced(tmp_path):
     elsewhere = tmp_path / "elsewhere.json"
     sidecar.symlink_to(elsewhere)
     assert update_lora_manager_card(lora, facts()).action == "kept" and not elsewhere.exists()
+
+
+def test_the_sidecar_names_the_picture_before_it_exists_so_lora_manager_finds_it_later(tmp_path):
+    """py/utils/metadata_manager.py `_normalize_metadata_paths`: a `preview_url` that does not exist is looked up again
+    with `find_preview_file`; an empty one never is."""
+    lora = save_lora(tmp_path / "qb_ada_lora-step00000004.safetensors", {"a.alpha": torch.tensor(1.0)}, {})
+    update_lora_manager_card(lora, facts())
+    preview_url = lora_manager_scan(lora)["preview_url"]
+    assert preview_url == (tmp_path / "qb_ada_lora-step00000004.png").as_posix() and not Path(preview_url).exists()
