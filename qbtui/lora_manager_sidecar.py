@@ -28,9 +28,13 @@ def sidecar_path(lora_path: Path) -> Path:
 
 
 def sidecar_values(
-    lora_path: Path, *, trigger: str, weight: float, description: str, notes: str, picture: Path | None
+    lora_path: Path, *, trigger: str, weight: float, description: str, notes: str, picture: Path
 ) -> dict[str, Any]:
-    """Every field LoRA Manager requires, the trigger phrase as `civitai.trainedWords`, the weight as `usage_tips`."""
+    """Every field LoRA Manager requires, the trigger phrase as `civitai.trainedWords`, the weight as `usage_tips`.
+
+    `preview_url` names the picture even before it exists: LoRA Manager looks again for a
+    picture whose `preview_url` is missing (`_normalize_metadata_paths`), never for an empty one.
+    """
     return {
         "file_name": lora_path.stem,
         "model_name": lora_path.stem,
