@@ -1,12 +1,14 @@
-"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.preview.png`.
+"""AUTOMATIC1111 cards beside each LoRA: `<stem>.json` (Extra Networks user metadata) and `<stem>.png`,
+and the same picture as `modelspec.thumbnail` in the LoRA's own header (SwarmUI, ComfyUI).
 
 A1111's Lora tab reads `<stem>.json` for a card's `activation text`, `preferred weight`,
-`sd version`, `description` and `notes`, and shows `<stem>.png` or `<stem>.preview.png` as its
-picture; its own editor rewrites the JSON with every key it knows and keeps any other. So
+`sd version`, `description` and `notes`, and shows `<stem>.png` (first of its names) as its
+picture, as do SwarmUI, ComfyUI-LoRA-Manager and InvokeAI's import; its own editor rewrites
+the JSON with every key it knows and keeps any other. So
 qbtui updates only the keys it owns, and remembers what it last wrote under the hidden key
 `qbtui`: a value that differs from that memory was edited by the person and is kept. A preview
-carries the PNG text chunk `qbtui-preview`; a picture without it is the person's and is never
-replaced (nor is a second one added beside it).
+carries the PNG text chunk `qbtui-preview`; a picture without it (under any name a UI shows)
+is the person's and is never replaced (nor is a second one added beside it).
 
 `RunCards` is what the supervisor calls while a run goes (each new checkpoint) and when it
 records the finished training; `refresh_cards` is `qbtui cards [NAME]` for LoRAs trained before.
@@ -25,19 +27,26 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.atomicfile import write_bytes_atomic, write_text_atomic
-from qbtui.choice import chosen_sample, chosen_weight, likeness_score
+from qbtui.choice import chosen_sample, chosen_weight, evaluation_sample, is_chosen_file, likeness_score
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, read_events
+from qbtui.lora_header import STILL_WRITING
 from qbtui.registry import Friend, Registry, Settings, Training
 from qbtui.rundir import RunDir, read_run_toml
 
 SD_VERSION = "SD1"
 MEMORY_KEY = "qbtui"
 PREVIEW_MARKER = "qbtui-preview"
+PARAMETERS = "parameters"  # A1111's PNG text chunk
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
+# Further picture names: SwarmUI's `.thumb.*`, LoRA Manager's videos and example image.
+OTHER_PICTURE_SUFFIXES = (".thumb.jpg", ".thumb.png", ".mp4", ".preview.mp4", ".webm", ".example.0.jpeg")
+PREVIEW_SUFFIX = ".png"
+OLD_PREVIEW_SUFFIX = ".preview.png"  # qbtui's picture name before `<stem>.png`
 CHECKPOINT_STEP = re.compile(r"-step(?P<step>\d{8})$")
 KOHYA_SAMPLE_STEP = re.compile(r"_(?:e)?(?P<step>\d{6})_\d+_")
 POLL_EVERY_S = 1.0
+QUIET_SKIPS = ("no sample to show", STILL_WRITING)  # a run's card writer says nothing of these: the next pass does them
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,8 @@ def card_path(lora_path: Path) -> Path:
 
 
 def preview_path(lora_path: Path) -> Path:
-    """`qb_peter_lora.preview.png` beside the LoRA."""
-    return lora_path.with_name(lora_path.stem + ".preview.png")
+    """`qb_peter_lora.png` beside the LoRA: the one name A1111/Forge, SwarmUI, LoRA Manager and InvokeAI all find."""
+    return lora_path.with_name(lora_path.stem + PREVIEW_SUFFIX)
 
 
 def activation_text(friend: Friend) -> str:
@@ -156,23 +165,39 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def picture_names(stem: str) -> list[str]:
+    """Every name beside a LoRA that one of the UIs shows as its picture (A1111/Forge, SwarmUI, LoRA Manager, InvokeAI)."""
+    names = [f"{stem}{suffix}" for extension in PREVIEW_EXTENSIONS for suffix in (f".{extension}", f".preview.{extension}")]
+    return names + [f"{stem}{suffix}" for suffix in OTHER_PICTURE_SUFFIXES]
+
+
 def persons_preview(lora_path: Path) -> Path | None:
-    """A preview A1111 would show that qbtui did not write, if there is one."""
-    for extension in PREVIEW_EXTENSIONS:
-        for name in (f"{lora_path.stem}.{extension}", f"{lora_path.stem}.preview.{extension}"):
-            candidate = lora_path.with_name(name)
-            if candidate.is_symlink() or (candidate.exists() and not _is_ours(candidate)):
-                return candidate
+    """A picture some UI would show that qbtui did not write, if there is one."""
+    for name in picture_names(lora_path.stem):
+        candidate = lora_path.with_name(name)
+        if candidate.is_symlink() or (candidate.exists() and not _is_ours(candidate)):
+            return candidate
     return None
 
 
-def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOutcome:
-    """Copy `sample` to `<stem>.preview.png` with the marker chunk, unless the person has a preview there."""
+def _drop_old_preview(lora_path: Path) -> None:
+    """Remove qbtui's own `<stem>.preview.png` of earlier versions: LoRA Manager would show it before `<stem>.png`."""
+    old = lora_path.with_name(lora_path.stem + OLD_PREVIEW_SUFFIX)
+    if old.is_file() and not old.is_symlink() and _is_ours(old):
+        old.unlink()
+
+
+def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: float = 1.0) -> CardOutcome:
+    """Copy `sample` to `<stem>.png` with the marker chunk, unless the person has a picture there (any UI's name).
+
+    Its `parameters` text names the LoRA (`preview_text`), so A1111's "Send to txt2img" draws with it.
+    """
     from PIL import Image, PngImagePlugin
 
     target = preview_path(lora_path)
     theirs = persons_preview(lora_path)
     if theirs is not None:
+        _drop_old_preview(lora_path)
         return CardOutcome(target, "kept", f"your picture {theirs.name} stays")
     if sample is None or not sample.is_file():
         return CardOutcome(target, "skipped", "no sample to show")
@@ -182,17 +207,71 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str) -> CardOut
             info = PngImagePlugin.PngInfo()
             for key, value in getattr(image, "text", {}).items():
                 if key != PREVIEW_MARKER:
-                    info.add_text(key, value)
+                    info.add_text(key, preview_text(lora_path, value, weight) if key == PARAMETERS else value)
             info.add_text(PREVIEW_MARKER, f"{run_id} {sample.name}")
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", pnginfo=info)
     except (OSError, ValueError, SyntaxError) as error:
         return CardOutcome(target, "skipped", f"cannot read the sample {sample}: {error}")
     data = buffer.getvalue()
+    _drop_old_preview(lora_path)
     if target.exists() and target.read_bytes() == data:
         return CardOutcome(target, "unchanged")
     write_bytes_atomic(target, data)
     return CardOutcome(target, "written", f"from {sample.name}")
+
+
+def preview_text(lora_path: Path, parameters: str, weight: float) -> str:
+    """A sample's A1111 `parameters` with the `<lora:stem:w>` tag and `Lora hashes` of the file it stands for."""
+    from qbtui.draw.parameters import lora_short_hash, with_lora
+
+    try:
+        digest = lora_short_hash(lora_path) if lora_path.is_file() else None
+    except OSError:
+        digest = None  # not a whole safetensors file: the text names the LoRA without its hash
+    return with_lora(parameters, lora_path.stem, weight, digest)
+
+
+def update_thumbnail(lora_path: Path, sample: Path | None) -> CardOutcome:
+    """The sample as a 256 px JPEG `modelspec.thumbnail` in the LoRA's header (SwarmUI's and ComfyUI's card picture).
+
+    Only the header is rewritten: the tensor bytes, and so A1111's LoRA hash, stay the same.
+    """
+    from qbtui.lora_header import THUMBNAIL_KEY, set_metadata, thumbnail_uri
+
+    if sample is None or not sample.is_file():
+        return CardOutcome(lora_path, "skipped", "no sample to show")
+    try:
+        changed = set_metadata(lora_path, {THUMBNAIL_KEY: thumbnail_uri(sample)})
+    except QbtuiError as error:
+        return CardOutcome(lora_path, "skipped", error.message)
+    except (OSError, ValueError) as error:
+        return CardOutcome(lora_path, "skipped", f"cannot rewrite its header: {error}")
+    return CardOutcome(lora_path, "written" if changed else "unchanged", f"{THUMBNAIL_KEY} from {sample.name}" if changed else "")
+
+
+def update_lora_manager_card(lora_path: Path, facts: CardFacts) -> CardOutcome:
+    """ComfyUI-LoRA-Manager's `<stem>.metadata.json` with the trigger phrase and weight, created once, never rewritten."""
+    from qbtui.lora_manager_sidecar import create_sidecar, sidecar_path, sidecar_values
+
+    path = sidecar_path(lora_path)
+    if not lora_path.is_file():
+        return CardOutcome(path, "skipped", "no LoRA file")
+    picture = persons_preview(lora_path) or preview_path(lora_path)
+    values = card_values(facts)
+    sidecar = sidecar_values(
+        lora_path,
+        trigger=values["activation text"],
+        weight=facts.weight,
+        description=values["description"],
+        notes=facts.run_id,
+        picture=picture,
+    )
+    try:
+        created = create_sidecar(path, sidecar)
+    except OSError as error:
+        return CardOutcome(path, "skipped", f"cannot write it: {error}")
+    return CardOutcome(path, "written") if created else CardOutcome(path, "kept", "LoRA Manager's own from now on")
 
 
 # ------------------------------------------------------------------ samples of a run
@@ -276,10 +355,27 @@ def write_cards(
         checkpoint=checkpoint_step is not None,
     )
     outcomes = [update_card(lora_path, card_values(facts))]
-    chosen = None if checkpoint_step else chosen_sample(friend, training, settings)
-    sample = chosen if chosen is not None and chosen.is_file() else pick_sample(samples, weight, checkpoint_step)
-    outcomes.append(update_preview(lora_path, sample, run_id))
+    sample = standing_sample(friend, lora_path, training, settings, samples, weight)
+    outcomes.append(update_preview(lora_path, sample, run_id, weight))
+    outcomes.append(update_thumbnail(lora_path, sample))
+    outcomes.append(update_lora_manager_card(lora_path, facts))
     return outcomes
+
+
+def standing_sample(
+    friend: Friend, lora_path: Path, training: Training | None, settings: Settings, samples: list[SampleImage], weight: float
+) -> Path | None:
+    """The picture for one LoRA file: the chosen sample for the chosen file (a checkpoint too), else the
+    training's sample of its step nearest `weight`, else the evaluation's sample of that file."""
+    if is_chosen_file(training, lora_path):
+        chosen = chosen_sample(friend, training, settings)
+        if chosen is not None and chosen.is_file():
+            return chosen
+    picked = pick_sample(samples, weight, _checkpoint_step(lora_path))
+    if picked is not None:
+        return picked
+    drawn = evaluation_sample(friend, training, settings, lora_path.name, weight)
+    return drawn if drawn is not None and drawn.is_file() else None
 
 
 class RunCards:
@@ -340,7 +436,7 @@ class RunCards:
                     samples=samples,
                 )
                 for outcome in outcomes:
-                    if outcome.action == "skipped" and outcome.detail != "no sample to show":
+                    if outcome.action == "skipped" and outcome.detail not in QUIET_SKIPS:
                         self.warn(f"A1111 card: {outcome.line()}")
         except Exception as error:  # noqa: BLE001 - a card never fails the run
             self.warn(f"the A1111 card was not written: {error}")

@@ -40,16 +40,43 @@ def chosen_sample(friend: Friend, training: Training | None, settings: Settings)
     """The sample image of the evaluation's chosen file and weight, if the run's eval.json has one."""
     if not has_choice(training) or not training or not training.run_id:
         return None
+    evaluation = _run_evaluation(friend, training, settings)
+    if evaluation is None or evaluation.chosen is None or not evaluation.chosen.samples:
+        return None
+    return _standing_sample(evaluation.chosen.samples)
+
+
+def is_chosen_file(training: Training | None, lora_path: Path) -> bool:
+    """True when `lora_path` is the file the evaluation (or the person in the compare view) chose."""
+    return has_choice(training) and training is not None and Path(training.chosen_lora).name == lora_path.name
+
+
+def evaluation_sample(
+    friend: Friend, training: Training | None, settings: Settings, lora_name: str, weight: float
+) -> Path | None:
+    """The evaluation's sample of the LoRA file `lora_name` at the weight nearest `weight`, if it drew one."""
+    if training is None or not training.run_id:
+        return None
+    evaluation = _run_evaluation(friend, training, settings)
+    cells = [cell for cell in evaluation.cells if cell.lora == lora_name and cell.samples] if evaluation else []
+    if not cells:
+        return None
+    return _standing_sample(min(cells, key=lambda cell: abs(cell.weight - weight)).samples)
+
+
+def _run_evaluation(friend: Friend, training: Training, settings: Settings):
+    """The training run's eval.json, None when it has none or it cannot be read."""
     from qbtui.errors import QbtuiError
     from qbtui.likeness.report import read_evaluation
 
     try:
-        evaluation = read_evaluation(RunDir(settings.logs_dir / friend.id / training.run_id).eval_json)
+        return read_evaluation(RunDir(settings.logs_dir / friend.id / training.run_id).eval_json)
     except QbtuiError:
         return None
-    if evaluation is None or evaluation.chosen is None or not evaluation.chosen.samples:
-        return None
-    samples = evaluation.chosen.samples
+
+
+def _standing_sample(samples) -> Path:
+    """The picture that stands for a cell: its house-style sample, else its closest likeness."""
     style = [sample for sample in samples if sample.kind == "style"]
     scored = sorted((sample for sample in samples if sample.distance is not None), key=lambda sample: sample.distance or 0.0)
     best = (style or scored or list(samples))[0]

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cards = add_subcommand(
         subparsers,
         "cards",
-        "write AUTOMATIC1111's card (<lora>.json, <lora>.preview.png) beside each trained LoRA; your edits are kept",
+        "write AUTOMATIC1111's card (<lora>.json, <lora>.png) beside each trained LoRA; your edits are kept",
         "  qbtui cards\n  qbtui cards peter",
     )
     cards.add_argument("names", nargs="*", metavar="NAME", help="friend ids (default: every trained friend)")

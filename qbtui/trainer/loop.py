@@ -293,6 +293,7 @@ class _Trainer:
             dataset_dirs=self.data.dataset_dirs(),
             base_model_name=self.base.name,
             base_model_hash=self.base.model_hash,
+            base_model_sha256=self.base.sha256(),
             started_at=time.time(),
             session_id=secrets.randbelow(2**31),
             mixed_precision=precision,

@@ -27,6 +27,7 @@ class RunFacts:
     session_id: int
     mixed_precision: str
     processes: int = 1  # data-parallel processes, each with train_batch_size samples a step
+    base_model_sha256: str = ""  # the full SHA-256 of the base model's weights file (kohya's ss_new_sd_model_hash)
 
 
 def lora_metadata(config: TrainConfig, facts: RunFacts, *, steps: int, output_stem: str) -> dict[str, str]:
@@ -65,6 +66,7 @@ def lora_metadata(config: TrainConfig, facts: RunFacts, *, steps: int, output_st
         "ss_dataset_dirs": json.dumps(facts.dataset_dirs),
         "ss_sd_model_name": facts.base_model_name,
         "ss_sd_model_hash": facts.base_model_hash,
+        "ss_new_sd_model_hash": facts.base_model_sha256,
         "ss_base_model_version": "sd_v1",
         "ss_v2": "False",
         "ss_clip_skip": "None",

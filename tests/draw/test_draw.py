@@ -63,11 +63,13 @@ def test_png_info_reads_back_as_a1111_writes_it(draw_registry):
         "negative_prompt": settings.negative_prompt,
         "Steps": "4",
         "Sampler": "Euler",
+        "Schedule type": "Uniform",
         "CFG scale": "7",
         "Seed": "42",
         "Size": "64x64",
         "Model hash": hashlib.sha256(unet_weights.read_bytes()).hexdigest()[:10],
         "Model": "tiny",
+        "RNG": "CPU",
         "Lora hashes": f"qb_ada_lora: {lora_short_hash(lora)}",
         "Version": fields["Version"],
     }

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from qbtui import cli
+from qbtui.cards import PREVIEW_MARKER
 from qbtui.demo import build_demo
 from qbtui.events import read_events
 from qbtui.likeness.report import read_evaluation
+from qbtui.lora_header import THUMBNAIL_KEY, read_metadata
 from qbtui.registry import Registry
 from qbtui.runs.info import read_run, runs_under
 from qbtui.runs.manager import start_run
@@ -61,6 +63,13 @@ def trained(demo: Path):
     return wait_ended(info.path)
 
 
+def png_text(path: Path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return dict(image.text)
+
+
 def run_cli(capsys, *argv: str) -> tuple[int, str]:
     capsys.readouterr()
     code = cli.main(list(argv))
@@ -76,6 +85,11 @@ def test_a_training_ends_with_an_evaluation_that_finds_no_faces(trained, demo: P
     assert [cell.key for cell in evaluation.cells] == ["base@0", "2@0.8", "final@0.8"]
     assert all(cell.face_rate == 0 and cell.likeness is None for cell in evaluation.cells)
     assert all(Path(sample.path).is_file() for cell in evaluation.cells for sample in cell.samples)
+    loras = Registry.load(demo).settings.lora_dir
+    for lora in (loras / "qb_ada_lora-step00000002.safetensors", loras / "qb_ada_lora.safetensors"):
+        # no training samples: every file's picture and header thumbnail is the evaluation's sample of it
+        assert read_metadata(lora)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,"), lora.name
+        assert "_w0.80_" in png_text(lora.with_suffix(".png"))[PREVIEW_MARKER], lora.name
     (training,) = Registry.load(demo).friends["ada"].trainings
     assert training.run_id == trained.run_id and training.chosen_weight is None
     code, out = run_cli(capsys, "--registry", str(demo), "logs", trained.run_id)

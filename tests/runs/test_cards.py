@@ -12,6 +12,7 @@ from qbtui.cards import MEMORY_KEY, PREVIEW_MARKER, refresh_cards, update_card, 
 from qbtui.cli import main as cli_main
 from qbtui.demo import build_demo
 from qbtui.errors import QbtuiError
+from qbtui.lora_header import THUMBNAIL_KEY, read_metadata
 from qbtui.registry import Registry
 from qbtui.runs import manager
 
@@ -48,15 +49,18 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     assert card["activation text"] == "qb_ada person" and card["preferred weight"] == 0.8 and card["sd version"] == "SD1"
     assert card["notes"] == first.run_id
     assert card["description"] == f"Ada, trained {training.date}: 60 steps on 24 photos"
-    preview = loras / "qb_ada_lora.preview.png"
+    preview = loras / "qb_ada_lora.png"
     assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000060_00_w0.80_42.png")
-    assert "LoRA weight: 0.8" in png_text(preview)["parameters"]
+    assert png_text(preview)["parameters"].startswith("<lora:qb_ada_lora:0.8>, qb_ada person")
     checkpoint = read_card(loras / "qb_ada_lora-step00000020.json")
     assert (
         checkpoint["description"].startswith("Ada, trained ")
         and "checkpoint at step 20 on 24 photos" in checkpoint["description"]
     )
-    assert (loras / "qb_ada_lora-step00000060.preview.png").is_file()
+    assert (loras / "qb_ada_lora-step00000060.png").is_file()
+    for lora in ("qb_ada_lora.safetensors", "qb_ada_lora-step00000060.safetensors"):
+        assert read_metadata(loras / lora)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,"), lora
+    assert json.loads((loras / "qb_ada_lora.metadata.json").read_text())["civitai"]["trainedWords"] == ["qb_ada person"]
 
     card["preferred weight"] = 0.65
     card["my own key"] = ["kept", 1]
@@ -116,7 +120,7 @@ def test_a_persons_picture_beside_the_lora_keeps_qbtui_from_adding_a_preview(tmp
     hand_made_png(sample, (1, 2, 3))
     assert update_preview(lora, sample, "r1").action == "written"
     assert update_preview(lora, sample, "r2").action == "written"
-    assert png_text(tmp_path / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == "r2 sample.png"
+    assert png_text(tmp_path / "qb_peter_lora.png")[PREVIEW_MARKER] == "r2 sample.png"
     theirs = hand_made_png(tmp_path / "qb_peter_lora.png")
     outcome = update_preview(lora, sample, "r3")
     assert outcome.action == "kept" and "qb_peter_lora.png" in outcome.detail
@@ -132,10 +136,8 @@ def test_kohya_run_writes_cards_for_the_final_lora_and_its_checkpoint(workspace,
     assert (final["activation text"], final["notes"]) == ("qb_peter person", info.run_id)
     assert ": 8 steps on 20 photos" in final["description"]
     assert "checkpoint at step 4" in read_card(loras / "qb_peter_lora-step00000004.json")["description"]
-    assert (
-        png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER]
-        == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
-    )
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} qb_peter_lora_000008_00_20260101000000_42.png"
+    assert read_metadata(loras / "qb_peter_lora.safetensors")[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,")
 
 
 def test_qbtui_cards_fills_in_a_lora_trained_before(workspace, wait_for_state, capsys):
@@ -180,4 +182,41 @@ def test_the_likeness_choice_sets_the_weight_description_and_picture(workspace, 
     loras = workspace.settings.lora_dir
     card = read_card(loras / "qb_peter_lora.json")
     assert card["preferred weight"] == 0.7 and card["description"].endswith("on 20 photos, likeness 0.41")
-    assert png_text(loras / "qb_peter_lora.preview.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} style_sample.png"
+
+
+def test_a_chosen_checkpoint_gets_the_evaluations_samples_as_its_picture(workspace, wait_for_state, tmp_path):
+    """The compare view's pick of the step-4 checkpoint: `qbtui cards` shows its evaluation sample, not `no sample to show`."""
+    import torch
+
+    from qbtui.likeness.report import Evaluation, write_evaluation
+    from qbtui.likeness.scoring import CellScore, SampleScore
+    from qbtui.trainer.metadata import save_lora
+
+    info = manager.start_run(workspace, "peter")
+    assert wait_for_state(info.path, FINAL).state == "completed"
+    loras = workspace.settings.lora_dir
+    checkpoint = save_lora(loras / "qb_peter_lora-step00000004.safetensors", {"a.alpha": torch.tensor(1.0)}, {})
+    pictures = {}
+    for label, colour in (("4", (250, 5, 5)), ("final", (5, 5, 250))):
+        pictures[label] = tmp_path / f"eval_{label}.png"
+        hand_made_png(pictures[label], colour)
+
+    def cell(label, step, lora, weight):
+        sample = SampleScore(str(pictures[label]), "qb_peter person, style", "style", 1, 1, 0.4)
+        return CellScore(label, step, lora, weight, 1.0, 1.0, 0.4, 1.0, None, (sample,))
+
+    cells = (
+        cell("4", 4, checkpoint.name, 0.6),
+        cell("4", 4, checkpoint.name, 1.0),
+        cell("final", 8, "qb_peter_lora.safetensors", 0.6),
+    )
+    write_evaluation(info.path / "eval.json", Evaluation(info.run_id, "peter", cells, cells[0], "picked in the compare view"))
+    Registry.load(workspace.path).record_choice(
+        "peter", info.run_id, chosen_lora=checkpoint.name, chosen_weight=0.6, likeness=0.4, scores={}
+    )
+    outcomes = {outcome.path.name: outcome for outcome in refresh_cards(Registry.load(workspace.path), ["peter"])}
+    assert outcomes["qb_peter_lora-step00000004.png"].action == "written"
+    assert png_text(loras / "qb_peter_lora-step00000004.png")[PREVIEW_MARKER] == f"{info.run_id} eval_4.png"
+    assert read_metadata(checkpoint)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,")
+    assert png_text(loras / "qb_peter_lora.png")[PREVIEW_MARKER] == f"{info.run_id} eval_final.png", "the final file's own"

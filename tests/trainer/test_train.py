@@ -112,6 +112,8 @@ def test_lora_file_metadata_is_kohyas_and_all_strings(tiny_model_dir, tiny_datas
     assert json.loads(metadata["ss_tag_frequency"])["2_peter"]["qb_peter person"] == 4
     assert json.loads(metadata["ss_dataset_dirs"]) == {"2_peter": {"n_repeats": 2, "img_count": 4}}
     assert metadata["ss_sd_model_name"] == tiny_model_dir.name and metadata["ss_sd_model_hash"]
+    unet_weights = tiny_model_dir / "unet" / "diffusion_pytorch_model.safetensors"
+    assert metadata["ss_new_sd_model_hash"] == hashlib.sha256(unet_weights.read_bytes()).hexdigest()
     assert float(metadata["ss_training_started_at"]) <= time.time()
     assert metadata["modelspec.architecture"] == "stable-diffusion-v1/lora"
     assert metadata["modelspec.trigger_phrase"] == "qb_peter"

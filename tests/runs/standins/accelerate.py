@@ -1,13 +1,14 @@
 """Stand-in for `accelerate launch train_network.py ...`: prints sd-scripts' output shapes.
 
 tqdm progress on stderr redrawn with \r, `saving checkpoint:` on stdout followed by a
-non-atomic chunked write (as sd-scripts does), the final LoRA at the end.
+non-atomic chunked write of a safetensors file (as sd-scripts does), the final LoRA at the end.
 STANDIN_MODE: "normal", "crash" (traceback at step 2), "slow-save" (each checkpoint
 takes about a second to write), "no-lora" (exits 0 without writing the final LoRA). STANDIN_STEP_S: seconds per step.
 STANDIN_SAMPLE=1: a sample PNG in sd-scripts' `sample/` folder before the final save.
 STANDIN_HOLD=PATH: after step 2 (so step 1 is a whole progress line), wait until PATH exists (a test's gate, instead of timing).
 """
 
+import json
 import os
 import sys
 import time
@@ -29,9 +30,18 @@ delay = float(os.environ.get("STANDIN_STEP_S", "0.02"))
 CHUNKS, CHUNK = 10, b"x" * 4096
 
 
+def safetensors_header(name):
+    """A safetensors header for one F32 tensor of the CHUNKS * CHUNK bytes that follow it."""
+    tensor = {"dtype": "F32", "shape": [CHUNKS * len(CHUNK) // 4], "data_offsets": [0, CHUNKS * len(CHUNK)]}
+    raw = json.dumps({"__metadata__": {"ss_output_name": name}, "lora_unet_x.lora_down.weight": tensor}).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw
+
+
 def save(path):
     print(f"saving checkpoint: {path}", flush=True)
     with open(path, "wb") as handle:
+        handle.write(safetensors_header(path.stem))
         for _ in range(CHUNKS):
             handle.write(CHUNK)
             handle.flush()
