@@ -264,6 +264,9 @@ def runs_command(args: argparse.Namespace) -> int:
         print(json.dumps([info.to_json() for info in infos], indent=2))
     elif infos:
         print(runs_table(infos))
+        for info in infos:
+            if info.live and info.error:  # what a live run needs said: its run.toml unreadable, its host silent
+                print(f"{info.run_id}: {info.error}", file=sys.stderr)
     else:
         print("no runs yet: start one with `qbtui train NAME`")
     return 0

@@ -358,7 +358,7 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
     run = RunDir(info.path)
     supervisor = read_pid_file(run.supervisor_pid)
     backend = read_pid_file(run.backend_pid)
-    grace = float(read_run_toml(run)["run"].get("stop_grace_s", STOP_GRACE_S))
+    grace = _stop_grace(run)
     if supervisor is not None and supervisor.is_alive():
         os.kill(supervisor.pid, signal.SIGTERM)
     elif backend is not None and backend.is_alive():
@@ -375,6 +375,14 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
         while read_run(run).state in BUSY_STATES and time.monotonic() < deadline:
             time.sleep(0.1)
     return read_run(run)
+
+
+def _stop_grace(run: RunDir) -> float:
+    """run.toml's stop_grace_s; the default when run.toml cannot be read (a live run stops all the same)."""
+    try:
+        return float(read_run_toml(run)["run"].get("stop_grace_s", STOP_GRACE_S))
+    except (QbtuiError, TypeError, ValueError):
+        return STOP_GRACE_S
 
 
 def resume_run(registry: Registry, run_id: str) -> RunInfo:
