@@ -141,6 +141,7 @@ def plan_run(
 def _check_output_folders(settings: Settings, friend: Friend) -> None:
     """QbtuiError before anything is written when a run's names would not fit or the LoRA folder is read-only."""
     from qbtui.dataset.guard import is_writable
+    from qbtui.mounts import make_writable_fix
     from qbtui.pathlimits import name_length_problem
 
     problem = name_length_problem(
@@ -155,7 +156,7 @@ def _check_output_folders(settings: Settings, friend: Friend) -> None:
         raise QbtuiError(
             "the LoRA folder is read-only: the run could not save its LoRA",
             path=folder,
-            fix=f"make it writable (`chmod u+w {folder}`) or set lora_dir in registry.toml to a folder you can write",
+            fix=f"{make_writable_fix(folder)}, or set lora_dir in registry.toml to a folder you can write",
         )
 
 
