@@ -228,8 +228,17 @@ def train_command(args: argparse.Namespace) -> int:
 
         if args.backend == "kohya":
             raise QbtuiError("a run on a host uses the builtin trainer", fix="leave out --backend kohya")
-        print(f"copying {args.name}'s photos and the base model to {host} and starting there ...", file=sys.stderr)
-        info = start_remote_run(registry, args.name, host, preset=args.preset, steps=args.steps, force=args.force)
+        info = start_remote_run(
+            registry,
+            args.name,
+            host,
+            preset=args.preset,
+            steps=args.steps,
+            force=args.force,
+            on_checked=lambda place: print(
+                f"copying {args.name}'s photos and the base model to {place.name} and starting there ...", file=sys.stderr
+            ),
+        )
     else:
         info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force)
     verb = "queued" if info.state == "queued" else "started"
