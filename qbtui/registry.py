@@ -31,6 +31,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
+from qbtui.mounts import make_writable_fix
 from qbtui.pathlimits import name_length_problem
 from qbtui.registry_hosts import Host
 from qbtui.registry_layout import friend_section, keep_line_endings, move_tail_comments
@@ -135,7 +136,7 @@ def _writable_target(path: Path) -> Path:
         raise RegistryError(
             "the registry is read-only; nothing was changed",
             path=target,
-            fix=f"make it writable (`chmod u+w {target}`) and run the command again",
+            fix=f"{make_writable_fix(target)}, and run the command again",
         )
     return target
 

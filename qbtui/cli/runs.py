@@ -228,8 +228,17 @@ def train_command(args: argparse.Namespace) -> int:
 
         if args.backend == "kohya":
             raise QbtuiError("a run on a host uses the builtin trainer", fix="leave out --backend kohya")
-        print(f"copying {args.name}'s photos and the base model to {host} and starting there ...", file=sys.stderr)
-        info = start_remote_run(registry, args.name, host, preset=args.preset, steps=args.steps, force=args.force)
+        info = start_remote_run(
+            registry,
+            args.name,
+            host,
+            preset=args.preset,
+            steps=args.steps,
+            force=args.force,
+            on_checked=lambda place: print(
+                f"copying {args.name}'s photos and the base model to {place.name} and starting there ...", file=sys.stderr
+            ),
+        )
     else:
         info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force)
     verb = "queued" if info.state == "queued" else "started"
@@ -264,6 +273,9 @@ def runs_command(args: argparse.Namespace) -> int:
         print(json.dumps([info.to_json() for info in infos], indent=2))
     elif infos:
         print(runs_table(infos))
+        for info in infos:
+            if info.live and info.error:  # what a live run needs said: its run.toml unreadable, its host silent
+                print(f"{info.run_id}: {info.error}", file=sys.stderr)
     else:
         print("no runs yet: start one with `qbtui train NAME`")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from qbtui.dataset.problems import make_problem
 from qbtui.dataset.scan import folder_outside_problem
 from qbtui.errors import QbtuiError
+from qbtui.mounts import make_writable_fix
 from qbtui.registry import Friend, Settings, friend_root
 
 
@@ -29,7 +30,7 @@ def is_writable(folder: Path) -> bool:
 def unwritable_error(folder: Path, friend_id: str) -> QbtuiError:
     """The clear error for a folder qbtui needs to write but may not."""
     problem = make_problem("folder-unwritable", "the folder is read-only; nothing was changed", folder, friend_id)
-    return QbtuiError(problem.message, path=folder, fix=f"make it writable (`chmod u+w {folder}`), then run the command again")
+    return QbtuiError(problem.message, path=folder, fix=f"{make_writable_fix(folder)}, then run the command again")
 
 
 def check_inside(settings: Settings, friend: Friend, folder: Path) -> None:

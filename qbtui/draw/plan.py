@@ -9,6 +9,7 @@ else the last training's file at `lora_weight`), and per scene the A1111 prompt 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -188,6 +189,7 @@ def plan_drawings(
             )
         )
     folder = Path(out_dir).expanduser().absolute() if out_dir else settings.drawings_folder
+    _check_out_folder(folder, given=bool(out_dir))
     return DrawPlan(
         base_model=str(settings.base_model),
         tokenizer=str(settings.tokenizer) if settings.tokenizer else None,
@@ -203,6 +205,27 @@ def plan_drawings(
         loras=loras,
         jobs=tuple(jobs),
         index=str(folder / INDEX_NAME),
+    )
+
+
+def _check_out_folder(folder: Path, *, given: bool) -> None:
+    """QbtuiError when `folder`, or the nearest part of its path that exists, is not a folder."""
+    existing = folder
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if existing.is_dir():
+        return
+    what = "a file" if existing.is_file() else "not a folder"
+    if given:
+        raise QbtuiError(
+            f"--out names the folder the drawings go into, and {existing} is {what}",
+            path=existing,
+            fix="give --out a folder (a new one is created), e.g. --out drawings",
+        )
+    raise QbtuiError(
+        f"the drawings folder cannot be made: {existing} is {what}",
+        path=existing,
+        fix="set drawings_dir in registry.toml [settings] to a folder",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -10,7 +11,7 @@ from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry, dataset_dir
-from qbtui.registry_hosts import Host
+from qbtui.registry_hosts import HOST_NAME, RESERVED_HOST_NAMES, Host
 from qbtui.remote.ssh import Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, RemoteLayout, model_hash, replace_paths
 from qbtui.rundir import RunDir, new_run_id, read_run_toml, write_run_toml
@@ -18,13 +19,22 @@ from qbtui.runs.info import RunInfo
 
 
 def host_named(registry: Registry, name: str) -> Host:
-    """The registry's host `name`, or an error listing the hosts there are."""
+    """The registry's host `name`, or an error listing the hosts there are (and the section to add, for a name one can have)."""
     if name not in registry.hosts:
         known = ", ".join(registry.hosts) or "none yet"
-        raise QbtuiError(
-            f"no host {name!r} in the registry", path=registry.path, fix=f"use one of: {known}; or add a [hosts.{name}] section"
-        )
+        if name.lower() in RESERVED_HOST_NAMES:
+            add = f"{name!r} names a place, not a host: `--host local` trains on this machine"
+        elif HOST_NAME.match(name):
+            add = f"or add a {host_section(name)} section"
+        else:
+            add = "a host's name is letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. [hosts.gpu1]"
+        raise QbtuiError(f"no host {name!r} in the registry", path=registry.path, fix=f"use one of: {known}; {add}")
     return registry.hosts[name]
+
+
+def host_section(name: str) -> str:
+    """The TOML header of host `name`: `[hosts.gpu1]`, `[hosts."gpu1.lan"]` (a bare dot would nest a table)."""
+    return f'[hosts."{name}"]' if "." in name else f"[hosts.{name}]"
 
 
 def host_info(transport: Transport) -> dict[str, Any]:
@@ -61,13 +71,16 @@ def start_remote_run(
     preset: str | None = None,
     steps: int | None = None,
     force: bool = False,
+    on_checked: Callable[[Host], object] = lambda host: None,
 ) -> RunInfo:
-    """Check the dataset here, reach the host, write the local run directory, start its follower."""
+    """Check the host and the dataset here (then `on_checked`), reach the host, write the local
+    run directory, start its follower."""
     from qbtui.runs.manager import plan_run, submit_run
 
     registry.reload_if_changed()
     host = host_named(registry, host_name)
     plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend="builtin", steps=steps, force=force)
+    on_checked(host)
     info = host_info(Transport(host))
     run_table = {"run_id": plan.run_id, "friend": plan.friend_id, "env": plan.env}
     extra_run, env, remote_train = host_fields(registry, run_table, plan.train, host, info)

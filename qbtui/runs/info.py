@@ -176,16 +176,23 @@ class _RunTracker:
         self.max_steps_from_toml = 0
         self.created_at: float | None = None
         self.crash_text: tuple[tuple[int | None, str], str] | None = None
+        self.toml_error: QbtuiError | None = None
 
     def refresh_toml(self) -> None:
+        """Re-read run.toml when it changed; when it cannot be read, `toml_error` says why and the last good values stay."""
         stat = self.run.run_toml.stat()
         key = (stat.st_mtime_ns, stat.st_size)
         if key != self.toml_key:
-            data = read_run_toml(self.run)
+            self.toml_key = key
+            try:
+                data = read_run_toml(self.run)
+            except QbtuiError as error:
+                self.toml_error = error
+                return
+            self.toml_error = None
             self.run_table = data["run"]
             self.max_steps_from_toml = _count(data["train"].get("max_train_steps"))
             self.created_at = _time(self.run_table.get("created_at"))
-            self.toml_key = key
 
     def read(self, queued: bool) -> RunInfo:
         self.refresh_toml()
@@ -198,11 +205,17 @@ class _RunTracker:
         backend_alive = supervisor is not None and not finished and not supervisor_alive and self._backend_alive()
         for event in self.follower.read_new():
             self.summary.apply(event)
+        ended = self.summary.done_status is not None and self.summary.backend_exited
+        if self.toml_error is not None and not (supervisor_alive or backend_alive or ended):
+            raise self.toml_error  # neither a process nor the events tell its state: listed as unreadable
         new_attempt = supervisor is not None and supervisor_alive and supervisor.pid != self.summary.attempt_pid
         if new_attempt:
             state, error = "running", None
         else:
             state, error = self._state(queued, supervisor is not None, supervisor_alive, backend_alive)
+        if self.toml_error is not None:
+            warning = unreadable_toml_warning(self.run, self.toml_error, live=state in LIVE_STATES)
+            error = f"{error}\n{warning}" if error else warning
         host = str(self.run_table["host"]) if self.run_table.get("host") else None
         if host is not None and state == "running":
             state, error = self._remote_state(host, error)
@@ -282,6 +295,17 @@ class _RunTracker:
         return self.crash_text[1]
 
 
+def unreadable_toml_warning(run: RunDir, error: QbtuiError, *, live: bool) -> str:
+    """What a run whose run.toml cannot be read says: a live one goes on, and stops from its pid files."""
+    if not live:
+        return f"{run.run_toml} cannot be read ({error.message})\n  fix: put run.toml back, or delete this run's folder"
+    return (
+        f"{run.run_toml} cannot be read ({error.message}); the run goes on from what its processes hold\n"
+        f"  fix: put run.toml back before the run ends (recording the training reads it), "
+        f"or stop the run with `qbtui stop {run.run_id}`"
+    )
+
+
 def _count(value: Any) -> int:
     """A hand-edited run.toml's step count, 0 unless it is a non-negative integer."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
@@ -299,7 +323,10 @@ _trackers_lock = threading.Lock()
 
 
 def read_run(run_dir: Path | RunDir, *, queued_ids: set[str] | None = None) -> RunInfo:
-    """A run's current state from its directory (QbtuiError when run.toml is unusable).
+    """A run's current state from its directory.
+
+    An unreadable run.toml is a warning in `error` while a process of the run lives or its
+    events tell how it ended; otherwise a QbtuiError naming the file.
 
     `queued_ids` (the queue's run ids) saves a look at the queue folder per run.
     """

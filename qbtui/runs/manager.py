@@ -141,6 +141,7 @@ def plan_run(
 def _check_output_folders(settings: Settings, friend: Friend) -> None:
     """QbtuiError before anything is written when a run's names would not fit or the LoRA folder is read-only."""
     from qbtui.dataset.guard import is_writable
+    from qbtui.mounts import make_writable_fix
     from qbtui.pathlimits import name_length_problem
 
     problem = name_length_problem(
@@ -155,7 +156,7 @@ def _check_output_folders(settings: Settings, friend: Friend) -> None:
         raise QbtuiError(
             "the LoRA folder is read-only: the run could not save its LoRA",
             path=folder,
-            fix=f"make it writable (`chmod u+w {folder}`) or set lora_dir in registry.toml to a folder you can write",
+            fix=f"{make_writable_fix(folder)}, or set lora_dir in registry.toml to a folder you can write",
         )
 
 
@@ -358,7 +359,7 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
     run = RunDir(info.path)
     supervisor = read_pid_file(run.supervisor_pid)
     backend = read_pid_file(run.backend_pid)
-    grace = float(read_run_toml(run)["run"].get("stop_grace_s", STOP_GRACE_S))
+    grace = _stop_grace(run)
     if supervisor is not None and supervisor.is_alive():
         os.kill(supervisor.pid, signal.SIGTERM)
     elif backend is not None and backend.is_alive():
@@ -375,6 +376,14 @@ def stop_run(settings: Settings, run_or_friend: str, *, wait: bool = True, timeo
         while read_run(run).state in BUSY_STATES and time.monotonic() < deadline:
             time.sleep(0.1)
     return read_run(run)
+
+
+def _stop_grace(run: RunDir) -> float:
+    """run.toml's stop_grace_s; the default when run.toml cannot be read (a live run stops all the same)."""
+    try:
+        return float(read_run_toml(run)["run"].get("stop_grace_s", STOP_GRACE_S))
+    except (QbtuiError, TypeError, ValueError):
+        return STOP_GRACE_S
 
 
 def resume_run(registry: Registry, run_id: str) -> RunInfo:

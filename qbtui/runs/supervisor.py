@@ -38,6 +38,7 @@ from qbtui.runs.keepawake import keep_awake
 from qbtui.runs.launch import STOP_GRACE_S, STOP_SIGNALS, GroupStop, host_slots_of, signal_group, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
+from qbtui.runs.written import LoraWitness
 from qbtui.tail import GrowingFile
 
 # How long a stop waits for sd-scripts to finish writing a checkpoint before signalling.
@@ -63,6 +64,7 @@ class Supervisor:
         self.backend_stop: GroupStop | None = None
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
+        self.lora_witness = LoraWitness(None)
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
@@ -103,6 +105,7 @@ class Supervisor:
                 images=int(self.table.get("images", 0)),
                 preset=self.table.get("preset"),
             )
+        self.lora_witness = LoraWitness.before_run(self.table)
         returncode = self._run_backend(argv)
         status, lora_path = self._outcome(returncode, first_event_offset)
         if status == "completed":
@@ -239,12 +242,13 @@ class Supervisor:
         return "failed", None
 
     def _lora_written(self, lora_path: str | None) -> bool:
-        """True when a completed backend left its LoRA file; else an error event says it did not."""
-        if lora_path and Path(lora_path).is_file():
+        """True when a completed backend wrote its LoRA file in this attempt; else an error event says why not."""
+        reason = self.lora_witness.not_written(lora_path)
+        if reason is None:
             return True
         self.events.write(
             "error",
-            message=f"the {self.backend} backend finished without writing its LoRA file {lora_path or ''}".rstrip(),
+            message=f"the {self.backend} backend finished without writing its LoRA file: {reason}",
             hint=f"output.log says why (`qbtui logs {self.run.run_id} --raw`); check the LoRA folder's free space and permissions",
             log_tail=tail_lines(self.run.output_log),
         )

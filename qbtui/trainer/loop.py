@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qbtui.atomicfile import NoSpaceError
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
 from qbtui.rundir import RunDir
@@ -35,6 +36,7 @@ from qbtui.trainer.devices import (
     torch_capabilities,
     weight_dtype,
 )
+from qbtui.trainer.diskfull import disk_full_error
 from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, component_sha256
 from qbtui.trainer.lora import LoRANetwork
 from qbtui.trainer.metadata import RunFacts, lora_metadata, save_lora
@@ -146,6 +148,11 @@ def train(
         events.write("error", message=error.describe().splitlines()[0], hint=error.fix or "")
         events.write("done", status="failed", lora_path=None)
         raise
+    except NoSpaceError as error:
+        full = disk_full_error(error, config.run_id)
+        events.write("error", message=full.message, hint=full.fix or "")
+        events.write("done", status="failed", lora_path=None)
+        raise full from None
     except torch.OutOfMemoryError as error:
         events.write("error", message=f"out of memory: {str(error).splitlines()[0]}", hint=OOM_HINT)
         events.write("done", status="failed", lora_path=None)

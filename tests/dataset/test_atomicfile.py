@@ -44,3 +44,37 @@ def test_a_255_byte_name_is_written_atomically(tmp_path):
     assert len(path.name.encode()) == 254
     write_text_atomic(path, "ok\n")
     assert path.read_text() == "ok\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_full_disk_names_the_file_its_size_and_the_folder_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    from qbtui import atomicfile
+
+    target = tmp_path / "qb_ada_lora.safetensors"
+    target.write_bytes(b"older")
+
+    def full(temp, data):
+        temp.write_bytes(data[:10])  # as far as it got
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomicfile, "_write_durably", full)
+    with pytest.raises(atomicfile.NoSpaceError) as caught:
+        write_bytes_atomic(target, b"x" * 9_400_000)
+    error = caught.value
+    assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+    assert (error.path, error.needed) == (target, 9_400_000)
+    assert str(error).startswith(f"no space left in {tmp_path} for qb_ada_lora.safetensors (it needs 9.4 MB, ")
+    assert target.read_bytes() == b"older" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_byte_counts_read_as_file_managers_show_them():
+    from qbtui.atomicfile import format_bytes
+
+    assert [format_bytes(n) for n in (0, 999, 1000, 9_400_000, 1_234_000_000)] == [
+        "0 bytes",
+        "999 bytes",
+        "1.0 kB",
+        "9.4 MB",
+        "1.2 GB",
+    ]

@@ -204,6 +204,22 @@ def test_a_folder_named_like_a_photo_is_a_problem(settings, friend, folder, clea
     assert problem.path == folder / "x.jpg" and problem.severity == "error" and not status.ready
 
 
+def test_a_training_folder_on_a_read_only_mount_says_so_instead_of_chmod(settings, friend, folder, clean_dataset, monkeypatch):
+    from qbtui import mounts
+
+    photos = clean_dataset()
+    photos[0].with_suffix(".txt").write_text("man, no token\n")
+    folder.chmod(0o555)
+    monkeypatch.setattr(mounts, "read_only_mount", lambda path: True)
+    try:
+        with pytest.raises(QbtuiError) as caught:
+            token_first(settings, friend)
+    finally:
+        folder.chmod(0o755)
+    assert "mounted read-only, which chmod cannot change: remount it read-write" in caught.value.fix
+    assert "chmod u+w" not in caught.value.fix
+
+
 def test_a_read_only_training_folder_is_a_clear_error(settings, friend, folder, clean_dataset):
     photos = clean_dataset()
     save_jpeg(folder / "wide.png", seed=99, size=(900, 600))

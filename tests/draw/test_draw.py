@@ -123,6 +123,21 @@ def test_errors_come_before_any_model_loads(draw_registry, monkeypatch, tmp_path
     assert not draw_registry.settings.drawings_folder.exists()
 
 
+@pytest.mark.parametrize("out", ["picture.png", "picture.png/more", "dangling"])
+def test_out_naming_a_file_is_a_clear_error_before_any_model_loads(draw_registry, monkeypatch, tmp_path, capsys, out):
+    import qbtui.draw.run
+
+    monkeypatch.setattr(qbtui.draw.run, "worker_command", lambda: pytest.fail("the worker must not start"))
+    (tmp_path / "picture.png").write_bytes(b"not a folder")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    code = cli_main(["--registry", str(draw_registry.path), "draw", "Ada on a bike", "--out", str(tmp_path / out)])
+    err = capsys.readouterr().err
+    blocker = tmp_path / out.split("/")[0]
+    assert code == 2 and "Traceback" not in err
+    assert f"--out names the folder the drawings go into, and {blocker} is" in err and "fix: give --out a folder" in err
+    assert (tmp_path / "picture.png").read_bytes() == b"not a folder"
+
+
 def test_the_likeness_choice_picks_the_file_and_the_weight(draw_registry):
     import shutil
 

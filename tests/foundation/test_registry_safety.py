@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from qbtui import mounts
 from qbtui.registry import Registry, RegistryError, Training, friend_id_for
 
 SETTINGS = """\
@@ -73,6 +74,19 @@ def test_a_symlinked_registry_is_written_through_the_link(tmp_path: Path, run_cl
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert "sym" in tomllib.loads(real.read_text())["friends"]
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".qbtui-tmp")]
+
+
+def test_the_read_only_registry_names_the_mount(tmp_path: Path, run_cli, monkeypatch) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text(SETTINGS)
+    path.chmod(0o444)
+    monkeypatch.setattr(mounts, "read_only_mount", lambda where: True)
+    try:
+        code, _, err = run_cli("--registry", path, "add", "Ro")
+    finally:
+        path.chmod(0o644)
+    assert code == 2 and "mounted read-only, which chmod cannot change: remount it read-write" in err
+    assert "chmod u+w" not in err
 
 
 def test_a_read_only_registry_is_not_overwritten(tmp_path: Path, run_cli) -> None:

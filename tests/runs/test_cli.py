@@ -158,3 +158,36 @@ def test_train_queue_targets_follow_host_and_the_default_host(workspace, monkeyp
     with pytest.raises(SystemExit):
         qbtui(workspace, "train", "maria", *args)
     assert (asked[0]["queue"], asked[0]["target"]) == (True, target)
+
+
+@pytest.mark.parametrize(
+    ("host", "fix"),
+    [
+        ("nosuch", "use one of: none yet; or add a [hosts.nosuch] section"),
+        ("gpu1.lan", 'or add a [hosts."gpu1.lan"] section'),
+        ("-oProxyCommand=touch x", "a host's name is letters, digits, '-', '_' or '.', starting with a letter or digit"),
+        ("here", "'here' names a place, not a host: `--host local` trains on this machine"),
+    ],
+)
+def test_train_on_an_unknown_host_says_so_before_any_copying(workspace, capsys, host, fix):
+    assert qbtui(workspace, "train", "peter", f"--host={host}") == 2
+    err = capsys.readouterr().err
+    assert "copying" not in err and f"no host {host!r} in the registry" in err and "fix: use one of: none yet; " in err
+    assert fix in err
+    assert "[hosts.-" not in err
+
+
+def test_train_on_a_host_says_copying_only_once_the_local_checks_pass(workspace, capsys, monkeypatch):
+    from qbtui.errors import QbtuiError
+    from qbtui.remote import start
+
+    with open(workspace.path, "a", encoding="utf-8") as registry:
+        registry.write('\n[hosts.box]\nssh = "box.invalid"\n')
+    monkeypatch.setattr(start, "host_info", lambda transport: (_ for _ in ()).throw(QbtuiError("host box does not answer")))
+    next((workspace.settings.datasets_dir / "peter" / "30_peter").glob("*.txt")).unlink()
+    assert qbtui(workspace, "train", "peter", "--host", "box") == 2
+    err = capsys.readouterr().err
+    assert "copying" not in err and "not ready to train" in err
+    assert qbtui(workspace, "train", "maria", "--host", "box") == 2
+    err = capsys.readouterr().err
+    assert err.index("copying maria's photos and the base model to box") < err.index("host box does not answer")

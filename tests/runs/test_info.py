@@ -154,6 +154,25 @@ def test_broken_run_toml_is_listed_with_the_reason(tmp_path):
     assert info.state == "crashed" and "run.toml is not valid TOML" in info.error
 
 
+def test_a_broken_run_toml_leaves_a_live_or_ended_run_its_state_with_a_warning(tmp_path):
+    settings = Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path, base_model=tmp_path)
+    live, ended = make_run(tmp_path, friend="peter"), make_run(tmp_path, friend="maria")
+    own_supervisor(live)
+    write_pid_file(ended.supervisor_pid, ProcessRecord(2**22 + 1, "gone"))
+    for run, pid in ((live, os.getpid()), (ended, 2**22 + 1)):
+        with EventWriter(run.events) as events:
+            events.write("supervisor", state="started", pid=pid)
+            events.write("step", step=3, max_steps=60, loss=0.5)
+        run.run_toml.write_bytes(b"\x00[[[ garbage \xff")
+    with EventWriter(ended.events) as events:
+        events.write("done", status="completed", lora_path=str(tmp_path / "qb_maria_lora.safetensors"))
+        events.write("supervisor", state="backend-exited", pid=2**22 + 1)
+    infos = {info.friend_id: info for info in list_runs(settings)}
+    assert (infos["peter"].state, infos["peter"].step) == ("running", 3)
+    assert f"{live.run_toml} cannot be read" in infos["peter"].error and f"qbtui stop {live.run_id}" in infos["peter"].error
+    assert infos["maria"].state == "completed" and "put run.toml back" in infos["maria"].error
+
+
 def test_pid_file_round_trip_and_liveness(tmp_path):
     record = ProcessRecord.of(os.getpid())
     write_pid_file(tmp_path / "x.pid", record)

@@ -193,6 +193,16 @@ def test_parser_reports_a_traceback_with_the_tail():
     assert len(event["log_tail"]) == 20 and event["log_tail"][-1] == lines[-1]
 
 
+def test_parser_says_a_full_disk_is_one():
+    parser = KohyaOutputParser()
+    traceback = (
+        'Traceback (most recent call last):\n  File "train_network.py", line 10\nOSError: [Errno 28] No space left on device\n'
+    )
+    (event,) = parser.feed(traceback)
+    assert event["message"] == "OSError: [Errno 28] No space left on device"
+    assert event["hint"].startswith("the disk is full: free room in the folder output.log names")
+
+
 def test_parser_reports_argparse_errors():
     parser = KohyaOutputParser()
     (event,) = parser.feed(b"train_network.py: error: unrecognized arguments: --dataloader_num_workers 4\n")

@@ -12,6 +12,7 @@ import termios
 
 import pytest
 
+from qbtui.cards import card_path, preview_path
 from qbtui.errors import QbtuiError
 from qbtui.events import read_events
 from qbtui.registry import Registry
@@ -61,6 +62,25 @@ def test_a_backend_ending_well_without_its_lora_file_fails_the_run(workspace, mo
     assert done.state == "failed" and done.lora_path is None
     assert "finished without writing its LoRA file" in done.error and "free space" in done.error
     assert Registry.load(workspace.path).friend("peter").trainings == ()
+
+
+@pytest.mark.parametrize(("backend", "mode"), [("kohya", "no-lora"), ("builtin", "stale-lora")])
+def test_an_older_lora_of_the_same_name_does_not_complete_a_run_that_wrote_nothing(
+    workspace, monkeypatch, wait_for_state, backend, mode
+):
+    older = workspace.settings.lora_dir / "qb_peter_lora.safetensors"
+    older.parent.mkdir(parents=True)
+    older.write_bytes(b"an older training")
+    os.utime(older, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setenv("STANDIN_MODE", mode)
+    info = manager.start_run(workspace, "peter", backend=backend)
+    done = wait_for_state(info.path, FINAL)
+    assert done.state == "failed" and done.lora_path is None
+    assert f"finished without writing its LoRA file: {older} is an older LoRA" in done.error
+    assert "output.log says why" in done.error
+    assert Registry.load(workspace.path).friend("peter").trainings == ()
+    assert older.read_bytes() == b"an older training" and older.stat().st_mtime == 1_700_000_000
+    assert not card_path(older).exists() and not preview_path(older).exists()
 
 
 def test_stop_during_a_checkpoint_write_leaves_no_half_written_file(workspace, monkeypatch, wait_for):

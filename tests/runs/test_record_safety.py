@@ -80,6 +80,22 @@ def test_a_read_only_lora_folder_is_refused_before_the_run_starts(workspace):
     assert not (workspace.settings.logs_dir / "peter").exists()
 
 
+def test_a_lora_folder_on_a_read_only_mount_says_so_instead_of_chmod(workspace, monkeypatch):
+    from qbtui import mounts
+
+    lora_dir = workspace.settings.lora_dir
+    lora_dir.mkdir(parents=True, exist_ok=True)
+    lora_dir.chmod(0o555)
+    monkeypatch.setattr(mounts, "read_only_mount", lambda path: path == lora_dir)
+    try:
+        with pytest.raises(QbtuiError) as caught:
+            manager.start_run(workspace, "peter")
+    finally:
+        lora_dir.chmod(0o755)
+    assert caught.value.fix.startswith(f"{lora_dir} is on a file system mounted read-only, which chmod cannot change")
+    assert "chmod u+w" not in caught.value.fix and "set lora_dir" in caught.value.fix
+
+
 def test_a_friend_whose_names_are_too_long_is_refused_before_anything_is_written(workspace):
     long_id = "p" * 240
     with open(workspace.path, "a") as handle:

@@ -155,3 +155,30 @@ def test_a_trainer_saving_after_its_supervisor_was_killed_still_holds_the_friend
     os.killpg(backend.pid, signal.SIGKILL)
     wait_for(lambda: not backend.is_alive(), what="the trainer to end")
     assert manager.start_run(workspace, "peter").state == "running"
+
+
+def run_cli(workspace, *args):
+    """A `qbtui` command in a process of its own (nothing remembered from this one)."""
+    argv = [sys.executable, "-m", "qbtui", "--registry", str(workspace.path), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_garbage_in_a_live_runs_run_toml_leaves_it_running_and_stoppable(workspace, monkeypatch, wait_for):
+    monkeypatch.setenv("STANDIN_STEP_S", "1")
+    info = manager.start_run(workspace, "peter")
+    run = RunDir(info.path)
+    wait_for(lambda: read_run(info.path).step >= 1, what="step 1")
+    run.run_toml.write_bytes(b"\x00garbage [[[ \xff\n")
+    listed = run_cli(workspace, "runs")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(info.run_id))
+    assert " running " in row, row
+    assert f"{run.run_toml} cannot be read" in listed.stderr and f"qbtui stop {info.run_id}" in listed.stderr
+    stopped = run_cli(workspace, "stop", info.run_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"run {info.run_id} is stopped" in stopped.stdout
+    assert not read_pid_file(run.supervisor_pid).is_alive() and not read_pid_file(run.backend_pid).is_alive()
+    after = run_cli(workspace, "runs", "--json")
+    (listed_after,) = [entry for entry in json.loads(after.stdout) if entry["run_id"] == info.run_id]
+    assert listed_after["state"] == "stopped" and "run.toml back" in listed_after["error"]
+    assert manager.start_run(workspace, "maria").state == "running", "the device is free again"

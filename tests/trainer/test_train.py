@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -16,6 +17,8 @@ import pytest
 import tomlkit
 import torch
 
+from qbtui import atomicfile
+from qbtui.atomicfile import format_bytes
 from qbtui.errors import QbtuiError
 from qbtui.events import parse_event, read_events
 from qbtui.trainer import loop
@@ -278,6 +281,36 @@ def test_nan_loss_stops_with_the_guides_hint_and_keeps_good_checkpoints(tiny_mod
     assert kept, "the first step's checkpoint should have been written before the loss blew up"
     for path in kept:
         assert all(torch.isfinite(t).all() for t in load_tensors(path).values())
+
+
+def test_a_full_disk_names_the_folder_and_the_room_needed_and_keeps_what_was_saved(
+    tiny_model_dir, tiny_dataset, tmp_path, monkeypatch
+):
+    lora = tmp_path / "lora"
+    config = make_config(tiny_model_dir, tiny_dataset, lora, max_train_steps=4, save_every_n_steps=2)
+    final = lora / "qb_peter_lora.safetensors"
+    write = atomicfile._write_durably
+
+    def no_room_for_the_final_lora(temp: Path, data: bytes) -> None:
+        if temp.name.startswith(f".{final.name}."):
+            temp.write_bytes(data[:100])  # as far as a full disk lets it get
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write(temp, data)
+
+    monkeypatch.setattr(atomicfile, "_write_durably", no_room_for_the_final_lora)
+    with pytest.raises(QbtuiError, match="the disk is full"):
+        train(config, tmp_path)
+    *_, error, done = events_of(tmp_path)
+    checkpoint = lora / "qb_peter_lora-step00000004.safetensors"
+    needed = format_bytes(checkpoint.stat().st_size)  # the final file is the same size as a checkpoint
+    assert error["message"].startswith(f"the disk is full: no space left in {lora} for {final.name} (it needs {needed}, ")
+    assert f"make room for {needed} in {lora}" in error["hint"] and "qbtui resume run-1" in error["hint"]
+    assert done["status"] == "failed" and not final.exists()
+    assert sorted(p.name for p in lora.iterdir()) == [
+        "qb_peter_lora-step00000002.safetensors",
+        "qb_peter_lora-step00000004.safetensors",
+    ]
+    assert load_tensors(checkpoint) and (tmp_path / "state" / STATE_FILE).is_file()
 
 
 def test_missing_base_model_is_an_error_event_with_a_fix(tiny_dataset, tmp_path):

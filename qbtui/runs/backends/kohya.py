@@ -140,6 +140,10 @@ _HINTS = (
     ("unrecognized arguments", "remove the flag sd-scripts does not know from the preset"),
     ("no data found", "put the images in <datasets_dir>/<id>/<repeats>_<id>/ with captions"),
     ("no such file", "check the paths in registry.toml [settings]"),
+    (
+        "no space left on device",
+        "the disk is full: free room in the folder output.log names (the LoRA folder or the run's), then resume the run",
+    ),
 )
 
 

@@ -2,7 +2,7 @@
 
 STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step 3 after
 30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
-never wrote), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
+never wrote), "stale-lora" (reports the final LoRA's path, an older file there, without writing it), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
 for RUN_DIR/release-eval (or a stop, which ends it there) before writing eval.json, which
 chooses the final LoRA at 0.8; STANDIN_EVAL_JSON=broken writes a cut-off one instead).
 Writes events like the real trainer,
@@ -86,6 +86,8 @@ for step in range(first, steps + 1):
         state.write_text(str(step))
 if mode == "no-lora":
     emit("done", status="completed", lora_path=str(Path(train["output_dir"]) / "never-written.safetensors"))
+elif mode == "stale-lora":
+    emit("done", status="completed", lora_path=str(Path(train["output_dir"]) / f"{train['output_name']}.safetensors"))
 elif stop:
     print(f"stand-in stopping after step {step}: state saved", flush=True)
     emit("done", status="stopped", lora_path=write_lora(f"{train['output_name']}-stopped.safetensors"))
