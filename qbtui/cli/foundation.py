@@ -13,6 +13,7 @@ from pathlib import Path
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import Registry, Settings, Training, dataset_dir, locate_registry
 
 TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
@@ -120,10 +121,11 @@ def status_lines(registry: Registry) -> list[str]:
             )
         )
     if len(rows) == 1:
-        return [f"registry: {registry.path}", "No friends yet: add one with `qbtui add NAME`."]
+        return [f"registry: {printable(registry.path)}", "No friends yet: add one with `qbtui add NAME`."]
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     numeric = {2, 3, 4}
-    lines = [f"registry: {registry.path}"]
+    lines = [f"registry: {printable(registry.path)}"]
     for row in rows:
         cells = [
             cell.rjust(width) if column in numeric else cell.ljust(width)
@@ -157,13 +159,13 @@ def add_command(args: argparse.Namespace) -> int:
             path=folder,
             fix=f"make {registry.settings.datasets_dir} writable and create {folder} yourself",
         ) from None
-    print(f"Added {friend.name} (id {friend.id}, token {friend.token}) to {registry.path}")
-    print(f"Put 20-40 photos in {folder}")
+    print(f"Added {printable(friend.name)} (id {friend.id}, token {friend.token}) to {printable(registry.path)}")
+    print(f"Put 20-40 photos in {printable(folder)}")
     return 0
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return printable(str(value).replace("|", "\\|"))
 
 
 def _likeness(training: Training) -> str:
@@ -222,7 +224,7 @@ def prompt_command(args: argparse.Namespace) -> int:
         )
     text = " ".join(args.text)
     suffix = registry.settings.style_suffix
-    print(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None))
+    print(printable(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None)))
     return 0
 
 
@@ -238,20 +240,20 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def locate_command(args: argparse.Namespace) -> int:
     path = locate_registry(args.registry)
-    print(f"registry:    {path}")
-    print(f"config dir:  {locations.config_dir()}")
+    print(f"registry:    {printable(path)}")
+    print(f"config dir:  {printable(locations.config_dir())}")
     from qbtui.tui.themes import theme_dirs
 
-    print(f"themes dirs: {', '.join(str(folder) for folder in theme_dirs(path))}")
+    print(f"themes dirs: {', '.join(printable(folder) for folder in theme_dirs(path))}")
     try:
         settings = Registry.load(path).settings
     except QbtuiError as error:
-        print(f"logs dir:    unknown ({error.message})")
+        print(f"logs dir:    unknown ({printable(error.message)})")
         return 0
-    print(f"datasets:    {settings.datasets_dir}")
-    print(f"loras:       {settings.lora_dir}")
-    print(f"logs dir:    {settings.logs_dir}")
-    print("\n".join(tokenizer_lines(settings)))
+    print(f"datasets:    {printable(settings.datasets_dir)}")
+    print(f"loras:       {printable(settings.lora_dir)}")
+    print(f"logs dir:    {printable(settings.logs_dir)}")
+    print("\n".join(map(printable, tokenizer_lines(settings))))
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 
 from qbtui.cli.foundation import load_registry
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +70,7 @@ def eval_command(args: argparse.Namespace) -> int:
         return 130
     final = read_run(info.path)
     if final.state != "completed":
-        say(f"evaluation run {final.run_id} ended: {final.state}" + (f" ({final.error})" if final.error else ""))
+        say(f"evaluation run {final.run_id} ended: {final.state}" + (f" ({printable(final.error)})" if final.error else ""))
         return 1
     return _show(target.path, as_json=args.json, table=args.json)
 
@@ -93,5 +94,5 @@ def _show(run_path, *, as_json: bool, table: bool = True) -> int:
     if as_json:
         print(json.dumps(evaluation.to_json(), indent=2))
     elif table:
-        print("\n".join(evaluation_table(evaluation)))
+        print("\n".join(map(printable, evaluation_table(evaluation))))
     return 0

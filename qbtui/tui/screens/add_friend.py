@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import (
     DEFAULT_REPEATS,
     Friend,
@@ -127,7 +128,9 @@ class AddFriendScreen(ModalScreen[str | None]):
         describe = self.query_one("#add-describe", Input).value.strip()
         caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
         self.query_one("#add-hint", Static).update(
-            Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}")
+            Content(
+                printable(f"token: {token}") + f"\nfolder: {printable(_shorten(folder))}\ncaptions start: {printable(caption)}"
+            )
         )
         self._show_error(self._problem(name, friend_id, token) or "")
 
@@ -156,7 +159,7 @@ class AddFriendScreen(ModalScreen[str | None]):
             # The reason and its fix, not the registry's path: a long path would push them out of sight.
             self._refused(error.describe(where_from=False), "#add-name")
             return
-        self.app.notify(f"added {friend.name} ({friend.token})")
+        self.app.notify(f"added {printable(friend.name)} ({friend.token})", markup=False)
         self.dismiss(friend.id)
 
     def _refused(self, text: str, field: str) -> None:

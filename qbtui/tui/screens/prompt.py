@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
 from qbtui.tui.host import host
@@ -238,10 +239,10 @@ class PromptScreen(Screen[None]):
             previews = list(self.query(ImagePreview))
             if event["image"] < len(previews):
                 previews[event["image"]].path = path
-            self._status(f"{len(self.drawn)}/{total} drawn: {path.name}")
+            self._status(f"{len(self.drawn)}/{total} drawn: {printable(path.name)}")
 
     def _draw_failed(self, error: QbtuiError) -> None:
-        self._status(f"not drawn: {error.message}")
+        self._status(f"not drawn: {printable(error.message)}")
         self.notify(error.describe(), title="Cannot draw", severity="error", timeout=10, markup=False)
 
     def _draw_ended(self) -> None:
@@ -250,12 +251,12 @@ class PromptScreen(Screen[None]):
             self._status(f"{len(self.drawn)} drawings in {self.drawn[0].parent}  (ctrl+n: new seed, ctrl+o: gallery)")
 
     def _status(self, text: str) -> None:
-        self.query_one("#prompt-draw-status", Static).update(Content(text))
+        self.query_one("#prompt-draw-status", Static).update(Content(printable(text)))
 
 
 def _describe_friends(found: list[Friend]) -> str:
     """Which friends the scene names, and which of them have no trained LoRA yet."""
     if not found:
         return "no friend named: write a name, id or token from the registry"
-    parts = [f"{friend.name} ({friend.token})" + ("" if friend.trainings else ": not trained yet") for friend in found]
+    parts = [f"{printable(friend.name)} ({friend.token})" + ("" if friend.trainings else ": not trained yet") for friend in found]
     return "friends: " + ", ".join(parts)
