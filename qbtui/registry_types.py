@@ -5,6 +5,7 @@ Plain frozen dataclasses shared by every layer; `qbtui.registry` re-exports them
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,31 @@ class Friend:
         if training and training.chosen_lora and training.chosen_weight is not None:
             return Path(training.chosen_lora).stem
         return self.output_name
+
+
+# ---------------------------------------------------------------- numbers
+
+# A LoRA weight in a prompt, a drawing or an evaluation: above 0 and at most 2. A1111 takes any
+# number, but a character LoRA at 0 draws no one, below 0 draws away from the friend, and above
+# about 1.5 burns the picture; the guide uses 0.6 to 1.0.
+LORA_WEIGHT_MAX = 2.0
+LORA_WEIGHT_FIX = "use a weight above 0 and at most 2; the guide suggests 0.6 to 1.0"
+
+
+def range_problem(value: object, low: float, high: float, *, above_low: bool = False) -> str | None:
+    """Why `value` is not a finite number from `low` to `high` (above `low` when `above_low`), or None."""
+    lowest = f"above {low:g}" if above_low else f"from {low:g}"
+    wanted = f"a number {lowest} {'and at most' if above_low else 'to'} {high:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be {wanted}, found {value!r}"
+    if value > high or value < low or (above_low and value == low):
+        return f"must be {wanted}, found {value:g}"
+    return None
+
+
+def lora_weight_problem(weight: object) -> str | None:
+    """Why `weight` is not a usable LoRA weight (see LORA_WEIGHT_MAX), or None."""
+    return range_problem(weight, 0, LORA_WEIGHT_MAX, above_low=True)
 
 
 # A photo's caption: the same stem with this suffix, beside it (kohya's `caption_extension`).

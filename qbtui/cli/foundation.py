@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
 from qbtui.registry import Registry, Settings, Training, dataset_dir, locate_registry
+from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
 
 TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
 
@@ -218,10 +218,9 @@ def prompt_command(args: argparse.Namespace) -> int:
 
     registry = load_registry(args)
     weight = registry.settings.lora_weight if args.weight is None else args.weight
-    if not math.isfinite(weight):
-        raise QbtuiError(
-            f"--weight {args.weight} is not a number", fix="pass a weight such as 0.8 (the guide suggests 0.6 to 1.0)"
-        )
+    problem = lora_weight_problem(weight) if args.weight is not None else None
+    if problem:
+        raise QbtuiError(f"--weight {problem}", fix=LORA_WEIGHT_FIX)
     text = " ".join(args.text)
     suffix = registry.settings.style_suffix
     print(printable(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None)))

@@ -9,6 +9,7 @@ import sys
 from qbtui.cli.foundation import load_registry
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
+from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,9 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _weights(text: str) -> list[float]:
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        weights = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 0.6,0.8,1.0") from None
+    for weight in weights:
+        problem = lora_weight_problem(weight)
+        if problem:
+            raise argparse.ArgumentTypeError(f"a weight {problem}; {LORA_WEIGHT_FIX}")
+    return weights
 
 
 def eval_command(args: argparse.Namespace) -> int:

@@ -60,7 +60,7 @@ async def test_weight_is_adjustable_by_keys_and_by_typing(registry_path: Path, a
         assert _text(app, "#prompt-output").startswith("<lora:qb_peter_lora:0.6>")
         weight.value = "7"
         await pilot.pause()
-        assert "weight must be a number from 0.05 to 2" in _text(app, "#prompt-friends")
+        assert "weight: use a weight above 0 and at most 2" in _text(app, "#prompt-friends")
         await pilot.press("enter")
         await pilot.pause()
         assert app.clipboard == ""

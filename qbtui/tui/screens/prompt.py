@@ -21,12 +21,11 @@ from qbtui.errors import QbtuiError
 from qbtui.printable import printable
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
+from qbtui.registry_types import LORA_WEIGHT_FIX, LORA_WEIGHT_MAX, lora_weight_problem
 from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
-MIN_WEIGHT = 0.05
-MAX_WEIGHT = 2.0
 WEIGHT_STEP = 0.05
 DRAW_COUNT = 2
 
@@ -137,7 +136,7 @@ class PromptScreen(Screen[None]):
             weight = float(self.query_one("#prompt-weight", Input).value)
         except ValueError:
             return None
-        return weight if MIN_WEIGHT <= weight <= MAX_WEIGHT else None
+        return None if lora_weight_problem(weight) else weight
 
     def _rebuild(self) -> None:
         registry = host(self).workspace.registry
@@ -146,7 +145,7 @@ class PromptScreen(Screen[None]):
         friends_line = self.query_one("#prompt-friends", Static)
         friends_line.set_class(weight is None, "-error")
         if weight is None:
-            friends_line.update(Content(f"weight must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"))
+            friends_line.update(Content(f"weight: {LORA_WEIGHT_FIX}"))
             return
         suffix = registry.settings.style_suffix
         self.prompt = build_prompt(scene, registry.friends, style_suffix=suffix, weight=weight) if scene.strip() else ""
@@ -159,14 +158,14 @@ class PromptScreen(Screen[None]):
         current = self._weight()
         if current is None:
             current = host(self).workspace.settings.lora_weight
-        weight = min(MAX_WEIGHT, max(MIN_WEIGHT, round(current + direction * WEIGHT_STEP, 2)))
+        weight = min(LORA_WEIGHT_MAX, max(WEIGHT_STEP, round(current + direction * WEIGHT_STEP, 2)))
         self.query_one("#prompt-weight", Input).value = f"{weight:g}"
 
     @on(Input.Submitted)
     def action_copy(self) -> None:
         """Copy the prompt to the clipboard with OSC 52 (works over SSH)."""
         if self._weight() is None:
-            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            self.notify(f"set the weight first: {LORA_WEIGHT_FIX}", severity="warning")
             return
         if not self.prompt:
             self.notify("type a scene first", severity="warning")
@@ -201,7 +200,7 @@ class PromptScreen(Screen[None]):
             self.notify("type a scene first", severity="warning")
             return
         if weight is None:
-            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            self.notify(f"set the weight first: {LORA_WEIGHT_FIX}", severity="warning")
             return
         self.drawing = True
         self.last_scene = scene
