@@ -25,12 +25,8 @@ from qbtui.registry import (
     DEFAULT_REPEATS,
     Friend,
     Settings,
-    check_friend_id,
-    check_friend_name,
-    check_token,
     dataset_dir,
     default_token,
-    friend_id_for,
 )
 from qbtui.tui.host import host
 
@@ -119,28 +115,21 @@ class AddFriendScreen(ModalScreen[str | None]):
             self.query_one("#add-hint", Static).update(Content("type a name: the token and folder follow from it"))
             self._show_error("")
             return
-        friend_id = friend_id_for(name)
-        token = self._token(friend_id)
+        typed_token = self.query_one("#add-token", Input).value.strip()
+        planned = host(self).workspace.registry.new_friend(name, typed_token or None)
+        friend_id, token = planned.id, planned.token
         repeats = self.query_one("#add-repeats", Input).value or "?"
         self.query_one("#add-token", Input).placeholder = default_token(friend_id)
         settings = host(self).workspace.settings
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
         describe = self.query_one("#add-describe", Input).value.strip()
-        caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
+        caption = Friend(id=friend_id, name=planned.name, token=token, describe=describe).caption_template
         self.query_one("#add-hint", Static).update(
             Content(
                 printable(f"token: {token}") + f"\nfolder: {printable(_shorten(folder))}\ncaptions start: {printable(caption)}"
             )
         )
-        self._show_error(self._problem(name, friend_id, token) or "")
-
-    def _token(self, friend_id: str) -> str:
-        typed = self.query_one("#add-token", Input).value.strip()
-        return typed or default_token(friend_id)
-
-    @staticmethod
-    def _problem(name: str, friend_id: str, token: str) -> str | None:
-        return check_friend_name(name) or check_friend_id(friend_id) or check_token(token)
+        self._show_error(printable(planned.problem or ""))
 
     @on(Button.Pressed, "#add-submit")
     def action_submit(self) -> None:
