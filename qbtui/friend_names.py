@@ -25,10 +25,19 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from qbtui.registry_types import Friend
+
+class Friend(Protocol):
+    """What the look-alike check reads of an existing friend (`qbtui.registry.Friend`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def token(self) -> str: ...
+
 
 APOSTROPHES = "'\u2019\u02bc`"
 # Letters that NFKD does not split into an ASCII letter and a mark.

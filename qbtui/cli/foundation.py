@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from qbtui import locations
@@ -122,11 +123,11 @@ def status_lines(registry: Registry) -> list[str]:
         )
     if len(rows) == 1:
         return [f"registry: {printable(registry.path)}", "No friends yet: add one with `qbtui add NAME`."]
-    rows = [tuple(printable(cell) for cell in row) for row in rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    shown = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[column]) for row in shown) for column in range(len(shown[0]))]
     numeric = {2, 3, 4}
     lines = [f"registry: {printable(registry.path)}"]
-    for row in rows:
+    for row in shown:
         cells = [
             cell.rjust(width) if column in numeric else cell.ljust(width)
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
@@ -223,6 +224,10 @@ def prompt_command(args: argparse.Namespace) -> int:
         raise QbtuiError(f"--weight {problem}", fix=LORA_WEIGHT_FIX)
     text = " ".join(args.text)
     suffix = registry.settings.style_suffix
+    from qbtui.scene_check import scene_warnings
+
+    for warning in scene_warnings(text, registry.friends, registry.settings):
+        print(f"warning: {printable(warning)}", file=sys.stderr)
     print(printable(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None)))
     return 0
 

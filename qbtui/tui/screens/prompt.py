@@ -22,6 +22,7 @@ from qbtui.printable import printable
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
 from qbtui.registry_types import LORA_WEIGHT_FIX, LORA_WEIGHT_MAX, lora_weight_problem
+from qbtui.scene_check import scene_warnings
 from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
@@ -151,7 +152,8 @@ class PromptScreen(Screen[None]):
         self.prompt = build_prompt(scene, registry.friends, style_suffix=suffix, weight=weight) if scene.strip() else ""
         self.query_one("#prompt-output", Static).update(Content(self.prompt or "type a scene above"))
         _, found = convert_names(scene, registry.friends)
-        friends_line.update(Content(_describe_friends(found)))
+        warnings = scene_warnings(scene, registry.friends, registry.settings) if scene.strip() else []
+        friends_line.update(Content(_describe_friends(found, warnings)))
 
     def action_weight(self, direction: int) -> None:
         """Nudge the LoRA weight by one step up or down."""
@@ -253,9 +255,7 @@ class PromptScreen(Screen[None]):
         self.query_one("#prompt-draw-status", Static).update(Content(printable(text)))
 
 
-def _describe_friends(found: list[Friend]) -> str:
-    """Which friends the scene names, and which of them have no trained LoRA yet."""
-    if not found:
-        return "no friend named: write a name, id or token from the registry"
-    parts = [f"{printable(friend.name)} ({friend.token})" + ("" if friend.trainings else ": not trained yet") for friend in found]
-    return "friends: " + ", ".join(parts)
+def _describe_friends(found: list[Friend], warnings: list[str]) -> str:
+    """Which friends the scene names, then what `scene_warnings` finds wrong with it, one a line."""
+    named = ["friends: " + ", ".join(f"{printable(friend.name)} ({friend.token})" for friend in found)] if found else []
+    return "\n".join([*named, *(f"! {printable(warning)}" for warning in warnings)])
