@@ -226,7 +226,7 @@ class TrainingScreen(Screen):
         tail = self._lines(trace)
         log = self.query_one("#train-log", RichLog)
         for line in tail.since(self.log_seen):
-            log.write(Text(line))
+            log.write(Text(printable(line)))
         self.log_seen = tail.total
 
     def _restart_log(self) -> None:
