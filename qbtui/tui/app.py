@@ -349,6 +349,8 @@ class QbtuiApp(App[None]):
     def _friend_added(self, friend_id: str | None) -> None:
         if friend_id:
             self.workspace.reload_registry()
+            if isinstance(self.screen, DashboardScreen):
+                self.screen.select_friend(friend_id)
             self.screen.post_message(RegistryChanged())
             self.rescan_friend(friend_id)
 

@@ -117,6 +117,13 @@ class DashboardScreen(Screen):
         if message.friend_id == self.table.selected_friend_id:
             self._show_details()
 
+    def select_friend(self, friend_id: str) -> None:
+        """Put the cursor on `friend_id` (a friend just added), the rows first made to match the registry."""
+        self.table.sync(host(self).workspace)
+        if friend_id in self.table.rows:
+            self.table.move_cursor(row=self.table.get_row_index(friend_id))
+        self._show_details()
+
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.table.sync(host(self).workspace)
         self._show_details()
