@@ -79,12 +79,12 @@ def draw_command(args: argparse.Namespace) -> int:
         scenes.append(" ".join(args.scene))
     if not scenes:
         raise QbtuiError("no scene given", fix='qbtui draw "Peter climbing a tree", or --from scenes.txt')
+    plan = plan_drawings(registry, scenes, n=args.n, seed=args.seed, steps=args.steps, size=args.size, out_dir=args.out)
     from qbtui.scene_check import scene_warnings
 
     for scene in scenes:
         for warning in scene_warnings(scene, registry.friends, registry.settings):
             print(f"warning: {printable(warning)}", file=sys.stderr)
-    plan = plan_drawings(registry, scenes, n=args.n, seed=args.seed, steps=args.steps, size=args.size, out_dir=args.out)
     images = run_plan(plan, lambda event: _say_progress(event, plan.image_count))
     for image in images:
         if args.json:

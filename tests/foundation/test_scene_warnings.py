@@ -48,6 +48,18 @@ def test_a_lora_file_missing_from_lora_dir_is_a_warning(demo_registry: Path) -> 
     ]
 
 
-def test_draw_warns_about_a_scene_naming_no_friend(run_cli, demo_registry: Path) -> None:
-    _code, _out, err = run_cli("--registry", demo_registry, "draw", "nobody at the beach")
+def test_draw_warns_about_a_scene_naming_no_friend_before_drawing(run_cli, demo_registry: Path, monkeypatch) -> None:
+    import qbtui.draw.run
+
+    drawn: list[object] = []
+    monkeypatch.setattr(qbtui.draw.run, "run_plan", lambda plan, progress: drawn.append(plan) or [])
+    Registry.load(demo_registry).set_setting("base_model", str(demo_registry))
+    code, _out, err = run_cli("--registry", demo_registry, "draw", "nobody at the beach")
+    assert code == 0 and len(drawn) == 1
     assert "warning: the scene names no friend, so it gets no LoRA" in err
+
+
+def test_draw_refuses_a_friend_without_a_lora_without_a_second_warning(run_cli, demo_registry: Path) -> None:
+    Registry.load(demo_registry).set_setting("base_model", str(demo_registry))
+    code, _out, err = run_cli("--registry", demo_registry, "draw", "Ben on a bike")
+    assert code == 2 and "Ben has no trained LoRA yet, so they cannot be drawn" in err and "warning" not in err
