@@ -13,13 +13,14 @@ from qbtui.tui.screens.dataset import DatasetScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
 from tests.tui.waiting import workers_idle
 
-HOSTILE_PHOTO = "[bold]new\nline\x1b[2J.jpg"
+HOSTILE_PHOTO = "[bold]new\nline\x1b[2J[$x].jpg"
 HOSTILE_NAME = "Anna\x1b[2J[red]x"
 
 
 def _hostile_workspace(registry: Path) -> None:
     folder = registry.parent / "datasets" / "anna" / "30_anna"
     shutil.copyfile(folder / "photo_00.jpg", folder / HOSTILE_PHOTO)
+    (folder / HOSTILE_PHOTO).with_suffix(".txt").write_text("qb_anna person, smiling\n", encoding="utf-8")
     text = registry.read_text(encoding="utf-8")
     registry.write_text(text.replace('name = "Anna"', 'name = "Anna\\u001b[2J[red]x"', 1), encoding="utf-8")
 
@@ -39,11 +40,12 @@ async def test_names_with_control_characters_and_markup_show_as_text(demo_regist
         assert isinstance(screen, DatasetScreen)
         image_list = screen.query_one(DatasetImageList)
         shown = [str(image_list.get_option_at_index(row).prompt) for row in range(len(image_list.images))]
-        assert any("[bold]new\\nline\\x1b[2J.jpg" in line for line in shown), shown
+        assert any("[bold]new\\nline\\x1b[2J[$x].jpg" in line for line in shown), shown
         assert not any("\x1b" in line or "\n" in line for line in shown)
         summary = str(screen.query_one("#dataset-summary", Static).content)
         assert "Anna\\x1b[2J[red]x" in summary and "\x1b" not in summary
         row = next(row for row, image in enumerate(image_list.images) if image.path.name == HOSTILE_PHOTO)
         image_list.highlighted = row
         await workers_idle(pilot)
-        assert "\x1b" not in str(screen.caption.border_title)
+        assert screen.caption._border_title is not None
+        assert screen.caption._border_title.plain == "Caption · [bold]new\\nline\\x1b[2J[$x].txt"

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -242,7 +241,7 @@ class DatasetScreen(Screen[None]):
             preview.path = None
             self._set_caption_text("")
             if loose is not None and loose.path is not None:
-                self.caption.border_title = f"{escape(printable(loose.path.name))} · not a photo"
+                self.caption.border_title = Content(f"{printable(loose.path.name)} · not a photo")
                 problems.set_class(True, "-bad")
                 how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else printable(loose.fix)
                 lines = [problem_line(loose), how]
@@ -256,7 +255,7 @@ class DatasetScreen(Screen[None]):
         if not self.editing:
             self._set_caption_text(image.caption or "")
             self.caption.border_title = (
-                f"Caption · {escape(printable(image.path.stem))}.txt" if image.caption_path else "Caption · none (f creates one)"
+                Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
             )
         problems.set_class(bool(image.problems), "-bad")
         facts = [line for line in (face_facts(image),) if line]
@@ -299,11 +298,11 @@ class DatasetScreen(Screen[None]):
         if image is None:
             loose = self.image_list.selected_loose
             text = (
-                f"{escape(printable(loose.path.name))} is not a photo: o moves it to originals/"
+                f"{printable(loose.path.name)} is not a photo: o moves it to originals/"
                 if loose and loose.path
                 else "no photo selected"
             )
-            self.notify(text, severity="warning")
+            self.notify(text, severity="warning", markup=False)
         return image
 
     def action_edit(self) -> None:
@@ -314,13 +313,13 @@ class DatasetScreen(Screen[None]):
         try:
             text = edits.read_for_editing(self.friend, image.path)
         except QbtuiError as error:
-            self.notify(f"{error.message}\n{error.fix}", severity="error", timeout=10)
+            self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
         self.editing_caption = edits.caption_path_of(image.path)
         self.editing = True
         self._set_caption_text(text)
         self.caption.read_only = False
-        self.caption.border_title = f"Editing · {escape(printable(self.editing_caption.name))}"
+        self.caption.border_title = Content(f"Editing · {printable(self.editing_caption.name)}")
         self.caption.focus()
         self.caption.move_cursor(self.caption.document.end)
 
@@ -361,7 +360,11 @@ class DatasetScreen(Screen[None]):
             if loose is not None and loose.action == "move-to-originals":
                 self.action_to_originals()
             else:
-                self.notify(f"qbtui cannot fix this by itself: {loose.fix}" if loose else "no photo selected", severity="warning")
+                self.notify(
+                    f"qbtui cannot fix this by itself: {printable(loose.fix)}" if loose else "no photo selected",
+                    severity="warning",
+                    markup=False,
+                )
             return
         if not edits.fixable_actions(image.problems):
             if any(problem.action == "move-to-originals" for problem in image.problems):
