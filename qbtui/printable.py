@@ -34,6 +34,7 @@ def printable(value: object, *, keep_newlines: bool = False) -> str:
     return CONTROL_CHARACTERS.sub(_escape, str(value))
 
 
-def has_control_characters(text: str) -> bool:
-    """Whether `printable` would change `text`."""
-    return CONTROL_CHARACTERS.search(text) is not None
+def printable_markup(value: object) -> str:
+    """`printable(value)` to put inside Textual markup: every `[` escaped, so a name never
+    opens a tag or a `[$variable]` (rich's `escape` leaves `[$x]` alone)."""
+    return printable(value).replace("[", "\\[")

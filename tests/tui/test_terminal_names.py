@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from qbtui.tui.commands import palette_commands
 from qbtui.tui.screens.dashboard import friend_details
 from qbtui.tui.screens.dataset import DatasetScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList
@@ -34,6 +36,8 @@ async def test_names_with_control_characters_and_markup_show_as_text(demo_regist
         assert str(table.get_cell("anna", "name")) == "Anna\\x1b[2J[red]x"
         panel = friend_details(app, "anna").plain
         assert "\x1b" not in panel and "Anna\\x1b[2J[red]x" in panel
+        titles = [Content.from_markup(command.title).plain for command in palette_commands(app)]
+        assert "Open dataset: Anna\\x1b[2J[red]x" in titles
         app.action_open_dataset("anna")
         await workers_idle(pilot)
         screen = app.screen
