@@ -120,3 +120,12 @@ def test_every_variant_of_an_existing_name_is_refused(name: str, variant: str) -
         "spaces": name.replace(" ", " - "),
     }[variant]
     assert new_friend(changed, None, EXISTING).problem
+
+
+def test_the_prompt_finds_a_friend_whatever_the_normalisation(registry_path: Path) -> None:
+    from qbtui.prompt import convert_names
+
+    registry = _registry(registry_path, "\u00c9va")
+    for typed in ("\u00c9va at sea", "E\u0301va at sea"):
+        text, found = convert_names(typed, registry.friends)
+        assert [friend.id for friend in found] == ["\u00e9va"] and text == "qb_eva person at sea"
