@@ -80,7 +80,7 @@ class GalleryScreen(Screen[None]):
             )
             return
         options.add_options(
-            Option(Content(f"{time.strftime('%m-%d %H:%M', time.localtime(d.t))}  {d.scene}  #{d.seed}"), id=str(i))
+            Option(Content(f"{time.strftime('%m-%d %H:%M', time.localtime(d.t))}  {printable(d.scene)}  #{d.seed}"), id=str(i))
             for i, d in enumerate(drawings)
         )
         options.highlighted = 0
