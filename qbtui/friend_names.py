@@ -47,14 +47,12 @@ CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 NAME_FIX = "use a plain name such as Peter or Maria"
 
 
-def _is_word_character(char: str) -> bool:
-    """A letter, digit or combining mark: the characters an id keeps."""
-    return char.isalnum() or unicodedata.category(char).startswith("M")
-
-
 def _fold_runs(text: str) -> str:
-    """Every run of characters that are not letters, digits or marks becomes one `_`; none at the ends."""
-    folded = "".join(char if _is_word_character(char) else " " for char in text)
+    """Every run of characters that are not letters or digits becomes one `_`; none at the ends.
+
+    What is kept matches `\\w`, so the id fits FRIEND_ID_PATTERN and run ids; a combining mark
+    that NFKC could not compose (some scripts' vowel signs) separates, as it always did."""
+    folded = "".join(char if char.isalnum() else " " for char in text)
     return "_".join(folded.split())
 
 
