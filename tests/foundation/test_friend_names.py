@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qbtui.friend_names import friend_id_for, look_alike_key, new_friend
-from qbtui.registry import Friend, Registry, RegistryError
+from qbtui.registry import Friend, Registry, RegistryError, check_friend_id, check_token
 
 
 def _registry(registry_path: Path, *names: str) -> Registry:
@@ -104,6 +104,7 @@ def test_an_accepted_name_is_clean_and_unlike_every_existing_friend(name: str) -
     assert planned.name == unicodedata.normalize("NFC", name)
     assert not any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in planned.name)
     assert planned.token.isascii() and planned.id == friend_id_for(planned.name)
+    assert check_friend_id(planned.id) is None and check_token(planned.token) is None
     keys = {look_alike_key(text) for friend in EXISTING for text in (friend.id, friend.name, friend.token)}
     assert look_alike_key(planned.id) not in keys and look_alike_key(planned.token) not in keys
 
