@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qbtui.printable import printable
+
 
 class QbtuiError(Exception):
     """An error with the file it concerns and the fix, printed without a traceback."""
@@ -17,11 +19,12 @@ class QbtuiError(Exception):
 
     def describe(self, *, where_from: bool = True) -> str:
         """`path:line: message` followed by `fix: ...` when there is one; without the path
-        when `where_from` is false (a dialog too narrow for a long path)."""
+        when `where_from` is false (a dialog too narrow for a long path); control characters
+        in any part (a file name's escape sequence) are shown as visible escapes."""
         where = ""
         if where_from and self.path is not None:
-            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
-        text = f"{where}{self.message}"
+            where = f"{printable(self.path)}:{self.line}: " if self.line else f"{printable(self.path)}: "
+        text = f"{where}{printable(self.message)}"
         if self.fix:
-            text += f"\n  fix: {self.fix}"
+            text += f"\n  fix: {printable(self.fix)}"
         return text

@@ -3,14 +3,15 @@
     >>> build_prompt("Peter climbing a tree", registry.friends, style_suffix=..., weight=0.8)
     '<lora:qb_peter_lora:0.8>, qb_peter person climbing a tree, illustration in the style of ...'
 
-A friend is found by display name, id or token, case-insensitively and as a whole word
-(`Peter's` becomes `qb_peter person's`); each friend found gets one LoRA tag, in order of
-first appearance; other words stay as written.
+A friend is found by display name, id or token, case-insensitively, as a whole word and
+whatever the Unicode normalisation (`Peter's` becomes `qb_peter person's`); each friend
+found gets one LoRA tag, in order of first appearance; other words stay as written.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from qbtui.registry import Friend
@@ -19,7 +20,8 @@ PERSON = "person"
 
 
 def _aliases(friend: Friend) -> list[str]:
-    return [alias for alias in dict.fromkeys((friend.name.strip(), friend.id, friend.token)) if alias]
+    names = (friend.name.strip(), friend.id, friend.token)
+    return [alias for alias in dict.fromkeys(unicodedata.normalize("NFC", name) for name in names) if alias]
 
 
 def _alias_pattern(alias: str) -> str:
@@ -53,7 +55,10 @@ def friend_weight(friend: Friend, default: float) -> float:
 
 
 def convert_names(text: str, friends: Mapping[str, Friend] | Iterable[Friend]) -> tuple[str, list[Friend]]:
-    """Replace each friend's name with `<token> person`; also return the friends found, in order."""
+    """Replace each friend's name with `<token> person`; also return the friends found, in order.
+
+    The scene is NFC-normalised first, so `Éva` typed with a combining accent finds Éva."""
+    text = unicodedata.normalize("NFC", text)
     known = _as_list(friends)
     if not known:
         return text, []

@@ -31,6 +31,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
+from qbtui.friend_names import NewFriend, new_friend
 from qbtui.mounts import make_writable_fix
 from qbtui.pathlimits import name_length_problem
 from qbtui.registry_hosts import Host
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_REPEATS",
     "FlagValue",
     "Friend",
+    "NewFriend",
     "Preset",
     "Registry",
     "RegistryError",
@@ -287,26 +289,18 @@ class Registry:
     def add_friend(
         self, name: str, token: str | None = None, repeats: int = DEFAULT_REPEATS, describe: str = "", notes: str = ""
     ) -> Friend:
-        """Add `[friends.<id>]`; refuses a bad name, a duplicate id or a duplicate token."""
-        problem = check_friend_name(name)
-        if problem:
-            raise RegistryError(problem, path=self.path, fix="use a plain name such as Peter or Maria")
-        friend_id = friend_id_for(name)
-        if not friend_id:
-            raise RegistryError(
-                f"name {name!r} has no letter or digit to make a folder name from", path=self.path, fix="use a name such as Peter"
-            )
-        token = token or default_token(friend_id)
+        """Add `[friends.<id>]`; refuses what `qbtui.friend_names.new_friend` refuses (a bad or
+        look-alike name, a duplicate id or token), naming the existing friend."""
+        planned = self.new_friend(name, token)
+        if planned.problem:
+            raise RegistryError(planned.problem, path=self.path, fix=planned.fix)
+        name, friend_id, token = planned.name, planned.id, planned.token
         self._check_new_values(friend_id, token, repeats)
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
-            if friend_id in fresh.friends:
-                raise RegistryError(
-                    f"friend {friend_id!r} already exists", path=self.path, fix="choose another name, or edit the existing friend"
-                )
-            owner = fresh.token_owner(token)
-            if owner:
-                raise RegistryError(f"token {token!r} is already used by {owner!r}", path=self.path, fix="pass another --token")
+            again = fresh.new_friend(name, token)
+            if again.problem:
+                raise RegistryError(again.problem, path=self.path, fix=again.fix)
             entry = tomlkit.table()
             entry["name"] = name
             entry["token"] = token
@@ -329,6 +323,10 @@ class Registry:
 
         self._edit(change, expect)
         return self.friends[friend_id]
+
+    def new_friend(self, name: str, token: str | None = None) -> NewFriend:
+        """What `name` would become beside this registry's friends, or why it is refused (no write)."""
+        return new_friend(name, token, self.friends.values())
 
     def _check_new_values(self, friend_id: str, token: str, repeats: int) -> None:
         for problem in (check_friend_id(friend_id), check_token(token)):

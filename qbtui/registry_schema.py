@@ -5,6 +5,7 @@ naming the key, its line and the fix.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -12,11 +13,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from qbtui.printable import printable
 from qbtui.registry_hosts import Host, parse_hosts
 from qbtui.registry_types import (
     BACKENDS,
     DEFAULT_REPEATS,
     DRAW_SAMPLERS,
+    LORA_WEIGHT_FIX,
     FlagValue,
     Friend,
     Preset,
@@ -26,6 +29,8 @@ from qbtui.registry_types import (
     check_friend_id,
     check_token,
     default_token,
+    lora_weight_problem,
+    range_problem,
 )
 from qbtui.tomllines import key_lines
 
@@ -86,6 +91,13 @@ SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cuda", "mps", "cpu"),
     "prep_mode": ("face", "letterbox"),
     "draw_sampler": DRAW_SAMPLERS,
+}
+# Preset flags with a range (inclusive; the bool: above the low end only), with the fix a bad value
+# gets. Every other number in a preset need only be finite.
+PRESET_FLAG_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "learning_rate": (0, 1, True, "use a rate such as 1e-4 (the guide's standard)"),
+    "unet_lr": (0, 1, True, "use a rate such as 1e-4"),
+    "text_encoder_lr": (0, 1, False, "use 0 (frozen) or a rate such as 5e-5"),
 }
 # Flags qbtui derives from the settings and the friend; a preset must not set them.
 DERIVED_FLAGS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "logging_dir", "output_name")
@@ -207,12 +219,12 @@ class _Validator:
                 f"must be at least 1, found {values['draw_steps']}",
                 "use 30 (or 20 on a slow machine)",
             )
-        if not 0 < values.get("guidance_scale", 7.0) <= 30:
-            raise self.fail(
-                ("settings", "guidance_scale"),
-                f"must be above 0 and at most 30, found {values['guidance_scale']}",
-                "A1111's default CFG scale is 7",
-            )
+        problem = range_problem(values.get("guidance_scale", 7.0), 0, 30, above_low=True)
+        if problem:
+            raise self.fail(("settings", "guidance_scale"), problem, "A1111's default CFG scale is 7")
+        problem = lora_weight_problem(values.get("lora_weight", 0.8))
+        if problem:
+            raise self.fail(("settings", "lora_weight"), problem, LORA_WEIGHT_FIX)
         if "eval_prompts" in values:
             values["eval_prompts"] = tuple(values["eval_prompts"])
         for key in FOLDER_SETTINGS:
@@ -223,8 +235,9 @@ class _Validator:
     def check_eval_settings(self, raw: dict[str, Any]) -> None:
         """The likeness evaluation's settings: ranges, and prompts that name the friend's token."""
         for key, (low, high, fix) in SETTING_RANGES.items():
-            if key in raw and not low <= raw[key] <= high:
-                raise self.fail(("settings", key), f"{raw[key]!r} is out of range", fix)
+            problem = range_problem(raw[key], low, high) if key in raw else None
+            if problem:
+                raise self.fail(("settings", key), problem, fix)
         prompts = raw.get("eval_prompts")
         if prompts is None:
             return
@@ -254,9 +267,22 @@ class _Validator:
                 if flag in DERIVED_FLAGS:
                     raise self.fail((*key_path, flag), "is derived from [settings] and the friend", "remove it from the preset")
                 self.check_type((*key_path, flag), value, (str, int, float, bool))
+                self.check_flag_number((*key_path, flag), flag, value)
                 flags[flag] = value
             presets[name] = Preset(name=name, flags=flags)
         return presets
+
+    def check_flag_number(self, key_path: tuple[Any, ...], flag: str, value: FlagValue) -> None:
+        """A number in a preset is finite (`inf` and `nan` train nothing) and within its flag's range."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        if flag in PRESET_FLAG_RANGES:
+            low, high, above_low, fix = PRESET_FLAG_RANGES[flag]
+            problem = range_problem(value, low, high, above_low=above_low)
+            if problem:
+                raise self.fail(key_path, problem, fix)
+        else:
+            self.check_finite(key_path, value)
 
     def friends(self, document: dict[str, Any]) -> dict[str, Friend]:
         friends: dict[str, Friend] = {}
@@ -321,6 +347,10 @@ class _Validator:
             for key in ("chosen_weight", "likeness"):
                 if key in entry:
                     entry[key] = float(entry[key])
+                    self.check_finite((*entry_path, key), entry[key])
+            problem = lora_weight_problem(entry["chosen_weight"]) if "chosen_weight" in entry else None
+            if problem:
+                raise self.fail((*entry_path, "chosen_weight"), problem, LORA_WEIGHT_FIX)
             for key in ("date", "steps", "images"):
                 if key not in fields:
                     raise self.fail(
@@ -333,6 +363,11 @@ class _Validator:
         """`scores = { "800@0.8" = 0.41, ... }`: likeness per checkpoint and weight, numbers only."""
         for label, value in scores.items():
             self.check_type((*entry_path, "scores", label), value, (int, float))
+            self.check_finite((*entry_path, "scores", label), value)
+
+    def check_finite(self, key_path: tuple[Any, ...], value: float) -> None:
+        if not math.isfinite(value):
+            raise self.fail(key_path, f"must be a finite number, found {value!r}", "write a finite number, or remove the key")
 
     def keymap(self, document: dict[str, Any]) -> dict[str, str]:
         keymap = self.table(document, "keymap")
@@ -350,7 +385,20 @@ class _Validator:
                 raise self.fail(("keymap", binding_id), f"expected a string of keys, found {found} {keys!r}", KEYMAP_FIX)
         return dict(keymap)
 
+    def check_no_nul(self, key_path: tuple[Any, ...], value: Any) -> None:
+        """No key or string anywhere holds a NUL: no path, host or command can carry one."""
+        if isinstance(value, str) and "\0" in value:
+            raise self.fail(key_path, "contains a NUL character (\\u0000)", "remove the \\u0000 from the value")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if isinstance(key, str) and "\0" in key:
+                raise self.fail(
+                    key_path, f"the key {printable(key)} contains a NUL character (\\u0000)", "remove it from the key"
+                )
+            self.check_no_nul((*key_path, key), item)
+
     def registry_parts(self, document: dict[str, Any]) -> RegistryParts:
+        self.check_no_nul((), document)
         for key in document:
             self.check_known((key,), key, ("settings", "presets", "friends", "keymap", "hosts"))
         settings = self.settings(document, self.path.parent)

@@ -5,11 +5,19 @@ Plain frozen dataclasses shared by every layer; `qbtui.registry` re-exports them
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbtui.errors import QbtuiError
+
+# Re-exported: what a new name becomes lives in qbtui.friend_names.
+from qbtui.friend_names import (
+    check_friend_name as check_friend_name,
+    default_token as default_token,
+    friend_id_for as friend_id_for,
+)
 
 FlagValue = str | int | float | bool
 DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
@@ -161,6 +169,31 @@ class Friend:
         return self.output_name
 
 
+# ---------------------------------------------------------------- numbers
+
+# A LoRA weight in a prompt, a drawing or an evaluation: above 0 and at most 2. A1111 takes any
+# number, but a character LoRA at 0 draws no one, below 0 draws away from the friend, and above
+# about 1.5 burns the picture; the guide uses 0.6 to 1.0.
+LORA_WEIGHT_MAX = 2.0
+LORA_WEIGHT_FIX = "use a weight above 0 and at most 2; the guide suggests 0.6 to 1.0"
+
+
+def range_problem(value: object, low: float, high: float, *, above_low: bool = False) -> str | None:
+    """Why `value` is not a finite number from `low` to `high` (above `low` when `above_low`), or None."""
+    lowest = f"above {low:g}" if above_low else f"from {low:g}"
+    wanted = f"a number {lowest} {'and at most' if above_low else 'to'} {high:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be {wanted}, found {value!r}"
+    if value > high or value < low or (above_low and value == low):
+        return f"must be {wanted}, found {value:g}"
+    return None
+
+
+def lora_weight_problem(weight: object) -> str | None:
+    """Why `weight` is not a usable LoRA weight (see LORA_WEIGHT_MAX), or None."""
+    return range_problem(weight, 0, LORA_WEIGHT_MAX, above_low=True)
+
+
 # A photo's caption: the same stem with this suffix, beside it (kohya's `caption_extension`).
 CAPTION_SUFFIX = ".txt"
 
@@ -187,21 +220,6 @@ TOKEN_PATTERN = re.compile(r"^[^\W_]?[\w-]+$")
 DEFAULT_REPEATS = 30
 
 
-def friend_id_for(name: str) -> str:
-    """The registry key and folder name for a display name: `Peter` -> `peter`.
-
-    Apostrophes are dropped and every other run of characters that is not a letter, digit,
-    `_` or `-` becomes one `_`: `Mary Jane` -> `mary_jane`, `O'Brien` -> `obrien`.
-    """
-    lowered = re.sub(r"['\u2019`]", "", name.strip().lower())
-    return re.sub(r"[^\w-]+", "_", lowered).strip("_-")
-
-
-def default_token(friend_id: str) -> str:
-    """The guide's trigger token: `qb_<id>`, other characters turned into `_`."""
-    return "qb_" + re.sub(r"[^\w-]", "_", friend_id)
-
-
 def check_friend_id(friend_id: str) -> str | None:
     """Why `friend_id` is not usable as a registry key and folder name, or None."""
     if not FRIEND_ID_PATTERN.match(friend_id) or friend_id != friend_id.lower():
@@ -216,21 +234,4 @@ def check_token(token: str) -> str | None:
     """Why `token` cannot be a trigger token, or None."""
     if not TOKEN_PATTERN.match(token):
         return f"token {token!r} must be one word of letters, digits, '_' or '-' (e.g. qb_peter)"
-    return None
-
-
-def check_friend_name(name: str) -> str | None:
-    """Why `name` cannot be a friend's name (it must be one safe path component), or None."""
-    if not name or not name.strip():
-        return "the name is empty"
-    if name != name.strip():
-        return f"name {name!r} starts or ends with a space"
-    if "\0" in name:
-        return "the name contains a NUL character"
-    if "/" in name or "\\" in name:
-        return f"name {name!r} contains a path separator"
-    if name in (".", "..") or name.startswith("."):
-        return f"name {name!r} starts with a dot"
-    if any(ord(char) < 32 for char in name):
-        return f"name {name!r} contains a control character"
     return None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import Friend, Registry
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def check_command(args: argparse.Namespace) -> int:
     statuses = [(friend, _with_faces(registry, scan_friend(registry.settings, friend))) for friend in friends]
     skipped = face_checks.FACE_CHECKS_SKIPPED[0] if face_checks.FACE_CHECKS_SKIPPED else None
     if skipped:
-        print(f"note: {skipped}", file=sys.stderr)
+        print(f"note: {printable(skipped)}", file=sys.stderr)
     if args.json:
         payload = [
             {
@@ -171,19 +172,19 @@ def check_command(args: argparse.Namespace) -> int:
 
 def _print_check(registry: Registry, statuses: list) -> None:
     if not statuses:
-        print(f"No friends in {registry.path}: add one with `qbtui add NAME`.")
+        print(f"No friends in {printable(registry.path)}: add one with `qbtui add NAME`.")
     for friend, status in statuses:
         verdict = "ready" if status.ready else "NOT READY"
         print(
-            f"{friend.name} ({friend.id}): {status.image_count} images, {status.caption_count} captions, "
+            f"{printable(friend.name)} ({printable(friend.id)}): {status.image_count} images, {status.caption_count} captions, "
             f"{status.problem_count} problems: {verdict}"
         )
-        print(f"  {status.folder}")
+        print(f"  {printable(status.folder)}")
         if status.faces is not None:
-            print(f"  faces: {status.faces.describe()}")
+            print(f"  faces: {printable(status.faces.describe())}")
         for problem in status.all_problems():
-            print(f"  {problem.severity:<7} {problem.code:<16} {problem.message}")
-            print(f"  {'':<7} {'':<16} fix: {problem.fix}")
+            print(f"  {problem.severity:<7} {problem.code:<16} {printable(problem.message)}")
+            print(f"  {'':<7} {'':<16} fix: {printable(problem.fix)}")
 
 
 def prep_command(args: argparse.Namespace) -> int:
@@ -211,7 +212,7 @@ def prep_command(args: argparse.Namespace) -> int:
         except QbtuiError as error:
             if not args.all:
                 raise
-            print(f"{friend.name}: not prepared: {error}")
+            print(f"{printable(friend.name)}: not prepared: {error}")
             trouble += 1
             continue
         _print_report(friend, report)
@@ -221,25 +222,26 @@ def prep_command(args: argparse.Namespace) -> int:
 
 def _progress_printer(friend: Friend):
     def show(done: int, total: int, path) -> None:
-        print(f"  [{done}/{total}] {friend.id}: {path.name}", file=sys.stderr, flush=True)
+        print(f"  [{done}/{total}] {printable(friend.id)}: {printable(path.name)}", file=sys.stderr, flush=True)
 
     return show
 
 
 def _print_report(friend: Friend, report) -> None:
     verb = "would prepare" if report.dry_run else "prepared"
+    name = printable(friend.name)
     if report.recovered:
-        print(f"{friend.name}: finished {report.recovered} photos an interrupted prep left half done")
+        print(f"{name}: finished {report.recovered} photos an interrupted prep left half done")
     for action in report.done:
         print(
-            f"  {verb} {action.source.name} -> {action.target.name} ({', '.join(action.reasons)}; {action.framing}); "
-            f"original to {action.kept}"
+            f"  {verb} {printable(action.source.name)} -> {printable(action.target.name)} "
+            f"({', '.join(action.reasons)}; {action.framing}); original to {printable(action.kept)}"
         )
         if action.caption_to is not None:
-            print(f"    caption {action.caption_from.name} -> {action.caption_to.name}")
+            print(f"    caption {printable(action.caption_from.name)} -> {printable(action.caption_to.name)}")
     for problem in report.skipped:
-        print(f"  skipped {problem.message}\n    fix: {problem.fix}")
-    print(f"{friend.name}: {verb} {len(report.done)}, skipped {len(report.skipped)}, already clean {report.unchanged}")
+        print(f"  skipped {printable(problem.message)}\n    fix: {printable(problem.fix)}")
+    print(f"{name}: {verb} {len(report.done)}, skipped {len(report.skipped)}, already clean {report.unchanged}")
 
 
 def captions_command(args: argparse.Namespace) -> int:
@@ -262,15 +264,16 @@ def captions_command(args: argparse.Namespace) -> int:
         edit = step()
         print(f"{label} {len(edit.changed)} captions")
         for note in edit.notes if label == "re-encoded" else ():
-            print(f"  {note}")
+            print(f"  {printable(note)}")
         skipped.update((problem.path, problem) for problem in edit.skipped)
     for problem in skipped.values():
-        print(f"  left alone: {problem.message}\n    fix: {problem.fix}")
+        print(f"  left alone: {printable(problem.message)}\n    fix: {printable(problem.fix)}")
     if args.freq or not chosen:
         frequencies = tag_frequencies(settings, friend)
         if not frequencies:
-            print(f"{friend.name} has no captions yet: `qbtui captions {friend.id} --init`")
-        width = max((len(tag) for tag, _count in frequencies), default=0)
-        for tag, count in frequencies:
+            print(f"{printable(friend.name)} has no captions yet: `qbtui captions {printable(friend.id)} --init`")
+        shown = [(printable(tag), count) for tag, count in frequencies]
+        width = max((len(tag) for tag, _count in shown), default=0)
+        for tag, count in shown:
             print(f"  {tag:<{width}}  {count}")
     return 1 if skipped else 0

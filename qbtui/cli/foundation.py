@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import sys
 from pathlib import Path
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import Registry, Settings, Training, dataset_dir, locate_registry
+from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
 
 TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
 
@@ -120,11 +122,12 @@ def status_lines(registry: Registry) -> list[str]:
             )
         )
     if len(rows) == 1:
-        return [f"registry: {registry.path}", "No friends yet: add one with `qbtui add NAME`."]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        return [f"registry: {printable(registry.path)}", "No friends yet: add one with `qbtui add NAME`."]
+    shown = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[column]) for row in shown) for column in range(len(shown[0]))]
     numeric = {2, 3, 4}
-    lines = [f"registry: {registry.path}"]
-    for row in rows:
+    lines = [f"registry: {printable(registry.path)}"]
+    for row in shown:
         cells = [
             cell.rjust(width) if column in numeric else cell.ljust(width)
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
@@ -157,13 +160,13 @@ def add_command(args: argparse.Namespace) -> int:
             path=folder,
             fix=f"make {registry.settings.datasets_dir} writable and create {folder} yourself",
         ) from None
-    print(f"Added {friend.name} (id {friend.id}, token {friend.token}) to {registry.path}")
-    print(f"Put 20-40 photos in {folder}")
+    print(f"Added {printable(friend.name)} (id {friend.id}, token {friend.token}) to {printable(registry.path)}")
+    print(f"Put 20-40 photos in {printable(folder)}")
     return 0
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return printable(str(value).replace("|", "\\|"))
 
 
 def _likeness(training: Training) -> str:
@@ -216,13 +219,16 @@ def prompt_command(args: argparse.Namespace) -> int:
 
     registry = load_registry(args)
     weight = registry.settings.lora_weight if args.weight is None else args.weight
-    if not math.isfinite(weight):
-        raise QbtuiError(
-            f"--weight {args.weight} is not a number", fix="pass a weight such as 0.8 (the guide suggests 0.6 to 1.0)"
-        )
+    problem = lora_weight_problem(weight) if args.weight is not None else None
+    if problem:
+        raise QbtuiError(f"--weight {problem}", fix=LORA_WEIGHT_FIX)
     text = " ".join(args.text)
     suffix = registry.settings.style_suffix
-    print(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None))
+    from qbtui.scene_check import scene_warnings
+
+    for warning in scene_warnings(text, registry.friends, registry.settings):
+        print(f"warning: {printable(warning)}", file=sys.stderr)
+    print(printable(build_prompt(text, registry.friends, style_suffix=suffix, weight=weight, use_choice=args.weight is None)))
     return 0
 
 
@@ -238,20 +244,20 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def locate_command(args: argparse.Namespace) -> int:
     path = locate_registry(args.registry)
-    print(f"registry:    {path}")
-    print(f"config dir:  {locations.config_dir()}")
+    print(f"registry:    {printable(path)}")
+    print(f"config dir:  {printable(locations.config_dir())}")
     from qbtui.tui.themes import theme_dirs
 
-    print(f"themes dirs: {', '.join(str(folder) for folder in theme_dirs(path))}")
+    print(f"themes dirs: {', '.join(printable(folder) for folder in theme_dirs(path))}")
     try:
         settings = Registry.load(path).settings
     except QbtuiError as error:
-        print(f"logs dir:    unknown ({error.message})")
+        print(f"logs dir:    unknown ({printable(error.message)})")
         return 0
-    print(f"datasets:    {settings.datasets_dir}")
-    print(f"loras:       {settings.lora_dir}")
-    print(f"logs dir:    {settings.logs_dir}")
-    print("\n".join(tokenizer_lines(settings)))
+    print(f"datasets:    {printable(settings.datasets_dir)}")
+    print(f"loras:       {printable(settings.lora_dir)}")
+    print(f"logs dir:    {printable(settings.logs_dir)}")
+    print("\n".join(map(printable, tokenizer_lines(settings))))
     return 0
 
 

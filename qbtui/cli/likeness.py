@@ -8,6 +8,8 @@ import sys
 
 from qbtui.cli.foundation import load_registry
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
+from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _weights(text: str) -> list[float]:
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        weights = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 0.6,0.8,1.0") from None
+    for weight in weights:
+        problem = lora_weight_problem(weight)
+        if problem:
+            raise argparse.ArgumentTypeError(f"a weight {problem}; {LORA_WEIGHT_FIX}")
+    return weights
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -69,7 +76,7 @@ def eval_command(args: argparse.Namespace) -> int:
         return 130
     final = read_run(info.path)
     if final.state != "completed":
-        say(f"evaluation run {final.run_id} ended: {final.state}" + (f" ({final.error})" if final.error else ""))
+        say(f"evaluation run {final.run_id} ended: {final.state}" + (f" ({printable(final.error)})" if final.error else ""))
         return 1
     return _show(target.path, as_json=args.json, table=args.json)
 
@@ -93,5 +100,5 @@ def _show(run_path, *, as_json: bool, table: bool = True) -> int:
     if as_json:
         print(json.dumps(evaluation.to_json(), indent=2))
     elif table:
-        print("\n".join(evaluation_table(evaluation)))
+        print("\n".join(map(printable, evaluation_table(evaluation))))
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from qbtui.cli.foundation import load_registry
 from qbtui.cli.runs import add_subcommand
+from qbtui.printable import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,7 @@ def cards_command(args: argparse.Namespace) -> int:
     if not outcomes:
         print("No trained LoRA files in the LoRA folder yet: train a friend first (`qbtui train NAME`).")
     for outcome in outcomes:
-        print(outcome.line())
+        print(printable(outcome.line()))
     return 0
 
 
@@ -58,7 +59,7 @@ def _say_progress(event: dict[str, Any], total: int) -> None:
     """Progress on stderr, so stdout carries only the results."""
     kind = event["event"]
     if kind == "loading":
-        print(f"loading {event['model']} ...", file=sys.stderr)
+        print(f"loading {printable(event['model'])} ...", file=sys.stderr)
     elif kind == "loaded":
         print(f"model ready in {event['seconds']:.1f} s on {event['device']}", file=sys.stderr)
     elif kind == "step" and sys.stderr.isatty():
@@ -79,10 +80,15 @@ def draw_command(args: argparse.Namespace) -> int:
     if not scenes:
         raise QbtuiError("no scene given", fix='qbtui draw "Peter climbing a tree", or --from scenes.txt')
     plan = plan_drawings(registry, scenes, n=args.n, seed=args.seed, steps=args.steps, size=args.size, out_dir=args.out)
+    from qbtui.scene_check import scene_warnings
+
+    for scene in scenes:
+        for warning in scene_warnings(scene, registry.friends, registry.settings):
+            print(f"warning: {printable(warning)}", file=sys.stderr)
     images = run_plan(plan, lambda event: _say_progress(event, plan.image_count))
     for image in images:
         if args.json:
             print(json.dumps({key: value for key, value in image.items() if key not in ("event", "job", "image", "index")}))
         else:
-            print(image["path"])
+            print(printable(image["path"]))
     return 0

@@ -7,6 +7,7 @@ import json
 import sys
 
 from qbtui.cli.foundation import load_registry
+from qbtui.printable import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +60,7 @@ def hosts_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([report.to_json() for report in reports], indent=2))
     else:
-        print("\n".join(format_report(report) for report in reports))
+        print("\n".join(printable(line) for report in reports for line in format_report(report).split("\n")))
     return 0 if all(report.ok for report in reports) else 1
 
 

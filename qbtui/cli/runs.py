@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
+from qbtui.printable import printable
 from qbtui.registry import Settings
 from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import format_duration, format_event, format_number, where_words
@@ -145,8 +146,9 @@ def runs_table(infos: list) -> str:
                 format_duration(info.eta_s),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    shown = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in shown)
 
 
 # ------------------------------------------------------------------ following
@@ -244,7 +246,7 @@ def train_command(args: argparse.Namespace) -> int:
     verb = "queued" if info.state == "queued" else "started"
     where = f" ({where_words(info.state, info.where)})" if info.state == "queued" else f" on {info.host}" if info.host else ""
     print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")
-    print(f"  folder: {info.path}")
+    print(f"  folder: {printable(info.path)}")
     print(f"  follow: qbtui logs {info.run_id} -f    stop: qbtui stop {info.run_id}")
     return _wait(info.path) if args.wait else 0
 
@@ -297,7 +299,7 @@ def logs_command(args: argparse.Namespace) -> int:
     if args.follow:
         print(f"run {final.run_id} ended: {final.state}")
     if final.state == "crashed":
-        print(f"crashed: {final.error}")
+        print(f"crashed: {printable(final.error)}")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.likeness.scoring import IDENTITY, STYLE
-from qbtui.registry_types import Settings
+from qbtui.registry_types import LORA_WEIGHT_FIX, Settings, lora_weight_problem
 from qbtui.rundir import RunDir
 
 # One seed for the style prompt: it counts for the face rate only.
@@ -152,12 +152,10 @@ def lora_files(checkpoints: Sequence[tuple[int, Path]], final: tuple[int, Path] 
 
 
 def check_weights(weights: Sequence[float]) -> list[float]:
-    """Sorted, distinct LoRA weights above 0; QbtuiError for anything else."""
+    """Sorted, distinct LoRA weights (`lora_weight_problem`'s range); QbtuiError for anything else."""
     cleaned = sorted({round(float(weight), 4) for weight in weights})
-    if not cleaned or any(not 0 < weight <= 2 for weight in cleaned):
-        raise QbtuiError(
-            f"unusable LoRA weights {list(weights)}", fix="pass weights above 0 and at most 2, e.g. --weights 0.6,0.8,1.0"
-        )
+    if not cleaned or any(lora_weight_problem(weight) for weight in cleaned):
+        raise QbtuiError(f"unusable LoRA weights {list(weights)}", fix=f"{LORA_WEIGHT_FIX}, e.g. --weights 0.6,0.8,1.0")
     return cleaned
 
 

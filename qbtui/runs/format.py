@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from qbtui.printable import printable
 from qbtui.runs.placement import ANYWHERE, HERE
 
 
@@ -43,25 +44,25 @@ def format_event(event: dict[str, Any]) -> str:
         )
     elif kind == "start":
         text = (
-            f"start {event.get('friend')} with {event.get('backend')} ({event.get('preset')}): "
+            f"start {printable(event.get('friend'))} with {event.get('backend')} ({event.get('preset')}): "
             f"{event.get('max_steps')} steps, {event.get('images', '?')} images on {event.get('device', '?')}"
         )
         precision = event.get("mixed_precision")
         if precision:
             text += " in float32" if precision == "no" else f" in {precision}"
     elif kind in ("checkpoint", "sample"):
-        text = f"{kind} at step {event.get('step', '?')}: {event['path']}"
+        text = f"{kind} at step {event.get('step', '?')}: {printable(event['path'])}"
     elif kind == "warning":
-        text = f"warning: {event['message']}"
+        text = f"warning: {printable(event['message'])}"
     elif kind == "error":
-        text = f"error: {event['message']}" + (f"\n  fix: {event['hint']}" if event.get("hint") else "")
-        text += "".join(f"\n  | {line}" for line in event.get("log_tail") or [])
+        text = f"error: {printable(event['message'])}" + (f"\n  fix: {printable(event['hint'])}" if event.get("hint") else "")
+        text += "".join(f"\n  | {printable(line)}" for line in event.get("log_tail") or [])
     elif kind == "done":
-        text = f"done: {event['status']}" + (f", LoRA {event['lora_path']}" if event.get("lora_path") else "")
+        text = f"done: {event['status']}" + (f", LoRA {printable(event['lora_path'])}" if event.get("lora_path") else "")
     elif kind == "eval":
         from qbtui.likeness.report import format_eval_event
 
         text = format_eval_event(event)
     else:
-        text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
+        text = f"supervisor {event['state']}" + (f" ({printable(event['detail'])})" if event.get("detail") else "")
     return f"{stamp}  {text}"

@@ -7,6 +7,7 @@ Plain data only (no torch): the runs layer builds it from a preset, writes it in
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ class TrainConfig:
             ("sample_weights", all(w >= 0 for w in self.sample_weights), "use LoRA weights such as 0.6, 0.8, 1.0"),
         ]
         for name, ok, fix in checks:
-            if not ok:
+            if not ok or not _finite(getattr(self, name)):
                 raise _bad(name, f"has an unusable value {getattr(self, name)!r}", fix)
         parse_resolution(self.resolution)
 
@@ -247,6 +248,12 @@ def _build(cls: type[TrainConfig], values: dict[str, Any], *, source: str, path:
         if path is not None and error.path is None:
             raise QbtuiError(error.message, path=path, fix=error.fix) from None
         raise
+
+
+def _finite(value: Any) -> bool:
+    """A number (or every number of a list) is finite: `inf` and `nan` pass `> 0` checks they should fail."""
+    values = value if isinstance(value, list) else [value]
+    return all(math.isfinite(item) for item in values if isinstance(item, float))
 
 
 def _coerce(name: str, type_name: str, value: Any, path: Path | None) -> Any:

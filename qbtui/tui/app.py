@@ -19,6 +19,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.tui.commands import QbtuiCommands
 from qbtui.tui.host import AppKeys
 from qbtui.tui.intents import (
@@ -53,8 +54,8 @@ def failure_text(worker: Worker) -> str:
     """A failed worker in words: a QbtuiError's message and fix, else what failed and why."""
     error = worker.error
     if isinstance(error, QbtuiError):
-        where = f"{error.path.name}: " if error.path is not None else ""
-        return f"{where}{error.message}" + (f"\n{error.fix}" if error.fix else "")
+        where = f"{printable(error.path.name)}: " if error.path is not None else ""
+        return f"{where}{printable(error.message)}" + (f"\n{printable(error.fix)}" if error.fix else "")
     task = (worker.name or "a background task").strip("_").replace("_", " ")
     return f"{task} failed: {type(error).__name__}: {error}"
 
@@ -188,6 +189,7 @@ class QbtuiApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe)."""
+        message = printable(message, keep_newlines=True)
         self.notices.add(message, severity=severity, title=title)
         width = max(20, min(60, self.size.width // 2) - 4)
         super().notify(toast_text(message, width=width), title=title, severity=severity, timeout=timeout, markup=markup)
@@ -347,6 +349,8 @@ class QbtuiApp(App[None]):
     def _friend_added(self, friend_id: str | None) -> None:
         if friend_id:
             self.workspace.reload_registry()
+            if isinstance(self.screen, DashboardScreen):
+                self.screen.select_friend(friend_id)
             self.screen.post_message(RegistryChanged())
             self.rescan_friend(friend_id)
 
@@ -364,7 +368,9 @@ class QbtuiApp(App[None]):
     def action_stop(self, friend_id: str) -> None:
         run = self.workspace.latest_run(friend_id)
         if run is None or run.state != "running":
-            self.notify(f"{self.workspace.friend(friend_id).name} has no running training", severity="warning")
+            self.notify(
+                f"{printable(self.workspace.friend(friend_id).name)} has no running training", markup=False, severity="warning"
+            )
             return
         self.stop_run(run.run_id)
 

@@ -9,6 +9,7 @@ from functools import partial
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from qbtui.printable import printable_markup
 from qbtui.tui.host import host
 from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
 
@@ -41,17 +42,17 @@ def palette_commands(app: App[object]) -> list[PaletteCommand]:
     for friend in host(app).workspace.friends():
         commands += [
             PaletteCommand(
-                f"Open dataset: {friend.name}",
+                f"Open dataset: {printable_markup(friend.name)}",
                 f"Images and captions of {friend.token}",
                 partial(app.post_message, OpenDataset(friend.id)),
             ),
             PaletteCommand(
-                f"Train: {friend.name}",
+                f"Train: {printable_markup(friend.name)}",
                 f"Start or watch the training of {friend.token}",
                 partial(app.post_message, OpenTraining(friend.id)),
             ),
             PaletteCommand(
-                f"Stop training: {friend.name}",
+                f"Stop training: {printable_markup(friend.name)}",
                 f"Stop the running training of {friend.token}",
                 partial(app.post_message, StopFriendRun(friend.id)),
             ),

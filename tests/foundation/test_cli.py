@@ -133,7 +133,7 @@ def test_prompt(run_cli, commented_registry: Path, demo_registry: Path) -> None:
 
 def test_prompt_rejects_a_weight_that_is_not_a_number(run_cli, commented_registry: Path) -> None:
     code, _, err = run_cli("--registry", commented_registry, "prompt", "--weight", "nan", "Peter")
-    assert code == 2 and "not a number" in err
+    assert code == 2 and "--weight must be a number above 0 and at most 2, found nan" in err
 
 
 def test_locate(run_cli, demo_registry: Path, isolated_user_dirs: Path) -> None:

@@ -205,15 +205,18 @@ def test_a_bom_is_accepted_and_kept(layouts: Path, run_cli) -> None:
     assert "eve" in Registry.load(layouts).friends
 
 
-@pytest.mark.parametrize(("name", "friend_id"), [("Mary Jane", "mary_jane"), ("O'Brien", "obrien"), ("Zoë Ann", "zoë_ann")])
-def test_names_with_inner_spaces_and_apostrophes_are_accepted(tmp_path: Path, run_cli, name, friend_id) -> None:
+@pytest.mark.parametrize(
+    ("name", "friend_id", "token"),
+    [("Mary Jane", "mary_jane", "qb_mary_jane"), ("O'Brien", "obrien", "qb_obrien"), ("Zoë Ann", "zoë_ann", "qb_zoe_ann")],
+)
+def test_names_with_inner_spaces_and_apostrophes_are_accepted(tmp_path: Path, run_cli, name, friend_id, token) -> None:
     path = tmp_path / "registry.toml"
     path.write_text(SETTINGS)
     assert friend_id_for(name) == friend_id
     code, _, err = run_cli("--registry", path, "add", name)
     assert code == 0, err
     friend = Registry.load(path).friend(friend_id)
-    assert friend.name == name and friend.token == f"qb_{friend_id}"
+    assert friend.name == name and friend.token == token
     assert (tmp_path / "datasets" / friend_id / f"30_{friend_id}").is_dir()
 
 

@@ -120,6 +120,9 @@ def test_unset_optional_paths_are_left_out_of_toml(tmp_path):
         ("optimizer_type", "Lion"),
         ("network_dim", "sixteen"),
         ("cache_latents", "maybe"),
+        ("learning_rate", float("inf")),
+        ("network_alpha", float("nan")),
+        ("sample_weights", [0.8, float("inf")]),
     ],
 )
 def test_bad_values_name_the_key_and_file(tmp_path, key, value):

@@ -20,16 +20,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import (
     DEFAULT_REPEATS,
     Friend,
     Settings,
-    check_friend_id,
-    check_friend_name,
-    check_token,
     dataset_dir,
     default_token,
-    friend_id_for,
 )
 from qbtui.tui.host import host
 
@@ -118,26 +115,21 @@ class AddFriendScreen(ModalScreen[str | None]):
             self.query_one("#add-hint", Static).update(Content("type a name: the token and folder follow from it"))
             self._show_error("")
             return
-        friend_id = friend_id_for(name)
-        token = self._token(friend_id)
+        typed_token = self.query_one("#add-token", Input).value.strip()
+        planned = host(self).workspace.registry.new_friend(name, typed_token or None)
+        friend_id, token = planned.id, planned.token
         repeats = self.query_one("#add-repeats", Input).value or "?"
         self.query_one("#add-token", Input).placeholder = default_token(friend_id)
         settings = host(self).workspace.settings
         folder = settings.datasets_dir / friend_id / f"{repeats}_{friend_id}"
         describe = self.query_one("#add-describe", Input).value.strip()
-        caption = Friend(id=friend_id, name=name, token=token, describe=describe).caption_template
+        caption = Friend(id=friend_id, name=planned.name, token=token, describe=describe).caption_template
         self.query_one("#add-hint", Static).update(
-            Content(f"token: {token}\nfolder: {_shorten(folder)}\ncaptions start: {caption}")
+            Content(
+                printable(f"token: {token}") + f"\nfolder: {printable(_shorten(folder))}\ncaptions start: {printable(caption)}"
+            )
         )
-        self._show_error(self._problem(name, friend_id, token) or "")
-
-    def _token(self, friend_id: str) -> str:
-        typed = self.query_one("#add-token", Input).value.strip()
-        return typed or default_token(friend_id)
-
-    @staticmethod
-    def _problem(name: str, friend_id: str, token: str) -> str | None:
-        return check_friend_name(name) or check_friend_id(friend_id) or check_token(token)
+        self._show_error(printable(planned.problem or ""))
 
     @on(Button.Pressed, "#add-submit")
     def action_submit(self) -> None:
@@ -156,7 +148,7 @@ class AddFriendScreen(ModalScreen[str | None]):
             # The reason and its fix, not the registry's path: a long path would push them out of sight.
             self._refused(error.describe(where_from=False), "#add-name")
             return
-        self.app.notify(f"added {friend.name} ({friend.token})")
+        self.app.notify(f"added {printable(friend.name)} ({friend.token})", markup=False)
         self.dismiss(friend.id)
 
     def _refused(self, text: str, field: str) -> None:

@@ -17,6 +17,7 @@ from textual.widgets import Header, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.likeness.report import cell_summary, choice_line
+from qbtui.printable import printable
 from qbtui.tui.host import host
 from qbtui.tui.messages import RunsUpdated
 from qbtui.tui.widgets.preview import ImagePreview
@@ -249,7 +250,7 @@ class CompareScreen(Screen):
         if evaluation is None:
             return
         lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
-        self.query_one("#compare-choice", Static).update("\n".join(lines))
+        self.query_one("#compare-choice", Static).update(printable("\n".join(lines), keep_newlines=True))
         if cell is None:
             self._show_message(f"this evaluation drew no samples: press e to evaluate run {self.run_id} again")
             return

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from qbtui.printable import printable
 from qbtui.tui.host import Host, host
 from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
@@ -27,7 +28,7 @@ def friend_details(app: Host, friend_id: str) -> Text:
     friend = workspace.friend(friend_id)
     colors = app.theme_variables
     text = Text()
-    text.append(f"{friend.name}", style="bold")
+    text.append(printable(friend.name), style="bold")
     text.append(f"  {friend.token}  repeats {friend.repeats}\n", style="dim")
     status = workspace.status(friend_id)
     if status is None:
@@ -38,9 +39,9 @@ def friend_details(app: Host, friend_id: str) -> Text:
             text.append(f"Problems ({len(problems)})\n", style=f"bold {colors['error']}")
             for problem in problems[:PANEL_PROBLEMS]:
                 marker = "✗" if problem.severity == "error" else "!"
-                message = problem.message.replace(f"{status.folder}{os.sep}", "")
+                message = printable(problem.message.replace(f"{status.folder}{os.sep}", ""))
                 text.append(f" {marker} {message}\n", style=colors["error" if problem.severity == "error" else "warning"])
-                text.append(f"   fix: {problem.fix}\n", style="dim")
+                text.append(f"   fix: {printable(problem.fix)}\n", style="dim")
             if len(problems) > PANEL_PROBLEMS:
                 text.append(f"   … {len(problems) - PANEL_PROBLEMS} more: open the dataset (enter)\n", style="dim")
         else:
@@ -115,6 +116,13 @@ class DashboardScreen(Screen):
         self.table.refresh_friend(host(self).workspace, message.friend_id)
         if message.friend_id == self.table.selected_friend_id:
             self._show_details()
+
+    def select_friend(self, friend_id: str) -> None:
+        """Put the cursor on `friend_id` (a friend just added), the rows first made to match the registry."""
+        self.table.sync(host(self).workspace)
+        if friend_id in self.table.rows:
+            self.table.move_cursor(row=self.table.get_row_index(friend_id))
+        self._show_details()
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.table.sync(host(self).workspace)

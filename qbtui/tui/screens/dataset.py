@@ -28,6 +28,7 @@ from qbtui.dataset import edits
 from qbtui.dataset.face_checks import face_box_share, face_facts
 from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry import Friend
 from qbtui.tui.host import host
 from qbtui.tui.messages import FriendChanged, RegistryChanged
@@ -50,7 +51,7 @@ BROWSE_ACTIONS = frozenset(
 def problem_line(problem: Problem) -> str:
     """`✗ not RGB colour: colour mode L, not 8-bit RGB` (plain words, no codes)."""
     marker = "✗" if problem.severity == "error" else "!"
-    detail = problem.detail
+    detail = printable(problem.detail)
     return f"{marker} {detail}" if detail.lower().startswith(problem.label.lower()) else f"{marker} {problem.label}: {detail}"
 
 
@@ -174,7 +175,7 @@ class DatasetScreen(Screen[None]):
 
     def on_mount(self) -> None:
         friend = self.friend
-        self.title = f"Dataset: {friend.name}"
+        self.title = f"Dataset: {printable(friend.name)}"
         self.sub_title = friend.token
         self.caption.border_title = "Caption"
         self.image_list.focus()
@@ -202,11 +203,13 @@ class DatasetScreen(Screen[None]):
     def _show_summary(self, status: FriendStatus) -> None:
         friend = self.friend
         state = "ready to train" if status.ready else "not ready"
-        lines = [f"{friend.name} · {friend.token} · {status.image_count} photos · {status.caption_count} captions · {state}"]
+        lines = [
+            f"{printable(friend.name)} · {friend.token} · {status.image_count} photos · {status.caption_count} captions · {state}"
+        ]
         loose = loose_files(status)
         for problem in status.problems:
             if problem not in loose:
-                lines.append(f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {problem.fix}")
+                lines.append(f"{'✗' if problem.severity == 'error' else '!'} {problem.label}: {printable(problem.fix)}")
         if loose:
             lines.append(f"! {len(loose)} file{'s' if len(loose) != 1 else ''} that are not photos, listed last (o moves out)")
         self.query_one("#dataset-summary", Static).update(Content("\n".join(lines)))
@@ -238,21 +241,21 @@ class DatasetScreen(Screen[None]):
             preview.path = None
             self._set_caption_text("")
             if loose is not None and loose.path is not None:
-                self.caption.border_title = f"{loose.path.name} · not a photo"
+                self.caption.border_title = Content(f"{printable(loose.path.name)} · not a photo")
                 problems.set_class(True, "-bad")
-                how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else loose.fix
+                how = f"o: {ACTION_WORDS['move-to-originals']}" if loose.action == "move-to-originals" else printable(loose.fix)
                 lines = [problem_line(loose), how]
                 problems.update(Content("\n".join(lines)))
                 return
             folder = self.status.folder if self.status else None
             problems.remove_class("-bad")
-            problems.update(Content(f"no photos yet: copy some into {folder}"))
+            problems.update(Content(f"no photos yet: copy some into {printable(folder)}"))
             return
         preview.show(image.path, face_box_share(image))
         if not self.editing:
             self._set_caption_text(image.caption or "")
             self.caption.border_title = (
-                f"Caption · {image.path.stem}.txt" if image.caption_path else "Caption · none (f creates one)"
+                Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
             )
         problems.set_class(bool(image.problems), "-bad")
         facts = [line for line in (face_facts(image),) if line]
@@ -294,8 +297,12 @@ class DatasetScreen(Screen[None]):
         image = self.image_list.selected
         if image is None:
             loose = self.image_list.selected_loose
-            text = f"{loose.path.name} is not a photo: o moves it to originals/" if loose and loose.path else "no photo selected"
-            self.notify(text, severity="warning")
+            text = (
+                f"{printable(loose.path.name)} is not a photo: o moves it to originals/"
+                if loose and loose.path
+                else "no photo selected"
+            )
+            self.notify(text, severity="warning", markup=False)
         return image
 
     def action_edit(self) -> None:
@@ -306,13 +313,13 @@ class DatasetScreen(Screen[None]):
         try:
             text = edits.read_for_editing(self.friend, image.path)
         except QbtuiError as error:
-            self.notify(f"{error.message}\n{error.fix}", severity="error", timeout=10)
+            self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
         self.editing_caption = edits.caption_path_of(image.path)
         self.editing = True
         self._set_caption_text(text)
         self.caption.read_only = False
-        self.caption.border_title = f"Editing · {self.editing_caption.name}"
+        self.caption.border_title = Content(f"Editing · {printable(self.editing_caption.name)}")
         self.caption.focus()
         self.caption.move_cursor(self.caption.document.end)
 
@@ -353,14 +360,18 @@ class DatasetScreen(Screen[None]):
             if loose is not None and loose.action == "move-to-originals":
                 self.action_to_originals()
             else:
-                self.notify(f"qbtui cannot fix this by itself: {loose.fix}" if loose else "no photo selected", severity="warning")
+                self.notify(
+                    f"qbtui cannot fix this by itself: {printable(loose.fix)}" if loose else "no photo selected",
+                    severity="warning",
+                    markup=False,
+                )
             return
         if not edits.fixable_actions(image.problems):
             if any(problem.action == "move-to-originals" for problem in image.problems):
                 self.action_to_originals()
                 return
             why = "it has no problem" if not image.problems else "its problems need you: " + image.problems[0].fix
-            self.notify(f"nothing to fix for {image.path.name}: {why}", severity="warning")
+            self.notify(f"nothing to fix for {printable(image.path.name)}: {why}", severity="warning", markup=False)
             return
         self._run_fix(image.path)
 
@@ -402,7 +413,7 @@ class DatasetScreen(Screen[None]):
         if path is None:
             self.notify("nothing selected", severity="warning")
             return
-        question = f"Move {path.name} out of the training folder into {self.friend.id}/originals/?"
+        question = f"Move {printable(path.name)} out of the training folder into {self.friend.id}/originals/?"
 
         def answered(agreed: bool | None) -> None:
             if agreed:
@@ -450,7 +461,9 @@ class DatasetScreen(Screen[None]):
             result = edits.undo(record)
         message = f"undid: {result.label}"
         if result.left:
-            message += f"\nleft {len(result.left)} file(s) changed since: " + ", ".join(path.name for path in result.left)
+            message += f"\nleft {len(result.left)} file(s) changed since: " + ", ".join(
+                printable(path.name) for path in result.left
+            )
         self.app.call_from_thread(self.notify, message, severity="warning" if result.left else "information")
         self.app.call_from_thread(self.rescan)
 

@@ -14,6 +14,7 @@ from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qbtui.draw.gallery import Drawing, read_gallery
+from qbtui.printable import printable
 from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
@@ -79,7 +80,7 @@ class GalleryScreen(Screen[None]):
             )
             return
         options.add_options(
-            Option(Content(f"{time.strftime('%m-%d %H:%M', time.localtime(d.t))}  {d.scene}  #{d.seed}"), id=str(i))
+            Option(Content(f"{time.strftime('%m-%d %H:%M', time.localtime(d.t))}  {printable(d.scene)}  #{d.seed}"), id=str(i))
             for i, d in enumerate(drawings)
         )
         options.highlighted = 0
@@ -89,7 +90,7 @@ class GalleryScreen(Screen[None]):
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         drawing = self.drawings[int(event.option.id or 0)]
         self.query_one("#gallery-preview", ImagePreview).path = drawing.path
-        self.query_one("#gallery-prompt", Static).update(Content(f"{drawing.path.name}\n{drawing.prompt}"))
+        self.query_one("#gallery-prompt", Static).update(Content(f"{printable(drawing.path.name)}\n{printable(drawing.prompt)}"))
 
     def action_copy(self) -> None:
         options = self.query_one("#gallery-list", OptionList)

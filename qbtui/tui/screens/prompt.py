@@ -18,14 +18,15 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.prompt import build_prompt, convert_names
 from qbtui.registry import Friend
+from qbtui.registry_types import LORA_WEIGHT_FIX, LORA_WEIGHT_MAX, lora_weight_problem
+from qbtui.scene_check import scene_warnings
 from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
-MIN_WEIGHT = 0.05
-MAX_WEIGHT = 2.0
 WEIGHT_STEP = 0.05
 DRAW_COUNT = 2
 
@@ -136,7 +137,7 @@ class PromptScreen(Screen[None]):
             weight = float(self.query_one("#prompt-weight", Input).value)
         except ValueError:
             return None
-        return weight if MIN_WEIGHT <= weight <= MAX_WEIGHT else None
+        return None if lora_weight_problem(weight) else weight
 
     def _rebuild(self) -> None:
         registry = host(self).workspace.registry
@@ -145,27 +146,28 @@ class PromptScreen(Screen[None]):
         friends_line = self.query_one("#prompt-friends", Static)
         friends_line.set_class(weight is None, "-error")
         if weight is None:
-            friends_line.update(Content(f"weight must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"))
+            friends_line.update(Content(f"weight: {LORA_WEIGHT_FIX}"))
             return
         suffix = registry.settings.style_suffix
         self.prompt = build_prompt(scene, registry.friends, style_suffix=suffix, weight=weight) if scene.strip() else ""
         self.query_one("#prompt-output", Static).update(Content(self.prompt or "type a scene above"))
         _, found = convert_names(scene, registry.friends)
-        friends_line.update(Content(_describe_friends(found)))
+        warnings = scene_warnings(scene, registry.friends, registry.settings) if scene.strip() else []
+        friends_line.update(Content(_describe_friends(found, warnings)))
 
     def action_weight(self, direction: int) -> None:
         """Nudge the LoRA weight by one step up or down."""
         current = self._weight()
         if current is None:
             current = host(self).workspace.settings.lora_weight
-        weight = min(MAX_WEIGHT, max(MIN_WEIGHT, round(current + direction * WEIGHT_STEP, 2)))
+        weight = min(LORA_WEIGHT_MAX, max(WEIGHT_STEP, round(current + direction * WEIGHT_STEP, 2)))
         self.query_one("#prompt-weight", Input).value = f"{weight:g}"
 
     @on(Input.Submitted)
     def action_copy(self) -> None:
         """Copy the prompt to the clipboard with OSC 52 (works over SSH)."""
         if self._weight() is None:
-            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            self.notify(f"set the weight first: {LORA_WEIGHT_FIX}", severity="warning")
             return
         if not self.prompt:
             self.notify("type a scene first", severity="warning")
@@ -200,7 +202,7 @@ class PromptScreen(Screen[None]):
             self.notify("type a scene first", severity="warning")
             return
         if weight is None:
-            self.notify(f"set the weight to a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} first", severity="warning")
+            self.notify(f"set the weight first: {LORA_WEIGHT_FIX}", severity="warning")
             return
         self.drawing = True
         self.last_scene = scene
@@ -238,10 +240,10 @@ class PromptScreen(Screen[None]):
             previews = list(self.query(ImagePreview))
             if event["image"] < len(previews):
                 previews[event["image"]].path = path
-            self._status(f"{len(self.drawn)}/{total} drawn: {path.name}")
+            self._status(f"{len(self.drawn)}/{total} drawn: {printable(path.name)}")
 
     def _draw_failed(self, error: QbtuiError) -> None:
-        self._status(f"not drawn: {error.message}")
+        self._status(f"not drawn: {printable(error.message)}")
         self.notify(error.describe(), title="Cannot draw", severity="error", timeout=10, markup=False)
 
     def _draw_ended(self) -> None:
@@ -250,12 +252,10 @@ class PromptScreen(Screen[None]):
             self._status(f"{len(self.drawn)} drawings in {self.drawn[0].parent}  (ctrl+n: new seed, ctrl+o: gallery)")
 
     def _status(self, text: str) -> None:
-        self.query_one("#prompt-draw-status", Static).update(Content(text))
+        self.query_one("#prompt-draw-status", Static).update(Content(printable(text)))
 
 
-def _describe_friends(found: list[Friend]) -> str:
-    """Which friends the scene names, and which of them have no trained LoRA yet."""
-    if not found:
-        return "no friend named: write a name, id or token from the registry"
-    parts = [f"{friend.name} ({friend.token})" + ("" if friend.trainings else ": not trained yet") for friend in found]
-    return "friends: " + ", ".join(parts)
+def _describe_friends(found: list[Friend], warnings: list[str]) -> str:
+    """Which friends the scene names, then what `scene_warnings` finds wrong with it, one a line."""
+    named = ["friends: " + ", ".join(f"{printable(friend.name)} ({friend.token})" for friend in found)] if found else []
+    return "\n".join([*named, *(f"! {printable(warning)}" for warning in warnings)])

@@ -18,10 +18,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Header, Label, RichLog, Select, Static
 
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import where_words
 from qbtui.runs.placement import HERE
@@ -86,7 +88,7 @@ class TrainingScreen(Screen):
         backend = workspace.settings.backend if workspace.settings.backend in BACKENDS else BACKENDS[0]
         yield Header(icon="✎")
         with Horizontal(id="train-options"):
-            yield Label(f"{friend.name} ", id="train-friend")
+            yield Label(Content(f"{printable(friend.name)} "), id="train-friend")
             yield Select([(name, name) for name in presets], value=preset, allow_blank=False, compact=True, id="preset")
             yield Select([(name, name) for name in BACKENDS], value=backend, allow_blank=False, compact=True, id="backend")
             for button in (
@@ -110,7 +112,7 @@ class TrainingScreen(Screen):
         yield SteadyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = f"training {host(self).workspace.friend(self.friend_id).name}"
+        self.sub_title = f"training {printable(host(self).workspace.friend(self.friend_id).name)}"
         self.query_one("#train-log", RichLog).border_title = "log (events)"
         self.show_command()
         self.show_readiness()
@@ -214,7 +216,7 @@ class TrainingScreen(Screen):
         preview = self.query_one("#train-sample", ImagePreview)
         if preview.path != latest:
             preview.path = latest
-            caption = f"sample {len(samples)}/{len(samples)}: {latest.stem}"
+            caption = Content(f"sample {len(samples)}/{len(samples)}: {printable(latest.stem)}")
             self.query_one("#train-sample-caption", Label).update(caption)
 
     def _lines(self, trace: RunTrace):
@@ -224,7 +226,7 @@ class TrainingScreen(Screen):
         tail = self._lines(trace)
         log = self.query_one("#train-log", RichLog)
         for line in tail.since(self.log_seen):
-            log.write(Text(line))
+            log.write(Text(printable(line)))
         self.log_seen = tail.total
 
     def _restart_log(self) -> None:
@@ -273,7 +275,7 @@ class TrainingScreen(Screen):
         busy = self.busy_with()
         queue = queue or busy is not None
         friend = host(self).workspace.friend(self.friend_id)
-        what = f"{friend.name} with preset {self.preset} on {self.backend}"
+        what = f"{printable(friend.name)} with preset {self.preset} on {self.backend}"
         if queue and busy is not None:
             title, question = "Queue training", f"The device is busy with {busy.run_id}.\nQueue {what} for the first free place?"
         elif queue:

@@ -10,6 +10,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from qbtui.dataset import FriendStatus, ImageStatus, Problem
+from qbtui.printable import printable
 
 
 def _worst(problems: tuple[Problem, ...]) -> tuple[str, str]:
@@ -20,16 +21,16 @@ def _worst(problems: tuple[Problem, ...]) -> tuple[str, str]:
 def image_line(image: ImageStatus) -> Content:
     """`✓ photo.jpg`, or `✗ photo.png not a JPEG +2` coloured by the worst severity."""
     if not image.problems:
-        return Content.from_markup("[$success]✓[/] $name", name=image.path.name)
+        return Content.from_markup("[$success]✓[/] $name", name=printable(image.path.name))
     worst, marker = _worst(image.problems)
     words = image.problems[0].label + (f" +{len(image.problems) - 1}" if len(image.problems) > 1 else "")
-    return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$words[/]", name=image.path.name, words=words)
+    return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$words[/]", name=printable(image.path.name), words=words)
 
 
 def loose_line(problem: Problem) -> Content:
     """`! notes.pdf not an image` for a file in the folder that is not a photo."""
     worst, marker = _worst((problem,))
-    name = problem.path.name if problem.path else "?"
+    name = printable(problem.path.name) if problem.path else "?"
     return Content.from_markup(f"[${worst}]{marker}[/] $name [dim]$words[/]", name=name, words=problem.label)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from qbtui.printable import printable
 from qbtui.runs.format import format_duration
 from qbtui.tui.widgets.loss_chart import spark_text
 
@@ -129,4 +130,4 @@ class FriendTable(DataTable):
             dataset = [Text(str(status.caption_count)), problems, ready]
         blocker = status.blocker() if status is not None else None
         training = training_cell(friend, workspace.latest_run(friend_id), colors, blocker)
-        return [friend.name, friend.token, images_cell(status, colors), *dataset, training]
+        return [Text(printable(friend.name)), friend.token, images_cell(status, colors), *dataset, training]

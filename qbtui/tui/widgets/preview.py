@@ -36,6 +36,7 @@ from textual.widgets import Static
 
 from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
 from qbtui.errors import QbtuiError
+from qbtui.printable import printable
 
 IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
 THUMBNAIL_SIDE = 512
@@ -295,7 +296,7 @@ class ImagePreview(Widget):
         try:
             thumbnail = mark_face(load_preview_image(path), self.face)
         except QbtuiError as error:
-            self.app.call_from_thread(self._show_message, f"cannot preview {path.name}:\n{error.message}")
+            self.app.call_from_thread(self._show_message, f"cannot preview {printable(path.name)}:\n{printable(error.message)}")
             return
         art = HalfBlocks.fit(thumbnail, *cells) if self.protocol == "halfcell" else None
         self.app.call_from_thread(self._show_image, path, thumbnail, art, cells)
