@@ -27,6 +27,22 @@ HERE = "here"
 ANYWHERE = "anywhere"
 RESERVED_HOST_NAMES = (LOCAL, HERE, ANYWHERE)
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def host_section(name: str) -> str:
+    """The TOML header of host `name`: `[hosts.gpu1]`, `[hosts."gpu1.lan"]` (a bare dot would nest a table)."""
+    return f'[hosts."{name}"]' if "." in name else f"[hosts.{name}]"
+
+
+def add_host_advice(name: str) -> str:
+    """How to make `name` a known host: its section, or why it cannot be one (never an invalid header)."""
+    if name.lower() in RESERVED_HOST_NAMES:
+        return f"{name!r} names a place, not a host: `--host local` trains on this machine"
+    if HOST_NAME.match(name):
+        return f"or add a {host_section(name)} section"
+    return "a host's name is letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. [hosts.gpu1]"
+
+
 DEFAULT_WORK_DIR = "~/qbtui-work"
 HOST_KEYS: dict[str, tuple[type, ...]] = {
     "ssh": (str,),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from qbtui.printable import printable
-from qbtui.registry_hosts import Host, parse_hosts
+from qbtui.registry_hosts import Host, add_host_advice, parse_hosts
 from qbtui.registry_types import (
     BACKENDS,
     DEFAULT_REPEATS,
@@ -414,7 +414,7 @@ class _Validator:
             raise self.fail(
                 ("settings", "host"),
                 f"unknown host {settings.host!r}",
-                f"use one of: {', '.join(hosts) or '(none defined)'}, add a [hosts.{settings.host}] section, or remove the key",
+                f"use one of: {', '.join(hosts) or '(none defined)'}; remove the key; {add_host_advice(settings.host)}",
             )
         return RegistryParts(settings, presets, self.friends(document), self.keymap(document), hosts)
 

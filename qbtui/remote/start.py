@@ -11,7 +11,7 @@ from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Registry, dataset_dir
-from qbtui.registry_hosts import HOST_NAME, RESERVED_HOST_NAMES, Host
+from qbtui.registry_hosts import Host, add_host_advice
 from qbtui.remote.ssh import Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, RemoteLayout, model_hash, replace_paths
 from qbtui.rundir import RunDir, new_run_id, read_run_toml, write_run_toml
@@ -22,19 +22,9 @@ def host_named(registry: Registry, name: str) -> Host:
     """The registry's host `name`, or an error listing the hosts there are (and the section to add, for a name one can have)."""
     if name not in registry.hosts:
         known = ", ".join(registry.hosts) or "none yet"
-        if name.lower() in RESERVED_HOST_NAMES:
-            add = f"{name!r} names a place, not a host: `--host local` trains on this machine"
-        elif HOST_NAME.match(name):
-            add = f"or add a {host_section(name)} section"
-        else:
-            add = "a host's name is letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. [hosts.gpu1]"
+        add = add_host_advice(name)
         raise QbtuiError(f"no host {name!r} in the registry", path=registry.path, fix=f"use one of: {known}; {add}")
     return registry.hosts[name]
-
-
-def host_section(name: str) -> str:
-    """The TOML header of host `name`: `[hosts.gpu1]`, `[hosts."gpu1.lan"]` (a bare dot would nest a table)."""
-    return f'[hosts."{name}"]' if "." in name else f"[hosts.{name}]"
 
 
 def host_info(transport: Transport) -> dict[str, Any]:

@@ -52,6 +52,23 @@ def test_the_default_host_must_exist(registry_path):
         Registry.load(registry_path)
 
 
+@pytest.mark.parametrize(
+    ("host", "advice"),
+    [
+        ("gpu9", "or add a [hosts.gpu9] section"),
+        ("gpu1.lan", 'or add a [hosts."gpu1.lan"] section'),
+        ("-oProxyCommand=x", "a host's name is letters"),
+    ],
+)
+def test_an_unknown_default_host_never_suggests_an_invalid_header(registry_path, host, advice):
+    text = registry_path.read_text(encoding="utf-8").replace('preset = "standard"', f'preset = "standard"\nhost = "{host}"')
+    registry_path.write_text(text, encoding="utf-8")
+    with pytest.raises(RegistryError) as raised:
+        Registry.load(registry_path)
+    assert advice in raised.value.fix
+    assert "[hosts.-" not in raised.value.fix
+
+
 @pytest.mark.parametrize("word", ["plain", "two words", "$(touch /tmp/pwned)", "it's", "a;b|c&d", "~/qbtui/bin/qbtui", "`x`"])
 def test_remote_words_reach_the_remote_shell_unchanged(word, tmp_path):
     shell = remote_words(["printf", "%s", word])
