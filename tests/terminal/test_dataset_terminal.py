@@ -106,3 +106,26 @@ def test_fix_on_a_black_and_white_photo_prepares_it(demo: Path, qbtui_terminal) 
         assert (image.size, image.mode) == ((512, 512), "RGB")
     assert (demo.parent / "datasets" / "ben" / "originals" / "black_and_white.jpg").is_file()
     assert not (ben_folder(demo).parent / ".qbtui-prep.lock").exists()
+
+
+def test_ctrl_q_with_an_unsaved_caption_asks_and_save_writes_it(demo: Path, qbtui_terminal) -> None:
+    """Issue 24 item 1: typed text then ctrl+q asks (Save / Discard / Cancel); s saves, then quits."""
+    terminal = open_ben(qbtui_terminal, demo)
+    select(terminal, demo, "ben_01.jpg")
+    caption = ben_folder(demo) / "ben_01.txt"
+    before = caption.read_text(encoding="utf-8")
+    terminal.send("e")
+    terminal.wait_for("Editing · ben_01.txt")
+    terminal.type(", sunglasses")
+    terminal.wait_for("sunglasses")
+    terminal.send("C-q")
+    screen = terminal.wait_for(lambda shown: "Discard (d)" in shown and "d Discard" in shown)
+    assert "ben_01.txt has changes that are not saved" in screen and "Unsaved caption" in screen
+    assert not terminal.exited and caption.read_text(encoding="utf-8") == before
+    terminal.send("Escape")
+    terminal.wait_for(lambda shown: "Unsaved caption" not in shown and "Editing · ben_01.txt" in shown)
+    terminal.send("C-q")
+    terminal.wait_for("Unsaved caption")
+    terminal.send("s")
+    terminal.wait_until(lambda: terminal.exited)
+    assert caption.read_text(encoding="utf-8") == before.strip() + ", sunglasses\n"

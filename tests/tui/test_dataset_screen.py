@@ -76,13 +76,13 @@ async def test_writing_a_caption_makes_its_problem_disappear_without_a_key_press
         assert lines(screen)["photo_09.jpg"] == "✓ photo_09.jpg"
 
 
-async def test_escape_cancels_an_edit_and_leaves_the_file_alone(demo_registry, app_factory):
+async def test_escape_then_discard_cancels_an_edit_and_leaves_the_file_alone(demo_registry, app_factory):
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         caption = folder(demo_registry) / "photo_00.txt"
         before = caption.read_text()
-        await pilot.press("e", *" typo", "escape")
+        await pilot.press("e", *" typo", "escape", "d")
         await workers_idle(pilot)
         assert not screen.editing and isinstance(app.screen, DatasetScreen)
         assert caption.read_text() == before

@@ -1,7 +1,7 @@
 """Dataset screen: a friend's photos with their problems, a preview, the caption editable in place.
 
-Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels,
-ctrl+t inserts the token), put the token first (t), jump to the next problem (n), fix
+Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels and
+asks first when the text changed, ctrl+t puts the token phrase first), put the token first (t), jump to the next problem (n), fix
 the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
 `originals/` (o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
 a call into `qbtui.dataset.edits` in a thread worker, followed by a rescan; the screen
@@ -31,6 +31,7 @@ from qbtui.errors import QbtuiError
 from qbtui.registry import Friend
 from qbtui.tui.host import host
 from qbtui.tui.messages import FriendChanged, RegistryChanged
+from qbtui.tui.unsaved import ask
 from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList, loose_files
@@ -141,6 +142,7 @@ class DatasetScreen(Screen[None]):
         self.history = CaptionHistory()
         self.status: FriendStatus | None = None
         self.editing_caption: Path | None = None
+        self.editing_from = ""
         self.file_changes = threading.Lock()
 
     # --- layout -----------------------------------------------------------------------
@@ -311,6 +313,7 @@ class DatasetScreen(Screen[None]):
         self.editing_caption = edits.caption_path_of(image.path)
         self.editing = True
         self._set_caption_text(text)
+        self.editing_from = self.caption.text
         self.caption.read_only = False
         self.caption.border_title = f"Editing · {self.editing_caption.name}"
         self.caption.focus()
@@ -322,12 +325,54 @@ class DatasetScreen(Screen[None]):
 
     def action_save(self) -> None:
         """Write the edited caption to the file the edit started on."""
+        self.save_unsaved(lambda: None)
+
+    def action_cancel_edit(self) -> None:
+        """Stop editing; changed text is not dropped without asking (save, discard or keep editing)."""
+        if self.unsaved_name() is None:
+            self.discard_unsaved()
+        else:
+            ask(self.app, self, lambda: None)
+
+    # --- unsaved text (qbtui.tui.unsaved.HoldsUnsaved) --------------------------------
+    def unsaved_name(self) -> str | None:
+        """The caption file being edited when its text changed, else None."""
+        if not self.editing or self.editing_caption is None or self.caption.text == self.editing_from:
+            return None
+        return self.editing_caption.name
+
+    def save_unsaved(self, then: Callable[[], object]) -> None:
+        """Write the edited caption (atomically) to the file the edit started on, then `then()`."""
         path, text = self.editing_caption, self.caption.text
         self._leave_edit()
         if path is not None:
-            self._apply(lambda: edits.save_caption(path, text))
+            self._save_caption(path, text, then)
+        else:
+            then()
 
-    def action_cancel_edit(self) -> None:
+    @work(thread=True, group="dataset-files", exit_on_error=False)
+    def _save_caption(self, path: Path, text: str, then: Callable[[], object]) -> None:
+        """Save off the UI thread; when it fails, the text goes back into the editor (never lost)."""
+        try:
+            with self.file_changes:
+                result = edits.save_caption(path, text)
+        except (QbtuiError, OSError) as error:
+            self.app.call_from_thread(self._save_failed, path, text, error)
+            return
+        self.app.call_from_thread(self._edited, result)
+        self.app.call_from_thread(then)
+
+    def _save_failed(self, path: Path, text: str, error: QbtuiError | OSError) -> None:
+        """Back to editing the unsaved text, with the reason and its fix."""
+        self.editing_caption, self.editing, self.editing_from = path, True, ""
+        self.caption.load_text(text)
+        self.caption.read_only = False
+        self.caption.border_title = f"Editing · {path.name} · not saved"
+        self.caption.focus()
+        self.notify(f"{path.name} was not saved: {error}", title="Caption", severity="error", timeout=12, markup=False)
+
+    def discard_unsaved(self) -> None:
+        """Leave the editor and show the caption on disk again."""
         self._leave_edit()
         self._show_selected()
 
