@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -35,6 +35,7 @@ from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, R
 from qbtui.tui.notices import Notices, toast_text
 from qbtui.tui.relay import MessageRelay
 from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.typeahead import TypedOn, retype
 from qbtui.tui.unsaved import ask_before
 from qbtui.tui.widgets.status_line import StatusLine
 from qbtui.tui.widgets.steady_footer import SteadyFooter
@@ -92,6 +93,18 @@ class QbtuiApp(App[None]):
         self._closing_down = False
         self.notices = Notices()
         self.sub_title = user_at_host()
+        self.typed_on = TypedOn()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Type-ahead (qbtui.tui.typeahead): a key typed before a dialog opened, back here
+        unhandled after it did, is typed again on the dialog instead of being dropped."""
+        if isinstance(event, events.Key) and self.screen_stack:
+            if not event.is_forwarded:
+                self.typed_on.typed(event, self.screen)
+            elif self.typed_on.strayed(event, self.screen) and event.key not in self.screen.active_bindings:
+                retype(self.screen, event)
+                return
+        await super().on_event(event)
 
     # --- start-up -------------------------------------------------------------------
     def on_mount(self) -> None:

@@ -8,7 +8,7 @@ on every way out (quit, the palette, screen switches), the screen itself on `esc
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
 
@@ -32,7 +32,7 @@ class HoldsUnsaved(Protocol):
         ...
 
 
-def holder_of_unsaved(app: App[object]) -> HoldsUnsaved | None:
+def holder_of_unsaved(app: App[Any]) -> HoldsUnsaved | None:
     """The topmost screen that holds unsaved text, if any."""
     for screen in reversed(app.screen_stack):
         if isinstance(screen, HoldsUnsaved) and screen.unsaved_name() is not None:
@@ -40,7 +40,7 @@ def holder_of_unsaved(app: App[object]) -> HoldsUnsaved | None:
     return None
 
 
-def ask_before(app: App[object], proceed: Callable[[], object]) -> None:
+def ask_before(app: App[Any], proceed: Callable[[], object]) -> None:
     """`proceed()` at once when nothing is unsaved; else ask first (Cancel does not proceed)."""
     holder = holder_of_unsaved(app)
     if holder is None:
@@ -49,7 +49,7 @@ def ask_before(app: App[object], proceed: Callable[[], object]) -> None:
         ask(app, holder, proceed)
 
 
-def ask(app: App[object], holder: HoldsUnsaved, proceed: Callable[[], object]) -> None:
+def ask(app: App[Any], holder: HoldsUnsaved, proceed: Callable[[], object]) -> None:
     """Ask about `holder`'s unsaved text: save then proceed, discard then proceed, or stay."""
     name = holder.unsaved_name() or "the text"
 

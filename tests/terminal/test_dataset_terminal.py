@@ -3,6 +3,7 @@ photo and fixes every caption; token first gives the exact captions; `f` prepare
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,36 @@ def test_ctrl_q_with_an_unsaved_caption_asks_and_save_writes_it(demo: Path, qbtu
     terminal.send("s")
     terminal.wait_until(lambda: terminal.exited)
     assert caption.read_text(encoding="utf-8") == before.strip() + ", sunglasses\n"
+
+
+def test_a_then_zoe_in_one_burst_lands_in_the_name_field(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 5: `aZoe` in one send-keys (as a laggy SSH link delivers it)."""
+    terminal = qbtui_terminal(demo)
+    terminal.wait_for(lambda screen: "Ben" in screen and "palette" in screen)
+    terminal.send("aZoe")
+    screen = terminal.wait_for("token: qb_zoe")
+    assert "Zoe" in screen
+
+
+def test_b_then_typing_lands_in_the_tag_field(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 5: `b` and a tag in one burst: the tag editor opens with the tag typed, nothing else opens."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.send("bhat")
+    screen = terminal.wait_for(lambda shown: "Tags across" in shown and "Tag         hat" in shown)
+    assert "Move to originals" not in screen and "Editing" not in screen
+
+
+def test_the_notices_log_opens_on_the_newest_notice(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 1: ctrl+l shows the newest notice at the top, however many came before."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.send("Home", *["u"] * 20, "f")  # twenty "nothing to undo", then "nothing to fix" last
+    terminal.send("C-l")
+
+    def log_filled(screen: str) -> bool:
+        return "Notifications (newest first)" in screen and "nothing to undo" in screen and "esc Close" in screen
+
+    terminal.wait_for(log_filled)
+    time.sleep(1)  # a log that scrolls itself does so as it fills: look again once it has
+    lines = terminal.wait_for(log_filled).splitlines()
+    top = next(index for index, line in enumerate(lines) if "Notifications (newest first)" in line)
+    assert "nothing to fix for ben_01.jpg" in "\n".join(lines[top : top + 4]), "\n".join(lines)

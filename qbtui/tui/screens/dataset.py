@@ -457,21 +457,24 @@ class DatasetScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, title="Move to originals"), answered)
 
     # --- bulk tags and undo -----------------------------------------------------------
-    @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
     def action_tags(self) -> None:
-        """Add, remove or rename a tag across every caption, with tag frequencies shown."""
-        from qbtui.dataset import tag_frequencies
+        """Add, remove or rename a tag across every caption: the editor opens at once (keys
+        typed after `b` reach its Tag field), the tag frequencies follow from a worker."""
 
-        frequencies = tag_frequencies(self.settings, self.friend)
-        self.app.call_from_thread(self._open_tag_editor, frequencies)
-
-    def _open_tag_editor(self, frequencies: list[tuple[str, int]]) -> None:
         def chosen(edit: TagEdit | None) -> None:
             if edit is not None:
                 self._apply(lambda: self._tag_edit(edit))
 
-        captions = self.status.caption_count if self.status else 0
-        self.app.push_screen(TagEditorScreen(frequencies, captions), chosen)
+        editor = TagEditorScreen(None, self.status.caption_count if self.status else 0)
+        self.app.push_screen(editor, chosen)
+        self._count_tags(editor)
+
+    @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
+    def _count_tags(self, editor: TagEditorScreen) -> None:
+        from qbtui.dataset import tag_frequencies
+
+        frequencies = tag_frequencies(self.settings, self.friend)
+        self.app.call_from_thread(editor.show_frequencies, frequencies)
 
     def _tag_edit(self, edit: TagEdit) -> edits.Edit:
         settings, friend = self.settings, self.friend

@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+
 class UnsavedScreen(ModalScreen[str]):
     """Dismisses with "save", "discard" or "cancel"."""
 
