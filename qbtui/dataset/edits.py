@@ -149,23 +149,6 @@ def save_caption(path: Path, text: str) -> Edit:
     return Edit(label, (f"saved {path.name}",), tuple(c.path for c in changes), (), UndoRecord(label, changes))
 
 
-def insert_token(text: str, cursor: tuple[int, int], token: str) -> str:
-    """What to type at `cursor` (row, column) so the token stands as its own tag: `qb_ben, beard`."""
-    row, column = cursor
-    lines = text.split("\n")
-    row = min(row, len(lines) - 1)
-    before = "\n".join([*lines[:row], lines[row][:column]])
-    after = "\n".join([lines[row][column:], *lines[row + 1 :]])
-    if not before.strip():
-        prefix = ""
-    elif before.rstrip().endswith(","):
-        prefix = "" if before.endswith((" ", "\n")) else " "
-    else:
-        prefix = ", "
-    suffix = ", " if after.strip() and not after.lstrip().startswith(",") else ""
-    return prefix + token + suffix
-
-
 def token_first(settings: Settings, friend: Friend, image: Path | None = None) -> Edit:
     """Put the trigger token first in the photo's caption, or in every caption."""
     label = f"token first in {caption_path_of(image).name}" if image else "token first in every caption"

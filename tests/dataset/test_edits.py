@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qbtui.dataset import edits, scan_friend
+from qbtui.dataset import captions, edits, scan_friend
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, originals_dir
 
@@ -56,23 +56,22 @@ def test_token_first_on_a_correct_caption_changes_nothing(settings, ben_folder, 
 
 
 @pytest.mark.parametrize(
-    ("text", "cursor", "typed"),
+    ("text", "expected"),
     [
-        ("beard", (0, 0), "qb_ben, "),
-        ("beard", (0, 5), ", qb_ben"),
-        ("beard, ", (0, 7), "qb_ben"),
-        ("beard,", (0, 6), " qb_ben"),
-        ("a, b", (0, 3), "qb_ben, "),
-        ("", (0, 0), "qb_ben"),
+        ("person, man, curly brown hair", "qb_ben person, man, curly brown hair"),
+        ("beard", "qb_ben person, beard"),
+        ("smiling, qb_ben", "qb_ben, smiling"),
+        ("", "qb_ben person"),
+        ("glasses\nsecond line kept", "qb_ben person, glasses\nsecond line kept"),
     ],
 )
-def test_insert_token_stands_as_its_own_tag(text, cursor, typed):
-    assert edits.insert_token(text, cursor, "qb_ben") == typed
-
-
-def test_insert_token_at_the_start_reads_qb_ben_comma_beard():
-    typed = edits.insert_token("beard", (0, 0), "qb_ben")
-    assert typed + "beard" == "qb_ben, beard"
+def test_caption_with_token_first_is_the_rule_fix_all_writes(settings, ben_folder, photos, text, expected):
+    """Issue 25 item 12: ctrl+t's text is exactly what `t` and Fix all write to the file."""
+    photo = captioned(photos, ben_folder, "one", text + "\n", seed=3)
+    assert captions.caption_with_token_first(text, BEN) == expected
+    edits.token_first(settings, BEN, photo)
+    written = photo.with_suffix(".txt").read_text(encoding="utf-8")
+    assert written == (expected + "\n" if text else "\n")
 
 
 def test_undo_puts_back_exactly_what_token_first_changed(settings, ben_folder, photos):

@@ -90,14 +90,20 @@ async def test_escape_then_discard_cancels_an_edit_and_leaves_the_file_alone(dem
 
 
 async def test_insert_token_then_token_first_then_undo(demo_registry, app_factory):
+    """Issue 25 item 12: ctrl+t puts the token phrase first by the rule `t` and Fix all use."""
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         caption = folder(demo_registry) / "photo_00.txt"
         original = caption.read_text()
-        await pilot.press("e", "ctrl+u", *"smiling, ", "ctrl+t", "ctrl+s")
+        await pilot.press("e", "ctrl+u", *"smiling, hat", "ctrl+t")
+        assert screen.query_one("#caption", TextArea).text == "qb_anna person, smiling, hat"
+        await pilot.press(*", red", "ctrl+s")
         await workers_idle(pilot)
-        assert caption.read_text() == "smiling, qb_anna\n"
+        assert caption.read_text() == "qb_anna person, smiling, hat, red\n"
+        assert lines(screen)["photo_00.jpg"] == "✓ photo_00.jpg"
+        await pilot.press("e", "ctrl+u", *"smiling, qb_anna", "ctrl+s")
+        await workers_idle(pilot)
         assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token not first"
         await pilot.press("t")
         await workers_idle(pilot)
@@ -106,12 +112,28 @@ async def test_insert_token_then_token_first_then_undo(demo_registry, app_factor
         await pilot.press("u")
         await workers_idle(pilot)
         assert caption.read_text() == "smiling, qb_anna\n"
-        await pilot.press("ctrl+z")
+        await pilot.press("ctrl+z", "u")
         await workers_idle(pilot)
         assert caption.read_text() == original
         await pilot.press("u")
         await workers_idle(pilot)
         assert "nothing to undo" in notifications(app)
+
+
+async def test_t_on_a_caption_without_the_token_writes_what_fix_all_writes(demo_registry, app_factory):
+    """Issue 25 item 12: `t` on `person, man, ...` gives the guide's `qb_anna person, man, ...`, as Fix all does."""
+    caption = folder(demo_registry) / "photo_01.txt"
+    caption.write_text("person, man, curly hair\n")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        await pilot.press("j", "t")
+        await workers_idle(pilot)
+        assert caption.read_text() == "qb_anna person, man, curly hair\n"
+        caption.write_text("person, man, curly hair\n")
+        await pilot.press("F")
+        await workers_idle(pilot)
+        assert caption.read_text() == "qb_anna person, man, curly hair\n"
 
 
 async def test_next_problem_wraps_around(demo_registry, app_factory):

@@ -1,8 +1,8 @@
 """Dataset screen: a friend's photos with their problems, a preview, the caption editable in place.
 
 Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels and
-asks first when the text changed, ctrl+t puts the token phrase first), put the token first (t), jump to the next problem (n), fix
-the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
+asks first when the text changed, ctrl+t puts the token phrase first), put the token
+first in the saved caption (t), jump to the next problem (n), fix the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
 `originals/` (o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
 a call into `qbtui.dataset.edits` in a thread worker, followed by a rescan; the screen
 keeps no caption rule of its own. A worker that fails is reported by the app.
@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, ProgressBar, Static, TextArea
 
 from qbtui.dataset import edits
+from qbtui.dataset.captions import caption_with_token_first
 from qbtui.dataset.face_checks import face_box_share, face_facts
 from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
@@ -69,7 +70,7 @@ class DatasetScreen(Screen[None]):
     BINDINGS = [
         Binding("e", "edit", "Edit", id="dataset.edit"),
         Binding("ctrl+s", "save", "Save", id="dataset.save"),
-        Binding("ctrl+t", "insert_token", "Insert token", id="dataset.insert_token"),
+        Binding("ctrl+t", "insert_token", "Token first", id="dataset.insert_token"),
         Binding("t", "token_first", "Token first", show=False, id="dataset.token_first"),
         Binding("n", "next_problem", "Next", id="dataset.next_problem"),
         Binding("f", "fix", "Fix", id="dataset.fix"),
@@ -320,8 +321,11 @@ class DatasetScreen(Screen[None]):
         self.caption.move_cursor(self.caption.document.end)
 
     def action_insert_token(self) -> None:
-        """Type the trigger token at the cursor as a tag of its own."""
-        self.caption.insert(edits.insert_token(self.caption.text, self.caption.cursor_location, self.friend.token))
+        """Put the token phrase first in the text being edited, by the rule `t` and Fix all use."""
+        text = caption_with_token_first(self.caption.text, self.friend)
+        if text != self.caption.text:
+            self.caption.replace(text, (0, 0), self.caption.document.end)
+        self.caption.move_cursor(self.caption.document.end)
 
     def action_save(self) -> None:
         """Write the edited caption to the file the edit started on."""
