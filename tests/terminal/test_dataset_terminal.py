@@ -163,3 +163,14 @@ def test_the_notices_log_opens_on_the_newest_notice(demo: Path, qbtui_terminal) 
     lines = terminal.wait_for(log_filled).splitlines()
     top = next(index for index, line in enumerate(lines) if "Notifications (newest first)" in line)
     assert "nothing to fix for ben_01.jpg" in "\n".join(lines[top : top + 4]), "\n".join(lines)
+
+
+def test_footers_say_how_to_quit_and_go_back_at_80_columns_and_q_quits(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 13: `q Quit` and `f1 Help` on the dashboard's last row, `esc Back` on the dataset's; q quits."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.wait_for(lambda screen: "esc Back" in screen.splitlines()[-1] and "f1 Help" in screen.splitlines()[-1])
+    terminal.send("Escape")
+    terminal.wait_for(lambda screen: "Dataset: Ben" not in screen and "q Quit" in screen.splitlines()[-1])
+    assert "f1 Help" in terminal.screen().splitlines()[-1]
+    terminal.send("q")
+    terminal.wait_until(lambda: terminal.exited)

@@ -72,7 +72,8 @@ class DatasetScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save", id="dataset.save"),
         Binding("ctrl+t", "insert_token", "Token first", id="dataset.insert_token"),
         Binding("t", "token_first", "Token first", show=False, id="dataset.token_first"),
-        Binding("n", "next_problem", "Next", id="dataset.next_problem"),
+        # Hidden in the footer (help lists it) so that `esc Back` and `f1 Help` fit 80 columns.
+        Binding("n", "next_problem", "Next problem", show=False, id="dataset.next_problem"),
         Binding("f", "fix", "Fix", id="dataset.fix"),
         Binding("F,ctrl+f", "fix_all", "Fix all", id="dataset.fix_all"),
         Binding("o", "to_originals", "Originals", id="dataset.originals"),
@@ -81,7 +82,7 @@ class DatasetScreen(Screen[None]):
         Binding("j", "cursor_down", "Down", show=False, id="dataset.down"),
         Binding("k", "cursor_up", "Up", show=False, id="dataset.up"),
         Binding("escape", "cancel_edit", "Cancel", id="dataset.cancel"),
-        Binding("escape", "back", "Back", show=False, id="dataset.back"),
+        Binding("escape", "back", "Back", id="dataset.back"),
     ]
 
     DEFAULT_CSS = """

@@ -19,6 +19,7 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 SCREENS = (
     ("Everywhere", "qbtui.tui.host", "AppKeys"),
     ("Friends dashboard", "qbtui.tui.screens.dashboard", "DashboardScreen"),
+    ("Friends table", "qbtui.tui.widgets.friend_table", "FriendTable"),
     ("Dataset", "qbtui.tui.screens.dataset", "DatasetScreen"),
     ("Training", "qbtui.tui.screens.training", "TrainingScreen"),
     ("Runs and queue", "qbtui.tui.screens.runs", "RunsScreen"),
@@ -27,6 +28,7 @@ SCREENS = (
     ("Drawings", "qbtui.tui.screens.gallery", "GalleryScreen"),
     ("Tag editor", "qbtui.tui.widgets.tag_editor", "TagEditorScreen"),
     ("Confirm", "qbtui.tui.widgets.dataset_confirm", "ConfirmScreen"),
+    ("Unsaved caption", "qbtui.tui.widgets.unsaved_dialog", "UnsavedScreen"),
     ("Notifications log", "qbtui.tui.screens.notices", "NoticesScreen"),
     ("Help", "qbtui.tui.screens.help", "HelpScreen"),
 )
