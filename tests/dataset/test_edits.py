@@ -193,3 +193,56 @@ def test_reencode_keeps_the_original_of_a_caption_with_a_250_byte_name(settings,
     kept = list(originals_dir(settings, BEN).iterdir())
     assert len(kept) == 1 and len(kept[0].name.encode()) <= 255 and kept[0].name.endswith(".not-utf8.txt")
     assert kept[0].read_bytes() == b"qb_ben caf\xe9"
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder`, by relative path, with its bytes."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_undo_of_a_photo_fix_puts_the_original_back(settings, ben_folder, photos):
+    """Issue 25 item 2: `f` on a PNG (prep to JPEG + token first), then undo: the folder is as before."""
+    from PIL import Image
+
+    Image.new("RGB", (700, 500), (200, 120, 60)).save(ben_folder / "beach.png")
+    (ben_folder / "beach.txt").write_text("person, at the beach\n", encoding="utf-8")
+    for index in range(3):
+        captioned(photos, ben_folder, f"ok_{index}", "qb_ben person, man\n", seed=index + 10)
+    root = ben_folder.parent
+    before = tree(root)
+    edit = edits.fix(settings, BEN, ben_folder / "beach.png")
+    assert (ben_folder / "beach.jpg").is_file() and not (ben_folder / "beach.png").exists()
+    assert (root / "originals" / "beach.png").is_file()
+    result = edits.undo(edit.undo)
+    assert result.left == ()
+    assert tree(root) == before
+
+
+def test_undo_of_fix_all_is_one_step_back_to_the_folder_as_it_was(settings, ben_folder, photos):
+    """Issue 25 item 2: Fix all (preps, a renamed photo's caption moving along, captions written) undone at once."""
+    from PIL import Image
+
+    Image.new("RGBA", (600, 600), (10, 200, 60, 128)).save(ben_folder / "cut.png")
+    (ben_folder / "cut.txt").write_text("glasses\n", encoding="utf-8")
+    photos.jpeg(ben_folder / "wide.jpg", seed=5, size=(800, 600))
+    Image.new("RGB", (640, 480), (90, 90, 200)).save(ben_folder / "same.png")  # stem clash with same.jpg
+    captioned(photos, ben_folder, "same", "qb_ben person, beard\n", seed=6)
+    captioned(photos, ben_folder, "plain", "person, man\n", seed=7)
+    root = ben_folder.parent
+    before = tree(root)
+    edit = edits.fix(settings, BEN)
+    assert tree(root) != before and edit.error is None
+    result = edits.undo(edit.undo)
+    assert result.left == ()
+    assert tree(root) == before
+
+
+def test_undo_leaves_a_prepared_photo_changed_since(settings, ben_folder, photos):
+    photos.jpeg(ben_folder / "wide.jpg", seed=5, size=(800, 600))
+    (ben_folder / "wide.txt").write_text("qb_ben person\n", encoding="utf-8")
+    edit = edits.fix(settings, BEN, ben_folder / "wide.jpg")
+    (ben_folder / "wide.jpg").write_bytes(b"changed by hand")
+    result = edits.undo(edit.undo)
+    assert ben_folder / "wide.jpg" in result.left
+    assert (ben_folder / "wide.jpg").read_bytes() == b"changed by hand"
+    assert (ben_folder.parent / "originals" / "wide.jpg").is_file()

@@ -61,6 +61,8 @@ def problems_left(registry: Path) -> set[str]:
 def test_fix_all_on_ben_prepares_every_photo_and_fixes_every_caption(demo: Path, qbtui_terminal) -> None:
     terminal = open_ben(qbtui_terminal, demo)
     terminal.send("F")
+    terminal.wait_for("u undoes all of it in one step")
+    terminal.send("y")
     fixable = {"not-512", "not-jpeg", "bad-mode", "transparency", "exif-rotation", "stem-clash", "no-caption"}
     fixable |= {"empty-caption", "token-missing", "token-not-first", "caption-not-utf8"}
     terminal.wait_until(lambda: not problems_left(demo) & fixable, timeout=FIX_TIMEOUT_S)
@@ -174,3 +176,18 @@ def test_footers_say_how_to_quit_and_go_back_at_80_columns_and_q_quits(demo: Pat
     assert "f1 Help" in terminal.screen().splitlines()[-1]
     terminal.send("q")
     terminal.wait_until(lambda: terminal.exited)
+
+
+def test_undo_after_f_puts_the_original_back(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 2: `f` on a photo, then `u`: the photo is back byte for byte, originals/ holds nothing of it."""
+    terminal = open_ben(qbtui_terminal, demo)
+    photo = ben_folder(demo) / "black_and_white.jpg"
+    kept = demo.parent / "datasets" / "ben" / "originals" / "black_and_white.jpg"
+    before = photo.read_bytes()
+    select(terminal, demo, "black_and_white.jpg")
+    terminal.send("f")
+    terminal.wait_for("✓ black_and_white.jpg", timeout=FIX_TIMEOUT_S)
+    assert kept.is_file() and photo.read_bytes() != before
+    terminal.send("u")
+    terminal.wait_until(lambda: not kept.exists() and photo.is_file() and photo.read_bytes() == before)
+    terminal.wait_for("✗ black_and_white.jpg")

@@ -131,7 +131,7 @@ async def test_t_on_a_caption_without_the_token_writes_what_fix_all_writes(demo_
         await workers_idle(pilot)
         assert caption.read_text() == "qb_anna person, man, curly hair\n"
         caption.write_text("person, man, curly hair\n")
-        await pilot.press("F")
+        await pilot.press("F", "y")
         await workers_idle(pilot)
         assert caption.read_text() == "qb_anna person, man, curly hair\n"
 
@@ -170,7 +170,7 @@ async def test_fix_all_writes_the_missing_captions_and_undo_removes_them(demo_re
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
-        await pilot.press("F")
+        await pilot.press("F", "y")
         await workers_idle(pilot)
         created = [folder(demo_registry) / f"photo_{index:02d}.txt" for index in (9, 10, 11)]
         assert all(path.read_text() == "qb_anna person, person, smiling\n" for path in created)
@@ -292,7 +292,7 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot, "sam")
         assert "no folder" in str(screen.query_one("#dataset-summary", Static).content)
-        await pilot.press("ctrl+f")
+        await pilot.press("ctrl+f", "y")
         await workers_idle(pilot)
         assert folder(demo_registry, "sam").is_dir()
         assert "no folder" not in str(screen.query_one("#dataset-summary", Static).content)
@@ -383,8 +383,57 @@ async def test_a_failing_worker_is_reported_to_the_user(demo_registry, app_facto
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
-        await pilot.press("F")
+        await pilot.press("F", "y")
         await workers_idle(pilot)
         assert "run fix failed: ValueError: bad value(s) in fds_to_keep" in notifications(app)
         assert not screen.query_one("#dataset-progress", ProgressBar).has_class("-running")
         assert isinstance(app.screen, DatasetScreen)
+
+
+def files_below(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+async def test_undo_after_f_puts_the_original_photo_back(demo_registry, app_factory):
+    """Issue 25 item 2: `f` prepares a PNG (original to originals/), `u` restores it exactly."""
+    Image.new("RGB", (700, 500), (200, 120, 60)).save(folder(demo_registry) / "beach.png")
+    (folder(demo_registry) / "beach.txt").write_text("qb_anna person, at the beach\n")
+    root = folder(demo_registry).parent
+    before = files_below(root)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("f")
+        await workers_idle(pilot)
+        assert (folder(demo_registry) / "beach.jpg").is_file() and (root / "originals" / "beach.png").is_file()
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert "undid: fix beach.png" in notifications(app)
+        assert files_below(root) == before
+        assert lines(screen)["beach.png"].startswith("✗ beach.png not a JPEG")
+
+
+async def test_fix_all_asks_first_and_is_undone_in_one_step(demo_registry, app_factory):
+    """Issue 25 item 2: F asks (n changes nothing); y fixes everything; one `u` puts it all back."""
+    Image.new("RGBA", (700, 500), (200, 120, 60, 100)).save(folder(demo_registry) / "beach.png")
+    root = folder(demo_registry).parent
+    before = files_below(root)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "u undoes all of it in one step" in str(app.screen.query_one("#confirm-question", Static).content)
+        await pilot.press("n")
+        await workers_idle(pilot)
+        assert files_below(root) == before
+        await pilot.press("F", "y")
+        await workers_idle(pilot)
+        assert files_below(root) != before and (folder(demo_registry) / "beach.jpg").is_file()
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert files_below(root) == before
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert notifications(app).endswith("nothing to undo")

@@ -36,7 +36,7 @@ from qbtui.tui.host import host
 from qbtui.tui.typeahead import TypeAhead
 
 
-class AddFriendScreen(TypeAhead[str | None], ModalScreen[str | None]):
+class AddFriendScreen(ModalScreen[str | None], TypeAhead[str | None]):
     """Dismisses with the new friend's id, or None when cancelled."""
 
     AUTO_FOCUS = FIRST_FIELD = "#add-name"

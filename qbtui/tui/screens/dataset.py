@@ -2,8 +2,9 @@
 
 Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels and
 asks first when the text changed, ctrl+t puts the token phrase first), put the token
-first in the saved caption (t), jump to the next problem (n), fix the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
-`originals/` (o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
+first in the saved caption (t), jump to the next problem (n), fix the selected photo (f)
+or everything (F, ctrl+f, after asking), move a photo or a loose file to `originals/`
+(o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
 a call into `qbtui.dataset.edits` in a thread worker, followed by a rescan; the screen
 keeps no caption rule of its own. A worker that fails is reported by the app.
 """
@@ -415,13 +416,22 @@ class DatasetScreen(Screen[None]):
         self._run_fix(image.path)
 
     def action_fix_all(self) -> None:
-        """Prep every photo, re-encode, create missing captions and put the token first everywhere."""
+        """After asking: prep every photo, re-encode, create missing captions and put the token
+        first everywhere (u undoes all of it as one step)."""
         if self.status is None:
             return
-        if not edits.fixable_actions(self.status.all_problems()):
+        actions = edits.fixable_actions(self.status.all_problems())
+        if not actions:
             self.notify("nothing qbtui can fix by itself here", severity="warning")
             return
-        self._run_fix(None)
+        what = "\n".join(f"· {ACTION_WORDS[action]}" for action in actions)
+        question = f"Fix every photo and caption of {self.friend.name}:\n{what}\nu undoes all of it in one step."
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self._run_fix(None)
+
+        self.app.push_screen(ConfirmScreen(question, title="Fix all"), answered)
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
     def _run_fix(self, image: Path | None) -> None:
@@ -517,7 +527,6 @@ class DatasetScreen(Screen[None]):
     def _edited(self, edit: edits.Edit) -> None:
         """Remember the edit for undo, tell what it did, rescan."""
         undoable = self.history.record(edit.undo)
-        undo_words = "u undoes the caption changes; prepared photos stay" if edit.prep is not None else "u undoes it"
-        summary = edit.summary + (f"\n({undo_words})" if undoable else "")
+        summary = edit.summary + ("\n(u undoes it)" if undoable else "")
         self.notify(summary, title=edit.label, severity="warning" if edit.skipped or edit.error else "information", markup=False)
         self.rescan()

@@ -33,7 +33,7 @@ class TagEdit:
         return f"{self.operation} tag {self.tag!r}"
 
 
-class TagEditorScreen(TypeAhead[TagEdit | None], ModalScreen[TagEdit | None]):
+class TagEditorScreen(ModalScreen[TagEdit | None], TypeAhead[TagEdit | None]):
     """Shows how often each tag appears; dismisses with a TagEdit or None.
 
     The Tag field has focus from the start (keys typed as it opens land there); the
