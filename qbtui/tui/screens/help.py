@@ -19,10 +19,10 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 SCREENS = (
     ("Everywhere", "qbtui.tui.host", "AppKeys"),
     ("Friends dashboard", "qbtui.tui.screens.dashboard", "DashboardScreen"),
-    ("Friends table", "qbtui.tui.widgets.friend_table", "FriendTable"),
     ("Dataset", "qbtui.tui.screens.dataset", "DatasetScreen"),
     ("Training", "qbtui.tui.screens.training", "TrainingScreen"),
     ("Runs and queue", "qbtui.tui.screens.runs", "RunsScreen"),
+    ("Friends table", "qbtui.tui.widgets.friend_table", "FriendTable"),
     ("Add friend", "qbtui.tui.screens.add_friend", "AddFriendScreen"),
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
     ("Drawings", "qbtui.tui.screens.gallery", "GalleryScreen"),
