@@ -187,9 +187,10 @@ def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:
     write_bytes_atomic(kept, data)
     captions.write_caption(caption, text)
     label = f"re-encode {caption.name}"
-    change = FileChange(caption, data, _read(caption))
+    # Undo puts the original bytes back and drops the copy kept of them.
+    changes = (FileChange(kept, None, data), FileChange(caption, data, _read(caption)))
     note = f"re-encoded {caption.name} as UTF-8 (original kept as originals/{kept.name})"
-    return Edit(label, (note,), (caption,), (), UndoRecord(label, (change,)))
+    return Edit(label, (note,), (caption,), (), UndoRecord(label, changes))
 
 
 def _cut_to_bytes(text: str, limit: int) -> str:
