@@ -41,3 +41,16 @@ async def test_b_then_typing_lands_in_the_tag_field(demo_registry, app_factory, 
         await wait_until(pilot, lambda: tag.value == "hat")
         assert app.focused is tag
         assert len(app.screen_stack) == 4  # nothing else opened underneath (h, a, t are no dataset keys here)
+
+
+async def test_p_then_a_scene_lands_in_the_prompt_helpers_scene(demo_registry, app_factory, settle):
+    """A full screen too: `p` and the scene in one burst."""
+    from qbtui.tui.screens.prompt import PromptScreen
+
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await burst(pilot, "p", *"Anna")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        scene = app.screen.query_one("#prompt-scene", Input)
+        await wait_until(pilot, lambda: scene.value == "Anna")
