@@ -171,13 +171,15 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _print_check(registry: Registry, statuses: list) -> None:
+    from qbtui.dataset.edits import plural
+
     if not statuses:
         print(f"No friends in {printable(registry.path)}: add one with `qbtui add NAME`.")
     for friend, status in statuses:
         verdict = "ready" if status.ready else "NOT READY"
         print(
             f"{printable(friend.name)} ({printable(friend.id)}): {status.image_count} images, {status.caption_count} captions, "
-            f"{status.problem_count} problems: {verdict}"
+            f"{plural(status.problem_count, 'problem')}: {verdict}"
         )
         print(f"  {printable(status.folder)}")
         if status.faces is not None:

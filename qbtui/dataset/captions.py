@@ -97,6 +97,12 @@ def put_token_first(line: str, friend: Friend) -> str:
     return join_tags([first, *kept])
 
 
+def caption_with_token_first(text: str, friend: Friend) -> str:
+    """A whole caption's text with `put_token_first` applied to its first line (the one
+    kohya trains on; the others kept): the rule `t`, ctrl+t and Fix all share."""
+    return _with_first_line(text, put_token_first(_first_line(text), friend))
+
+
 class CaptionChanges(list[Path]):
     """The caption files an edit changed (a plain list of Paths), plus `.skipped`:
     a caption-not-utf8 Problem for each caption left alone."""

@@ -3,8 +3,9 @@
 Each edit returns an `Edit`: what it did in plain words (`notes`), the files it changed,
 the problems it left alone (`skipped`: a caption that is not UTF-8 is reported and never
 blocks the others) and an `UndoRecord` that `undo()` applies back. Undo restores a file
-only where it still holds what the edit wrote, so it never destroys a later change;
-preparation is not undone (its originals stay in `originals/`).
+only where it still holds what the edit wrote, so it never destroys a later change.
+Undoing preparation removes the prepared JPEG and moves the original (and a caption
+that followed a renamed photo) back from `originals/`; a fix of everything is one record.
 
 Re-encoding a caption that is not UTF-8 reads its bytes as Windows-1252 (Latin-1 where
 that fails), writes them back as UTF-8 and keeps the original file, byte for byte, as
@@ -149,23 +150,6 @@ def save_caption(path: Path, text: str) -> Edit:
     return Edit(label, (f"saved {path.name}",), tuple(c.path for c in changes), (), UndoRecord(label, changes))
 
 
-def insert_token(text: str, cursor: tuple[int, int], token: str) -> str:
-    """What to type at `cursor` (row, column) so the token stands as its own tag: `qb_ben, beard`."""
-    row, column = cursor
-    lines = text.split("\n")
-    row = min(row, len(lines) - 1)
-    before = "\n".join([*lines[:row], lines[row][:column]])
-    after = "\n".join([lines[row][column:], *lines[row + 1 :]])
-    if not before.strip():
-        prefix = ""
-    elif before.rstrip().endswith(","):
-        prefix = "" if before.endswith((" ", "\n")) else " "
-    else:
-        prefix = ", "
-    suffix = ", " if after.strip() and not after.lstrip().startswith(",") else ""
-    return prefix + token + suffix
-
-
 def token_first(settings: Settings, friend: Friend, image: Path | None = None) -> Edit:
     """Put the trigger token first in the photo's caption, or in every caption."""
     label = f"token first in {caption_path_of(image).name}" if image else "token first in every caption"
@@ -203,9 +187,10 @@ def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:
     write_bytes_atomic(kept, data)
     captions.write_caption(caption, text)
     label = f"re-encode {caption.name}"
-    change = FileChange(caption, data, _read(caption))
+    # Undo puts the original bytes back and drops the copy kept of them.
+    changes = (FileChange(kept, None, data), FileChange(caption, data, _read(caption)))
     note = f"re-encoded {caption.name} as UTF-8 (original kept as originals/{kept.name})"
-    return Edit(label, (note,), (caption,), (), UndoRecord(label, (change,)))
+    return Edit(label, (note,), (caption,), (), UndoRecord(label, changes))
 
 
 def _cut_to_bytes(text: str, limit: int) -> str:
@@ -286,7 +271,20 @@ def prepare(
         notes.append(f"finished {plural(report.recovered, 'photo')} an interrupted prep left half done")
     label = f"prepare {image.name}" if image else "prepare photos"
     changed = tuple(action.target for action in report.done)
-    return Edit(label, tuple(notes), changed, report.skipped, UndoRecord(label), prep=report)
+    undo = UndoRecord(label) if dry_run else _prep_undo(label, report)
+    return Edit(label, tuple(notes), changed, report.skipped, undo, prep=report)
+
+
+def _prep_undo(label: str, report: PrepReport) -> UndoRecord:
+    """Undo of a prep: the prepared JPEG goes (while it holds what prep wrote), then the
+    caption that followed a renamed photo and the original move back from originals/."""
+    changes = tuple(FileChange(action.target, None, _read(action.target)) for action in report.done)
+    moves: list[tuple[Path, Path]] = []
+    for action in report.done:
+        moves.append((action.source, action.kept))
+        if action.caption_from is not None and action.caption_to is not None:
+            moves.append((action.caption_from, action.caption_to))
+    return UndoRecord(label, changes, tuple(moves))
 
 
 def add_folder(settings: Settings, friend: Friend) -> Edit:

@@ -7,11 +7,11 @@ import getpass
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textual import work
-from textual.app import App
+from textual import events, work
+from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
@@ -36,6 +36,8 @@ from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, R
 from qbtui.tui.notices import Notices, toast_text
 from qbtui.tui.relay import MessageRelay
 from qbtui.tui.screens.dashboard import DashboardScreen
+from qbtui.tui.typeahead import TypedOn, retype
+from qbtui.tui.unsaved import ask_before
 from qbtui.tui.widgets.status_line import StatusLine
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 from qbtui.workspace import Workspace
@@ -92,6 +94,18 @@ class QbtuiApp(App[None]):
         self._closing_down = False
         self.notices = Notices()
         self.sub_title = user_at_host()
+        self.typed_on = TypedOn()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Type-ahead (qbtui.tui.typeahead): a key typed before a dialog opened, back here
+        unhandled after it did, is typed again on the dialog instead of being dropped."""
+        if isinstance(event, events.Key) and self.screen_stack:
+            if not event.is_forwarded:
+                self.typed_on.typed(event, self.screen)
+            elif self.typed_on.strayed(event, self.screen) and event.key not in self.screen.active_bindings:
+                retype(self.screen, event)
+                return
+        await super().on_event(event)
 
     # --- start-up -------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -263,9 +277,21 @@ class QbtuiApp(App[None]):
     def on_workspace_error(self, message: WorkspaceError) -> None:
         self.notify(message.text, severity="error", timeout=10)
 
+    # --- ways out: none drops unsaved text without asking (qbtui.tui.unsaved) ------------
+    async def action_quit(self) -> None:
+        """Quit (ctrl+q, q, the palette); asks first when a screen holds unsaved text."""
+        ask_before(self, self.exit)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette commands less its own Quit: the palette has one Quit (ours)."""
+        return (command for command in super().get_system_commands(screen) if command.title != "Quit")
+
     # --- intents --------------------------------------------------------------------
     def show(self, screen: Screen) -> None:
         """Show a full screen on top of the dashboard (never a tall stack of screens)."""
+        ask_before(self, lambda: self._show(screen))
+
+    def _show(self, screen: Screen) -> None:
         while len(self.screen_stack) > DASHBOARD_DEPTH + 1:
             self.pop_screen()
         if len(self.screen_stack) == DASHBOARD_DEPTH + 1:
@@ -288,7 +314,7 @@ class QbtuiApp(App[None]):
     async def action_back(self) -> None:
         """Back to where the user came from: the screen below, or the dashboard."""
         if len(self.screen_stack) > DASHBOARD_DEPTH + 1:
-            self.pop_screen()
+            ask_before(self, self.pop_screen)
         else:
             self.action_dashboard()
 
@@ -328,6 +354,9 @@ class QbtuiApp(App[None]):
 
     def action_dashboard(self) -> None:
         """Back to the friends dashboard (the bottom screen after Textual's default)."""
+        ask_before(self, self._to_dashboard)
+
+    def _to_dashboard(self) -> None:
         while len(self.screen_stack) > DASHBOARD_DEPTH:
             self.pop_screen()
 

@@ -37,7 +37,7 @@ def palette_commands(app: App[object]) -> list[PaletteCommand]:
             "Pick theme", "Choose a theme; the choice is saved in the registry", partial(app.run_action, "pick_theme")
         ),
         PaletteCommand("Help", "Every key of every screen", partial(app.run_action, "help")),
-        PaletteCommand("Quit", "Leave qbtui (trainings keep running)", app.exit),
+        PaletteCommand("Quit", "Leave qbtui (trainings keep running)", partial(app.run_action, "quit")),
     ]
     for friend in host(app).workspace.friends():
         commands += [

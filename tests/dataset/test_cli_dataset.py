@@ -76,6 +76,14 @@ def test_check_json_and_ready_exit_0(registry, clean_dataset, capsys):
     }
 
 
+def test_check_says_1_problem_not_1_problems(registry, clean_dataset, capsys):
+    """Issue 25 item 13: one problem (the drawings' few-faces-found warning) reads `1 problem`."""
+    clean_dataset(20)
+    assert run(registry, "check") == 0
+    out = capsys.readouterr().out
+    assert "20 captions, 1 problem: ready" in out and "1 problems" not in out
+
+
 def test_check_unknown_friend_is_a_clear_error(registry, folder, capsys):
     assert run(registry, "check", "nobody") == 2
     assert "peter" in capsys.readouterr().err

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qbtui.dataset import edits, scan_friend
+from qbtui.dataset import captions, edits, scan_friend
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, originals_dir
 
@@ -56,23 +56,22 @@ def test_token_first_on_a_correct_caption_changes_nothing(settings, ben_folder, 
 
 
 @pytest.mark.parametrize(
-    ("text", "cursor", "typed"),
+    ("text", "expected"),
     [
-        ("beard", (0, 0), "qb_ben, "),
-        ("beard", (0, 5), ", qb_ben"),
-        ("beard, ", (0, 7), "qb_ben"),
-        ("beard,", (0, 6), " qb_ben"),
-        ("a, b", (0, 3), "qb_ben, "),
-        ("", (0, 0), "qb_ben"),
+        ("person, man, curly brown hair", "qb_ben person, man, curly brown hair"),
+        ("beard", "qb_ben person, beard"),
+        ("smiling, qb_ben", "qb_ben, smiling"),
+        ("", "qb_ben person"),
+        ("glasses\nsecond line kept", "qb_ben person, glasses\nsecond line kept"),
     ],
 )
-def test_insert_token_stands_as_its_own_tag(text, cursor, typed):
-    assert edits.insert_token(text, cursor, "qb_ben") == typed
-
-
-def test_insert_token_at_the_start_reads_qb_ben_comma_beard():
-    typed = edits.insert_token("beard", (0, 0), "qb_ben")
-    assert typed + "beard" == "qb_ben, beard"
+def test_caption_with_token_first_is_the_rule_fix_all_writes(settings, ben_folder, photos, text, expected):
+    """Issue 25 item 12: ctrl+t's text is exactly what `t` and Fix all write to the file."""
+    photo = captioned(photos, ben_folder, "one", text + "\n", seed=3)
+    assert captions.caption_with_token_first(text, BEN) == expected
+    edits.token_first(settings, BEN, photo)
+    written = photo.with_suffix(".txt").read_text(encoding="utf-8")
+    assert written == (expected + "\n" if text else "\n")
 
 
 def test_undo_puts_back_exactly_what_token_first_changed(settings, ben_folder, photos):
@@ -108,7 +107,8 @@ def test_reencode_keeps_the_original_and_editing_works_after(settings, ben_folde
     assert "originals/latin.not-utf8.txt" in edit.summary
     assert edits.read_for_editing(BEN, photo) == "qb_ben person, café"
     edits.undo(edit.undo)
-    assert photo.with_suffix(".txt").read_bytes() == kept.read_bytes()
+    assert photo.with_suffix(".txt").read_bytes() == "qb_ben person, caf\xe9".encode("latin-1")
+    assert not kept.exists()  # undone in full: the copy kept of the original goes with it
 
 
 def test_reencode_refuses_a_file_outside_the_training_folder(settings, ben_folder, tmp_path):
@@ -194,3 +194,57 @@ def test_reencode_keeps_the_original_of_a_caption_with_a_250_byte_name(settings,
     kept = list(originals_dir(settings, BEN).iterdir())
     assert len(kept) == 1 and len(kept[0].name.encode()) <= 255 and kept[0].name.endswith(".not-utf8.txt")
     assert kept[0].read_bytes() == b"qb_ben caf\xe9"
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder`, by relative path, with its bytes."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_undo_of_a_photo_fix_puts_the_original_back(settings, ben_folder, photos):
+    """Issue 25 item 2: `f` on a PNG (prep to JPEG + token first), then undo: the folder is as before."""
+    from PIL import Image
+
+    Image.new("RGB", (700, 500), (200, 120, 60)).save(ben_folder / "beach.png")
+    (ben_folder / "beach.txt").write_text("person, at the beach\n", encoding="utf-8")
+    for index in range(3):
+        captioned(photos, ben_folder, f"ok_{index}", "qb_ben person, man\n", seed=index + 10)
+    root = ben_folder.parent
+    before = tree(root)
+    edit = edits.fix(settings, BEN, ben_folder / "beach.png")
+    assert (ben_folder / "beach.jpg").is_file() and not (ben_folder / "beach.png").exists()
+    assert (root / "originals" / "beach.png").is_file()
+    result = edits.undo(edit.undo)
+    assert result.left == ()
+    assert tree(root) == before
+
+
+def test_undo_of_fix_all_is_one_step_back_to_the_folder_as_it_was(settings, ben_folder, photos):
+    """Issue 25 item 2: Fix all (preps, a renamed photo's caption moving along, captions written) undone at once."""
+    from PIL import Image
+
+    Image.new("RGBA", (600, 600), (10, 200, 60, 128)).save(ben_folder / "cut.png")
+    (ben_folder / "cut.txt").write_text("glasses\n", encoding="utf-8")
+    photos.jpeg(ben_folder / "wide.jpg", seed=5, size=(800, 600))
+    Image.new("RGB", (640, 480), (90, 90, 200)).save(ben_folder / "same.png")  # stem clash with same.jpg
+    captioned(photos, ben_folder, "same", "qb_ben person, beard\n", seed=6)
+    captioned(photos, ben_folder, "plain", "person, man\n", seed=7)
+    captioned(photos, ben_folder, "latin", "qb_ben person, caf\xe9\n".encode("cp1252"), seed=8)
+    root = ben_folder.parent
+    before = tree(root)
+    edit = edits.fix(settings, BEN)
+    assert tree(root) != before and edit.error is None
+    result = edits.undo(edit.undo)
+    assert result.left == ()
+    assert tree(root) == before
+
+
+def test_undo_leaves_a_prepared_photo_changed_since(settings, ben_folder, photos):
+    photos.jpeg(ben_folder / "wide.jpg", seed=5, size=(800, 600))
+    (ben_folder / "wide.txt").write_text("qb_ben person\n", encoding="utf-8")
+    edit = edits.fix(settings, BEN, ben_folder / "wide.jpg")
+    (ben_folder / "wide.jpg").write_bytes(b"changed by hand")
+    result = edits.undo(edit.undo)
+    assert ben_folder / "wide.jpg" in result.left
+    assert (ben_folder / "wide.jpg").read_bytes() == b"changed by hand"
+    assert (ben_folder.parent / "originals" / "wide.jpg").is_file()

@@ -3,6 +3,7 @@ photo and fixes every caption; token first gives the exact captions; `f` prepare
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,8 @@ def problems_left(registry: Path) -> set[str]:
 def test_fix_all_on_ben_prepares_every_photo_and_fixes_every_caption(demo: Path, qbtui_terminal) -> None:
     terminal = open_ben(qbtui_terminal, demo)
     terminal.send("F")
+    terminal.wait_for("u undoes all of it in one step")
+    terminal.send("y")
     fixable = {"not-512", "not-jpeg", "bad-mode", "transparency", "exif-rotation", "stem-clash", "no-caption"}
     fixable |= {"empty-caption", "token-missing", "token-not-first", "caption-not-utf8"}
     terminal.wait_until(lambda: not problems_left(demo) & fixable, timeout=FIX_TIMEOUT_S)
@@ -106,3 +109,85 @@ def test_fix_on_a_black_and_white_photo_prepares_it(demo: Path, qbtui_terminal) 
         assert (image.size, image.mode) == ((512, 512), "RGB")
     assert (demo.parent / "datasets" / "ben" / "originals" / "black_and_white.jpg").is_file()
     assert not (ben_folder(demo).parent / ".qbtui-prep.lock").exists()
+
+
+def test_ctrl_q_with_an_unsaved_caption_asks_and_save_writes_it(demo: Path, qbtui_terminal) -> None:
+    """Issue 24 item 1: typed text then ctrl+q asks (Save / Discard / Cancel); s saves, then quits."""
+    terminal = open_ben(qbtui_terminal, demo)
+    select(terminal, demo, "ben_01.jpg")
+    caption = ben_folder(demo) / "ben_01.txt"
+    before = caption.read_text(encoding="utf-8")
+    terminal.send("e")
+    terminal.wait_for("Editing · ben_01.txt")
+    terminal.type(", sunglasses")
+    terminal.wait_for("sunglasses")
+    terminal.send("C-q")
+    screen = terminal.wait_for(lambda shown: "Discard (d)" in shown and "d Discard" in shown)
+    assert "ben_01.txt has changes that are not saved" in screen and "Unsaved caption" in screen
+    assert not terminal.exited and caption.read_text(encoding="utf-8") == before
+    terminal.send("Escape")
+    terminal.wait_for(lambda shown: "Unsaved caption" not in shown and "Editing · ben_01.txt" in shown)
+    terminal.send("C-q")
+    terminal.wait_for("Unsaved caption")
+    terminal.send("s")
+    terminal.wait_until(lambda: terminal.exited)
+    assert caption.read_text(encoding="utf-8") == before.strip() + ", sunglasses\n"
+
+
+def test_a_then_zoe_in_one_burst_lands_in_the_name_field(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 5: `aZoe` in one send-keys (as a laggy SSH link delivers it)."""
+    terminal = qbtui_terminal(demo)
+    terminal.wait_for(lambda screen: "Ben" in screen and "palette" in screen)
+    terminal.send("aZoe")
+    screen = terminal.wait_for("token: qb_zoe")
+    assert "Zoe" in screen
+
+
+def test_b_then_typing_lands_in_the_tag_field(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 5: `b` and a tag in one burst: the tag editor opens with the tag typed, nothing else opens."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.send("bhat")
+    screen = terminal.wait_for(lambda shown: "Tags across" in shown and "Tag         hat" in shown)
+    assert "Move to originals" not in screen and "Editing" not in screen
+
+
+def test_the_notices_log_opens_on_the_newest_notice(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 1: ctrl+l shows the newest notice at the top, however many came before."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.send("Home", *["u"] * 20, "f")  # twenty "nothing to undo", then "nothing to fix" last
+    terminal.send("C-l")
+
+    def log_filled(screen: str) -> bool:
+        return "Notifications (newest first)" in screen and "nothing to undo" in screen and "esc Close" in screen
+
+    terminal.wait_for(log_filled)
+    time.sleep(1)  # a log that scrolls itself does so as it fills: look again once it has
+    lines = terminal.wait_for(log_filled).splitlines()
+    top = next(index for index, line in enumerate(lines) if "Notifications (newest first)" in line)
+    assert "nothing to fix for ben_01.jpg" in "\n".join(lines[top : top + 4]), "\n".join(lines)
+
+
+def test_footers_say_how_to_quit_and_go_back_at_80_columns_and_q_quits(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 13: `q Quit` and `f1 Help` on the dashboard's last row, `esc Back` on the dataset's; q quits."""
+    terminal = open_ben(qbtui_terminal, demo)
+    terminal.wait_for(lambda screen: "esc Back" in screen.splitlines()[-1] and "f1 Help" in screen.splitlines()[-1])
+    terminal.send("Escape")
+    terminal.wait_for(lambda screen: "Dataset: Ben" not in screen and "q Quit" in screen.splitlines()[-1])
+    assert "f1 Help" in terminal.screen().splitlines()[-1]
+    terminal.send("q")
+    terminal.wait_until(lambda: terminal.exited)
+
+
+def test_undo_after_f_puts_the_original_back(demo: Path, qbtui_terminal) -> None:
+    """Issue 25 item 2: `f` on a photo, then `u`: the photo is back byte for byte, originals/ holds nothing of it."""
+    terminal = open_ben(qbtui_terminal, demo)
+    photo = ben_folder(demo) / "black_and_white.jpg"
+    kept = demo.parent / "datasets" / "ben" / "originals" / "black_and_white.jpg"
+    before = photo.read_bytes()
+    select(terminal, demo, "black_and_white.jpg")
+    terminal.send("f")
+    terminal.wait_for("✓ black_and_white.jpg", timeout=FIX_TIMEOUT_S)
+    assert kept.is_file() and photo.read_bytes() != before
+    terminal.send("u")
+    terminal.wait_until(lambda: not kept.exists() and photo.is_file() and photo.read_bytes() == before)
+    terminal.wait_for("✗ black_and_white.jpg")

@@ -76,13 +76,13 @@ async def test_writing_a_caption_makes_its_problem_disappear_without_a_key_press
         assert lines(screen)["photo_09.jpg"] == "✓ photo_09.jpg"
 
 
-async def test_escape_cancels_an_edit_and_leaves_the_file_alone(demo_registry, app_factory):
+async def test_escape_then_discard_cancels_an_edit_and_leaves_the_file_alone(demo_registry, app_factory):
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         caption = folder(demo_registry) / "photo_00.txt"
         before = caption.read_text()
-        await pilot.press("e", *" typo", "escape")
+        await pilot.press("e", *" typo", "escape", "d")
         await workers_idle(pilot)
         assert not screen.editing and isinstance(app.screen, DatasetScreen)
         assert caption.read_text() == before
@@ -90,14 +90,20 @@ async def test_escape_cancels_an_edit_and_leaves_the_file_alone(demo_registry, a
 
 
 async def test_insert_token_then_token_first_then_undo(demo_registry, app_factory):
+    """Issue 25 item 12: ctrl+t puts the token phrase first by the rule `t` and Fix all use."""
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
         caption = folder(demo_registry) / "photo_00.txt"
         original = caption.read_text()
-        await pilot.press("e", "ctrl+u", *"smiling, ", "ctrl+t", "ctrl+s")
+        await pilot.press("e", "ctrl+u", *"smiling, hat", "ctrl+t")
+        assert screen.query_one("#caption", TextArea).text == "qb_anna person, smiling, hat"
+        await pilot.press(*", red", "ctrl+s")
         await workers_idle(pilot)
-        assert caption.read_text() == "smiling, qb_anna\n"
+        assert caption.read_text() == "qb_anna person, smiling, hat, red\n"
+        assert lines(screen)["photo_00.jpg"] == "✓ photo_00.jpg"
+        await pilot.press("e", "ctrl+u", *"smiling, qb_anna", "ctrl+s")
+        await workers_idle(pilot)
         assert lines(screen)["photo_00.jpg"] == "! photo_00.jpg token not first"
         await pilot.press("t")
         await workers_idle(pilot)
@@ -106,12 +112,28 @@ async def test_insert_token_then_token_first_then_undo(demo_registry, app_factor
         await pilot.press("u")
         await workers_idle(pilot)
         assert caption.read_text() == "smiling, qb_anna\n"
-        await pilot.press("ctrl+z")
+        await pilot.press("ctrl+z", "u")
         await workers_idle(pilot)
         assert caption.read_text() == original
         await pilot.press("u")
         await workers_idle(pilot)
         assert "nothing to undo" in notifications(app)
+
+
+async def test_t_on_a_caption_without_the_token_writes_what_fix_all_writes(demo_registry, app_factory):
+    """Issue 25 item 12: `t` on `person, man, ...` gives the guide's `qb_anna person, man, ...`, as Fix all does."""
+    caption = folder(demo_registry) / "photo_01.txt"
+    caption.write_text("person, man, curly hair\n")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        await pilot.press("j", "t")
+        await workers_idle(pilot)
+        assert caption.read_text() == "qb_anna person, man, curly hair\n"
+        caption.write_text("person, man, curly hair\n")
+        await pilot.press("F", "y")
+        await workers_idle(pilot)
+        assert caption.read_text() == "qb_anna person, man, curly hair\n"
 
 
 async def test_next_problem_wraps_around(demo_registry, app_factory):
@@ -148,7 +170,7 @@ async def test_fix_all_writes_the_missing_captions_and_undo_removes_them(demo_re
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
-        await pilot.press("F")
+        await pilot.press("F", "y")
         await workers_idle(pilot)
         created = [folder(demo_registry) / f"photo_{index:02d}.txt" for index in (9, 10, 11)]
         assert all(path.read_text() == "qb_anna person, person, smiling\n" for path in created)
@@ -270,7 +292,7 @@ async def test_fix_all_creates_a_missing_training_folder(demo_registry, app_fact
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot, "sam")
         assert "no folder" in str(screen.query_one("#dataset-summary", Static).content)
-        await pilot.press("ctrl+f")
+        await pilot.press("ctrl+f", "y")
         await workers_idle(pilot)
         assert folder(demo_registry, "sam").is_dir()
         assert "no folder" not in str(screen.query_one("#dataset-summary", Static).content)
@@ -361,8 +383,57 @@ async def test_a_failing_worker_is_reported_to_the_user(demo_registry, app_facto
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dataset(app, pilot)
-        await pilot.press("F")
+        await pilot.press("F", "y")
         await workers_idle(pilot)
         assert "run fix failed: ValueError: bad value(s) in fds_to_keep" in notifications(app)
         assert not screen.query_one("#dataset-progress", ProgressBar).has_class("-running")
         assert isinstance(app.screen, DatasetScreen)
+
+
+def files_below(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+async def test_undo_after_f_puts_the_original_photo_back(demo_registry, app_factory):
+    """Issue 25 item 2: `f` prepares a PNG (original to originals/), `u` restores it exactly."""
+    Image.new("RGB", (700, 500), (200, 120, 60)).save(folder(demo_registry) / "beach.png")
+    (folder(demo_registry) / "beach.txt").write_text("qb_anna person, at the beach\n")
+    root = folder(demo_registry).parent
+    before = files_below(root)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dataset(app, pilot)
+        await pilot.press("f")
+        await workers_idle(pilot)
+        assert (folder(demo_registry) / "beach.jpg").is_file() and (root / "originals" / "beach.png").is_file()
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert "undid: fix beach.png" in notifications(app)
+        assert files_below(root) == before
+        assert lines(screen)["beach.png"].startswith("✗ beach.png not a JPEG")
+
+
+async def test_fix_all_asks_first_and_is_undone_in_one_step(demo_registry, app_factory):
+    """Issue 25 item 2: F asks (n changes nothing); y fixes everything; one `u` puts it all back."""
+    Image.new("RGBA", (700, 500), (200, 120, 60, 100)).save(folder(demo_registry) / "beach.png")
+    root = folder(demo_registry).parent
+    before = files_below(root)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dataset(app, pilot)
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "u undoes all of it in one step" in str(app.screen.query_one("#confirm-question", Static).content)
+        await pilot.press("n")
+        await workers_idle(pilot)
+        assert files_below(root) == before
+        await pilot.press("F", "y")
+        await workers_idle(pilot)
+        assert files_below(root) != before and (folder(demo_registry) / "beach.jpg").is_file()
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert files_below(root) == before
+        await pilot.press("u")
+        await workers_idle(pilot)
+        assert notifications(app).endswith("nothing to undo")

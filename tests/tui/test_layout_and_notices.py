@@ -39,6 +39,24 @@ async def test_the_notifications_log_reopens_every_notice_in_full(demo_registry,
         assert not isinstance(app.screen, NoticesScreen)
 
 
+async def test_the_notifications_log_opens_on_the_newest_notice(demo_registry, app_factory, settle):
+    """Issue 25 item 1: newest first, and scrolled to the top where the newest is."""
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for index in range(30):
+            app.notify(f"notice number {index}\nsecond line of {index}", timeout=0.1)
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, NoticesScreen))
+        log = app.screen.query_one(RichLog)
+        await wait_until(pilot, lambda: log.max_scroll_y > 0 and "notice number 0" in " ".join(s.text for s in log.lines))
+        await pilot.pause()
+        assert log.scroll_y == 0
+        assert "notice number 29" in log.lines[1].text
+        await pilot.pause(0.3)
+        assert log.scroll_y == 0
+
+
 async def test_a_dialog_shows_its_own_keys_in_the_footer(demo_registry, app_factory, settle):
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:

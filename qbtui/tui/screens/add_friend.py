@@ -4,7 +4,8 @@ Keystrokes are never lost or merged, however fast they come: `tab`/`shift+tab` (
 `enter`, which only moves to the next field) are priority bindings, so focus moves
 before the keys typed after them are delivered; the friend is added only on `ctrl+s`
 (or the Add button), on the UI thread, so a refusal is on screen (and the name
-selected, ready to be typed over) before the next key is handled.
+selected, ready to be typed over) before the next key is handled. Keys typed while the
+dialog opens go to the Name field (`TypeAhead`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from qbtui.registry import (
     default_token,
 )
 from qbtui.tui.host import host
+from qbtui.tui.typeahead import TypeAhead
 
 
-class AddFriendScreen(ModalScreen[str | None]):
+class AddFriendScreen(ModalScreen[str | None], TypeAhead[str | None]):
     """Dismisses with the new friend's id, or None when cancelled."""
+
+    AUTO_FOCUS = FIRST_FIELD = "#add-name"
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="add_friend.cancel"),

@@ -80,6 +80,7 @@ class DashboardScreen(Screen):
         Binding("a", "add_friend", "Add", id="dashboard.add"),
         Binding("p", "prompt", "Prompt", id="dashboard.prompt"),
         Binding("r", "runs", "Runs", id="dashboard.runs"),
+        Binding("q", "app.quit", "Quit", id="dashboard.quit"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -88,7 +89,8 @@ class DashboardScreen(Screen):
             yield FriendTable(id="friends")
             with VerticalScroll(id="friend-panel"):
                 yield Static(id="friend-details")
-        yield SteadyFooter()
+        # Compact: every key, `q Quit` and `f1 Help` included, fits 80 columns.
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(FriendTable).sync(host(self).workspace)

@@ -1,9 +1,10 @@
 """Dataset screen: a friend's photos with their problems, a preview, the caption editable in place.
 
-Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels,
-ctrl+t inserts the token), put the token first (t), jump to the next problem (n), fix
-the selected photo (f) or everything (F, ctrl+f), move a photo or a loose file to
-`originals/` (o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
+Keys move (up/down, j/k), edit the caption (e/enter; ctrl+s saves, escape cancels and
+asks first when the text changed, ctrl+t puts the token phrase first), put the token
+first in the saved caption (t), jump to the next problem (n), fix the selected photo (f)
+or everything (F, ctrl+f, after asking), move a photo or a loose file to `originals/`
+(o), edit tags across all captions (b) and undo (u, ctrl+z). Every edit is
 a call into `qbtui.dataset.edits` in a thread worker, followed by a rescan; the screen
 keeps no caption rule of its own. A worker that fails is reported by the app.
 """
@@ -25,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, ProgressBar, Static, TextArea
 
 from qbtui.dataset import edits
+from qbtui.dataset.captions import caption_with_token_first
 from qbtui.dataset.face_checks import face_box_share, face_facts
 from qbtui.dataset.problems import ACTION_WORDS
 from qbtui.errors import QbtuiError
@@ -32,6 +34,7 @@ from qbtui.printable import printable
 from qbtui.registry import Friend
 from qbtui.tui.host import host
 from qbtui.tui.messages import FriendChanged, RegistryChanged
+from qbtui.tui.unsaved import ask
 from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList, loose_files
@@ -69,9 +72,10 @@ class DatasetScreen(Screen[None]):
     BINDINGS = [
         Binding("e", "edit", "Edit", id="dataset.edit"),
         Binding("ctrl+s", "save", "Save", id="dataset.save"),
-        Binding("ctrl+t", "insert_token", "Insert token", id="dataset.insert_token"),
+        Binding("ctrl+t", "insert_token", "Token first", id="dataset.insert_token"),
         Binding("t", "token_first", "Token first", show=False, id="dataset.token_first"),
-        Binding("n", "next_problem", "Next", id="dataset.next_problem"),
+        # Hidden in the footer (help lists it) so that `esc Back` and `f1 Help` fit 80 columns.
+        Binding("n", "next_problem", "Next problem", show=False, id="dataset.next_problem"),
         Binding("f", "fix", "Fix", id="dataset.fix"),
         Binding("F,ctrl+f", "fix_all", "Fix all", id="dataset.fix_all"),
         Binding("o", "to_originals", "Originals", id="dataset.originals"),
@@ -80,7 +84,7 @@ class DatasetScreen(Screen[None]):
         Binding("j", "cursor_down", "Down", show=False, id="dataset.down"),
         Binding("k", "cursor_up", "Up", show=False, id="dataset.up"),
         Binding("escape", "cancel_edit", "Cancel", id="dataset.cancel"),
-        Binding("escape", "back", "Back", show=False, id="dataset.back"),
+        Binding("escape", "back", "Back", id="dataset.back"),
     ]
 
     DEFAULT_CSS = """
@@ -142,6 +146,7 @@ class DatasetScreen(Screen[None]):
         self.history = CaptionHistory()
         self.status: FriendStatus | None = None
         self.editing_caption: Path | None = None
+        self.editing_from = ""
         self.file_changes = threading.Lock()
 
     # --- layout -----------------------------------------------------------------------
@@ -318,23 +323,69 @@ class DatasetScreen(Screen[None]):
         self.editing_caption = edits.caption_path_of(image.path)
         self.editing = True
         self._set_caption_text(text)
+        self.editing_from = self.caption.text
         self.caption.read_only = False
         self.caption.border_title = Content(f"Editing · {printable(self.editing_caption.name)}")
         self.caption.focus()
         self.caption.move_cursor(self.caption.document.end)
 
     def action_insert_token(self) -> None:
-        """Type the trigger token at the cursor as a tag of its own."""
-        self.caption.insert(edits.insert_token(self.caption.text, self.caption.cursor_location, self.friend.token))
+        """Put the token phrase first in the text being edited, by the rule `t` and Fix all use."""
+        text = caption_with_token_first(self.caption.text, self.friend)
+        if text != self.caption.text:
+            self.caption.replace(text, (0, 0), self.caption.document.end)
+        self.caption.move_cursor(self.caption.document.end)
 
     def action_save(self) -> None:
         """Write the edited caption to the file the edit started on."""
+        self.save_unsaved(lambda: None)
+
+    def action_cancel_edit(self) -> None:
+        """Stop editing; changed text is not dropped without asking (save, discard or keep editing)."""
+        if self.unsaved_name() is None:
+            self.discard_unsaved()
+        else:
+            ask(self.app, self, lambda: None)
+
+    # --- unsaved text (qbtui.tui.unsaved.HoldsUnsaved) --------------------------------
+    def unsaved_name(self) -> str | None:
+        """The caption file being edited when its text changed, else None."""
+        if not self.editing or self.editing_caption is None or self.caption.text == self.editing_from:
+            return None
+        return self.editing_caption.name
+
+    def save_unsaved(self, then: Callable[[], object]) -> None:
+        """Write the edited caption (atomically) to the file the edit started on, then `then()`."""
         path, text = self.editing_caption, self.caption.text
         self._leave_edit()
         if path is not None:
-            self._apply(lambda: edits.save_caption(path, text))
+            self._save_caption(path, text, then)
+        else:
+            then()
 
-    def action_cancel_edit(self) -> None:
+    @work(thread=True, group="dataset-files", exit_on_error=False)
+    def _save_caption(self, path: Path, text: str, then: Callable[[], object]) -> None:
+        """Save off the UI thread; when it fails, the text goes back into the editor (never lost)."""
+        try:
+            with self.file_changes:
+                result = edits.save_caption(path, text)
+        except (QbtuiError, OSError) as error:
+            self.app.call_from_thread(self._save_failed, path, text, error)
+            return
+        self.app.call_from_thread(self._edited, result)
+        self.app.call_from_thread(then)
+
+    def _save_failed(self, path: Path, text: str, error: QbtuiError | OSError) -> None:
+        """Back to editing the unsaved text, with the reason and its fix."""
+        self.editing_caption, self.editing, self.editing_from = path, True, ""
+        self.caption.load_text(text)
+        self.caption.read_only = False
+        self.caption.border_title = f"Editing · {path.name} · not saved"
+        self.caption.focus()
+        self.notify(f"{path.name} was not saved: {error}", title="Caption", severity="error", timeout=12, markup=False)
+
+    def discard_unsaved(self) -> None:
+        """Leave the editor and show the caption on disk again."""
         self._leave_edit()
         self._show_selected()
 
@@ -376,13 +427,22 @@ class DatasetScreen(Screen[None]):
         self._run_fix(image.path)
 
     def action_fix_all(self) -> None:
-        """Prep every photo, re-encode, create missing captions and put the token first everywhere."""
+        """After asking: prep every photo, re-encode, create missing captions and put the token
+        first everywhere (u undoes all of it as one step)."""
         if self.status is None:
             return
-        if not edits.fixable_actions(self.status.all_problems()):
+        actions = edits.fixable_actions(self.status.all_problems())
+        if not actions:
             self.notify("nothing qbtui can fix by itself here", severity="warning")
             return
-        self._run_fix(None)
+        what = "\n".join(f"· {ACTION_WORDS[action]}" for action in actions)
+        question = f"Fix every photo and caption of {self.friend.name}:\n{what}\nu undoes all of it in one step."
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self._run_fix(None)
+
+        self.app.push_screen(ConfirmScreen(question, title="Fix all"), answered)
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
     def _run_fix(self, image: Path | None) -> None:
@@ -423,21 +483,24 @@ class DatasetScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, title="Move to originals"), answered)
 
     # --- bulk tags and undo -----------------------------------------------------------
-    @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
     def action_tags(self) -> None:
-        """Add, remove or rename a tag across every caption, with tag frequencies shown."""
-        from qbtui.dataset import tag_frequencies
+        """Add, remove or rename a tag across every caption: the editor opens at once (keys
+        typed after `b` reach its Tag field), the tag frequencies follow from a worker."""
 
-        frequencies = tag_frequencies(self.settings, self.friend)
-        self.app.call_from_thread(self._open_tag_editor, frequencies)
-
-    def _open_tag_editor(self, frequencies: list[tuple[str, int]]) -> None:
         def chosen(edit: TagEdit | None) -> None:
             if edit is not None:
                 self._apply(lambda: self._tag_edit(edit))
 
-        captions = self.status.caption_count if self.status else 0
-        self.app.push_screen(TagEditorScreen(frequencies, captions), chosen)
+        editor = TagEditorScreen(None, self.status.caption_count if self.status else 0)
+        self.app.push_screen(editor, chosen)
+        self._count_tags(editor)
+
+    @work(thread=True, exclusive=True, group="dataset-tags", exit_on_error=False)
+    def _count_tags(self, editor: TagEditorScreen) -> None:
+        from qbtui.dataset import tag_frequencies
+
+        frequencies = tag_frequencies(self.settings, self.friend)
+        self.app.call_from_thread(editor.show_frequencies, frequencies)
 
     def _tag_edit(self, edit: TagEdit) -> edits.Edit:
         settings, friend = self.settings, self.friend
@@ -477,7 +540,6 @@ class DatasetScreen(Screen[None]):
     def _edited(self, edit: edits.Edit) -> None:
         """Remember the edit for undo, tell what it did, rescan."""
         undoable = self.history.record(edit.undo)
-        undo_words = "u undoes the caption changes; prepared photos stay" if edit.prep is not None else "u undoes it"
-        summary = edit.summary + (f"\n({undo_words})" if undoable else "")
+        summary = edit.summary + ("\n(u undoes it)" if undoable else "")
         self.notify(summary, title=edit.label, severity="warning" if edit.skipped or edit.error else "information", markup=False)
         self.rescan()

@@ -22,11 +22,13 @@ SCREENS = (
     ("Dataset", "qbtui.tui.screens.dataset", "DatasetScreen"),
     ("Training", "qbtui.tui.screens.training", "TrainingScreen"),
     ("Runs and queue", "qbtui.tui.screens.runs", "RunsScreen"),
+    ("Friends table", "qbtui.tui.widgets.friend_table", "FriendTable"),
     ("Add friend", "qbtui.tui.screens.add_friend", "AddFriendScreen"),
     ("Prompt helper", "qbtui.tui.screens.prompt", "PromptScreen"),
     ("Drawings", "qbtui.tui.screens.gallery", "GalleryScreen"),
     ("Tag editor", "qbtui.tui.widgets.tag_editor", "TagEditorScreen"),
     ("Confirm", "qbtui.tui.widgets.dataset_confirm", "ConfirmScreen"),
+    ("Unsaved caption", "qbtui.tui.widgets.unsaved_dialog", "UnsavedScreen"),
     ("Notifications log", "qbtui.tui.screens.notices", "NoticesScreen"),
     ("Help", "qbtui.tui.screens.help", "HelpScreen"),
 )

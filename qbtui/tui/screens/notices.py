@@ -17,7 +17,7 @@ SEVERITY_COLORS = {"error": "error", "warning": "warning", "information": "prima
 
 
 class NoticesScreen(ModalScreen[None]):
-    """Scrollable, wrapped; escape, q or ctrl+l closes it."""
+    """Scrollable, wrapped, opened on the newest (at the top); escape, q or ctrl+l closes it."""
 
     BINDINGS = [Binding("escape,q,ctrl+l", "app.pop_screen", "Close", id="notices.close")]
 
@@ -30,7 +30,7 @@ class NoticesScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="notices", classes="dialog") as box:
             box.border_title = "Notifications (newest first)"
-            yield RichLog(wrap=True, min_width=20, markup=False, highlight=False, id="notices-log")
+            yield RichLog(wrap=True, min_width=20, markup=False, highlight=False, auto_scroll=False, id="notices-log")
 
     def on_mount(self) -> None:
         log = self.query_one(RichLog)

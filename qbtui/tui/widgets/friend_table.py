@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from qbtui.printable import printable
@@ -75,7 +76,12 @@ def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], b
 
 
 class FriendTable(DataTable):
-    """Every friend of the workspace; the row key is the friend's id."""
+    """Every friend of the workspace; the row key is the friend's id. Home/End: first/last friend."""
+
+    BINDINGS = [
+        Binding("home", "first_friend", "First friend", show=False, id="friends.first"),
+        Binding("end", "last_friend", "Last friend", show=False, id="friends.last"),
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -86,6 +92,12 @@ class FriendTable(DataTable):
         widths["token"] = min(MAX_TEXT_WIDTH, max([len("Token"), *(len(friend.token) for friend in friends)]))
         for key, label in COLUMNS:
             self.add_column(label, key=key, width=widths[key])
+
+    def action_first_friend(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last_friend(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
 
     @property
     def selected_friend_id(self) -> str | None:

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet, Sta
 from textual.widgets.option_list import Option
 
 from qbtui.dataset.captions import tag_problem
+from qbtui.tui.typeahead import TypeAhead
 
 OPERATIONS = ("add", "remove", "rename")
 
@@ -32,8 +33,14 @@ class TagEdit:
         return f"{self.operation} tag {self.tag!r}"
 
 
-class TagEditorScreen(ModalScreen[TagEdit | None]):
-    """Shows how often each tag appears; dismisses with a TagEdit or None."""
+class TagEditorScreen(ModalScreen[TagEdit | None], TypeAhead[TagEdit | None]):
+    """Shows how often each tag appears; dismisses with a TagEdit or None.
+
+    The Tag field has focus from the start (keys typed as it opens land there); the
+    frequencies may come later (`show_frequencies`), counted off the UI thread.
+    """
+
+    AUTO_FOCUS = FIRST_FIELD = "#tag-name"
 
     BINDINGS = [
         Binding("ctrl+s", "apply", "Apply", id="tag_editor.apply"),
@@ -83,7 +90,7 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
     }
     """
 
-    def __init__(self, frequencies: list[tuple[str, int]], caption_count: int) -> None:
+    def __init__(self, frequencies: list[tuple[str, int]] | None, caption_count: int) -> None:
         super().__init__()
         self.frequencies = frequencies
         self.caption_count = caption_count
@@ -91,10 +98,7 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="tag-editor", classes="dialog") as box:
             box.border_title = f"Tags across {self.caption_count} captions"
-            yield OptionList(
-                *(Option(Content(f"{count:>4}  {tag}"), id=tag) for tag, count in self.frequencies),
-                id="tag-frequencies",
-            )
+            yield OptionList(*self._options(), id="tag-frequencies")
             with RadioSet(id="tag-operation"):
                 yield RadioButton("Add to all", value=True, id="op-add")
                 yield RadioButton("Remove from all", id="op-remove")
@@ -108,10 +112,20 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
             yield Static("", id="tag-error")
             yield Static("enter or ctrl+s: apply  ·  escape: cancel  ·  u undoes it", id="tag-help")
 
+    def _options(self) -> list[Option]:
+        return [Option(Content(f"{count:>4}  {tag}"), id=tag) for tag, count in self.frequencies or ()]
+
     def on_mount(self) -> None:
-        if not self.frequencies:
-            self.query_one("#tag-frequencies", OptionList).display = False
-        self.query_one("#tag-name", Input).focus()
+        self.query_one("#tag-frequencies", OptionList).display = bool(self.frequencies)
+
+    def show_frequencies(self, frequencies: list[tuple[str, int]]) -> None:
+        """Show how often each tag appears (once counted)."""
+        self.frequencies = frequencies
+        if not self.is_attached:
+            return
+        listing = self.query_one("#tag-frequencies", OptionList)
+        listing.set_options(self._options())
+        listing.display = bool(frequencies)
 
     @on(OptionList.OptionSelected, "#tag-frequencies")
     def _pick_tag(self, event: OptionList.OptionSelected) -> None:
@@ -131,7 +145,8 @@ class TagEditorScreen(ModalScreen[TagEdit | None]):
         problem = tag_problem(tag)
         if problem is None and operation == "rename":
             problem = tag_problem(new_tag) if new_tag else "type the new name under Rename to"
-        if problem is None and operation != "add" and tag.lower() not in {known.lower() for known, _count in self.frequencies}:
+        known_tags = {known.lower() for known, _count in self.frequencies or ()}
+        if problem is None and operation != "add" and self.frequencies is not None and tag.lower() not in known_tags:
             problem = f"no caption has the tag {tag!r}"
         if problem:
             self.query_one("#tag-error", Static).update(Content(problem))
