@@ -61,6 +61,7 @@ from qbtui.registry_types import (
     friend_root,
     originals_dir,
 )
+from qbtui.safefile import NotARegularFileError, read_bytes
 
 __all__ = [
     "DEFAULT_REPEATS",
@@ -101,12 +102,16 @@ BOM = "\ufeff"
 def _read_raw(path: Path) -> str:
     """The registry's text as stored (a UTF-8 BOM kept)."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         raise RegistryError(
             "registry not found",
             path=path,
             fix="create it with `qbtui demo` or copy registry.toml from the qbtui repository",
+        ) from None
+    except NotARegularFileError as error:
+        raise RegistryError(
+            f"the registry {error.strerror}", path=path, fix="point QBTUI_REGISTRY or --registry at the registry file"
         ) from None
     except OSError as error:
         raise RegistryError(

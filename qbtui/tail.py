@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from qbtui.safefile import open_regular
+
 READ_CHUNK = 4 << 20
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -49,7 +51,7 @@ class GrowingFile:
         return self._chunks()
 
     def _chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as handle:
+        with open_regular(self.path) as handle:
             handle.seek(self.offset)
             while data := handle.read(READ_CHUNK):
                 self.offset += len(data)

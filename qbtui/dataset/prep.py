@@ -31,6 +31,7 @@ from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.safefile import read_text
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"
@@ -356,7 +357,7 @@ def recover_interrupted(folder: Path, friend_id: str = "") -> tuple[int, list[Pr
         try:
             if not journal.is_file() or journal.is_symlink():
                 raise ForeignJournal("it is not a plain file")
-            paths = _journal_paths(folder, journal, json.loads(journal.read_text(encoding="utf-8")))
+            paths = _journal_paths(folder, journal, json.loads(read_text(journal)))
         except (OSError, ValueError) as error:
             problems.append(_journal_problem(journal, str(error), friend_id))
             continue

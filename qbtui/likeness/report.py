@@ -11,6 +11,7 @@ from typing import Any
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.likeness.scoring import SAME_PERSON, CellScore, Choice, SampleScore
+from qbtui.safefile import read_text
 
 VERSION = 1
 
@@ -100,7 +101,7 @@ def write_evaluation(path: Path, evaluation: Evaluation) -> None:
 def read_evaluation(path: Path) -> Evaluation | None:
     """The evaluation stored at `path`, None when there is none; QbtuiError when it is unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:

@@ -41,6 +41,7 @@ from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs.launch import host_slots_of, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
+from qbtui.safefile import read_text
 
 RECONNECT_MAX_S = 30.0
 READ_TIMEOUT_S = 0.5
@@ -60,7 +61,7 @@ class RemoteStatus:
     @classmethod
     def load(cls, run: RunDir, host: str) -> RemoteStatus:
         try:
-            data = json.loads(run.remote_status.read_text(encoding="utf-8"))
+            data = json.loads(read_text(run.remote_status))
             return cls(**{key: data[key] for key in asdict(cls(host)) if key in data})
         except (OSError, ValueError, TypeError):
             return cls(host)

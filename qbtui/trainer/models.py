@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.safefile import read_text
 from qbtui.trainer import tokenizer_places
 from qbtui.trainer.tokenizer_places import TOKENIZER_FIX
 
@@ -435,7 +436,7 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     key = str(path.resolve())
     stamp = [stat.st_size, stat.st_mtime_ns]
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = json.loads(read_text(cache_file))
     except (OSError, ValueError):
         cache = {}
     entry = cache.get(key)
