@@ -324,12 +324,12 @@ class Follower:
         from qbtui.runs.evaluation import record_run_evaluation
 
         try:
-            local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
+            local = replace_paths(json.loads(read_text(eval_json)), self.mapping)
             write_text_atomic(eval_json, json.dumps(local, indent=2))
             registry = record_registry(self.table)
             record_run_evaluation(registry, self.run)
             refresh_cards(registry, [str(self.table["friend"])])
-        except (QbtuiError, ValueError) as error:  # the training is recorded; say why its choice is not
+        except (QbtuiError, OSError, ValueError) as error:  # the training is recorded; say why its choice is not
             with EventWriter(self.run.events) as writer:
                 writer.write("warning", message=f"the likeness choice was not recorded: {error}")
 
