@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from stat import S_ISREG
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class GrowingFile:
         self.restarted = False
         try:
             stat = os.stat(self.path)
-        except FileNotFoundError:
+        except OSError:  # missing, or a link loop: nothing to read yet
+            return iter(())
+        if not S_ISREG(stat.st_mode):  # a FIFO or a folder in its place: nothing to read, never a wait
             return iter(())
         replaced = self._inode is not None and stat.st_ino != self._inode
         if replaced or stat.st_size < self.offset:
