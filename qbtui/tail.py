@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from stat import S_ISREG
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 from qbtui.safefile import open_regular
 

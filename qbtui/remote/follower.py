@@ -148,7 +148,7 @@ class Follower:
             push_model(self.transport, Path(self.table["tokenizer"]), _posix(self.table["remote_tokenizer"]))
         for local, remote in dict(self.table["remote_folders"]).items():
             push_folder(self.transport, Path(local), _posix(remote))
-        remote_toml = (self.run.path / REMOTE_RUN_TOML).read_text(encoding="utf-8")
+        remote_toml = read_text(self.run.path / REMOTE_RUN_TOML)
         self.transport.qbtui(*self._agent("create"), input_text=remote_toml)
 
     def _start_remote(self) -> None:
