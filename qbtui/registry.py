@@ -61,7 +61,7 @@ from qbtui.registry_types import (
     friend_root,
     originals_dir,
 )
-from qbtui.safefile import NotARegularFileError, read_bytes
+from qbtui.safefile import NotARegularFileError, open_lock, read_bytes
 
 __all__ = [
     "DEFAULT_REPEATS",
@@ -231,7 +231,11 @@ class Registry:
         lock_path = target.with_name(target.name + ".lock")
         try:
             # Opened outside the `with` only to turn its OSError into a RegistryError; the `with lock` below closes it.
-            lock = open(lock_path, "a")  # noqa: SIM115
+            lock = os.fdopen(open_lock(lock_path), "r+b")
+        except NotARegularFileError as error:
+            raise RegistryError(
+                f"the lock file {lock_path.name} {error.strerror}", path=self.path, fix=f"remove {lock_path}: qbtui creates it"
+            ) from None
         except OSError as error:
             raise RegistryError(
                 f"cannot create the lock file {lock_path.name}: {error.strerror}",

@@ -70,6 +70,21 @@ def open_regular(path: Path | str) -> BinaryIO:
         raise
 
 
+def open_lock(path: Path | str, flags: int = 0) -> int:
+    """A descriptor (read-write, created 0o644) of the lock file `path` for `flock`, if it is a regular
+    file: a FIFO put where a lock belongs is an error, never a wait. `flags` adds e.g. `O_NOFOLLOW`."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | flags, 0o644)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFileError(path, kind_of(mode))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bytes(path: Path | str) -> bytes:
     """The bytes of a regular file (see `open_regular`)."""
     with open_regular(path) as handle:

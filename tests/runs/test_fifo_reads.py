@@ -116,3 +116,16 @@ def test_a_fifo_in_the_trainer_input_cache_is_a_miss(tmp_path):
     os.mkfifo(path)
     assert returns_within(lambda: cache.get(key), path) is None
     assert cache.rejected == 1
+
+
+def test_a_fifo_where_a_lock_belongs_is_a_clear_error_not_a_wait(workspace):
+    registry_lock = workspace.path.with_name("registry.toml.lock")
+    os.mkfifo(registry_lock)
+    result = qbtui(workspace.path, "add", "Zoe")
+    assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    registry_lock.unlink()
+    device_lock = workspace.settings.logs_dir / ".locks" / "device.lock"
+    device_lock.parent.mkdir(parents=True)
+    os.mkfifo(device_lock)
+    result = qbtui(workspace.path, "train", "peter")
+    assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
