@@ -33,6 +33,7 @@ from qbtui.events import EventFollower, read_events
 from qbtui.lora_header import STILL_WRITING
 from qbtui.registry import Friend, Registry, Settings, Training
 from qbtui.rundir import RunDir, read_run_toml
+from qbtui.safefile import is_regular_file, open_regular, read_bytes, read_text
 
 SD_VERSION = "SD1"
 MEMORY_KEY = "qbtui"
@@ -109,7 +110,11 @@ def _read_card(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
+    except OSError as error:
+        raise QbtuiError(
+            f"cannot read the card: {error.strerror}; left as it is", path=path, fix="replace it with a file, or delete it"
+        ) from None
     except (UnicodeDecodeError, ValueError) as error:
         raise QbtuiError(
             f"the card is not valid JSON ({error}); left as it is", path=path, fix="repair it, or delete it to let qbtui write it"
@@ -159,7 +164,7 @@ def _is_ours(path: Path) -> bool:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as handle, Image.open(handle) as image:
             return PREVIEW_MARKER in getattr(image, "text", {})
     except (OSError, ValueError, SyntaxError):
         return False
@@ -202,7 +207,7 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: fl
     if sample is None or not sample.is_file():
         return CardOutcome(target, "skipped", "no sample to show")
     try:
-        with Image.open(sample) as image:
+        with open_regular(sample) as handle, Image.open(handle) as image:
             image.load()
             info = PngImagePlugin.PngInfo()
             for key, value in getattr(image, "text", {}).items():
@@ -215,7 +220,7 @@ def update_preview(lora_path: Path, sample: Path | None, run_id: str, weight: fl
         return CardOutcome(target, "skipped", f"cannot read the sample {sample}: {error}")
     data = buffer.getvalue()
     _drop_old_preview(lora_path)
-    if target.exists() and target.read_bytes() == data:
+    if is_regular_file(target) and read_bytes(target) == data:
         return CardOutcome(target, "unchanged")
     write_bytes_atomic(target, data)
     return CardOutcome(target, "written", f"from {sample.name}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qbtui.prompt import friend_weight as prompt_weight
 from qbtui.registry import Friend, Settings, Training
-from qbtui.rundir import RunDir
+from qbtui.rundir import RunDir, read_run_toml
 
 
 def has_choice(training: Training | None) -> bool:
@@ -80,7 +80,27 @@ def _standing_sample(samples) -> Path:
     style = [sample for sample in samples if sample.kind == "style"]
     scored = sorted((sample for sample in samples if sample.distance is not None), key=lambda sample: sample.distance or 0.0)
     best = (style or scored or list(samples))[0]
-    return Path(best.path)
+    run = RunDir(settings.logs_dir / friend.id / training.run_id)
+    return Path(best.path) if sample_inside_run(run, Path(best.path)) else None
+
+
+def sample_inside_run(run: RunDir, path: Path) -> bool:
+    """True when `path`, links resolved, lies in the run's folder or its sample folder (`<output_dir>/sample`):
+    an eval.json naming any other picture cannot have it published as a card's preview."""
+    from qbtui.errors import QbtuiError
+
+    folders = [run.path]
+    try:
+        output_dir = read_run_toml(run)["run"].get("output_dir")
+    except QbtuiError:
+        output_dir = None
+    if isinstance(output_dir, str) and output_dir:
+        folders.append(Path(output_dir) / "sample")
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return any(resolved.is_relative_to(folder.resolve()) for folder in folders)
 
 
 def lora_file(friend: Friend, settings: Settings) -> Path | None:

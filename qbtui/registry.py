@@ -63,6 +63,7 @@ from qbtui.registry_types import (
     friend_root,
     originals_dir,
 )
+from qbtui.safefile import NotARegularFileError, open_lock, read_bytes
 
 __all__ = [
     "DEFAULT_REPEATS",
@@ -104,12 +105,16 @@ BOM = "\ufeff"
 def _read_raw(path: Path) -> str:
     """The registry's text as stored (a UTF-8 BOM kept)."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         raise RegistryError(
             "registry not found",
             path=path,
             fix="create it with `qbtui demo` or copy registry.toml from the qbtui repository",
+        ) from None
+    except NotARegularFileError as error:
+        raise RegistryError(
+            f"the registry {error.strerror}", path=path, fix="point QBTUI_REGISTRY or --registry at the registry file"
         ) from None
     except OSError as error:
         raise RegistryError(
@@ -229,7 +234,11 @@ class Registry:
         lock_path = target.with_name(target.name + ".lock")
         try:
             # Opened outside the `with` only to turn its OSError into a RegistryError; the `with lock` below closes it.
-            lock = open(lock_path, "a")  # noqa: SIM115
+            lock = os.fdopen(open_lock(lock_path), "r+b")
+        except NotARegularFileError as error:
+            raise RegistryError(
+                f"the lock file {lock_path.name} {error.strerror}", path=self.path, fix=f"remove {lock_path}: qbtui creates it"
+            ) from None
         except OSError as error:
             raise RegistryError(
                 f"cannot create the lock file {lock_path.name}: {error.strerror}",

@@ -24,6 +24,7 @@ import tomlkit
 
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.safefile import open_regular, read_text
 
 # One path component: the friend part is a friend id (no `/`, no leading dot); `\Z`, not `$`,
 # so a trailing newline is no part of an id.
@@ -183,7 +184,7 @@ def read_train_table(run: RunDir) -> dict[str, Any]:
 
 def _parse_run_toml(run: RunDir) -> dict[str, Any]:
     try:
-        text = run.run_toml.read_text(encoding="utf-8")
+        text = read_text(run.run_toml)
     except FileNotFoundError:
         raise QbtuiError(
             "this run directory has no run.toml", path=run.path, fix="start runs with `qbtui train`, which writes it"
@@ -191,6 +192,10 @@ def _parse_run_toml(run: RunDir) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise QbtuiError(
             f"run.toml is not valid TOML: {error}", path=run.run_toml, fix="restore it or delete this run directory"
+        ) from None
+    except OSError as error:
+        raise QbtuiError(
+            f"cannot read run.toml: {error.strerror}", path=run.run_toml, fix="restore it or delete this run directory"
         ) from None
     return _parse_text(text, run.run_toml)
 
@@ -222,12 +227,12 @@ def dataset_fingerprint(friend_folder: Path) -> str:
 def tail_lines(path: Path, count: int = ERROR_LOG_LINES, max_bytes: int = 64 * 1024) -> list[str]:
     """The last `count` non-empty lines of a log, progress redraws (\\r) split apart."""
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - max_bytes))
             data = handle.read()
-    except FileNotFoundError:
+    except OSError:
         return []
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n") if line.strip()]

@@ -12,6 +12,9 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
+
+from qbtui.safefile import open_regular
 
 READ_CHUNK = 4 << 20
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -38,7 +41,9 @@ class GrowingFile:
         self.restarted = False
         try:
             stat = os.stat(self.path)
-        except FileNotFoundError:
+        except OSError:  # missing, or a link loop: nothing to read yet
+            return iter(())
+        if not S_ISREG(stat.st_mode):  # a FIFO or a folder in its place: nothing to read, never a wait
             return iter(())
         replaced = self._inode is not None and stat.st_ino != self._inode
         if replaced or stat.st_size < self.offset:
@@ -49,7 +54,7 @@ class GrowingFile:
         return self._chunks()
 
     def _chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as handle:
+        with open_regular(self.path) as handle:
             handle.seek(self.offset)
             while data := handle.read(READ_CHUNK):
                 self.offset += len(data)

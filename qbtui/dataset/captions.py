@@ -20,15 +20,18 @@ from qbtui.dataset.scan import scan_existing, token_pattern
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings
 from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.safefile import NotARegularFileError, read_bytes
 
 
 def read_caption(path: Path) -> str:
     """The caption's text (a UTF-8 BOM dropped); "" when the file does not exist."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         return ""
+    except NotARegularFileError as error:
+        raise QbtuiError(f"the caption {error.strerror}", path=path, fix="remove it and write the caption again") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -27,6 +27,7 @@ from qbtui.dataset.scan import scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, dataset_dir, originals_dir
 from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.safefile import read_bytes
 
 # The order `fix` applies actions in: each one prepares the ground for the next.
 FIX_ORDER = ("add-folder", "prep", "re-encode", "caption-init", "token-first")
@@ -98,7 +99,7 @@ def caption_path_of(image: Path) -> Path:
 
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_bytes(path)
     except FileNotFoundError:
         return None
 
@@ -172,7 +173,7 @@ def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:
         raise QbtuiError(
             f"{caption} is not a caption in {friend.name}'s training folder", path=caption, fix=f"pick one in {folder}"
         )
-    data = caption.read_bytes()
+    data = read_bytes(caption)
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -71,9 +71,7 @@ def scan_faces(
     from qbtui.faces.analysis import analyse_folder
     from qbtui.faces.model import FaceModelMissing
 
-    names = [
-        image.path.name for image in status.images if not any(p.code in ("unreadable", "zero-bytes") for p in image.problems)
-    ]
+    names = [image.path.name for image in status.images if not _unreadable(image)]  # a bomb is never decoded
     if not names:
         return status
     try:

@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from qbtui.safefile import open_regular
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -81,7 +83,7 @@ def read_image_info(path: Path, size_bytes: int | None = None) -> ImageInfo:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with open(path, "rb") as handle, warnings.catch_warnings():
+        with open_regular(path) as handle, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(handle)
             info = ImageInfo(

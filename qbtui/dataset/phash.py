@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
+from qbtui.safefile import open_regular
 
 GRID = 9
 MAX_HAMMING = 12
@@ -38,7 +39,7 @@ def fingerprint(path: Path) -> Fingerprint | None:
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with Image.open(path) as opened:
+        with open_regular(path) as handle, Image.open(handle) as opened:
             opened.draft("RGB", (GRID * 8, GRID * 8))
             small = ImageOps.exif_transpose(opened).convert("RGB").resize((GRID, GRID), Image.Resampling.BOX)
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):

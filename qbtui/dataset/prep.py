@@ -31,6 +31,7 @@ from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.safefile import open_lock, read_text
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"
@@ -118,7 +119,7 @@ def _prep_lock(root: Path) -> Iterator[None]:
     whatever happened. A lock file removed by the holder before we locked it is not a lock:
     its inode no longer matches the path, so we report a concurrent prep."""
     path = root / LOCK_NAME
-    with open(path, "a") as handle:
+    with os.fdopen(open_lock(path), "r+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if not path.exists() or not os.path.samestat(os.fstat(handle.fileno()), path.stat()):
@@ -356,7 +357,7 @@ def recover_interrupted(folder: Path, friend_id: str = "") -> tuple[int, list[Pr
         try:
             if not journal.is_file() or journal.is_symlink():
                 raise ForeignJournal("it is not a plain file")
-            paths = _journal_paths(folder, journal, json.loads(journal.read_text(encoding="utf-8")))
+            paths = _journal_paths(folder, journal, json.loads(read_text(journal)))
         except (OSError, ValueError) as error:
             problems.append(_journal_problem(journal, str(error), friend_id))
             continue

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qbtui.dataset.imageinfo import EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
+from qbtui.safefile import open_regular
 
 Box = tuple[int, int, int, int]
 
@@ -34,7 +35,7 @@ def render_prepared_jpeg(path: Path, frame: Box | None = None) -> bytes:
 
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
-    with Image.open(path) as source:
+    with open_regular(path) as handle, Image.open(handle) as source:
         full_width = source.height if source.getexif().get(EXIF_ORIENTATION_TAG, 1) in (5, 6, 7, 8) else source.width
         if source.format in JPEG_FORMATS:
             source.draft(source.mode, _draft_size(source.size, frame))

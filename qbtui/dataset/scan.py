@@ -22,6 +22,7 @@ from qbtui.errors import QbtuiError
 from qbtui.pathlimits import name_length_problem
 from qbtui.registry import Friend, Settings, dataset_dir, friend_root
 from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.safefile import kind_of, read_bytes
 
 if TYPE_CHECKING:
     from qbtui.dataset.phash import Fingerprint
@@ -130,7 +131,7 @@ def token_pattern(token: str) -> re.Pattern[str]:
 
 def read_caption_text(path: Path) -> CaptionText:
     """A caption file's text (BOM tolerated), or a UTF-8 error naming the byte."""
-    data = path.read_bytes()
+    data = read_bytes(path)
     try:
         return CaptionText(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
@@ -140,8 +141,8 @@ def read_caption_text(path: Path) -> CaptionText:
 def list_folder(folder: Path, boundary: Path | None = None) -> Listing:
     """Classify the visible entries of `folder`; hidden files (our temp files too) are skipped.
 
-    Links that loop or point at nothing are `broken`, folders named like photos or captions
-    are `folders`, and photos linked from outside `boundary` (resolved) are `outside`.
+    Links that loop or point at nothing are `broken`, folders (FIFOs, sockets, ...) named like
+    photos or captions are `folders`, and photos linked from outside `boundary` (resolved) are `outside`.
     """
     images: list[tuple[str, FileKey]] = []
     captions: dict[str, tuple[str, FileKey]] = {}
@@ -165,12 +166,12 @@ def list_folder(folder: Path, boundary: Path | None = None) -> Listing:
                 broken.append((name, error.strerror or str(error)))
                 continue
             if stat is None:
-                if entry.is_symlink() and wanted:
+                if entry.is_symlink() and wanted and not os.path.exists(entry.path):
                     broken.append((name, "the link points at nothing"))
-                elif entry.is_symlink():
-                    others.append(name)
                 elif wanted:
                     folders.append(name)
+                elif entry.is_symlink():
+                    others.append(name)
                 continue
             if wanted and boundary is not None and entry.is_symlink() and not _resolves_inside(folder / name, boundary):
                 outside.append(name)
@@ -185,6 +186,14 @@ def list_folder(folder: Path, boundary: Path | None = None) -> Listing:
     images.sort()
     others.sort()
     return Listing(tuple(images), captions, tuple(others), tuple(sorted(broken)), tuple(sorted(folders)), tuple(sorted(outside)))
+
+
+def _what_it_is(path: Path) -> str:
+    """`a folder`, `a FIFO (named pipe)`, ...: what an entry named like a photo really is."""
+    try:
+        return kind_of(path.stat().st_mode)
+    except OSError:
+        return "not a file"
 
 
 def _resolves_inside(path: Path, boundary: Path) -> bool:
@@ -435,7 +444,9 @@ def _loose_file_problems(folder: Path, listing: Listing, stems: dict[str, list[s
         for name, reason in listing.broken
     ]
     found += [
-        make_problem("not-a-file", f"{folder / name}: is a folder, not a photo or caption file", folder / name, fid)
+        make_problem(
+            "not-a-file", f"{folder / name}: is {_what_it_is(folder / name)}, not a photo or caption file", folder / name, fid
+        )
         for name in listing.folders
     ]
     found += [

@@ -9,6 +9,7 @@ from typing import Any
 
 from qbtui.draw.plan import INDEX_NAME
 from qbtui.registry import Settings
+from qbtui.safefile import read_bytes
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def read_gallery(settings: Settings, folder: Path | None = None) -> list[Drawing
     """Every drawing in the index whose file is still there, newest first; unreadable lines skipped."""
     index = (folder or settings.drawings_folder) / INDEX_NAME
     try:
-        data = index.read_bytes()
+        data = read_bytes(index)
     except OSError:
         return []
     drawings = []

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui import __version__
+from qbtui.safefile import open_regular
 
 # A1111's field pattern: `Name: value` or `Name: "quoted, value"`, comma-separated.
 _FIELD = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -134,7 +135,7 @@ def model_short_hash(sha256: str) -> str:
 def lora_short_hash(path: Path) -> str:
     """A1111's LoRA hash: SHA-256 of a safetensors file's bytes after its header, first 12 hex digits."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         header = int.from_bytes(handle.read(8), "little")
         handle.seek(8 + header)
         while chunk := handle.read(1 << 20):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
 from qbtui.faces.model import DETECT_LONG_SIDE, STOPPED, FaceModel, PhotoFaces
+from qbtui.safefile import read_text
 
 CACHE_VERSION = 1
 # A worker that died answers this; unlike a photo that cannot be decoded, it is not cached.
@@ -71,7 +72,7 @@ class FaceCache:
         if signature == self._loaded_from:
             return
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(self.path))
             if data.get("version") != CACHE_VERSION:
                 return
             entries = {

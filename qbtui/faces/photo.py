@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from qbtui.dataset.imageinfo import EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, JPEG_FORMATS, ensure_heif_opener
+from qbtui.safefile import open_regular
 
 SIDEWAYS_ORIENTATIONS = frozenset({5, 6, 7, 8})
 WHITE = (255, 255, 255)
@@ -20,7 +21,7 @@ def load_photo(path: Path, *, at_least: int | None = None) -> tuple[Image.Image,
     """
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
-    with Image.open(path) as source:
+    with open_regular(path) as handle, Image.open(handle) as source:
         width, height = source.size
         if source.getexif().get(EXIF_ORIENTATION_TAG, 1) in SIDEWAYS_ORIENTATIONS:
             width, height = height, width

@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from qbtui.likeness.scoring import SampleFaces, standardise
+from qbtui.safefile import open_regular
 
 CROP_SIDE = 24
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -47,7 +48,7 @@ def reference_descriptors(detector: Any, photos: Iterable[Path]) -> tuple[list[t
     for photo in photos:
         count += 1
         try:
-            with Image.open(photo) as opened:
+            with open_regular(photo) as handle, Image.open(handle) as opened:
                 image = ImageOps.exif_transpose(opened).convert("RGB")
         except OSError:
             continue

@@ -10,7 +10,9 @@ from typing import Any
 
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.likeness.evalcheck import CELL_FIELDS, SAMPLE_FIELDS, validate_evaluation
 from qbtui.likeness.scoring import SAME_PERSON, CellScore, Choice, SampleScore
+from qbtui.safefile import read_text
 
 VERSION = 1
 
@@ -53,6 +55,8 @@ class Evaluation:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Evaluation:
+        """The evaluation a parsed eval.json (or `result` event) holds; EvaluationFileError naming a mistyped field."""
+        validate_evaluation(data)
         cells = tuple(_cell(row) for row in data["cells"])
         chosen = data.get("chosen")
         chosen_cell = next((cell for cell in cells if chosen and cell.key == chosen["key"]), None)
@@ -88,8 +92,8 @@ def _choice_json(cell: CellScore | None) -> dict[str, Any] | None:
 
 
 def _cell(row: dict[str, Any]) -> CellScore:
-    samples = tuple(SampleScore(**sample) for sample in row.get("samples", ()))
-    values = {key: value for key, value in row.items() if key != "key"}
+    samples = tuple(SampleScore(**{name: sample[name] for name in SAMPLE_FIELDS}) for sample in row.get("samples", ()))
+    values = {key: value for key, value in row.items() if key in CELL_FIELDS and key not in ("key", "samples")}
     return CellScore(**{**values, "samples": samples})
 
 
@@ -100,7 +104,7 @@ def write_evaluation(path: Path, evaluation: Evaluation) -> None:
 def read_evaluation(path: Path) -> Evaluation | None:
     """The evaluation stored at `path`, None when there is none; QbtuiError when it is unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
@@ -109,7 +113,9 @@ def read_evaluation(path: Path) -> Evaluation | None:
         return Evaluation.from_json(data)
     except (KeyError, TypeError, ValueError) as error:
         raise QbtuiError(
-            f"the evaluation file is malformed ({error!r})", path=path, fix="run it again with `qbtui eval RUN`"
+            f"the evaluation file is malformed: {error}",
+            path=path,
+            fix=f"run the evaluation again: `qbtui eval {path.parent.name}` rewrites it",
         ) from None
 
 

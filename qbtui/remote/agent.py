@@ -23,6 +23,7 @@ from qbtui.errors import QbtuiError
 from qbtui.rundir import RUN_ID_PATTERN, RunDir, parse_run_toml, write_run_toml
 from qbtui.runs.backends.builtin import builtin_command
 from qbtui.runs.liveness import read_pid_file
+from qbtui.safefile import open_regular
 
 TAIL_POLL_S = 0.2
 TAIL_CHUNK = 256 * 1024
@@ -149,10 +150,10 @@ def tail(work_dir: str, run_dir: str, offset: int, out: BinaryIO) -> int:
 
 def _read_lines(path: Path, position: int) -> bytes:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(position)
             data = handle.read(TAIL_CHUNK)
-    except FileNotFoundError:
+    except OSError:  # missing, or not a regular file: nothing to send
         return b""
     end = data.rfind(b"\n")
     return data[: end + 1] if end >= 0 else b""

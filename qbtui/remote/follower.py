@@ -41,6 +41,7 @@ from qbtui.rundir import RunDir, read_run_toml
 from qbtui.runs.launch import host_slots_of, start_next_queued
 from qbtui.runs.liveness import ProcessRecord, write_pid_file
 from qbtui.runs.record import final_step, record_or_warning
+from qbtui.safefile import read_text
 
 RECONNECT_MAX_S = 30.0
 READ_TIMEOUT_S = 0.5
@@ -60,7 +61,7 @@ class RemoteStatus:
     @classmethod
     def load(cls, run: RunDir, host: str) -> RemoteStatus:
         try:
-            data = json.loads(run.remote_status.read_text(encoding="utf-8"))
+            data = json.loads(read_text(run.remote_status))
             return cls(**{key: data[key] for key in asdict(cls(host)) if key in data})
         except (OSError, ValueError, TypeError):
             return cls(host)
@@ -147,7 +148,7 @@ class Follower:
             push_model(self.transport, Path(self.table["tokenizer"]), _posix(self.table["remote_tokenizer"]))
         for local, remote in dict(self.table["remote_folders"]).items():
             push_folder(self.transport, Path(local), _posix(remote))
-        remote_toml = (self.run.path / REMOTE_RUN_TOML).read_text(encoding="utf-8")
+        remote_toml = read_text(self.run.path / REMOTE_RUN_TOML)
         self.transport.qbtui(*self._agent("create"), input_text=remote_toml)
 
     def _start_remote(self) -> None:
@@ -323,12 +324,12 @@ class Follower:
         from qbtui.runs.evaluation import record_run_evaluation
 
         try:
-            local = replace_paths(json.loads(eval_json.read_text(encoding="utf-8")), self.mapping)
+            local = replace_paths(json.loads(read_text(eval_json)), self.mapping)
             write_text_atomic(eval_json, json.dumps(local, indent=2))
             registry = record_registry(self.table)
             record_run_evaluation(registry, self.run)
             refresh_cards(registry, [str(self.table["friend"])])
-        except (QbtuiError, ValueError) as error:  # the training is recorded; say why its choice is not
+        except (QbtuiError, OSError, ValueError) as error:  # the training is recorded; say why its choice is not
             with EventWriter(self.run.events) as writer:
                 writer.write("warning", message=f"the likeness choice was not recorded: {error}")
 

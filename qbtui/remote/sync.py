@@ -19,6 +19,7 @@ from typing import Any
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
 from qbtui.remote.ssh import Transport
+from qbtui.safefile import open_regular, read_text
 
 HASH_CHUNK = 8 * 1024 * 1024
 # The run.toml the host's run directory gets, kept in the local run directory until then.
@@ -52,7 +53,7 @@ def model_hash(path: Path) -> str:
     key = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
     cache_file = locations.user_cache_dir() / "model-hashes.json"
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = json.loads(read_text(cache_file))
     except (OSError, ValueError):
         cache = {}
     if isinstance(cache, dict) and cache.get(str(path), {}).get("key") == key:
@@ -60,7 +61,7 @@ def model_hash(path: Path) -> str:
     digest = hashlib.sha256()
     for file in files:
         digest.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
-        with file.open("rb") as handle:
+        with open_regular(file) as handle:
             while chunk := handle.read(HASH_CHUNK):
                 digest.update(chunk)
     value = digest.hexdigest()[:16]

@@ -23,6 +23,7 @@ from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.placement import HERE
 from qbtui.runs.queue import RunQueue
+from qbtui.safefile import read_text
 
 LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
@@ -246,7 +247,7 @@ class _RunTracker:
     def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:
         """A running host run is "disconnected" while its follower cannot reach the host."""
         try:
-            status = json.loads(self.run.remote_status.read_text(encoding="utf-8"))
+            status = json.loads(read_text(self.run.remote_status))
         except (OSError, ValueError):
             return "running", error
         if isinstance(status, dict) and status.get("phase") == "disconnected":

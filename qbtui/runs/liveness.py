@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
+from qbtui.safefile import read_text
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def write_pid_file(path: Path, record: ProcessRecord) -> None:
 def read_pid_file(path: Path) -> ProcessRecord | None:
     """The record in a pid file; None when the file is missing or unreadable."""
     try:
-        pid_text, _, start = path.read_text().strip().partition(" ")
+        pid_text, _, start = read_text(path).strip().partition(" ")
         return ProcessRecord(int(pid_text), start)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from qbtui.errors import QbtuiError
+from qbtui.safefile import NotARegularFileError, open_lock
 
 LOCKS_FOLDER = ".locks"
 DEVICE_LOCK = "device"
@@ -32,7 +33,10 @@ def _lock_path(logs_dir: Path, name: str) -> Path:
 def _open(logs_dir: Path, name: str) -> int:
     path = _lock_path(logs_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        return open_lock(path, os.O_NOFOLLOW)
+    except NotARegularFileError as error:
+        raise QbtuiError(f"the lock file {error.strerror}", path=path, fix="remove it: qbtui creates its lock files") from None
 
 
 def holder(logs_dir: Path, name: str) -> str | None:

@@ -21,6 +21,7 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
 from qbtui.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
+from qbtui.safefile import open_lock
 
 UNREACHABLE_FOLDER = "unreachable"
 # How long the queue skips a host that did not answer before it tries it again.
@@ -46,7 +47,7 @@ class RunQueue:
                 held[self.folder] -= 1
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a") as handle:
+        with os.fdopen(open_lock(self.folder / ".lock"), "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             held[self.folder] = 1
             try:

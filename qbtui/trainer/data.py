@@ -18,6 +18,7 @@ import torch
 
 from qbtui.atomicfile import is_temp_file
 from qbtui.errors import QbtuiError
+from qbtui.safefile import open_regular, read_text
 from qbtui.trainer.inputcache import EmbeddingKey, InputCache, LatentKey, photo_sha256, tokens_sha256
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -72,7 +73,7 @@ def read_caption(image: Path, caption_extension: str) -> str:
     """The first line of the image's caption file."""
     caption_path = image.with_suffix(caption_extension)
     try:
-        text = caption_path.read_text(encoding="utf-8")
+        text = read_text(caption_path)
     except FileNotFoundError:
         raise QbtuiError(
             f"image {image.name} has no caption file",
@@ -81,6 +82,10 @@ def read_caption(image: Path, caption_extension: str) -> str:
         ) from None
     except UnicodeDecodeError:
         raise QbtuiError("caption is not UTF-8 text", path=caption_path, fix="re-save it as UTF-8") from None
+    except OSError as error:
+        raise QbtuiError(
+            f"cannot read the caption: {error.strerror}", path=caption_path, fix="replace it with a text file"
+        ) from None
     lines = text.strip().splitlines()
     caption = lines[0].strip() if lines else ""
     if not caption:
@@ -94,7 +99,7 @@ def load_pixels(path: Path, size: tuple[int, int]) -> torch.Tensor:
 
     width, height = size
     try:
-        with Image.open(path) as opened:
+        with open_regular(path) as handle, Image.open(handle) as opened:
             image = ImageOps.exif_transpose(opened).convert("RGB")
     except (OSError, UnidentifiedImageError) as error:
         raise QbtuiError(f"cannot read image: {error}", path=path, fix="re-export it as JPEG or PNG, or remove it") from None

@@ -24,6 +24,7 @@ from qbtui.likeness.report import Evaluation, write_evaluation
 from qbtui.likeness.scoring import STYLE, Choice, SampleFaces, choose, score_cell
 from qbtui.modelenv import prepare_model_environment
 from qbtui.rundir import RunDir, read_run_toml
+from qbtui.safefile import open_regular
 
 STOPPED = "the evaluation was stopped before every sample was drawn"
 
@@ -82,7 +83,7 @@ def run_pass(
                 reused = plan.reused.get(reuse_key(_label(lora), weight)) if spec.kind == STYLE else None
                 if reused and Path(reused).is_file():
                     path = Path(reused)
-                    with Image.open(path) as opened:
+                    with open_regular(path) as handle, Image.open(handle) as opened:
                         image = opened.convert("RGB")
                 else:
                     image = render(

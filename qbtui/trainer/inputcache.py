@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from qbtui.atomicfile import write_bytes_atomic
+from qbtui.safefile import read_bytes
 
 CACHE_FOLDER = "trainer-inputs"
 # Bump when the meaning of a stored tensor changes (what the encoder returns, how pixels are made).
@@ -72,7 +73,7 @@ def bytes_sha256(data: bytes) -> str:
 
 def photo_sha256(path: Path) -> str:
     """SHA-256 of a photo's bytes (photos are small: read whole)."""
-    return bytes_sha256(path.read_bytes())
+    return bytes_sha256(read_bytes(path))
 
 
 def tokens_sha256(ids: torch.Tensor) -> str:
@@ -100,7 +101,7 @@ class InputCache:
 
         path = self.path_for(key)
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
         except FileNotFoundError:
             return None
         except OSError:

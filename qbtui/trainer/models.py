@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
+from qbtui.safefile import open_regular, read_text
 from qbtui.trainer import tokenizer_places
 from qbtui.trainer.tokenizer_places import TOKENIZER_FIX
 
@@ -152,7 +153,7 @@ def realign_tensors(module, weights_file: Path | None = None) -> int:
     if not misaligned:
         return 0
     stored = safetensors_index(weights_file) if weights_file is not None and weights_file.is_file() else {}
-    with open(weights_file, "rb") if stored and weights_file is not None else nullcontext() as handle:
+    with open_regular(weights_file) if stored and weights_file is not None else nullcontext() as handle:
         for name, tensor in misaligned:
             entry = stored.get(name)
             if entry is not None and entry.matches(tensor):
@@ -195,7 +196,7 @@ def safetensors_index(path: Path) -> dict[str, StoredTensor]:
     import torch
 
     file_size = path.stat().st_size
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         prefix = handle.read(8)
         header_size = int.from_bytes(prefix, "little") if len(prefix) == 8 else file_size
         if header_size > file_size - 8:
@@ -223,7 +224,7 @@ def safetensors_index(path: Path) -> dict[str, StoredTensor]:
 def read_safetensors(path: Path) -> dict:
     """All tensors of a .safetensors file, each read into its own aligned memory (no mmap)."""
     index = safetensors_index(path)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         return {name: entry.read(handle) for name, entry in index.items()}
 
 
@@ -420,7 +421,7 @@ def _hashed_file(path: Path) -> Path:
 def legacy_model_hash(path: Path) -> str:
     """kohya's and A1111's short hash: SHA-256 of the 64 KiB at offset 1 MiB, first 8 hex digits."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         handle.seek(0x100000)
         digest.update(handle.read(0x10000))
     return digest.hexdigest()[:8]
@@ -435,14 +436,14 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     key = str(path.resolve())
     stamp = [stat.st_size, stat.st_mtime_ns]
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = json.loads(read_text(cache_file))
     except (OSError, ValueError):
         cache = {}
     entry = cache.get(key)
     if isinstance(entry, dict) and entry.get("stamp") == stamp:
         return entry["sha256"]
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     cache[key] = {"stamp": stamp, "sha256": digest.hexdigest()}

@@ -18,6 +18,7 @@ from typing import Any
 
 from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
+from qbtui.safefile import require_regular
 from qbtui.trainer.config import SAMPLE_WEIGHTS
 
 UNET_PREFIX = "lora_unet_"
@@ -41,6 +42,7 @@ def read_lora(path: Path | str) -> dict:
 
     path = Path(path)
     try:
+        require_regular(path)
         return load_file(path)
     except (SafetensorError, OSError) as error:
         raise QbtuiError(

@@ -19,6 +19,7 @@ import torch
 
 from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
+from qbtui.safefile import open_regular
 from qbtui.trainer.config import TrainConfig
 
 STATE_FILE = "train_state.pt"
@@ -91,7 +92,8 @@ def load_state(state_dir: Path, config: TrainConfig, *, processes: int = 1) -> T
             fix="start the run again without --resume (a state is saved when a run is stopped)",
         )
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
+        with open_regular(path) as handle:
+            raw = torch.load(handle, map_location="cpu", weights_only=False)
         state = TrainingState(**raw)
     except (OSError, EOFError, RuntimeError, TypeError, ValueError, AttributeError, pickle.UnpicklingError) as error:
         raise QbtuiError(

@@ -20,6 +20,7 @@ from textual.theme import Theme
 
 from qbtui import locations
 from qbtui.errors import QbtuiError
+from qbtui.safefile import read_text
 
 DEFAULT_THEME = "paper-and-ink"
 FALLBACK_THEME = "textual-light"
@@ -79,7 +80,7 @@ def load_themes(registry_path: Path | None, *, user_dir: Path | None = None) -> 
 def read_theme_file(path: Path) -> Theme:
     """Parse and validate one theme file; raise QbtuiError naming the file and the fix."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path))
     except (OSError, UnicodeDecodeError) as error:
         raise QbtuiError(f"cannot read theme: {error}", path=path, fix="make it a readable UTF-8 text file") from error
     except tomllib.TOMLDecodeError as error:

@@ -159,7 +159,8 @@ def test_the_likeness_choice_sets_the_weight_description_and_picture(workspace, 
 
     info = manager.start_run(workspace, "peter")
     assert wait_for_state(info.path, FINAL).state == "completed"
-    chosen_picture = tmp_path / "style_sample.png"
+    chosen_picture = info.path / "eval" / "style_sample.png"  # an evaluation's samples lie in its run's folder
+    chosen_picture.parent.mkdir()
     hand_made_png(chosen_picture, (5, 5, 250))
     cell = CellScore(
         "final",

@@ -37,6 +37,7 @@ from textual.widgets import Static
 from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
+from qbtui.safefile import open_regular
 
 IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
 THUMBNAIL_SIDE = 512
@@ -153,7 +154,7 @@ def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Imag
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
-        with Image.open(path) as opened:
+        with open_regular(path) as handle, Image.open(handle) as opened:
             opened.draft("RGB", (max_side, max_side))
             image = ImageOps.exif_transpose(opened)
             image.thumbnail((max_side, max_side))
