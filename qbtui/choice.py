@@ -43,7 +43,7 @@ def chosen_sample(friend: Friend, training: Training | None, settings: Settings)
     evaluation = _run_evaluation(friend, training, settings)
     if evaluation is None or evaluation.chosen is None or not evaluation.chosen.samples:
         return None
-    return _standing_sample(evaluation.chosen.samples)
+    return _standing_sample(evaluation.chosen.samples, _run_dir(friend, training, settings))
 
 
 def is_chosen_file(training: Training | None, lora_path: Path) -> bool:
@@ -61,7 +61,7 @@ def evaluation_sample(
     cells = [cell for cell in evaluation.cells if cell.lora == lora_name and cell.samples] if evaluation else []
     if not cells:
         return None
-    return _standing_sample(min(cells, key=lambda cell: abs(cell.weight - weight)).samples)
+    return _standing_sample(min(cells, key=lambda cell: abs(cell.weight - weight)).samples, _run_dir(friend, training, settings))
 
 
 def _run_evaluation(friend: Friend, training: Training, settings: Settings):
@@ -70,17 +70,21 @@ def _run_evaluation(friend: Friend, training: Training, settings: Settings):
     from qbtui.likeness.report import read_evaluation
 
     try:
-        return read_evaluation(RunDir(settings.logs_dir / friend.id / training.run_id).eval_json)
+        return read_evaluation(_run_dir(friend, training, settings).eval_json)
     except QbtuiError:
         return None
 
 
-def _standing_sample(samples) -> Path:
-    """The picture that stands for a cell: its house-style sample, else its closest likeness."""
+def _run_dir(friend: Friend, training: Training, settings: Settings) -> RunDir:
+    return RunDir(settings.logs_dir / friend.id / training.run_id)
+
+
+def _standing_sample(samples, run: RunDir) -> Path | None:
+    """The picture that stands for a cell: its house-style sample, else its closest likeness; None when it lies
+    outside the run (`sample_inside_run`)."""
     style = [sample for sample in samples if sample.kind == "style"]
     scored = sorted((sample for sample in samples if sample.distance is not None), key=lambda sample: sample.distance or 0.0)
     best = (style or scored or list(samples))[0]
-    run = RunDir(settings.logs_dir / friend.id / training.run_id)
     return Path(best.path) if sample_inside_run(run, Path(best.path)) else None
 
 
