@@ -199,8 +199,9 @@ def test_a_chosen_checkpoint_gets_the_evaluations_samples_as_its_picture(workspa
     loras = workspace.settings.lora_dir
     checkpoint = save_lora(loras / "qb_peter_lora-step00000004.safetensors", {"a.alpha": torch.tensor(1.0)}, {})
     pictures = {}
+    (info.path / "eval").mkdir(exist_ok=True)
     for label, colour in (("4", (250, 5, 5)), ("final", (5, 5, 250))):
-        pictures[label] = tmp_path / f"eval_{label}.png"
+        pictures[label] = info.path / "eval" / f"eval_{label}.png"  # inside the run: the only samples a card takes
         hand_made_png(pictures[label], colour)
 
     def cell(label, step, lora, weight):

@@ -88,7 +88,7 @@ def test_a_sample_outside_the_run_is_never_published_as_a_preview(evaluated, wor
     registry.record_choice(
         "peter", evaluated.run_id, chosen_lora="qb_peter_lora.safetensors", chosen_weight=0.7, likeness=0.41, scores={}
     )
-    preview = workspace.settings.lora_dir / "qb_peter_lora.preview.png"
+    preview = workspace.settings.lora_dir / "qb_peter_lora.png"  # the card picture every UI finds
     for sample in (mine, linked):
         preview.unlink(missing_ok=True)
         write_evaluation(evaluated.path / "eval.json", evaluation_of(evaluated, sample))

@@ -84,13 +84,13 @@ def test_qbtui_cards_skips_a_fifo_card_or_preview(workspace, wait_for_state):
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert f"{card}: skipped" in result.stdout and "FIFO" in result.stdout
     card.unlink()
-    for preview in loras.glob("qb_peter_lora*.preview.png"):
+    for preview in loras.glob("qb_peter_lora*.png"):
         preview.unlink()
     os.mkfifo(loras / "qb_peter_lora.preview.jpg")
     result = qbtui(workspace.path, "cards", "peter")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "qb_peter_lora.preview.jpg stays" in result.stdout
-    assert not (loras / "qb_peter_lora.preview.png").exists()
+    assert not (loras / "qb_peter_lora.png").exists(), "a picture under a UI's name (even a FIFO) is the person's: none added"
 
 
 def test_qbtui_check_skips_a_fifo_in_the_face_cache(workspace):
