@@ -185,7 +185,7 @@ def format_eval_event(event: dict[str, Any]) -> str:
         run_id = event.get("run_id", "?")
         return f"evaluation started as run {run_id}: `qbtui logs {run_id} -f` follows it, `qbtui eval {run_id} --json` gives the scores"
     if stage == "skipped":
-        return f"evaluation skipped: {event.get('message', '')}" + (f"\n  fix: {event['fix']}" if event.get("fix") else "")
+        return f"{event.get('message', '')}" + (f" (fix: {event['fix']})" if event.get("fix") else "")
     try:
         evaluation = Evaluation.from_json(event)
     except (KeyError, TypeError, ValueError):

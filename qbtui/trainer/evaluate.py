@@ -185,7 +185,7 @@ def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_sto
     from qbtui.trainer.models import load_base_model
 
     config, run_dir = trainer.config, trainer.run_dir
-    detector = load_detector()
+    detector = trainer.watch.detector
     loras, reused = plan_inputs(read_events(RunDir(run_dir).events), final=final, style_prompt=config.eval_style_prompt)
     plan = EvalPlan(
         run_id=config.run_id or run_dir.name,

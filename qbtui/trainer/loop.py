@@ -47,6 +47,7 @@ from qbtui.trainer.state import (
     resume_settings,
     save_state,
 )
+from qbtui.trainer.watch import start_watch
 
 NAN_HINT = "switch mixed_precision from fp16 to no (the guide's fix)"
 OOM_HINT = "keep train_batch_size 1 and resolution 512,512, turn on gradient_checkpointing and cache_latents"
@@ -215,7 +216,7 @@ class _Trainer:
         final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
         self._sample(step)
         self.events.write("done", status="completed", lora_path=str(final))
-        if config.evaluate_after_training and self.ranks.main:
+        if self.watch is not None:
             self._evaluate(step, final, should_stop)
         return Outcome("completed", final, step)
 
@@ -275,6 +276,7 @@ class _Trainer:
         self.noise_scheduler = self.base.noise_scheduler
         self.noise_generator = torch.Generator().manual_seed(config.seed)
         self.cache_note = self._cache_inputs()
+        self.watch = start_watch(config, self.events) if self.ranks.main else None
         self._release_cached_models()
         optimizer = torch.optim.AdamW(self.network.param_groups(config.learning_rate, config.effective_text_encoder_lr))
         lr_scheduler = get_scheduler(
