@@ -138,11 +138,11 @@ def runs_table(infos: list) -> str:
                 info.where,
                 info.backend,
                 info.preset,
-                info.state,
-                f"{info.step}/{info.max_steps}",
+                info.activity,
+                info.progress,
                 format_number(info.avg_loss if info.avg_loss is not None else info.loss),
                 format_number(info.it_s, 2),
-                format_duration(info.eta_s),
+                format_duration(info.remaining_s),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -51,13 +51,13 @@ ORDER_HINT = "order: queued first (# = place, u/d move) · running · the rest n
 def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[object]:
     """One row of the runs table; `place` is the run's place in the queue."""
     loss = f"{run.loss:.3f}" if run.loss is not None else "-"
-    eta = format_duration(run.eta_s) if run.state == "running" else "-"
+    eta = format_duration(run.remaining_s) if run.state == "running" else "-"
     return [
         str(place) if place is not None else "",
         run.run_id,
-        Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        Text(run.activity, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         run.where,
-        f"{run.step}/{run.max_steps}",
+        run.progress,
         loss,
         eta,
         f"{run.backend}/{run.preset}",

@@ -52,7 +52,7 @@ def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
     lines.append(Text(f"checkpoints by step ({len(trace.checkpoints)})", style="bold"))
     for step, path in reversed(trace.checkpoints[-CHECKPOINTS_SHOWN:]):
         lines.append(Text(f"{step if step is not None else '?':>6}  {Path(path).stem}"))
-    if run.lora_path and run.state == "completed":
+    if run.lora_path and (run.state == "completed" or run.evaluating):
         lines.append(Text(f"LoRA: {run.lora_path}"))
     return Text("\n").join(lines)
 
@@ -170,7 +170,7 @@ class TrainingScreen(Screen):
         if run is not None and run.live:
             where = where_words(run.state, run.where)
             stops = " (x stops it)" if run.state == "running" else ""
-            text = Text(f"{run.state} {where}: {run.run_id}{stops}", colors["accent"])
+            text = Text(f"{run.activity} {where}: {run.run_id}{stops}", colors["accent"])
         elif blocker:
             text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
         elif busy is not None:
