@@ -53,7 +53,7 @@ class Evaluation:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Evaluation:
-        cells = tuple(_cell(row) for row in data["cells"])
+        cells = tuple(cell_from_json(row) for row in data["cells"])
         chosen = data.get("chosen")
         chosen_cell = next((cell for cell in cells if chosen and cell.key == chosen["key"]), None)
         values = {key: data[key] for key in ("references", "photos", "settings", "complete", "created_at") if key in data}
@@ -87,7 +87,7 @@ def _choice_json(cell: CellScore | None) -> dict[str, Any] | None:
     }
 
 
-def _cell(row: dict[str, Any]) -> CellScore:
+def cell_from_json(row: dict[str, Any]) -> CellScore:
     samples = tuple(SampleScore(**sample) for sample in row.get("samples", ()))
     values = {key: value for key, value in row.items() if key != "key"}
     return CellScore(**{**values, "samples": samples})
@@ -181,6 +181,11 @@ def format_eval_event(event: dict[str, Any]) -> str:
             f"eval {event.get('key')}: faces {_rate(event.get('face_rate'))}, likeness {_distance(event.get('likeness'))}, "
             f"match {_rate(event.get('match_rate'))}"
         )
+    if stage == "checkpoint":
+        from qbtui.likeness.live import checkpoint_line
+
+        cells = [(float(weight), likeness) for weight, likeness in event.get("scores", [])]
+        return checkpoint_line(event.get("step", 0), cells, event.get("base"))
     if stage == "started":
         run_id = event.get("run_id", "?")
         return f"evaluation started as run {run_id}: `qbtui logs {run_id} -f` follows it, `qbtui eval {run_id} --json` gives the scores"

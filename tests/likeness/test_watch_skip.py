@@ -44,7 +44,7 @@ def test_photos_without_a_face_skip_the_scoring_in_one_line(tmp_path, monkeypatc
     detector = NoFaces()
     monkeypatch.setattr(evaluate, "load_detector", lambda: detector)
     with EventWriter(tmp_path / "events.jsonl") as events:
-        assert start_watch(config(photos(tmp_path)), events) is None
+        assert start_watch(config(photos(tmp_path)), tmp_path, events) is None
     assert detector.calls == 3  # each photo looked at once, no sample drawn
     (line,) = skipped_lines(tmp_path / "events.jsonl")
     assert "\n" not in line
@@ -58,7 +58,7 @@ def test_without_the_face_engine_one_line_names_the_install_command(tmp_path, mo
 
     monkeypatch.setattr(evaluate, "load_detector", missing)
     with EventWriter(tmp_path / "events.jsonl") as events:
-        assert start_watch(config(photos(tmp_path)), events) is None
+        assert start_watch(config(photos(tmp_path)), tmp_path, events) is None
     (line,) = skipped_lines(tmp_path / "events.jsonl")
     assert "\n" not in line and "likeness not measured: face checks need dlib" in line and INSTALL_COMMAND in line
 
@@ -66,5 +66,5 @@ def test_without_the_face_engine_one_line_names_the_install_command(tmp_path, mo
 def test_scoring_off_looks_at_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, "load_detector", lambda: (_ for _ in ()).throw(AssertionError("loaded")))
     with EventWriter(tmp_path / "events.jsonl") as events:
-        assert start_watch(SimpleNamespace(evaluate_after_training=False), events) is None
+        assert start_watch(SimpleNamespace(evaluate_after_training=False), tmp_path, events) is None
     assert read_events(tmp_path / "events.jsonl") == []
