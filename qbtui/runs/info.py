@@ -18,6 +18,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.events import MAX_TIME, Event, EventFollower
+from qbtui.likeness.live import LikenessTrack
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.format import format_duration
@@ -68,6 +69,15 @@ class RunInfo:
     eval_done: int = 0  # samples the running likeness pass has drawn, of eval_total
     eval_total: int = 0
     eval_eta_s: float | None = None
+    best_cell: str | None = None  # the best LoRA file and weight scored while training (`800@0.8`)
+    best_likeness: float | None = None
+
+    @property
+    def best_words(self) -> str | None:
+        """`best likeness 0.41 (800@0.8)`, None before a scored cell drew faces often enough."""
+        if self.best_cell is None or self.best_likeness is None:
+            return None
+        return f"best likeness {self.best_likeness:.2f} ({self.best_cell})"
 
     @property
     def evaluating(self) -> bool:
@@ -134,6 +144,8 @@ class RunInfo:
             "eval_done": self.eval_done if self.evaluating else None,
             "eval_total": self.eval_total if self.evaluating else None,
             "eval_eta_s": self.eval_eta_s if self.evaluating else None,
+            "best": self.best_cell,
+            "best_likeness": self.best_likeness,
         }
 
 
@@ -191,6 +203,7 @@ class RunSummary:
         self.losses: deque[float] = deque(maxlen=RECENT_LOSSES)
         self.evaluation_run = False  # an evaluation run counts its samples as its steps
         self.eval_progress = PassProgress()  # the likeness pass after the backend's `done` (or of an evaluation run)
+        self.likeness = LikenessTrack()  # scored while training
 
     def apply(self, event: Event) -> None:
         kind = event["type"]
@@ -210,6 +223,8 @@ class RunSummary:
             self.eta_s = event.get("eta_s")
             if self.loss is not None:
                 self.losses.append(float(self.loss))
+        elif kind == "likeness":
+            self.likeness.apply(event)
         elif kind == "eval":
             self.eval_progress.apply(event)
             if self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
@@ -306,6 +321,8 @@ class _RunTracker:
             host=host,
             bad_lines=self.follower.invalid_lines,
             target=str(self.run_table.get("target") or HERE),
+            best_cell=summary.likeness.best,
+            best_likeness=summary.likeness.best_likeness,
             **self._phase(state),
         )
 

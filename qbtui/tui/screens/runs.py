@@ -112,10 +112,15 @@ class RunsScreen(Screen):
         self.show_why()
 
     def show_why(self) -> None:
-        """Under the table: why the selected queued run has not started (the queue's own reason)."""
+        """Under the table: why the selected queued run has not started (the queue's own reason),
+        or the best likeness the selected run scored so far."""
         run_id = self.selected_run_id
-        reason = host(self).workspace.wait_reason(run_id) if run_id else None
+        workspace = host(self).workspace
+        reason = workspace.wait_reason(run_id) if run_id else None
         text = "" if reason is None else f"{run_id}: " + (f"waits ({reason})" if reason else "a place is free: it starts next")
+        run = workspace.run(run_id) if run_id and reason is None else None
+        if run is not None and run.best_words:
+            text = f"{run_id}: {run.best_words}"
         self.query_one("#runs-why", Label).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
