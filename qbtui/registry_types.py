@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbtui.errors import QbtuiError
+from qbtui.likeness.live import STOP_EARLY_MARGIN, STOP_EARLY_PATIENCE
 
 FlagValue = str | int | float | bool
 DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
@@ -61,7 +62,10 @@ class Settings:
     eval_seed: int = 1000
     eval_steps: int = 12
     eval_min_face_rate: float = 0.7
-    eval_after_training: bool = True
+    eval_after_training: bool = True  # score likeness while training (kohya runs: a pass after it)
+    stop_early: bool = False  # end a run once its likeness stops improving under the same-person threshold
+    stop_early_patience: int = STOP_EARLY_PATIENCE  # checkpoints without a better likeness
+    stop_early_margin: float = STOP_EARLY_MARGIN  # "better" means by more than this (dlib's wobble)
 
     @property
     def drawings_folder(self) -> Path:
