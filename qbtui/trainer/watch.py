@@ -1,8 +1,9 @@
 """Likeness while training: at each checkpoint (and the final step) the trainer draws the identity
 samples with the UNet it holds, the face model scores them against the friend's photos, and one
 `likeness` event per weight says how alike they look; the base model (weight 0) is scored once and
-cached per base model and friend. At the end the choice (`qbtui.likeness.scoring.choose`, the
-README's rule) goes into `eval.json`: no separate pass.
+cached per base model and friend. The scores and the choice so far (`qbtui.likeness.scoring.choose`,
+the README's rule) go into `eval.json` at each checkpoint, so the compare view works from them
+during the run; at the end the final choice: no separate pass.
 
 When scoring cannot work (the face engine not installed; photos that show no face, such as the
 demo's drawings) the run says so in one `eval skipped` event naming the fix and draws no
@@ -83,6 +84,7 @@ class LikenessWatch:
         self.scored_steps.append(step)
         scores = [[cell.weight, cell.likeness] for cell in self.cells if cell.step == step]
         self.events.write("eval", stage="checkpoint", step=step, scores=scores, base=self.base.likeness if self.base else None)
+        self._write_scores()
         self.spent_s += time.perf_counter() - started
 
     def choice(self) -> Choice:
@@ -99,6 +101,12 @@ class LikenessWatch:
         """The choice into `eval.json` and a `result` event (the supervisor records it in the registry)."""
         from qbtui.trainer.evaluate import result_fields
 
+        evaluation = self._write_scores()
+        self.events.write("eval", stage="result", path=str(self.run.eval_json), **result_fields(evaluation))
+        return evaluation
+
+    def _write_scores(self) -> Evaluation:
+        """The scores and the choice so far into `eval.json` (the compare view reads it during the run too)."""
         cells = ([self.base] if self.base else []) + self.cells
         choice = self.choice()
         evaluation = Evaluation.from_choice(
@@ -121,7 +129,6 @@ class LikenessWatch:
             },
         )
         write_evaluation(self.run.eval_json, evaluation)
-        self.events.write("eval", stage="result", path=str(self.run.eval_json), **result_fields(evaluation))
         return evaluation
 
     # --- parts ------------------------------------------------------------------------------
