@@ -112,7 +112,7 @@ def _follow_pass(pass_path, *, as_json: bool) -> None:
     info = read_run(pass_path)
     say(f"the likeness pass is running ({info.run_id}); following it, ctrl-c leaves it running")
     shown = ""
-    while info.evaluating:
+    while info.after_training:
         if info.progress_words != shown:
             shown = info.progress_words
             say(f"  {shown}")

@@ -233,10 +233,12 @@ def evaluation_status(run_path: Path | str) -> EvaluationStatus:
     run = evaluated_run(RunDir(Path(run_path)))
     evaluation = read_evaluation(run.eval_json)
     itself = read_run(run)
-    running = itself if itself.evaluating else None
+    skipped = None if evaluation else skipped_reason(run)
+    # After its last step a run scores itself (its last samples first), unless it said it would not.
+    running = itself if itself.evaluating or (itself.after_training and skipped is None) else None
     if running is None:
         running = next((info for info in runs_under(run.logs_dir) if info.live and _scores(info, run)), None)
-    return EvaluationStatus(run.run_id, evaluation, running, None if evaluation else skipped_reason(run))
+    return EvaluationStatus(run.run_id, evaluation, running, skipped)
 
 
 def _scores(info: RunInfo, run: RunDir) -> bool:

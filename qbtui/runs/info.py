@@ -31,7 +31,8 @@ LIVE_STATES = ("queued", "running", "disconnected")
 BUSY_STATES = ("running", "disconnected")
 RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
 # What a live run is doing: its training steps, or a likeness pass after them (an evaluation run's whole life).
-TRAINING, EVALUATING = "training", "evaluating"
+# After its `done` a builtin run draws its last samples (FINISHING), then scores them (EVALUATING).
+TRAINING, FINISHING, EVALUATING = "training", "finishing", "evaluating"
 RECENT_LOSSES = 200
 # A run directory without a supervisor pid file is "starting" for this long, then crashed.
 STARTUP_GRACE_S = 30.0
@@ -65,7 +66,7 @@ class RunInfo:
     host: str | None = None
     bad_lines: int = 0  # lines of events.jsonl that were not valid events (skipped)
     target: str = HERE  # where a queued run may start: HERE, a host's name or ANYWHERE
-    phase: str = ""  # TRAINING or EVALUATING while running, "" otherwise
+    phase: str = ""  # TRAINING, FINISHING or EVALUATING while running, "" otherwise
     eval_done: int = 0  # samples the running likeness pass has drawn, of eval_total
     eval_total: int = 0
     eval_eta_s: float | None = None
@@ -85,9 +86,14 @@ class RunInfo:
         return self.phase == EVALUATING
 
     @property
+    def after_training(self) -> bool:
+        """Its steps are done and its LoRA written; the backend still draws its last samples or scores them."""
+        return self.phase in (FINISHING, EVALUATING)
+
+    @property
     def activity(self) -> str:
-        """The state as the run lists show it: `evaluating` during a likeness pass, else the state."""
-        return EVALUATING if self.evaluating else self.state
+        """The state as the run lists show it: `evaluating` or `finishing` after the last step, else the state."""
+        return self.phase if self.after_training else self.state
 
     @property
     def progress(self) -> str:
@@ -96,14 +102,18 @@ class RunInfo:
 
     @property
     def remaining_s(self) -> float | None:
-        """Seconds left of what the run does now (its steps, or its likeness pass)."""
-        return self.eval_eta_s if self.evaluating else self.eta_s
+        """Seconds left of what the run does now (its steps, or its likeness pass; unknown while finishing)."""
+        if self.after_training:
+            return self.eval_eta_s if self.evaluating else None
+        return self.eta_s
 
     @property
     def progress_words(self) -> str:
         """`evaluating 7/41 · ETA 2:10` during a likeness pass, else `step 340/1200`."""
         if self.evaluating:
             return f"evaluating {self.progress} · ETA {format_duration(self.eval_eta_s)}"
+        if self.phase == FINISHING:
+            return f"finishing: step {self.progress} done, the last samples"
         return f"step {self.progress}"
 
     @property
@@ -154,12 +164,14 @@ class PassProgress:
 
     def __init__(self, started: float | None = None) -> None:
         self.started = started
+        self.started_pass = False  # a plan or a sample was seen
         self.done = 0
         self.total = 0
         self.last_t: float | None = None
 
     def apply(self, event: Event) -> None:
         stage = event["stage"]
+        self.started_pass = self.started_pass or stage in ("plan", "sample")
         if stage == "plan":
             self.total = _count(event.get("images"))
             self.done = 0
@@ -334,6 +346,8 @@ class _RunTracker:
         if not summary.evaluating:
             return {"phase": TRAINING}
         progress = summary.eval_progress
+        if not summary.evaluation_run and not progress.started_pass:
+            return {"phase": FINISHING}
         total = progress.total or (summary.max_steps if summary.evaluation_run else 0)
         return {"phase": EVALUATING, "eval_done": progress.done, "eval_total": total, "eval_eta_s": progress.eta_s}
 

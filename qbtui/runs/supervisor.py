@@ -109,10 +109,9 @@ class Supervisor:
             )
         returncode = self._run_backend(argv)
         status, lora_path = self._outcome(returncode, first_event_offset)
-        if status == "completed" and not self.recorded_at_done:
+        if status == "completed":
+            # Recorded at `done` already: the same row again, now with the likeness choice, and the cards with the last samples.
             self._record_training(lora_path)
-        elif status == "completed" and self.run.eval_json.exists():
-            self._record_training(lora_path)  # the same row again, now with the likeness choice
         self._finish(status, lora_path, detail=f"exit code {returncode}")
         self._release_locks()
         if status == "completed" and self.backend == "kohya":

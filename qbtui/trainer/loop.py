@@ -220,8 +220,9 @@ class _Trainer:
                 return self._stop(step)
         self._flush_losses(start_step, started)
         final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
-        self._sample(step)
+        # `done` first: the supervisor records the LoRA now; the last samples and the scoring follow.
         self.events.write("done", status="completed", lora_path=str(final), message=stopped_early)
+        self._sample(step)
         self._choose(step, final, start_step, started)
         return Outcome("completed", final, step)
 

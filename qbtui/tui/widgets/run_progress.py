@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:
     """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running);
     `evaluating 7/41 · ETA 2:10 · elapsed 9m30s` during the likeness pass after the last step."""
-    if run.evaluating:
+    if run.after_training:
         elapsed = now - run.started_at if run.started_at else None
         return f"{run.progress_words} · elapsed {format_duration(elapsed)}"
     parts = [f"step {run.step}/{run.max_steps}"]
