@@ -149,7 +149,7 @@ class LikenessWatch:
                 f"to keep scoring within {BUDGET_SHARE:.0%} of the training between checkpoints",
             )
 
-    def _progress(self, final: bool) -> Callable[[str, float, str], None] | None:
+    def _progress(self, final: bool) -> Callable[[str, float, SampleFaces], None] | None:
         """After the last step the scoring is a visible pass: a plan and one `sample` event per image."""
         if not final:
             return None
@@ -168,9 +168,18 @@ class LikenessWatch:
         )
         done = [0]
 
-        def drawn(label: str, weight: float, path: str) -> None:
+        def drawn(label: str, weight: float, sample: SampleFaces) -> None:
             done[0] += 1
-            self.events.write("eval", stage="sample", done=done[0], total=total, lora=label, weight=weight, path=path)
+            self.events.write(
+                "eval",
+                stage="sample",
+                done=done[0],
+                total=total,
+                lora=label,
+                weight=weight,
+                path=sample.path,
+                faces=len(sample.descriptors),
+            )
 
         return drawn
 
@@ -181,7 +190,7 @@ class LikenessWatch:
         label: str,
         weight: float,
         specs: list[SampleSpec],
-        progress: Callable[[str, float, str], None] | None,
+        progress: Callable[[str, float, SampleFaces], None] | None,
     ) -> list[SampleFaces]:
         """Render and detect `specs` with the network at `weight` (0: the base model), modes restored after."""
         from qbtui.trainer.sampling import render, sampling_mode, save_png
@@ -208,7 +217,7 @@ class LikenessWatch:
                     )
                     self._timed(time.perf_counter() - started)
                     if progress is not None:
-                        progress(label, weight, str(path))
+                        progress(label, weight, found[-1])
         finally:
             network.set_multiplier(1.0)
         return found

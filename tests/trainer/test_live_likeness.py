@@ -89,6 +89,8 @@ def test_every_checkpoint_is_scored_in_the_training_process(tiny_model_dir, obam
     scored = [event for event in events if event["type"] == "likeness"]
     assert all(event["face_rate"] == 1.0 and event["likeness"] < 0.6 and len(event["samples"]) == 1 for event in scored)
     assert detector.samples == 5  # one identity sample per cell, no second pass after the last step
+    finals = [event for event in events if event["type"] == "eval" and event["stage"] == "sample"]
+    assert [(event["done"], event["total"], event["faces"]) for event in finals] == [(1, 2, 1), (2, 2, 1)]
     kinds = [event["type"] for event in events]
     assert kinds.index("done") < len(kinds) - 1 - kinds[::-1].index("likeness")  # the final file is scored after `done`
     lines = [format_event(event) for event in events]
