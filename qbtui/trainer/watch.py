@@ -277,7 +277,7 @@ def _read_cached(path: Path) -> tuple[CellScore, float | None] | None:
 
 def start_watch(config: TrainConfig, run_dir: Path, events: EventWriter) -> LikenessWatch | None:
     """The run's watch, or None (after one `skipped` event saying why and the fix) when likeness cannot be measured."""
-    if not config.evaluate_after_training:
+    if not config.evaluate_after_training or not config.eval_prompts:
         return None
     from qbtui.trainer.evaluate import load_detector
 

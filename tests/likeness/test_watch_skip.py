@@ -25,7 +25,9 @@ class NoFaces:
 
 
 def config(folder: Path) -> SimpleNamespace:
-    return SimpleNamespace(evaluate_after_training=True, train_data_dir=str(folder), friend_id="ada")
+    return SimpleNamespace(
+        evaluate_after_training=True, eval_prompts=["a photo of qb_ada person"], train_data_dir=str(folder), friend_id="ada"
+    )
 
 
 def photos(tmp_path: Path) -> Path:
