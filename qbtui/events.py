@@ -31,6 +31,8 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "done": ("status",),
     "supervisor": ("state",),
     "eval": ("stage",),
+    # One LoRA at one weight scored while training (weight 0: the base model), with the best cell so far.
+    "likeness": ("step", "weight", "samples"),
 }
 DONE_STATUSES = ("completed", "stopped", "failed")
 SUPERVISOR_STATES = ("started", "backend-exited", "crashed")
@@ -39,7 +41,7 @@ MAX_TIME = 1e11
 MAX_COUNT = 2**63
 MAX_REPR = 60
 # A likeness evaluation: what it samples, progress per image, one score per cell, the result (or why it was skipped).
-EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started")
+EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started", "checkpoint")
 
 
 class EventError(ValueError):
@@ -77,22 +79,33 @@ def _is_lines(value: Any) -> bool:
     return isinstance(value, list) and all(_is_text(line) for line in value)
 
 
+def _is_paths(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_path(path) for path in value)
+
+
 # What each field must hold, in every event type that carries it: (check, description).
 FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **dict.fromkeys(
         (
             *("run_id", "friend", "backend", "device", "preset", "message", "hint", "detail", "prompt", "cache"),
-            *("mixed_precision", "precision_reason", "attention"),
+            *("mixed_precision", "precision_reason", "attention", "label", "best"),
         ),
         (_is_text, "text"),
     ),
-    **dict.fromkeys(("path", "lora_path"), (_is_path, "a file path")),
+    **dict.fromkeys(("path", "lora_path", "best_sample"), (_is_path, "a file path")),
     **dict.fromkeys(
         ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch"),
         (_is_count, "a non-negative integer"),
     ),
-    **dict.fromkeys(("loss", "avg_loss", "lr", "lr_te", "it_s", "eta_s", "weight"), (_is_number, "a finite number")),
+    **dict.fromkeys(
+        (
+            *("loss", "avg_loss", "lr", "lr_te", "it_s", "eta_s", "weight"),
+            *("likeness", "face_rate", "match_rate", "collapse", "best_likeness"),
+        ),
+        (_is_number, "a finite number"),
+    ),
     "log_tail": (_is_lines, "a list of text lines"),
+    "samples": (_is_paths, "a list of file paths"),
 }
 
 

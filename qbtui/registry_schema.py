@@ -77,6 +77,9 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "eval_steps": (int,),
     "eval_min_face_rate": (int, float),
     "eval_after_training": (bool,),
+    "stop_early": (bool,),
+    "stop_early_patience": (int,),
+    "stop_early_margin": (int, float),
 }
 # Whole-number settings and their inclusive ranges, with the fix a bad value gets.
 SETTING_RANGES: dict[str, tuple[float, float, str]] = {
@@ -84,6 +87,8 @@ SETTING_RANGES: dict[str, tuple[float, float, str]] = {
     "eval_seed": (0, 2**32 - 1, "use a seed from 0 to 4294967295 (default 1000)"),
     "eval_steps": (1, 150, "use 1 to 150 sampling steps (default 12)"),
     "eval_min_face_rate": (0, 1, "use a share from 0 to 1, e.g. 0.7"),
+    "stop_early_patience": (1, 100, "use 1 or more checkpoints (default 2)"),
+    "stop_early_margin": (0, 0.5, "use a likeness margin such as 0.02"),
 }
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "backend": BACKENDS,
@@ -210,7 +215,7 @@ class _Validator:
         values: dict[str, Any] = {}
         for key, value in raw.items():
             values[key] = resolve_path(value, folder) if key in PATH_SETTINGS else value
-        for key in ("lora_weight", "guidance_scale", "eval_min_face_rate"):
+        for key in ("lora_weight", "guidance_scale", "eval_min_face_rate", "stop_early_margin"):
             if key in values:
                 values[key] = float(values[key])
         if values.get("draw_steps", 1) < 1:

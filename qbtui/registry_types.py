@@ -18,6 +18,7 @@ from qbtui.friend_names import (
     default_token as default_token,
     friend_id_for as friend_id_for,
 )
+from qbtui.likeness.live import STOP_EARLY_MARGIN, STOP_EARLY_PATIENCE
 
 FlagValue = str | int | float | bool
 DEFAULT_NEGATIVE_PROMPT = "lowres, blurry, bad anatomy, bad hands, extra fingers, deformed face, watermark, text, signature"
@@ -69,7 +70,10 @@ class Settings:
     eval_seed: int = 1000
     eval_steps: int = 12
     eval_min_face_rate: float = 0.7
-    eval_after_training: bool = True
+    eval_after_training: bool = True  # score likeness while training (kohya runs: a pass after it)
+    stop_early: bool = False  # end a run once its likeness stops improving under the same-person threshold
+    stop_early_patience: int = STOP_EARLY_PATIENCE  # checkpoints without a better likeness
+    stop_early_margin: float = STOP_EARLY_MARGIN  # "better" means by more than this (dlib's wobble)
 
     @property
     def drawings_folder(self) -> Path:

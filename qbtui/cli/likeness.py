@@ -92,13 +92,36 @@ def _wait_quietly(run_path) -> None:
 
 def _show(run_path, *, as_json: bool, table: bool = True) -> int:
     from qbtui.likeness.report import evaluation_table
-    from qbtui.runs.evaluation import read_run_evaluation
+    from qbtui.runs.evaluation import evaluation_status
 
-    evaluation = read_run_evaluation(run_path)
+    status = evaluation_status(run_path)
+    if status.running is not None:
+        _follow_pass(status.running.path, as_json=as_json)
+        status = evaluation_status(run_path)
+    evaluation = status.evaluation
     if evaluation is None:
-        raise QbtuiError("this run has not been evaluated yet", path=run_path, fix="run `qbtui eval RUN` to evaluate it")
+        fix = "" if status.skipped else "run `qbtui eval RUN` to evaluate it"
+        raise QbtuiError(status.missing_words, path=run_path, fix=fix)
     if as_json:
         print(json.dumps(evaluation.to_json(), indent=2))
     elif table:
         print("\n".join(map(printable, evaluation_table(evaluation))))
     return 0
+
+
+def _follow_pass(pass_path, *, as_json: bool) -> None:
+    """Say that a likeness pass runs and follow its progress (one line per change) until it ends."""
+    import time
+
+    from qbtui.runs.info import read_run
+
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if as_json else (lambda text: print(text, flush=True))
+    info = read_run(pass_path)
+    say(f"the likeness pass is running ({info.run_id}); following it, ctrl-c leaves it running")
+    shown = ""
+    while info.after_training:
+        if info.progress_words != shown:
+            shown = info.progress_words
+            say(f"  {shown}")
+        time.sleep(0.2)
+        info = read_run(pass_path)

@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, help="override the preset's max_train_steps")
     train.add_argument("--force", action="store_true", help="start even when the dataset check finds problems")
     train.add_argument(
+        "--stop-early",
+        action="store_true",
+        default=None,
+        help="end the run once its likeness stops improving under the same-person threshold (default: settings.stop_early)",
+    )
+    train.add_argument(
         "--wait", action="store_true", help="follow the run's progress until it ends (Ctrl-C detaches; the run goes on)"
     )
     train.add_argument(
@@ -139,11 +145,11 @@ def runs_table(infos: list) -> str:
                 info.where,
                 info.backend,
                 info.preset,
-                info.state,
-                f"{info.step}/{info.max_steps}",
+                info.activity,
+                info.progress,
                 format_number(info.avg_loss if info.avg_loss is not None else info.loss),
                 format_number(info.it_s, 2),
-                format_duration(info.eta_s),
+                format_duration(info.remaining_s),
             )
         )
     shown = [tuple(printable(cell) for cell in row) for row in rows]
@@ -152,6 +158,13 @@ def runs_table(infos: list) -> str:
 
 
 # ------------------------------------------------------------------ following
+
+
+def _print_events(events: list) -> None:
+    for event in events:
+        line = format_event(event)
+        if line:
+            print(line, flush=True)
 
 
 def follow_events(run_path: Path, *, follow: bool) -> str:
@@ -163,11 +176,9 @@ def follow_events(run_path: Path, *, follow: bool) -> str:
     follower = EventFollower(RunDir(Path(run_path)).events)
     while True:
         info = read_run(run_path)
-        for event in follower.read_new():
-            print(format_event(event), flush=True)
+        _print_events(follower.read_new())
         if not follow or not info.live:
-            for event in follower.read_new():
-                print(format_event(event), flush=True)
+            _print_events(follower.read_new())
             if follower.invalid_lines:
                 print(
                     f"note: skipped {follower.invalid_lines} line(s) of {follower.path} that are not valid events",
@@ -223,6 +234,7 @@ def train_command(args: argparse.Namespace) -> int:
             force=args.force,
             queue=True,
             target=target,
+            stop_early=args.stop_early,
         )
     elif host and host != LOCAL:
         from qbtui.errors import QbtuiError
@@ -242,7 +254,15 @@ def train_command(args: argparse.Namespace) -> int:
             ),
         )
     else:
-        info = start_run(registry, args.name, preset=args.preset, backend=args.backend, steps=args.steps, force=args.force)
+        info = start_run(
+            registry,
+            args.name,
+            preset=args.preset,
+            backend=args.backend,
+            steps=args.steps,
+            force=args.force,
+            stop_early=args.stop_early,
+        )
     verb = "queued" if info.state == "queued" else "started"
     where = f" ({where_words(info.state, info.where)})" if info.state == "queued" else f" on {info.host}" if info.host else ""
     print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from qbtui.errors import QbtuiError
 from qbtui.likeness.scoring import SampleFaces, standardise
 from qbtui.safefile import open_regular
 
@@ -56,3 +57,16 @@ def reference_descriptors(detector: Any, photos: Iterable[Path]) -> tuple[list[t
         if len(faces) == 1:
             descriptors.append(tuple(faces[0].descriptor))
     return descriptors, count
+
+
+def friend_references(detector: Any, folder: Path, friend: str) -> tuple[list[tuple[float, ...]], int]:
+    """`reference_descriptors` of the friend's photos; QbtuiError naming why and the fix when none shows one face
+    (the demo's drawings, a dataset without faces): there is nothing to measure likeness against."""
+    references, count = reference_descriptors(detector, training_photos(folder))
+    if not references:
+        raise QbtuiError(
+            f"none of {friend}'s {count} photos shows one face to compare with",
+            path=folder,
+            fix=f"add photos where {friend}'s face is clearly visible (one face each), then train again",
+        )
+    return references, count

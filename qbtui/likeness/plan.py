@@ -98,8 +98,7 @@ class EvalPlan:
         return len(self.cells()) * len(self.sample_specs())
 
     def sample_path(self, lora: LoraFile | None, weight: float, spec: SampleSpec) -> Path:
-        label = "base" if lora is None else lora.label
-        return self.out_dir / f"{label}_w{weight:.2f}_p{spec.index:02d}_s{spec.seed}.png"
+        return self.out_dir / sample_name("base" if lora is None else lora.label, weight, spec)
 
     def to_table(self) -> dict[str, Any]:
         table: dict[str, Any] = {}
@@ -129,6 +128,17 @@ class EvalPlan:
             raise QbtuiError(
                 f"the evaluation plan is unusable: {error!r}", path=path, fix="start the evaluation again with `qbtui eval RUN`"
             ) from None
+
+
+def sample_name(label: str, weight: float, spec: SampleSpec) -> str:
+    """An evaluation sample's file name: `800_w0.80_p00_s1000.png` (`base` for the base model)."""
+    return f"{label}_w{weight:.2f}_p{spec.index:02d}_s{spec.seed}.png"
+
+
+def identity_specs(prompts: Sequence[str], *, seeds: int, seed: int) -> list[SampleSpec]:
+    """The identity prompts at `seeds` seeds each, seed-major (the first seed of every prompt, then the second):
+    a scoring cut to fewer samples keeps every prompt."""
+    return [SampleSpec(prompt, IDENTITY, index, seed + number) for number in range(seeds) for index, prompt in enumerate(prompts)]
 
 
 def identity_prompts(settings: Settings, token: str) -> list[str]:

@@ -57,7 +57,7 @@ class Evaluation:
     def from_json(cls, data: dict[str, Any]) -> Evaluation:
         """The evaluation a parsed eval.json (or `result` event) holds; EvaluationFileError naming a mistyped field."""
         validate_evaluation(data)
-        cells = tuple(_cell(row) for row in data["cells"])
+        cells = tuple(cell_from_json(row) for row in data["cells"])
         chosen = data.get("chosen")
         chosen_cell = next((cell for cell in cells if chosen and cell.key == chosen["key"]), None)
         values = {key: data[key] for key in ("references", "photos", "settings", "complete", "created_at") if key in data}
@@ -91,7 +91,7 @@ def _choice_json(cell: CellScore | None) -> dict[str, Any] | None:
     }
 
 
-def _cell(row: dict[str, Any]) -> CellScore:
+def cell_from_json(row: dict[str, Any]) -> CellScore:
     samples = tuple(SampleScore(**{name: sample[name] for name in SAMPLE_FIELDS}) for sample in row.get("samples", ()))
     values = {key: value for key, value in row.items() if key in CELL_FIELDS and key not in ("key", "samples")}
     return CellScore(**{**values, "samples": samples})
@@ -187,11 +187,16 @@ def format_eval_event(event: dict[str, Any]) -> str:
             f"eval {event.get('key')}: faces {_rate(event.get('face_rate'))}, likeness {_distance(event.get('likeness'))}, "
             f"match {_rate(event.get('match_rate'))}"
         )
+    if stage == "checkpoint":
+        from qbtui.likeness.live import checkpoint_line
+
+        cells = [(float(weight), likeness) for weight, likeness in event.get("scores", [])]
+        return checkpoint_line(event.get("step", 0), cells, event.get("base"))
     if stage == "started":
         run_id = event.get("run_id", "?")
         return f"evaluation started as run {run_id}: `qbtui logs {run_id} -f` follows it, `qbtui eval {run_id} --json` gives the scores"
     if stage == "skipped":
-        return f"evaluation skipped: {event.get('message', '')}" + (f"\n  fix: {event['fix']}" if event.get("fix") else "")
+        return f"{event.get('message', '')}" + (f" (fix: {event['fix']})" if event.get("fix") else "")
     try:
         evaluation = Evaluation.from_json(event)
     except (KeyError, TypeError, ValueError):

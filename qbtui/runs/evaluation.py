@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,12 @@ def start_evaluation(
     registry.reload_if_changed()
     settings = registry.settings
     info = find_run(settings, target)
+    running = evaluation_status(info.path).running
+    if running is not None:
+        raise QbtuiError(
+            f"the likeness pass of run {info.run_id} is running: {running.progress_words}",
+            fix=f"wait for it: `qbtui logs {running.run_id} -f` follows it, `qbtui eval {info.run_id} --show` shows its scores",
+        )
     plan = plan_evaluation(registry, info, weights=weights, seeds=seeds)
     if not plan.base_model or not plan.base_model.exists():
         raise QbtuiError(
@@ -194,3 +201,59 @@ def pick_choice(registry: Registry, run_path: Path | str, key: str) -> Evaluatio
 
     refresh_cards(registry, [picked.friend_id])
     return picked
+
+
+@dataclass(frozen=True)
+class EvaluationStatus:
+    """A training run's likeness as `eval --show` and the compare view tell it: the stored scores,
+    the pass running over it now, and why its training measured none."""
+
+    run_id: str
+    evaluation: Evaluation | None
+    running: RunInfo | None = None
+    skipped: str | None = None
+
+    @property
+    def running_words(self) -> str | None:
+        """`the likeness pass of RUN is running: evaluating 7/41 · ETA 2:10`, while one runs."""
+        if self.running is None:
+            return None
+        return f"the likeness pass of {self.run_id} is running: {self.running.progress_words}"
+
+    @property
+    def missing_words(self) -> str:
+        """Why there are no scores: a pass running, the reason the training skipped them, or none ran yet."""
+        return self.running_words or self.skipped or f"run {self.run_id} has no likeness evaluation yet"
+
+
+def evaluation_status(run_path: Path | str) -> EvaluationStatus:
+    """The status of the training run at `run_path` (or of the run an evaluation run scores)."""
+    from qbtui.runs.info import read_run, runs_under
+
+    run = evaluated_run(RunDir(Path(run_path)))
+    evaluation = read_evaluation(run.eval_json)
+    itself = read_run(run)
+    skipped = None if evaluation else skipped_reason(run)
+    # After its last step a run scores itself (its last samples first), unless it said it would not.
+    running = itself if itself.evaluating or (itself.after_training and skipped is None) else None
+    if running is None:
+        running = next((info for info in runs_under(run.logs_dir) if info.live and _scores(info, run)), None)
+    return EvaluationStatus(run.run_id, evaluation, running, skipped)
+
+
+def _scores(info: RunInfo, run: RunDir) -> bool:
+    """True when `info` is an evaluation run of `run`."""
+    if info.backend != EVAL_BACKEND or info.friend_id != run.friend_id:
+        return False
+    try:
+        return evaluated_run(RunDir(info.path)).path == run.path
+    except (QbtuiError, KeyError):
+        return False
+
+
+def skipped_reason(run: RunDir) -> str | None:
+    """The line saying why a run's training measured no likeness (its last `eval skipped` event), if it says so."""
+    from qbtui.likeness.report import format_eval_event
+
+    skipped = [event for event in read_events(run.events) if event["type"] == "eval" and event["stage"] == "skipped"]
+    return format_eval_event(skipped[-1]) if skipped else None

@@ -33,9 +33,12 @@ def format_number(value: float | None, digits: int = 4) -> str:
 
 
 def format_event(event: dict[str, Any]) -> str:
-    """One readable line per event (an error may add indented lines for its fix and log)."""
+    """One readable line per event (an error may add indented lines for its fix and log); "" for an event
+    the log leaves out (a `likeness` event: its checkpoint's `eval checkpoint` event is the line)."""
     stamp = datetime.fromtimestamp(event["t"]).strftime("%H:%M:%S")
     kind = event["type"]
+    if kind == "likeness":
+        return ""
     if kind == "step":
         text = (
             f"step {event['step']}/{event.get('max_steps') or '?'}  loss {format_number(event.get('loss'))}"
@@ -59,6 +62,7 @@ def format_event(event: dict[str, Any]) -> str:
         text += "".join(f"\n  | {printable(line)}" for line in event.get("log_tail") or [])
     elif kind == "done":
         text = f"done: {event['status']}" + (f", LoRA {printable(event['lora_path'])}" if event.get("lora_path") else "")
+        text += f" ({printable(event['message'])})" if event.get("message") else ""
     elif kind == "eval":
         from qbtui.likeness.report import format_eval_event
 

@@ -18,8 +18,10 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.events import MAX_TIME, Event, EventFollower
+from qbtui.likeness.live import LikenessTrack
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
+from qbtui.runs.format import format_duration
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.placement import HERE
 from qbtui.runs.queue import RunQueue
@@ -29,6 +31,9 @@ LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
 BUSY_STATES = ("running", "disconnected")
 RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
+# What a live run is doing: its training steps, or a likeness pass after them (an evaluation run's whole life).
+# After its `done` a builtin run draws its last samples (FINISHING), then scores them (EVALUATING).
+TRAINING, FINISHING, EVALUATING = "training", "finishing", "evaluating"
 RECENT_LOSSES = 200
 # A run directory without a supervisor pid file is "starting" for this long, then crashed.
 STARTUP_GRACE_S = 30.0
@@ -62,6 +67,55 @@ class RunInfo:
     host: str | None = None
     bad_lines: int = 0  # lines of events.jsonl that were not valid events (skipped)
     target: str = HERE  # where a queued run may start: HERE, a host's name or ANYWHERE
+    phase: str = ""  # TRAINING, FINISHING or EVALUATING while running, "" otherwise
+    eval_done: int = 0  # samples the running likeness pass has drawn, of eval_total
+    eval_total: int = 0
+    eval_eta_s: float | None = None
+    best_cell: str | None = None  # the best LoRA file and weight scored while training (`800@0.8`)
+    best_likeness: float | None = None
+
+    @property
+    def best_words(self) -> str | None:
+        """`best likeness 0.41 (800@0.8)`, None before a scored cell drew faces often enough."""
+        if self.best_cell is None or self.best_likeness is None:
+            return None
+        return f"best likeness {self.best_likeness:.2f} ({self.best_cell})"
+
+    @property
+    def evaluating(self) -> bool:
+        """A likeness pass runs now (after the last step, or as an evaluation run)."""
+        return self.phase == EVALUATING
+
+    @property
+    def after_training(self) -> bool:
+        """Its steps are done and its LoRA written; the backend still draws its last samples or scores them."""
+        return self.phase in (FINISHING, EVALUATING)
+
+    @property
+    def activity(self) -> str:
+        """The state as the run lists show it: `evaluating` or `finishing` after the last step, else the state."""
+        return self.phase if self.after_training else self.state
+
+    @property
+    def progress(self) -> str:
+        """`340/1200` (steps), or `7/41` (samples of the likeness pass while evaluating)."""
+        return f"{self.eval_done}/{self.eval_total or '?'}" if self.evaluating else f"{self.step}/{self.max_steps}"
+
+    @property
+    def remaining_s(self) -> float | None:
+        """Seconds left of what the run does now (its steps, or its likeness pass; unknown while finishing)."""
+        if self.after_training:
+            return self.eval_eta_s if self.evaluating else None
+        return self.eta_s
+
+    @property
+    def progress_words(self) -> str:
+        """`evaluating 7/41 · ETA 2:10` during a likeness pass, else `step 340/1200`."""
+        if self.evaluating:
+            return f"evaluating {self.progress} · ETA {format_duration(self.eval_eta_s)}"
+        if self.phase == FINISHING:
+            return f"finishing: step {self.progress} done, the last samples"
+        return f"step {self.progress}"
 
     @property
     def where(self) -> str:
@@ -97,7 +151,45 @@ class RunInfo:
             "where": self.where,
             "target": self.target,
             "bad_lines": self.bad_lines,
+            "phase": self.phase or None,
+            "eval_done": self.eval_done if self.evaluating else None,
+            "eval_total": self.eval_total if self.evaluating else None,
+            "eval_eta_s": self.eval_eta_s if self.evaluating else None,
+            "best": self.best_cell,
+            "best_likeness": self.best_likeness,
         }
+
+
+class PassProgress:
+    """How far a likeness pass is: its samples drawn of its images (the `eval` plan and sample events), and an ETA."""
+
+    def __init__(self, started: float | None = None) -> None:
+        self.started = started
+        self.started_pass = False  # a plan or a sample was seen
+        self.done = 0
+        self.total = 0
+        self.last_t: float | None = None
+
+    def apply(self, event: Event) -> None:
+        stage = event["stage"]
+        self.started_pass = self.started_pass or stage in ("plan", "sample")
+        if stage == "plan":
+            self.total = _count(event.get("images"))
+            self.done = 0
+            self.started = event["t"]
+        elif stage == "sample" and _count(event.get("done")):
+            self.done = event["done"]
+            self.total = _count(event.get("total")) or self.total
+            self.last_t = event["t"]
+            if self.started is None:
+                self.started = event["t"]
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far; None before the first sample."""
+        if not self.done or self.started is None or self.last_t is None or not self.total:
+            return None
+        return (self.last_t - self.started) / self.done * max(self.total - self.done, 0)
 
 
 class RunSummary:
@@ -123,6 +215,8 @@ class RunSummary:
         self.attempt_pid: int | None = None
         self.losses: deque[float] = deque(maxlen=RECENT_LOSSES)
         self.evaluation_run = False  # an evaluation run counts its samples as its steps
+        self.eval_progress = PassProgress()  # the likeness pass after the backend's `done` (or of an evaluation run)
+        self.likeness = LikenessTrack()  # scored while training
 
     def apply(self, event: Event) -> None:
         kind = event["type"]
@@ -142,14 +236,24 @@ class RunSummary:
             self.eta_s = event.get("eta_s")
             if self.loss is not None:
                 self.losses.append(float(self.loss))
-        elif kind == "eval" and self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
-            self.step = event["done"]
+        elif kind == "likeness":
+            self.likeness.apply(event)
+        elif kind == "eval":
+            self.eval_progress.apply(event)
+            if self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
+                self.step = event["done"]
         elif kind == "error":
             hint = event.get("hint")
             self.error = event["message"] + (f" (fix: {hint})" if hint else "")
         elif kind == "done":
             self.done_status = event["status"]
             self.lora_path = event.get("lora_path")
+            self.eval_progress = PassProgress(started=event["t"])
+
+    @property
+    def evaluating(self) -> bool:
+        """The backend's work after its training (or an evaluation run's whole work) is a likeness pass."""
+        return self.evaluation_run or self.done_status == "completed"
 
     def _apply_supervisor(self, event: Event) -> None:
         state = event["state"]
@@ -157,6 +261,7 @@ class RunSummary:
             self.attempt_pid = event.get("pid")
             self.done_status = self.crash_detail = self.error = None
             self.backend_exited = False
+            self.eval_progress = PassProgress(started=event["t"])
             if self.started_at is None:
                 self.started_at = event["t"]
         elif state == "backend-exited":
@@ -242,7 +347,23 @@ class _RunTracker:
             host=host,
             bad_lines=self.follower.invalid_lines,
             target=str(self.run_table.get("target") or HERE),
+            best_cell=summary.likeness.best,
+            best_likeness=summary.likeness.best_likeness,
+            **self._phase(state),
         )
+
+    def _phase(self, state: str) -> dict[str, Any]:
+        """RunInfo's phase fields: a running run trains, or evaluates once its backend said `done` (completed)."""
+        if state not in BUSY_STATES:
+            return {}
+        summary = self.summary
+        if not summary.evaluating:
+            return {"phase": TRAINING}
+        progress = summary.eval_progress
+        if not summary.evaluation_run and not progress.started_pass:
+            return {"phase": FINISHING}
+        total = progress.total or (summary.max_steps if summary.evaluation_run else 0)
+        return {"phase": EVALUATING, "eval_done": progress.done, "eval_total": total, "eval_eta_s": progress.eta_s}
 
     def _remote_state(self, host: str, error: str | None) -> tuple[str, str | None]:
         """A running host run is "disconnected" while its follower cannot reach the host."""

@@ -8,6 +8,7 @@ orphaned backend; the supervisor stops its own backend and starts the queue's ne
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -85,8 +86,9 @@ def plan_queue(
     `start_next_queued` does) needs the queue's lock.
     """
     run_queue = RunQueue(logs_dir)
-    listed = runs_under(logs_dir) if runs is None else runs
+    listed = list(runs_under(logs_dir) if runs is None else runs)
     busy = busy_counts(info.where for info in listed if info.state in BUSY_STATES and info.run_id != finished_run_id)
+    held_by = {info.where: pass_words(info) for info in listed if info.evaluating and info.run_id != finished_run_id}
     if holder(logs_dir, DEVICE_LOCK):
         busy[HERE] = max(busy[HERE], 1)
     queued = [run_dir_for(logs_dir, run_id) for run_id in run_queue.run_ids()]
@@ -101,9 +103,16 @@ def plan_queue(
         except QbtuiError as error:  # a hand-edited run.toml: that run waits, the others go on
             unplaced[run] = Decision(None, f"{error.message} ({run.run_toml}): {error.fix or 'fix it'}")
     places = places_for(dict(host_slots or {}))
-    decisions = assign(list(targets.values()), places, busy, unreachable=run_queue.unreachable_hosts())
+    decisions = assign(list(targets.values()), places, busy, unreachable=run_queue.unreachable_hosts(), held_by=held_by)
     decided = dict(zip(targets, decisions, strict=True)) | unplaced
     return [(run, decided[run]) for run in queued]
+
+
+def pass_words(info: RunInfo) -> str:
+    """`ada's likeness pass, about 2 min`: what a place held by a likeness pass waits for."""
+    eta = info.remaining_s
+    left = f"about {max(1, math.ceil(eta / 60))} min" if eta is not None else "its length not known yet"
+    return f"{info.friend_id}'s likeness pass, {left}"
 
 
 def start_next_queued(

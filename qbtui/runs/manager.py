@@ -91,6 +91,7 @@ def plan_run(
     backend: str | None = None,
     steps: int | None = None,
     force: bool = False,
+    stop_early: bool | None = None,
 ) -> RunPlan:
     """Check the dataset and the backend, and work out the command; raises QbtuiError."""
     settings = registry.settings
@@ -123,12 +124,17 @@ def plan_run(
         registry=registry.path,
     )
     if backend == "kohya":
+        if stop_early:
+            raise QbtuiError(
+                "--stop-early needs the builtin trainer (qbtui cannot score kohya's training while it runs)",
+                fix="leave out --stop-early, or train with --backend builtin",
+            )
         check_kohya_install(settings)
         argv, env = kohya_command(settings, friend, chosen, steps)
         flags = kohya_flags(chosen, steps)
         return plan(command=argv, env=env, train=flags, max_steps=int(flags.get("max_train_steps", 0)))
     run = RunDir(settings.logs_dir / friend.id / run_id)
-    config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps)
+    config = builtin_config(settings, friend, chosen, run_id=run_id, state_dir=run.state_dir, steps=steps, stop_early=stop_early)
     warnings = [f"the builtin trainer ignores {flag} (a kohya flag)" for flag in config.unsupported_flags()]
     return plan(
         command=builtin_command(run.path, config.num_processes),
@@ -234,6 +240,7 @@ def start_run(
     force: bool = False,
     queue: bool = False,
     target: str | None = None,
+    stop_early: bool | None = None,
 ) -> RunInfo:
     """Check, write the run directory and start its supervisor (or queue it); the new run's info.
 
@@ -245,7 +252,16 @@ def start_run(
     place = _queue_target(registry, target, backend or settings.backend) if queue else HERE
     if place != HERE:
         backend = "builtin"
-    plan = plan_run(registry, friend_id, run_id=new_run_id(friend_id), preset=preset, backend=backend, steps=steps, force=force)
+    plan = plan_run(
+        registry,
+        friend_id,
+        run_id=new_run_id(friend_id),
+        preset=preset,
+        backend=backend,
+        steps=steps,
+        force=force,
+        stop_early=stop_early,
+    )
     plan.target = place
     return submit_run(settings, plan, queue=queue, host_slots=host_slots(registry))
 

@@ -44,40 +44,53 @@ def busy_counts(places_of_busy_runs: Iterable[str]) -> Counter[str]:
     return Counter(places_of_busy_runs)
 
 
-def decide(target: str, places: Sequence[Place], busy: Mapping[str, int], *, unreachable: Collection[str] = ()) -> Decision:
-    """Where a run with `target` starts now, given the runs each place already has."""
+def decide(
+    target: str,
+    places: Sequence[Place],
+    busy: Mapping[str, int],
+    *,
+    unreachable: Collection[str] = (),
+    held_by: Mapping[str, str] | None = None,
+) -> Decision:
+    """Where a run with `target` starts now, given the runs each place already has; `held_by` says, by place,
+    what holds it when that is worth naming (a likeness pass) instead of the count of its runs."""
     by_name = {place.name: place for place in places}
     if target != ANYWHERE:
         place = by_name.get(target)
         if place is None:
             return Decision(None, f"host {target} is not in the registry")
-        return _try(place, busy, unreachable)
+        return _try(place, busy, unreachable, held_by or {})
     reasons = []
     for place in places:
-        decision = _try(place, busy, unreachable)
+        decision = _try(place, busy, unreachable, held_by or {})
         if decision.place is not None:
             return decision
         reasons.append(decision.reason)
     return Decision(None, "; ".join(reasons))
 
 
-def _try(place: Place, busy: Mapping[str, int], unreachable: Collection[str]) -> Decision:
+def _try(place: Place, busy: Mapping[str, int], unreachable: Collection[str], held_by: Mapping[str, str]) -> Decision:
     if place.name in unreachable:
         return Decision(None, f"host {place.name} did not answer")
     used = busy.get(place.name, 0)
     if used >= place.slots:
-        return Decision(None, f"{place.name} runs {used} of {place.slots}")
+        return Decision(None, held_by.get(place.name) or f"{place.name} runs {used} of {place.slots}")
     return Decision(place.name)
 
 
 def assign(
-    targets: Sequence[str], places: Sequence[Place], busy: Mapping[str, int], *, unreachable: Collection[str] = ()
+    targets: Sequence[str],
+    places: Sequence[Place],
+    busy: Mapping[str, int],
+    *,
+    unreachable: Collection[str] = (),
+    held_by: Mapping[str, str] | None = None,
 ) -> list[Decision]:
     """Decide for each queued run in queue order, each start taking its slot from the ones after."""
     taken = Counter(busy)
     decisions = []
     for target in targets:
-        decision = decide(target, places, taken, unreachable=unreachable)
+        decision = decide(target, places, taken, unreachable=unreachable, held_by=held_by)
         if decision.place is not None:
             taken[decision.place] += 1
         decisions.append(decision)

@@ -5,9 +5,10 @@ quitting the app does not reach it). It runs the backend in its own process grou
 its output going straight to `output.log`, turns kohya's output (read back from that
 file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
-period, records a completed training in the registry exactly once, starts the likeness
-evaluation of a completed kohya run (the builtin trainer evaluates in its own process), then
-starts the next queued run.
+period, records a completed training in the registry the moment the backend's `done` says so
+(before any likeness scoring; the choice, when one comes, updates the same row at the
+backend's exit), starts the likeness evaluation of a completed kohya run (the builtin
+trainer scores in its own process), then starts the next queued run.
 
 Its own events, in order: `supervisor started`, (the backend's events), `done` when the
 backend wrote none, `supervisor backend-exited` (a run whose supervisor vanished before that
@@ -65,6 +66,8 @@ class Supervisor:
         self.backend_wrote_done = False
         self.backend_process: subprocess.Popen[bytes] | None = None
         self.lora_witness = LoraWitness(None)
+        self.backend_events: EventFollower | None = None
+        self.recorded_at_done = False
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
@@ -86,6 +89,7 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         first_event_offset = self.run.events.stat().st_size if self.run.events.exists() else 0
+        self.backend_events = EventFollower(self.run.events, offset=first_event_offset)
         self.events.write("supervisor", state="started", pid=os.getpid(), detail="resume" if self.resume else "start")
         try:
             self._load_run_table()
@@ -109,6 +113,7 @@ class Supervisor:
         returncode = self._run_backend(argv)
         status, lora_path = self._outcome(returncode, first_event_offset)
         if status == "completed":
+            # Recorded at `done` already: the same row again, now with the likeness choice, and the cards with the last samples.
             self._record_training(lora_path)
         self._finish(status, lora_path, detail=f"exit code {returncode}")
         self._release_locks()
@@ -189,6 +194,7 @@ class Supervisor:
                         self.events.write(event.pop("type"), **event)
             if returncode is not None:
                 return returncode
+            self._record_at_done()
             self._signal_backend(process)
             self.cards.poll()
             try:
@@ -253,6 +259,20 @@ class Supervisor:
             log_tail=tail_lines(self.run.output_log),
         )
         return False
+
+    def _record_at_done(self) -> None:
+        """Record the training the moment the backend's `done` says completed (its LoRA written), while
+        the backend may still score it: draw, prompt and cards use the LoRA from then on."""
+        if self.recorded_at_done or self.backend_events is None:
+            return
+        for event in self.backend_events.read_new():
+            if event["type"] != "done" or event["status"] != "completed":
+                continue
+            lora_path = event.get("lora_path")
+            if lora_path and Path(lora_path).is_file() and self._lora_written(lora_path):
+                self.recorded_at_done = True
+                self._record_training(lora_path)
+                return
 
     def _record_training(self, lora_path: str | None) -> None:
         """Add the training to the registry (idempotent per run id) and write the A1111 cards; a

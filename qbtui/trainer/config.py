@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.errors import QbtuiError
+from qbtui.likeness.live import STOP_EARLY_MARGIN, STOP_EARLY_PATIENCE
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
 from qbtui.registry_types import CAPTION_SUFFIX
 
@@ -83,6 +84,9 @@ class TrainConfig:
     eval_seed: int = 1000
     eval_steps: int = 12
     eval_min_face_rate: float = 0.7
+    stop_early: bool = False  # end the run once the likeness stops improving under the same-person threshold
+    stop_early_patience: int = STOP_EARLY_PATIENCE
+    stop_early_margin: float = STOP_EARLY_MARGIN
     trigger: str = ""
     friend_id: str = ""
     run_id: str = ""
@@ -133,6 +137,8 @@ class TrainConfig:
             ("eval_seeds", self.eval_seeds > 0, "use 1 or more seeds per evaluation prompt (default 2)"),
             ("eval_steps", self.eval_steps > 0, "use a positive number of denoising steps such as 12"),
             ("eval_min_face_rate", 0 <= self.eval_min_face_rate <= 1, "use a share from 0 to 1, e.g. 0.7"),
+            ("stop_early_patience", self.stop_early_patience >= 1, "use 1 or more checkpoints (default 2)"),
+            ("stop_early_margin", 0 <= self.stop_early_margin < 1, "use a likeness margin such as 0.02"),
             ("max_data_loader_n_workers", self.max_data_loader_n_workers >= 0, "use 0 or more"),
             ("mixed_precision", self.mixed_precision in MIXED_PRECISIONS, f"use one of {', '.join(MIXED_PRECISIONS)}"),
             ("optimizer_type", self.optimizer_type in OPTIMIZERS, "the builtin trainer implements AdamW only"),
@@ -183,6 +189,9 @@ class TrainConfig:
             eval_seed=settings.eval_seed,
             eval_steps=settings.eval_steps,
             eval_min_face_rate=settings.eval_min_face_rate,
+            stop_early=settings.stop_early,
+            stop_early_patience=settings.stop_early_patience,
+            stop_early_margin=settings.stop_early_margin,
         )
         values["extra_flags"] = extra
         values.update(overrides)

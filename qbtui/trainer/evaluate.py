@@ -1,7 +1,7 @@
 """The likeness evaluation pass: sample every LoRA file at every weight, score the faces, choose.
 
-Run by the trainer after its last step (`evaluate_after_training`) and, for any finished run,
-as an evaluation run of its own: `python -m qbtui.trainer.evaluate RUN_DIR` reads the plan
+The builtin trainer scores while it trains (`qbtui.trainer.watch`); this full pass is for a
+deliberate `qbtui eval` (more seeds, other weights) and for kohya runs, as an evaluation run of its own: `python -m qbtui.trainer.evaluate RUN_DIR` reads the plan
 from RUN_DIR/run.toml `[train]`, writes its events to RUN_DIR/events.jsonl and the scores to
 the training run's `eval.json`. The face model is dlib's (`qbtui.faces`, no torch).
 """
@@ -19,7 +19,7 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
 from qbtui.likeness.faces import reference_descriptors, sample_faces, training_photos
-from qbtui.likeness.plan import EvalPlan, LoraFile, check_weights, plan_inputs, reuse_key
+from qbtui.likeness.plan import EvalPlan, LoraFile, reuse_key
 from qbtui.likeness.report import Evaluation, write_evaluation
 from qbtui.likeness.scoring import STYLE, Choice, SampleFaces, choose, score_cell
 from qbtui.modelenv import prepare_model_environment
@@ -173,47 +173,6 @@ def load_detector() -> Any:
     from qbtui.faces import FaceModel
 
     return FaceModel.load()
-
-
-# ---------------------------------------------------------------- after training
-
-
-def evaluate_after_training(trainer: Any, *, final: tuple[int, Path], should_stop: Callable[[], bool]) -> Evaluation:
-    """The pass at the end of a training run, on the trainer's own base model (reloaded when parts were freed)."""
-    import gc
-
-    from qbtui.events import read_events
-    from qbtui.trainer.models import load_base_model
-
-    config, run_dir = trainer.config, trainer.run_dir
-    detector = load_detector()
-    loras, reused = plan_inputs(read_events(RunDir(run_dir).events), final=final, style_prompt=config.eval_style_prompt)
-    plan = EvalPlan(
-        run_id=config.run_id or run_dir.name,
-        run_dir=run_dir,
-        friend_id=config.friend_id,
-        token=config.trigger,
-        loras=loras,
-        weights=check_weights(config.sample_weights),
-        identity_prompts=list(config.eval_prompts),
-        style_prompt=config.eval_style_prompt,
-        reference_dir=Path(config.train_data_dir),
-        seeds=config.eval_seeds,
-        seed=config.eval_seed,
-        steps=config.eval_steps,
-        size=min(config.size),
-        min_face_rate=config.eval_min_face_rate,
-        reused=reused,
-    )
-    trainer.network.remove()
-    base = trainer.base
-    if base.vae is None or base.text_encoder is None:
-        device = next(base.unet.parameters()).device
-        trainer.base = trainer.network = base = None
-        gc.collect()
-        base = load_base_model(config.pretrained_model_name_or_path, **config.tokenizer_options(), device=device)
-    prepare_for_sampling(base)
-    return run_pass(plan, base, detector, trainer.events, should_stop=should_stop)
 
 
 # ---------------------------------------------------------------- the evaluation run

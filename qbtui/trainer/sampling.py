@@ -159,7 +159,7 @@ def render(base, prompt: str, *, seed: int, steps: int, size: int, guidance_scal
 
 
 @contextlib.contextmanager
-def _evaluation(*models) -> Iterator[None]:
+def sampling_mode(*models) -> Iterator[None]:
     """Eval mode during sampling, each model's own mode back afterwards."""
     modes = [model.training for model in models]
     try:
@@ -226,7 +226,7 @@ def generate_samples(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = []
-    with _evaluation(base.unet, base.text_encoder, base.vae), _network_muted(network):
+    with sampling_mode(base.unet, base.text_encoder, base.vae), _network_muted(network):
         for weight in weights:
             with merged_lora(base, tensors, weight, source=source):
                 for index, prompt in enumerate(prompts):

@@ -378,6 +378,14 @@ class Workspace:
 
         return read_run_evaluation(find_run(self.settings, run_id).path)
 
+    def evaluation_status(self, run_id: str) -> Any:
+        """The run's evaluation, the likeness pass running over it and why none was measured
+        (`qbtui.runs.evaluation.EvaluationStatus`)."""
+        from qbtui.runs.evaluation import evaluation_status
+        from qbtui.runs.manager import find_run
+
+        return evaluation_status(find_run(self.settings, run_id).path)
+
     def pick_choice(self, run_id: str, key: str) -> Any:
         """Make one LoRA file and weight (`800@0.8`) the run's choice, in the registry and its eval.json."""
         from qbtui.runs.evaluation import pick_choice

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from qbtui.events import EventFollower
+from qbtui.likeness.live import LikenessTrack
 from qbtui.rundir import RunDir
 from qbtui.tail import LogTail
 
@@ -57,6 +59,8 @@ class RunTrace:
     events: LineTail = field(default_factory=LineTail)
     output: LineTail = field(default_factory=LineTail)
     step_events: int = 0
+    likeness: LikenessTrack = field(default_factory=LikenessTrack)
+    likeness_events: int = 0
 
     def snapshot(self) -> RunTrace:
         """A copy the UI thread can read while the poller keeps appending."""
@@ -72,6 +76,8 @@ class RunTrace:
             events=self.events.copy(),
             output=self.output.copy(),
             step_events=self.step_events,
+            likeness=copy.deepcopy(self.likeness),
+            likeness_events=self.likeness_events,
         )
 
 
@@ -90,7 +96,9 @@ class RunFollower:
         changed = False
         for event in self.events.read_new():
             self._apply(event)
-            self.trace.events.extend(format_event(event).split("\n"))
+            line = format_event(event)
+            if line:
+                self.trace.events.extend(line.split("\n"))
             changed = True
         lines = self.log.read_new()
         if lines:
@@ -111,6 +119,9 @@ class RunFollower:
                 trace.avg_losses.append(float(avg if avg is not None else loss))
                 del trace.steps[:-TRACE_POINTS], trace.losses[:-TRACE_POINTS], trace.avg_losses[:-TRACE_POINTS]
             trace.learning_rate = event.get("lr", trace.learning_rate)
+        elif kind == "likeness":
+            trace.likeness.apply(event)
+            trace.likeness_events += 1
         elif kind == "checkpoint":
             trace.checkpoints.append((event.get("step"), str(event["path"])))
         elif kind == "sample":

@@ -43,12 +43,22 @@ def torchrun_options(processes: int) -> list[str]:
 
 
 def builtin_config(
-    settings: Settings, friend: Friend, preset: Preset, *, run_id: str, state_dir: Path, steps: int | None = None
+    settings: Settings,
+    friend: Friend,
+    preset: Preset,
+    *,
+    run_id: str,
+    state_dir: Path,
+    steps: int | None = None,
+    stop_early: bool | None = None,
 ) -> TrainConfig:
-    """The run's TrainConfig: the preset's flags, the settings' paths, the run's id and state folder."""
+    """The run's TrainConfig: the preset's flags, the settings' paths, the run's id and state folder;
+    `stop_early` (`train --stop-early`) overrides the setting."""
     overrides: dict[str, Any] = {"run_id": run_id, "state_dir": state_dir}
     if steps is not None:
         overrides["max_train_steps"] = steps
+    if stop_early is not None:
+        overrides["stop_early"] = stop_early
     return TrainConfig.from_preset(preset, settings, friend, **overrides)
 
 

@@ -26,6 +26,7 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from qbtui.likeness.report import Evaluation
     from qbtui.likeness.scoring import CellScore
+    from qbtui.runs.evaluation import EvaluationStatus
 
 CHOSEN_MARK = "★ "
 LABEL_COLUMN_WIDTH = 7
@@ -139,6 +140,7 @@ class CompareScreen(Screen):
         self.rows: list[list[CellScore | None]] = []
         self.position = (0, 0)
         self.sample = 0
+        self.pass_words: str | None = None  # the likeness pass running over the run now, in words
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
@@ -155,11 +157,11 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
     def load(self) -> None:
         try:
-            evaluation = host(self).workspace.evaluation(self.run_id)
+            status = host(self).workspace.evaluation_status(self.run_id)
         except QbtuiError as error:
             self.app.call_from_thread(self._show_message, str(error))
             return
-        self.app.call_from_thread(self.show_evaluation, evaluation)
+        self.app.call_from_thread(self.show_evaluation, status.evaluation, status)
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.load()
@@ -167,13 +169,18 @@ class CompareScreen(Screen):
     def _show_message(self, text: str) -> None:
         self.query_one("#compare-summary", Static).update(text)
 
-    def show_evaluation(self, evaluation: Evaluation | None) -> None:
-        """Rebuild the grid when the evaluation changed; keep the cursor where it was."""
+    def show_evaluation(self, evaluation: Evaluation | None, status: EvaluationStatus | None = None) -> None:
+        """Rebuild the grid when the evaluation changed; keep the cursor where it was. While a pass runs
+        (`status.running`) the summary says so; with no scores it says why (never to evaluate again while one runs)."""
         if evaluation is None:
             self.evaluation = None
             self.query_one("#compare-grid", Grid).remove_children()
-            self._show_message(f"run {self.run_id} has no likeness evaluation yet: press e to evaluate it")
+            if status is not None and (status.running or status.skipped):
+                self._show_message(status.missing_words)
+            else:
+                self._show_message(f"run {self.run_id} has no likeness evaluation yet: press e to evaluate it")
             return
+        self.pass_words = status.running_words if status is not None else None
         if self.evaluation is not None and evaluation.to_json() == self.evaluation.to_json():
             return
         previous = self.evaluation
@@ -251,6 +258,9 @@ class CompareScreen(Screen):
             return
         lines = [choice_line(evaluation)] + [f"warning: {warning}" for warning in evaluation.warnings]
         self.query_one("#compare-choice", Static).update(printable("\n".join(lines), keep_newlines=True))
+        if cell is None and self.pass_words:
+            self._show_message(self.pass_words)
+            return
         if cell is None:
             self._show_message(f"this evaluation drew no samples: press e to evaluate run {self.run_id} again")
             return
@@ -262,7 +272,8 @@ class CompareScreen(Screen):
         )
         collapse = " · seeds collapse to one face" if cell.collapsed else ""
         matched = "-" if cell.match_rate is None else f"{cell.match_rate:.0%}"
-        self._show_message(f"{cell.label} @ {cell.weight:g}: {cell_summary(cell)} · match {matched}{collapse}\n{shown}")
+        running = f"{self.pass_words} · " if self.pass_words else ""
+        self._show_message(f"{running}{cell.label} @ {cell.weight:g}: {cell_summary(cell)} · match {matched}{collapse}\n{shown}")
 
     def action_move(self, rows: int, columns: int) -> None:
         row, column = self.position

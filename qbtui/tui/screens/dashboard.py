@@ -48,6 +48,9 @@ def friend_details(app: Host, friend_id: str) -> Text:
             text.append(f"Dataset ready: {status.image_count} images\n", style=colors["success"])
         if status.faces is not None:
             text.append(f"Faces: {status.faces.describe()}\n", style="dim")
+    latest = workspace.latest_run(friend_id)
+    if latest is not None and latest.best_words:
+        text.append(f"Likeness: {latest.best_words}{' so far' if latest.live else ''}\n", style=colors["accent"])
     text.append("Trainings\n", style="bold")
     if not friend.trainings:
         blocker = status.blocker() if status is not None else None

@@ -51,13 +51,13 @@ ORDER_HINT = "order: queued first (# = place, u/d move) · running · the rest n
 def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[object]:
     """One row of the runs table; `place` is the run's place in the queue."""
     loss = f"{run.loss:.3f}" if run.loss is not None else "-"
-    eta = format_duration(run.eta_s) if run.state == "running" else "-"
+    eta = format_duration(run.remaining_s) if run.state == "running" else "-"
     return [
         str(place) if place is not None else "",
         run.run_id,
-        Text(run.state, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        Text(run.activity, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         run.where,
-        f"{run.step}/{run.max_steps}",
+        run.progress,
         loss,
         eta,
         f"{run.backend}/{run.preset}",
@@ -112,10 +112,15 @@ class RunsScreen(Screen):
         self.show_why()
 
     def show_why(self) -> None:
-        """Under the table: why the selected queued run has not started (the queue's own reason)."""
+        """Under the table: why the selected queued run has not started (the queue's own reason),
+        or the best likeness the selected run scored so far."""
         run_id = self.selected_run_id
-        reason = host(self).workspace.wait_reason(run_id) if run_id else None
+        workspace = host(self).workspace
+        reason = workspace.wait_reason(run_id) if run_id else None
         text = "" if reason is None else f"{run_id}: " + (f"waits ({reason})" if reason else "a place is free: it starts next")
+        run = workspace.run(run_id) if run_id and reason is None else None
+        if run is not None and run.best_words:
+            text = f"{run_id}: {run.best_words}"
         self.query_one("#runs-why", Label).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

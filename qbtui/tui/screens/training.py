@@ -31,6 +31,7 @@ from qbtui.tui.host import host
 from qbtui.tui.intents import ResumeRun, StartRun, StopRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
+from qbtui.tui.widgets.likeness_chart import LikenessChart
 from qbtui.tui.widgets.loss_chart import LossChart
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.run_progress import RunProgress
@@ -54,7 +55,7 @@ def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
     lines.append(Text(f"checkpoints by step ({len(trace.checkpoints)})", style="bold"))
     for step, path in reversed(trace.checkpoints[-CHECKPOINTS_SHOWN:]):
         lines.append(Text(f"{step if step is not None else '?':>6}  {Path(path).stem}"))
-    if run.lora_path and run.state == "completed":
+    if run.lora_path and (run.state == "completed" or run.evaluating):
         lines.append(Text(f"LoRA: {run.lora_path}"))
     return Text("\n").join(lines)
 
@@ -79,6 +80,7 @@ class TrainingScreen(Screen):
         self.log_source = LOG_SOURCES[0]
         self.log_seen = 0
         self.steps_seen = -1
+        self.likeness_seen = -1
 
     def compose(self) -> ComposeResult:
         workspace = host(self).workspace
@@ -103,6 +105,7 @@ class TrainingScreen(Screen):
         yield RunProgress(host(self).clock, id="train-progress")
         with Horizontal(id="train-middle"):
             yield LossChart(id="train-loss")
+            yield LikenessChart(id="train-likeness")
             with Vertical(id="train-sample-box"):
                 yield ImagePreview(id="train-sample")
                 yield Label("no samples yet", id="train-sample-caption")
@@ -172,7 +175,7 @@ class TrainingScreen(Screen):
         if run is not None and run.live:
             where = where_words(run.state, run.where)
             stops = " (x stops it)" if run.state == "running" else ""
-            text = Text(f"{run.state} {where}: {run.run_id}{stops}", colors["accent"])
+            text = Text(f"{run.activity} {where}: {run.run_id}{stops}", colors["accent"])
         elif blocker:
             text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
         elif busy is not None:
@@ -198,16 +201,34 @@ class TrainingScreen(Screen):
             return
         if run.run_id != self.shown_run_id:
             self.shown_run_id = run.run_id
-            self.steps_seen = -1
+            self.steps_seen = self.likeness_seen = -1
             self._restart_log()
         trace = workspace.trace(run.run_id)
         self.query_one(RunProgress).show(run, trace.learning_rate)
         if trace.step_events != self.steps_seen:
             self.steps_seen = trace.step_events
             self.query_one(LossChart).show(trace.steps, trace.losses, trace.avg_losses)
+        self._show_likeness(trace)
         self.query_one("#train-artifacts", Static).update(artifact_lines(run, trace))
-        self._show_sample(trace.samples)
+        if trace.likeness.best_sample:
+            self._show_picture(Path(trace.likeness.best_sample), trace.likeness.best_words or "")
+        else:
+            self._show_sample(trace.samples)
         self._write_log(trace)
+
+    def _show_likeness(self, trace: RunTrace) -> None:
+        """The likeness chart beside the loss, once the run has scored anything (hidden before)."""
+        chart = self.query_one(LikenessChart)
+        chart.display = trace.likeness_events > 0
+        if trace.likeness_events != self.likeness_seen:
+            self.likeness_seen = trace.likeness_events
+            chart.show(trace.likeness)
+
+    def _show_picture(self, path: Path, caption: str) -> None:
+        preview = self.query_one("#train-sample", ImagePreview)
+        if preview.path != path:
+            preview.path = path
+            self.query_one("#train-sample-caption", Label).update(caption)
 
     def _show_sample(self, samples: list[str]) -> None:
         if not samples:

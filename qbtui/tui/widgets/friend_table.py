@@ -53,6 +53,8 @@ def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], b
     """not trained / blocked: why / queued / running step/max + sparkline + ETA / trained date / crashed."""
     if run is not None and run.state == "disconnected":
         return Text(f"{run.host} not answering · {run.step}/{run.max_steps}", style=colors["warning"])
+    if run is not None and run.state == "running" and run.after_training:
+        return Text(f"▶ {run.progress_words}", style=colors["accent"])
     if run is not None and run.state == "running":
         on_host = f"{run.host} " if run.host else ""
         text = Text(f"▶ {on_host}{run.step}/{run.max_steps} ", style=colors["accent"])

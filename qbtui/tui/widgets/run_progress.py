@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:
-    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running)."""
+    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running);
+    `evaluating 7/41 · ETA 2:10 · elapsed 9m30s` during the likeness pass after the last step."""
+    if run.after_training:
+        elapsed = now - run.started_at if run.started_at else None
+        return f"{run.progress_words} · elapsed {format_duration(elapsed)}"
     parts = [f"step {run.step}/{run.max_steps}"]
     parts.append(f"{run.it_s:.2f} it/s" if run.it_s else "- it/s")
     if run.state == "running":
@@ -54,7 +58,10 @@ class RunProgress(Vertical):
             bar.update(total=1, progress=0)
             self._line("no run yet: pick a preset and a backend, then start")
             return
-        bar.update(total=max(run.max_steps, 1), progress=run.step)
+        if run.evaluating:
+            bar.update(total=max(run.eval_total, 1), progress=run.eval_done)
+        else:
+            bar.update(total=max(run.max_steps, 1), progress=run.step)
         self._line(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
 
     def _line(self, text: str) -> None:
