@@ -27,14 +27,14 @@ def friend_section(document: TOMLDocument, friend_id: str) -> Any:
     """The friend's `[friends.<id>]` table, converting an inline or dotted-key friend to one."""
     friends = document["friends"]
     current = friends[friend_id]
-    if not isinstance(current, InlineTable) and not _is_dotted(friends, friend_id):
+    if not isinstance(current, InlineTable) and not _is_dotted(document, friend_id):
         return current
-    if not isinstance(friends, Table):
+    if isinstance(friends, InlineTable):
         raise RegistryError(
             "qbtui cannot edit [friends] written as an inline table",
             fix="write each friend as its own [friends.<id>] section",
         )
-    leaves, comment = _friend_leaves(friends, friend_id)
+    leaves, comment = _friend_leaves(document, friend_id)
     del friends[friend_id]
     section = tomlkit.table()
     if comment:
@@ -49,15 +49,26 @@ def friend_section(document: TOMLDocument, friend_id: str) -> Any:
     return friends[friend_id]
 
 
-def _is_dotted(friends: Any, friend_id: str) -> bool:
-    return any(key is not None and key.key == friend_id and key.is_dotted() for key, _ in friends.value.body)
+def _friends_entries(document: TOMLDocument) -> list[tuple[Any, Any]]:
+    """The (key, item) pairs of every `[friends]` part in file order: one table, or several when other
+    tables are written between friends (tomlkit then hands back a proxy without a body of its own)."""
+    return [
+        entry
+        for key, part in document.body
+        if key is not None and key.key == "friends" and isinstance(part, Table)
+        for entry in part.value.body
+    ]
 
 
-def _friend_leaves(friends: Table, friend_id: str) -> tuple[list[tuple[Any, Any]], str]:
+def _is_dotted(document: TOMLDocument, friend_id: str) -> bool:
+    return any(key is not None and key.key == friend_id and key.is_dotted() for key, _ in _friends_entries(document))
+
+
+def _friend_leaves(document: TOMLDocument, friend_id: str) -> tuple[list[tuple[Any, Any]], str]:
     """The (key, item) pairs written for the friend, in file order, and an inline table's comment."""
     leaves: list[tuple[Any, Any]] = []
     comment = ""
-    for key, item in friends.value.body:
+    for key, item in _friends_entries(document):
         if key is None or key.key != friend_id:
             continue
         if isinstance(item, InlineTable):

@@ -224,3 +224,22 @@ def test_a_failed_save_changes_nothing(repo_copy: Path, monkeypatch: pytest.Monk
         registry.add_friend("Ann")
     assert "unchanged" in caught.value.fix
     assert "ann" not in registry.friends and repo_copy.read_bytes() == before
+
+
+def test_friends_split_by_another_table_are_still_recorded_and_edited(tmp_path: Path) -> None:
+    """`[friends.a]`, then `[hosts.gpu]`, then `[friends.b]`: tomlkit hands back an out-of-order proxy for
+    `friends`; recording a training, a choice and an edit must still work for both friends."""
+    path = tmp_path / "registry.toml"
+    path.write_text(
+        REPO_REGISTRY.read_text(encoding="utf-8")
+        + '\n[hosts.gpu]\nssh = "gpu"\n\n[friends.zed]\nname = "Zed"\ntoken = "qb_zed"\n',
+        encoding="utf-8",
+    )
+    registry = Registry.load(path)
+    for friend_id in ("zed", "peter"):
+        registry.record_training(friend_id, Training("2026-01-02", 60, 20, run_id=f"r-{friend_id}"))
+        registry.update_friend(friend_id, describe="person, smiling")
+    loaded = Registry.load(path)
+    assert loaded.friends["zed"].trainings == (Training("2026-01-02", 60, 20, run_id="r-zed"),)
+    assert loaded.friends["peter"].last_training.run_id == "r-peter"
+    assert loaded.friends["zed"].describe == "person, smiling" and "gpu" in loaded.hosts
