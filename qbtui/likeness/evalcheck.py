@@ -118,6 +118,11 @@ def validate_evaluation(data: Any) -> None:
     """Raise EvaluationFileError naming the first field of `data` (a parsed eval.json) that has the wrong type."""
     _check("the evaluation", data, EVALUATION_FIELDS)
     for index, cell in enumerate(data["cells"]):
-        _check(f"cells[{index}]", cell, CELL_FIELDS)
-        for number, sample in enumerate(cell.get("samples", [])):
-            _check(f"cells[{index}].samples[{number}]", sample, SAMPLE_FIELDS)
+        validate_cell(cell, f"cells[{index}]")
+
+
+def validate_cell(cell: Any, where: str = "the cell") -> None:
+    """Raise EvaluationFileError naming the first mistyped field of one cell (with its samples)."""
+    _check(where, cell, CELL_FIELDS)
+    for number, sample in enumerate(cell.get("samples", [])):
+        _check(f"{where}.samples[{number}]", sample, SAMPLE_FIELDS)

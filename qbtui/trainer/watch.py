@@ -26,12 +26,14 @@ from typing import Any
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
+from qbtui.likeness.evalcheck import validate_cell
 from qbtui.likeness.faces import friend_references, sample_faces
 from qbtui.likeness.live import likeness_fields, stop_early_reason
 from qbtui.likeness.plan import SampleSpec, identity_specs, sample_name
 from qbtui.likeness.report import Evaluation, cell_from_json, write_evaluation
 from qbtui.likeness.scoring import CellScore, Choice, SampleFaces, choose, score_cell
 from qbtui.rundir import RunDir
+from qbtui.safefile import read_text
 from qbtui.trainer.config import TrainConfig
 
 NOT_MEASURED = "likeness not measured"
@@ -266,12 +268,13 @@ def _write_cached(path: Path, cell: CellScore, sample_s: float | None) -> None:
 def _read_cached(path: Path) -> tuple[CellScore, float | None] | None:
     """A cached base cell and its seconds per sample; None when absent or unreadable (scored again)."""
     try:
-        if not path.is_file():
+        if not path.exists():
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
         sample_s = data.get("sample_s")
+        validate_cell(data["cell"])
         return cell_from_json(data["cell"]), float(sample_s) if isinstance(sample_s, (int, float)) else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
