@@ -128,12 +128,6 @@ def _problem_json(problem) -> dict:
     }
 
 
-def _with_faces(registry: Registry, status):
-    from qbtui.dataset.face_checks import scan_faces
-
-    return scan_faces(status, prep_mode=registry.settings.prep_mode)
-
-
 def _faces_json(status) -> dict | None:
     summary = status.faces
     if summary is None:
@@ -142,11 +136,12 @@ def _faces_json(status) -> dict | None:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from qbtui.dataset import face_checks, scan_friend
+    from qbtui.dataset import face_checks
+    from qbtui.dataset.checked import check_friend
 
     registry = _registry(args)
     friends = [find_friend(registry, args.name)] if args.name else list(registry.friends.values())
-    statuses = [(friend, _with_faces(registry, scan_friend(registry.settings, friend))) for friend in friends]
+    statuses = [(friend, check_friend(registry.settings, friend)) for friend in friends]
     skipped = face_checks.FACE_CHECKS_SKIPPED[0] if face_checks.FACE_CHECKS_SKIPPED else None
     if skipped:
         print(f"note: {skipped}", file=sys.stderr)
@@ -176,7 +171,7 @@ def _print_check(registry: Registry, statuses: list) -> None:
         verdict = "ready" if status.ready else "NOT READY"
         print(
             f"{friend.name} ({friend.id}): {status.image_count} images, {status.caption_count} captions, "
-            f"{status.problem_count} problems: {verdict}"
+            f"{status.problems_text}: {verdict}"
         )
         print(f"  {status.folder}")
         if status.faces is not None:

@@ -67,7 +67,14 @@ class FriendStatus:
 
     @property
     def problem_count(self) -> int:
+        """The friend's one problem count, errors and warnings alike (face warnings too, once
+        checked: see qbtui/dataset/checked.py); every view and command shows this number."""
         return len(self.problems) + sum(len(image.problems) for image in self.images)
+
+    @property
+    def problems_text(self) -> str:
+        """The count in words: `1 problem`, `24 problems`."""
+        return f"{self.problem_count} problem{'' if self.problem_count == 1 else 's'}"
 
     @property
     def ready(self) -> bool:
@@ -83,7 +90,7 @@ class FriendStatus:
             return "no training folder"
         if any(problem.code == "too-few-images" for problem in blocking):
             return f"{self.image_count} photos, needs {MIN_IMAGES}"
-        return f"{len(blocking)} problem{'s' if len(blocking) != 1 else ''} to fix"
+        return self.problems_text
 
     def all_problems(self) -> list[Problem]:
         """Every problem, dataset-level first, then per image in file order."""

@@ -182,12 +182,11 @@ class Workspace:
         return status
 
     def _known_faces(self, status: FriendStatus) -> FriendStatus:
-        """The scan with the face checks of the photos already analysed (nothing is computed)."""
-        from qbtui.dataset.face_checks import scan_faces
-        from qbtui.faces.analysis import FaceCache, cache_file_for
+        """The scan with the face checks of the photos already analysed (nothing is computed),
+        as `qbtui check` and `qbtui status` count them (qbtui/dataset/checked.py)."""
+        from qbtui.dataset.checked import with_face_checks
 
-        cache = self._face_caches.setdefault(status.folder, FaceCache(cache_file_for(status.folder)))
-        return scan_faces(status, prep_mode=self.settings.prep_mode, cache=cache, compute=False)
+        return with_face_checks(self.settings, status, face_caches=self._face_caches, compute=False)
 
     def faces_pending(self, friend_id: str) -> bool:
         """True when photos of the last scan still wait for their face analysis."""
