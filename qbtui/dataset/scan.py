@@ -81,15 +81,16 @@ class FriendStatus:
         """True when no problem blocks training (warnings may remain)."""
         return not any(problem.severity == ERROR for problem in self.all_problems())
 
-    def blocker(self) -> str | None:
-        """Why training would be refused, in a few words (`8 photos, needs 20`); None when ready."""
+    def blocker(self, *, short: bool = False) -> str | None:
+        """Why training would be refused, in a few words (`8 photos, needs 20`; `short`:
+        `8 of 20 photos`, for a narrow column); None when ready."""
         blocking = [problem for problem in self.all_problems() if problem.severity == ERROR]
         if not blocking:
             return None
         if any(problem.code == "folder-missing" for problem in blocking):
             return "no training folder"
         if any(problem.code == "too-few-images" for problem in blocking):
-            return f"{self.image_count} photos, needs {MIN_IMAGES}"
+            return f"{self.image_count} of {MIN_IMAGES} photos" if short else f"{self.image_count} photos, needs {MIN_IMAGES}"
         return self.problems_text
 
     def all_problems(self) -> list[Problem]:

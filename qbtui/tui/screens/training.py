@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Header, Label, RichLog, Select, Static
+from textual.widgets import Button, Header, Label, Select, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.registry_types import BACKENDS
@@ -31,6 +31,7 @@ from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.loss_chart import LossChart
 from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.reflow_log import ReflowLog
 from qbtui.tui.widgets.run_progress import RunProgress
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 LOG_MAX_LINES = 500
 CHECKPOINTS_SHOWN = 6
 LOG_SOURCES = ("events", "output")
+# Under this width the options row drops the friend's name (the header has it): see app.tcss.
+COMPACT_WIDTH = 80
 
 
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
@@ -106,12 +109,15 @@ class TrainingScreen(Screen):
                 yield Label("no samples yet", id="train-sample-caption")
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
-            yield RichLog(max_lines=LOG_MAX_LINES, wrap=True, min_width=20, markup=False, highlight=False, id="train-log")
+            yield ReflowLog(max_lines=LOG_MAX_LINES, min_width=20, markup=False, highlight=False, id="train-log")
         yield SteadyFooter()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < COMPACT_WIDTH, "-compact")
 
     def on_mount(self) -> None:
         self.sub_title = f"training {host(self).workspace.friend(self.friend_id).name}"
-        self.query_one("#train-log", RichLog).border_title = "log (events)"
+        self.query_one("#train-log", ReflowLog).border_title = "log (events)"
         self.show_command()
         self.show_readiness()
         self.refresh_run()
@@ -222,20 +228,20 @@ class TrainingScreen(Screen):
 
     def _write_log(self, trace: RunTrace) -> None:
         tail = self._lines(trace)
-        log = self.query_one("#train-log", RichLog)
+        log = self.query_one("#train-log", ReflowLog)
         for line in tail.since(self.log_seen):
-            log.write(Text(line))
+            log.add(Text(line))
         self.log_seen = tail.total
 
     def _restart_log(self) -> None:
         self.log_seen = 0
-        self.query_one("#train-log", RichLog).clear()
+        self.query_one("#train-log", ReflowLog).reset()
 
     def action_toggle_log(self) -> None:
         """Switch the log between the run's events (as `qbtui logs` prints them) and the raw output."""
         self.log_source = LOG_SOURCES[(LOG_SOURCES.index(self.log_source) + 1) % len(LOG_SOURCES)]
         label = "events" if self.log_source == "events" else "raw output"
-        self.query_one("#train-log", RichLog).border_title = f"log ({label})"
+        self.query_one("#train-log", ReflowLog).border_title = f"log ({label})"
         self._restart_log()
         if self.shown_run_id:
             self._write_log(host(self).workspace.trace(self.shown_run_id))
