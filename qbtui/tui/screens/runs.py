@@ -32,7 +32,7 @@ COLUMNS = (
     ("state", "State"),
     ("where", "Where"),
     ("step", "Step"),
-    ("loss", "Avg loss"),
+    ("loss", "Loss"),
     ("eta", "ETA"),
     ("backend", "Backend"),
 )
@@ -159,7 +159,8 @@ class RunsScreen(Screen):
             table.move_cursor(row=ids.index(selected))
         live = sum(run.state == "running" for run in runs)
         queued = sum(run.state == "queued" for run in runs)
-        self.query_one("#runs-summary", Label).update(f"{len(runs)} runs · {live} running · {queued} queued")
+        summary = f"{len(runs)} runs · {live} running · {queued} queued · Loss: the running average"
+        self.query_one("#runs-summary", Label).update(summary)
         self.show_why()
 
     def show_why(self) -> None:
