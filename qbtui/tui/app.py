@@ -186,9 +186,12 @@ class QbtuiApp(App[None]):
         severity: SeverityLevel = "information",
         timeout: float | None = None,
         markup: bool = True,
+        cause: str | None = None,
     ) -> None:
-        """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe)."""
-        self.notices.add(message, severity=severity, title=title)
+        """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe).
+        `cause`: what the error is about ("registry", "draw"), so that it leaves the status line once
+        that is put right (`resolve_errors`)."""
+        self.notices.add(message, severity=severity, title=title, cause=cause)
         width = max(20, min(60, self.size.width // 2) - 4)
         super().notify(toast_text(message, width=width), title=title, severity=severity, timeout=timeout, markup=markup)
         self.post_message(StatusChanged())
@@ -208,8 +211,14 @@ class QbtuiApp(App[None]):
         if not isinstance(self.screen, NoticesScreen):
             self.push_screen(NoticesScreen())
 
+    def resolve_errors(self, cause: str) -> None:
+        """The errors of `cause` are over: the status line stops showing them."""
+        self.notices.resolve(cause)
+        self._show_status()
+
     def on_registry_health(self, message: RegistryHealth) -> None:
         if message.problem is None:
+            self.notices.resolve("registry")
             self.notify("registry OK again: registry.toml was reloaded", title="Registry")
         self._show_status()
 
@@ -259,7 +268,7 @@ class QbtuiApp(App[None]):
         self.notify(failure_text(event.worker), title="Something failed", severity="error", timeout=12, markup=False)
 
     def on_workspace_error(self, message: WorkspaceError) -> None:
-        self.notify(message.text, severity="error", timeout=10)
+        self.notify(message.text, severity="error", timeout=10, cause=message.cause)
 
     # --- intents --------------------------------------------------------------------
     def show(self, screen: Screen) -> None:

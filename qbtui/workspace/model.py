@@ -65,8 +65,9 @@ class WorkspaceListener(Protocol):
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         """These runs changed (state, events, queue place); the snapshots are current."""
 
-    def error(self, text: str) -> None:
-        """A background refresh failed; `text` is the QbtuiError text with its fix."""
+    def error(self, text: str, cause: str | None = None) -> None:
+        """A background refresh failed; `text` is the QbtuiError text with its fix; `cause`
+        is "registry" for a registry.toml that failed to load (registry_health(None) says it is gone)."""
 
 
 def _missing_faces(status: FriendStatus) -> tuple[Path, ...]:
@@ -461,7 +462,8 @@ class Workspace:
             if (listener := self._heard()) is not None:
                 listener.registry_health(self.registry_problem)
             self._tell_error(
-                QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix)
+                QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix),
+                cause="registry",
             )
             return
         if self.registry_problem is not None:
@@ -479,6 +481,6 @@ class Workspace:
         """The listener while the workspace runs (nothing is told after `stop`)."""
         return None if self._stopping.is_set() else self._listener
 
-    def _tell_error(self, error: Exception) -> None:
+    def _tell_error(self, error: Exception, cause: str | None = None) -> None:
         if (listener := self._heard()) is not None:
-            listener.error(str(error))
+            listener.error(str(error), cause)
