@@ -1,12 +1,15 @@
 """How runs read as text, the same in the CLI and the dashboard: durations (ETA, elapsed),
-where a run is, and one line per event (`qbtui logs` and the Training screen's log)."""
+where a run is, whether it is drawing its last samples, and one line per event (`qbtui logs` and the Training screen's log)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qbtui.runs.placement import ANYWHERE, HERE
+
+if TYPE_CHECKING:
+    from qbtui.runs.info import RunInfo
 
 
 def format_duration(seconds: float | None) -> str:
@@ -65,3 +68,9 @@ def format_event(event: dict[str, Any]) -> str:
     else:
         text = f"supervisor {event['state']}" + (f" ({event['detail']})" if event.get("detail") else "")
     return f"{stamp}  {text}"
+
+
+def drawing_last_samples(run: RunInfo) -> bool:
+    """True while a run that did its last step writes its LoRA and draws its samples: a minute
+    or more with no event, before the `done` event (which sets `lora_path`)."""
+    return run.state == "running" and run.max_steps > 0 and run.step >= run.max_steps and run.lora_path is None

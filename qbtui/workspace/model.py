@@ -19,6 +19,7 @@
   holds what a run's events and log said (losses, checkpoints, samples, log tail).
 - `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
   good registry stays loaded), else None; each change is told to `registry_health`.
+- `run_command(run_id)`: the command a created run executes (its run.toml's).
 - intents: `start_run`, `stop_run`, `resume_run`, `command_for`, `cancel_queued`,
   `move_queued`, `add_friend`, `save_theme`; each is a blocking domain call for a worker.
 
@@ -317,10 +318,19 @@ class Workspace:
         return tuple(sorted(changed))
 
     def command_for(self, friend_id: str, preset: str, backend: str) -> list[str]:
-        """The exact command (or trainer invocation) a run would execute."""
+        """The exact command (or trainer invocation) a new run would execute (`<run id>` in its folder)."""
         from qbtui.runs import command_for
 
         return command_for(self.registry, friend_id, preset, backend)
+
+    def run_command(self, run_id: str) -> list[str]:
+        """The command a created run executes, from its run.toml (its real run id in it)."""
+        from qbtui.runs.manager import recorded_command
+
+        run = self.run(run_id)
+        if run is None:
+            raise QbtuiError(f"no run {run_id!r} is known", fix="open the Runs screen (r) to see the runs there are")
+        return recorded_command(run.path)
 
     def start_run(
         self,

@@ -219,3 +219,18 @@ async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_fac
         assert stand_in_supervisor == [(stopped.run_id, True)]
         await until(pilot, lambda: run_state(app, stopped.run_id) in ("running", "queued"))
         assert app.workspace.run(stopped.run_id).state in ("running", "queued")
+
+
+def test_loss_is_the_running_average_on_the_runs_screen_as_in_qbtui_runs() -> None:
+    """Issue 25 item 6: one meaning for the Loss column in both places (the running average)."""
+    from pathlib import Path
+
+    from qbtui.cli.runs import runs_table
+    from qbtui.runs import RunInfo
+    from qbtui.tui.screens.runs import run_cells
+
+    run = RunInfo("r1", "peter", Path("r1"), "builtin", "demo", "running", 10, 60, 0.5, 0.4, 2.0, 25.0, None, None, None, ())
+    colors = {"accent": "blue", "foreground": "white"}
+    assert run_cells(run, None, colors)[6] == "0.400"
+    header, row = runs_table([run]).splitlines()
+    assert row.split()[header.split().index("AVG_LOSS")] == "0.400"

@@ -24,6 +24,7 @@ from textual.widgets import Button, Header, Label, Select, Static
 from qbtui.errors import QbtuiError
 from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import where_words
+from qbtui.runs.info import RESUMABLE_STATES
 from qbtui.runs.placement import HERE
 from qbtui.tui.host import host
 from qbtui.tui.intents import ResumeRun, StartRun, StopRun
@@ -80,6 +81,8 @@ class TrainingScreen(Screen):
         self.log_source = LOG_SOURCES[0]
         self.log_seen = 0
         self.steps_seen = -1
+        # The (run id, state) the command line was last shown for.
+        self.commanded: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         workspace = host(self).workspace
@@ -157,11 +160,22 @@ class TrainingScreen(Screen):
     def _queue_pressed(self) -> None:
         self.action_start(queue=True)
 
+    def commanded_run(self) -> RunInfo | None:
+        """The run whose command the screen shows: a live one, or one `u` resumes; else None (a new run's)."""
+        run = self.current_run()
+        return run if run is not None and (run.live or run.state in RESUMABLE_STATES) else None
+
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def show_command(self) -> None:
-        """Show the exact command the run would execute (or why it cannot run)."""
+        """Show the exact command the current run executes, with its run id (or the one a new run
+        would execute; or why it cannot run)."""
+        workspace = host(self).workspace
+        run = self.commanded_run()
         try:
-            argv = host(self).workspace.command_for(self.friend_id, self.preset, self.backend)
+            if run is not None:
+                argv = workspace.run_command(run.run_id)
+            else:
+                argv = workspace.command_for(self.friend_id, self.preset, self.backend)
             text = "$ " + shlex.join(argv)
         except QbtuiError as error:
             text = f"cannot run: {error}"
@@ -177,6 +191,8 @@ class TrainingScreen(Screen):
             where = where_words(run.state, run.where)
             stops = " (x stops it)" if run.state == "running" else ""
             text = Text(f"{run.state} {where}: {run.run_id}{stops}", colors["accent"])
+        elif run is not None and run.state in RESUMABLE_STATES:
+            text = Text(f"{run.state} at {run.step}/{run.max_steps} · u resumes · s starts a new run", colors["warning"])
         elif blocker:
             text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
         elif busy is not None:
@@ -204,6 +220,9 @@ class TrainingScreen(Screen):
             self.shown_run_id = run.run_id
             self.steps_seen = -1
             self._restart_log()
+        if (run.run_id, run.state) != self.commanded:
+            self.commanded = (run.run_id, run.state)
+            self.show_command()
         trace = workspace.trace(run.run_id)
         self.query_one(RunProgress).show(run, trace.learning_rate)
         if trace.step_events != self.steps_seen:

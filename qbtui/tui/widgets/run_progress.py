@@ -10,7 +10,7 @@ from textual.clock import Clock
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
 
-from qbtui.runs.format import format_duration
+from qbtui.runs.format import drawing_last_samples, format_duration
 
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
@@ -23,7 +23,8 @@ def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:
     if run.state == "running":
         elapsed = now - run.started_at if run.started_at else None
         parts.append(f"elapsed {format_duration(elapsed)}")
-        parts.append(f"ETA {format_duration(run.eta_s)}")
+        if not drawing_last_samples(run):
+            parts.append(f"ETA {format_duration(run.eta_s)}")
     if learning_rate is not None:
         parts.append(f"lr {learning_rate:.1e}")
     return " · ".join(parts)
@@ -55,7 +56,8 @@ class RunProgress(Vertical):
             self._line("no run yet: pick a preset and a backend, then start")
             return
         bar.update(total=max(run.max_steps, 1), progress=run.step)
-        self._line(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
+        phase = "steps done, saving the LoRA and drawing samples" if drawing_last_samples(run) else run.state
+        self._line(f"{phase}: {progress_line(run, self.clock(), learning_rate)}")
 
     def _line(self, text: str) -> None:
         """Rewrite the one-line summary only when it changed (its size never does)."""
