@@ -233,4 +233,4 @@ def test_loss_is_the_running_average_on_the_runs_screen_as_in_qbtui_runs() -> No
     colors = {"accent": "blue", "foreground": "white"}
     assert run_cells(run, None, colors)[6] == "0.400"
     header, row = runs_table([run]).splitlines()
-    assert row.split()[header.split().index("AVG_LOSS")] == "0.400"
+    assert float(row.split()[header.split().index("AVG_LOSS")]) == 0.4
