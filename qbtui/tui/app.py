@@ -91,6 +91,7 @@ class QbtuiApp(App[None]):
         self._closing_down = False
         self.notices = Notices()
         self.sub_title = user_at_host()
+        self._clipboard_checked = False
 
     # --- start-up -------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -176,6 +177,17 @@ class QbtuiApp(App[None]):
             screen.mount(StatusLine(), before=screen.query_one(Footer))
         else:
             self._show_status()
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy through the terminal; after the first copy, say once if tmux keeps copies to itself."""
+        super().copy_to_clipboard(text)
+        if self._clipboard_checked:
+            return
+        self._clipboard_checked = True
+        from qbtui.tui.clipboard import TMUX_CLIPBOARD_HINT, tmux_keeps_copies
+
+        if tmux_keeps_copies():
+            self.notify(TMUX_CLIPBOARD_HINT, title="Clipboard", severity="warning", timeout=12, markup=False)
 
     # --- notices and the status line -----------------------------------------------------
     def notify(
