@@ -187,7 +187,7 @@ class QbtuiApp(App[None]):
         from qbtui.tui.clipboard import TMUX_CLIPBOARD_HINT, tmux_keeps_copies
 
         if tmux_keeps_copies():
-            self.notify(TMUX_CLIPBOARD_HINT, title="Clipboard", severity="warning", timeout=12, markup=False)
+            self.notify(TMUX_CLIPBOARD_HINT, title="Clipboard inside tmux", severity="warning", timeout=12, markup=False)
 
     # --- notices and the status line -----------------------------------------------------
     def notify(

@@ -12,10 +12,8 @@ from collections.abc import Callable, Mapping
 
 TMUX_CLIPBOARD_QUERY = ("tmux", "show-options", "-gv", "set-clipboard")
 TMUX_QUERY_TIMEOUT = 1.0
-TMUX_CLIPBOARD_HINT = (
-    "inside tmux a copy reaches your clipboard only with `tmux set -g set-clipboard on` "
-    "(tmux's default keeps it in tmux's own buffer)"
-)
+# Short enough for a toast at 80 columns (two lines): the command is what matters.
+TMUX_CLIPBOARD_HINT = "tmux keeps this copy: run `tmux set -g set-clipboard on`"
 
 
 def tmux_keeps_copies(
