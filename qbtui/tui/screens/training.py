@@ -172,10 +172,9 @@ class TrainingScreen(Screen):
         workspace = host(self).workspace
         run = self.commanded_run()
         try:
-            if run is not None:
-                argv = workspace.run_command(run.run_id)
-            else:
-                argv = workspace.command_for(self.friend_id, self.preset, self.backend)
+            # A run that records no command (a host's run is started there) shows the one a new run would.
+            recorded = workspace.run_command(run.run_id) if run is not None else []
+            argv = recorded or workspace.command_for(self.friend_id, self.preset, self.backend)
             text = "$ " + shlex.join(argv)
         except QbtuiError as error:
             text = f"cannot run: {error}"
