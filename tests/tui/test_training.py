@@ -315,5 +315,5 @@ async def test_the_phase_after_the_last_step_is_shown(demo_registry, app_factory
         await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
         await open_training(app, pilot)
         line = lambda: str(app.screen.query_one("#run-line").content)  # noqa: E731
-        await until(pilot, lambda: line().startswith("steps done, saving the LoRA and drawing samples: step 60/60"))
+        await until(pilot, lambda: line().startswith("steps done, drawing samples: step 60/60"))
         assert "ETA" not in line()

@@ -56,7 +56,7 @@ class RunProgress(Vertical):
             self._line("no run yet: pick a preset and a backend, then start")
             return
         bar.update(total=max(run.max_steps, 1), progress=run.step)
-        phase = "steps done, saving the LoRA and drawing samples" if drawing_last_samples(run) else run.state
+        phase = "steps done, drawing samples" if drawing_last_samples(run) else run.state
         self._line(f"{phase}: {progress_line(run, self.clock(), learning_rate)}")
 
     def _line(self, text: str) -> None:
