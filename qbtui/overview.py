@@ -1,4 +1,4 @@
-"""One line of facts per friend: dataset status, last training, latest run.
+"""One line of facts per friend: dataset status (with its face checks), last training, latest run.
 
 `qbtui status` prints it and the dashboard's friend list shows it. Cheap to call again:
 pass the same `ScanCache` and unchanged files are not re-read; runs are listed once.
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from qbtui.cards import card_of, preview_of
-from qbtui.dataset import FriendStatus, ScanCache, scan_friend
+from qbtui.dataset import FriendStatus, ScanCache
+from qbtui.dataset.checked import check_friend
 from qbtui.registry import Friend, Registry, Training
 from qbtui.runs import RunInfo, list_runs
 from qbtui.runs.info import latest_run
@@ -69,7 +70,7 @@ def friend_overviews(registry: Registry, scan_cache: ScanCache | None = None) ->
     return [
         FriendOverview(
             friend=friend,
-            status=scan_friend(registry.settings, friend, scan_cache),
+            status=check_friend(registry.settings, friend, scan_cache=scan_cache),
             last_training=friend.last_training,
             latest_run=latest_run(runs, friend.id),
             card=card_of(registry.settings, friend.last_training),

@@ -129,12 +129,6 @@ def _problem_json(problem) -> dict:
     }
 
 
-def _with_faces(registry: Registry, status):
-    from qbtui.dataset.face_checks import scan_faces
-
-    return scan_faces(status, prep_mode=registry.settings.prep_mode)
-
-
 def _faces_json(status) -> dict | None:
     summary = status.faces
     if summary is None:
@@ -143,11 +137,12 @@ def _faces_json(status) -> dict | None:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from qbtui.dataset import face_checks, scan_friend
+    from qbtui.dataset import face_checks
+    from qbtui.dataset.checked import check_friend
 
     registry = _registry(args)
     friends = [find_friend(registry, args.name)] if args.name else list(registry.friends.values())
-    statuses = [(friend, _with_faces(registry, scan_friend(registry.settings, friend))) for friend in friends]
+    statuses = [(friend, check_friend(registry.settings, friend)) for friend in friends]
     skipped = face_checks.FACE_CHECKS_SKIPPED[0] if face_checks.FACE_CHECKS_SKIPPED else None
     if skipped:
         print(f"note: {printable(skipped)}", file=sys.stderr)
@@ -171,15 +166,13 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _print_check(registry: Registry, statuses: list) -> None:
-    from qbtui.dataset.edits import plural
-
     if not statuses:
         print(f"No friends in {printable(registry.path)}: add one with `qbtui add NAME`.")
     for friend, status in statuses:
         verdict = "ready" if status.ready else "NOT READY"
         print(
             f"{printable(friend.name)} ({printable(friend.id)}): {status.image_count} images, {status.caption_count} captions, "
-            f"{plural(status.problem_count, 'problem')}: {verdict}"
+            f"{status.problems_text}: {verdict}"
         )
         print(f"  {printable(status.folder)}")
         if status.faces is not None:

@@ -136,7 +136,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def runs_table(infos: list) -> str:
     """The table `qbtui runs` prints."""
-    rows = [("RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA")]
+    rows = [("RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "AVG_LOSS", "IT/S", "ETA")]
     for info in infos:
         rows.append(
             (

@@ -139,7 +139,7 @@ def check_faces(status: FriendStatus, analyses: dict[str, PhotoFaces], prep_mode
         checked = replace(image, faces=analysis, face=face)
         if face is not None:
             poses[face.pose] += 1
-        found = [] if none_found else _photo_problems(checked, centroid, prep_mode, status.friend_id)
+        found = [] if none_found else _photo_problems(checked, centroid, prep_mode, status.friend_id, complete)
         images.append(replace(checked, problems=image.problems + tuple(found)))
     summary = FaceSummary(len(analyses), len(largest), {pose: poses.get(pose, 0) for pose in POSES}, centroid, complete)
     friend_problems = _friend_problems(status, summary, none_found) if complete else []
@@ -147,10 +147,14 @@ def check_faces(status: FriendStatus, analyses: dict[str, PhotoFaces], prep_mode
     return replace(status, images=tuple(images), problems=problems, faces=summary)
 
 
-def _photo_problems(image: ImageStatus, centroid: tuple[float, ...] | None, prep_mode: str, fid: str) -> list[Problem]:
+def _photo_problems(
+    image: ImageStatus, centroid: tuple[float, ...] | None, prep_mode: str, fid: str, complete: bool
+) -> list[Problem]:
     path = image.path
     face = image.face
     if face is None:
+        if not complete:  # whether a missing face is this photo's problem or the folder's waits for every photo
+            return []
         fallback = "; prep letterboxes it" if prep_mode == FACE_MODE else ""
         return [make_problem("no-face", f"{path}: no face found{fallback}", path, fid)]
     found = []
@@ -242,8 +246,10 @@ def _friend_problems(status: FriendStatus, summary: FaceSummary, none_found: boo
     return advice
 
 
-def face_facts(image: ImageStatus) -> str | None:
-    """One line about the photo's face for the dataset screen; None before the analysis."""
+def face_facts(image: ImageStatus, summary: FaceSummary | None = None) -> str | None:
+    """One line about the photo's face for the dataset screen, agreeing with the photo's
+    problems (`summary`: the folder's, to say whether the other photos are still checked);
+    None before the analysis."""
     analysis = image.faces
     if analysis is None:
         return None
@@ -251,7 +257,11 @@ def face_facts(image: ImageStatus) -> str | None:
         return f"face: not analysed ({analysis.error})"
     face = image.face
     if face is None:
-        return "face: none found"
+        if any(problem.code == "no-face" for problem in image.problems):
+            return "face: none found"
+        if summary is not None and not summary.complete:
+            return "face: none found so far (the other photos are still being checked)"
+        return "face: none found (counted once, for the folder: most photos have none)"
     count = f" · {len(analysis.faces)} faces" if len(analysis.faces) > 1 else ""
     return f"face: {face.pose} · {face.height} px · sharpness {face.sharpness:.0f} · light {face.brightness:.0f}/255{count}"
 

@@ -68,23 +68,31 @@ class FriendStatus:
 
     @property
     def problem_count(self) -> int:
+        """The friend's one problem count, errors and warnings alike (face warnings too, once
+        checked: see qbtui/dataset/checked.py); every view and command shows this number."""
         return len(self.problems) + sum(len(image.problems) for image in self.images)
+
+    @property
+    def problems_text(self) -> str:
+        """The count in words: `1 problem`, `24 problems`."""
+        return f"{self.problem_count} problem{'' if self.problem_count == 1 else 's'}"
 
     @property
     def ready(self) -> bool:
         """True when no problem blocks training (warnings may remain)."""
         return not any(problem.severity == ERROR for problem in self.all_problems())
 
-    def blocker(self) -> str | None:
-        """Why training would be refused, in a few words (`8 photos, needs 20`); None when ready."""
+    def blocker(self, *, short: bool = False) -> str | None:
+        """Why training would be refused, in a few words (`8 photos, needs 20`; `short`:
+        `8 of 20 photos`, for a narrow column); None when ready."""
         blocking = [problem for problem in self.all_problems() if problem.severity == ERROR]
         if not blocking:
             return None
         if any(problem.code == "folder-missing" for problem in blocking):
             return "no training folder"
         if any(problem.code == "too-few-images" for problem in blocking):
-            return f"{self.image_count} photos, needs {MIN_IMAGES}"
-        return f"{len(blocking)} problem{'s' if len(blocking) != 1 else ''} to fix"
+            return f"{self.image_count} of {MIN_IMAGES} photos" if short else f"{self.image_count} photos, needs {MIN_IMAGES}"
+        return self.problems_text
 
     def all_problems(self) -> list[Problem]:
         """Every problem, dataset-level first, then per image in file order."""

@@ -122,7 +122,6 @@ def _friend_lora(registry: Registry, friend_id: str, weight: float | None) -> Pl
     if path is None:
         raise QbtuiError(
             f"{friend.name} has no trained LoRA yet, so they cannot be drawn",
-            path=registry.path,
             fix=f"train them first: `qbtui train {friend.id}` (or leave {friend.name} out of the scene)",
         )
     if not path.is_file():

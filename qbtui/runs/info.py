@@ -114,7 +114,7 @@ class RunInfo:
         if self.evaluating:
             return f"evaluating {self.progress} · ETA {format_duration(self.eval_eta_s)}"
         if self.phase == FINISHING:
-            return f"finishing: step {self.progress} done, the last samples"
+            return f"finishing: step {self.progress} done, saving the LoRA and drawing the last samples"
         return f"step {self.progress}"
 
     @property
@@ -143,7 +143,7 @@ class RunInfo:
             "loss": self.loss,
             "avg_loss": self.avg_loss,
             "it_s": self.it_s,
-            "eta_s": self.eta_s,
+            "eta_s": self.remaining_s if self.state == "running" else self.eta_s,
             "started_at": self.started_at,
             "lora_path": str(self.lora_path) if self.lora_path else None,
             "error": self.error,
@@ -357,8 +357,8 @@ class _RunTracker:
         if state not in BUSY_STATES:
             return {}
         summary = self.summary
-        if not summary.evaluating:
-            return {"phase": TRAINING}
+        if not summary.evaluating:  # after the last step, before `done`: the LoRA is saved, samples drawn
+            return {"phase": FINISHING if 0 < summary.max_steps <= summary.step else TRAINING}
         progress = summary.eval_progress
         if not summary.evaluation_run and not progress.started_pass:
             return {"phase": FINISHING}

@@ -197,6 +197,13 @@ def command_for(registry: Registry, friend_id: str, preset: str | None, backend:
     return builtin_command(settings.logs_dir / friend.id / "<run id>")
 
 
+def recorded_command(run_dir: Path) -> list[str]:
+    """The command a created run executes, as its run.toml records it (environment assignments first)."""
+    table = read_run_toml(RunDir(run_dir))["run"]
+    env = table.get("env") or {}
+    return [f"{name}={value}" for name, value in env.items()] + [str(token) for token in table.get("command", [])]
+
+
 def create_run(settings: Settings, plan: RunPlan, extra_files: dict[str, str] | None = None) -> RunDir:
     """Write a new run directory (run.toml, state/, warnings) for `plan`; nothing starts."""
     run = RunDir(settings.logs_dir / plan.friend_id / plan.run_id)

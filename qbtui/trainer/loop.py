@@ -371,6 +371,7 @@ class _Trainer:
         self.noise_generator.set_state(state.noise_generator)
         restore_rng(state.rng)
         self.facts = dataclasses.replace(self.facts, started_at=state.started_at, session_id=state.session_id)
+        self.losses.recent.extend(state.recent_losses)
         return state.step
 
     # --- one step --------------------------------------------------------------------------
@@ -497,6 +498,7 @@ class _Trainer:
             settings=resume_settings(self.config, processes=self.ranks.count),
             started_at=self.facts.started_at,
             session_id=self.facts.session_id,
+            recent_losses=list(self.losses.recent),
         )
         save_state(state_dir_for(self.config, self.run_dir), state)
 

@@ -1,8 +1,9 @@
 """Resumable training state in `RUN_DIR/state/`: one file, written atomically.
 
-It holds the LoRA weights, optimizer, LR scheduler, loss scaler, the step reached,
-the RNG states of python, numpy, torch and the noise generator, and the settings a
-resume must share (the data order is a function of the seed and the step).
+It holds the LoRA weights, optimizer, LR scheduler, loss scaler, the step reached, the
+losses of the running average, the RNG states of python, numpy, torch and the noise
+generator, and the settings a resume must share (the data order is a function of the
+seed and the step).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class TrainingState:
     settings: dict[str, Any]
     started_at: float  # the run's first start, kept for ss_training_started_at
     session_id: int
+    # The losses the running average is taken over, so that it goes on across a resume
+    # (states saved before it was kept have none: the average starts again there).
+    recent_losses: list[float] = field(default_factory=list)
 
 
 def capture_rng() -> dict[str, Any]:

@@ -95,6 +95,7 @@ class QbtuiApp(App[None]):
         self.notices = Notices()
         self.sub_title = user_at_host()
         self.typed_on = TypedOn()
+        self._clipboard_checked = False
 
     async def on_event(self, event: events.Event) -> None:
         """Type-ahead (qbtui.tui.typeahead): a key typed before a dialog opened, back here
@@ -192,6 +193,17 @@ class QbtuiApp(App[None]):
         else:
             self._show_status()
 
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy through the terminal; after the first copy, say once if tmux keeps copies to itself."""
+        super().copy_to_clipboard(text)
+        if self._clipboard_checked:
+            return
+        self._clipboard_checked = True
+        from qbtui.tui.clipboard import TMUX_CLIPBOARD_HINT, tmux_keeps_copies
+
+        if tmux_keeps_copies():
+            self.notify(TMUX_CLIPBOARD_HINT, title="Clipboard inside tmux", severity="warning", timeout=12, markup=False)
+
     # --- notices and the status line -----------------------------------------------------
     def notify(
         self,
@@ -201,10 +213,13 @@ class QbtuiApp(App[None]):
         severity: SeverityLevel = "information",
         timeout: float | None = None,
         markup: bool = True,
+        cause: str | None = None,
     ) -> None:
-        """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe)."""
+        """Keep the whole notice in the log; the toast shows a few lines and points to the log (thread-safe).
+        `cause`: what the error is about ("registry", "draw"), so that it leaves the status line once
+        that is put right (`resolve_errors`)."""
         message = printable(message, keep_newlines=True)
-        self.notices.add(message, severity=severity, title=title)
+        self.notices.add(message, severity=severity, title=title, cause=cause)
         width = max(20, min(60, self.size.width // 2) - 4)
         super().notify(toast_text(message, width=width), title=title, severity=severity, timeout=timeout, markup=markup)
         self.post_message(StatusChanged())
@@ -224,8 +239,14 @@ class QbtuiApp(App[None]):
         if not isinstance(self.screen, NoticesScreen):
             self.push_screen(NoticesScreen())
 
+    def resolve_errors(self, cause: str) -> None:
+        """The errors of `cause` are over: the status line stops showing them."""
+        self.notices.resolve(cause)
+        self._show_status()
+
     def on_registry_health(self, message: RegistryHealth) -> None:
         if message.problem is None:
+            self.notices.resolve("registry")
             self.notify("registry OK again: registry.toml was reloaded", title="Registry")
         self._show_status()
 
@@ -275,7 +296,7 @@ class QbtuiApp(App[None]):
         self.notify(failure_text(event.worker), title="Something failed", severity="error", timeout=12, markup=False)
 
     def on_workspace_error(self, message: WorkspaceError) -> None:
-        self.notify(message.text, severity="error", timeout=10)
+        self.notify(message.text, severity="error", timeout=10, cause=message.cause)
 
     # --- ways out: none drops unsaved text without asking (qbtui.tui.unsaved) ------------
     async def action_quit(self) -> None:

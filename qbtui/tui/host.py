@@ -9,7 +9,7 @@ imports `qbtui.tui.app`, so the app can import every screen without a cycle.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 from textual.binding import Binding, BindingType
 
@@ -30,6 +30,19 @@ class Host(Protocol):
 
     @property
     def theme_variables(self) -> dict[str, str]: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Literal["information", "warning", "error"] = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+        cause: str | None = None,
+    ) -> None: ...
+
+    def resolve_errors(self, cause: str) -> None: ...
 
 
 def host(node: DOMNode) -> Host:

@@ -46,9 +46,11 @@ class RunsUpdated(Message, bubble=False):
 
 @dataclass
 class WorkspaceError(Message, bubble=False):
-    """A background refresh failed; `text` is the QbtuiError text with its fix."""
+    """A background refresh failed; `text` is the QbtuiError text with its fix; `cause`:
+    "registry" when registry.toml failed to load (see Notices.resolve)."""
 
     text: str
+    cause: str | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ class Notice:
     severity: str
     title: str
     message: str
+    cause: str | None = None  # "registry", "draw": what must be put right for it to be over
 
 
 class Notices:
@@ -28,16 +29,24 @@ class Notices:
 
     def __init__(self) -> None:
         self.items: deque[Notice] = deque(maxlen=MAX_NOTICES)
+        # Causes whose errors are over (the registry loaded fine again, a draw ran).
+        self._resolved: set[str] = set()
 
-    def add(self, message: str, *, severity: str, title: str = "") -> Notice:
-        notice = Notice(time.time(), severity, title, message)
+    def add(self, message: str, *, severity: str, title: str = "", cause: str | None = None) -> Notice:
+        notice = Notice(time.time(), severity, title, message, cause)
         self.items.append(notice)
+        if cause is not None:
+            self._resolved.discard(cause)
         return notice
 
+    def resolve(self, cause: str) -> None:
+        """The errors of `cause` are over: they leave the status line (the log keeps them)."""
+        self._resolved.add(cause)
+
     def last_error(self) -> str | None:
-        """The text of the newest error notification, if any."""
+        """The text of the newest error notification whose cause is not over, if any."""
         for notice in reversed(self.items):
-            if notice.severity == "error":
+            if notice.severity == "error" and notice.cause not in self._resolved:
                 return notice.message
         return None
 

@@ -31,5 +31,5 @@ class MessageRelay:
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         self.post(RunsUpdated(run_ids))
 
-    def error(self, text: str) -> None:
-        self.post(WorkspaceError(text))
+    def error(self, text: str, cause: str | None = None) -> None:
+        self.post(WorkspaceError(text, cause))

@@ -19,6 +19,7 @@
   holds what a run's events and log said (losses, checkpoints, samples, log tail).
 - `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
   good registry stays loaded), else None; each change is told to `registry_health`.
+- `run_command(run_id)`: the command a created run executes (its run.toml's).
 - intents: `start_run`, `stop_run`, `resume_run`, `command_for`, `cancel_queued`,
   `move_queued`, `add_friend`, `save_theme`; each is a blocking domain call for a worker.
 
@@ -65,8 +66,9 @@ class WorkspaceListener(Protocol):
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         """These runs changed (state, events, queue place); the snapshots are current."""
 
-    def error(self, text: str) -> None:
-        """A background refresh failed; `text` is the QbtuiError text with its fix."""
+    def error(self, text: str, cause: str | None = None) -> None:
+        """A background refresh failed; `text` is the QbtuiError text with its fix; `cause`
+        is "registry" for a registry.toml that failed to load (registry_health(None) says it is gone)."""
 
 
 def _missing_faces(status: FriendStatus) -> tuple[Path, ...]:
@@ -182,12 +184,11 @@ class Workspace:
         return status
 
     def _known_faces(self, status: FriendStatus) -> FriendStatus:
-        """The scan with the face checks of the photos already analysed (nothing is computed)."""
-        from qbtui.dataset.face_checks import scan_faces
-        from qbtui.faces.analysis import FaceCache, cache_file_for
+        """The scan with the face checks of the photos already analysed (nothing is computed),
+        as `qbtui check` and `qbtui status` count them (qbtui/dataset/checked.py)."""
+        from qbtui.dataset.checked import with_face_checks
 
-        cache = self._face_caches.setdefault(status.folder, FaceCache(cache_file_for(status.folder)))
-        return scan_faces(status, prep_mode=self.settings.prep_mode, cache=cache, compute=False)
+        return with_face_checks(self.settings, status, face_caches=self._face_caches, compute=False)
 
     def faces_pending(self, friend_id: str) -> bool:
         """True when photos of the last scan still wait for their face analysis."""
@@ -317,10 +318,19 @@ class Workspace:
         return tuple(sorted(changed))
 
     def command_for(self, friend_id: str, preset: str, backend: str) -> list[str]:
-        """The exact command (or trainer invocation) a run would execute."""
+        """The exact command (or trainer invocation) a new run would execute (`<run id>` in its folder)."""
         from qbtui.runs import command_for
 
         return command_for(self.registry, friend_id, preset, backend)
+
+    def run_command(self, run_id: str) -> list[str]:
+        """The command a created run executes, from its run.toml (its real run id in it)."""
+        from qbtui.runs.manager import recorded_command
+
+        run = self.run(run_id)
+        if run is None:
+            raise QbtuiError(f"no run {run_id!r} is known", fix="open the Runs screen (r) to see the runs there are")
+        return recorded_command(run.path)
 
     def start_run(
         self,
@@ -470,7 +480,8 @@ class Workspace:
             if (listener := self._heard()) is not None:
                 listener.registry_health(self.registry_problem)
             self._tell_error(
-                QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix)
+                QbtuiError(f"kept the last good registry: {error.message}", path=error.path, line=error.line, fix=error.fix),
+                cause="registry",
             )
             return
         if self.registry_problem is not None:
@@ -488,6 +499,6 @@ class Workspace:
         """The listener while the workspace runs (nothing is told after `stop`)."""
         return None if self._stopping.is_set() else self._listener
 
-    def _tell_error(self, error: Exception) -> None:
+    def _tell_error(self, error: Exception, cause: str | None = None) -> None:
         if (listener := self._heard()) is not None:
-            listener.error(str(error))
+            listener.error(str(error), cause)

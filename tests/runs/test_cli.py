@@ -30,7 +30,7 @@ def test_train_wait_follows_to_the_end(workspace, capsys):
     assert (run["friend"], run["state"], run["step"], run["max_steps"]) == ("peter", "completed", 8, 8)
     assert qbtui(workspace, "runs") == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "LOSS", "IT/S", "ETA"]
+    assert table[0].split() == ["RUN", "FRIEND", "WHERE", "BACKEND", "PRESET", "STATE", "STEP", "AVG_LOSS", "IT/S", "ETA"]
     assert table[1].split()[1:7] == ["peter", "here", "builtin", "quick", "completed", "8/8"]
     assert qbtui(workspace, "logs", "peter") == 0
     assert "start peter with builtin (quick): 8 steps" in capsys.readouterr().out

@@ -36,9 +36,10 @@ def row_order(screen: str, *run_ids: str) -> list[str]:
 
 
 def place_of(screen: str, run_id: str) -> str:
-    """The `#` cell of a run's row."""
+    """The `#` cell of a run's row (the Friend column follows it)."""
     line = next(line for line in screen.splitlines() if run_id in line)
-    return line.split(run_id)[0].strip()
+    cells = line.split(run_id)[0].split()
+    return cells[0] if len(cells) == 2 else ""
 
 
 def test_d_and_u_reorder_the_runs_screen_and_the_queue(tmp_path: Path, qbtui_terminal) -> None:
@@ -47,7 +48,7 @@ def test_d_and_u_reorder_the_runs_screen_and_the_queue(tmp_path: Path, qbtui_ter
     queue_run(registry, "anna", FIRST)
     queue_run(registry, "sam", SECOND)
     settings = Registry.load(registry).settings
-    terminal = qbtui_terminal(registry, size=(80, 24))
+    terminal = qbtui_terminal(registry, size=(120, 24))  # whole run ids (at 80 columns they are elided at their start)
     terminal.wait_for("palette")
     terminal.send("r")
     screen = terminal.wait_for(lambda shown: FIRST in shown and SECOND in shown and RUNNING in shown)

@@ -225,6 +225,9 @@ def test_ten_steps_equal_five_then_stop_resume_five_and_a_crash_resumes_from_the
     assert [e["status"] for e in events if e["type"] == "done"] == ["stopped", "completed"]
     assert [e["step"] for e in events if e["type"] == "start"] == [0, 5]
     assert [e["step"] for e in events if e["type"] == "step"] == list(range(1, 11))
+    # the running average goes on across the resume (issue 25 item 6): as in the straight run
+    averages = [e["avg_loss"] for e in events if e["type"] == "step"]
+    assert averages == pytest.approx([e["avg_loss"] for e in events_of(tmp_path / "a") if e["type"] == "step"], rel=1e-4)
     assert load_tensors(stopped.lora_path).keys() == expected.keys()
     first, resumed_metadata = read_metadata(stopped.lora_path), read_metadata(resumed.lora_path)
     assert resumed_metadata["ss_training_started_at"] == first["ss_training_started_at"]

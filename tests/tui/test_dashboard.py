@@ -96,6 +96,7 @@ async def test_broken_registry_edit_is_reported_and_the_last_good_one_kept(demo_
         demo_registry.write_text(good + "\n")
         await until(pilot, lambda: status().startswith("registry OK"))
         assert any(message.startswith("registry OK again") for message in messages())
+        assert "last error" not in status()  # its cause is gone (issue 25 item 8)
 
 
 async def test_add_friend_from_the_dashboard_adds_a_row(demo_registry, app_factory, settle, until):

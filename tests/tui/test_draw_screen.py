@@ -15,6 +15,7 @@ from qbtui.registry import Registry, Training
 from qbtui.tui.screens.gallery import GalleryScreen
 from qbtui.tui.screens.prompt import PromptScreen
 from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.status_line import StatusLine
 from tests.tui.waiting import wait_until, workers_idle
 
 
@@ -102,3 +103,10 @@ async def test_an_untrained_friend_is_explained_and_nothing_is_drawn(drawing_reg
         assert plans == []
         assert "Cleo has no trained LoRA yet" in str(app.screen.query_one("#prompt-draw-status", Static).content)
         assert any("qbtui train cleo" in notice.message for notice in app.notices.items)
+        status = lambda: str(app.screen.query_one(StatusLine).content)  # noqa: E731
+        # Not a registry error: the status line does not name registry.toml (issue 25 item 8) ...
+        assert "last error: Cleo has no trained LoRA yet" in status() and "registry.toml" not in status()
+        await pilot.press("escape")
+        await pilot.pause()
+        # ... and it is over once the scene is left.
+        assert not isinstance(app.screen, PromptScreen) and "last error" not in status()

@@ -43,7 +43,7 @@ async def test_the_dashboard_training_screen_and_runs_screen_show_the_pass(demo_
         await until(pilot, lambda: app.screen.query(DataTable))
         table = app.screen.query_one(DataTable)
         cells = [str(cell) for cell in table.get_row(RUN_ID)]
-        assert cells[2:5] == ["evaluating", "here", "7/41"] and cells[6] == "5:40"
+        assert cells[3:6] == ["evaluating", "here", "7/41"] and cells[7] == "5:40"
         why = app.screen.query_one("#runs-why", Label)
         assert str(why.render()) == "20261125-040000-anna-e5f6: waits (peter's likeness pass, about 6 min)"
 
@@ -56,7 +56,10 @@ def test_after_done_the_last_samples_are_the_finishing_phase_not_a_finished_eta(
         events.write("done", status="completed", lora_path=str(run.path / "qb_peter_lora.safetensors"))
     info = read_run(run.path)
     assert (info.state, info.phase, info.activity) == ("running", "finishing", "finishing")
-    assert info.remaining_s is None and info.progress_words == "finishing: step 60/60 done, the last samples"
+    assert (
+        info.remaining_s is None
+        and info.progress_words == "finishing: step 60/60 done, saving the LoRA and drawing the last samples"
+    )
     with EventWriter(run.events) as events:
         events.write("eval", stage="plan", images=3, loras=["final"], weights=[0.8])
     assert read_run(run.path).progress_words == "evaluating 0/3 · ETA -"

@@ -84,3 +84,35 @@ async def test_empty_scene_copies_nothing_and_unknown_names_are_explained(regist
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, PromptScreen)
+
+
+async def test_inside_tmux_the_first_copy_says_once_how_to_let_copies_out(registry_path: Path, app_factory, monkeypatch) -> None:
+    """Issue 25 item 10: tmux's default set-clipboard (external) keeps OSC 52 copies to itself."""
+    import sys
+
+    import qbtui.tui.clipboard as clipboard
+
+    monkeypatch.setenv("TMUX", "/tmp/tmux-1000/default,1234,0")
+    monkeypatch.setattr(clipboard, "TMUX_CLIPBOARD_QUERY", (sys.executable, "-c", "print('external')"))
+    app = app_factory(_registry_with_friends(registry_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        await pilot.press(*"Peter at a picnic", "ctrl+y")
+        await pilot.pause()
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        hints = [notice for notice in app.notices.items if "tmux set -g set-clipboard on" in notice.message]
+        assert len(hints) == 1 and sum("copied" in notice.message for notice in app.notices.items) == 2
+
+
+def test_the_hint_is_for_tmux_without_set_clipboard_on() -> None:
+    import subprocess
+
+    from qbtui.tui.clipboard import tmux_keeps_copies
+
+    def answering(value: str):
+        return lambda argv, **_: subprocess.CompletedProcess(argv, 0, stdout=f"{value}\n", stderr="")
+
+    assert not tmux_keeps_copies({}, answering("external"))
+    assert tmux_keeps_copies({"TMUX": "x"}, answering("external"))
+    assert not tmux_keeps_copies({"TMUX": "x"}, answering("on"))

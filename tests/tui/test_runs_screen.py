@@ -44,7 +44,8 @@ def table_ids(app) -> list[str]:
 
 
 def cells(app, run_id: str) -> list[str]:
-    """A row's cells as text: place, run, state, where, step, loss, ETA, backend."""
+    """A row's cells as text: place, friend, run (elided at its start where the room is short), state,
+    where, step, loss (the running average), ETA, backend."""
     table = app.screen.query_one(DataTable)
     return [str(cell) for cell in table.get_row(run_id)]
 
@@ -63,9 +64,11 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(app, pilot, until, 3)
-        assert cells(app, "20261125-040000-anna-e5f6")[:3] == ["1", "20261125-040000-anna-e5f6", "queued"]
-        assert cells(app, "20261125-034512-peter-a1b2")[2:5] == ["running", "here", "12/60"]
-        assert cells(app, "20261124-100000-sam-0000")[0:3:2] == ["", "completed"]
+        place, friend, run, state = cells(app, "20261125-040000-anna-e5f6")[:4]
+        assert (place, friend, state) == ("1", "Anna", "queued") and run.endswith("anna-e5f6")
+        assert cells(app, "20261125-034512-peter-a1b2")[3:6] == ["running", "here", "12/60"]
+        assert cells(app, "20261124-100000-sam-0000")[0:4:3] == ["", "completed"]
+        assert cells(app, "20261124-100000-sam-0000")[-1] == "builtin/demo"  # Backend uncut at 80 columns
         assert table_ids(app) == ["20261125-040000-anna-e5f6", "20261125-034512-peter-a1b2", "20261124-100000-sam-0000"]
 
 
@@ -100,9 +103,9 @@ async def test_the_where_column_names_the_host_and_a_queued_runs_target(demo_reg
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(app, pilot, until, 3)
-        assert cells(app, "20261125-034512-peter-a1b2")[2:4] == ["running", "gpu1"]
-        assert cells(app, "20261125-040000-anna-e5f6")[2:4] == ["queued", "anywhere"]
-        assert cells(app, "20261125-040100-sam-a7b8")[2:4] == ["queued", "gpu1"]
+        assert cells(app, "20261125-034512-peter-a1b2")[3:5] == ["running", "gpu1"]
+        assert cells(app, "20261125-040000-anna-e5f6")[3:5] == ["queued", "anywhere"]
+        assert cells(app, "20261125-040100-sam-a7b8")[3:5] == ["queued", "gpu1"]
 
 
 async def test_queued_runs_move_down_up_and_cancel(demo_registry, app_factory, until):
@@ -192,7 +195,7 @@ async def test_moving_a_run_that_is_not_queued_is_refused(demo_registry, app_fac
 
 
 def run_state(app, run_id: str) -> str:
-    return cells(app, run_id)[2]
+    return cells(app, run_id)[3]
 
 
 async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_factory, run_writer, until, stand_in_supervisor):
@@ -216,3 +219,18 @@ async def test_a_stopped_run_resumes_from_the_runs_screen(demo_registry, app_fac
         assert stand_in_supervisor == [(stopped.run_id, True)]
         await until(pilot, lambda: run_state(app, stopped.run_id) in ("running", "queued"))
         assert app.workspace.run(stopped.run_id).state in ("running", "queued")
+
+
+def test_loss_is_the_running_average_on_the_runs_screen_as_in_qbtui_runs() -> None:
+    """Issue 25 item 6: one meaning for the Loss column in both places (the running average)."""
+    from pathlib import Path
+
+    from qbtui.cli.runs import runs_table
+    from qbtui.runs import RunInfo
+    from qbtui.tui.screens.runs import run_cells
+
+    run = RunInfo("r1", "peter", Path("r1"), "builtin", "demo", "running", 10, 60, 0.5, 0.4, 2.0, 25.0, None, None, None, ())
+    colors = {"accent": "blue", "foreground": "white"}
+    assert run_cells(run, None, colors)[6] == "0.400"
+    header, row = runs_table([run]).splitlines()
+    assert float(row.split()[header.split().index("AVG_LOSS")]) == 0.4

@@ -286,3 +286,34 @@ async def test_a_busy_device_offers_to_queue_and_queues(demo_registry, app_facto
         await until(pilot, lambda: screen.current_run() is not None and screen.current_run().state == "queued")
         messages = [str(note.message) for note in app._notifications]
         assert any(message.endswith("queued") for message in messages) and not any("--queue" in m for m in messages)
+
+
+async def test_a_stopped_run_says_u_resumes_and_shows_its_own_command(demo_registry, app_factory, run_writer, until):
+    """Issue 25 item 6: after a stop, `stopped at 8/60 · u resumes`, and the command line has the run id."""
+    from qbtui.rundir import read_run_toml, write_run_toml
+
+    run = run_writer(demo_registry, "peter", RUN_ID, steps=8, live=False, status="stopped")
+    table = read_run_toml(run)
+    command = [sys.executable, "-m", "qbtui.trainer", "--run-dir", str(run.path)]
+    write_run_toml(run, {**table["run"], "command": command, "env": {}}, table["train"])
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await open_training(app, pilot)
+        readiness = lambda: str(app.screen.query_one("#train-readiness", Static).content)  # noqa: E731
+        await until(pilot, lambda: readiness().startswith("stopped at 8/60 · u resumes"))
+        shown = lambda: str(app.screen.query_one("#train-command", Static).content)  # noqa: E731
+        await until(pilot, lambda: RUN_ID in shown())
+        assert "<run id>" not in shown()
+
+
+async def test_the_phase_after_the_last_step_is_shown(demo_registry, app_factory, run_writer, until):
+    """Issue 25 item 6: after the last step, before `done`, the LoRA is saved and samples drawn (no events)."""
+    run_writer(demo_registry, "peter", RUN_ID, steps=60, max_steps=60)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await open_training(app, pilot)
+        line = lambda: str(app.screen.query_one("#run-line").content)  # noqa: E731
+        await until(pilot, lambda: line().startswith("finishing: step 60/60 done, saving the LoRA"))
+        assert "ETA" not in line()

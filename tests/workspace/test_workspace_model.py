@@ -25,7 +25,7 @@ class Recorder:
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         self.calls.append(("runs_updated", run_ids))
 
-    def error(self, text: str) -> None:
+    def error(self, text: str, cause: str | None = None) -> None:
         self.calls.append(("error", text))
 
 

@@ -20,6 +20,10 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 
 PANEL_PROBLEMS = 8
 PANEL_SAMPLES = 4
+# The side panel as app.tcss sizes it beside the table: 35% of the width, 44 to 90 cells.
+PANEL_SHARE = 35
+PANEL_MIN_WIDTH = 44
+PANEL_MAX_WIDTH = 90
 
 
 def friend_details(app: Host, friend_id: str) -> Text:
@@ -97,7 +101,17 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(FriendTable).sync(host(self).workspace)
+        self._arrange()
         self._show_details()
+
+    def on_resize(self) -> None:
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """The panel beside the table where the table still gets its full width, else below it."""
+        width = self.size.width
+        panel = min(PANEL_MAX_WIDTH, max(PANEL_MIN_WIDTH, width * PANEL_SHARE // 100))
+        self.set_class(width - panel >= self.table.full_width(host(self).workspace), "-side-panel")
 
     @property
     def table(self) -> FriendTable:
@@ -131,6 +145,7 @@ class DashboardScreen(Screen):
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.table.sync(host(self).workspace)
+        self._arrange()
         self._show_details()
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
@@ -141,6 +156,7 @@ class DashboardScreen(Screen):
         else:
             for friend_id in {run.friend_id for run in runs}:
                 self.table.refresh_friend(workspace, friend_id)
+        self._arrange()
         self._show_details()
 
     def on_screen_resume(self) -> None:

@@ -193,15 +193,21 @@ class DatasetScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dataset-scan", exit_on_error=False)
     def rescan(self) -> None:
         """Scan the folder again (cached by mtime and size) and show the result."""
-        status = host(self).workspace.rescan(self.friend_id)
-        self.app.call_from_thread(self.show_status, status)
+        host(self).workspace.rescan(self.friend_id)
+        self.app.call_from_thread(self._show_latest)
+
+    def _show_latest(self) -> None:
+        """Show the workspace's newest scan (a watcher's scan may have stored a newer one than ours)."""
+        status = host(self).workspace.status(self.friend_id)
+        if status is not None:
+            self.show_status(status)
 
     def show_status(self, status: FriendStatus) -> None:
         """Render a scan: the list, the summary and the selected row."""
         self.status = status
         self.image_list.show_status(status)
         self.image_list.border_title = f"{status.image_count} photos"
-        self.image_list.border_subtitle = f"{sum(1 for image in status.images if image.problems)} with problems"
+        self.image_list.border_subtitle = status.problems_text
         self._show_summary(status)
         self._show_selected()
 
@@ -221,9 +227,7 @@ class DatasetScreen(Screen[None]):
 
     def on_friend_changed(self, message: FriendChanged) -> None:
         if message.friend_id == self.friend_id:
-            status = host(self).workspace.status(self.friend_id)
-            if status is not None:
-                self.show_status(status)
+            self._show_latest()
 
     def on_registry_changed(self, message: RegistryChanged) -> None:
         self.rescan()
@@ -263,7 +267,7 @@ class DatasetScreen(Screen[None]):
                 Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
             )
         problems.set_class(bool(image.problems), "-bad")
-        facts = [line for line in (face_facts(image),) if line]
+        facts = [line for line in (face_facts(image, self.status.faces if self.status else None),) if line]
         if image.problems:
             lines = [problem_line(problem) for problem in image.problems]
             fix = fix_line(image.problems)

@@ -176,6 +176,7 @@ class PromptScreen(Screen[None]):
         self.notify("prompt copied to the clipboard", title="Prompt helper")
 
     def action_back(self) -> None:
+        host(self).resolve_errors("draw")  # a refused draw is over once its scene is left
         self.app.pop_screen()
 
     # --- drawing ------------------------------------------------------------------------
@@ -231,6 +232,7 @@ class PromptScreen(Screen[None]):
     def _on_draw_event(self, event: dict[str, Any], total: int) -> None:
         kind = event["event"]
         if kind == "loading":
+            host(self).resolve_errors("draw")
             self._status("loading the base model and the LoRAs ...")
         elif kind == "step":
             self._status(f"drawing {event['image'] + 1}/{total}: step {event['step']}/{event['steps']}")
@@ -244,7 +246,7 @@ class PromptScreen(Screen[None]):
 
     def _draw_failed(self, error: QbtuiError) -> None:
         self._status(f"not drawn: {printable(error.message)}")
-        self.notify(error.describe(), title="Cannot draw", severity="error", timeout=10, markup=False)
+        host(self).notify(error.describe(), title="Cannot draw", severity="error", timeout=10, markup=False, cause="draw")
 
     def _draw_ended(self) -> None:
         self.drawing = False

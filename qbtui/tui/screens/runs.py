@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,9 +25,9 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
 
-# No start or friend column: run ids hold both (20261125-034512-peter-a1b2).
 COLUMNS = (
     ("place", "#"),
+    ("friend", "Friend"),
     ("run", "Run"),
     ("state", "State"),
     ("where", "Where"),
@@ -35,6 +36,12 @@ COLUMNS = (
     ("eta", "ETA"),
     ("backend", "Backend"),
 )
+# Each column is drawn with one blank cell either side; the run id gets what the others leave.
+PADDING = 2
+RUN_MIN_WIDTH = 10
+FRIEND_MAX_WIDTH = 16
+# Kept free for a vertical scrollbar, so that a growing list never pushes Backend off the edge.
+SCROLLBAR_ROOM = 2
 STATE_COLORS = {
     "running": "accent",
     "queued": "primary",
@@ -48,12 +55,15 @@ RESUMABLE_STATES = ("stopped", "failed", "crashed")
 ORDER_HINT = "order: queued first (# = place, u/d move) · running · the rest newest first"
 
 
-def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[object]:
-    """One row of the runs table; `place` is the run's place in the queue."""
-    loss = f"{run.loss:.3f}" if run.loss is not None else "-"
+def run_cells(run: RunInfo, place: int | None, colors: dict[str, str], friend: str = "") -> list[object]:
+    """One row of the runs table; `place` is the run's place in the queue. Loss is the running
+    average (raw loss until the backend reports one), as `qbtui runs` prints it."""
+    shown_loss = run.avg_loss if run.avg_loss is not None else run.loss
+    loss = f"{shown_loss:.3f}" if shown_loss is not None else "-"
     eta = format_duration(run.remaining_s) if run.state == "running" else "-"
     return [
         str(place) if place is not None else "",
+        friend or run.friend_id,
         run.run_id,
         Text(run.activity, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         run.where,
@@ -62,6 +72,31 @@ def run_cells(run: RunInfo, place: int | None, colors: dict[str, str]) -> list[o
         eta,
         f"{run.backend}/{run.preset}",
     ]
+
+
+def column_widths(room: int, rows: list[list[object]]) -> dict[str, int]:
+    """Every column at its widest cell (Friend up to 16), the run id in what is left (at least 10)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    widths = {
+        key: max([len(label), *(cell_len(str(cell)) for cell in column)])
+        for (key, label), column in zip(COLUMNS, columns, strict=True)
+    }
+    widths["friend"] = min(FRIEND_MAX_WIDTH, widths["friend"])
+    others = sum(width for key, width in widths.items() if key != "run") + PADDING * len(widths)
+    widths["run"] = max(RUN_MIN_WIDTH, min(widths["run"], room - others))
+    return widths
+
+
+def elided_start(text: str, width: int) -> str:
+    """`…051030-ada-9aad`: the end of a run id kept (its friend and suffix tell runs apart)."""
+    return text if len(text) <= width else "…" + text[len(text) - width + 1 :]
+
+
+def elided_end(text: str, width: int) -> str:
+    """`Mary Jane O'Br…`: a name cut to `width` cells."""
+    shown = Text(text)
+    shown.truncate(width, overflow="ellipsis")
+    return shown.plain
 
 
 class RunsScreen(Screen):
@@ -88,9 +123,10 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "runs and queue"
-        table = self.query_one(DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        self._widths: dict[str, int] = {}
+        self.refresh_table()
+
+    def on_resize(self) -> None:
         self.refresh_table()
 
     def refresh_table(self) -> None:
@@ -99,16 +135,32 @@ class RunsScreen(Screen):
         runs = workspace.runs_in_queue_order()
         selected = self.selected_run_id
         colors = self.app.theme_variables
+        names = {friend.id: friend.name for friend in workspace.friends()}
+        rows = [
+            run_cells(
+                run, workspace.queue_position(run.run_id) if run.state == "queued" else None, colors, names.get(run.friend_id, "")
+            )
+            for run in runs
+        ]
+        room = (self.size.width or table.size.width) - SCROLLBAR_ROOM
+        widths = column_widths(room, rows)
+        if widths != self._widths:
+            self._widths = widths
+            table.clear(columns=True)
+            for key, label in COLUMNS:
+                table.add_column(label, key=key, width=widths[key])
         table.clear()
-        for run in runs:
-            place = workspace.queue_position(run.run_id) if run.state == "queued" else None
-            table.add_row(*run_cells(run, place, colors), key=run.run_id)
+        for run, row in zip(runs, rows, strict=True):
+            row[1] = elided_end(str(row[1]), widths["friend"])
+            row[2] = elided_start(run.run_id, widths["run"])
+            table.add_row(*row, key=run.run_id)
         ids = [run.run_id for run in runs]
         if selected in ids:
             table.move_cursor(row=ids.index(selected))
         live = sum(run.state == "running" for run in runs)
         queued = sum(run.state == "queued" for run in runs)
-        self.query_one("#runs-summary", Label).update(f"{len(runs)} runs · {live} running · {queued} queued")
+        summary = f"{len(runs)} runs · {live} running · {queued} queued · Loss: the running average"
+        self.query_one("#runs-summary", Label).update(summary)
         self.show_why()
 
     def show_why(self) -> None:

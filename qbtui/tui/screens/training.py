@@ -20,12 +20,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Header, Label, RichLog, Select, Static
+from textual.widgets import Button, Header, Label, Select, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
 from qbtui.registry_types import BACKENDS
 from qbtui.runs.format import where_words
+from qbtui.runs.info import RESUMABLE_STATES
 from qbtui.runs.placement import HERE
 from qbtui.tui.host import host
 from qbtui.tui.intents import ResumeRun, StartRun, StopRun
@@ -34,6 +35,7 @@ from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.likeness_chart import LikenessChart
 from qbtui.tui.widgets.loss_chart import LossChart
 from qbtui.tui.widgets.preview import ImagePreview
+from qbtui.tui.widgets.reflow_log import ReflowLog
 from qbtui.tui.widgets.run_progress import RunProgress
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 LOG_MAX_LINES = 500
 CHECKPOINTS_SHOWN = 6
 LOG_SOURCES = ("events", "output")
+# Under this width the options row drops the friend's name (the header has it): see app.tcss.
+COMPACT_WIDTH = 80
 
 
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
@@ -81,6 +85,8 @@ class TrainingScreen(Screen):
         self.log_seen = 0
         self.steps_seen = -1
         self.likeness_seen = -1
+        # The (run id, state) the command line was last shown for.
+        self.commanded: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         workspace = host(self).workspace
@@ -111,12 +117,15 @@ class TrainingScreen(Screen):
                 yield Label("no samples yet", id="train-sample-caption")
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
-            yield RichLog(max_lines=LOG_MAX_LINES, wrap=True, min_width=20, markup=False, highlight=False, id="train-log")
+            yield ReflowLog(max_lines=LOG_MAX_LINES, min_width=20, markup=False, highlight=False, id="train-log")
         yield SteadyFooter()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < COMPACT_WIDTH, "-compact")
 
     def on_mount(self) -> None:
         self.sub_title = f"training {printable(host(self).workspace.friend(self.friend_id).name)}"
-        self.query_one("#train-log", RichLog).border_title = "log (events)"
+        self.query_one("#train-log", ReflowLog).border_title = "log (events)"
         self.show_command()
         self.show_readiness()
         self.refresh_run()
@@ -156,11 +165,21 @@ class TrainingScreen(Screen):
     def _queue_pressed(self) -> None:
         self.action_start(queue=True)
 
+    def commanded_run(self) -> RunInfo | None:
+        """The run whose command the screen shows: a live one, or one `u` resumes; else None (a new run's)."""
+        run = self.current_run()
+        return run if run is not None and (run.live or run.state in RESUMABLE_STATES) else None
+
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def show_command(self) -> None:
-        """Show the exact command the run would execute (or why it cannot run)."""
+        """Show the exact command the current run executes, with its run id (or the one a new run
+        would execute; or why it cannot run)."""
+        workspace = host(self).workspace
+        run = self.commanded_run()
         try:
-            argv = host(self).workspace.command_for(self.friend_id, self.preset, self.backend)
+            # A run that records no command (a host's run is started there) shows the one a new run would.
+            recorded = workspace.run_command(run.run_id) if run is not None else []
+            argv = recorded or workspace.command_for(self.friend_id, self.preset, self.backend)
             text = "$ " + shlex.join(argv)
         except QbtuiError as error:
             text = f"cannot run: {error}"
@@ -176,6 +195,8 @@ class TrainingScreen(Screen):
             where = where_words(run.state, run.where)
             stops = " (x stops it)" if run.state == "running" else ""
             text = Text(f"{run.activity} {where}: {run.run_id}{stops}", colors["accent"])
+        elif run is not None and run.state in RESUMABLE_STATES:
+            text = Text(f"{run.state} at {run.step}/{run.max_steps} · u resumes · s starts a new run", colors["warning"])
         elif blocker:
             text = Text(f"blocked: {blocker} · d on the dashboard opens the dataset · f trains anyway", colors["error"])
         elif busy is not None:
@@ -203,6 +224,9 @@ class TrainingScreen(Screen):
             self.shown_run_id = run.run_id
             self.steps_seen = self.likeness_seen = -1
             self._restart_log()
+        if (run.run_id, run.state) != self.commanded:
+            self.commanded = (run.run_id, run.state)
+            self.show_command()
         trace = workspace.trace(run.run_id)
         self.query_one(RunProgress).show(run, trace.learning_rate)
         if trace.step_events != self.steps_seen:
@@ -245,20 +269,20 @@ class TrainingScreen(Screen):
 
     def _write_log(self, trace: RunTrace) -> None:
         tail = self._lines(trace)
-        log = self.query_one("#train-log", RichLog)
+        log = self.query_one("#train-log", ReflowLog)
         for line in tail.since(self.log_seen):
-            log.write(Text(printable(line)))
+            log.add(Text(printable(line)))
         self.log_seen = tail.total
 
     def _restart_log(self) -> None:
         self.log_seen = 0
-        self.query_one("#train-log", RichLog).clear()
+        self.query_one("#train-log", ReflowLog).reset()
 
     def action_toggle_log(self) -> None:
         """Switch the log between the run's events (as `qbtui logs` prints them) and the raw output."""
         self.log_source = LOG_SOURCES[(LOG_SOURCES.index(self.log_source) + 1) % len(LOG_SOURCES)]
         label = "events" if self.log_source == "events" else "raw output"
-        self.query_one("#train-log", RichLog).border_title = f"log ({label})"
+        self.query_one("#train-log", ReflowLog).border_title = f"log ({label})"
         self._restart_log()
         if self.shown_run_id:
             self._write_log(host(self).workspace.trace(self.shown_run_id))

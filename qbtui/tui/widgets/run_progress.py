@@ -62,7 +62,8 @@ class RunProgress(Vertical):
             bar.update(total=max(run.eval_total, 1), progress=run.eval_done)
         else:
             bar.update(total=max(run.max_steps, 1), progress=run.step)
-        self._line(f"{run.state}: {progress_line(run, self.clock(), learning_rate)}")
+        line = progress_line(run, self.clock(), learning_rate)
+        self._line(line if run.after_training else f"{run.state}: {line}")
 
     def _line(self, text: str) -> None:
         """Rewrite the one-line summary only when it changed (its size never does)."""
