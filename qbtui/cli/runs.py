@@ -15,9 +15,9 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.printable import printable
-from qbtui.registry import Settings
+from qbtui.registry import Registry, Settings
 from qbtui.registry_types import BACKENDS
-from qbtui.runs.format import format_duration, format_event, format_number, where_words
+from qbtui.runs.format import format_duration, format_event, format_number, wait_words, where_words
 
 FOLLOW_POLL_S = 0.05
 
@@ -132,6 +132,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 # ------------------------------------------------------------------ formatting
+
+
+def queue_reasons(registry: Registry, infos: list | None = None) -> dict[str, str]:
+    """Why each queued run waits, by run id in queue order: the queue's own plan (`queue_waits`)."""
+    from qbtui.runs import host_slots, queue_waits
+
+    return queue_waits(registry.settings.logs_dir, host_slots(registry), runs=infos)
 
 
 def runs_table(infos: list) -> str:
@@ -290,11 +297,16 @@ def record_command(args: argparse.Namespace) -> int:
 def runs_command(args: argparse.Namespace) -> int:
     from qbtui.runs.info import list_runs
 
-    infos = list_runs(_settings(args))
+    registry = load_registry(args)
+    infos = list_runs(registry.settings)
+    waits = queue_reasons(registry, infos)
     if args.json:
-        print(json.dumps([info.to_json() for info in infos], indent=2))
+        print(json.dumps([info.to_json(waits.get(info.run_id)) for info in infos], indent=2))
     elif infos:
         print(runs_table(infos))
+        if waits:
+            print()
+            print("\n".join(f"{printable(run_id)}: {wait_words(reason)}" for run_id, reason in waits.items()))
         for info in infos:
             if info.live and info.error:  # what a live run needs said: its run.toml unreadable, its host silent
                 print(f"{info.run_id}: {info.error}", file=sys.stderr)
@@ -307,7 +319,12 @@ def logs_command(args: argparse.Namespace) -> int:
     from qbtui.runs.info import read_run
     from qbtui.runs.manager import find_run
 
-    info = find_run(_settings(args), args.target)
+    registry = load_registry(args)
+    info = find_run(registry.settings, args.target)
+    if info.state == "queued":
+        reason = queue_reasons(registry).get(info.run_id)
+        if reason is not None:
+            print(f"run {info.run_id} is queued: {wait_words(reason)}", flush=True)
     try:
         if args.raw:
             follow_raw(info.path, follow=args.follow)
@@ -346,9 +363,10 @@ def resume_command(args: argparse.Namespace) -> int:
 
 def queue_command(args: argparse.Namespace) -> int:
     from qbtui.errors import QbtuiError
-    from qbtui.runs.queue import cancel, list_queue, move
+    from qbtui.runs.queue import cancel, move
 
-    settings = _settings(args)
+    registry = load_registry(args)
+    settings = registry.settings
     if args.action != "list":
         if not args.run_id:
             raise QbtuiError(f"`qbtui queue {args.action}` needs a run id", fix="`qbtui queue` lists the queued runs")
@@ -356,6 +374,7 @@ def queue_command(args: argparse.Namespace) -> int:
             cancel(settings, args.run_id)
         else:
             move(settings, args.run_id, -1 if args.action == "up" else 1)
-    queued = list_queue(settings)
-    print("\n".join(f"{position}. {run_id}" for position, run_id in enumerate(queued, 1)) if queued else "the queue is empty")
+    waits = queue_reasons(registry)
+    lines = [f"{position}. {run_id}  {wait_words(reason)}" for position, (run_id, reason) in enumerate(waits.items(), 1)]
+    print("\n".join(lines) if lines else "the queue is empty")
     return 0

@@ -27,6 +27,12 @@ def where_words(state: str, where: str) -> str:
     return "here" if where == HERE else f"on {where}"
 
 
+def wait_words(reason: str) -> str:
+    """Why a queued run has not started, from the queue's plan (`plan_queue`'s reason):
+    `waits (here runs 1 of 1)`; `a place is free: it starts next` for an empty reason."""
+    return f"waits ({printable(reason)})" if reason else "a place is free: it starts next"
+
+
 def format_number(value: float | None, digits: int = 4) -> str:
     """`0.1234`, or `-` when unknown."""
     return "-" if value is None else f"{value:.{digits}f}"

@@ -129,8 +129,8 @@ class RunInfo:
         """Queued or running: the run may still change."""
         return self.state in LIVE_STATES
 
-    def to_json(self) -> dict[str, Any]:
-        """Plain values for `qbtui runs --json`."""
+    def to_json(self, waits: str | None = None) -> dict[str, Any]:
+        """Plain values for `qbtui runs --json`; `waits`: why a queued run has not started (the queue's plan)."""
         return {
             "run_id": self.run_id,
             "friend": self.friend_id,
@@ -157,6 +157,7 @@ class RunInfo:
             "eval_eta_s": self.eval_eta_s if self.evaluating else None,
             "best": self.best_cell,
             "best_likeness": self.best_likeness,
+            "waits": waits,
         }
 
 

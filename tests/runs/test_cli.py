@@ -47,7 +47,7 @@ def test_stop_queue_and_resume_from_the_command_line(workspace, capsys, monkeypa
     assert qbtui(workspace, "train", "maria", "--queue") == 0
     queued_id = capsys.readouterr().out.split()[2]
     assert qbtui(workspace, "queue") == 0
-    assert capsys.readouterr().out.strip() == f"1. {queued_id}"
+    assert capsys.readouterr().out.strip() == f"1. {queued_id}  waits (here runs 1 of 1)"
     assert qbtui(workspace, "queue", "cancel", queued_id) == 0
     assert "the queue is empty" in capsys.readouterr().out
     wait_for(lambda: read_run(peter_path).step >= 1, what="step 1")
@@ -109,6 +109,24 @@ def test_event_lines_are_readable():
     assert error.endswith("error: boom\n  fix: do x\n  | a\n  | b")
 
 
+def test_a_queued_run_says_why_it_waits_everywhere(workspace, capsys, monkeypatch):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.5")
+    assert qbtui(workspace, "train", "peter", "--steps", "400") == 0
+    assert qbtui(workspace, "train", "maria", "--queue") == 0
+    queued_id = capsys.readouterr().out.split("queued run ")[1].split()[0]
+    why = "waits (here runs 1 of 1)"
+    assert qbtui(workspace, "runs") == 0
+    assert capsys.readouterr().out.endswith(f"\n\n{queued_id}: {why}\n"), "a line under the table"
+    assert qbtui(workspace, "runs", "--json") == 0
+    waits = {run["friend"]: run["waits"] for run in json.loads(capsys.readouterr().out)}
+    assert waits == {"peter": None, "maria": "here runs 1 of 1"}
+    assert qbtui(workspace, "queue") == 0
+    assert capsys.readouterr().out == f"1. {queued_id}  {why}\n"
+    assert qbtui(workspace, "logs", queued_id) == 0
+    assert capsys.readouterr().out == f"run {queued_id} is queued: {why}\n"
+    assert qbtui(workspace, "stop", "maria") == 0 and qbtui(workspace, "stop", "peter") == 0
+
+
 def test_logs_of_a_crashed_run_say_why(workspace, capsys, wait_for_state):
     info = manager.start_run(workspace, "peter")
     supervisor = read_pid_file(RunDir(info.path).supervisor_pid)
@@ -128,7 +146,8 @@ def test_train_queue_pins_with_host_local_or_starts_anywhere(workspace, capsys, 
     out = capsys.readouterr().out
     assert "queued run" in out and "(for this machine)" in out
     assert qbtui(workspace, "runs") == 0
-    rows = {line.split()[1]: line.split()[2] for line in capsys.readouterr().out.splitlines()[1:]}
+    table = capsys.readouterr().out.split("\n\n")[0]
+    rows = {line.split()[1]: line.split()[2] for line in table.splitlines()[1:]}
     assert rows == {"peter": "here", "maria": "here"}
     assert qbtui(workspace, "stop", "maria") == 0 and qbtui(workspace, "stop", "peter") == 0
 

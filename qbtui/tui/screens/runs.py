@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
-from qbtui.runs.format import format_duration
+from qbtui.runs.format import format_duration, wait_words
 from qbtui.tui.host import host
 from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
 from qbtui.tui.messages import RunsUpdated
@@ -169,7 +169,7 @@ class RunsScreen(Screen):
         run_id = self.selected_run_id
         workspace = host(self).workspace
         reason = workspace.wait_reason(run_id) if run_id else None
-        text = "" if reason is None else f"{run_id}: " + (f"waits ({reason})" if reason else "a place is free: it starts next")
+        text = "" if reason is None else f"{run_id}: {wait_words(reason)}"
         run = workspace.run(run_id) if run_id and reason is None else None
         if run is not None and run.best_words:
             text = f"{run_id}: {run.best_words}"
