@@ -87,8 +87,8 @@ def preview_path(lora_path: Path) -> Path:
 
 
 def activation_text(friend: Friend) -> str:
-    """The phrase that calls the friend up: `qb_peter person`."""
-    return f"{friend.token} person"
+    """The phrase that calls the friend up: `qb_peter person` (`Friend.trigger_phrase`)."""
+    return friend.trigger_phrase
 
 
 def card_values(facts: CardFacts) -> dict[str, Any]:

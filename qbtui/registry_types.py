@@ -147,9 +147,15 @@ class Friend:
         return f"{self.token}_lora"
 
     @property
+    def trigger_phrase(self) -> str:
+        """The phrase that calls the friend up: `qb_peter person`; the captions start with it, and the LoRA's
+        header (`modelspec.trigger_phrase`), its A1111 card and its LoRA Manager sidecar all say it."""
+        return f"{self.token} person"
+
+    @property
     def caption_template(self) -> str:
         """The guide's starting caption: `qb_peter person, man, curly hair`."""
-        return f"{self.token} person, {self.describe}" if self.describe else f"{self.token} person"
+        return f"{self.trigger_phrase}, {self.describe}" if self.describe else self.trigger_phrase
 
     @property
     def last_training(self) -> Training | None:

@@ -174,11 +174,11 @@ class TrainConfig:
             tokenizer_cache_dir=settings.tokenizer_cache_dir or values.get("tokenizer_cache_dir"),
             comfyui_dir=settings.comfyui_dir,
             device=settings.device,
-            trigger=friend.token,
+            trigger=friend.trigger_phrase,
             friend_id=friend.id,
             preset=preset.name,
         )
-        style_prompt = f"{friend.token} person, {settings.style_suffix}"
+        style_prompt = f"{friend.trigger_phrase}, {settings.style_suffix}"
         if int(values.get("sample_every_n_steps", 0) or 0) > 0:
             values["sample_prompts"] = [style_prompt]
         values.update(

@@ -57,7 +57,7 @@ def test_from_preset_takes_flags_paths_and_friend(settings, peter):
     assert config.output_dir == settings.lora_dir
     assert config.output_name == "qb_peter_lora"
     assert config.tokenizer == settings.tokenizer and config.device == "cpu"
-    assert config.trigger == "qb_peter" and config.friend_id == "peter" and config.run_id == "r1"
+    assert config.trigger == "qb_peter person" and config.friend_id == "peter" and config.run_id == "r1"
     assert config.preset == "fast"
 
 
