@@ -27,6 +27,12 @@ def where_words(state: str, where: str) -> str:
     return "here" if where == HERE else f"on {where}"
 
 
+def step_eta(eta_s: float | None) -> str:
+    """A step line's ETA: the time left of the steps, `-` when under a second. Saving the LoRA, the
+    last samples and any likeness pass still follow the last step, so it never reads `0:00`."""
+    return "-" if eta_s is not None and eta_s < 0.5 else format_duration(eta_s)
+
+
 def wait_words(reason: str) -> str:
     """Why a queued run has not started, from the queue's plan (`plan_queue`'s reason):
     `waits (here runs 1 of 1)`; `a place is free: it starts next` for an empty reason."""
@@ -49,7 +55,7 @@ def format_event(event: dict[str, Any]) -> str:
         text = (
             f"step {event['step']}/{event.get('max_steps') or '?'}  loss {format_number(event.get('loss'))}"
             f"  avg {format_number(event.get('avg_loss'))}  {format_number(event.get('it_s'), 2)} it/s"
-            f"  ETA {format_duration(event.get('eta_s'))}"
+            f"  ETA {step_eta(event.get('eta_s'))}"
         )
     elif kind == "start":
         text = (

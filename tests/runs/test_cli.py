@@ -25,6 +25,7 @@ def test_train_wait_follows_to_the_end(workspace, capsys):
     assert qbtui(workspace, "train", "peter", "--wait") == 0
     out = capsys.readouterr().out
     assert "started run" in out and "step 8/8  loss 0.1250" in out and "done: completed" in out
+    assert "ETA 0:00" not in out and "step 8/8  loss 0.1250  avg 0.1250  50.00 it/s  ETA -" in out
     assert qbtui(workspace, "runs", "--json") == 0
     (run,) = json.loads(capsys.readouterr().out)
     assert (run["friend"], run["state"], run["step"], run["max_steps"]) == ("peter", "completed", 8, 8)
@@ -101,6 +102,9 @@ def test_event_lines_are_readable():
         }
     )
     assert line.endswith("step 5/1080  loss 0.1330  avg 0.1330  0.00 it/s  ETA 70:40:10")
+    last_steps = [format_event({"t": 0, "type": "step", "step": n, "max_steps": 30, "eta_s": (30 - n) / 9}) for n in (28, 29, 30)]
+    assert [line.split("ETA ")[1] for line in last_steps] == ["-", "-", "-"], "samples still follow: never ETA 0:00"
+    assert format_event({"t": 0, "type": "step", "step": 20, "max_steps": 30, "eta_s": 1.2}).endswith("ETA 0:01")
     start = {"t": 0, "type": "start", "friend": "ada", "backend": "builtin", "preset": "fast", "max_steps": 200, "images": 24}
     assert format_event(start | {"device": "cpu", "mixed_precision": "bf16"}).endswith("24 images on cpu in bf16")
     assert format_event(start | {"device": "mps", "mixed_precision": "no"}).endswith("24 images on mps in float32")
