@@ -171,7 +171,21 @@ def record_run_evaluation(registry: Registry, run: RunDir) -> str:
             path=registry.path,
             fix=f"record the training first (`qbtui record {evaluation.run_id}`), then `qbtui eval {evaluation.run_id}`",
         )
+    if evaluation.chosen is None:
+        _tell_kept_choice(registry, target, evaluation)
     return evaluation.friend_id
+
+
+def _tell_kept_choice(registry: Registry, target: RunDir, evaluation: Evaluation) -> None:
+    """A pass that chose nothing leaves the row's earlier choice: its eval.json says so (and marks that cell)."""
+    from qbtui.likeness.record import kept_choice
+    from qbtui.likeness.report import write_evaluation
+
+    fresh = Registry.load(registry.path)
+    row = next((row for row in fresh.friend(evaluation.friend_id).trainings if row.run_id == evaluation.run_id), None)
+    told = kept_choice(evaluation, row) if row is not None else evaluation
+    if told is not evaluation:
+        write_evaluation(target.eval_json, told)
 
 
 PICKED = "picked by hand in the compare view"
