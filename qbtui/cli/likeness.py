@@ -111,8 +111,7 @@ def _show(run_path, *, as_json: bool, table: bool = True) -> int:
         status = evaluation_status(run_path)
     evaluation = status.evaluation
     if evaluation is None:
-        fix = "" if status.skipped else "run `qbtui eval RUN` to evaluate it"
-        raise QbtuiError(status.missing_words, path=run_path, fix=fix)
+        raise QbtuiError(status.missing_words, path=run_path, fix=status.missing_fix)
     if as_json:
         print(json.dumps(evaluation.to_json(), indent=2))
     elif table:
