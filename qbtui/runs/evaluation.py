@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,15 +256,26 @@ class EvaluationStatus:
 
     @property
     def can_evaluate(self) -> bool:
-        """True when nothing scores the run now or will (no scores, no pass running, not training, not skipped)."""
-        return self.evaluation is None and self.running is None and self.training is None and self.skipped is None
+        """True when a pass may start now: none runs over the run and it no longer trains (`eval` would refuse)."""
+        return self.running is None and self.training is None
 
     @property
     def missing_fix(self) -> str | None:
         """What to do about missing scores: follow the training, else evaluate (None while a pass runs or when skipped)."""
-        if self.training is not None and self.skipped is None:
+        if self.skipped is not None or self.running is not None:
+            return None
+        if self.training is not None:
             return f"follow it: `qbtui logs -f {self.run_id}`"
-        return f"run `qbtui eval {self.run_id}` to evaluate it" if self.can_evaluate else None
+        return f"run `qbtui eval {self.run_id}` to evaluate it"
+
+    def following(self, info: RunInfo | None) -> EvaluationStatus:
+        """This status with a fresh snapshot of the pass or the training it follows (the workspace's run info):
+        no pass once that run has ended; a training that reached its last step is left to a new `evaluation_status`."""
+        if self.running is not None and info is not None and info.run_id == self.running.run_id:
+            return replace(self, running=info if info.live else None)
+        if self.training is not None and info is not None and info.run_id == self.training.run_id:
+            return replace(self, training=info) if info.live and not info.after_training else self
+        return self
 
     @property
     def running_words(self) -> str | None:
