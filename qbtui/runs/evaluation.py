@@ -160,9 +160,9 @@ def start_evaluation(
         ) from None
 
 
-def _missing_base_model(run_id: str, recorded: Path, current: Path) -> QbtuiError:
+def _missing_base_model(run_id: str, recorded: Path | None, current: Path) -> QbtuiError:
     """The error for a run whose base model (the one it trained on, recorded in its run.toml) is gone."""
-    if recorded == current:
+    if recorded is None or recorded == current:
         return QbtuiError(
             "the base model is missing", path=recorded, fix="set base_model in registry.toml [settings] to your SD 1.5 model"
         )
