@@ -41,7 +41,8 @@ MAX_TIME = 1e11
 MAX_COUNT = 2**63
 MAX_REPR = 60
 # A likeness evaluation: what it samples, progress per image, one score per cell, the result (or why it was skipped).
-EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started", "checkpoint")
+# `scoring`: samples drawn so far at a checkpoint during training (step, done, total, eta_s of the scoring left).
+EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started", "checkpoint", "scoring")
 
 
 class EventError(ValueError):
@@ -94,7 +95,7 @@ FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     **dict.fromkeys(("path", "lora_path", "best_sample"), (_is_path, "a file path")),
     **dict.fromkeys(
-        ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch"),
+        ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch", "done", "total"),
         (_is_count, "a non-negative integer"),
     ),
     **dict.fromkeys(

@@ -413,21 +413,22 @@ class Registry:
     ) -> bool:
         """Write a likeness evaluation into the training row of `run_id` (chosen file, weight, sample, likeness, scores).
 
-        A weight of None (the evaluation chose nothing) removes an earlier choice. False when the
-        friend has no training row for that run.
+        A weight of None (the evaluation chose nothing) keeps an earlier choice (a hand pick, a
+        pass that found faces) and only replaces the scores: a choice is replaced by a choice,
+        never erased by a pass that made none. False when the friend has no training row for that run.
         """
         for key, value in (("chosen_weight", chosen_weight), ("likeness", likeness)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise RegistryError(f"training {key} must be a number, not {value!r}", path=self.path, fix="pass a number")
-        chose = chosen_weight is not None
-        # None removes the key: nothing chosen keeps only the scores.
-        updates: dict[str, Any] = {
-            "chosen_lora": chosen_lora if chose and chosen_lora else None,
-            "chosen_weight": round(float(chosen_weight), 4) if chosen_weight is not None else None,
-            "chosen_sample": chosen_sample if chose and chosen_sample else None,
-            "likeness": round(float(likeness), 4) if chose and likeness is not None else None,
-            "scores": {label: round(float(score), 4) for label, score in scores.items()} or None,
-        }
+        # None removes the key.
+        updates: dict[str, Any] = {"scores": {label: round(float(score), 4) for label, score in scores.items()} or None}
+        if chosen_weight is not None:
+            updates |= {
+                "chosen_lora": chosen_lora or None,
+                "chosen_weight": round(float(chosen_weight), 4),
+                "chosen_sample": chosen_sample or None,
+                "likeness": round(float(likeness), 4) if likeness is not None else None,
+            }
         found = []
 
         def change(document: TOMLDocument, fresh: Registry) -> None:

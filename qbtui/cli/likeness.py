@@ -78,7 +78,18 @@ def eval_command(args: argparse.Namespace) -> int:
     if final.state != "completed":
         say(f"evaluation run {final.run_id} ended: {final.state}" + (f" ({printable(final.error)})" if final.error else ""))
         return 1
+    _say_kept_choice(target, say)
     return _show(target.path, as_json=args.json, table=args.json)
+
+
+def _say_kept_choice(target, say) -> None:
+    """After a pass that chose nothing: the earlier choice its training keeps (the log said `choice: none`)."""
+    from qbtui.likeness.record import KEPT
+    from qbtui.likeness.report import choice_line, read_evaluation
+
+    evaluation = read_evaluation(target.eval_json)
+    if evaluation is not None and evaluation.reason.startswith(KEPT):
+        say(printable(choice_line(evaluation)))
 
 
 def _wait_quietly(run_path) -> None:
@@ -100,8 +111,7 @@ def _show(run_path, *, as_json: bool, table: bool = True) -> int:
         status = evaluation_status(run_path)
     evaluation = status.evaluation
     if evaluation is None:
-        fix = "" if status.skipped else "run `qbtui eval RUN` to evaluate it"
-        raise QbtuiError(status.missing_words, path=run_path, fix=fix)
+        raise QbtuiError(status.missing_words, path=run_path, fix=status.missing_fix)
     if as_json:
         print(json.dumps(evaluation.to_json(), indent=2))
     elif table:

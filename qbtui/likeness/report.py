@@ -172,7 +172,7 @@ def evaluation_table(evaluation: Evaluation) -> list[str]:
 
 
 def format_eval_event(event: dict[str, Any]) -> str:
-    """One `eval` event as `qbtui logs` shows it; the result is the whole table."""
+    """One `eval` event as `qbtui logs` shows it ("" for one it leaves out); the result is the whole table."""
     stage = event["stage"]
     if stage == "plan":
         return (
@@ -186,6 +186,10 @@ def format_eval_event(event: dict[str, Any]) -> str:
         return (
             f"eval {event.get('key')}: faces {_rate(event.get('face_rate'))}, likeness {_distance(event.get('likeness'))}, "
             f"match {_rate(event.get('match_rate'))}"
+        )
+    if stage == "scoring":  # its start is a line; each sample's progress is for the run's phase, not the log
+        return (
+            "" if event.get("done") else f"scoring likeness at step {event.get('step', '?')}: {event.get('total', '?')} samples"
         )
     if stage == "checkpoint":
         from qbtui.likeness.live import checkpoint_line

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from qbtui.likeness.report import Evaluation, read_evaluation
 from qbtui.registry import Registry, friend_root
 from qbtui.rundir import RunDir, new_run_id, read_run_toml
 from qbtui.runs.info import RunInfo
-from qbtui.runs.manager import RunPlan, find_run, submit_run
+from qbtui.runs.manager import DeviceBusy, RunPlan, find_run, submit_run
 from qbtui.trainer.config import SAMPLE_WEIGHTS, parse_resolution
 
 EVAL_BACKEND = "eval"
@@ -134,11 +134,7 @@ def start_evaluation(
         )
     plan = plan_evaluation(registry, info, weights=weights, seeds=seeds)
     if not plan.base_model or not plan.base_model.exists():
-        raise QbtuiError(
-            "the base model is missing",
-            path=plan.base_model,
-            fix="set base_model in registry.toml [settings] to your SD 1.5 model",
-        )
+        raise _missing_base_model(info.run_id, plan.base_model, settings.base_model)
     run_id = new_run_id(plan.friend_id)
     run_plan = RunPlan(
         run_id=run_id,
@@ -154,7 +150,28 @@ def start_evaluation(
         output_name=registry.friend(plan.friend_id).output_name,
         registry=registry.path,
     )
-    return submit_run(settings, run_plan, queue=queue)
+    try:
+        return submit_run(settings, run_plan, queue=queue)
+    except DeviceBusy as busy:
+        raise QbtuiError(
+            busy.message,
+            fix=f"wait for run {busy.busy.run_id} to end (`qbtui logs {busy.busy.run_id} -f` follows it), "
+            f"then `qbtui eval {info.run_id}`; or stop it first (`qbtui stop {busy.busy.run_id}`)",
+        ) from None
+
+
+def _missing_base_model(run_id: str, recorded: Path | None, current: Path) -> QbtuiError:
+    """The error for a run whose base model (the one it trained on, recorded in its run.toml) is gone."""
+    if recorded is None or recorded == current:
+        return QbtuiError(
+            "the base model is missing", path=recorded, fix="set base_model in registry.toml [settings] to your SD 1.5 model"
+        )
+    moved = f"if the model moved to registry.toml's base_model ({current}), " if current.exists() else "if it moved, "
+    return QbtuiError(
+        f"run {run_id} was trained on this base model, and it is missing (the likeness pass draws with the run's own model)",
+        path=recorded,
+        fix=f"{moved}put it back at this path or link it there (`ln -s NEW_PATH {recorded}`), then `qbtui eval {run_id}` again",
+    )
 
 
 def record_run_evaluation(registry: Registry, run: RunDir) -> str:
@@ -171,7 +188,21 @@ def record_run_evaluation(registry: Registry, run: RunDir) -> str:
             path=registry.path,
             fix=f"record the training first (`qbtui record {evaluation.run_id}`), then `qbtui eval {evaluation.run_id}`",
         )
+    if evaluation.chosen is None:
+        _tell_kept_choice(registry, target, evaluation)
     return evaluation.friend_id
+
+
+def _tell_kept_choice(registry: Registry, target: RunDir, evaluation: Evaluation) -> None:
+    """A pass that chose nothing leaves the row's earlier choice: its eval.json says so (and marks that cell)."""
+    from qbtui.likeness.record import kept_choice
+    from qbtui.likeness.report import write_evaluation
+
+    fresh = Registry.load(registry.path)
+    row = next((row for row in fresh.friend(evaluation.friend_id).trainings if row.run_id == evaluation.run_id), None)
+    told = kept_choice(evaluation, row) if row is not None else evaluation
+    if told is not evaluation:
+        write_evaluation(target.eval_json, told)
 
 
 PICKED = "picked by hand in the compare view"
@@ -212,6 +243,39 @@ class EvaluationStatus:
     evaluation: Evaluation | None
     running: RunInfo | None = None
     skipped: str | None = None
+    training: RunInfo | None = None  # the run itself, queued or still taking its steps
+
+    @property
+    def training_words(self) -> str | None:
+        """`run RUN is training (step 12/60): its likeness is scored at each checkpoint`, while it trains."""
+        if self.training is None:
+            return None
+        if self.training.state == "queued":
+            return f"run {self.run_id} is queued: its likeness is scored at each checkpoint once it trains"
+        return f"run {self.run_id} is training ({self.training.progress_words}): its likeness is scored at each checkpoint"
+
+    @property
+    def can_evaluate(self) -> bool:
+        """True when a pass may start now: none runs over the run and it no longer trains (`eval` would refuse)."""
+        return self.running is None and self.training is None
+
+    @property
+    def missing_fix(self) -> str | None:
+        """What to do about missing scores: follow the training, else evaluate (None while a pass runs or when skipped)."""
+        if self.skipped is not None or self.running is not None:
+            return None
+        if self.training is not None:
+            return f"follow it: `qbtui logs -f {self.run_id}`"
+        return f"run `qbtui eval {self.run_id}` to evaluate it"
+
+    def following(self, info: RunInfo | None) -> EvaluationStatus:
+        """This status with a fresh snapshot of the pass or the training it follows (the workspace's run info):
+        no pass once that run has ended; a training that reached its last step is left to a new `evaluation_status`."""
+        if self.running is not None and info is not None and info.run_id == self.running.run_id:
+            return replace(self, running=info if info.live else None)
+        if self.training is not None and info is not None and info.run_id == self.training.run_id:
+            return replace(self, training=info) if info.live and not info.after_training else self
+        return self
 
     @property
     def running_words(self) -> str | None:
@@ -223,7 +287,7 @@ class EvaluationStatus:
     @property
     def missing_words(self) -> str:
         """Why there are no scores: a pass running, the reason the training skipped them, or none ran yet."""
-        return self.running_words or self.skipped or f"run {self.run_id} has no likeness evaluation yet"
+        return self.running_words or self.skipped or self.training_words or f"run {self.run_id} has no likeness evaluation yet"
 
 
 def evaluation_status(run_path: Path | str) -> EvaluationStatus:
@@ -238,7 +302,8 @@ def evaluation_status(run_path: Path | str) -> EvaluationStatus:
     running = itself if itself.evaluating or (itself.after_training and skipped is None) else None
     if running is None:
         running = next((info for info in runs_under(run.logs_dir) if info.live and _scores(info, run)), None)
-    return EvaluationStatus(run.run_id, evaluation, running, skipped)
+    training = itself if running is None and itself.live and not itself.after_training else None
+    return EvaluationStatus(run.run_id, evaluation, running, skipped, training)
 
 
 def _scores(info: RunInfo, run: RunDir) -> bool:

@@ -79,6 +79,8 @@ def format_event(event: dict[str, Any]) -> str:
         from qbtui.likeness.report import format_eval_event
 
         text = format_eval_event(event)
+        if not text:
+            return ""
     else:
         text = f"supervisor {event['state']}" + (f" ({printable(event['detail'])})" if event.get("detail") else "")
     return f"{stamp}  {text}"

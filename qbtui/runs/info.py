@@ -33,7 +33,8 @@ BUSY_STATES = ("running", "disconnected")
 RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
 # What a live run is doing: its training steps, or a likeness pass after them (an evaluation run's whole life).
 # After its `done` a builtin run draws its last samples (FINISHING), then scores them (EVALUATING).
-TRAINING, FINISHING, EVALUATING = "training", "finishing", "evaluating"
+# At a checkpoint during its training it scores that checkpoint's likeness (SCORING) before its next step.
+TRAINING, FINISHING, EVALUATING, SCORING = "training", "finishing", "evaluating", "scoring"
 RECENT_LOSSES = 200
 # A run directory without a supervisor pid file is "starting" for this long, then crashed.
 STARTUP_GRACE_S = 30.0
@@ -67,8 +68,8 @@ class RunInfo:
     host: str | None = None
     bad_lines: int = 0  # lines of events.jsonl that were not valid events (skipped)
     target: str = HERE  # where a queued run may start: HERE, a host's name or ANYWHERE
-    phase: str = ""  # TRAINING, FINISHING or EVALUATING while running, "" otherwise
-    eval_done: int = 0  # samples the running likeness pass has drawn, of eval_total
+    phase: str = ""  # TRAINING, SCORING, FINISHING or EVALUATING while running, "" otherwise
+    eval_done: int = 0  # samples the running likeness pass (or the checkpoint's scoring) has drawn, of eval_total
     eval_total: int = 0
     eval_eta_s: float | None = None
     best_cell: str | None = None  # the best LoRA file and weight scored while training (`800@0.8`)
@@ -93,8 +94,9 @@ class RunInfo:
 
     @property
     def activity(self) -> str:
-        """The state as the run lists show it: `evaluating` or `finishing` after the last step, else the state."""
-        return self.phase if self.after_training else self.state
+        """The state as the run lists show it: `evaluating` or `finishing` after the last step, `scoring` at a
+        checkpoint, else the state."""
+        return self.phase if self.after_training or self.phase == SCORING else self.state
 
     @property
     def progress(self) -> str:
@@ -103,9 +105,12 @@ class RunInfo:
 
     @property
     def remaining_s(self) -> float | None:
-        """Seconds left of what the run does now (its steps, or its likeness pass; unknown while finishing)."""
+        """Seconds left of what the run does now (its steps, or its likeness pass; unknown while finishing). While
+        scoring a checkpoint: the steps left plus the scoring left (unknown before its first sample is timed)."""
         if self.after_training:
             return self.eval_eta_s if self.evaluating else None
+        if self.phase == SCORING:
+            return None if self.eta_s is None or self.eval_eta_s is None else self.eta_s + self.eval_eta_s
         return self.eta_s
 
     @property
@@ -115,6 +120,8 @@ class RunInfo:
             return f"evaluating {self.progress} · ETA {format_duration(self.eval_eta_s)}"
         if self.phase == FINISHING:
             return f"finishing: step {self.progress} done, saving the LoRA and drawing the last samples"
+        if self.phase == SCORING:
+            return f"step {self.progress} · scoring likeness {self.eval_done}/{self.eval_total}"
         return f"step {self.progress}"
 
     @property
@@ -152,9 +159,9 @@ class RunInfo:
             "target": self.target,
             "bad_lines": self.bad_lines,
             "phase": self.phase or None,
-            "eval_done": self.eval_done if self.evaluating else None,
-            "eval_total": self.eval_total if self.evaluating else None,
-            "eval_eta_s": self.eval_eta_s if self.evaluating else None,
+            "eval_done": self.eval_done if self.evaluating or self.phase == SCORING else None,
+            "eval_total": self.eval_total if self.evaluating or self.phase == SCORING else None,
+            "eval_eta_s": self.eval_eta_s if self.evaluating or self.phase == SCORING else None,
             "best": self.best_cell,
             "best_likeness": self.best_likeness,
             "waits": waits,
@@ -218,6 +225,7 @@ class RunSummary:
         self.evaluation_run = False  # an evaluation run counts its samples as its steps
         self.eval_progress = PassProgress()  # the likeness pass after the backend's `done` (or of an evaluation run)
         self.likeness = LikenessTrack()  # scored while training
+        self.scoring: Event | None = None  # the last `eval scoring` event while a checkpoint is scored
 
     def apply(self, event: Event) -> None:
         kind = event["type"]
@@ -229,6 +237,7 @@ class RunSummary:
             if self.started_at is None:
                 self.started_at = event["t"]
         elif kind == "step":
+            self.scoring = None
             self.step = event["step"]
             self.max_steps = int(event.get("max_steps") or self.max_steps)
             self.loss = event.get("loss")
@@ -240,6 +249,7 @@ class RunSummary:
         elif kind == "likeness":
             self.likeness.apply(event)
         elif kind == "eval":
+            self.scoring = event if event["stage"] == "scoring" else None
             self.eval_progress.apply(event)
             if self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
                 self.step = event["done"]
@@ -248,6 +258,7 @@ class RunSummary:
             self.error = event["message"] + (f" (fix: {hint})" if hint else "")
         elif kind == "done":
             self.done_status = event["status"]
+            self.scoring = None
             self.lora_path = event.get("lora_path")
             self.eval_progress = PassProgress(started=event["t"])
 
@@ -260,7 +271,7 @@ class RunSummary:
         state = event["state"]
         if state == "started":
             self.attempt_pid = event.get("pid")
-            self.done_status = self.crash_detail = self.error = None
+            self.done_status = self.crash_detail = self.error = self.scoring = None
             self.backend_exited = False
             self.eval_progress = PassProgress(started=event["t"])
             if self.started_at is None:
@@ -358,6 +369,14 @@ class _RunTracker:
         if state not in BUSY_STATES:
             return {}
         summary = self.summary
+        if not summary.evaluating and summary.scoring is not None:
+            scoring = summary.scoring
+            return {
+                "phase": SCORING,
+                "eval_done": _count(scoring.get("done")),
+                "eval_total": _count(scoring.get("total")),
+                "eval_eta_s": scoring.get("eta_s"),
+            }
         if not summary.evaluating:  # after the last step, before `done`: the LoRA is saved, samples drawn
             return {"phase": FINISHING if 0 < summary.max_steps <= summary.step else TRAINING}
         progress = summary.eval_progress

@@ -326,14 +326,22 @@ def submit_run(
             launch.launch_supervisor(run)
             return read_run(run)
         if same_device:
-            raise QbtuiError(
-                f"another run is using the device: {same_device[0].run_id} ({same_device[0].friend_id})",
-                fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
-            )
+            raise DeviceBusy(same_device[0])
         _refuse_locked(settings.logs_dir, DEVICE_LOCK)
         run = create_run(settings, plan, extra_files)
         launch.launch_supervisor(run)
     return read_run(run)
+
+
+class DeviceBusy(QbtuiError):
+    """Another run uses the device this one needs (`busy`); the fix names `--queue`, which `train` has."""
+
+    def __init__(self, busy: RunInfo) -> None:
+        self.busy = busy
+        super().__init__(
+            f"another run is using the device: {busy.run_id} ({busy.friend_id})",
+            fix="add --queue to run this one after it, or stop that run first (`qbtui stop RUN`)",
+        )
 
 
 def _refuse_second_run(friend_id: str, live: list[RunInfo]) -> None:

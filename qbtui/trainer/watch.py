@@ -72,10 +72,12 @@ class LikenessWatch:
     ) -> None:
         """Score the network at every sample weight (the base model first, once); `likeness` events and the log line."""
         started = time.perf_counter()
+        if not final:
+            self._scoring(step, 0)
         if self.base is None:
             self.base = self._base_cell(base_model, network)
         self._fit_budget(step_s)
-        progress = self._progress(final)
+        progress = self._progress(final) if final else self._scoring_progress(step)
         for weight in self.weights:
             samples = self._draw(base_model, network, label, weight, self.specs[: self.per_weight], progress)
             cell = score_cell(label, step, lora, weight, samples, self.references)
@@ -150,6 +152,23 @@ class LikenessWatch:
                 message=f"likeness: {per_weight} of {len(self.specs)} identity samples per weight at each checkpoint, "
                 f"to keep scoring within {BUDGET_SHARE:.0%} of the training between checkpoints",
             )
+
+    def _scoring(self, step: int, done: int) -> None:
+        """An `eval scoring` event: at a checkpoint during training, `done` of this checkpoint's samples are
+        drawn (the run's phase is `scoring` until its `eval checkpoint` event); `eta_s` once a sample was timed."""
+        total = self.per_weight * len(self.weights)
+        left = None if self.sample_s is None else self.sample_s * max(total - done, 0)
+        self.events.write("eval", stage="scoring", step=step, done=done, total=total, eta_s=left)
+
+    def _scoring_progress(self, step: int) -> Callable[[str, float, SampleFaces], None]:
+        """One `eval scoring` event per sample drawn at a checkpoint during training."""
+        done = [0]
+
+        def drawn(label: str, weight: float, sample: SampleFaces) -> None:
+            done[0] += 1
+            self._scoring(step, done[0])
+
+        return drawn
 
     def _progress(self, final: bool) -> Callable[[str, float, SampleFaces], None] | None:
         """After the last step the scoring is a visible pass: a plan and one `sample` event per image."""

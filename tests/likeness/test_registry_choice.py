@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qbtui import cli
-from qbtui.likeness.record import record_evaluation
-from qbtui.likeness.report import Evaluation
+from qbtui.likeness.record import kept_choice, record_evaluation
+from qbtui.likeness.report import Evaluation, choice_line
 from qbtui.likeness.scoring import CellScore, SampleScore
 from qbtui.prompt import build_prompt
 from qbtui.registry import Registry, RegistryError, Training
@@ -79,13 +80,28 @@ def test_the_guides_table_gains_a_likeness_column(trained: Registry, capsys) -> 
     assert "| 0.390 (qb_peter_lora-step00000800 @ 0.8) |" in lines[-1]
 
 
-def test_choosing_nothing_removes_an_earlier_choice(trained: Registry) -> None:
+def test_a_pass_that_chooses_nothing_keeps_an_earlier_choice(trained: Registry) -> None:
     record_evaluation(trained, "peter", RUN, evaluation(cell("800", 0.8, 0.39)))
-    record_evaluation(trained, "peter", RUN, evaluation(None))
+    later = evaluation(None)
+    record_evaluation(trained, "peter", RUN, replace(later, cells=later.cells[:2]))
     peter = Registry.load(trained.path).friends["peter"]
-    assert peter.chosen_weight is None and peter.lora_name == "qb_peter_lora"
-    assert peter.trainings[-1].scores["800@0.8"] == 0.39
-    assert build_prompt("Peter", [peter], style_suffix=STYLE, weight=0.8).startswith("<lora:qb_peter_lora:0.8>")
+    row = peter.trainings[-1]
+    assert (row.chosen_lora, row.chosen_weight, row.likeness) == ("qb_peter_lora-step00000800.safetensors", 0.8, 0.39)
+    assert row.chosen_sample == "/runs/eval/800_w0.80_s2.png"
+    assert row.scores == {"base@0": 0.81, "800@0.6": 0.45}
+    assert build_prompt("Peter", [peter], style_suffix=STYLE, weight=0.6).startswith("<lora:qb_peter_lora-step00000800:0.8>")
+
+
+def test_a_pass_that_chooses_nothing_says_which_choice_it_kept(trained: Registry) -> None:
+    record_evaluation(trained, "peter", RUN, evaluation(cell("800", 0.8, 0.39)))
+    told = kept_choice(evaluation(None), Registry.load(trained.path).friends["peter"].trainings[-1])
+    assert told.chosen is not None and told.chosen.key == "800@0.8"
+    assert choice_line(told).endswith(
+        "kept the earlier choice (qb_peter_lora-step00000800.safetensors at weight 0.8); this pass chose none: no faces in the samples"
+    )
+    nothing = Training(date="2026-12-01", steps=1, images=1, run_id=RUN)
+    unchosen = evaluation(None)
+    assert kept_choice(unchosen, nothing) is unchosen
 
 
 def test_only_the_latest_training_choice_counts(trained: Registry) -> None:

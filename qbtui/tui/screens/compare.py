@@ -140,7 +140,7 @@ class CompareScreen(Screen):
         self.rows: list[list[CellScore | None]] = []
         self.position = (0, 0)
         self.sample = 0
-        self.pass_words: str | None = None  # the likeness pass running over the run now, in words
+        self.status: EvaluationStatus | None = None  # what scores the run now (a pass, its training), as last read
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
@@ -164,7 +164,31 @@ class CompareScreen(Screen):
         self.app.call_from_thread(self.show_evaluation, status.evaluation, status)
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
+        if self.status is not None:
+            workspace = host(self).workspace
+            for run_id in message.run_ids:
+                self.status = self.status.following(workspace.run(run_id))
+            self._tell_status()
         self.load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`e` only when a pass may start (not while the run trains or a pass runs over it)."""
+        if action == "evaluate":
+            return self.status is None or self.status.can_evaluate
+        return True
+
+    @property
+    def pass_words(self) -> str | None:
+        """The likeness pass running over the run now, in words (None when none runs)."""
+        return self.status.running_words if self.status is not None else None
+
+    def _tell_status(self) -> None:
+        """Redraw the summary from `status` (a pass's progress follows the run's snapshot)."""
+        if self.evaluation is not None:
+            self._describe(self._cell_at(self.position))
+        elif self.status is not None:
+            offer = ": press e to evaluate it" if self.status.can_evaluate and self.status.skipped is None else ""
+            self._show_message(self.status.missing_words + offer)
 
     def _show_message(self, text: str) -> None:
         self.query_one("#compare-summary", Static).update(text)
@@ -172,16 +196,16 @@ class CompareScreen(Screen):
     def show_evaluation(self, evaluation: Evaluation | None, status: EvaluationStatus | None = None) -> None:
         """Rebuild the grid when the evaluation changed; keep the cursor where it was. While a pass runs
         (`status.running`) the summary says so; with no scores it says why (never to evaluate again while one runs)."""
+        if status is not None:
+            self.status = status
+            self.refresh_bindings()
         if evaluation is None:
             self.evaluation = None
             self.query_one("#compare-grid", Grid).remove_children()
-            if status is not None and (status.running or status.skipped):
-                self._show_message(status.missing_words)
-            else:
-                self._show_message(f"run {self.run_id} has no likeness evaluation yet: press e to evaluate it")
+            self._tell_status()
             return
-        self.pass_words = status.running_words if status is not None else None
         if self.evaluation is not None and evaluation.to_json() == self.evaluation.to_json():
+            self._tell_status()
             return
         previous = self.evaluation
         first = previous is None
