@@ -31,9 +31,11 @@ from tomlkit.toml_document import TOMLDocument
 
 from qbtui import locations
 from qbtui.atomicfile import write_text_atomic
+from qbtui.filenames import bare_name_problem
 from qbtui.friend_names import NewFriend, new_friend
 from qbtui.mounts import make_writable_fix
 from qbtui.pathlimits import name_length_problem
+from qbtui.printable import printable
 from qbtui.registry_hosts import Host
 from qbtui.registry_layout import friend_section, keep_line_endings, move_tail_comments
 from qbtui.registry_schema import (
@@ -420,6 +422,13 @@ class Registry:
         for key, value in (("chosen_weight", chosen_weight), ("likeness", likeness)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise RegistryError(f"training {key} must be a number, not {value!r}", path=self.path, fix="pass a number")
+        problem = bare_name_problem(chosen_lora) if chosen_lora else None
+        if problem:
+            raise RegistryError(
+                f"training chosen_lora {printable(chosen_lora)} {problem}",
+                path=self.path,
+                fix="choose a LoRA by its file name in the LoRA folder (no folder in it)",
+            )
         # None removes the key.
         updates: dict[str, Any] = {"scores": {label: round(float(score), 4) for label, score in scores.items()} or None}
         if chosen_weight is not None:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from qbtui.filenames import bare_name_problem
 from qbtui.printable import printable
 from qbtui.registry_hosts import Host, add_host_advice, parse_hosts
 from qbtui.registry_types import (
@@ -353,6 +354,11 @@ class _Validator:
                 if key in entry:
                     entry[key] = float(entry[key])
                     self.check_finite((*entry_path, key), entry[key])
+            problem = bare_name_problem(fields["chosen_lora"]) if fields.get("chosen_lora") else None
+            if problem:
+                raise self.fail(
+                    (*entry_path, "chosen_lora"), problem, "write the LoRA's file name in lora_dir (no folder), or remove the key"
+                )
             problem = lora_weight_problem(entry["chosen_weight"]) if "chosen_weight" in entry else None
             if problem:
                 raise self.fail((*entry_path, "chosen_weight"), problem, LORA_WEIGHT_FIX)

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from qbtui.filenames import bare_name_problem
+
 Check = tuple[Callable[[Any], bool], str]
 MAX_REPR = 60
 
@@ -54,6 +56,10 @@ FLAG: Check = (lambda value: isinstance(value, bool), "true or false")
 TEXTS: Check = (lambda value: isinstance(value, list) and all(map(_is_text, value)), "a list of texts")
 TABLE: Check = (lambda value: isinstance(value, dict), "a JSON object")
 LIST: Check = (lambda value: isinstance(value, list), "a list")
+LORA_NAME: Check = (
+    lambda value: _is_text(value) and (value == "" or bare_name_problem(value) is None),
+    "a LoRA file name in the LoRA folder (no folder in it), or empty for the base model",
+)
 CHOSEN: Check = (
     lambda value: value is None or (isinstance(value, dict) and _is_text(value.get("key"))),
     "null or a cell with its key",
@@ -77,7 +83,7 @@ EVALUATION_FIELDS: dict[str, tuple[Check, bool]] = {
 CELL_FIELDS: dict[str, tuple[Check, bool]] = {
     "label": (TEXT, True),
     "step": (_or_null(COUNT), True),
-    "lora": (TEXT, True),
+    "lora": (LORA_NAME, True),
     "weight": (NUMBER, True),
     "face_rate": (NUMBER, True),
     "style_face_rate": (_or_null(NUMBER), True),

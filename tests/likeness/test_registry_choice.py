@@ -134,6 +134,17 @@ def test_hand_written_choices_are_validated(registry_path: Path) -> None:
     assert peter.chosen_weight == 1.0 and peter.lora_name == "a"
 
 
+@pytest.mark.parametrize("lora", ["/tmp/outside/a.txt", "../a.safetensors", "sub\\a.safetensors", ".."])
+def test_a_chosen_lora_outside_the_lora_folder_is_refused(trained: Registry, lora: str) -> None:
+    before = trained.path.read_text(encoding="utf-8")
+    with pytest.raises(RegistryError, match="chosen_lora"):
+        trained.record_choice("peter", RUN, chosen_lora=lora, chosen_weight=0.8, likeness=0.4, scores={})
+    assert trained.path.read_text(encoding="utf-8") == before
+    trained.path.write_text(before.replace(f'run_id = "{RUN}"', f'run_id = "{RUN}"\nchosen_lora = {lora!r}'), encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"registry.toml:\d+: friends.peter.trainings\[\d+\]\.chosen_lora"):
+        Registry.load(trained.path)
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -53,12 +53,25 @@ def broken(data: dict, change: str) -> dict:
         cell["samples"][0]["seed"] = 1.5
     elif change == "chosen: 3":
         data["chosen"] = 3
+    elif change.startswith("lora: "):
+        cell["lora"] = change.removeprefix("lora: ")
     elif change == "run_id missing":
         del data["run_id"]
     return data
 
 
-CHANGES = ("cells: [5]", 'likeness: "abc"', "weight: null", "samples: [null]", "seed: 1.5", "chosen: 3", "run_id missing")
+CHANGES = (
+    "cells: [5]",
+    'likeness: "abc"',
+    "weight: null",
+    "samples: [null]",
+    "seed: 1.5",
+    "chosen: 3",
+    "run_id missing",
+    "lora: /tmp/outside/a.txt",
+    "lora: ..",
+    "lora: sub\\a.safetensors",
+)
 
 
 @pytest.mark.parametrize("change", CHANGES)
