@@ -31,7 +31,7 @@ from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import Friend, Settings, friend_root, originals_dir
 from qbtui.registry_types import CAPTION_SUFFIX
-from qbtui.safefile import open_lock, read_text
+from qbtui.safefile import NotARegularFileError, open_lock, read_text
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"
@@ -119,7 +119,11 @@ def _prep_lock(root: Path) -> Iterator[None]:
     whatever happened. A lock file removed by the holder before we locked it is not a lock:
     its inode no longer matches the path, so we report a concurrent prep."""
     path = root / LOCK_NAME
-    with os.fdopen(open_lock(path), "r+b") as handle:
+    try:
+        descriptor = open_lock(path)
+    except NotARegularFileError as error:
+        raise QbtuiError(f"prep's lock file {error.strerror}", path=path, fix="remove it: qbtui creates it") from None
+    with os.fdopen(descriptor, "r+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if not path.exists() or not os.path.samestat(os.fstat(handle.fileno()), path.stat()):

@@ -21,11 +21,19 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.registry import Settings
 from qbtui.rundir import QUEUE_FOLDER, RunDir, friend_of_run_id, run_dir_for
-from qbtui.safefile import open_lock
+from qbtui.safefile import NotARegularFileError, open_lock
 
 UNREACHABLE_FOLDER = "unreachable"
 # How long the queue skips a host that did not answer before it tries it again.
 UNREACHABLE_SKIP_S = 120.0
+
+
+def _open_queue_lock(path: Path) -> int:
+    """The queue's lock file (see `open_lock`); a FIFO or folder in its place is a clear error."""
+    try:
+        return open_lock(path)
+    except NotARegularFileError as error:
+        raise QbtuiError(f"the queue's lock file {error.strerror}", path=path, fix="remove it: qbtui creates it") from None
 
 
 class RunQueue:
@@ -47,7 +55,7 @@ class RunQueue:
                 held[self.folder] -= 1
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(open_lock(self.folder / ".lock"), "r+b") as handle:
+        with os.fdopen(_open_queue_lock(self.folder / ".lock"), "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             held[self.folder] = 1
             try:

@@ -129,3 +129,15 @@ def test_a_fifo_where_a_lock_belongs_is_a_clear_error_not_a_wait(workspace):
     os.mkfifo(device_lock)
     result = qbtui(workspace.path, "train", "peter")
     assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    device_lock.unlink()
+    queue_lock = workspace.settings.logs_dir / ".queue" / ".lock"
+    queue_lock.unlink(missing_ok=True)  # the train above took the queue lock before the device lock
+    os.mkfifo(queue_lock)
+    result = qbtui(workspace.path, "train", "peter", "--queue", "--force", "--steps", "2")
+    assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert str(queue_lock) in result.stderr and "remove it: qbtui creates it" in result.stderr
+    prep_lock = workspace.settings.datasets_dir / "peter" / ".qbtui-prep.lock"
+    os.mkfifo(prep_lock)
+    result = qbtui(workspace.path, "prep", "peter")
+    assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert str(prep_lock) in result.stderr and "remove it: qbtui creates it" in result.stderr
