@@ -134,8 +134,11 @@ def run_dir_for(logs_dir: Path, run_id: str) -> RunDir:
     return run
 
 
-def find_run_dirs(logs_dir: Path) -> list[RunDir]:
-    """Every run directory under `logs_dir` (those holding a run.toml), newest first."""
+def find_run_dirs(logs_dir: Path, skipped: list[Path] | None = None) -> list[RunDir]:
+    """Every run directory under `logs_dir` (those holding a run.toml), newest first.
+
+    A run.toml that is there but not a regular file (a FIFO, a folder) is added to `skipped`.
+    """
     found = []
     try:
         friend_folders = [p for p in logs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -143,8 +146,13 @@ def find_run_dirs(logs_dir: Path) -> list[RunDir]:
         return []
     for friend_folder in friend_folders:
         for candidate in friend_folder.iterdir():
-            if RUN_ID_PATTERN.match(candidate.name) and RunDir(candidate).run_toml.is_file():
+            if not RUN_ID_PATTERN.match(candidate.name):
+                continue
+            run_toml = RunDir(candidate).run_toml
+            if run_toml.is_file():
                 found.append(RunDir(candidate))
+            elif skipped is not None and run_toml.exists():
+                skipped.append(run_toml)
     return sorted(found, key=lambda run: run.run_id, reverse=True)
 
 

@@ -298,7 +298,10 @@ def runs_command(args: argparse.Namespace) -> int:
     from qbtui.runs.info import list_runs
 
     registry = load_registry(args)
-    infos = list_runs(registry.settings)
+    warnings: list[str] = []
+    infos = list_runs(registry.settings, warnings)
+    for warning in warnings:
+        print(f"warning: {printable(warning)}", file=sys.stderr)
     waits = queue_reasons(registry, infos)
     if args.json:
         print(json.dumps([info.to_json(waits.get(info.run_id)) for info in infos], indent=2))

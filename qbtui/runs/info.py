@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from qbtui.errors import QbtuiError
@@ -25,7 +26,7 @@ from qbtui.runs.format import format_duration
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.placement import HERE
 from qbtui.runs.queue import RunQueue
-from qbtui.safefile import read_text
+from qbtui.safefile import kind_of, read_text
 
 LIVE_STATES = ("queued", "running", "disconnected")
 # A run using its device: running here, or on a host this machine cannot reach right now.
@@ -334,6 +335,10 @@ class _RunTracker:
         if self.toml_error is not None:
             warning = unreadable_toml_warning(self.run, self.toml_error, live=state in LIVE_STATES)
             error = f"{error}\n{warning}" if error else warning
+        problem = not_regular_problem(self.run.events)
+        if problem:
+            warning = f"{problem}: the run's progress cannot be read\n  fix: remove it (qbtui writes events.jsonl)"
+            error = f"{error}\n{warning}" if error else warning
         host = str(self.run_table["host"]) if self.run_table.get("host") else None
         if host is not None and state == "running":
             state, error = self._remote_state(host, error)
@@ -448,6 +453,16 @@ def unreadable_toml_warning(run: RunDir, error: QbtuiError, *, live: bool) -> st
     )
 
 
+def not_regular_problem(path: Path) -> str | None:
+    """`<path>: is a FIFO (named pipe), not a regular file` when something other than a regular file
+    (links followed) is at `path`; None when it is a regular file or nothing is there."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return None
+    return None if S_ISREG(mode) else f"{path}: is {kind_of(mode)}, not a regular file"
+
+
 def _count(value: Any) -> int:
     """A hand-edited run.toml's step count, 0 unless it is a non-negative integer."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
@@ -492,16 +507,23 @@ def latest_run(runs: Iterable[RunInfo], friend_id: str) -> RunInfo | None:
     return next((info for info in theirs if info.live), theirs[0] if theirs else None)
 
 
-def list_runs(settings: Settings) -> list[RunInfo]:
-    """Every run under the logs folder, newest first, state checked against the processes."""
-    return runs_under(settings.logs_dir)
+def list_runs(settings: Settings, warnings: list[str] | None = None) -> list[RunInfo]:
+    """Every run under the logs folder, newest first, state checked against the processes.
+
+    A run folder whose run.toml is not a regular file (a FIFO) is left out, with a line in `warnings`.
+    """
+    return runs_under(settings.logs_dir, warnings)
 
 
-def runs_under(logs_dir: Path) -> list[RunInfo]:
+def runs_under(logs_dir: Path, warnings: list[str] | None = None) -> list[RunInfo]:
     """`list_runs` for a logs folder."""
     infos = []
     queued_ids = set(RunQueue(logs_dir).run_ids())
-    for run in find_run_dirs(logs_dir):
+    skipped: list[Path] = []
+    runs = find_run_dirs(logs_dir, skipped)
+    if warnings is not None:
+        warnings.extend(f"{not_regular_problem(path) or path}: the run is skipped" for path in skipped)
+    for run in runs:
         try:
             infos.append(read_run(run, queued_ids=queued_ids))
         except FileNotFoundError:

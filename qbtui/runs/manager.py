@@ -46,7 +46,7 @@ from qbtui.runs.backends.kohya import (
     kohya_flags,
     kohya_resume_args,
 )
-from qbtui.runs.info import BUSY_STATES, RunInfo, latest_run, read_run, runs_under
+from qbtui.runs.info import BUSY_STATES, RunInfo, latest_run, not_regular_problem, read_run, runs_under
 from qbtui.runs.launch import STOP_GRACE_S
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.locks import DEVICE_LOCK, busy_error, friend_lock, holder
@@ -365,6 +365,9 @@ def find_run(settings: Settings, run_or_friend: str) -> RunInfo:
     """A run by id, or a friend's live run (else their latest); QbtuiError when there is none."""
     if RUN_ID_PATTERN.match(run_or_friend):
         run = run_dir_for(settings.logs_dir, run_or_friend)
+        problem = not_regular_problem(run.run_toml)
+        if problem:
+            raise QbtuiError(problem, fix="put run.toml back, or delete this run's folder")
         if not run.run_toml.is_file():
             raise QbtuiError(f"no run {run_or_friend}", path=run.path, fix="`qbtui runs` lists the runs")
         return read_run(run)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from qbtui.rundir import RunDir, new_run_id
 from qbtui.runs import manager
 from qbtui.safefile import NotARegularFileError, open_regular, read_bytes
 
@@ -141,3 +142,14 @@ def test_a_fifo_where_a_lock_belongs_is_a_clear_error_not_a_wait(workspace):
     result = qbtui(workspace.path, "prep", "peter")
     assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert str(prep_lock) in result.stderr and "remove it: qbtui creates it" in result.stderr
+
+
+def test_qbtui_runs_and_logs_name_a_fifo_run_toml(workspace):
+    run = RunDir(workspace.settings.logs_dir / "peter" / new_run_id("peter"))
+    run.path.mkdir(parents=True)
+    os.mkfifo(run.run_toml)
+    result = qbtui(workspace.path, "runs")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"{run.run_toml}: is a FIFO (named pipe), not a regular file: the run is skipped" in result.stderr
+    result = qbtui(workspace.path, "logs", run.run_id)
+    assert result.returncode == 2 and f"{run.run_toml}: is a FIFO (named pipe)" in result.stderr, result.stderr

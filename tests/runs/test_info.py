@@ -263,3 +263,16 @@ def test_ps_fallback_used_on_macos_tells_the_same_story(monkeypatch):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert liveness.process_start_time(child.pid) is None
+
+
+def test_a_fifo_run_toml_is_skipped_with_a_warning_and_a_fifo_events_file_is_named(tmp_path):
+    settings = Settings(datasets_dir=tmp_path, lora_dir=tmp_path, logs_dir=tmp_path, base_model=tmp_path)
+    skipped, piped = make_run(tmp_path, friend="peter"), make_run(tmp_path, friend="maria")
+    skipped.run_toml.unlink()
+    os.mkfifo(skipped.run_toml)
+    os.mkfifo(piped.events)
+    warnings: list[str] = []
+    infos = list_runs(settings, warnings)
+    assert warnings == [f"{skipped.run_toml}: is a FIFO (named pipe), not a regular file: the run is skipped"]
+    assert [info.friend_id for info in infos] == ["maria"]
+    assert f"{piped.events}: is a FIFO (named pipe), not a regular file" in (infos[0].error or "")
