@@ -20,6 +20,7 @@ from qbtui.registry_types import (
     BACKENDS,
     DEFAULT_REPEATS,
     DRAW_SAMPLERS,
+    FLAG_MINIMUMS,
     LORA_WEIGHT_FIX,
     FlagValue,
     Friend,
@@ -282,7 +283,11 @@ class _Validator:
         """A number in a preset is finite (`inf` and `nan` train nothing) and within its flag's range."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return
-        if flag in PRESET_FLAG_RANGES:
+        if flag in FLAG_MINIMUMS:
+            low, fix = FLAG_MINIMUMS[flag]
+            if not math.isfinite(value) or value < low:
+                raise self.fail(key_path, f"must be at least {low}, found {value!r}", fix)
+        elif flag in PRESET_FLAG_RANGES:
             low, high, above_low, fix = PRESET_FLAG_RANGES[flag]
             problem = range_problem(value, low, high, above_low=above_low)
             if problem:

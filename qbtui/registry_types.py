@@ -188,6 +188,21 @@ LORA_WEIGHT_MAX = 2.0
 LORA_WEIGHT_FIX = "use a weight above 0 and at most 2; the guide suggests 0.6 to 1.0"
 
 
+# Whole-number training flags and their smallest usable value, with the fix: one definition for the
+# registry's presets (registry_schema) and a run's config (trainer.config.TrainConfig.validate).
+FLAG_MINIMUMS: dict[str, tuple[int, str]] = {
+    "network_dim": (1, "use a positive rank such as 16"),
+    "max_train_steps": (1, "use a positive step count such as 1200"),
+    "train_batch_size": (1, "use 1 (the guide's setting) or more"),
+    "num_processes": (1, "use 1, or the number of GPUs to train on at once"),
+    "lr_warmup_steps": (0, "use 0 or more"),
+    "save_every_n_steps": (0, "use 0 (only the final file) or a step count"),
+    "sample_every_n_steps": (0, "use 0 (no samples during training) or more"),
+    "sample_steps": (1, "use a positive number of denoising steps such as 20"),
+    "max_data_loader_n_workers": (0, "use 0 or more"),
+}
+
+
 def range_problem(value: object, low: float, high: float, *, above_low: bool = False) -> str | None:
     """Why `value` is not a finite number from `low` to `high` (above `low` when `above_low`), or None."""
     lowest = f"above {low:g}" if above_low else f"from {low:g}"

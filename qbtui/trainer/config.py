@@ -15,7 +15,7 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.likeness.live import STOP_EARLY_MARGIN, STOP_EARLY_PATIENCE
 from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry_types import CAPTION_SUFFIX, FLAG_MINIMUMS
 
 # The LoRA weights a sample (and a likeness evaluation) is drawn at unless a run says otherwise.
 SAMPLE_WEIGHTS = (0.6, 0.8, 1.0)
@@ -123,23 +123,15 @@ class TrainConfig:
             if not str(getattr(self, name) or "").strip():
                 raise _bad(name, "is empty", "set it in run.toml or the preset")
         checks: list[tuple[str, bool, str]] = [
-            ("network_dim", self.network_dim > 0, "use a positive rank such as 16"),
+            *((name, getattr(self, name) >= low, fix) for name, (low, fix) in FLAG_MINIMUMS.items()),
             ("network_alpha", self.network_alpha > 0, "use a positive alpha such as 8 (half the dim)"),
             ("learning_rate", self.learning_rate > 0, "use a positive rate such as 1e-4"),
             ("text_encoder_lr", self.text_encoder_lr is None or self.text_encoder_lr >= 0, "use 0 or more, e.g. 5e-5"),
-            ("max_train_steps", self.max_train_steps > 0, "use a positive step count such as 1200"),
-            ("train_batch_size", self.train_batch_size > 0, "use 1 (the guide's setting) or more"),
-            ("num_processes", self.num_processes > 0, "use 1, or the number of GPUs to train on at once"),
-            ("lr_warmup_steps", self.lr_warmup_steps >= 0, "use 0 or more"),
-            ("save_every_n_steps", self.save_every_n_steps >= 0, "use 0 (only the final file) or a step count"),
-            ("sample_every_n_steps", self.sample_every_n_steps >= 0, "use 0 (no samples during training) or more"),
-            ("sample_steps", self.sample_steps > 0, "use a positive number of denoising steps such as 20"),
             ("eval_seeds", self.eval_seeds > 0, "use 1 or more seeds per evaluation prompt (default 2)"),
             ("eval_steps", self.eval_steps > 0, "use a positive number of denoising steps such as 12"),
             ("eval_min_face_rate", 0 <= self.eval_min_face_rate <= 1, "use a share from 0 to 1, e.g. 0.7"),
             ("stop_early_patience", self.stop_early_patience >= 1, "use 1 or more checkpoints (default 2)"),
             ("stop_early_margin", 0 <= self.stop_early_margin < 1, "use a likeness margin such as 0.02"),
-            ("max_data_loader_n_workers", self.max_data_loader_n_workers >= 0, "use 0 or more"),
             ("mixed_precision", self.mixed_precision in MIXED_PRECISIONS, f"use one of {', '.join(MIXED_PRECISIONS)}"),
             ("optimizer_type", self.optimizer_type in OPTIMIZERS, "the builtin trainer implements AdamW only"),
             ("lr_scheduler", self.lr_scheduler in LR_SCHEDULERS, f"use one of {', '.join(LR_SCHEDULERS)}"),

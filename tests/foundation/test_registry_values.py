@@ -81,6 +81,43 @@ def test_a_preset_number_that_is_not_finite_or_out_of_range_is_refused(
     assert error.message.startswith(f"{key}: ") and words in error.message
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("max_train_steps", "-5", "must be at least 1, found -5"),
+        ("max_train_steps", "0", "must be at least 1, found 0"),
+        ("network_dim", "0", "must be at least 1, found 0"),
+        ("train_batch_size", "-1", "must be at least 1"),
+        ("lr_warmup_steps", "-1", "must be at least 0"),
+        ("save_every_n_steps", "-100", "must be at least 0"),
+        ("sample_steps", "0", "must be at least 1"),
+    ],
+)
+def test_a_preset_step_count_below_its_minimum_is_refused_with_its_line(
+    registry_path: Path, flag: str, value: str, words: str
+) -> None:
+    text = registry_path.read_text()
+    text = text.replace("[presets.standard]\n", f"[presets.standard]\n{flag} = {value}\n", 1)
+    lines = [
+        line for line in text.splitlines(keepends=True) if not line.startswith(f"{flag} = ") or line == f"{flag} = {value}\n"
+    ]
+    text = "".join(lines)
+    error = _error_for(registry_path, text)
+    assert error.message.startswith(f"presets.standard.{flag}: {words}")
+    assert error.line == text.splitlines().index(f"{flag} = {value}") + 1
+
+
+def test_status_and_train_exit_2_on_a_negative_step_count(run_cli, demo_registry: Path) -> None:
+    text = demo_registry.read_text()
+    assert "max_train_steps = " in text
+    text = "\n".join("max_train_steps = -5" if line.startswith("max_train_steps = ") else line for line in text.splitlines())
+    demo_registry.write_text(text + "\n", encoding="utf-8")
+    for command in (("status",), ("train", "ada", "--preset", "standard")):
+        code, _out, err = run_cli("--registry", demo_registry, *command)
+        assert code == 2 and "registry.toml:" in err and "presets." in err and "max_train_steps: must be at least 1" in err, err
+    assert not any((demo_registry.parent / "logs").rglob("run.toml"))
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "-0.5", "0", "5", "1e308"])
 def test_the_settings_lora_weight_is_finite_and_in_the_weight_range(registry_path: Path, value: str) -> None:
     text = registry_path.read_text().replace('preset = "standard"', f'preset = "standard"\nlora_weight = {value}')
