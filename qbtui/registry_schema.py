@@ -284,9 +284,9 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return
         if flag in FLAG_MINIMUMS:
-            low, fix = FLAG_MINIMUMS[flag]
-            if not math.isfinite(value) or value < low:
-                raise self.fail(key_path, f"must be at least {low}, found {value!r}", fix)
+            minimum, fix = FLAG_MINIMUMS[flag]
+            if not math.isfinite(value) or value < minimum:
+                raise self.fail(key_path, f"must be at least {minimum}, found {value!r}", fix)
         elif flag in PRESET_FLAG_RANGES:
             low, high, above_low, fix = PRESET_FLAG_RANGES[flag]
             problem = range_problem(value, low, high, above_low=above_low)
