@@ -284,7 +284,7 @@ class DatasetScreen(Screen[None]):
             return
         preview.show(image.path, face_box_share(image))
         if not self.editing:
-            self._set_caption_text(image.caption or "")
+            self._set_caption_text(printable(image.caption or "", keep_newlines=True))
             self.caption.border_title = (
                 Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
             )
