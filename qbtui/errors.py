@@ -20,11 +20,12 @@ class QbtuiError(Exception):
     def describe(self, *, where_from: bool = True) -> str:
         """`path:line: message` followed by `fix: ...` when there is one; without the path
         when `where_from` is false (a dialog too narrow for a long path); control characters
-        in any part (a file name's escape sequence) are shown as visible escapes."""
+        in any part (a file name's escape sequence) are shown as visible escapes; the message's
+        own line breaks stay (a name embedded in it is escaped where the message is composed)."""
         where = ""
         if where_from and self.path is not None:
             where = f"{printable(self.path)}:{self.line}: " if self.line else f"{printable(self.path)}: "
-        text = f"{where}{printable(self.message)}"
+        text = f"{where}{printable(self.message, keep_newlines=True)}"
         if self.fix:
-            text += f"\n  fix: {printable(self.fix)}"
+            text += f"\n  fix: {printable(self.fix, keep_newlines=True)}"
         return text

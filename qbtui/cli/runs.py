@@ -339,7 +339,7 @@ def logs_command(args: argparse.Namespace) -> int:
     if args.follow:
         print(f"run {final.run_id} ended: {final.state}")
     if final.state == "crashed":
-        print(f"crashed: {printable(final.error)}")
+        print(f"crashed: {printable(final.error, keep_newlines=True)}")
     return 0
 
 

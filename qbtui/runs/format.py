@@ -68,13 +68,15 @@ def format_event(event: dict[str, Any]) -> str:
     elif kind in ("checkpoint", "sample"):
         text = f"{kind} at step {event.get('step', '?')}: {printable(event['path'])}"
     elif kind == "warning":
-        text = f"warning: {printable(event['message'])}"
+        text = f"warning: {printable(event['message'], keep_newlines=True)}"
     elif kind == "error":
-        text = f"error: {printable(event['message'])}" + (f"\n  fix: {printable(event['hint'])}" if event.get("hint") else "")
+        text = f"error: {printable(event['message'], keep_newlines=True)}" + (
+            f"\n  fix: {printable(event['hint'], keep_newlines=True)}" if event.get("hint") else ""
+        )
         text += "".join(f"\n  | {printable(line)}" for line in event.get("log_tail") or [])
     elif kind == "done":
         text = f"done: {event['status']}" + (f", LoRA {printable(event['lora_path'])}" if event.get("lora_path") else "")
-        text += f" ({printable(event['message'])})" if event.get("message") else ""
+        text += f" ({printable(event['message'], keep_newlines=True)})" if event.get("message") else ""
     elif kind == "eval":
         from qbtui.likeness.report import format_eval_event
 

@@ -22,6 +22,7 @@ from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
 from qbtui.events import EventWriter
+from qbtui.printable import printable
 from qbtui.registry import Friend, Registry, Settings, friend_root
 from qbtui.rundir import (
     RUN_ID_PATTERN,
@@ -173,10 +174,10 @@ def _checked_image_count(settings: Settings, friend: Friend, force: bool) -> int
     status = scan_friend(settings, friend)
     blocking = [p for p in status.all_problems() if p.severity == "error"]
     if blocking and not force:
-        listed = "\n".join(f"  - {p.message} (fix: {p.fix})" for p in blocking[:MAX_LISTED_PROBLEMS])
+        listed = "\n".join(f"  - {printable(p.message)} (fix: {printable(p.fix)})" for p in blocking[:MAX_LISTED_PROBLEMS])
         more = len(blocking) - MAX_LISTED_PROBLEMS
         raise QbtuiError(
-            f"{friend.name}'s dataset is not ready to train ({len(blocking)} problem(s)):\n{listed}"
+            f"{printable(friend.name)}'s dataset is not ready to train ({len(blocking)} problem(s)):\n{listed}"
             + (f"\n  ... and {more} more" if more > 0 else ""),
             path=status.folder,
             fix=f"fix them (`qbtui check {friend.id}`, `qbtui prep {friend.id}`), or pass --force to train anyway",

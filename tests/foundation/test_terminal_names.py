@@ -39,8 +39,12 @@ def test_printable_writes_control_characters_as_escapes() -> None:
 
 
 def test_an_error_names_its_file_with_escapes() -> None:
-    error = QbtuiError(f"cannot read {HOSTILE}", path=Path("/x") / HOSTILE, fix="rename \x1b it")
-    assert error.describe() == f"/x/{printable(HOSTILE)}: cannot read {printable(HOSTILE)}\n  fix: rename \\x1b it"
+    """The path is escaped whole; a message keeps its own line breaks, so a name inside it is
+    escaped where the message is composed (a raw one still has its ESC escaped)."""
+    error = QbtuiError(f"cannot read {printable(HOSTILE)} or {HOSTILE}", path=Path("/x") / HOSTILE, fix="rename \x1b it")
+    assert error.describe() == (
+        f"/x/{printable(HOSTILE)}: cannot read {printable(HOSTILE)} or new\nline\\x1b[2J.jpg\n  fix: rename \\x1b it"
+    )
 
 
 def test_check_prints_a_hostile_file_name_escaped(run_cli, demo_registry: Path) -> None:
@@ -84,3 +88,15 @@ def test_runs_prints_a_hostile_folder_name_escaped(run_cli, demo_registry: Path)
     _code, out, err = run_cli("--registry", demo_registry, "runs")
     _assert_clean(out + err)
     assert "ada\\x1b[2J" in out
+
+
+def test_an_error_of_several_lines_prints_them_as_lines_with_escapes_inside() -> None:
+    error = QbtuiError("two problems:\n  - a\x1b[2J.jpg", fix="rename them\n  then retry")
+    assert error.describe() == "two problems:\n  - a\\x1b[2J.jpg\n  fix: rename them\n  then retry"
+
+
+def test_a_logged_warning_of_several_lines_prints_them_as_lines() -> None:
+    from qbtui.runs.format import format_event
+
+    text = format_event({"t": 0, "type": "warning", "message": "the card was not written\n  fix: free \x1b[31m"})
+    assert text.endswith("warning: the card was not written\n  fix: free \\x1b[31m")

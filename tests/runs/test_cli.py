@@ -214,3 +214,14 @@ def test_train_on_a_host_says_copying_only_once_the_local_checks_pass(workspace,
     assert qbtui(workspace, "train", "maria", "--host", "box") == 2
     err = capsys.readouterr().err
     assert err.index("copying maria's photos and the base model to box") < err.index("host box does not answer")
+
+
+def test_not_ready_to_train_lists_one_line_per_problem_with_names_escaped(workspace, capsys):
+    folder = workspace.settings.datasets_dir / "peter" / "30_peter"
+    os.mkfifo(folder / "zz\nfifo\x1b[2J.jpg")
+    assert qbtui(workspace, "train", "peter", "--steps", "2") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert any("not ready to train" in line for line in lines), lines
+    [listed] = [line for line in lines if line.startswith("  - ")]
+    assert "zz\\nfifo\\x1b[2J.jpg" in listed and "\x1b" not in listed
+    assert any(line.startswith("  fix: fix them") for line in lines), lines

@@ -53,3 +53,21 @@ async def test_names_with_control_characters_and_markup_show_as_text(demo_regist
         await workers_idle(pilot)
         assert screen.caption._border_title is not None
         assert screen.caption._border_title.plain == "Caption · [bold]new\\nline\\x1b[2J[$x].txt"
+
+
+async def test_a_caption_with_escapes_shows_them_as_text(demo_registry, app_factory):
+    caption = demo_registry.parent / "datasets" / "anna" / "30_anna" / "photo_00.txt"
+    caption.write_text("qb_x person, \x1b[31mred\x1b[0m, [blink]tag[/blink], a\x07b\n", encoding="utf-8")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await workers_idle(pilot)
+        app.action_open_dataset("anna")
+        await workers_idle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DatasetScreen)
+        image_list = screen.query_one(DatasetImageList)
+        image_list.highlighted = next(row for row, image in enumerate(image_list.images) if image.path.stem == "photo_00")
+        await workers_idle(pilot)
+        shown = screen.caption.text
+        assert "\\x1b[31mred\\x1b[0m, [blink]tag[/blink], a\\x07b" in shown, shown
+        assert "\x1b" not in shown and "\x07" not in shown

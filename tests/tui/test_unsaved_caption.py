@@ -1,7 +1,7 @@
 """Issue 24 item 1: a caption typed and not saved is never dropped without asking.
 
-Quitting (ctrl+q, the palette's Quit), leaving the screen (ctrl+r, the palette) or `escape`
-with changed text asks Save / Discard / Cancel.
+Quitting (ctrl+q, the palette's Quit), leaving the screen (ctrl+r, the palette), `escape` or a click
+on another photo with changed text asks Save / Discard / Cancel.
 """
 
 from __future__ import annotations
@@ -151,3 +151,59 @@ async def test_a_failed_save_puts_the_text_back_into_the_editor(demo_registry, a
         await workers_idle(pilot)
         assert screen.editing and screen.query_one("#caption", TextArea).text.endswith(", sunglasses")
         assert app.return_code is None
+
+
+async def click_photo(pilot, screen: DatasetScreen, row: int) -> None:
+    """A mouse click on the list's `row` (0 = the first photo)."""
+    await pilot.click("#dataset-images", offset=(4, 1 + row))
+    await pilot.pause()
+
+
+async def test_clicking_another_photo_asks_and_cancel_stays_on_the_edited_one(demo_registry, app_factory):
+    caption = caption_file(demo_registry)
+    before = caption.read_bytes()
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await edit_and_type(app, pilot)
+        edited = screen.editing_photo
+        await click_photo(pilot, screen, 2)
+        assert isinstance(app.screen, UnsavedScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        area = screen.query_one("#caption", TextArea)
+        assert app.screen is screen and screen.editing
+        assert screen.image_list.selected_path == edited
+        assert area.text == before.decode().strip() + ", sunglasses"
+    assert caption.read_bytes() == before
+
+
+async def test_clicking_another_photo_and_saving_writes_then_moves(demo_registry, app_factory):
+    caption = caption_file(demo_registry)
+    before = caption.read_text()
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await edit_and_type(app, pilot)
+        edited = screen.editing_photo
+        await click_photo(pilot, screen, 2)
+        await pilot.press("s")
+        await workers_idle(pilot)
+        await wait_until(pilot, lambda: screen.image_list.selected_path not in (None, edited))
+        assert not screen.editing
+    assert caption.read_text() == before.strip() + ", sunglasses\n"
+
+
+async def test_clicking_another_photo_and_discarding_moves_without_writing(demo_registry, app_factory):
+    caption = caption_file(demo_registry)
+    before = caption.read_bytes()
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await edit_and_type(app, pilot)
+        edited = screen.editing_photo
+        await click_photo(pilot, screen, 2)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.image_list.selected_path not in (None, edited))
+        assert not screen.editing
+        image = screen.image_list.selected
+        assert image is not None
+        assert screen.query_one("#caption", TextArea).text == (image.caption or "")
+    assert caption.read_bytes() == before

@@ -34,7 +34,7 @@ from qbtui.printable import printable
 from qbtui.registry import Friend
 from qbtui.tui.host import host
 from qbtui.tui.messages import FriendChanged, RegistryChanged
-from qbtui.tui.unsaved import ask
+from qbtui.tui.unsaved import ask, ask_before
 from qbtui.tui.widgets.caption_history import CaptionHistory
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.dataset_list import DatasetImageList, loose_files
@@ -146,6 +146,7 @@ class DatasetScreen(Screen[None]):
         self.history = CaptionHistory()
         self.status: FriendStatus | None = None
         self.editing_caption: Path | None = None
+        self.editing_photo: Path | None = None
         self.editing_from = ""
         self.file_changes = threading.Lock()
 
@@ -236,10 +237,31 @@ class DatasetScreen(Screen[None]):
     def _on_highlight(self) -> None:
         if not self.editing:
             self._show_selected()
+        elif self.image_list.selected_path != self.editing_photo:
+            self._leave_edited_photo()
+
+    def _leave_edited_photo(self) -> None:
+        """Another row was highlighted while editing: unsaved text asks first (Cancel stays)."""
+        target = self.image_list.highlighted
+        if self.unsaved_name() is None:
+            self.discard_unsaved()
+            return
+        self._highlight_edited_photo()
+
+        def move() -> None:
+            self.image_list.highlighted = target
+
+        ask_before(self.app, move)
+
+    def _highlight_edited_photo(self) -> None:
+        paths = [image.path for image in self.image_list.images]
+        if self.editing_photo in paths:
+            self.image_list.highlighted = paths.index(self.editing_photo)
 
     @on(OptionList.OptionSelected, "#dataset-images")
     def _on_selected(self) -> None:
-        self.action_edit()
+        if not self.editing:
+            self.action_edit()
 
     def _show_selected(self) -> None:
         image = self.image_list.selected
@@ -262,7 +284,7 @@ class DatasetScreen(Screen[None]):
             return
         preview.show(image.path, face_box_share(image))
         if not self.editing:
-            self._set_caption_text(image.caption or "")
+            self._set_caption_text(printable(image.caption or "", keep_newlines=True))
             self.caption.border_title = (
                 Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
             )
@@ -325,6 +347,7 @@ class DatasetScreen(Screen[None]):
             self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
         self.editing_caption = edits.caption_path_of(image.path)
+        self.editing_photo = image.path
         self.editing = True
         self._set_caption_text(text)
         self.editing_from = self.caption.text
