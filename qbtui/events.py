@@ -67,7 +67,8 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_COUNT
 
 
-def _is_number(value: Any) -> TypeGuard[int | float]:
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number that is finite (not a bool, not an integer too large for a float)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
     try:
@@ -103,7 +104,7 @@ FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
             *("loss", "avg_loss", "lr", "lr_te", "it_s", "eta_s", "weight"),
             *("likeness", "face_rate", "match_rate", "collapse", "best_likeness"),
         ),
-        (_is_number, "a finite number"),
+        (is_finite_number, "a finite number"),
     ),
     "log_tail": (_is_lines, "a list of text lines"),
     "samples": (_is_paths, "a list of file paths"),
@@ -132,7 +133,7 @@ def validate_event(event: Any) -> Event:
     if not isinstance(kind, str) or kind not in REQUIRED_FIELDS:
         raise EventError(f"unknown event type {_short(kind)}")
     t = event.get("t")
-    if not _is_number(t) or not 0 <= t <= MAX_TIME:
+    if not is_finite_number(t) or not 0 <= t <= MAX_TIME:
         raise EventError(f"{kind} event has no numeric time 't' (seconds since 1970), but {_short(t)}")
     missing = [name for name in REQUIRED_FIELDS[kind] if event.get(name) is None]
     if missing:

@@ -230,19 +230,16 @@ def train_command(args: argparse.Namespace) -> int:
 
     registry = load_registry(args)
     host = args.host if args.host is not None else registry.settings.host
+    here = {
+        "preset": args.preset,
+        "backend": args.backend,
+        "steps": args.steps,
+        "force": args.force,
+        "stop_early": args.stop_early,
+    }
     if args.queue or host == ANYWHERE:
         target = HERE if host == LOCAL else host or ANYWHERE
-        info = start_run(
-            registry,
-            args.name,
-            preset=args.preset,
-            backend=args.backend,
-            steps=args.steps,
-            force=args.force,
-            queue=True,
-            target=target,
-            stop_early=args.stop_early,
-        )
+        info = start_run(registry, args.name, queue=True, target=target, **here)
     elif host and host != LOCAL:
         from qbtui.errors import QbtuiError
         from qbtui.remote.start import start_remote_run
@@ -261,15 +258,7 @@ def train_command(args: argparse.Namespace) -> int:
             ),
         )
     else:
-        info = start_run(
-            registry,
-            args.name,
-            preset=args.preset,
-            backend=args.backend,
-            steps=args.steps,
-            force=args.force,
-            stop_early=args.stop_early,
-        )
+        info = start_run(registry, args.name, **here)
     verb = "queued" if info.state == "queued" else "started"
     where = f" ({where_words(info.state, info.where)})" if info.state == "queued" else f" on {info.host}" if info.host else ""
     print(f"{verb} run {info.run_id}{where} ({info.backend}, preset {info.preset}, {info.max_steps} steps)")

@@ -7,10 +7,10 @@ the field, never an AttributeError in `qbtui eval --show` or the dashboard.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
+from qbtui.events import is_finite_number
 from qbtui.filenames import bare_name_problem
 
 Check = tuple[Callable[[Any], bool], str]
@@ -33,15 +33,6 @@ def _is_count(value: Any) -> bool:
     return _is_integer(value) and value >= 0
 
 
-def _is_number(value: Any) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
 def _or_null(check: Check) -> Check:
     test, what = check
     return (lambda value: value is None or test(value)), f"{what} or null"
@@ -51,7 +42,7 @@ TEXT: Check = (_is_text, "text")
 PATH: Check = (lambda value: _is_text(value) and value != "" and "\0" not in value, "a file path")
 INTEGER: Check = (_is_integer, "an integer")
 COUNT: Check = (_is_count, "a non-negative integer")
-NUMBER: Check = (_is_number, "a finite number")
+NUMBER: Check = (is_finite_number, "a finite number")
 FLAG: Check = (lambda value: isinstance(value, bool), "true or false")
 TEXTS: Check = (lambda value: isinstance(value, list) and all(map(_is_text, value)), "a list of texts")
 TABLE: Check = (lambda value: isinstance(value, dict), "a JSON object")
