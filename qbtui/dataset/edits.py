@@ -140,11 +140,28 @@ def read_for_editing(friend: Friend, image: Path) -> str:
     return text.strip() if text.strip() else friend.caption_template
 
 
-def save_caption(path: Path, text: str) -> Edit:
-    """Write a caption a person typed (atomically, one trailing newline)."""
+class ChangedOnDisk(QbtuiError):
+    """The caption file changed on disk after the person began editing it: writing would lose that change."""
+
+
+def caption_on_disk(path: Path) -> bytes | None:
+    """The caption file's bytes as they are now (None when it does not exist): what an edit starts from."""
+    return _read(Path(path))
+
+
+def save_caption(path: Path, text: str, *, began_from: bytes | bool | None = True) -> Edit:
+    """Write a caption a person typed (atomically, one trailing newline). `began_from`: the file's bytes
+    when the edit began (`caption_on_disk`); when the file changed since, ChangedOnDisk and nothing is
+    written (True: no check, write over whatever is there)."""
     path = Path(path)
     label = f"edit {path.name}"
     before = _read(path)
+    if began_from is not True and before != began_from:
+        raise ChangedOnDisk(
+            f"{path.name} changed on disk since you began editing it: your text was not written over it",
+            path=path,
+            fix="your text stays in the editor: ctrl+s again writes it over the file, esc then d discards it",
+        )
     captions.write_caption(path, text)
     change = FileChange(path, before, _read(path))
     changes = (change,) if change.before != change.after else ()

@@ -248,3 +248,19 @@ def test_undo_leaves_a_prepared_photo_changed_since(settings, ben_folder, photos
     assert ben_folder / "wide.jpg" in result.left
     assert (ben_folder / "wide.jpg").read_bytes() == b"changed by hand"
     assert (ben_folder.parent / "originals" / "wide.jpg").is_file()
+
+
+def test_save_caption_refuses_to_write_over_a_change_made_since_the_edit_began(tmp_path):
+    caption = tmp_path / "photo.txt"
+    caption.write_text("qb_ben person, old\n", encoding="utf-8")
+    began = edits.caption_on_disk(caption)
+    caption.write_text("qb_ben person, changed by hand\n", encoding="utf-8")
+    with pytest.raises(edits.ChangedOnDisk) as raised:
+        edits.save_caption(caption, "qb_ben person, typed", began_from=began)
+    assert caption.read_text(encoding="utf-8") == "qb_ben person, changed by hand\n"
+    assert "changed on disk" in raised.value.message and "ctrl+s again" in (raised.value.fix or "")
+    edits.save_caption(caption, "qb_ben person, typed", began_from=edits.caption_on_disk(caption))
+    assert caption.read_text(encoding="utf-8") == "qb_ben person, typed\n"
+    missing = tmp_path / "new.txt"
+    edits.save_caption(missing, "qb_ben person", began_from=edits.caption_on_disk(missing))
+    assert missing.read_text(encoding="utf-8") == "qb_ben person\n"

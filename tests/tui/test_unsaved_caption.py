@@ -207,3 +207,19 @@ async def test_clicking_another_photo_and_discarding_moves_without_writing(demo_
         assert image is not None
         assert screen.query_one("#caption", TextArea).text == (image.caption or "")
     assert caption.read_bytes() == before
+
+
+async def test_a_caption_changed_on_disk_while_editing_is_not_written_over_without_a_second_save(demo_registry, app_factory):
+    """Issue 24 item 1: an edit made outside qbtui after `e` is not lost to ctrl+s; the typed text stays too."""
+    caption = caption_file(demo_registry)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await edit_and_type(app, pilot)
+        caption.write_text("qb_anna person, EXTERNAL EDIT\n", encoding="utf-8")
+        await pilot.press("ctrl+s")
+        await workers_idle(pilot)
+        assert caption.read_text(encoding="utf-8") == "qb_anna person, EXTERNAL EDIT\n"
+        assert screen.editing and screen.query_one("#caption", TextArea).text.endswith(", sunglasses")
+        await pilot.press("ctrl+s")  # asked once: the second save writes the typed text over it
+        await workers_idle(pilot)
+        await wait_until(pilot, lambda: caption.read_text(encoding="utf-8").endswith(", sunglasses\n"))

@@ -148,6 +148,7 @@ class DatasetScreen(Screen[None]):
         self.editing_caption: Path | None = None
         self.editing_photo: Path | None = None
         self.editing_from = ""
+        self.editing_disk: bytes | bool | None = True  # the caption's bytes when the edit began
         self.file_changes = threading.Lock()
 
     # --- layout -----------------------------------------------------------------------
@@ -347,6 +348,7 @@ class DatasetScreen(Screen[None]):
             self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
         self.editing_caption = edits.caption_path_of(image.path)
+        self.editing_disk = edits.caption_on_disk(self.editing_caption)
         self.editing_photo = image.path
         self.editing = True
         self._set_caption_text(text)
@@ -383,19 +385,20 @@ class DatasetScreen(Screen[None]):
 
     def save_unsaved(self, then: Callable[[], object]) -> None:
         """Write the edited caption (atomically) to the file the edit started on, then `then()`."""
-        path, text = self.editing_caption, self.caption.text
+        path, text, began_from = self.editing_caption, self.caption.text, self.editing_disk
         self._leave_edit()
         if path is not None:
-            self._save_caption(path, text, then)
+            self._save_caption(path, text, began_from, then)
         else:
             then()
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _save_caption(self, path: Path, text: str, then: Callable[[], object]) -> None:
-        """Save off the UI thread; when it fails, the text goes back into the editor (never lost)."""
+    def _save_caption(self, path: Path, text: str, began_from: bytes | bool | None, then: Callable[[], object]) -> None:
+        """Save off the UI thread; when it fails (or the file changed on disk since the edit began), the
+        text goes back into the editor (never lost)."""
         try:
             with self.file_changes:
-                result = edits.save_caption(path, text)
+                result = edits.save_caption(path, text, began_from=began_from)
         except (QbtuiError, OSError) as error:
             self.app.call_from_thread(self._save_failed, path, text, error)
             return
@@ -405,11 +408,16 @@ class DatasetScreen(Screen[None]):
     def _save_failed(self, path: Path, text: str, error: QbtuiError | OSError) -> None:
         """Back to editing the unsaved text, with the reason and its fix."""
         self.editing_caption, self.editing, self.editing_from = path, True, ""
+        try:  # said once: a second save writes over what is on disk now
+            self.editing_disk = edits.caption_on_disk(path)
+        except OSError:
+            self.editing_disk = True
         self.caption.load_text(text)
         self.caption.read_only = False
         self.caption.border_title = f"Editing · {path.name} · not saved"
         self.caption.focus()
-        self.notify(f"{path.name} was not saved: {error}", title="Caption", severity="error", timeout=12, markup=False)
+        reason = error.describe(where_from=False) if isinstance(error, QbtuiError) else str(error)
+        self.notify(f"{path.name} was not saved: {reason}", title="Caption", severity="error", timeout=12, markup=False)
 
     def discard_unsaved(self) -> None:
         """Leave the editor and show the caption on disk again."""
