@@ -149,14 +149,14 @@ def caption_on_disk(path: Path) -> bytes | None:
     return _read(Path(path))
 
 
-def save_caption(path: Path, text: str, *, began_from: bytes | bool | None = True) -> Edit:
+def save_caption(path: Path, text: str, *, began_from: bytes | None) -> Edit:
     """Write a caption a person typed (atomically, one trailing newline). `began_from`: the file's bytes
-    when the edit began (`caption_on_disk`); when the file changed since, ChangedOnDisk and nothing is
-    written (True: no check, write over whatever is there)."""
+    when the edit began (`caption_on_disk`, None: no file); when the file changed since, ChangedOnDisk
+    and nothing is written."""
     path = Path(path)
     label = f"edit {path.name}"
     before = _read(path)
-    if began_from is not True and before != began_from:
+    if before != began_from:
         raise ChangedOnDisk(
             f"{path.name} changed on disk since you began editing it: your text was not written over it",
             path=path,

@@ -148,7 +148,7 @@ class DatasetScreen(Screen[None]):
         self.editing_caption: Path | None = None
         self.editing_photo: Path | None = None
         self.editing_from = ""
-        self.editing_disk: bytes | bool | None = True  # the caption's bytes when the edit began
+        self.editing_disk: bytes | None = None  # the caption's bytes when the edit began
         self.file_changes = threading.Lock()
 
     # --- layout -----------------------------------------------------------------------
@@ -393,7 +393,7 @@ class DatasetScreen(Screen[None]):
             then()
 
     @work(thread=True, group="dataset-files", exit_on_error=False)
-    def _save_caption(self, path: Path, text: str, began_from: bytes | bool | None, then: Callable[[], object]) -> None:
+    def _save_caption(self, path: Path, text: str, began_from: bytes | None, then: Callable[[], object]) -> None:
         """Save off the UI thread; when it fails (or the file changed on disk since the edit began), the
         text goes back into the editor (never lost)."""
         try:
@@ -410,8 +410,8 @@ class DatasetScreen(Screen[None]):
         self.editing_caption, self.editing, self.editing_from = path, True, ""
         try:  # said once: a second save writes over what is on disk now
             self.editing_disk = edits.caption_on_disk(path)
-        except OSError:
-            self.editing_disk = True
+        except OSError:  # unreadable now: the next save says why again
+            self.editing_disk = None
         self.caption.load_text(text)
         self.caption.read_only = False
         self.caption.border_title = f"Editing · {path.name} · not saved"
