@@ -99,8 +99,7 @@ def child_environment(work: Path) -> dict[str, str]:
 
 def bench_registry(work: Path, model: Path, scripts: Path | None, python: Path | None, sdpa: bool):
     """Settings, friend and presets of the benchmark (the presets are registry.toml's)."""
-    from qbtui.registry import Registry
-    from qbtui.registry_types import Friend, Settings
+    from qbtui.registry import Friend, Registry, Settings
 
     presets = Registry.load(ROOT / "registry.toml").presets
     settings = Settings(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LAZY_PACKAGES = ["qbtui.dataset", "qbtui.runs"]
+LAZY_PACKAGES = ["qbtui.dataset", "qbtui.registry", "qbtui.runs"]
 
 
 def type_checking_names(package: str) -> dict[str, str]:

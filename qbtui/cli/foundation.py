@@ -14,8 +14,7 @@ from pathlib import Path
 from qbtui import locations
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
-from qbtui.registry import Registry, Settings, Training, dataset_dir, locate_registry
-from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
+from qbtui.registry import LORA_WEIGHT_FIX, Registry, Settings, Training, dataset_dir, locate_registry, lora_weight_problem
 
 TABLE_HEADER = ("Name", "Token", "Date Trained", "Steps", "Images", "Likeness", "Notes", "Card")
 

@@ -9,7 +9,7 @@ import sys
 from qbtui.cli.foundation import load_registry
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
-from qbtui.registry_types import LORA_WEIGHT_FIX, lora_weight_problem
+from qbtui.registry import LORA_WEIGHT_FIX, lora_weight_problem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from qbtui.cli.foundation import load_registry
 from qbtui.printable import printable
-from qbtui.registry import Registry, Settings
-from qbtui.registry_types import BACKENDS
+from qbtui.registry import BACKENDS, Registry, Settings
 from qbtui.runs.format import format_duration, format_event, format_number, wait_words, where_words
 
 FOLLOW_POLL_S = 0.05
@@ -225,7 +224,7 @@ def _wait(run_path: Path) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from qbtui.registry_hosts import ANYWHERE, HERE, LOCAL
+    from qbtui.registry import ANYWHERE, HERE, LOCAL
     from qbtui.runs.manager import start_run
 
     registry = load_registry(args)

@@ -18,8 +18,7 @@ from qbtui.dataset.guard import check_can_change
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import scan_existing, token_pattern
 from qbtui.errors import QbtuiError
-from qbtui.registry import Friend, Settings
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry import CAPTION_SUFFIX, Friend, Settings
 from qbtui.safefile import NotARegularFileError, read_bytes
 
 

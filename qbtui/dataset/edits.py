@@ -25,8 +25,7 @@ from qbtui.dataset.prep import NameBook, PrepReport, Progress, move_out, prepare
 from qbtui.dataset.problems import Problem
 from qbtui.dataset.scan import scan_existing
 from qbtui.errors import QbtuiError
-from qbtui.registry import Friend, Settings, dataset_dir, originals_dir
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry import CAPTION_SUFFIX, Friend, Settings, dataset_dir, originals_dir
 from qbtui.safefile import read_bytes
 
 # The order `fix` applies actions in: each one prepares the ground for the next.

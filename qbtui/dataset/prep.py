@@ -29,8 +29,7 @@ from qbtui.dataset.prep_worker import render_or_error
 from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
-from qbtui.registry import Friend, Settings, friend_root, originals_dir
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry import CAPTION_SUFFIX, Friend, Settings, friend_root, originals_dir
 from qbtui.safefile import NotARegularFileError, open_lock, read_text
 
 JOURNAL_PREFIX = ".qbtui-prep-"

@@ -20,8 +20,7 @@ from qbtui.dataset.imageinfo import IMAGE_SUFFIXES, JPEG_FORMATS, ImageInfo, rea
 from qbtui.dataset.problems import ERROR, MAX_IMAGES, MIN_IMAGES, Problem, make_problem
 from qbtui.errors import QbtuiError
 from qbtui.pathlimits import name_length_problem
-from qbtui.registry import Friend, Settings, dataset_dir, friend_root
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry import CAPTION_SUFFIX, Friend, Settings, dataset_dir, friend_root
 from qbtui.safefile import kind_of, read_bytes
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.likeness.scoring import IDENTITY, STYLE
-from qbtui.registry_types import LORA_WEIGHT_FIX, Settings, lora_weight_problem
+from qbtui.registry import LORA_WEIGHT_FIX, Settings, lora_weight_problem
 from qbtui.rundir import RunDir
 
 # One seed for the style prompt: it counts for the face rate only.

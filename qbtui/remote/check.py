@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbtui.errors import QbtuiError
-from qbtui.registry_hosts import Host
+from qbtui.registry import Host
 from qbtui.remote.ssh import HostUnreachable, Transport
 
 MIN_FREE_DISK = 10 * 1024**3  # a base model, a friend's photos and a few LoRAs

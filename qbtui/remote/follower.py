@@ -33,7 +33,7 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
-from qbtui.registry_hosts import Host
+from qbtui.registry import Host
 from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, pull_evaluation, pull_outputs, push_folder, push_model, replace_paths

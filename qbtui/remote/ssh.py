@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qbtui.errors import QbtuiError
-from qbtui.registry_hosts import Host
+from qbtui.registry import Host
 
 UNREACHABLE = 255  # ssh's own exit status when it could not connect
 CONNECT_TIMEOUT_S = 15

@@ -10,8 +10,7 @@ from typing import Any
 from qbtui import __version__
 from qbtui.atomicfile import write_text_atomic
 from qbtui.errors import QbtuiError
-from qbtui.registry import Registry, dataset_dir
-from qbtui.registry_hosts import Host, add_host_advice
+from qbtui.registry import Host, Registry, add_host_advice, dataset_dir
 from qbtui.remote.ssh import Transport
 from qbtui.remote.sync import REMOTE_RUN_TOML, RemoteLayout, model_hash, replace_paths
 from qbtui.rundir import RunDir, new_run_id, read_run_toml, write_run_toml

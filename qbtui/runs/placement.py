@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qbtui.registry_hosts import (
+from qbtui.registry import (
     ANYWHERE as ANYWHERE,  # re-exported: the places are named here for the runs layer
     HERE as HERE,
 )

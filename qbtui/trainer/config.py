@@ -14,8 +14,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.likeness.live import STOP_EARLY_MARGIN, STOP_EARLY_PATIENCE
-from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
-from qbtui.registry_types import CAPTION_SUFFIX, FLAG_MINIMUMS
+from qbtui.registry import CAPTION_SUFFIX, FLAG_MINIMUMS, FlagValue, Friend, Preset, Settings, friend_root
 
 # The LoRA weights a sample (and a likeness evaluation) is drawn at unless a run says otherwise.
 SAMPLE_WEIGHTS = (0.6, 0.8, 1.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qbtui.registry import Registry, RegistryError
-from qbtui.registry_schema import PATH_SETTINGS
+from qbtui.registry.schema import PATH_SETTINGS
 
 HOST = '\n[hosts.gpu]\nssh = "qbhost"\n'
 

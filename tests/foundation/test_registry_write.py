@@ -212,14 +212,14 @@ def test_none_removes_an_optional_setting_only(repo_copy: Path) -> None:
 def test_a_failed_save_changes_nothing(repo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import qbtui.registry
+    import qbtui.registry.store
 
     def disk_full(path: Path, text: str) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     registry = Registry.load(repo_copy)
     before = repo_copy.read_bytes()
-    monkeypatch.setattr(qbtui.registry, "write_text_atomic", disk_full)
+    monkeypatch.setattr(qbtui.registry.store, "write_text_atomic", disk_full)
     with pytest.raises(RegistryError, match="No space left") as caught:
         registry.add_friend("Ann")
     assert "unchanged" in caught.value.fix

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import tomllib
 
-from qbtui.registry_hosts import Host
+from qbtui.registry import Host
 from qbtui.remote.agent import create_run
 from qbtui.remote.start import host_processes
 from qbtui.runs.backends.builtin import builtin_command

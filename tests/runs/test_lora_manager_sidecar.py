@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from qbtui.cards import CardFacts, update_lora_manager_card
-from qbtui.registry_types import Friend
+from qbtui.registry import Friend
 from qbtui.trainer.metadata import save_lora
 
 REQUIRED = ("file_name", "model_name", "file_path", "size", "modified", "sha256", "base_model", "preview_url")

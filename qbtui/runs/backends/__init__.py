@@ -1,5 +1,5 @@
 """Backends a run can use: `builtin` (qbtui's trainer) and `kohya` (sd-scripts)."""
 
-from qbtui.registry_types import BACKENDS
+from qbtui.registry import BACKENDS
 
 __all__ = ["BACKENDS"]

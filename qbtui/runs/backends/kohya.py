@@ -18,8 +18,7 @@ from typing import Any
 
 from qbtui.errors import QbtuiError
 from qbtui.modelenv import MPS_FALLBACK
-from qbtui.registry import FlagValue, Friend, Preset, Settings, friend_root
-from qbtui.registry_types import CAPTION_SUFFIX
+from qbtui.registry import CAPTION_SUFFIX, FlagValue, Friend, Preset, Settings, friend_root
 from qbtui.rundir import ERROR_LOG_LINES
 from qbtui.tail import TextLines
 

@@ -20,8 +20,7 @@ from textual.widgets import Header, Input, Label, Static
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
 from qbtui.prompt import build_prompt, convert_names
-from qbtui.registry import Friend
-from qbtui.registry_types import LORA_WEIGHT_FIX, LORA_WEIGHT_MAX, lora_weight_problem
+from qbtui.registry import LORA_WEIGHT_FIX, LORA_WEIGHT_MAX, Friend, lora_weight_problem
 from qbtui.scene_check import scene_warnings
 from qbtui.tui.host import host
 from qbtui.tui.widgets.preview import ImagePreview

@@ -24,7 +24,7 @@ from textual.widgets import Button, Header, Label, Select, Static
 
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
-from qbtui.registry_types import BACKENDS
+from qbtui.registry import BACKENDS
 from qbtui.runs.format import where_words
 from qbtui.runs.info import RESUMABLE_STATES
 from qbtui.runs.placement import HERE

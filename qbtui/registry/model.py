@@ -189,7 +189,7 @@ LORA_WEIGHT_FIX = "use a weight above 0 and at most 2; the guide suggests 0.6 to
 
 
 # Whole-number training flags and their smallest usable value, with the fix: one definition for the
-# registry's presets (registry_schema) and a run's config (trainer.config.TrainConfig.validate).
+# registry's presets (registry.schema) and a run's config (trainer.config.TrainConfig.validate).
 FLAG_MINIMUMS: dict[str, tuple[int, str]] = {
     "network_dim": (1, "use a positive rank such as 16"),
     "max_train_steps": (1, "use a positive step count such as 1200"),

@@ -6,8 +6,8 @@ the key, its line and the fix. Mutations (`add_friend`, `record_training`, `set_
 file, edit the tomlkit document in place (leaf keys only, so comments and the layout of
 untouched parts survive byte for byte), validate the result and replace the file atomically.
 
-The types live in `qbtui.registry_types` and validation in `qbtui.registry_schema`; the
-names other layers use are re-exported here.
+The types live in `qbtui.registry.model` and validation in `qbtui.registry.schema`;
+`qbtui.registry` is the face other layers import from.
 """
 
 from __future__ import annotations
@@ -36,9 +36,19 @@ from qbtui.friend_names import NewFriend, new_friend
 from qbtui.mounts import make_writable_fix
 from qbtui.pathlimits import name_length_problem
 from qbtui.printable import printable
-from qbtui.registry_hosts import Host
-from qbtui.registry_layout import friend_section, keep_line_endings, move_tail_comments
-from qbtui.registry_schema import (
+from qbtui.registry.hosts import Host
+from qbtui.registry.layout import friend_section, keep_line_endings, move_tail_comments
+from qbtui.registry.model import (
+    DEFAULT_REPEATS,
+    Friend,
+    Preset,
+    RegistryError,
+    Settings,
+    Training,
+    check_friend_id,
+    check_token,
+)
+from qbtui.registry.schema import (
     FRIEND_TYPES,
     REQUIRED_SETTINGS,
     SETTING_TYPES,
@@ -48,46 +58,7 @@ from qbtui.registry_schema import (
     RegistryParts,
     validated_parts,
 )
-from qbtui.registry_types import (
-    DEFAULT_REPEATS,
-    FlagValue,
-    Friend,
-    Preset,
-    RegistryError,
-    Settings,
-    Training,
-    check_friend_id,
-    check_friend_name,
-    check_token,
-    dataset_dir,
-    default_token,
-    friend_id_for,
-    friend_root,
-    originals_dir,
-)
 from qbtui.safefile import NotARegularFileError, open_lock, read_bytes
-
-__all__ = [
-    "DEFAULT_REPEATS",
-    "FlagValue",
-    "Friend",
-    "NewFriend",
-    "Preset",
-    "Registry",
-    "RegistryError",
-    "Settings",
-    "Training",
-    "check_friend_id",
-    "check_friend_name",
-    "check_token",
-    "dataset_dir",
-    "default_token",
-    "friend_id_for",
-    "friend_root",
-    "locate_registry",
-    "originals_dir",
-    "parse_document",
-]
 
 
 def parse_document(path: Path, text: str) -> TOMLDocument:

@@ -18,7 +18,7 @@ import tomlkit
 from tomlkit.items import Comment, InlineTable, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from qbtui.registry_types import RegistryError
+from qbtui.registry.model import RegistryError
 
 _BARE_LF = re.compile(r"(?<!\r)\n")
 

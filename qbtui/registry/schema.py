@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from qbtui.filenames import bare_name_problem
 from qbtui.printable import printable
-from qbtui.registry_hosts import Host, add_host_advice, parse_hosts
-from qbtui.registry_types import (
+from qbtui.registry.hosts import Host, add_host_advice, parse_hosts
+from qbtui.registry.model import (
     BACKENDS,
     DEFAULT_REPEATS,
     DRAW_SAMPLERS,
@@ -34,7 +34,7 @@ from qbtui.registry_types import (
     lora_weight_problem,
     range_problem,
 )
-from qbtui.tomllines import key_lines
+from qbtui.registry.tomllines import key_lines
 
 REQUIRED_SETTINGS = ("datasets_dir", "lora_dir", "logs_dir", "base_model")
 PATH_SETTINGS = frozenset(
