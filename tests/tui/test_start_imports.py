@@ -1,8 +1,7 @@
 """The dashboard's start imports only what its first frame needs (issue 27: first frame < 0.4 s).
 
-Structural, not timed: a fresh interpreter takes the bare `qbtui --registry R` path (the
-CLI's dashboard parse, `open_dashboard`'s module, `make_app`) and runs the app headless
-until its first frame is drawn (the moment live updates start: scans, which do need PIL,
+Structural, not timed: a fresh interpreter runs the bare `qbtui --registry R` (the CLI's
+`main`, then `make_app`), the app headless, until its first frame is drawn (the moment live updates start: scans, which do need PIL,
 begin after it). Modules the first frame does not use must not be loaded by then.
 """
 
@@ -33,23 +32,24 @@ DEFERRED = (
 FIRST_FRAME = textwrap.dedent(
     """
     import json, sys
-    from qbtui.cli import dashboard_args
-    args = dashboard_args(["--registry", sys.argv[1]])
-    from qbtui.cli.foundation import open_dashboard
-    from qbtui.tui import make_app
     from qbtui.tui.app import QbtuiApp
 
     seen = {}
+    run = QbtuiApp.run
+
+    def run_headless(app, **options):
+        seen["made"] = sorted(sys.modules)
+        return run(app, headless=True)
 
     def first_frame_drawn(app):
-        seen["modules"] = sorted(sys.modules)
+        seen["first_frame"] = sorted(sys.modules)
         app.exit()
 
+    QbtuiApp.run = run_headless
     QbtuiApp._start_live_updates = first_frame_drawn
-    app = make_app(args.registry, watch=False)
-    made = sorted(sys.modules)
-    app.run(headless=True)
-    print(json.dumps({"made": made, "first_frame": seen["modules"]}))
+    from qbtui.cli import main
+    code = main(["--registry", sys.argv[1]])
+    print(json.dumps({"code": code, **seen}))
     """
 )
 
@@ -61,6 +61,7 @@ def test_first_frame_loads_no_deferred_module(demo_registry, run_writer):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["code"] == 0
     assert "qbtui.tui.screens.dashboard" in loaded["made"]
     assert "textual" in loaded["first_frame"]
     for when in ("made", "first_frame"):
