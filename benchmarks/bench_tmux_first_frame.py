@@ -1,22 +1,23 @@
 """The dashboard's first frame in a real terminal: `qbtui` launched in tmux at 80x24 until its
 friends table is on the screen.
 
-    .venv/bin/python benchmarks/bench_tmux_first_frame.py [--friends 50] [--images 40] [--repeats 9]
+    .venv/bin/python benchmarks/bench_tmux_first_frame.py [--friends 50] [--images 40] [--repeats 9] [--realtime]
 
 Builds the same workspace as `bench_tui.py` (FRIENDS x IMAGES captioned 512x512 JPEGs), starts
 one tmux server of its own (`tmux -L qbtui-bench-<pid>`, `TERM=xterm-256color`, 80x24) and, per
 launch, respawns its pane with the console script `qbtui --registry R` (what a person types:
 the CLI, the registry check, the image-protocol choice, the app, Textual's terminal driver) and
-reads the pane (`capture-pane`) every 10 ms until the table's header and its first friend's row
-(name, Ready and Training cells) are drawn, then ends it. The figure is that moment less the moment just
-before the respawn, so it includes tmux starting the process; it is at most one poll (10 ms)
-late, and each poll (a tmux client) takes a little of the CPU the launch could have used.
+reads the pane (`capture-pane`) every 10 ms until the table's header and its first friend's
+row (name, Ready and Training cells) are drawn, then ends it. The figure is that moment less
+the moment just before the respawn, so it includes tmux starting the process; it is at most
+one poll (10 ms) late, and each poll (a tmux client) takes a little of the CPU the launch could
+have used. `PYTHONPATH` is passed to the pane (to measure another checkout's `qbtui/`).
 It also reads the CPU time the qbtui process had used at that moment (the sum over its live
 threads, /proc/PID/task/*/schedstat): on a busy machine the wall figure waits for other work,
 the CPU figure much less so (it includes up to one poll of work done after the frame).
 With --realtime (root) this script, its tmux server and the launched qbtui run at real-time
-priority (SCHED_FIFO 10), ahead of the machine's other work, so on a shared machine the wall figure
-comes close to a quiet machine's (the other core's load still slows memory and caches).
+priority (SCHED_FIFO 10), ahead of the machine's other work, so on a shared machine the wall
+figure comes close to a quiet machine's (the other core's load still slows memory and caches).
 """
 
 from __future__ import annotations
