@@ -19,7 +19,7 @@ Builds a workspace of FRIENDS x IMAGES 512x512 JPEGs (captioned) in a temp folde
 3. Memory: VmRSS of the first-frame subprocess at its first frame, and of the latency
    process at the end (after 2000 images were scanned and the run streamed).
 
-Targets: first frame < 0.7 s, key latency < 100 ms, RSS < 150 MB. Figures are as measured on
+Targets: first frame < 0.4 s (issue 27; it was 0.7 s), key latency < 100 ms, RSS < 150 MB. Figures are as measured on
 this machine while other work shares its two cores.
 """
 
@@ -213,7 +213,7 @@ def main() -> None:
         times, memory, cpu = first_frame(registry, args.repeats)
         print(
             f"first frame (launch -> painted dashboard): median {statistics.median(times):.3f} s, "
-            f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} launches (target < 0.7 s)"
+            f"min {min(times):.3f} s, max {max(times):.3f} s over {len(times)} launches (target < 0.4 s)"
         )
         print(f"CPU time the app used until its first frame: median {statistics.median(cpu):.3f} s (user + system)")
         print(f"RSS at first frame: median {statistics.median(memory):.1f} MB (target < 150 MB)")

@@ -35,21 +35,38 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qbtui {__version__}")
-    parser.add_argument(
-        "--registry",
-        metavar="PATH",
-        help="registry.toml to use (default: $QBTUI_REGISTRY, ./registry.toml, user config dir)",
-    )
+    _add_registry_option(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in TOPIC_MODULES:
         importlib.import_module(f"qbtui.cli.{name}").register(subparsers)
     return parser
 
 
+def _add_registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        metavar="PATH",
+        help="registry.toml to use (default: $QBTUI_REGISTRY, ./registry.toml, user config dir)",
+    )
+
+
+def dashboard_args(argv: list[str]) -> argparse.Namespace | None:
+    """`qbtui [--registry PATH]` (the dashboard) parsed without importing every command's
+    module; None for anything else (a command, --help, --version, an error), which the
+    whole parser then handles."""
+    parser = argparse.ArgumentParser(prog="qbtui", add_help=False, allow_abbrev=False, exit_on_error=False)
+    _add_registry_option(parser)
+    try:
+        args, rest = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    return None if rest else args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `qbtui` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = dashboard_args(argv) or build_parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
         from qbtui.cli.foundation import open_dashboard

@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from qbtui.printable import printable
 from qbtui.runs.format import format_duration
 from qbtui.tui.widgets.friend_columns import TRAINING_ROOM, ColumnNeeds, full_width, needs_of, plan_columns
-from qbtui.tui.widgets.loss_chart import spark_text
+from qbtui.tui.widgets.sparkline import spark_text
 
 if TYPE_CHECKING:
     from qbtui.dataset import FriendStatus

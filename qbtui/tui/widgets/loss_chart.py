@@ -1,5 +1,6 @@
-"""Loss charts: a one-line sparkline for tables, and a line chart with axes (step, loss) of
-the raw loss and its running average for the Training screen (textual-plotext)."""
+"""Loss charts: a one-line sparkline for tables (qbtui.tui.widgets.sparkline, which the
+dashboard imports without plotext), and a line chart with axes (step, loss) of the raw loss
+and its running average for the Training screen (textual-plotext)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,12 @@ from textual.containers import Vertical
 from textual.widgets import Label
 from textual_plotext import PlotextPlot
 
-BLOCKS = "▁▂▃▄▅▆▇█"
+from qbtui.tui.widgets.sparkline import BLOCKS, spark_text
+
+__all__ = ["BLOCKS", "LossChart", "bucketed", "loss_summary", "spark_text", "step_ticks"]
+
 # More points than a chart has columns only slow plotext down: average them into buckets.
 MAX_CHART_POINTS = 400
-
-
-def spark_text(values: Sequence[float], width: int = 8) -> str:
-    """A sparkline of `values` in block characters, bucketed by mean to `width` cells."""
-    if not values:
-        return ""
-    width = min(width, len(values))
-    per_cell = len(values) / width
-    buckets = [fmean(values[int(cell * per_cell) : int((cell + 1) * per_cell) or 1]) for cell in range(width)]
-    low, high = min(buckets), max(buckets)
-    if high == low:
-        return BLOCKS[len(BLOCKS) // 2] * width
-    scale = (len(BLOCKS) - 1) / (high - low)
-    return "".join(BLOCKS[round((value - low) * scale)] for value in buckets)
 
 
 def loss_summary(losses: Sequence[float], avg_losses: Sequence[float]) -> str:

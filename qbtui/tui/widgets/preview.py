@@ -19,9 +19,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps
 from rich.color import Color
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
@@ -38,6 +37,9 @@ from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
 from qbtui.safefile import open_regular
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_PROTOCOLS = ("auto", "halfcell", "sixel", "kitty")
 THUMBNAIL_SIDE = 512
@@ -151,6 +153,8 @@ def active_image_protocol() -> str:
 def load_preview_image(path: Path, max_side: int = THUMBNAIL_SIDE) -> Image.Image:
     """Decode (JPEGs at a reduced scale, HEIC from phones too), apply EXIF rotation, flatten transparency on white,
     shrink to fit `max_side`."""
+    from PIL import Image, ImageOps
+
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif_opener()
     try:
@@ -196,6 +200,8 @@ class HalfBlocks:
         A cell is about twice as tall as wide, so each cell holds one pixel across and
         two down, and pixels stay square.
         """
+        from PIL import Image
+
         scale = min(width / image.width, 2 * height / image.height)
         size = (max(1, round(image.width * scale)), max(2, round(image.height * scale)))
         resized = image.resize(size, Image.Resampling.LANCZOS)
