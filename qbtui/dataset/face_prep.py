@@ -1,4 +1,9 @@
-"""Prep's face hook: the crop square of each photo to prepare, from the face checks."""
+"""Prep's face hook: the crop square of each photo to prepare, from the face checks.
+
+Prep needs only boxes where every photo shows one face, so it analyses without the
+descriptors (the slowest step); a photo of several faces needs the descriptors of every
+photo to tell the friend's face by likeness, and then the folder is described in full.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ def with_face_frames(actions: list[Any], status: FriendStatus, mode: str, worker
     """The actions with `frame` set where a face was found (face mode); the others letterbox."""
     if mode != FACE_MODE or not actions:
         return actions
-    checked = scan_faces(status, prep_mode=mode, workers=workers)
+    checked = scan_faces(status, prep_mode=mode, workers=workers, describe=False)
+    if any(image.faces is not None and len(image.faces.faces) > 1 for image in checked.images):
+        checked = scan_faces(status, prep_mode=mode, workers=workers)
     images = {image.path: image for image in checked.images}
     framed = []
     for action in actions:

@@ -3,7 +3,8 @@
 Not multiprocessing: inside the Textual app its start methods fail (the app's replaced
 stdio has no usable file descriptors). Each worker is `python -m qbtui.faces.worker`
 with a pipe for stdin and stdout and stderr to /dev/null; it reads one photo path a line
-and answers one JSON line. A worker ends when its stdin closes or its parent dies.
+and answers one JSON line (`boxes` after the pid: without descriptors where a photo has
+one face). A worker ends when its stdin closes or its parent dies.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from pathlib import Path
 from qbtui.faces.model import STOPPED, PhotoFaces
 
 
-def worker_command() -> list[str]:
-    return [sys.executable, "-m", "qbtui.faces.worker", str(os.getpid())]
+BOXES_ONLY = "boxes"
 
 
-def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, PhotoFaces]]:
+def worker_command(*, describe: bool = True) -> list[str]:
+    return [sys.executable, "-m", "qbtui.faces.worker", str(os.getpid()), *([] if describe else [BOXES_ONLY])]
+
+
+def analyse_in_workers(paths: list[Path], workers: int, *, describe: bool = True) -> Iterator[tuple[Path, PhotoFaces]]:
     """(path, faces) for every path, in completion order, from `workers` subprocesses."""
     jobs: queue.Queue[Path] = queue.Queue()
     for path in paths:
@@ -35,7 +39,7 @@ def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, 
     threads = []
     for _ in range(min(workers, len(paths))):
         process = subprocess.Popen(
-            worker_command(),
+            worker_command(describe=describe),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
