@@ -21,7 +21,6 @@ from pathlib import Path
 
 from qbtui.faces.model import STOPPED, PhotoFaces
 
-
 BOXES_ONLY = "boxes"
 
 

@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from PIL import Image
+
 from qbtui.dataset.face_checks import scan_faces
 from qbtui.dataset.prep import prepare_friend
 from qbtui.dataset.scan import scan_existing
@@ -52,9 +54,7 @@ def test_a_folder_with_a_group_photo_is_described_for_prep(settings, friend, fri
     assert lengths == {**{name: [128] for name in ONE_FACE_EACH}, "group.jpg": [128, 128]}
 
 
-def test_a_photo_of_several_faces_is_described_even_when_only_boxes_are_asked(
-    tmp_path: Path, face_photos, face_model: FaceModel
-):
+def test_a_photo_of_several_faces_is_described_even_when_only_boxes_are_asked(tmp_path: Path, face_photos, face_model: FaceModel):
     group_photo(face_photos).save(tmp_path / "group.jpg", quality=92)
     faces = analyse_photo(tmp_path / "group.jpg", face_model, describe=False).faces
     assert len(faces) == 2 and all(face.described for face in faces)
@@ -85,3 +85,15 @@ def test_a_cache_file_of_another_version_is_analysed_again(photo_folder: Path):
     cache = FaceCache(path)
     cache.load()
     assert cache.entries == {}
+
+
+def test_a_prepared_group_photo_left_as_it_is_does_not_make_prep_describe(settings, friend, friend_folder, face_photos):
+    for name in ONE_FACE_EACH:
+        put_photo(friend_folder, face_photos, name)
+    group = group_photo(face_photos)
+    prepared = Image.new("RGB", (512, 512), (255, 255, 255))
+    prepared.paste(group.resize((512, 288)), (0, 112))
+    prepared.save(friend_folder / "group.jpg", quality=95)
+    report = prepare_friend(settings, friend, dry_run=True, workers=1)
+    assert {action.source.name for action in report.done} == set(ONE_FACE_EACH)
+    assert cached_descriptor_lengths(friend_folder) == {**{name: [0] for name in ONE_FACE_EACH}, "group.jpg": [128, 128]}
