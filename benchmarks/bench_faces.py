@@ -3,7 +3,9 @@ Orientation=6, made from the real test photos pasted large onto a textured canva
 face analysis cold and cached on 2 cores, and what face crops add to prep, against the
 guide's two ImageMagick commands on copies of the same files.
 
-Targets (issue 13): cold < 20 s, cached < 0.2 s, face-cropping prep >= 10x faster than mogrify.
+Targets (issue 13): cold < 20 s, cached < 0.2 s, face-cropping prep >= 10x faster than mogrify;
+(issue 27) cold < 4 s, face-cropping prep >= 8x cold and >= 15x cached. Prep analyses boxes
+only (no descriptor where a photo shows one face): the "boxes only" line is its analysis.
 Run: nice -n 10 .venv/bin/python benchmarks/bench_faces.py   (needs the test photos:
 `.venv/bin/python tests/face_photos.py`, and ImageMagick, see bench_prep.py)
 """

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from qbtui.atomicfile import write_text_atomic
@@ -45,6 +46,22 @@ def analyse_photo(path: Path, model: FaceModel, *, describe: bool = True) -> Pho
     if abs(factor - 1) > 1e-9:
         faces = [face.scaled(factor, size) for face in faces]
     return PhotoFaces(size, tuple(faces))
+
+
+def describe_photo(path: Path, model: FaceModel, known: PhotoFaces) -> PhotoFaces:
+    """A box-only analysis of `path` (unchanged since) completed with its descriptors,
+    without detecting again: what `analyse_photo(path, model)` gives, at a third of the cost."""
+    from qbtui.faces.photo import load_photo
+
+    try:
+        image, size = load_photo(path, at_least=DETECT_LONG_SIDE)
+        factor = size[0] / image.width
+        faces = model.describe(image, [face.scaled(1 / factor, image.size) for face in known.faces])
+    except Exception as error:  # noqa: BLE001 - any undecodable file is reported, not raised
+        return PhotoFaces((0, 0), (), f"{type(error).__name__}: {error}")
+    return replace(
+        known, faces=tuple(replace(face, descriptor=new.descriptor) for face, new in zip(known.faces, faces, strict=True))
+    )
 
 
 def cache_file_for(folder: Path) -> Path:
@@ -88,6 +105,11 @@ class FaceCache:
             return
         self.entries.update(entries)
         self._loaded_from = signature
+
+    def box_only(self, name: str, key: FileKey) -> PhotoFaces | None:
+        """The cached box-only analysis of an unchanged file, to be completed by `describe_photo`."""
+        entry = self.entries.get(name)
+        return entry[1] if entry is not None and entry[0] == key and not entry[1].described else None
 
     def get(self, name: str, key: FileKey, *, describe: bool = True) -> PhotoFaces | None:
         """The cached analysis of an unchanged file; with `describe`, only one with descriptors."""
@@ -174,7 +196,8 @@ def analyse_folder(
         else:
             results[name] = known
     if missing and compute:
-        for name, faces in _analyse(folder, missing, workers, progress, describe):
+        box_only = {name: boxes for name in missing if describe and (boxes := cache.box_only(name, keys[name])) is not None}
+        for name, faces in _analyse(folder, missing, workers, progress, describe, box_only):
             results[name] = faces
             if faces.error != STOPPED:
                 cache.put(name, keys[name], faces)
@@ -183,19 +206,22 @@ def analyse_folder(
 
 
 def _analyse(
-    folder: Path, names: list[str], workers: int, progress: Progress | None, describe: bool
+    folder: Path, names: list[str], workers: int, progress: Progress | None, describe: bool, known: dict[str, PhotoFaces]
 ) -> Iterable[tuple[str, PhotoFaces]]:
+    """Each photo analysed, or, where `known` holds its box-only analysis, described."""
     paths = [folder / name for name in names]
     if workers <= 1 or len(paths) < POOL_THRESHOLD:
         model = FaceModel.load()
         for index, (name, path) in enumerate(zip(names, paths, strict=True), start=1):
-            yield name, analyse_photo(path, model, describe=describe)
+            boxes = known.get(name)
+            yield name, analyse_photo(path, model, describe=describe) if boxes is None else describe_photo(path, model, boxes)
             if progress is not None:
                 progress(index, len(paths))
         return
     from qbtui.faces.pool import analyse_in_workers
 
-    for index, (path, faces) in enumerate(analyse_in_workers(paths, workers, describe=describe), start=1):
+    by_path = {folder / name: faces for name, faces in known.items()}
+    for index, (path, faces) in enumerate(analyse_in_workers(paths, workers, describe=describe, known=by_path), start=1):
         yield path.name, faces
         if progress is not None:
             progress(index, len(paths))

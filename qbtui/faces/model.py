@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,30 @@ class FaceModel:
 
         return cls(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(files["predictor"])), files["encoder"])
 
+    def describe(self, image: Image.Image, faces: list[Face]) -> list[Face]:
+        """`faces`, found in `image` by `detect(image, describe=False)`, with their descriptors:
+        the same as `detect(image)` gives, without detecting again (dlib's shape is rebuilt
+        from the landmarks)."""
+        import dlib
+
+        pixels, scale = self._detection_pixels(image)
+        described = []
+        for face in faces:
+            points = [dlib.point(round(x * scale - 0.5), round(y * scale - 0.5)) for x, y in face.landmarks]
+            rect = dlib.rectangle(*(round(value * scale) for value in face.box))
+            described.append(replace(face, descriptor=self.descriptor(pixels, dlib.full_object_detection(rect, points))))
+        return described
+
+    @staticmethod
+    def _detection_pixels(image: Image.Image) -> tuple[Any, float]:
+        """The RGB pixels detection runs on (long side at most DETECT_LONG_SIDE) and their scale."""
+        import numpy
+
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        scale = min(1.0, DETECT_LONG_SIDE / max(rgb.size))
+        small = rgb if scale == 1.0 else rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
+        return numpy.asarray(small), scale
+
     def descriptor(self, pixels: Any, shape: Any) -> tuple[float, ...]:
         """The 128-D descriptor of the face at `shape` (dlib's landmarks) in `pixels`."""
         if self._encoder is None:
@@ -145,12 +169,8 @@ class FaceModel:
         one face gets no descriptor (the slowest step; only the box is wanted); a photo of
         several faces is described anyway, as telling them apart needs it.
         """
-        import numpy
-
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        scale = min(1.0, DETECT_LONG_SIDE / max(rgb.size))
-        small = rgb if scale == 1.0 else rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
-        pixels = numpy.asarray(small)
+        pixels, scale = self._detection_pixels(rgb)
         rects, scores, _kinds = self._detector.run(pixels, UPSAMPLE, 0.0)
         grey = rgb.convert("L")
         found = [(rect, score) for rect, score in zip(rects, scores, strict=True) if score >= MIN_FACE_SCORE]

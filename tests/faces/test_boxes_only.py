@@ -97,3 +97,20 @@ def test_a_prepared_group_photo_left_as_it_is_does_not_make_prep_describe(settin
     report = prepare_friend(settings, friend, dry_run=True, workers=1)
     assert {action.source.name for action in report.done} == set(ONE_FACE_EACH)
     assert cached_descriptor_lengths(friend_folder) == {**{name: [0] for name in ONE_FACE_EACH}, "group.jpg": [128, 128]}
+
+
+def test_a_box_only_analysis_is_completed_without_detecting_again(photo_folder: Path, monkeypatch):
+    names = ["obama.jpg", "biden.jpg", "32bit.png"]
+    analyse_folder(photo_folder, names, workers=2, describe=False)
+    completed = analyse_folder(photo_folder, names, workers=2)
+    cache_file_for(photo_folder).unlink()
+    fresh = analyse_folder(photo_folder, names, workers=1)
+    assert completed == fresh
+    cache_file_for(photo_folder).unlink()
+    analyse_folder(photo_folder, names, workers=1, describe=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("detected again although the boxes were cached")
+
+    monkeypatch.setattr(FaceModel, "detect", refuse)
+    assert analyse_folder(photo_folder, names, workers=1) == fresh
