@@ -5,7 +5,7 @@ since the last analysis come from the cache file (one JSON file per training fol
 qbtui's cache folder, so friends' folders are never written); the others are analysed on
 both cores by worker subprocesses (see pool.py) and the cache file is rewritten atomically.
 Prep asks for boxes only (`describe=False`): such an analysis is cached too, marked by its
-faces' empty descriptors, and a caller that needs descriptors analyses that photo again.
+faces' empty descriptors, and a caller that needs descriptors completes it (`describe_photo`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def analyse_photo(path: Path, model: FaceModel, *, describe: bool = True) -> Pho
 
 def describe_photo(path: Path, model: FaceModel, known: PhotoFaces) -> PhotoFaces:
     """A box-only analysis of `path` (unchanged since) completed with its descriptors,
-    without detecting again: what `analyse_photo(path, model)` gives, at a third of the cost."""
+    without detecting again: what `analyse_photo(path, model)` gives, for under half its cost."""
     from qbtui.faces.photo import load_photo
 
     try:

@@ -2,9 +2,10 @@
 
 Not multiprocessing: inside the Textual app its start methods fail (the app's replaced
 stdio has no usable file descriptors). Each worker is `python -m qbtui.faces.worker`
-with a pipe for stdin and stdout and stderr to /dev/null; it reads one JSON request a
-line (a photo's path, or [path, its box-only analysis] to describe) and answers one JSON line (`boxes` after the pid: without descriptors where a photo has
-one face). A worker ends when its stdin closes or its parent dies.
+with a pipe for stdin and stdout and stderr to /dev/null (`boxes` after the pid: no
+descriptor where a photo has one face); it reads one JSON request a line (a photo's path,
+or [path, its box-only analysis] to describe) and answers one JSON line. A worker ends
+when its stdin closes or its parent dies.
 """
 
 from __future__ import annotations
