@@ -65,9 +65,19 @@ class FaceSummary:
 
 
 def scan_faces(
-    status: FriendStatus, *, prep_mode: str = FACE_MODE, workers: int = 2, cache: FaceCache | None = None, compute: bool = True
+    status: FriendStatus,
+    *,
+    prep_mode: str = FACE_MODE,
+    workers: int = 2,
+    cache: FaceCache | None = None,
+    compute: bool = True,
+    describe: bool = True,
 ) -> FriendStatus:
-    """The scan with face checks; unchanged (and the reason noted once) where dlib is missing."""
+    """The scan with face checks; unchanged (and the reason noted once) where dlib is missing.
+
+    `describe=False` (prep): photos of one face may come without descriptors, and then no
+    face is judged by likeness (no friend's centroid, no "other-person").
+    """
     from qbtui.faces.analysis import analyse_folder
     from qbtui.faces.model import FaceModelMissing
 
@@ -75,7 +85,7 @@ def scan_faces(
     if not names:
         return status
     try:
-        analyses = analyse_folder(status.folder, names, cache=cache, workers=workers, compute=compute)
+        analyses = analyse_folder(status.folder, names, cache=cache, workers=workers, compute=compute, describe=describe)
     except FaceModelMissing as error:
         if not FACE_CHECKS_SKIPPED:
             FACE_CHECKS_SKIPPED.append(f"face checks skipped: {error.message}; fix: {error.fix}")
@@ -124,7 +134,7 @@ def check_faces(status: FriendStatus, analyses: dict[str, PhotoFaces], prep_mode
     the friend's: who the friend is (the majority), pose advice."""
     complete = all(image.path.name in analyses for image in status.images if not _unreadable(image))
     largest = [analysis.faces[0] for analysis in analyses.values() if analysis.faces]
-    centroid = majority_centroid(largest) if complete else None
+    centroid = majority_centroid(largest) if complete and all(face.described for face in largest) else None
     decoded = sum(1 for analysis in analyses.values() if analysis.error is None)
     # Mostly no faces (drawings, the demo): one dataset notice rather than one per photo.
     none_found = complete and decoded > 0 and len(largest) * 2 < decoded

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,11 @@ class Face:
     def centre(self) -> tuple[float, float]:
         return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
 
+    @property
+    def described(self) -> bool:
+        """False for a face analysed for its box only (no descriptor to compare it by)."""
+        return bool(self.descriptor)
+
     def scaled(self, factor: float, size: tuple[int, int]) -> Face:
         """The same face in an image `factor` times larger, clipped to `size`."""
         left, top, right, bottom = (round(value * factor) for value in self.box)
@@ -97,12 +102,17 @@ def face_model_available() -> bool:
 
 
 class FaceModel:
-    """The loaded dlib models; `detect` finds, measures and describes the faces of an image."""
+    """The loaded dlib models; `detect` finds, measures and describes the faces of an image.
 
-    def __init__(self, detector: Any, predictor: Any, encoder: Any) -> None:
+    The descriptor network loads on the first face described, so a model that only finds
+    boxes never pays for it.
+    """
+
+    def __init__(self, detector: Any, predictor: Any, encoder_file: Path) -> None:
         self._detector = detector
         self._predictor = predictor
-        self._encoder = encoder
+        self._encoder_file = encoder_file
+        self._encoder: Any = None
 
     @classmethod
     def load(cls) -> FaceModel:
@@ -117,32 +127,58 @@ class FaceModel:
                 raise FaceModelMissing(f"the model file {path}")
         import dlib
 
-        return cls(
-            dlib.get_frontal_face_detector(),
-            dlib.shape_predictor(str(files["predictor"])),
-            dlib.face_recognition_model_v1(str(files["encoder"])),
-        )
+        return cls(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(files["predictor"])), files["encoder"])
 
-    def detect(self, image: Image.Image) -> list[Face]:
-        """The faces of `image` (EXIF already applied), largest first, weak detections dropped.
+    def describe(self, image: Image.Image, faces: list[Face]) -> list[Face]:
+        """`faces`, found in `image` by `detect(image, describe=False)`, with their descriptors:
+        the same as `detect(image)` gives, without detecting again (dlib's shape is rebuilt
+        from the landmarks)."""
+        import dlib
 
-        Detection runs on a copy whose long side is about DETECT_LONG_SIDE pixels; boxes
-        and landmarks are mapped back to `image`'s pixels.
-        """
+        pixels, scale = self._detection_pixels(image)
+        described = []
+        for face in faces:
+            points = [dlib.point(round(x * scale - 0.5), round(y * scale - 0.5)) for x, y in face.landmarks]
+            rect = dlib.rectangle(*(round(value * scale) for value in face.box))
+            described.append(replace(face, descriptor=self.descriptor(pixels, dlib.full_object_detection(rect, points))))
+        return described
+
+    @staticmethod
+    def _detection_pixels(image: Image.Image) -> tuple[Any, float]:
+        """The RGB pixels detection runs on (long side at most DETECT_LONG_SIDE) and their scale."""
         import numpy
 
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         scale = min(1.0, DETECT_LONG_SIDE / max(rgb.size))
         small = rgb if scale == 1.0 else rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
-        pixels = numpy.asarray(small)
+        return numpy.asarray(small), scale
+
+    def descriptor(self, pixels: Any, shape: Any) -> tuple[float, ...]:
+        """The 128-D descriptor of the face at `shape` (dlib's landmarks) in `pixels`."""
+        if self._encoder is None:
+            import dlib
+
+            self._encoder = dlib.face_recognition_model_v1(str(self._encoder_file))
+        return tuple(round(float(value), 6) for value in self._encoder.compute_face_descriptor(pixels, shape))
+
+    def detect(self, image: Image.Image, *, describe: bool = True) -> list[Face]:
+        """The faces of `image` (EXIF already applied), largest first, weak detections dropped.
+
+        Detection runs on a copy whose long side is about DETECT_LONG_SIDE pixels; boxes
+        and landmarks are mapped back to `image`'s pixels. With `describe=False` a photo of
+        one face gets no descriptor (the slowest step; only the box is wanted); a photo of
+        several faces is described anyway, as telling them apart needs it.
+        """
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        pixels, scale = self._detection_pixels(rgb)
         rects, scores, _kinds = self._detector.run(pixels, UPSAMPLE, 0.0)
         grey = rgb.convert("L")
+        found = [(rect, score) for rect, score in zip(rects, scores, strict=True) if score >= MIN_FACE_SCORE]
+        describe = describe or len(found) > 1
         faces = []
-        for rect, score in zip(rects, scores, strict=True):
-            if score < MIN_FACE_SCORE:
-                continue
+        for rect, score in found:
             shape = self._predictor(pixels, rect)
-            descriptor = tuple(round(float(value), 6) for value in self._encoder.compute_face_descriptor(pixels, shape))
+            descriptor = self.descriptor(pixels, shape) if describe else ()
             points = tuple((shape.part(i).x + 0.5, shape.part(i).y + 0.5) for i in range(shape.num_parts))
             box = (
                 max(0, math.floor(rect.left() / scale)),
@@ -176,6 +212,11 @@ class PhotoFaces:
     size: tuple[int, int]
     faces: tuple[Face, ...]
     error: str | None = None
+
+    @property
+    def described(self) -> bool:
+        """True when every face has its descriptor (see FaceModel.detect's `describe`)."""
+        return all(face.described for face in self.faces)
 
     @property
     def face(self) -> Face | None:

@@ -2,8 +2,10 @@
 
 Not multiprocessing: inside the Textual app its start methods fail (the app's replaced
 stdio has no usable file descriptors). Each worker is `python -m qbtui.faces.worker`
-with a pipe for stdin and stdout and stderr to /dev/null; it reads one photo path a line
-and answers one JSON line. A worker ends when its stdin closes or its parent dies.
+with a pipe for stdin and stdout and stderr to /dev/null (`boxes` after the pid: no
+descriptor where a photo has one face); it reads one JSON request a line (a photo's path,
+or [path, its box-only analysis] to describe) and answers one JSON line. A worker ends
+when its stdin closes or its parent dies.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from pathlib import Path
 
 from qbtui.faces.model import STOPPED, PhotoFaces
 
-
-def worker_command() -> list[str]:
-    return [sys.executable, "-m", "qbtui.faces.worker", str(os.getpid())]
+BOXES_ONLY = "boxes"
 
 
-def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, PhotoFaces]]:
-    """(path, faces) for every path, in completion order, from `workers` subprocesses."""
+def worker_command(*, describe: bool = True) -> list[str]:
+    return [sys.executable, "-m", "qbtui.faces.worker", str(os.getpid()), *([] if describe else [BOXES_ONLY])]
+
+
+def analyse_in_workers(
+    paths: list[Path], workers: int, *, describe: bool = True, known: dict[Path, PhotoFaces] | None = None
+) -> Iterator[tuple[Path, PhotoFaces]]:
+    """(path, faces) for every path, in completion order, from `workers` subprocesses;
+    a path in `known` (its box-only analysis) is described rather than analysed."""
     jobs: queue.Queue[Path] = queue.Queue()
     for path in paths:
         jobs.put(path)
@@ -35,7 +42,7 @@ def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, 
     threads = []
     for _ in range(min(workers, len(paths))):
         process = subprocess.Popen(
-            worker_command(),
+            worker_command(describe=describe),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -43,7 +50,7 @@ def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, 
             env=os.environ.copy(),
         )
         processes.append(process)
-        thread = threading.Thread(target=_serve, args=(process, jobs, results), daemon=True)
+        thread = threading.Thread(target=_serve, args=(process, jobs, results, known or {}), daemon=True)
         thread.start()
         threads.append(thread)
     try:
@@ -65,7 +72,13 @@ def analyse_in_workers(paths: list[Path], workers: int) -> Iterator[tuple[Path, 
             _close(process)
 
 
-def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -> None:
+def request_line(path: Path, known: PhotoFaces | None) -> bytes:
+    """A worker's request: the path, or the path and the box-only analysis to describe."""
+    request = str(path) if known is None else [str(path), known.to_json()]
+    return (json.dumps(request, separators=(",", ":")) + "\n").encode()
+
+
+def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue, known: dict[Path, PhotoFaces]) -> None:
     """Feed one worker a path at a time until the jobs run out or the worker dies."""
     try:
         while True:
@@ -75,7 +88,7 @@ def _serve(process: subprocess.Popen, jobs: queue.Queue, results: queue.Queue) -
                 return
             assert process.stdin is not None and process.stdout is not None  # both are pipes
             try:
-                process.stdin.write((json.dumps(str(path)) + "\n").encode())
+                process.stdin.write(request_line(path, known.get(path)))
                 process.stdin.flush()
                 line = process.stdout.readline()
             except (OSError, ValueError):
