@@ -463,6 +463,14 @@ def not_regular_problem(path: Path) -> str | None:
     return None if S_ISREG(mode) else f"{path}: is {kind_of(mode)}, not a regular file"
 
 
+def skipped_run_warning(run_toml: Path) -> str:
+    """What `list_runs` says of a run folder it leaves out (its run.toml is not a regular file), with the fix."""
+    return (
+        f"{not_regular_problem(run_toml) or run_toml}: the run is skipped "
+        "(fix: put the run's run.toml back in its place, or delete the run's folder)"
+    )
+
+
 def _count(value: Any) -> int:
     """A hand-edited run.toml's step count, 0 unless it is a non-negative integer."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
@@ -522,7 +530,7 @@ def runs_under(logs_dir: Path, warnings: list[str] | None = None) -> list[RunInf
     skipped: list[Path] = []
     runs = find_run_dirs(logs_dir, skipped)
     if warnings is not None:
-        warnings.extend(f"{not_regular_problem(path) or path}: the run is skipped" for path in skipped)
+        warnings.extend(map(skipped_run_warning, skipped))
     for run in runs:
         try:
             infos.append(read_run(run, queued_ids=queued_ids))

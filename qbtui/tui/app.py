@@ -32,7 +32,15 @@ from qbtui.tui.intents import (
     StopFriendRun,
     StopRun,
 )
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, StatusChanged, WorkspaceError
+from qbtui.tui.messages import (
+    FriendChanged,
+    RegistryChanged,
+    RegistryHealth,
+    RunsUpdated,
+    RunWarnings,
+    StatusChanged,
+    WorkspaceError,
+)
 from qbtui.tui.notices import Notices, toast_text
 from qbtui.tui.relay import MessageRelay
 from qbtui.tui.screens.dashboard import DashboardScreen
@@ -285,6 +293,12 @@ class QbtuiApp(App[None]):
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self._tell_screen(RunsUpdated(message.run_ids))
         self._show_status()
+
+    def on_run_warnings(self, message: RunWarnings) -> None:
+        """Each new warning of the run listing once as a notice; the screen shows what it warns of now."""
+        for warning in message.new:
+            self.notify(warning, title="Runs", severity="warning", timeout=12, markup=False)
+        self._tell_screen(RunWarnings(message.new))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one report of a failed worker: a readable toast; the traceback goes to the log."""

@@ -45,6 +45,21 @@ class RunsUpdated(Message, bubble=False):
 
 
 @dataclass
+class RunWarnings(Message, bubble=False):
+    """What the listing of runs warns of changed (`Workspace.run_warnings()`); `new`: the warnings
+    it did not have before, each to be told once."""
+
+    new: tuple[str, ...]
+
+    def can_replace(self, message: Message) -> bool:
+        """Let a newer RunWarnings supersede this one; it takes over these new warnings too."""
+        if not isinstance(message, RunWarnings):
+            return False
+        message.new = tuple(dict.fromkeys(message.new + self.new))
+        return True
+
+
+@dataclass
 class WorkspaceError(Message, bubble=False):
     """A background refresh failed; `text` is the QbtuiError text with its fix; `cause`:
     "registry" when registry.toml failed to load (see Notices.resolve)."""

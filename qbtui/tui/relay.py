@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, WorkspaceError
+from qbtui.tui.messages import FriendChanged, RegistryChanged, RegistryHealth, RunsUpdated, RunWarnings, WorkspaceError
 
 
 class MessageRelay:
@@ -30,6 +30,9 @@ class MessageRelay:
 
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         self.post(RunsUpdated(run_ids))
+
+    def run_warnings(self, new: tuple[str, ...]) -> None:
+        self.post(RunWarnings(new))
 
     def error(self, text: str, cause: str | None = None) -> None:
         self.post(WorkspaceError(text, cause))

@@ -17,6 +17,8 @@
   `runs_in_queue_order()` the runs as the Runs screen lists them, `wait_reason(run_id)` why a
   queued run has not started (the queue's own placement rule); `trace(run_id) -> RunTrace`
   holds what a run's events and log said (losses, checkpoints, samples, log tail).
+  `run_warnings()`: what the last listing of runs warned of (a run folder it skipped, and why),
+  each change told to `run_warnings` with the warnings that are new.
 - `registry_problem`: what is wrong with registry.toml on disk while it is bad (the last
   good registry stays loaded), else None; each change is told to `registry_health`.
 - `run_command(run_id)`: the command a created run executes (its run.toml's).
@@ -66,6 +68,10 @@ class WorkspaceListener(Protocol):
     def runs_updated(self, run_ids: tuple[str, ...]) -> None:
         """These runs changed (state, events, queue place); the snapshots are current."""
 
+    def run_warnings(self, new: tuple[str, ...]) -> None:
+        """The listing of runs warns of something else (`Workspace.run_warnings()` holds what it warns of now);
+        `new`: the warnings the listing before did not have (a run folder skipped since, and why)."""
+
     def error(self, text: str, cause: str | None = None) -> None:
         """A background refresh failed; `text` is the QbtuiError text with its fix; `cause`
         is "registry" for a registry.toml that failed to load (registry_health(None) says it is gone)."""
@@ -90,6 +96,7 @@ class Workspace:
         self._runs: dict[str, RunInfo] = {}
         self._queue: tuple[str, ...] = ()
         self._waits: dict[str, str] = {}
+        self._run_warnings: tuple[str, ...] = ()
         # `registry.toml:12 what is wrong` while the file on disk is bad (the last good one is kept).
         self.registry_problem: str | None = None
         self._followers: dict[str, RunFollower] = {}
@@ -274,11 +281,17 @@ class Workspace:
             follower = self._followers.get(run_id)
             return follower.trace.snapshot() if follower else RunTrace(run_id=run_id)
 
+    def run_warnings(self) -> tuple[str, ...]:
+        """What the last listing of runs warned of, as `qbtui runs` prints it (a run folder it skipped, and why)."""
+        return self._run_warnings
+
     def refresh_runs(self) -> tuple[str, ...]:
-        """Re-list every run directory and read what live runs added; ids that changed."""
+        """Re-list every run directory and read what live runs added; ids that changed. A change in what
+        the listing warns of is told to the listener's `run_warnings`."""
         from qbtui.runs import host_slots, list_runs, queue_waits
 
-        listed = list_runs(self.settings)
+        warnings: list[str] = []
+        listed = list_runs(self.settings, warnings)
         waits = queue_waits(self.settings.logs_dir, host_slots(self.registry), runs=listed)
         queue = tuple(waits)  # queue order: the plan reads the queue once for both
         with self._lock:
@@ -299,6 +312,10 @@ class Workspace:
                 elif info.live and self._followers[info.run_id].poll():
                     changed.add(info.run_id)
             self._runs = fresh
+            before, now = self._run_warnings, tuple(warnings)
+            self._run_warnings = now
+        if now != before and (listener := self._heard()) is not None:
+            listener.run_warnings(tuple(warning for warning in now if warning not in before))
         return tuple(sorted(changed))
 
     def poll_live(self) -> tuple[str, ...]:

@@ -273,6 +273,9 @@ def test_a_fifo_run_toml_is_skipped_with_a_warning_and_a_fifo_events_file_is_nam
     os.mkfifo(piped.events)
     warnings: list[str] = []
     infos = list_runs(settings, warnings)
-    assert warnings == [f"{skipped.run_toml}: is a FIFO (named pipe), not a regular file: the run is skipped"]
+    assert warnings == [
+        f"{skipped.run_toml}: is a FIFO (named pipe), not a regular file: the run is skipped "
+        "(fix: put the run's run.toml back in its place, or delete the run's folder)"
+    ]
     assert [info.friend_id for info in infos] == ["maria"]
     assert f"{piped.events}: is a FIFO (named pipe), not a regular file" in (infos[0].error or "")

@@ -1,7 +1,8 @@
 """Every run with its state and where it is (here, a host; a queued run: where it may
 start, `anywhere` for the first free place), in queue order: queued runs first (with their
 place in the queue, `u`/`d` move them, and under the table why the selected one waits), then
-running ones, then the rest newest first. A queued run can be cancelled and a running one
+running ones, then the rest newest first. Above the table: what the listing warns of (a run
+folder it skipped, and why), gone at the next listing once the cause is. A queued run can be cancelled and a running one
 stopped (each after a confirmation), a stopped, failed or crashed one resumed."""
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Label
+from textual.widgets import DataTable, Header, Label, Static
 
+from qbtui.printable import printable
 from qbtui.runs.format import format_duration, wait_words
 from qbtui.tui.host import host
 from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
-from qbtui.tui.messages import RunsUpdated
+from qbtui.tui.messages import RunsUpdated, RunWarnings
 from qbtui.tui.widgets.dataset_confirm import ConfirmScreen
 from qbtui.tui.widgets.steady_footer import SteadyFooter
 
@@ -117,6 +120,7 @@ class RunsScreen(Screen):
         yield Header(icon="✎")
         yield Label("", id="runs-summary")
         yield Label(ORDER_HINT, id="runs-order")
+        yield Static("", id="runs-warnings")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
         yield Label("", id="runs-why")
         yield SteadyFooter()
@@ -161,7 +165,15 @@ class RunsScreen(Screen):
         queued = sum(run.state == "queued" for run in runs)
         summary = f"{len(runs)} runs · {live} running · {queued} queued · Loss: the running average"
         self.query_one("#runs-summary", Label).update(summary)
+        self.show_warnings()
         self.show_why()
+
+    def show_warnings(self) -> None:
+        """Above the table: what the last listing of runs warned of, one a line (hidden when nothing)."""
+        warnings = host(self).workspace.run_warnings()
+        line = self.query_one("#runs-warnings", Static)
+        line.update(Content("\n".join(f"warning: {printable(warning)}" for warning in warnings)))
+        line.display = bool(warnings)
 
     def show_why(self) -> None:
         """Under the table: why the selected queued run has not started (the queue's own reason),
@@ -191,6 +203,9 @@ class RunsScreen(Screen):
 
     def on_runs_updated(self, message: RunsUpdated) -> None:
         self.refresh_table()
+
+    def on_run_warnings(self, message: RunWarnings) -> None:
+        self.show_warnings()
 
     def on_screen_resume(self) -> None:
         self.refresh_table()
