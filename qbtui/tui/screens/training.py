@@ -73,7 +73,8 @@ class TrainingScreen(Screen):
     BINDINGS = [
         Binding("s", "start", "Start", id="training.start"),
         Binding("q", "start(False, True)", "Queue", id="training.queue"),
-        Binding("f", "start(True)", "Force", id="training.force"),
+        # Off the footer (the readiness line and the refusal offer it where it applies): `[] Samples` fits 80 columns.
+        Binding("f", "start(True)", "Force", show=False, id="training.force"),
         Binding("x", "stop", "Stop", id="training.stop"),
         Binding("u", "resume", "Resume", id="training.resume"),
         Binding("l", "toggle_log", "Log", id="training.log"),
@@ -125,7 +126,7 @@ class TrainingScreen(Screen):
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
             yield ReflowLog(max_lines=LOG_MAX_LINES, min_width=20, markup=False, highlight=False, id="train-log")
-        # Compact: every key, `[] Samples` and `f1 Help` included, fits 80 columns.
+        # Compact: every shown key, `f1 Help` included, fits 80 columns.
         yield SteadyFooter(compact=True)
 
     def on_resize(self) -> None:
