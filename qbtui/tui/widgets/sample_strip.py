@@ -18,7 +18,7 @@ from qbtui.workspace.samples import RunSample
 
 # A tile's picture is square: `width` cells across, width / 2 rows down (half-blocks), a caption under it.
 TILE_WIDEST = 24
-TILE_NARROWEST = 12
+TILE_NARROWEST = 14
 TILE_GAP = 1
 MAX_TILES = 6
 TITLE = "Latest samples"
