@@ -97,6 +97,8 @@ class DashboardScreen(Screen):
         Binding("r", "runs", "Runs", id="dashboard.runs"),
         Binding("q", "app.quit", "Quit", id="dashboard.quit"),
     ]
+    # Under the table, whether the panel is wide enough for thumbnails beside its text (set by _arrange).
+    _room_beside = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
@@ -123,7 +125,12 @@ class DashboardScreen(Screen):
         panel = min(PANEL_MAX_WIDTH, max(PANEL_MIN_WIDTH, width * PANEL_SHARE // 100))
         side = width - panel >= self.table.full_width(host(self).workspace)
         self.set_class(side, "-side-panel")
-        self.set_class(not side and width >= THUMBNAILS_BESIDE_WIDTH, "-thumbnails-beside")
+        self._room_beside = not side and width >= THUMBNAILS_BESIDE_WIDTH
+        self._place_samples()
+
+    def _place_samples(self) -> None:
+        """Thumbnails beside the text under the table where there are some and the room; else one line under it."""
+        self.set_class(self._room_beside and bool(self.query_one(SampleStrip).samples), "-thumbnails-beside")
 
     @property
     def table(self) -> FriendTable:
@@ -139,6 +146,7 @@ class DashboardScreen(Screen):
         else:
             details.update(friend_details(host(self), friend_id))
             strip.show(latest_samples(host(self), friend_id))
+        self._place_samples()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_details()
