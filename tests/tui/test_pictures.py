@@ -12,7 +12,6 @@ from textual.widgets import Footer, Static
 
 from qbtui.events import EventWriter
 from qbtui.tui.screens.training import TrainingScreen
-from qbtui.tui.widgets.loss_chart import LEGEND_MARK
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.sample_strip import MAX_TILES, SampleStrip, plan_tiles
 from qbtui.workspace.samples import RunSample, sample_of
@@ -150,5 +149,6 @@ async def test_the_loss_legend_is_above_the_plot_never_over_the_data(demo_regist
         rows = [strip.text for strip in plot.render_lines(plot.region.reset_offset)]
         assert not any("running avg" in row or "⢕⢕ loss" in row for row in rows), "\n".join(rows)
         summary = str(app.screen.query_one("#loss-summary").content)
-        assert summary.startswith(f"{LEGEND_MARK} loss ") and f"{LEGEND_MARK} running avg " in summary
+        assert summary.startswith("⣿ loss ") and "⣿ running avg " in summary
         assert app.screen.query_one("#loss-summary").region.bottom <= plot.region.y
+
