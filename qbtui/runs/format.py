@@ -4,13 +4,10 @@ where a run is, and one line per event (`qbtui logs` and the Training screen's l
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qbtui.printable import printable
 from qbtui.runs.placement import ANYWHERE, HERE
-
-if TYPE_CHECKING:
-    from qbtui.runs.info import RunInfo
 
 
 def format_duration(seconds: float | None) -> str:
@@ -28,18 +25,6 @@ def where_words(state: str, where: str) -> str:
     if state == "queued":
         return {ANYWHERE: "for the first free place", HERE: "for this machine"}.get(where, f"for {where}")
     return "here" if where == HERE else f"on {where}"
-
-
-def state_words(run: RunInfo) -> str:
-    """A run's state in one line: `running here · step 14/60 · ETA 1:05`, `queued for the first free place`,
-    `evaluating here · evaluating 7/41 · ETA 2:10` after its steps, `stopped at 8/60` once it ended."""
-    where = where_words(run.state, run.where)
-    if run.state == "queued":
-        return f"queued {where}"
-    if not run.live:
-        return f"{run.state} at {run.step}/{run.max_steps}"
-    eta = "" if run.after_training else f" · ETA {format_duration(run.remaining_s)}"
-    return f"{run.activity} {where} · {run.progress_words}{eta}"
 
 
 def step_eta(eta_s: float | None) -> str:

@@ -15,7 +15,6 @@ from qbtui.tui.screens.training import TrainingScreen
 from qbtui.tui.widgets.preview import ImagePreview
 from qbtui.tui.widgets.sample_strip import MAX_TILES, SampleStrip, plan_tiles
 from qbtui.workspace.samples import RunSample, sample_of
-from tests.tui.waiting import wait_until
 
 RUN_ID = "20261125-034512-peter-a1b2"
 WEIGHTS = (0.6, 0.8, 1.0)
@@ -61,9 +60,7 @@ def test_the_strip_shows_as_many_thumbnails_as_its_room_holds(width, height, sam
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24), (200, 50)])
-async def test_the_panel_shows_the_running_training_and_thumbnails_not_paths(
-    demo_registry, app_factory, run_writer, until, size
-):
+async def test_the_panel_shows_the_running_training_and_thumbnails_not_paths(demo_registry, app_factory, run_writer, until, size):
     run = run_writer(demo_registry, "peter", RUN_ID, steps=20)
     paths = write_samples(run, 20)
     app = app_factory(demo_registry)
@@ -76,9 +73,11 @@ async def test_the_panel_shows_the_running_training_and_thumbnails_not_paths(
         wanted = 2 if size != (80, 24) else 1
         await until(
             pilot,
-            lambda: strip.plan.tiles >= wanted
-            and [Path(s.path) for s in strip.shown] == paths[::-1][: strip.plan.tiles]
-            and len(strip.query(ImagePreview)) == strip.plan.tiles,
+            lambda: (
+                strip.plan.tiles >= wanted
+                and [Path(s.path) for s in strip.shown] == paths[::-1][: strip.plan.tiles]
+                and len(strip.query(ImagePreview)) == strip.plan.tiles
+            ),
         )
         await until(pilot, lambda: all(preview.shown is not None for preview in strip.query(ImagePreview)))
         previews = list(strip.query(ImagePreview))
@@ -99,7 +98,7 @@ async def test_a_short_panel_says_the_latest_sample_in_one_line(demo_registry, a
     async with app.run_test(size=(60, 20)) as pilot:
         strip = app.screen.query_one(SampleStrip)
         title = strip.query_one("#strip-title", Static)
-        await until(pilot, lambda: "Latest sample: step 20 · weight 1 · seed 42 (+2)" == str(title.content))
+        await until(pilot, lambda: str(title.content) == "Latest sample: step 20 · weight 1 · seed 42 (+2)")
         assert strip.plan.tiles == 0 and not strip.query(ImagePreview)
         assert "running here · step 20/60" in panel_text(app)
 
@@ -108,9 +107,7 @@ def caption(app) -> str:
     return str(app.screen.query_one("#train-sample-caption").content)
 
 
-async def test_the_training_screen_pages_through_the_samples_with_their_captions(
-    demo_registry, app_factory, run_writer, until
-):
+async def test_the_training_screen_pages_through_the_samples_with_their_captions(demo_registry, app_factory, run_writer, until):
     run = run_writer(demo_registry, "peter", RUN_ID, steps=20)
     paths = write_samples(run, 10, weights=(0.8,)) + write_samples(run, 20, weights=(0.6, 1.0))
     app = app_factory(demo_registry)
@@ -151,4 +148,3 @@ async def test_the_loss_legend_is_above_the_plot_never_over_the_data(demo_regist
         summary = str(app.screen.query_one("#loss-summary").content)
         assert summary.startswith("⣿ loss ") and "⣿ running avg " in summary
         assert app.screen.query_one("#loss-summary").region.bottom <= plot.region.y
-

@@ -12,7 +12,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from qbtui.printable import printable
-from qbtui.runs.format import state_words
 from qbtui.runs.info import RESUMABLE_STATES
 from qbtui.tui.host import Host, host
 from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
@@ -62,7 +61,7 @@ def friend_details(app: Host, friend_id: str) -> Text:
         text.append(f"Likeness: {latest.best_words}{' so far' if latest.live else ''}\n", style=colors["accent"])
     text.append("Trainings\n", style="bold")
     if latest is not None and (latest.live or latest.state in RESUMABLE_STATES):
-        text.append(f" ▶ {state_words(latest)}\n", style=colors["accent" if latest.live else "warning"])
+        text.append(f" ▶ {latest.state_words}\n", style=colors["accent" if latest.live else "warning"])
     elif not friend.trainings:
         blocker = status.blocker() if status is not None else None
         if blocker:
