@@ -148,3 +148,17 @@ async def test_the_loss_legend_is_above_the_plot_never_over_the_data(demo_regist
         summary = str(app.screen.query_one("#loss-summary").content)
         assert summary.startswith("⣿ loss ") and "⣿ running avg " in summary
         assert app.screen.query_one("#loss-summary").region.bottom <= plot.region.y
+
+
+async def test_a_new_run_shows_no_sample_of_the_run_before(demo_registry, app_factory, run_writer, until):
+    first = run_writer(demo_registry, "peter", RUN_ID, steps=60, live=False, status="completed")
+    write_samples(first, 60)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.workspace.run(RUN_ID) is not None)
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+        await until(pilot, lambda: caption(app) == "3/3 · step 60 · weight 1 · seed 42")
+        run_writer(demo_registry, "peter", "20261125-044512-peter-c3d4", steps=2, started_at=1_795_000_100.0)
+        await until(pilot, lambda: caption(app) == "no samples yet")
+        assert app.screen.query_one("#train-sample", ImagePreview).path is None

@@ -258,7 +258,7 @@ class TrainingScreen(Screen):
             self.likeness_seen = trace.likeness_events
             chart.show(trace.likeness)
 
-    def _show_picture(self, path: Path, caption: str) -> None:
+    def _show_picture(self, path: Path | None, caption: str) -> None:
         preview = self.query_one("#train-sample", ImagePreview)
         if preview.path != path:
             preview.path = path
@@ -269,6 +269,7 @@ class TrainingScreen(Screen):
     def _show_sample(self, samples: list[RunSample]) -> None:
         """The sample `[`/`]` paged to (the newest until then), captioned with its place, step, weight and seed."""
         if not samples:
+            self._show_picture(None, "no samples yet")
             return
         index = len(samples) - 1 if self.sample_index is None else min(self.sample_index, len(samples) - 1)
         sample = samples[index]
