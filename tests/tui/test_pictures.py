@@ -162,3 +162,11 @@ async def test_a_new_run_shows_no_sample_of_the_run_before(demo_registry, app_fa
         run_writer(demo_registry, "peter", "20261125-044512-peter-c3d4", steps=2, started_at=1_795_000_100.0)
         await until(pilot, lambda: caption(app) == "no samples yet")
         assert app.screen.query_one("#train-sample", ImagePreview).path is None
+
+
+async def test_the_panel_says_where_a_stopped_run_stands(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", RUN_ID, steps=8, live=False, status="stopped")
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "stopped at 8/60" in panel_text(app))
+        assert "none yet" not in panel_text(app) and "▶" not in panel_text(app)

@@ -61,7 +61,8 @@ def friend_details(app: Host, friend_id: str) -> Text:
         text.append(f"Likeness: {latest.best_words}{' so far' if latest.live else ''}\n", style=colors["accent"])
     text.append("Trainings\n", style="bold")
     if latest is not None and (latest.live or latest.state in RESUMABLE_STATES):
-        text.append(f" ▶ {latest.state_words}\n", style=colors["accent" if latest.live else "warning"])
+        marker = "▶ " if latest.live else ""
+        text.append(f" {marker}{latest.state_words}\n", style=colors["accent" if latest.live else "warning"])
     elif not friend.trainings:
         blocker = status.blocker() if status is not None else None
         if blocker:
