@@ -22,7 +22,7 @@ from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.likeness.live import LikenessTrack
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
-from qbtui.runs.format import format_duration
+from qbtui.runs.format import format_duration, where_words
 from qbtui.runs.liveness import read_pid_file
 from qbtui.runs.placement import HERE
 from qbtui.runs.queue import RunQueue
@@ -124,6 +124,18 @@ class RunInfo:
         if self.phase == SCORING:
             return f"step {self.progress} · scoring likeness {self.eval_done}/{self.eval_total}"
         return f"step {self.progress}"
+
+    @property
+    def state_words(self) -> str:
+        """The run's state in one line: `running here · step 14/60 · ETA 1:05`, `queued for the first free place`,
+        `evaluating here · evaluating 7/41 · ETA 2:10` after its steps, `stopped at 8/60` once it ended."""
+        where = where_words(self.state, self.where)
+        if self.state == "queued":
+            return f"queued {where}"
+        if not self.live:
+            return f"{self.state} at {self.step}/{self.max_steps}"
+        eta = "" if self.after_training else f" · ETA {format_duration(self.remaining_s)}"
+        return f"{self.activity} {where} · {self.progress_words}{eta}"
 
     @property
     def where(self) -> str:

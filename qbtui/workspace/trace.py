@@ -15,6 +15,7 @@ from qbtui.events import EventFollower
 from qbtui.likeness.live import LikenessTrack
 from qbtui.rundir import RunDir
 from qbtui.tail import LogTail
+from qbtui.workspace.samples import RunSample, sample_of
 
 LOG_TAIL_LINES = 400
 TRACE_POINTS = 4000
@@ -45,7 +46,7 @@ class RunTrace:
     """Everything one run reported so far, accumulated from its events and output log.
 
     `events` holds the lines `qbtui logs` prints (one per event, same formatter);
-    `output` the backend's raw output.log; checkpoints are (step, path) pairs.
+    `output` the backend's raw output.log; checkpoints are (step, path) pairs; samples in the order drawn.
     """
 
     run_id: str
@@ -54,7 +55,7 @@ class RunTrace:
     avg_losses: list[float] = field(default_factory=list)
     learning_rate: float | None = None
     checkpoints: list[tuple[int | None, str]] = field(default_factory=list)
-    samples: list[str] = field(default_factory=list)
+    samples: list[RunSample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     events: LineTail = field(default_factory=LineTail)
     output: LineTail = field(default_factory=LineTail)
@@ -125,7 +126,7 @@ class RunFollower:
         elif kind == "checkpoint":
             trace.checkpoints.append((event.get("step"), str(event["path"])))
         elif kind == "sample":
-            trace.samples.append(str(event["path"]))
+            trace.samples.append(sample_of(event))
         elif kind in ("warning", "error"):
             hint = event.get("hint")
             trace.notes.append(f"{kind}: {event['message']}" + (f" (fix: {hint})" if hint else ""))

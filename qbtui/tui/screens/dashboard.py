@@ -7,27 +7,31 @@ import os
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from qbtui.printable import printable
+from qbtui.runs.info import RESUMABLE_STATES
 from qbtui.tui.host import Host, host
 from qbtui.tui.intents import OpenDataset, OpenTraining, StopFriendRun
 from qbtui.tui.messages import FriendChanged, RegistryChanged, RunsUpdated
 from qbtui.tui.widgets.friend_table import FriendTable
+from qbtui.tui.widgets.sample_strip import SampleStrip
 from qbtui.tui.widgets.steady_footer import SteadyFooter
+from qbtui.workspace.samples import RunSample
 
 PANEL_PROBLEMS = 8
-PANEL_SAMPLES = 4
 # The side panel as app.tcss sizes it beside the table: 35% of the width, 44 to 90 cells.
 PANEL_SHARE = 35
 PANEL_MIN_WIDTH = 44
 PANEL_MAX_WIDTH = 90
+# Under the table, the thumbnails go beside the text from this width; below it they shrink to one line.
+THUMBNAILS_BESIDE_WIDTH = 70
 
 
 def friend_details(app: Host, friend_id: str) -> Text:
-    """The side panel's text: problems with their fixes, trainings, latest samples."""
+    """The side panel's text: problems with their fixes, the running training, trainings (the samples are thumbnails)."""
     workspace = app.workspace
     friend = workspace.friend(friend_id)
     colors = app.theme_variables
@@ -56,7 +60,10 @@ def friend_details(app: Host, friend_id: str) -> Text:
     if latest is not None and latest.best_words:
         text.append(f"Likeness: {latest.best_words}{' so far' if latest.live else ''}\n", style=colors["accent"])
     text.append("Trainings\n", style="bold")
-    if not friend.trainings:
+    if latest is not None and (latest.live or latest.state in RESUMABLE_STATES):
+        marker = "▶ " if latest.live else ""
+        text.append(f" {marker}{latest.state_words}\n", style=colors["accent" if latest.live else "warning"])
+    elif not friend.trainings:
         blocker = status.blocker() if status is not None else None
         if blocker:
             text.append(f" blocked: {blocker} (enter: open the dataset)\n", style=colors["warning"])
@@ -68,13 +75,14 @@ def friend_details(app: Host, friend_id: str) -> Text:
         )
         if training.lora_file:
             text.append(f"   {training.lora_file}\n", style="dim")
-    samples = [path for run in workspace.runs_for(friend_id) for path in reversed(workspace.trace(run.run_id).samples)]
-    text.append("Latest samples\n", style="bold")
-    if not samples:
-        text.append(" none yet\n", style="dim")
-    for path in samples[:PANEL_SAMPLES]:
-        text.append(f" {path}\n")
     return text
+
+
+def latest_samples(app: Host, friend_id: str) -> list[RunSample]:
+    """The friend's samples, newest first: the newest run's last drawn first."""
+    workspace = app.workspace
+    runs = sorted(workspace.runs_for(friend_id), key=lambda run: run.started_at or 0, reverse=True)
+    return [sample for run in runs for sample in reversed(workspace.trace(run.run_id).samples)]
 
 
 class DashboardScreen(Screen):
@@ -89,13 +97,17 @@ class DashboardScreen(Screen):
         Binding("r", "runs", "Runs", id="dashboard.runs"),
         Binding("q", "app.quit", "Quit", id="dashboard.quit"),
     ]
+    # Under the table, whether the panel is wide enough for thumbnails beside its text (set by _arrange).
+    _room_beside = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✎")
         with Horizontal(id="dashboard-body"):
             yield FriendTable(id="friends")
-            with VerticalScroll(id="friend-panel"):
-                yield Static(id="friend-details")
+            with Vertical(id="friend-panel"):
+                with VerticalScroll(id="friend-text"):
+                    yield Static(id="friend-details")
+                yield SampleStrip(id="friend-samples")
         # Compact: every key, `q Quit` and `f1 Help` included, fits 80 columns.
         yield SteadyFooter(compact=True)
 
@@ -111,7 +123,14 @@ class DashboardScreen(Screen):
         """The panel beside the table where the table still gets its full width, else below it."""
         width = self.size.width
         panel = min(PANEL_MAX_WIDTH, max(PANEL_MIN_WIDTH, width * PANEL_SHARE // 100))
-        self.set_class(width - panel >= self.table.full_width(host(self).workspace), "-side-panel")
+        side = width - panel >= self.table.full_width(host(self).workspace)
+        self.set_class(side, "-side-panel")
+        self._room_beside = not side and width >= THUMBNAILS_BESIDE_WIDTH
+        self._place_samples()
+
+    def _place_samples(self) -> None:
+        """Thumbnails beside the text under the table where there are some and the room; else one line under it."""
+        self.set_class(self._room_beside and bool(self.query_one(SampleStrip).samples), "-thumbnails-beside")
 
     @property
     def table(self) -> FriendTable:
@@ -120,10 +139,14 @@ class DashboardScreen(Screen):
     def _show_details(self) -> None:
         friend_id = self.table.selected_friend_id
         details = self.query_one("#friend-details", Static)
+        strip = self.query_one(SampleStrip)
         if friend_id is None:
             details.update(Text("No friends yet. Press a to add one.", style="dim"))
+            strip.show([])
         else:
             details.update(friend_details(host(self), friend_id))
+            strip.show(latest_samples(host(self), friend_id))
+        self._place_samples()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_details()

@@ -42,12 +42,15 @@ from qbtui.tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from qbtui.runs import RunInfo
     from qbtui.workspace import RunTrace
+    from qbtui.workspace.samples import RunSample
 
 LOG_MAX_LINES = 500
 CHECKPOINTS_SHOWN = 6
 LOG_SOURCES = ("events", "output")
 # Under this width the options row drops the friend's name (the header has it): see app.tcss.
 COMPACT_WIDTH = 80
+# `[` and `]` share one footer entry.
+SAMPLES = Binding.Group("Samples", compact=True)
 
 
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
@@ -70,10 +73,13 @@ class TrainingScreen(Screen):
     BINDINGS = [
         Binding("s", "start", "Start", id="training.start"),
         Binding("q", "start(False, True)", "Queue", id="training.queue"),
-        Binding("f", "start(True)", "Force", id="training.force"),
+        # Off the footer (the readiness line and the refusal offer it where it applies): `[] Samples` fits 80 columns.
+        Binding("f", "start(True)", "Force", show=False, id="training.force"),
         Binding("x", "stop", "Stop", id="training.stop"),
         Binding("u", "resume", "Resume", id="training.resume"),
         Binding("l", "toggle_log", "Log", id="training.log"),
+        Binding("left_square_bracket", "page_sample(-1)", "Previous sample", group=SAMPLES, id="training.previous_sample"),
+        Binding("right_square_bracket", "page_sample(1)", "Next sample", group=SAMPLES, id="training.next_sample"),
         Binding("escape", "app.back", "Back", id="training.back"),
     ]
 
@@ -85,6 +91,8 @@ class TrainingScreen(Screen):
         self.log_seen = 0
         self.steps_seen = -1
         self.likeness_seen = -1
+        # The sample `[`/`]` paged to (its index in the run's samples); None follows the newest.
+        self.sample_index: int | None = None
         # The (run id, state) the command line was last shown for.
         self.commanded: tuple[str, str] | None = None
 
@@ -118,7 +126,8 @@ class TrainingScreen(Screen):
         with Horizontal(id="train-bottom"):
             yield Static("", id="train-artifacts")
             yield ReflowLog(max_lines=LOG_MAX_LINES, min_width=20, markup=False, highlight=False, id="train-log")
-        yield SteadyFooter()
+        # Compact: every shown key, `f1 Help` included, fits 80 columns.
+        yield SteadyFooter(compact=True)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < COMPACT_WIDTH, "-compact")
@@ -223,6 +232,7 @@ class TrainingScreen(Screen):
         if run.run_id != self.shown_run_id:
             self.shown_run_id = run.run_id
             self.steps_seen = self.likeness_seen = -1
+            self.sample_index = None
             self._restart_log()
         if (run.run_id, run.state) != self.commanded:
             self.commanded = (run.run_id, run.state)
@@ -234,7 +244,7 @@ class TrainingScreen(Screen):
             self.query_one(LossChart).show(trace.steps, trace.losses, trace.avg_losses)
         self._show_likeness(trace)
         self.query_one("#train-artifacts", Static).update(artifact_lines(run, trace))
-        if trace.likeness.best_sample:
+        if trace.likeness.best_sample and self.sample_index is None:
             self._show_picture(Path(trace.likeness.best_sample), trace.likeness.best_words or "")
         else:
             self._show_sample(trace.samples)
@@ -248,21 +258,33 @@ class TrainingScreen(Screen):
             self.likeness_seen = trace.likeness_events
             chart.show(trace.likeness)
 
-    def _show_picture(self, path: Path, caption: str) -> None:
+    def _show_picture(self, path: Path | None, caption: str) -> None:
         preview = self.query_one("#train-sample", ImagePreview)
         if preview.path != path:
             preview.path = path
-            self.query_one("#train-sample-caption", Label).update(caption)
+        label, shown = self.query_one("#train-sample-caption", Label), printable(caption)
+        if str(label.content) != shown:
+            label.update(Content(shown))
 
-    def _show_sample(self, samples: list[str]) -> None:
+    def _show_sample(self, samples: list[RunSample]) -> None:
+        """The sample `[`/`]` paged to (the newest until then), captioned with its place, step, weight and seed."""
         if not samples:
+            self._show_picture(None, "no samples yet")
             return
-        latest = Path(samples[-1])
-        preview = self.query_one("#train-sample", ImagePreview)
-        if preview.path != latest:
-            preview.path = latest
-            caption = Content(f"sample {len(samples)}/{len(samples)}: {printable(latest.stem)}")
-            self.query_one("#train-sample-caption", Label).update(caption)
+        index = len(samples) - 1 if self.sample_index is None else min(self.sample_index, len(samples) - 1)
+        sample = samples[index]
+        self._show_picture(Path(sample.path), f"{index + 1}/{len(samples)} · {sample.caption}")
+
+    def action_page_sample(self, offset: int) -> None:
+        """Show the run's previous (-1) or next (1) sample; paging past the newest follows new ones again."""
+        samples = host(self).workspace.trace(self.shown_run_id).samples if self.shown_run_id else []
+        if not samples:
+            self.notify("no samples of this run yet", severity="warning")
+            return
+        current = len(samples) - 1 if self.sample_index is None else self.sample_index
+        index = max(0, min(len(samples) - 1, current + offset))
+        self.sample_index = None if index == len(samples) - 1 else index
+        self._show_sample(samples)
 
     def _lines(self, trace: RunTrace):
         return trace.events if self.log_source == "events" else trace.output

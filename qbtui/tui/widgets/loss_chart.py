@@ -1,13 +1,16 @@
 """Loss charts: a one-line sparkline for tables (qbtui.tui.widgets.sparkline, which the
 dashboard imports without plotext), and a line chart with axes (step, loss) of the raw loss
-and its running average for the Training screen (textual-plotext)."""
+and its running average for the Training screen (textual-plotext). The chart's legend is its
+summary line above the plot, never drawn over the data."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from statistics import fmean
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Vertical
 from textual.widgets import Label
 from textual_plotext import PlotextPlot
@@ -16,16 +19,27 @@ from qbtui.tui.widgets.sparkline import BLOCKS, spark_text
 
 __all__ = ["BLOCKS", "LossChart", "bucketed", "loss_summary", "spark_text", "step_ticks"]
 
+LEGEND_MARK = "⣿"
+# The theme colours of the two lines: the raw loss, its running average.
+SERIES_COLORS = ("primary", "accent")
 # More points than a chart has columns only slow plotext down: average them into buckets.
 MAX_CHART_POINTS = 400
 
 
-def loss_summary(losses: Sequence[float], avg_losses: Sequence[float]) -> str:
-    """`loss 0.1234 · running avg 0.1180 · min 0.0912 · 24 steps`."""
+def loss_summary(losses: Sequence[float], avg_losses: Sequence[float], colors: Sequence[str] = ("", "")) -> Text:
+    """`⣿ loss 0.1234 · ⣿ running avg 0.1180 · min 0.0912 · 24 steps`: the chart's legend, each
+    line's mark and name in that line's colour (`colors`: the raw loss's, the running average's)."""
     if not losses:
-        return "loss: waiting for the first step"
-    avg = f" · running avg {avg_losses[-1]:.4f}" if avg_losses else ""
-    return f"loss {losses[-1]:.4f}{avg} · min {min(losses):.4f} · {len(losses)} steps"
+        return Text("loss: waiting for the first step")
+    text = Text()
+    text.append(f"{LEGEND_MARK} loss", style=colors[0])
+    text.append(f" {losses[-1]:.4f}")
+    if avg_losses:
+        text.append(" · ")
+        text.append(f"{LEGEND_MARK} running avg", style=colors[1])
+        text.append(f" {avg_losses[-1]:.4f}")
+    text.append(f" · min {min(losses):.4f} · {len(losses)} steps")
+    return text
 
 
 def bucketed(steps: Sequence[int], values: Sequence[float], limit: int = MAX_CHART_POINTS) -> tuple[list[float], list[float]]:
@@ -65,7 +79,8 @@ class LossChart(Vertical):
 
     def show(self, steps: Sequence[int], losses: Sequence[float], avg_losses: Sequence[float]) -> None:
         """Redraw the chart for these points (one step number per loss)."""
-        self.query_one("#loss-summary", Label).update(loss_summary(losses, avg_losses), layout=False)
+        colors = [self.app.theme_variables[name] for name in SERIES_COLORS]
+        self.query_one("#loss-summary", Label).update(loss_summary(losses, avg_losses, colors), layout=False)
         self.points = len(losses)
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
@@ -74,9 +89,10 @@ class LossChart(Vertical):
         plt.xlabel("step")
         plt.ylabel("loss")
         if losses:
+            raw_color, avg_color = (Color.parse(color).rgb for color in colors)
             xs, raw = bucketed(steps, losses)
-            plt.plot(xs, raw, label="loss", marker="braille")
+            plt.plot(xs, raw, marker="braille", color=raw_color)
             plt.xticks([float(tick) for tick in step_ticks(steps[0], steps[-1])])
             if avg_losses:
-                plt.plot(*bucketed(steps, avg_losses), label="running avg", marker="braille")
+                plt.plot(*bucketed(steps, avg_losses), marker="braille", color=avg_color)
         plot.refresh()

@@ -17,6 +17,7 @@ import logging.handlers
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -303,15 +304,23 @@ class ImagePreview(Widget):
         try:
             thumbnail = mark_face(load_preview_image(path), self.face)
         except QbtuiError as error:
-            self.app.call_from_thread(self._show_message, f"cannot preview {printable(path.name)}:\n{printable(error.message)}")
+            self._deliver(self._show_message, f"cannot preview {printable(path.name)}:\n{printable(error.message)}")
             return
         art = HalfBlocks.fit(thumbnail, *cells) if self.protocol == "halfcell" else None
-        self.app.call_from_thread(self._show_image, path, thumbnail, art, cells)
+        self._deliver(self._show_image, path, thumbnail, art, cells)
 
     @work(thread=True, exclusive=True, group="preview")
     def _rescale(self, thumbnail: Image.Image, path: Path | None, cells: tuple[int, int]) -> None:
         art = HalfBlocks.fit(thumbnail, *cells)
-        self.app.call_from_thread(self._show_image, path, thumbnail, art, cells)
+        self._deliver(self._show_image, path, thumbnail, art, cells)
+
+    def _deliver(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback` on the UI thread, unless the preview was removed meanwhile (a re-laid-out thumbnail)."""
+        try:
+            app = self.app
+        except RuntimeError:  # Textual's NoActiveAppError: the preview left the DOM
+            return
+        app.call_from_thread(callback, *args)
 
     def _show_image(self, path: Path, thumbnail: Image.Image, art: HalfBlocks | None, cells: tuple[int, int]) -> None:
         if path != self.path:
