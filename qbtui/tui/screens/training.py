@@ -53,6 +53,8 @@ COMPACT_WIDTH = 80
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
     """Run id, error and notes, then checkpoints by step (newest first); one line each (the pane cuts, never wraps)."""
     lines = [Text(f"run {run.run_id}", style="bold")]
+    if run.chosen is not None:
+        lines.append(Text(run.chosen.words))
     if run.error:
         lines.append(Text(f"error: {run.error}", style="red"))
     lines += [Text(note) for note in trace.notes[-2:]]
