@@ -130,7 +130,9 @@ if mode == "choice" and not stop:
 
     def choose(cells, pending):
         chosen = min(cells, key=lambda cell: cell.likeness)
-        write_evaluation(run / "eval.json", Evaluation(train["run_id"], train["friend_id"], tuple(cells), chosen, "best likeness"))
+        write_evaluation(
+            run / "eval.json", Evaluation(train["run_id"], train["friend_id"], tuple(cells), chosen, "best likeness")
+        )
         emit("eval", **chosen_fields(chosen, "best likeness", pending))
 
     def wait_for(name):
