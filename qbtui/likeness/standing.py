@@ -73,7 +73,7 @@ class StandingChoice:
     @property
     def words(self) -> str:
         """`chosen: step 800 · 0.8 · likeness 0.41, final step being scored` (standing while `pending`), or
-        `no choice yet: final step being scored` / `no choice: no faces in the samples`."""
+        `no choice yet, final step being scored` / `no choice: no faces in the samples`."""
         scoring = ", final step being scored" if self.pending else ""
         if self.key is None or self.weight is None:
             return f"no choice yet{scoring}" if self.pending else f"no choice: {self.reason or 'nothing chosen'}"

@@ -7,8 +7,9 @@ file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
 period, records a completed training in the registry the moment the backend's `done` says so
 (before the final file's likeness scoring, with the choice its earlier checkpoints made; each
-`eval chosen` event after it, and the backend's exit, update the same row), starts the likeness evaluation of a completed kohya run (the builtin
-trainer scores in its own process), then starts the next queued run.
+`eval chosen` event after it, and the backend's exit, update the same row), starts the
+likeness evaluation of a completed kohya run (the builtin trainer scores in its own process),
+then starts the next queued run.
 
 Its own events, in order: `supervisor started`, (the backend's events), `done` when the
 backend wrote none, `supervisor backend-exited` (a run whose supervisor vanished before that
