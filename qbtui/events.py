@@ -42,7 +42,8 @@ MAX_COUNT = 2**63
 MAX_REPR = 60
 # A likeness evaluation: what it samples, progress per image, one score per cell, the result (or why it was skipped).
 # `scoring`: samples drawn so far at a checkpoint during training (step, done, total, eta_s of the scoring left).
-EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started", "checkpoint", "scoring")
+# `chosen`: the choice so far, at `done` and after each final cell (`qbtui.likeness.standing`; pending: final cells left).
+EVAL_STAGES = ("plan", "sample", "cell", "result", "skipped", "started", "checkpoint", "scoring", "chosen")
 
 
 class EventError(ValueError):
@@ -96,7 +97,7 @@ FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     **dict.fromkeys(("path", "lora_path", "best_sample"), (_is_path, "a file path")),
     **dict.fromkeys(
-        ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch", "done", "total"),
+        ("step", "max_steps", "images", "pid", "processes", "batch_per_device", "effective_batch", "done", "total", "pending"),
         (_is_count, "a non-negative integer"),
     ),
     **dict.fromkeys(

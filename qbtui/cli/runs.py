@@ -298,6 +298,10 @@ def runs_command(args: argparse.Namespace) -> int:
         if waits:
             print()
             print("\n".join(f"{printable(run_id)}: {wait_words(reason)}" for run_id, reason in waits.items()))
+        standing = [(info.run_id, info.chosen) for info in infos if info.live and info.chosen is not None]
+        if standing:  # the choice made at `done` while the final file is scored (it may still change)
+            print()
+            print("\n".join(f"{printable(run_id)}: {printable(chosen.words)}" for run_id, chosen in standing))
         for info in infos:
             if info.live and info.error:  # what a live run needs said: its run.toml unreadable, its host silent
                 print(f"{info.run_id}: {info.error}", file=sys.stderr)

@@ -196,6 +196,10 @@ def format_eval_event(event: dict[str, Any]) -> str:
 
         cells = [(float(weight), likeness) for weight, likeness in event.get("scores", [])]
         return checkpoint_line(event.get("step", 0), cells, event.get("base"))
+    if stage == "chosen":  # at `done` and after each final cell: the choice the registry row now holds
+        from qbtui.likeness.standing import StandingChoice
+
+        return StandingChoice.from_event(event).words
     if stage == "started":
         run_id = event.get("run_id", "?")
         return f"evaluation started as run {run_id}: `qbtui logs {run_id} -f` follows it, `qbtui eval {run_id} --json` gives the scores"

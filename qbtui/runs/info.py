@@ -20,6 +20,7 @@ from typing import Any
 from qbtui.errors import QbtuiError
 from qbtui.events import MAX_TIME, Event, EventFollower
 from qbtui.likeness.live import LikenessTrack
+from qbtui.likeness.standing import CHOSEN, StandingChoice
 from qbtui.registry import Settings
 from qbtui.rundir import RunDir, find_run_dirs, read_run_toml, tail_lines
 from qbtui.runs.format import format_duration, where_words
@@ -33,7 +34,8 @@ LIVE_STATES = ("queued", "running", "disconnected")
 BUSY_STATES = ("running", "disconnected")
 RESUMABLE_STATES = ("stopped", "failed", "crashed")  # what `qbtui resume` continues
 # What a live run is doing: its training steps, or a likeness pass after them (an evaluation run's whole life).
-# After its `done` a builtin run draws its last samples (FINISHING), then scores them (EVALUATING).
+# After its `done` a builtin run scores its final file (EVALUATING; the choice of its earlier checkpoints
+# stands meanwhile), then draws its last samples (FINISHING).
 # At a checkpoint during its training it scores that checkpoint's likeness (SCORING) before its next step.
 TRAINING, FINISHING, EVALUATING, SCORING = "training", "finishing", "evaluating", "scoring"
 RECENT_LOSSES = 200
@@ -75,6 +77,7 @@ class RunInfo:
     eval_eta_s: float | None = None
     best_cell: str | None = None  # the best LoRA file and weight scored while training (`800@0.8`)
     best_likeness: float | None = None
+    chosen: StandingChoice | None = None  # the choice since `done` (standing while the final file is scored)
 
     @property
     def best_words(self) -> str | None:
@@ -177,6 +180,11 @@ class RunInfo:
             "eval_eta_s": self.eval_eta_s if self.evaluating or self.phase == SCORING else None,
             "best": self.best_cell,
             "best_likeness": self.best_likeness,
+            "chosen": self.chosen.key if self.chosen else None,
+            "chosen_weight": self.chosen.weight if self.chosen else None,
+            "chosen_likeness": self.chosen.likeness if self.chosen else None,
+            "chosen_pending": self.chosen.pending if self.chosen else None,
+            "chosen_words": self.chosen.words if self.chosen else None,
             "waits": waits,
         }
 
@@ -239,6 +247,7 @@ class RunSummary:
         self.eval_progress = PassProgress()  # the likeness pass after the backend's `done` (or of an evaluation run)
         self.likeness = LikenessTrack()  # scored while training
         self.scoring: Event | None = None  # the last `eval scoring` event while a checkpoint is scored
+        self.chosen: StandingChoice | None = None  # from the last `eval chosen` event
 
     def apply(self, event: Event) -> None:
         kind = event["type"]
@@ -264,6 +273,10 @@ class RunSummary:
         elif kind == "eval":
             self.scoring = event if event["stage"] == "scoring" else None
             self.eval_progress.apply(event)
+            if event["stage"] == CHOSEN:
+                self.chosen = StandingChoice.from_event(event)
+            elif event["stage"] == "result" and not self.evaluation_run and self.done_status == "completed":
+                self.eval_progress = PassProgress(started=event["t"])  # scored: the last samples follow (FINISHING)
             if self.evaluation_run and event["stage"] == "sample" and isinstance(event.get("done"), int):
                 self.step = event["done"]
         elif kind == "error":
@@ -378,6 +391,7 @@ class _RunTracker:
             target=str(self.run_table.get("target") or HERE),
             best_cell=summary.likeness.best,
             best_likeness=summary.likeness.best_likeness,
+            chosen=summary.chosen,
             **self._phase(state),
         )
 

@@ -6,9 +6,10 @@ its output going straight to `output.log`, turns kohya's output (read back from 
 file) into events,
 forwards a stop (SIGTERM) to the backend's group and escalates to SIGKILL after a grace
 period, records a completed training in the registry the moment the backend's `done` says so
-(before any likeness scoring; the choice, when one comes, updates the same row at the
-backend's exit), starts the likeness evaluation of a completed kohya run (the builtin
-trainer scores in its own process), then starts the next queued run.
+(before the final file's likeness scoring, with the choice its earlier checkpoints made; each
+`eval chosen` event after it, and the backend's exit, update the same row), starts the
+likeness evaluation of a completed kohya run (the builtin trainer scores in its own process),
+then starts the next queued run.
 
 Its own events, in order: `supervisor started`, (the backend's events), `done` when the
 backend wrote none, `supervisor backend-exited` (a run whose supervisor vanished before that
@@ -31,6 +32,7 @@ from typing import Any
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter
+from qbtui.likeness.standing import CHOSEN
 from qbtui.modelenv import MPS_FALLBACK
 from qbtui.rundir import RunDir, read_run_toml, tail_lines
 from qbtui.runs.backends.builtin import builtin_resume_args
@@ -67,7 +69,7 @@ class Supervisor:
         self.backend_process: subprocess.Popen[bytes] | None = None
         self.lora_witness = LoraWitness(None)
         self.backend_events: EventFollower | None = None
-        self.recorded_at_done = False
+        self.recorded_lora: str | None = None  # the LoRA recorded at the backend's `done`
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
@@ -262,17 +264,23 @@ class Supervisor:
 
     def _record_at_done(self) -> None:
         """Record the training the moment the backend's `done` says completed (its LoRA written), while
-        the backend may still score it: draw, prompt and cards use the LoRA from then on."""
-        if self.recorded_at_done or self.backend_events is None:
+        the backend may still score it: draw, prompt and cards use the LoRA, and the choice of its earlier
+        checkpoints, from then on. Each later `eval chosen` event (the final file scored at one more weight)
+        records the choice again into the same row."""
+        if self.backend_events is None:
             return
+        record = False
         for event in self.backend_events.read_new():
+            if self.recorded_lora is not None:
+                record = record or (event["type"] == "eval" and event["stage"] == CHOSEN)
+                continue
             if event["type"] != "done" or event["status"] != "completed":
                 continue
             lora_path = event.get("lora_path")
             if lora_path and Path(lora_path).is_file() and self._lora_written(lora_path):
-                self.recorded_at_done = True
-                self._record_training(lora_path)
-                return
+                self.recorded_lora, record = lora_path, True
+        if record:
+            self._record_training(self.recorded_lora)
 
     def _record_training(self, lora_path: str | None) -> None:
         """Add the training to the registry (idempotent per run id) and write the A1111 cards; a

@@ -227,10 +227,11 @@ class _Trainer:
                 return self._stop(step)
         self._flush_losses(start_step, started)
         final = self._write_lora(f"{config.output_name}.safetensors", step, event=False)
-        # `done` first: the supervisor records the LoRA now; the last samples and the scoring follow.
+        # `done` first: the supervisor records the LoRA now, the choice of the earlier checkpoints with it;
+        # the final file's scoring (which may replace that choice) and the last samples follow.
         self.events.write("done", status="completed", lora_path=str(final), message=stopped_early)
-        self._sample(step)
         self._choose(step, final, start_step, started)
+        self._sample(step)
         return Outcome("completed", final, step)
 
     # --- set-up ---------------------------------------------------------------------------
@@ -531,13 +532,16 @@ class _Trainer:
         return text
 
     def _choose(self, step: int, final: Path, start_step: int, started: float) -> None:
-        """After `done`: score the final file (unless its step was scored as a checkpoint) and write the choice.
+        """After `done`: the choice so far stands at once (the earlier checkpoints'), then the final file is
+        scored (unless its step was scored as a checkpoint), each cell replacing the choice when it beats it.
         It never fails the finished training."""
         watch = self.watch
         if watch is None:
             return
         try:
-            if step not in watch.scored_steps:
+            to_score = step not in watch.scored_steps
+            watch.stand(pending=len(watch.weights) if to_score else 0)
+            if to_score:
                 self._score(step, "final", final.name, start_step, started, final=True)
             watch.finish()
         except Exception as error:  # noqa: BLE001 - the training is done and recorded; say why there are no scores

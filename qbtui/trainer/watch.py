@@ -3,7 +3,9 @@ samples with the UNet it holds, the face model scores them against the friend's 
 `likeness` event per weight says how alike they look; the base model (weight 0) is scored once and
 cached per base model and friend. The scores and the choice so far (`qbtui.likeness.scoring.choose`,
 the README's rule) go into `eval.json` at each checkpoint, so the compare view works from them
-during the run; at the end the final choice: no separate pass.
+during the run. At `done` the choice of the earlier checkpoints stands at once (an `eval chosen`
+event the supervisor records); the final file is scored after it, its best weight so far first,
+and each final cell that beats the choice replaces it the same way: no separate pass.
 
 When scoring cannot work (the face engine not installed; photos that show no face, such as the
 demo's drawings) the run says so in one `eval skipped` event naming the fix and draws no
@@ -32,6 +34,7 @@ from qbtui.likeness.live import likeness_fields, stop_early_reason
 from qbtui.likeness.plan import SampleSpec, identity_specs, sample_name
 from qbtui.likeness.report import Evaluation, cell_from_json, write_evaluation
 from qbtui.likeness.scoring import CellScore, Choice, SampleFaces, choose, score_cell
+from qbtui.likeness.standing import chosen_fields, final_order
 from qbtui.rundir import RunDir
 from qbtui.safefile import read_text
 from qbtui.trainer.config import TrainConfig
@@ -70,19 +73,25 @@ class LikenessWatch:
     def score(
         self, base_model: Any, network: Any, *, step: int, label: str, lora: str, step_s: float | None, final: bool = False
     ) -> None:
-        """Score the network at every sample weight (the base model first, once); `likeness` events and the log line."""
+        """Score the network at every sample weight (the base model first, once); `likeness` events and the log line.
+
+        The final file (after `done`) is scored at the best weight so far first (`final_order`), the base model
+        only after that cell, and the choice so far is stated after each cell (`stand`)."""
         started = time.perf_counter()
         if not final:
             self._scoring(step, 0)
-        if self.base is None:
-            self.base = self._base_cell(base_model, network)
+            self._score_base(base_model, network)
         self._fit_budget(step_s)
         progress = self._progress(final) if final else self._scoring_progress(step)
-        for weight in self.weights:
+        weights = final_order(self.weights, self.choice().cell) if final else self.weights
+        for index, weight in enumerate(weights):
             samples = self._draw(base_model, network, label, weight, self.specs[: self.per_weight], progress)
             cell = score_cell(label, step, lora, weight, samples, self.references)
             self.cells.append(cell)
             self.events.write("likeness", **likeness_fields(cell, self.choice()))
+            if final:
+                self._score_base(base_model, network)
+                self.stand(pending=len(weights) - index - 1)
         best = self.choice().cell
         self.bests.append(best.likeness if best is not None else None)
         self.scored_steps.append(step)
@@ -90,6 +99,12 @@ class LikenessWatch:
         self.events.write("eval", stage="checkpoint", step=step, scores=scores, base=self.base.likeness if self.base else None)
         self._write_scores()
         self.spent_s += time.perf_counter() - started
+
+    def stand(self, *, pending: int) -> None:
+        """The choice so far into eval.json, then an `eval chosen` event (`pending`: final cells still to score):
+        the supervisor records it in the run's registry row at once. At `done` it is the earlier checkpoints'."""
+        evaluation = self._write_scores()
+        self.events.write("eval", **chosen_fields(evaluation.chosen, evaluation.reason, pending))
 
     def choice(self) -> Choice:
         """The README's rule over every cell so far (the base model included, as the baseline)."""
@@ -245,6 +260,10 @@ class LikenessWatch:
 
     def _timed(self, seconds: float) -> None:
         self.sample_s = seconds if self.sample_s is None else (self.sample_s + seconds) / 2
+
+    def _score_base(self, base_model: Any, network: Any) -> None:
+        if self.base is None:
+            self.base = self._base_cell(base_model, network)
 
     def _base_cell(self, base_model: Any, network: Any) -> CellScore:
         """The base model at weight 0 over every identity sample, from the cache when this model, these photos

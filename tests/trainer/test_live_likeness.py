@@ -93,6 +93,11 @@ def test_every_checkpoint_is_scored_in_the_training_process(tiny_model_dir, obam
     assert [(event["done"], event["total"], event["faces"]) for event in finals] == [(1, 2, 1), (2, 2, 1)]
     kinds = [event["type"] for event in events]
     assert kinds.index("done") < len(kinds) - 1 - kinds[::-1].index("likeness")  # the final file is scored after `done`
+    # right after `done` the choice of step 2 stands (the supervisor records it), then one per final cell
+    after_done = [event for event in events[kinds.index("done") + 1 :] if event["type"] in ("eval", "likeness")]
+    assert after_done[0]["type"] == "eval" and after_done[0]["stage"] == "chosen" and after_done[0]["key"].startswith("2@")
+    standing = [event for event in events if event["type"] == "eval" and event["stage"] == "chosen"]
+    assert [event["pending"] for event in standing] == [2, 1, 0]
     lines = [format_event(event) for event in events]
     checkpoint_lines = [line.split("  ", 1)[1] for line in lines if "likeness @" in line]
     assert len(checkpoint_lines) == 2 and not any(line == "" for line in lines if "likeness" in line)

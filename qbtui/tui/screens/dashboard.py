@@ -57,7 +57,9 @@ def friend_details(app: Host, friend_id: str) -> Text:
         if status.faces is not None:
             text.append(f"Faces: {status.faces.describe()}\n", style="dim")
     latest = workspace.latest_run(friend_id)
-    if latest is not None and latest.best_words:
+    if latest is not None and latest.live and latest.chosen is not None:
+        text.append(f"Likeness: {latest.chosen.words}\n", style=colors["accent"])
+    elif latest is not None and latest.best_words:
         text.append(f"Likeness: {latest.best_words}{' so far' if latest.live else ''}\n", style=colors["accent"])
     text.append("Trainings\n", style="bold")
     if latest is not None and (latest.live or latest.state in RESUMABLE_STATES):

@@ -183,7 +183,9 @@ class RunsScreen(Screen):
         reason = workspace.wait_reason(run_id) if run_id else None
         text = "" if reason is None else f"{run_id}: {wait_words(reason)}"
         run = workspace.run(run_id) if run_id and reason is None else None
-        if run is not None and run.best_words:
+        if run is not None and run.live and run.chosen is not None:
+            text = f"{run_id}: {run.chosen.words}"
+        elif run is not None and run.best_words:
             text = f"{run_id}: {run.best_words}"
         self.query_one("#runs-why", Label).update(text)
 

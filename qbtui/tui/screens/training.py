@@ -56,6 +56,8 @@ SAMPLES = Binding.Group("Samples", compact=True)
 def artifact_lines(run: RunInfo, trace: RunTrace) -> Text:
     """Run id, error and notes, then checkpoints by step (newest first); one line each (the pane cuts, never wraps)."""
     lines = [Text(f"run {run.run_id}", style="bold")]
+    if run.chosen is not None:
+        lines.append(Text(run.chosen.words))
     if run.error:
         lines.append(Text(f"error: {run.error}", style="red"))
     lines += [Text(note) for note in trace.notes[-2:]]

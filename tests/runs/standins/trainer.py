@@ -4,7 +4,10 @@ STANDIN_STEP_S: seconds per step; STANDIN_MODE: "normal", "crash" (fails at step
 30 log lines), "ignore-term" (SIGTERM does nothing), "no-lora" (reports a completed LoRA it
 never wrote), "stale-lora" (reports the final LoRA's path, an older file there, without writing it), "eval" (after `done`, a likeness pass: one sample and its event, then it waits
 for RUN_DIR/release-eval (or a stop, which ends it there) before writing eval.json, which
-chooses the final LoRA at 0.8; STANDIN_EVAL_JSON=broken writes a cut-off one instead).
+chooses the final LoRA at 0.8; STANDIN_EVAL_JSON=broken writes a cut-off one instead), "choice" (as the
+builtin trainer scoring while it trains: after `done` an `eval chosen` event stating its step-N/2
+checkpoint at 0.8, then, once RUN_DIR/release-final exists, the final file at 0.8 beating it, then it
+waits for RUN_DIR/release-end).
 Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
@@ -112,3 +115,35 @@ if mode == "eval" and not stop:
         (run / "eval.json").write_text("{")
     else:
         write_evaluation(run / "eval.json", Evaluation(train["run_id"], train["friend_id"], (final,), final, "best likeness"))
+
+if mode == "choice" and not stop:
+    from qbtui.likeness.report import Evaluation, write_evaluation
+    from qbtui.likeness.scoring import CellScore, SampleScore
+    from qbtui.likeness.standing import chosen_fields
+
+    def cell(label, step, lora, likeness):
+        sample = run / "eval" / f"{label}_w0.80_p00_s1000.png"
+        sample.parent.mkdir(exist_ok=True)
+        sample.write_bytes(b"png")
+        scored = (SampleScore(str(sample), "a photo of qb_peter person", "identity", 1000, 1, likeness),)
+        return CellScore(label, step, lora, 0.8, 1.0, None, likeness, 1.0, None, scored)
+
+    def choose(cells, pending):
+        chosen = min(cells, key=lambda cell: cell.likeness)
+        write_evaluation(
+            run / "eval.json", Evaluation(train["run_id"], train["friend_id"], tuple(cells), chosen, "best likeness")
+        )
+        emit("eval", **chosen_fields(chosen, "best likeness", pending))
+
+    def wait_for(name):
+        while not (run / name).exists():
+            if stop:
+                raise SystemExit(0)
+            time.sleep(0.05)
+
+    half = steps // 2
+    checkpoint = cell(str(half), half, Path(write_lora(f"{train['output_name']}-step{half:08d}.safetensors")).name, 0.45)
+    choose([checkpoint], 2)  # at `done`: the earlier checkpoint's choice, the final file's 2 weights to score
+    wait_for("release-final")
+    choose([checkpoint, cell("final", steps, f"{train['output_name']}.safetensors", 0.35)], 1)
+    wait_for("release-end")
