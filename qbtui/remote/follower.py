@@ -8,9 +8,11 @@ offset it has reached. When the connection drops it says "disconnected" (in
 `remote.json`) and reconnects from that offset, so no event is lost or doubled. When the
 host's trainer says `done`, the follower copies the LoRA files back into `lora_dir` and
 records the training in the local registry once before it writes that event, then goes
-on mirroring the likeness pass live. When the host's run ends it copies the pass's
-`eval.json` and samples back (the host's paths turned into this machine's), records the
-choice, and only then writes the run's last events.
+on mirroring the likeness scoring live. On each `eval chosen` event after `done` (the
+choice so far) it copies the host's `eval.json`, its samples and the chosen checkpoint
+back (the host's paths turned into this machine's and contained) and records the choice
+in the same registry row before it writes that event, as the local supervisor does. When
+the host's run ends it does so once more, and only then writes the run's last events.
 
 A stop (SIGTERM, as `qbtui stop` sends) is passed to the host's supervisor, which saves
 state; the follower keeps following until the host's run has ended.
@@ -33,6 +35,8 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.cards import RunCards
 from qbtui.errors import QbtuiError
 from qbtui.events import EventFollower, EventWriter, encode_event, parse_event
+from qbtui.likeness.standing import CHOSEN
+from qbtui.printable import printable
 from qbtui.registry import Host
 from qbtui.remote.placed import lay_out_or_put_back, needs_layout
 from qbtui.remote.ssh import HostUnreachable, Transport
@@ -216,6 +220,10 @@ class Follower:
                 self._append(ready)
                 ready = []
                 self._land(replace_paths(event, self.mapping))
+            elif event is not None and _is_choice(event) and self._landed():
+                self._append(ready)
+                ready = []
+                self._land_choice(event)
             ready.append(line)
         self._append(ready)
 
@@ -242,14 +250,34 @@ class Follower:
             if warning:
                 warnings.append(warning)
             RunCards(self.run, warn=warnings.append).finish(lora, final_step(self.run, self.table))
-            if warnings:
-                with EventWriter(self.run.events) as writer:
-                    for message in warnings:
-                        writer.write("warning", message=message)
-                self.status.local_size = self.run.events.stat().st_size
-                self.status.save(self.run)
+            for message in warnings:
+                self._warn(message)
             self._set_phase("following", f"following the run on {self.host.name}")
         self.done = done
+
+    def _landed(self) -> bool:
+        return self.done is not None and self.done.get("status") == "completed"
+
+    def _land_choice(self, event: dict[str, Any]) -> None:
+        """An `eval chosen` after `done`: bring the host's eval.json, its samples and the chosen file (when
+        it is not here yet) and record the choice in the run's registry row now, as the local supervisor does."""
+        lora = event.get("lora")
+        lora_dir = Path(self.table["output_dir"])
+        self._set_phase("following", f"copying the likeness choice back from {self.host.name}")
+        try:
+            if not (isinstance(lora, str) and Path(lora).name == lora and (lora_dir / lora).is_file()):
+                self._pull_outputs()
+        except QbtuiError as error:
+            self._warn(f"the chosen LoRA file {printable(str(lora))} was not copied here yet: {error}")
+        self._land_evaluation(at_end=False)
+        self._set_phase("following", f"following the run on {self.host.name}")
+
+    def _warn(self, message: str) -> None:
+        """A warning event, with the mirror's saved size moved past it."""
+        with EventWriter(self.run.events) as writer:
+            writer.write("warning", message=message)
+        self.status.local_size = self.run.events.stat().st_size
+        self.status.save(self.run)
 
     def _pull_outputs(self) -> None:
         pull_outputs(
@@ -314,24 +342,33 @@ class Follower:
         self._set_phase("done", f"the run on {self.host.name} ended: {status}")
         return 0 if status in ("completed", "stopped") else 1
 
-    def _land_evaluation(self) -> None:
-        """Bring the likeness pass's eval.json and samples here and record its choice (when the pass ran)."""
+    def _land_evaluation(self, *, at_end: bool = True) -> None:
+        """Bring the likeness scoring's eval.json and samples here (the host's paths made this machine's and
+        contained) and record its choice in the run's registry row, cards included; at the end a run
+        without one (no scoring ran) is left as it is. A failure is a warning: the training stays recorded."""
         eval_json = self.run.eval_json
         names = (eval_json.name, self.run.eval_dir.name)
-        if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
-            return
         from qbtui.cards import refresh_cards
+        from qbtui.remote.hosteval import localise_evaluation
         from qbtui.runs.evaluation import record_run_evaluation
 
         try:
-            local = replace_paths(json.loads(read_text(eval_json)), self.mapping)
-            write_text_atomic(eval_json, json.dumps(local, indent=2))
+            if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
+                if at_end:
+                    return
+                raise QbtuiError("the host's run has no eval.json", path=eval_json, fix=f"`qbtui eval {self.run.run_id}` scores it here")
+            friend = str(self.table["friend"])
+            localise_evaluation(self.run, friend, Path(self.table["output_dir"]), self.mapping)
             registry = record_registry(self.table)
             record_run_evaluation(registry, self.run)
-            refresh_cards(registry, [str(self.table["friend"])])
+            refresh_cards(registry, [friend])
         except (QbtuiError, OSError, ValueError) as error:  # the training is recorded; say why its choice is not
-            with EventWriter(self.run.events) as writer:
-                writer.write("warning", message=f"the likeness choice was not recorded: {error}")
+            if isinstance(error, QbtuiError) and error.path == eval_json:
+                eval_json.unlink(missing_ok=True)  # never leave the host's untranslated file here
+            again = "" if at_end else f" (it is tried again when the run on {self.host.name} ends)"
+            told = isinstance(error, QbtuiError) and error.fix
+            fix = "" if told else f"\n  fix: `qbtui record {self.run.run_id}` records it from eval.json once that is fixed"
+            self._warn(f"the likeness choice was not recorded{again}: {error}{fix}")
 
     def _write_held(self) -> None:
         if self.held:
@@ -355,6 +392,11 @@ def _posix(value: Any):
     from pathlib import PurePosixPath
 
     return PurePosixPath(str(value))
+
+
+def _is_choice(event: dict[str, Any]) -> bool:
+    """True for the host trainer's `eval chosen` event: the likeness choice so far."""
+    return event.get("type") == "eval" and event.get("stage") == CHOSEN
 
 
 def _is_exit(event: dict[str, Any] | None) -> bool:

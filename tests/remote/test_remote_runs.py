@@ -118,3 +118,41 @@ def test_a_broken_eval_json_from_the_host_is_a_warning_not_a_crash(host_registry
     assert training.run_id == info.run_id and training.chosen_weight is None
     warnings = [event["message"] for event in read_events(RunDir(info.path).events) if event["type"] == "warning"]
     assert any("the likeness choice was not recorded" in message for message in warnings)
+
+
+def test_a_host_run_records_its_likeness_choice_while_the_host_still_scores(host_registry, wait_for, wait_for_state):
+    """`STANDIN_MODE=choice`: after `done` the host's trainer chooses its step-3 checkpoint at 0.8 and pauses
+    (release-final); the local row holds that choice while the host run goes on, then a better final cell
+    (after release-final, pausing again at release-end) updates the same row."""
+    text = host_registry.path.read_text().replace("STANDIN_STEP_S=0.3", "STANDIN_STEP_S=0.05 STANDIN_MODE=choice")
+    host_registry.path.write_text(text)
+    registry = Registry.load(host_registry.path)
+    info = start_remote_run(registry, "peter", "box", steps=6)
+    remote = host_run_dir(registry, info.path)
+    checkpoint = registry.settings.lora_dir / "qb_peter_lora-step00000003.safetensors"
+
+    def chosen(name: str):
+        def row():
+            trainings = Registry.load(registry.path).friend("peter").trainings
+            return trainings if trainings and trainings[0].chosen_lora == name else None
+
+        return row
+
+    (training,) = wait_for(chosen(checkpoint.name), timeout=120, what="the checkpoint's choice recorded at done")
+    assert read_run(info.path).state == "running" and not (remote / "release-final").exists()  # the host still scores
+    assert (training.run_id, training.chosen_weight, training.likeness) == (info.run_id, 0.8, 0.45)
+    assert checkpoint.is_file()
+    sample = info.path / "eval" / "3_w0.80_p00_s1000.png"
+    assert training.chosen_sample == str(sample) and sample.is_file()
+    assert str(remote) not in (info.path / "eval.json").read_text()
+
+    (remote / "release-final").touch()
+    (training,) = wait_for(chosen("qb_peter_lora.safetensors"), timeout=120, what="the better final cell recorded")
+    assert read_run(info.path).state == "running"
+    assert (training.run_id, training.chosen_weight, training.likeness) == (info.run_id, 0.8, 0.35)
+
+    (remote / "release-end").touch()
+    assert wait_for_state(info.path, FINAL, timeout=180).state == "completed"
+    (training,) = Registry.load(registry.path).friend("peter").trainings  # still one row, the same choice
+    assert (training.chosen_lora, training.likeness) == ("qb_peter_lora.safetensors", 0.35)
+    assert not [event for event in read_events(RunDir(info.path).events) if event["type"] == "warning"]
