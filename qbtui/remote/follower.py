@@ -356,7 +356,9 @@ class Follower:
             if not pull_evaluation(self.transport, _posix(self.table["remote_run_dir"]), self.run.path, *names):
                 if at_end:
                     return
-                raise QbtuiError("the host's run has no eval.json", path=eval_json, fix=f"`qbtui eval {self.run.run_id}` scores it here")
+                raise QbtuiError(
+                    "the host's run has no eval.json", path=eval_json, fix=f"`qbtui eval {self.run.run_id}` scores it here"
+                )
             friend = str(self.table["friend"])
             localise_evaluation(self.run, friend, Path(self.table["output_dir"]), self.mapping)
             registry = record_registry(self.table)

@@ -1,7 +1,7 @@
 """A host run's eval.json made this machine's: its paths translated, contained, its run and files checked.
 
 The file comes from the host, so nothing in it is trusted: it must be this run's evaluation of this
-friend, every cell's LoRA a bare file name, and a sample is kept only when its path, turned from the
+friend (its cells' LoRA bare file names, as `Evaluation.from_json` checks), and a sample is kept only when its path, turned from the
 host's into this machine's, lies (links resolved) in the run folder or the LoRA folder's `sample/`
 (a base cell cached from an earlier run on the host names samples that stayed there).
 """
@@ -32,9 +32,6 @@ def localise_evaluation(run: RunDir, friend_id: str, lora_dir: Path, mapping: di
         raise QbtuiError(
             f"the host's eval.json is for run {evaluation.run_id!r} of {evaluation.friend_id!r}, not this run", path=path, fix=fix
         )
-    bad = next((cell.lora for cell in evaluation.cells if cell.lora and Path(cell.lora).name != cell.lora), None)
-    if bad is not None or any(cell.lora in (".", "..") for cell in evaluation.cells):
-        raise QbtuiError(f"the host's eval.json names a LoRA that is not a bare file name: {bad!r}", path=path, fix=fix)
     folders = [run.path.resolve(), (lora_dir / "sample").resolve()]
     cells = tuple(_contained(cell, folders) for cell in evaluation.cells)
     chosen = next((cell for cell in cells if evaluation.chosen and cell.key == evaluation.chosen.key), None)
