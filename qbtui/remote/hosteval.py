@@ -23,7 +23,9 @@ from qbtui.safefile import read_text
 def localise_evaluation(run: RunDir, friend_id: str, lora_dir: Path, mapping: dict[str, str]) -> Evaluation:
     """Rewrite the run's pulled eval.json with this machine's paths; QbtuiError naming the file and the fix."""
     path = run.eval_json
-    fix = f"it is copied again when the host's run ends; `qbtui eval {run.run_id}` scores the run here"
+    fix = f"`qbtui eval {run.run_id}` scores the run here and records its choice"
+    if path.is_symlink():
+        raise QbtuiError("the host's eval.json is a symbolic link, not a file", path=path, fix=fix)
     try:
         evaluation = Evaluation.from_json(replace_paths(json.loads(read_text(path)), mapping))
     except (OSError, ValueError, TypeError, KeyError) as error:

@@ -60,7 +60,7 @@ def test_sample_paths_are_translated_and_those_outside_the_run_dropped(local, tm
     assert "/srv/work" not in run.eval_json.read_text()
 
 
-def test_another_runs_or_a_broken_eval_json_is_refused_naming_the_file(local):
+def test_another_runs_a_broken_or_a_linked_eval_json_is_refused_naming_the_file(local):
     run, loras, mapping = local
     host_eval_json(run, [f"{HOST_RUN}/eval/final.png"], run_id="20250101-000000-ada")
     with pytest.raises(QbtuiError) as refused:
@@ -69,3 +69,9 @@ def test_another_runs_or_a_broken_eval_json_is_refused_naming_the_file(local):
     run.eval_json.write_text(json.dumps({"run_id": run.run_id}))
     with pytest.raises(QbtuiError, match="cannot be read"):
         localise_evaluation(run, "peter", loras, mapping)
+    elsewhere = run.path.parent / "elsewhere.json"
+    run.eval_json.replace(elsewhere)
+    run.eval_json.symlink_to(elsewhere)
+    with pytest.raises(QbtuiError, match="symbolic link"):
+        localise_evaluation(run, "peter", loras, mapping)
+    assert elsewhere.read_text() == json.dumps({"run_id": run.run_id})

@@ -156,3 +156,32 @@ def test_a_host_run_records_its_likeness_choice_while_the_host_still_scores(host
     (training,) = Registry.load(registry.path).friend("peter").trainings  # still one row, the same choice
     assert (training.chosen_lora, training.likeness) == ("qb_peter_lora.safetensors", 0.35)
     assert not [event for event in read_events(RunDir(info.path).events) if event["type"] == "warning"]
+
+
+def test_a_choice_the_host_cannot_hand_over_is_a_warning_and_the_next_one_is_recorded(host_registry, wait_for, wait_for_state):
+    """The host's eval.json is cut off at the first `eval chosen`: a warning naming it, the training stays
+    recorded and the run goes on; the next choice (the final cell) is recorded into the same row."""
+    text = host_registry.path.read_text().replace(
+        "STANDIN_STEP_S=0.3", "STANDIN_STEP_S=0.05 STANDIN_MODE=choice STANDIN_EVAL_JSON=broken"
+    )
+    host_registry.path.write_text(text)
+    registry = Registry.load(host_registry.path)
+    info = start_remote_run(registry, "peter", "box", steps=6)
+    remote = host_run_dir(registry, info.path)
+
+    def warnings() -> list[str]:
+        return [event["message"] for event in read_events(RunDir(info.path).events) if event["type"] == "warning"]
+
+    (warning,) = wait_for(warnings, timeout=120, what="the warning about the first choice")
+    assert "the likeness choice was not recorded (it is tried again when the run on box ends)" in warning
+    assert str(info.path / "eval.json") in warning and "fix:" in warning
+    assert not (info.path / "eval.json").exists()  # the host's cut-off file is not left here
+    assert read_run(info.path).state == "running"
+    (training,) = Registry.load(registry.path).friend("peter").trainings
+    assert training.run_id == info.run_id and training.chosen_weight is None
+
+    (remote / "release-final").touch()
+    (remote / "release-end").touch()
+    assert wait_for_state(info.path, FINAL, timeout=180).state == "completed"
+    (training,) = Registry.load(registry.path).friend("peter").trainings
+    assert (training.run_id, training.chosen_lora, training.likeness) == (info.run_id, "qb_peter_lora.safetensors", 0.35)

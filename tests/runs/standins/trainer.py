@@ -6,8 +6,8 @@ never wrote), "stale-lora" (reports the final LoRA's path, an older file there, 
 for RUN_DIR/release-eval (or a stop, which ends it there) before writing eval.json, which
 chooses the final LoRA at 0.8; STANDIN_EVAL_JSON=broken writes a cut-off one instead), "choice" (as the
 builtin trainer scoring while it trains: after `done` an `eval chosen` event stating its step-N/2
-checkpoint at 0.8, then, once RUN_DIR/release-final exists, the final file at 0.8 beating it, then it
-waits for RUN_DIR/release-end).
+checkpoint at 0.8 (its eval.json cut off with STANDIN_EVAL_JSON=broken), then, once RUN_DIR/release-final
+exists, the final file at 0.8 beating it, then it waits for RUN_DIR/release-end).
 Writes events like the real trainer,
 keeps its step in state/step.txt, writes the LoRA by temp + rename.
 """
@@ -133,6 +133,8 @@ if mode == "choice" and not stop:
         write_evaluation(
             run / "eval.json", Evaluation(train["run_id"], train["friend_id"], tuple(cells), chosen, "best likeness")
         )
+        if os.environ.get("STANDIN_EVAL_JSON") == "broken" and pending == 2:
+            (run / "eval.json").write_text("{")
         emit("eval", **chosen_fields(chosen, "best likeness", pending))
 
     def wait_for(name):
