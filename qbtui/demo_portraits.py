@@ -215,7 +215,9 @@ def _draw_face(image: Image.Image, look: Look, pose: Pose) -> None:
             canvas.paint(numpy.abs(rim - 1) < 0.06, (20, 20, 20))
     if look.glasses:
         (first, _), (second, _) = eyes
-        bridge = (canvas.x > first + 0.2 * a) & (canvas.x < second - 0.2 * a) & (numpy.abs(canvas.y - eye_y + 0.03 * b) < 0.012 * b)
+        bridge = (
+            (canvas.x > first + 0.2 * a) & (canvas.x < second - 0.2 * a) & (numpy.abs(canvas.y - eye_y + 0.03 * b) < 0.012 * b)
+        )
         canvas.paint(bridge, (20, 20, 20))
     hairline = cy - 0.8 * b + 0.15 * b * ((canvas.x - cx - 0.3 * a * sin_turn) / a) ** 2
     canvas.paint(canvas.oval(cx, cy - 0.2 * b, 1.08 * a, b) & (canvas.y < hairline), look.hair)

@@ -5,8 +5,8 @@ cached per base model and friend. The scores and the choice so far (`qbtui.liken
 the README's rule) go into `eval.json` at each checkpoint, so the compare view works from them
 during the run; at the end the final choice: no separate pass.
 
-When scoring cannot work (the face engine not installed; photos that show no face, such as the
-demo's drawings) the run says so in one `eval skipped` event naming the fix and draws no
+When scoring cannot work (the face engine not installed; photos that show no face, such as
+drawings) the run says so in one `eval skipped` event naming the fix and draws no
 identity samples at all. Scoring at a checkpoint is kept to `BUDGET_SHARE` of the training time
 between two checkpoints: fewer samples per weight, said once in a warning.
 """
