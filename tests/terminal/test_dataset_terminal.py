@@ -73,7 +73,7 @@ def test_fix_all_on_ben_prepares_every_photo_and_fixes_every_caption(demo: Path,
             with Image.open(photo) as image:
                 assert (image.format, image.size, image.mode) == ("JPEG", (512, 512), "RGB"), photo.name
             assert photo.with_suffix(".txt").read_text(encoding="utf-8").startswith("qb_ben person"), photo.name
-    assert (folder / "forgot_token.txt").read_text() == "qb_ben person, man, curly brown hair, glasses, friendly smile\n"
+    assert (folder / "forgot_token.txt").read_text() == "qb_ben person, man, short brown hair, full beard, thick eyebrows\n"
     assert (folder / "token_later.txt").read_text() == "qb_ben person, smiling, glasses\n"
     assert (folder / "latin1_caption.txt").read_text(encoding="utf-8") == "qb_ben person, café\n"
     assert not (folder.parent / ".qbtui-prep.lock").exists()
@@ -84,7 +84,7 @@ def test_fix_all_on_ben_prepares_every_photo_and_fixes_every_caption(demo: Path,
 @pytest.mark.parametrize(
     ("photo", "caption"),
     [
-        ("forgot_token.jpg", "qb_ben person, man, curly brown hair, glasses, friendly smile\n"),
+        ("forgot_token.jpg", "qb_ben person, man, short brown hair, full beard, thick eyebrows\n"),
         ("token_later.jpg", "qb_ben person, smiling, glasses\n"),
     ],
 )
