@@ -1,8 +1,9 @@
 """`qbtui demo`: a self-contained workspace that shows every status the app knows.
 
 Built offline in seconds: a registry with relative paths, three friends with portraits
-drawn by Pillow (one ready to train, one with a problem of every kind the scanner
-reports, one with too few photos), and a tiny SD1.5-shaped base model written by
+shaded with numpy so that the face checks find their faces (one ready to train, one with
+a problem of every kind the scanner and the face checks report, one with too few
+photos), and a tiny SD1.5-shaped base model written by
 `python -m qbtui.trainer.tiny` in a subprocess (this process never imports torch).
 The workspace is assembled in a hidden sibling folder and moved into place at the end,
 so an interrupted build leaves nothing half-made under the demo's name.
@@ -19,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import ImageFilter
+
 from qbtui import locations
-from qbtui.demo_portraits import Look, draw_portrait
+from qbtui.demo_portraits import Look, draw_group, draw_portrait
 from qbtui.errors import QbtuiError
 
 MARKER = ".qbtui-demo"
@@ -53,21 +56,74 @@ ADA = DemoFriend(
     "Ada",
     "woman, short red hair, round glasses, friendly smile",
     "Ready to train: 24 clean 512x512 photos with captions",
-    Look(skin=(244, 208, 180), hair=(196, 78, 32), hair_style="short", glasses=True),
+    Look(
+        skin=(244, 208, 180),
+        hair=(196, 78, 32),
+        glasses=True,
+        lips=(200, 80, 90),
+        face_length=1.5,
+        eye_spacing=0.33,
+        brow=0.35,
+        brow_thickness=0.025,
+        nose_width=0.08,
+        nose_length=0.25,
+        mouth_drop=0.46,
+    ),
 )
 BEN = DemoFriend(
     "ben",
     "Ben",
-    "man, curly brown hair, glasses, friendly smile",
+    "man, short brown hair, full beard, thick eyebrows",
     "A photo dump straight off a phone: a problem of every kind to fix",
-    Look(skin=(226, 180, 140), hair=(92, 56, 28), hair_style="curly", glasses=True),
+    Look(
+        skin=(205, 160, 120),
+        hair=(70, 45, 25),
+        beard=True,
+        face_length=1.25,
+        jaw_taper=0.05,
+        eye_spacing=0.43,
+        eye_height=0.16,
+        brow=1.0,
+        brow_thickness=0.065,
+        nose_width=0.14,
+        nose_length=0.34,
+        mouth_drop=0.6,
+    ),
 )
 CLEO = DemoFriend(
     "cleo",
     "Cleo",
     "woman, long black hair, warm smile",
     "Only a few photos so far: add more before training",
-    Look(skin=(176, 124, 90), hair=(24, 20, 22), hair_style="long", glasses=False),
+    Look(
+        skin=(165, 112, 80),
+        hair=(24, 20, 22),
+        long_hair=True,
+        lips=(140, 60, 70),
+        face_length=1.5,
+        jaw_taper=0.3,
+        eye_spacing=0.37,
+        eye_height=0.18,
+        eye_width=0.13,
+        nose_width=0.11,
+    ),
+)
+# Not a friend: the someone else in Ben's folder (alone, and beside Ben in a group photo).
+# The face descriptor puts this look over 0.6 from Ben's, so the face checks tell them apart.
+STRANGER = Look(
+    skin=(250, 222, 200),
+    hair=(225, 195, 120),
+    glasses=True,
+    long_hair=True,
+    lips=(200, 80, 90),
+    face_length=1.5,
+    eye_spacing=0.3,
+    eye_height=0.0,
+    brow=0.3,
+    brow_thickness=0.025,
+    nose_width=0.08,
+    nose_length=0.2,
+    mouth_drop=0.38,
 )
 DEMO_FRIENDS = (ADA, BEN, CLEO)
 
@@ -153,7 +209,7 @@ def _write_clean_photos(folder: Path, friend: DemoFriend, count: int, first_seed
 
 def _write_problem_photos(folder: Path, friend: DemoFriend) -> None:
     """Clean photos plus one file for each problem the scanner knows."""
-    _write_clean_photos(folder, friend, 12, 200)
+    _write_clean_photos(folder, friend, 12, 210)
     look, caption = friend.look, friend.caption()
 
     def caption_for(stem: str, text: str | bytes) -> None:
@@ -191,12 +247,24 @@ def _write_problem_photos(folder: Path, friend: DemoFriend) -> None:
     draw_portrait(look, 312).save(folder / "twin.jpg", quality=85)
     draw_portrait(look, 313).save(folder / "twin.png")
     caption_for("twin", caption)
+    _write_face_problem_photos(folder, friend)
     (folder / "empty.jpg").write_bytes(b"")
     caption_for("empty", caption)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this download stopped halfway")
     caption_for("broken", caption)
     caption_for("deleted_photo", caption)
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4\n% not a photo\n")
+
+
+def _write_face_problem_photos(folder: Path, friend: DemoFriend) -> None:
+    """Photos whose only problem is the face: someone else, a group, a blurred and a dark face."""
+    caption = friend.caption()
+    draw_portrait(STRANGER, 338).save(folder / "someone_else.jpg", quality=88)
+    draw_group((friend.look, STRANGER), 321).save(folder / "group_photo.jpg", quality=88)
+    draw_portrait(friend.look, 322).filter(ImageFilter.GaussianBlur(4)).save(folder / "blurred.jpg", quality=88)
+    draw_portrait(friend.look, 323).point(lambda value: value // 4).save(folder / "too_dark.jpg", quality=88)
+    for stem in ("someone_else", "group_photo", "blurred", "too_dark"):
+        (folder / f"{stem}.txt").write_text(caption + "\n", encoding="utf-8")
 
 
 def _write_workspace(root: Path) -> None:

@@ -136,7 +136,7 @@ def check_faces(status: FriendStatus, analyses: dict[str, PhotoFaces], prep_mode
     largest = [analysis.faces[0] for analysis in analyses.values() if analysis.faces]
     centroid = majority_centroid(largest) if complete and all(face.described for face in largest) else None
     decoded = sum(1 for analysis in analyses.values() if analysis.error is None)
-    # Mostly no faces (drawings, the demo): one dataset notice rather than one per photo.
+    # Mostly no faces (drawings, say): one dataset notice rather than one per photo.
     none_found = complete and decoded > 0 and len(largest) * 2 < decoded
     images = []
     poses: Counter[str] = Counter()

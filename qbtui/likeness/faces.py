@@ -61,7 +61,7 @@ def reference_descriptors(detector: Any, photos: Iterable[Path]) -> tuple[list[t
 
 def friend_references(detector: Any, folder: Path, friend: str) -> tuple[list[tuple[float, ...]], int]:
     """`reference_descriptors` of the friend's photos; QbtuiError naming why and the fix when none shows one face
-    (the demo's drawings, a dataset without faces): there is nothing to measure likeness against."""
+    (drawings, a dataset without faces): there is nothing to measure likeness against."""
     references, count = reference_descriptors(detector, training_photos(folder))
     if not references:
         raise QbtuiError(

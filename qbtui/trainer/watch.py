@@ -7,8 +7,8 @@ during the run. At `done` the choice of the earlier checkpoints stands at once (
 event the supervisor records); the final file is scored after it, its best weight so far first,
 and each final cell that beats the choice replaces it the same way: no separate pass.
 
-When scoring cannot work (the face engine not installed; photos that show no face, such as the
-demo's drawings) the run says so in one `eval skipped` event naming the fix and draws no
+When scoring cannot work (the face engine not installed; photos that show no face, such as
+drawings) the run says so in one `eval skipped` event naming the fix and draws no
 identity samples at all. Scoring at a checkpoint is kept to `BUDGET_SHARE` of the training time
 between two checkpoints: fewer samples per weight, said once in a warning.
 """

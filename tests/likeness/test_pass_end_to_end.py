@@ -1,5 +1,6 @@
-"""The evaluation on the demo: Ada's photos are drawings without a face, so training skips the
-likeness in one line; `qbtui eval` (a deliberate pass) samples the tiny model's noise and finds no faces."""
+"""The evaluation on the demo: Ada's photos show faces, so training scores its checkpoints; the
+tiny model draws noise, so no sample shows a face and nothing is chosen; `qbtui eval` (a
+deliberate pass) reruns it as a run of its own."""
 
 from __future__ import annotations
 
@@ -73,18 +74,18 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_a_training_of_drawings_skips_likeness_in_one_line_and_is_recorded(trained, demo: Path, capsys) -> None:
+def test_a_training_scores_its_checkpoints_against_adas_faces_and_is_recorded(trained, demo: Path, capsys) -> None:
     assert trained.state == "completed", trained.error
     evals = [event for event in read_events(trained.path / "events.jsonl") if event["type"] == "eval"]
-    (skipped,) = evals  # no plan, no samples: nothing was drawn for a score that cannot exist
-    assert skipped["stage"] == "skipped" and "none of ada's" in skipped["message"] and "shows one face" in skipped["message"]
-    assert not (trained.path / "eval").exists() and not (trained.path / "eval.json").exists()
+    stages = [event["stage"] for event in evals]
+    assert "skipped" not in stages and "plan" in stages and "result" in stages, evals
+    (result,) = [event for event in evals if event["stage"] == "result"]
+    assert result.get("chosen") is None and result.get("reason") == "no faces in the samples", result
+    assert (trained.path / "eval.json").exists()
     (training,) = Registry.load(demo).friends["ada"].trainings
     assert training.run_id == trained.run_id and training.chosen_weight is None
     code, out = run_cli(capsys, "--registry", str(demo), "logs", trained.run_id)
-    assert code == 0
-    (line,) = [line for line in out.splitlines() if "not measured" in line or "fix:" in line]
-    assert "likeness not measured: none of ada's" in line and "(fix: add photos where ada's face is clearly visible" in line
+    assert code == 0 and "not measured" not in out
     code, out = run_cli(capsys, "--registry", str(demo), "prompt", "Ada reads")
     assert out.startswith("<lora:qb_ada_lora:0.8>, qb_ada person reads")
 
