@@ -12,7 +12,7 @@ demo: setup
 
 ## set up .venv with the test tools and run the whole suite, TEST_WORKERS tests at a time
 test: setup-dev
-	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 ## lint, format, types, import contracts, no import cycles (the dev extra's tools; PYTHONPATH: this checkout)
 check: setup-dev

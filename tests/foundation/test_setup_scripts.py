@@ -62,7 +62,7 @@ def test_every_make_command_of_the_readme_is_a_target(tmp_path: Path) -> None:
 
 
 def test_make_test_sets_up_the_dev_tools_then_runs_the_whole_suite(tmp_path: Path) -> None:
-    assert _recorded_make(tmp_path, "test") == (0, ["setup --dev", "python -m pytest -q -n 2"])
+    assert _recorded_make(tmp_path, "test") == (0, ["setup --dev", "python -m pytest -q -n 2 --dist worksteal"])
 
 
 def test_make_test_takes_the_number_of_test_processes(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_make_test_takes_the_number_of_test_processes(tmp_path: Path) -> None:
     result = subprocess.run(
         ["make", "-n", "-s", "-C", str(tmp_path), "test", "TEST_WORKERS=0"], capture_output=True, text=True, check=False
     )
-    assert result.returncode == 0 and ".venv/bin/python -m pytest -q -n 0" in result.stdout
+    assert result.returncode == 0 and ".venv/bin/python -m pytest -q -n 0 --dist worksteal" in result.stdout
 
 
 def test_the_dev_extra_installs_the_plugin_of_make_tests_n(tmp_path: Path) -> None:
