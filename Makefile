@@ -1,6 +1,8 @@
 # The commands of the README: `make demo`, `make test` and, while developing, `make check`.
 VENV := .venv
 DEMO_DIR := .demo
+# test processes (pytest-xdist); `make test TEST_WORKERS=0` runs the suite in this one process
+TEST_WORKERS ?= 2
 
 .PHONY: demo test check setup setup-dev
 
@@ -8,9 +10,9 @@ DEMO_DIR := .demo
 demo: setup
 	$(VENV)/bin/qbtui demo $(DEMO_DIR)
 
-## set up .venv with the test tools and run the whole suite
+## set up .venv with the test tools and run the whole suite, TEST_WORKERS tests at a time
 test: setup-dev
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 ## lint, format, types, import contracts, no import cycles (the dev extra's tools; PYTHONPATH: this checkout)
 check: setup-dev

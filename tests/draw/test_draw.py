@@ -30,7 +30,7 @@ def with_weights(plan: DrawPlan, *weights: dict[str, float]) -> DrawPlan:
 
 
 def test_one_and_two_friends_loras_are_applied_and_weight_zero_is_the_base(draw_registry):
-    plan = plan_drawings(draw_registry, ["Ada and Ben at the beach"], seed=5)
+    plan = plan_drawings(draw_registry, ["Ada and Ben at the beach"], seed=5, size="64x64")
     assert plan.jobs[0].friends == ("ada", "ben") and plan.jobs[0].weights == {"ada": 0.8, "ben": 0.8}
     cases = with_weights(
         plan,
@@ -84,10 +84,14 @@ def test_a_file_of_scenes_loads_the_pipeline_once(draw_registry, tmp_path, capsy
     scenes = tmp_path / "scenes.txt"
     scenes.write_text("# flashcards\nAda climbing a tree\n\nBen and Ada reading\n", encoding="utf-8")
     events: list[dict] = []
-    paths = draw(["Ada climbing a tree", "Ben and Ada reading"], n=2, seed=1, registry=draw_registry, progress=events.append)
+    paths = draw(
+        ["Ada climbing a tree", "Ben and Ada reading"], n=2, seed=1, size="64x64", registry=draw_registry, progress=events.append
+    )
     assert len(paths) == 4 and all(path.is_file() for path in paths)
     assert [event["event"] for event in events].count("loaded") == 1
-    code = cli_main(["--registry", str(draw_registry.path), "draw", "--from", str(scenes), "--seed", "9", "--json"])
+    code = cli_main(
+        ["--registry", str(draw_registry.path), "draw", "--from", str(scenes), "--seed", "9", "--size", "64x64", "--json"]
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and [(line["scene"], line["seed"]) for line in lines] == [
         ("Ada climbing a tree", 9),

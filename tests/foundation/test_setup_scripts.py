@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,24 @@ def test_every_make_command_of_the_readme_is_a_target(tmp_path: Path) -> None:
 
 
 def test_make_test_sets_up_the_dev_tools_then_runs_the_whole_suite(tmp_path: Path) -> None:
-    assert _recorded_make(tmp_path, "test") == (0, ["setup --dev", "python -m pytest -q"])
+    assert _recorded_make(tmp_path, "test") == (0, ["setup --dev", "python -m pytest -q -n 2 --dist worksteal"])
+
+
+def test_make_test_takes_the_number_of_test_processes(tmp_path: Path) -> None:
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts/setup").write_text("#!/bin/sh\n")
+    (tmp_path / "scripts/setup").chmod(0o755)
+    result = subprocess.run(
+        ["make", "-n", "-s", "-C", str(tmp_path), "test", "TEST_WORKERS=0"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and ".venv/bin/python -m pytest -q -n 0 --dist worksteal" in result.stdout
+
+
+def test_the_dev_extra_installs_the_plugin_of_make_tests_n(tmp_path: Path) -> None:
+    """`make test` runs `pytest -n`: scripts/setup --dev must install pytest-xdist on a clean clone."""
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert any(requirement.startswith("pytest-xdist") for requirement in dev)
 
 
 def test_make_test_runs_no_test_when_the_setup_fails(tmp_path: Path) -> None:

@@ -70,9 +70,24 @@ class SshServer:
                 self.process.wait()
 
 
+class PortTaken(RuntimeError):
+    """sshd could not bind its port: something (a test in another xdist worker) took it first."""
+
+
 def start_sshd(root: Path, timeout: float = 30.0, port: int | None = None) -> SshServer:
     """Generate keys and a config under `root` (kept when already there), start sshd on
-    `port` (default a free one), wait until it answers."""
+    `port` (default a free one, another one when a parallel test takes it first), wait until it answers."""
+    tries = 1 if port else 5
+    for attempt in range(1, tries + 1):
+        try:
+            return _start_on(root, timeout, port or free_port())
+        except PortTaken:
+            if attempt == tries:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_on(root: Path, timeout: float, port: int) -> SshServer:
     sshd = _binary("sshd", "openssh-server")
     keygen = _binary("ssh-keygen", "openssh-client")
     root.mkdir(parents=True, exist_ok=True)
@@ -86,7 +101,6 @@ def start_sshd(root: Path, timeout: float = 30.0, port: int | None = None) -> Ss
     os.chmod(authorized, 0o600)
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # Debian's sshd wants its privilege separation dir
-    port = port or free_port()
     config = root / "sshd_config"
     config.write_text(
         "\n".join(
@@ -138,7 +152,9 @@ def start_sshd(root: Path, timeout: float = 30.0, port: int | None = None) -> Ss
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"sshd exited with {process.returncode}: {(root / 'sshd.log').read_text(errors='replace')}")
+            log_text = (root / "sshd.log").read_text(errors="replace")
+            error = PortTaken if "Address already in use" in log_text else RuntimeError
+            raise error(f"sshd exited with {process.returncode}: {log_text}")
         probe = subprocess.run(server.ssh_argv("true"), check=False, capture_output=True, text=True)
         if probe.returncode == 0:
             return server

@@ -36,11 +36,28 @@ def hand_made_png(path: Path, colour=(10, 200, 10)) -> bytes:
     return path.read_bytes()
 
 
+# The demo preset, shorter: a checkpoint at step 2, the final file and its samples at 4, two sampling steps.
+QUICK_PRESET = """
+[presets.quick]
+resolution = "64,64"
+network_dim = 4
+network_alpha = 2
+learning_rate = 1e-3
+max_train_steps = 4
+save_every_n_steps = 2
+sample_every_n_steps = 4
+sample_steps = 2
+mixed_precision = "no"
+"""
+
+
 def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_state):
-    registry = Registry.load(build_demo(tmp_path / "demo"))
+    registry_path = build_demo(tmp_path / "demo")
+    registry_path.write_text(registry_path.read_text(encoding="utf-8") + QUICK_PRESET, encoding="utf-8")
+    registry = Registry.load(registry_path)
     registry.set_setting("eval_after_training", False)  # the likeness pass has tests of its own
     loras = registry.settings.lora_dir
-    first = manager.start_run(registry, "ada")
+    first = manager.start_run(registry, "ada", preset="quick")
     done = wait_for_state(first.path, FINAL, timeout=1200)
     assert done.state == "completed", done.error
     card = read_card(loras / "qb_ada_lora.json")
@@ -48,17 +65,16 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     (training,) = Registry.load(registry.path).friend("ada").trainings
     assert card["activation text"] == "qb_ada person" and card["preferred weight"] == 0.8 and card["sd version"] == "SD1"
     assert card["notes"] == first.run_id
-    assert card["description"] == f"Ada, trained {training.date}: 60 steps on 24 photos"
+    assert card["description"] == f"Ada, trained {training.date}: 4 steps on 24 photos"
     preview = loras / "qb_ada_lora.png"
-    assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000060_00_w0.80_42.png")
+    assert png_text(preview)[PREVIEW_MARKER].endswith("qb_ada_lora_000004_00_w0.80_42.png")
     assert png_text(preview)["parameters"].startswith("<lora:qb_ada_lora:0.8>, qb_ada person")
-    checkpoint = read_card(loras / "qb_ada_lora-step00000020.json")
+    checkpoint = read_card(loras / "qb_ada_lora-step00000002.json")
     assert (
-        checkpoint["description"].startswith("Ada, trained ")
-        and "checkpoint at step 20 on 24 photos" in checkpoint["description"]
+        checkpoint["description"].startswith("Ada, trained ") and "checkpoint at step 2 on 24 photos" in checkpoint["description"]
     )
-    assert (loras / "qb_ada_lora-step00000060.png").is_file()
-    for lora in ("qb_ada_lora.safetensors", "qb_ada_lora-step00000060.safetensors"):
+    assert (loras / "qb_ada_lora-step00000004.png").is_file()
+    for lora in ("qb_ada_lora.safetensors", "qb_ada_lora-step00000004.safetensors"):
         assert read_metadata(loras / lora)[THUMBNAIL_KEY].startswith("data:image/jpeg;base64,"), lora
     assert json.loads((loras / "qb_ada_lora.metadata.json").read_text())["civitai"]["trainedWords"] == ["qb_ada person"]
 
@@ -66,7 +82,7 @@ def test_demo_runs_write_the_card_and_keep_the_persons_edits(tmp_path, wait_for_
     card["my own key"] = ["kept", 1]
     (loras / "qb_ada_lora.json").write_text(json.dumps(card, indent=4), encoding="utf-8")
     theirs = hand_made_png(preview)
-    second = manager.start_run(Registry.load(registry.path), "ada", steps=2)
+    second = manager.start_run(Registry.load(registry.path), "ada", preset="quick", steps=2)
     assert wait_for_state(second.path, FINAL, timeout=1200).state == "completed"
     card = read_card(loras / "qb_ada_lora.json")
     assert card["preferred weight"] == 0.65 and card["my own key"] == ["kept", 1]

@@ -3,7 +3,12 @@ size asked, takes keys, and quits cleanly with nothing printed on the way out.""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
+
+from tests.terminal.tmux import QbtuiTerminal
 
 FRIEND = '\n[friends.dora]\nname = "Dora"\ntoken = "qb_dora"\nrepeats = 30\ndescribe = "woman"\n'
 
@@ -30,3 +35,15 @@ def test_keys_reach_the_app(registry_path: Path, qbtui_terminal) -> None:
     terminal.wait_for(lambda screen: "qbtui keys" not in screen)
     terminal.send("C-q")
     terminal.wait_until(lambda: terminal.exited)
+
+
+def test_the_pane_size_wins_over_a_parents_columns_and_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist's workers export COLUMNS=80 and LINES=24; a program in a 120x30 pane must see 120x30."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    probe = "import shutil, time; print('size', *shutil.get_terminal_size()); time.sleep(60)"
+    terminal = QbtuiTerminal(120, 30).start([sys.executable, "-c", probe])
+    try:
+        assert "size 120 30" in terminal.wait_for("size ")
+    finally:
+        terminal.close()

@@ -59,7 +59,9 @@ class QbtuiTerminal:
         """Start `argv` in a new detached session of the given size."""
         environment = {**os.environ, "TERM": "xterm-256color", **(env or {})}
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH", "")]))
-        environment.pop("TMUX", None)
+        # the pane's size is the terminal's: a parent's COLUMNS/LINES (pytest-xdist's workers set 80x24) would override it
+        for name in ("TMUX", "COLUMNS", "LINES"):
+            environment.pop(name, None)
         flags = [arg for key, value in environment.items() if key in _PASSED for arg in ("-e", f"{key}={value}")]
         subprocess.run(
             [self._tmux, "-L", self.server, "-f", os.devnull, "new-session", "-d", "-s", "qbtui",

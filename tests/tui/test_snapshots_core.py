@@ -5,13 +5,13 @@ Update after an intended change with `pytest tests/tui/test_snapshots_core.py --
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.tui.fixed_path import workspace_at
 from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-workspace")
@@ -21,21 +21,19 @@ RUN_ID = "20261125-034512-peter-a1b2"
 @pytest.fixture
 def snapshot_app(demo_template, app_factory, run_writer, monkeypatch):
     """The demo-like workspace at a fixed path with one live run, so every frame is reproducible."""
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
-    shutil.copytree(demo_template.parent, SNAPSHOT_ROOT)
-    registry = SNAPSHOT_ROOT / "registry.toml"
-    run_writer(registry, "peter", RUN_ID, steps=24)
-    run_writer(registry, "sam", "20261124-100000-sam-0000", steps=60, status="completed", started_at=1_794_900_000.0)
-    monkeypatch.setattr(sys, "executable", "python")
-    # The log shows event times in local time: one zone for every machine.
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    app = app_factory(registry)
-    app.sub_title = "user@host"
-    yield app
-    monkeypatch.undo()
-    time.tzset()
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    with workspace_at(SNAPSHOT_ROOT, demo_template.parent):
+        registry = SNAPSHOT_ROOT / "registry.toml"
+        run_writer(registry, "peter", RUN_ID, steps=24)
+        run_writer(registry, "sam", "20261124-100000-sam-0000", steps=60, status="completed", started_at=1_794_900_000.0)
+        monkeypatch.setattr(sys, "executable", "python")
+        # The log shows event times in local time: one zone for every machine.
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+        app = app_factory(registry)
+        app.sub_title = "user@host"
+        yield app
+        monkeypatch.undo()
+        time.tzset()
 
 
 def settled(*keys: str, ready=lambda app: True):

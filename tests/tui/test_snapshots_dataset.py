@@ -5,13 +5,13 @@ Update after an intended change with `pytest tests/tui/test_snapshots_dataset.py
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from textual.widgets import TextArea
 
+from tests.tui.fixed_path import workspace_at
 from tests.tui.waiting import workers_idle
 
 SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
@@ -20,15 +20,13 @@ SNAPSHOT_ROOT = Path("/tmp/qbtui-snapshot-dataset")
 @pytest.fixture
 def snapshot_app(demo_template, app_factory):
     """The demo-like workspace at a fixed path (paths show on screen) plus one PNG to prepare."""
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
-    shutil.copytree(demo_template.parent, SNAPSHOT_ROOT)
-    image = Image.new("RGB", (700, 500), (250, 240, 200))
-    image.paste((30, 60, 140), (250, 100, 450, 400))
-    image.save(SNAPSHOT_ROOT / "datasets" / "anna" / "30_anna" / "beach.png")
-    app = app_factory(SNAPSHOT_ROOT / "registry.toml")
-    app.sub_title = "user@host"
-    yield app
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    with workspace_at(SNAPSHOT_ROOT, demo_template.parent):
+        image = Image.new("RGB", (700, 500), (250, 240, 200))
+        image.paste((30, 60, 140), (250, 100, 450, 400))
+        image.save(SNAPSHOT_ROOT / "datasets" / "anna" / "30_anna" / "beach.png")
+        app = app_factory(SNAPSHOT_ROOT / "registry.toml")
+        app.sub_title = "user@host"
+        yield app
 
 
 def opened(action, *keys: str):
