@@ -70,6 +70,7 @@ class Supervisor:
         self.lora_witness = LoraWitness(None)
         self.backend_events: EventFollower | None = None
         self.recorded_lora: str | None = None  # the LoRA recorded at the backend's `done`
+        self.record_warning: str | None = None  # the last refused record's warning, said once
         self.cards = RunCards(run, warn=lambda message: self.events.write("warning", message=message))
 
     def main(self) -> int:
@@ -285,12 +286,14 @@ class Supervisor:
     def _record_training(self, lora_path: str | None) -> None:
         """Add the training to the registry (idempotent per run id) and write the A1111 cards; a
         failure becomes a warning naming the fix. A run on a host (no registry in its run.toml)
-        is recorded, and its cards written, by the local follower instead."""
+        is recorded, and its cards written, by the local follower instead. A refusal that repeats the
+        last one (the record at `done`, then at the backend's exit) is not said twice."""
         if not self.table.get("registry"):
             return
         warning = record_or_warning(self.run, lora_path, backend=self.backend)
-        if warning:
+        if warning and warning != self.record_warning:
             self.events.write("warning", message=warning)
+        self.record_warning = warning
         self.cards.finish(lora_path, final_step(self.run, self.table))
 
     def _finish(self, status: str, lora_path: str | None, *, detail: str) -> None:

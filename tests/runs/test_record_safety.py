@@ -105,3 +105,22 @@ def test_a_friend_whose_names_are_too_long_is_refused_before_anything_is_written
         manager.start_run(workspace, long_id, force=True)
     assert not (workspace.settings.logs_dir / long_id[:200]).exists()
     assert not any(workspace.settings.logs_dir.glob("p*"))
+
+
+def test_a_refused_record_is_said_once_though_tried_at_done_and_at_the_exit(workspace, monkeypatch, wait_for, wait_for_state):
+    """The supervisor records at the backend's `done` and again at its exit: the same refusal is one warning."""
+    monkeypatch.setenv("STANDIN_MODE", "eval")  # after `done` the stand-in waits for release-eval
+    workspace.path.chmod(0o444)
+    try:
+        info = manager.start_run(workspace, "peter")
+
+        def warned():
+            return [e for e in read_events(info.path / "events.jsonl") if e["type"] == "warning"]
+
+        wait_for(warned, what="the refused record at done")
+        (info.path / "release-eval").write_text("")
+        assert wait_for_state(info.path, FINAL).state == "completed"
+    finally:
+        workspace.path.chmod(0o644)
+    (warning,) = warned()
+    assert "completed, not recorded" in warning["message"]
