@@ -343,12 +343,14 @@ class DatasetScreen(Screen[None]):
         if image is None:
             return
         try:
-            text = edits.read_for_editing(self.friend, image.path)
+            text = edits.read_for_editing(self.settings, self.friend, image.path)
+            caption = edits.caption_path_of(image.path)
+            disk = edits.caption_on_disk(self.settings, self.friend, caption)
         except QbtuiError as error:
             self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
-        self.editing_caption = edits.caption_path_of(image.path)
-        self.editing_disk = edits.caption_on_disk(self.editing_caption)
+        self.editing_caption = caption
+        self.editing_disk = disk
         self.editing_photo = image.path
         self.editing = True
         self._set_caption_text(text)
@@ -398,7 +400,7 @@ class DatasetScreen(Screen[None]):
         text goes back into the editor (never lost)."""
         try:
             with self.file_changes:
-                result = edits.save_caption(path, text, began_from=began_from)
+                result = edits.save_caption(self.settings, self.friend, path, text, began_from=began_from)
         except (QbtuiError, OSError) as error:
             self.app.call_from_thread(self._save_failed, path, text, error)
             return
@@ -409,8 +411,8 @@ class DatasetScreen(Screen[None]):
         """Back to editing the unsaved text, with the reason and its fix."""
         self.editing_caption, self.editing, self.editing_from = path, True, ""
         try:  # said once: a second save writes over what is on disk now
-            self.editing_disk = edits.caption_on_disk(path)
-        except OSError:  # unreadable now: the next save says why again
+            self.editing_disk = edits.caption_on_disk(self.settings, self.friend, path)
+        except (QbtuiError, OSError):  # unreadable now: the next save says why again
             self.editing_disk = None
         self.caption.load_text(text)
         self.caption.read_only = False
