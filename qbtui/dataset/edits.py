@@ -184,14 +184,18 @@ def token_first(settings: Settings, friend: Friend, image: Path | None = None) -
     """Put the trigger token first in the photo's caption, or in every caption."""
     label = f"token first in {caption_path_of(image).name}" if image else "token first in every caption"
     paths = _paths(settings, friend, image)
-    return _tracked(label, settings, friend, paths, lambda: captions.token_first(settings, friend, only=image), f"{friend.token} first")
+    return _tracked(
+        label, settings, friend, paths, lambda: captions.token_first(settings, friend, only=image), f"{friend.token} first"
+    )
 
 
 def init_captions(settings: Settings, friend: Friend, image: Path | None = None) -> Edit:
     """Write the caption template where the photo's (or any) caption is missing or empty."""
     label = f"caption for {image.name}" if image else "missing captions"
     paths = _paths(settings, friend, image)
-    return _tracked(label, settings, friend, paths, lambda: captions.init_captions(settings, friend, only=image), "template written")
+    return _tracked(
+        label, settings, friend, paths, lambda: captions.init_captions(settings, friend, only=image), "template written"
+    )
 
 
 def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:

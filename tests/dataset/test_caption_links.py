@@ -78,6 +78,7 @@ def unchanged(link: Path, target: Path) -> bool:
         (("--token-first",), "token first in 2 captions"),
         (("--add", "glasses"), "added to 2 captions"),
         (("--remove", "smiling"), "removed from 0 captions"),
+        (("--rename", "man", "guy"), "renamed in 2 captions"),
         (("--init",), "created 0 captions"),
     ],
 )
@@ -96,7 +97,8 @@ def test_check_names_the_link_on_its_photo_instead_of_no_caption(settings, frien
     status = scan_friend(settings, friend)
     (row,) = [image for image in status.images if image.path.name == "linked.jpg"]
     assert [problem.code for problem in row.problems] == ["link-outside"]
-    assert row.problems[0].path == link and "replace the link with a real file" in row.problems[0].fix
+    assert row.problems[0].path == link and str(target) in row.problems[0].message
+    assert "replace the link with a real file" in row.problems[0].fix
     assert [problem.code for problem in status.problems].count("link-outside") == 0
     assert edits.fixable_actions(row.problems) == []
 
