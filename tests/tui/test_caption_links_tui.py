@@ -65,7 +65,8 @@ async def test_f_on_its_row_names_the_link_and_its_fix(demo_registry, app_factor
     link, target = link_first_caption(demo_registry, tmp_path)
     app = app_factory(demo_registry)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_anna(app, pilot)
+        screen = await open_anna(app, pilot)
+        assert screen.caption.border_title == "Caption · a link out of the datasets folder: not read"
         await pilot.press("f")
         await workers_idle(pilot)
         said = notifications(app)

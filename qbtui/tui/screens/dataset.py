@@ -286,9 +286,7 @@ class DatasetScreen(Screen[None]):
         preview.show(image.path, face_box_share(image))
         if not self.editing:
             self._set_caption_text(printable(image.caption or "", keep_newlines=True))
-            self.caption.border_title = (
-                Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
-            )
+            self.caption.border_title = self._caption_title(image)
         problems.set_class(bool(image.problems), "-bad")
         facts = [line for line in (face_facts(image, self.status.faces if self.status else None),) if line]
         if image.problems:
@@ -297,6 +295,15 @@ class DatasetScreen(Screen[None]):
             problems.update(Content("\n".join([fix, *facts, *lines] if fix else [*facts, *lines])))
         else:
             problems.update(Content("\n".join([f"ok · {image.width}x{image.height} {image.format}", *facts])))
+
+    @staticmethod
+    def _caption_title(image: ImageStatus) -> Content | str:
+        """The caption box's title: the file, a link out the scan did not read, or none yet."""
+        if image.caption_path:
+            return Content(f"Caption · {printable(image.path.stem)}.txt")
+        if any(problem.code == "link-outside" for problem in image.problems):
+            return "Caption · a link out of the datasets folder: not read"
+        return "Caption · none (f creates one)"
 
     def _set_caption_text(self, text: str) -> None:
         if self.caption.text != text:
