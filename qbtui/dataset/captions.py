@@ -3,7 +3,8 @@
 A caption is comma-separated tags; kohya trains on its first line, so tag edits touch
 the first line and keep any others. Bulk edits return the files they changed as a
 `CaptionChanges` list; a caption that is not UTF-8 is never rewritten (it holds the
-user's words): it is left alone and listed in `.skipped` with its fix.
+user's words): it is left alone and listed in `.skipped` with its fix, as is a caption
+that links out of the datasets folder (never read, never replaced: `outside_caption`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from qbtui.atomicfile import write_text_atomic
 from qbtui.dataset.guard import check_can_change
 from qbtui.dataset.problems import Problem, make_problem
-from qbtui.dataset.scan import scan_existing, token_pattern
+from qbtui.dataset.scan import link_outside_problem, links_outside, scan_existing, token_pattern
 from qbtui.errors import QbtuiError
 from qbtui.registry import CAPTION_SUFFIX, Friend, Settings
 from qbtui.safefile import NotARegularFileError, read_bytes
@@ -39,6 +40,23 @@ def read_caption(path: Path) -> str:
             path=path,
             fix="re-save it as UTF-8 in your editor",
         ) from None
+
+
+def outside_caption(settings: Settings, friend: Friend, path: Path) -> Problem | None:
+    """The `link-outside` problem when the caption `path` is a link resolving outside the datasets
+    folder (the rule `check` uses): such a caption is never read, written or replaced. None for a
+    regular file, a missing one (a dangling link included) or a link inside the datasets folder."""
+    path = Path(path)
+    if path.exists() and links_outside(path, settings.datasets_dir.resolve()):
+        return link_outside_problem(path, friend.id)
+    return None
+
+
+def check_caption_inside(settings: Settings, friend: Friend, path: Path) -> None:
+    """QbtuiError naming the caption, its link's target and the fix when `outside_caption` refuses it."""
+    problem = outside_caption(settings, friend, path)
+    if problem is not None:
+        raise QbtuiError(f"{Path(path).name} cannot be edited: it {problem.detail}", path=Path(path), fix=problem.fix)
 
 
 def write_caption(path: Path, text: str) -> None:
@@ -106,8 +124,8 @@ def caption_with_token_first(text: str, friend: Friend) -> str:
 
 
 class CaptionChanges(list[Path]):
-    """The caption files an edit changed (a plain list of Paths), plus `.skipped`:
-    a caption-not-utf8 Problem for each caption left alone."""
+    """The caption files an edit changed (a plain list of Paths), plus `.skipped`: a
+    caption-not-utf8 or link-outside Problem for each caption left alone."""
 
     def __init__(self, changed: Iterable[Path] = (), skipped: Iterable[Problem] = ()) -> None:
         super().__init__(changed)
@@ -123,6 +141,10 @@ class _Captions:
         self.texts: dict[Path, str] = {}
         self.skipped: list[Problem] = []
         for path in _caption_paths(settings, friend, only):
+            outside = outside_caption(settings, friend, path)
+            if outside is not None:
+                self.skipped.append(outside)
+                continue
             if not path.exists():
                 continue
             try:

@@ -103,9 +103,17 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _tracked(label: str, paths: Iterable[Path], change: Callable[[], captions.CaptionChanges], verb: str) -> Edit:
-    """Run a caption change, recording every file's bytes before and after it."""
-    before = {path: _read(path) for path in dict.fromkeys(paths)}
+def _tracked(
+    label: str,
+    settings: Settings,
+    friend: Friend,
+    paths: Iterable[Path],
+    change: Callable[[], captions.CaptionChanges],
+    verb: str,
+) -> Edit:
+    """Run a caption change, recording every file's bytes before and after it (a caption linked
+    out of the datasets folder is not read: the change leaves it alone)."""
+    before = {path: _read(path) for path in dict.fromkeys(paths) if captions.outside_caption(settings, friend, path) is None}
     result = change()
     changes = []
     for path in result:
@@ -125,9 +133,11 @@ def _paths(settings: Settings, friend: Friend, image: Path | None) -> list[Path]
 
 
 # --- captions -----------------------------------------------------------------------
-def read_for_editing(friend: Friend, image: Path) -> str:
-    """The photo's caption as text to edit, or the friend's template when it has none."""
+def read_for_editing(settings: Settings, friend: Friend, image: Path) -> str:
+    """The photo's caption as text to edit, or the friend's template when it has none; a caption
+    linked out of the datasets folder is a QbtuiError naming the link, its target and the fix."""
     path = caption_path_of(image)
+    captions.check_caption_inside(settings, friend, path)
     try:
         text = captions.read_caption(path)
     except QbtuiError as error:
@@ -143,16 +153,19 @@ class ChangedOnDisk(QbtuiError):
     """The caption file changed on disk after the person began editing it: writing would lose that change."""
 
 
-def caption_on_disk(path: Path) -> bytes | None:
-    """The caption file's bytes as they are now (None when it does not exist): what an edit starts from."""
+def caption_on_disk(settings: Settings, friend: Friend, path: Path) -> bytes | None:
+    """The caption file's bytes as they are now (None when it does not exist): what an edit starts from.
+    A caption linked out of the datasets folder is a QbtuiError (`read_for_editing`'s)."""
+    captions.check_caption_inside(settings, friend, path)
     return _read(Path(path))
 
 
-def save_caption(path: Path, text: str, *, began_from: bytes | None) -> Edit:
+def save_caption(settings: Settings, friend: Friend, path: Path, text: str, *, began_from: bytes | None) -> Edit:
     """Write a caption a person typed (atomically, one trailing newline). `began_from`: the file's bytes
     when the edit began (`caption_on_disk`, None: no file); when the file changed since, ChangedOnDisk
-    and nothing is written."""
+    and nothing is written. A caption linked out of the datasets folder is refused: nothing is read or written."""
     path = Path(path)
+    captions.check_caption_inside(settings, friend, path)
     label = f"edit {path.name}"
     before = _read(path)
     if before != began_from:
@@ -171,14 +184,18 @@ def token_first(settings: Settings, friend: Friend, image: Path | None = None) -
     """Put the trigger token first in the photo's caption, or in every caption."""
     label = f"token first in {caption_path_of(image).name}" if image else "token first in every caption"
     paths = _paths(settings, friend, image)
-    return _tracked(label, paths, lambda: captions.token_first(settings, friend, only=image), f"{friend.token} first")
+    return _tracked(
+        label, settings, friend, paths, lambda: captions.token_first(settings, friend, only=image), f"{friend.token} first"
+    )
 
 
 def init_captions(settings: Settings, friend: Friend, image: Path | None = None) -> Edit:
     """Write the caption template where the photo's (or any) caption is missing or empty."""
     label = f"caption for {image.name}" if image else "missing captions"
     paths = _paths(settings, friend, image)
-    return _tracked(label, paths, lambda: captions.init_captions(settings, friend, only=image), "template written")
+    return _tracked(
+        label, settings, friend, paths, lambda: captions.init_captions(settings, friend, only=image), "template written"
+    )
 
 
 def reencode_caption(settings: Settings, friend: Friend, caption: Path) -> Edit:
@@ -239,7 +256,7 @@ def reencode_captions(settings: Settings, friend: Friend, image: Path | None = N
 
 
 def _bulk(label: str, settings: Settings, friend: Friend, change: Callable[[], captions.CaptionChanges], verb: str) -> Edit:
-    return _tracked(label, _all_caption_paths(settings, friend), change, verb)
+    return _tracked(label, settings, friend, _all_caption_paths(settings, friend), change, verb)
 
 
 def add_tag(settings: Settings, friend: Friend, tag: str) -> Edit:
@@ -383,11 +400,12 @@ def _prepared_path(edit: Edit, image: Path | None) -> Path | None:
 
 # --- undo ---------------------------------------------------------------------------
 def undo(record: UndoRecord) -> UndoResult:
-    """Put back what an edit changed, newest first, wherever nobody changed it since."""
+    """Put back what an edit changed, newest first, wherever nobody changed it since (an edit writes
+    regular files: a link found there now was put there since, so it is left, never read or replaced)."""
     restored: list[Path] = []
     left: list[Path] = []
     for change in reversed(record.changes):
-        if _read(change.path) != change.after:
+        if change.path.is_symlink() or _read(change.path) != change.after:
             left.append(change.path)
         elif change.before is None:
             change.path.unlink(missing_ok=True)

@@ -180,7 +180,7 @@ def list_folder(folder: Path, boundary: Path | None = None) -> Listing:
                 elif entry.is_symlink():
                     others.append(name)
                 continue
-            if wanted and boundary is not None and entry.is_symlink() and not _resolves_inside(folder / name, boundary):
+            if wanted and boundary is not None and entry.is_symlink() and links_outside(folder / name, boundary):
                 outside.append(name)
                 continue
             key = (stat.st_size, stat.st_mtime_ns)
@@ -326,6 +326,7 @@ def _build_status(
     for name, _key in listing.images:
         stems.setdefault(os.path.splitext(name)[0], []).append(name)
     duplicates = _near_duplicates(folder, listing, infos, facts, fingerprints)
+    linked_captions = _outside_captions(listing, stems)
     images = []
     for name, _key in listing.images:
         stem = os.path.splitext(name)[0]
@@ -335,6 +336,9 @@ def _build_status(
             caption_name, caption_key = caption_entry
             caption = facts.get(caption_name, caption_key, "caption", partial(read_caption_text, folder / caption_name))
         problems = _image_problems(folder / name, infos[name], caption, pattern, friend)
+        if stem in linked_captions:  # its caption is a link out: that, not "no caption", is the problem
+            problems = [p for p in problems if p.code != "no-caption"]
+            problems.append(link_outside_problem(folder / linked_captions[stem], friend.id))
         problems += _clash_problems(folder, name, stems[stem], friend.id)
         if name in duplicates:
             problems.append(
@@ -352,7 +356,7 @@ def _build_status(
                 problems=tuple(problems),
             )
         )
-    problems = list(folder_problems) + _loose_file_problems(folder, listing, stems, friend.id)
+    problems = list(folder_problems) + _loose_file_problems(folder, listing, stems, friend.id, set(linked_captions.values()))
     problems += _count_problems(folder, len(images), friend.id)
     return FriendStatus(friend.id, folder, tuple(images), tuple(problems))
 
@@ -436,7 +440,19 @@ def _clash_problems(folder: Path, name: str, same_stem: list[str], fid: str) -> 
     ]
 
 
-def _loose_file_problems(folder: Path, listing: Listing, stems: dict[str, list[str]], fid: str) -> list[Problem]:
+def _outside_captions(listing: Listing, stems: dict[str, list[str]]) -> dict[str, str]:
+    """The photos' captions that link out of the datasets folder: photo stem -> caption name."""
+    found: dict[str, str] = {}
+    for name in listing.outside:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() == CAPTION_SUFFIX and stem in stems:
+            found[stem] = name
+    return found
+
+
+def _loose_file_problems(
+    folder: Path, listing: Listing, stems: dict[str, list[str]], fid: str, on_rows: set[str]
+) -> list[Problem]:
     found = [
         make_problem("orphan-caption", f"{folder / name}: a caption without a photo named {stem}.*", folder / name, fid)
         for stem, (name, _key) in sorted(listing.captions.items())
@@ -456,16 +472,27 @@ def _loose_file_problems(folder: Path, listing: Listing, stems: dict[str, list[s
         )
         for name in listing.folders
     ]
-    found += [
-        make_problem(
-            "link-outside",
-            f"{folder / name}: links to {(folder / name).resolve()}, outside the datasets folder",
-            folder / name,
-            fid,
-        )
-        for name in listing.outside
-    ]
+    found += [link_outside_problem(folder / name, fid) for name in listing.outside if name not in on_rows]
     return found
+
+
+CAPTION_LINK_FIX = (
+    "replace the link with a real file: copy the text in (`cp --remove-destination TARGET LINK`) or write a new caption;"
+    " qbtui never reads or writes a caption through a link out of the datasets folder"
+)
+
+
+def link_outside_problem(path: Path, friend_id: str) -> Problem:
+    """The `link-outside` problem of the link `path` (a caption's fix says to replace the link with a real file)."""
+    fix = CAPTION_LINK_FIX if path.suffix.lower() == CAPTION_SUFFIX else None
+    return make_problem(
+        "link-outside", f"{path}: links to {path.resolve()}, outside the datasets folder", path, friend_id, fix=fix
+    )
+
+
+def links_outside(path: Path, boundary: Path) -> bool:
+    """True when `path` is a link that resolves outside `boundary` (resolved), or nowhere: the rule of `list_folder`."""
+    return path.is_symlink() and not _resolves_inside(path, boundary)
 
 
 def _count_problems(folder: Path, count: int, fid: str) -> list[Problem]:

@@ -98,14 +98,14 @@ def test_init_one_photo_and_undo_removes_the_new_caption(settings, ben_folder, p
 def test_reencode_keeps_the_original_and_editing_works_after(settings, ben_folder, photos):
     photo = captioned(photos, ben_folder, "latin", "qb_ben person, caf\xe9".encode("latin-1"))
     with pytest.raises(QbtuiError) as caught:
-        edits.read_for_editing(BEN, photo)
+        edits.read_for_editing(settings, BEN, photo)
     assert "re-encode" in caught.value.fix
     edit = edits.reencode_caption(settings, BEN, photo.with_suffix(".txt"))
     assert text_of(photo) == "qb_ben person, café\n"
     kept = originals_dir(settings, BEN) / "latin.not-utf8.txt"
     assert kept.read_bytes() == "qb_ben person, caf\xe9".encode("latin-1")
     assert "originals/latin.not-utf8.txt" in edit.summary
-    assert edits.read_for_editing(BEN, photo) == "qb_ben person, café"
+    assert edits.read_for_editing(settings, BEN, photo) == "qb_ben person, café"
     edits.undo(edit.undo)
     assert photo.with_suffix(".txt").read_bytes() == "qb_ben person, caf\xe9".encode("latin-1")
     assert not kept.exists()  # undone in full: the copy kept of the original goes with it
@@ -250,17 +250,17 @@ def test_undo_leaves_a_prepared_photo_changed_since(settings, ben_folder, photos
     assert (ben_folder.parent / "originals" / "wide.jpg").is_file()
 
 
-def test_save_caption_refuses_to_write_over_a_change_made_since_the_edit_began(tmp_path):
-    caption = tmp_path / "photo.txt"
+def test_save_caption_refuses_to_write_over_a_change_made_since_the_edit_began(settings, ben_folder):
+    caption = ben_folder / "photo.txt"
     caption.write_text("qb_ben person, old\n", encoding="utf-8")
-    began = edits.caption_on_disk(caption)
+    began = edits.caption_on_disk(settings, BEN, caption)
     caption.write_text("qb_ben person, changed by hand\n", encoding="utf-8")
     with pytest.raises(edits.ChangedOnDisk) as raised:
-        edits.save_caption(caption, "qb_ben person, typed", began_from=began)
+        edits.save_caption(settings, BEN, caption, "qb_ben person, typed", began_from=began)
     assert caption.read_text(encoding="utf-8") == "qb_ben person, changed by hand\n"
     assert "changed on disk" in raised.value.message and "ctrl+s again" in (raised.value.fix or "")
-    edits.save_caption(caption, "qb_ben person, typed", began_from=edits.caption_on_disk(caption))
+    edits.save_caption(settings, BEN, caption, "qb_ben person, typed", began_from=edits.caption_on_disk(settings, BEN, caption))
     assert caption.read_text(encoding="utf-8") == "qb_ben person, typed\n"
-    missing = tmp_path / "new.txt"
-    edits.save_caption(missing, "qb_ben person", began_from=edits.caption_on_disk(missing))
+    missing = ben_folder / "new.txt"
+    edits.save_caption(settings, BEN, missing, "qb_ben person", began_from=edits.caption_on_disk(settings, BEN, missing))
     assert missing.read_text(encoding="utf-8") == "qb_ben person\n"

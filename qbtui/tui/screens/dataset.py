@@ -286,9 +286,7 @@ class DatasetScreen(Screen[None]):
         preview.show(image.path, face_box_share(image))
         if not self.editing:
             self._set_caption_text(printable(image.caption or "", keep_newlines=True))
-            self.caption.border_title = (
-                Content(f"Caption · {printable(image.path.stem)}.txt") if image.caption_path else "Caption · none (f creates one)"
-            )
+            self.caption.border_title = self._caption_title(image)
         problems.set_class(bool(image.problems), "-bad")
         facts = [line for line in (face_facts(image, self.status.faces if self.status else None),) if line]
         if image.problems:
@@ -297,6 +295,15 @@ class DatasetScreen(Screen[None]):
             problems.update(Content("\n".join([fix, *facts, *lines] if fix else [*facts, *lines])))
         else:
             problems.update(Content("\n".join([f"ok · {image.width}x{image.height} {image.format}", *facts])))
+
+    @staticmethod
+    def _caption_title(image: ImageStatus) -> Content | str:
+        """The caption box's title: the file, a link out the scan did not read, or none yet."""
+        if image.caption_path:
+            return Content(f"Caption · {printable(image.path.stem)}.txt")
+        if any(problem.code == "link-outside" for problem in image.problems):
+            return "Caption · a link out of the datasets folder: not read"
+        return "Caption · none (f creates one)"
 
     def _set_caption_text(self, text: str) -> None:
         if self.caption.text != text:
@@ -343,12 +350,14 @@ class DatasetScreen(Screen[None]):
         if image is None:
             return
         try:
-            text = edits.read_for_editing(self.friend, image.path)
+            text = edits.read_for_editing(self.settings, self.friend, image.path)
+            caption = edits.caption_path_of(image.path)
+            disk = edits.caption_on_disk(self.settings, self.friend, caption)
         except QbtuiError as error:
             self.notify(f"{printable(error.message)}\n{printable(error.fix)}", severity="error", timeout=10, markup=False)
             return
-        self.editing_caption = edits.caption_path_of(image.path)
-        self.editing_disk = edits.caption_on_disk(self.editing_caption)
+        self.editing_caption = caption
+        self.editing_disk = disk
         self.editing_photo = image.path
         self.editing = True
         self._set_caption_text(text)
@@ -398,7 +407,7 @@ class DatasetScreen(Screen[None]):
         text goes back into the editor (never lost)."""
         try:
             with self.file_changes:
-                result = edits.save_caption(path, text, began_from=began_from)
+                result = edits.save_caption(self.settings, self.friend, path, text, began_from=began_from)
         except (QbtuiError, OSError) as error:
             self.app.call_from_thread(self._save_failed, path, text, error)
             return
@@ -409,8 +418,8 @@ class DatasetScreen(Screen[None]):
         """Back to editing the unsaved text, with the reason and its fix."""
         self.editing_caption, self.editing, self.editing_from = path, True, ""
         try:  # said once: a second save writes over what is on disk now
-            self.editing_disk = edits.caption_on_disk(path)
-        except OSError:  # unreadable now: the next save says why again
+            self.editing_disk = edits.caption_on_disk(self.settings, self.friend, path)
+        except (QbtuiError, OSError):  # unreadable now: the next save says why again
             self.editing_disk = None
         self.caption.load_text(text)
         self.caption.read_only = False
