@@ -48,11 +48,11 @@ class NameTooLong(NamedTuple):
     limit: int
 
     def message(self) -> str:
-        """`the token makes file names of 262 bytes (limit 255): ...`."""
+        """`too long for the file system: the token makes file names of 262 bytes (limit 255); ...`."""
         kind = "file names" if self.derived.source == "token" else "folder and file names"
         return (
-            f"the {self.derived.source} makes {kind} of {self.size} bytes (limit {self.limit}): "
-            f"{self.derived.what} would be named {self.derived.name[:40]}..."
+            f"too long for the file system: the {self.derived.source} makes {kind} of {self.size} bytes "
+            f"(limit {self.limit}); {self.derived.what} would be named {self.derived.name[:40]}..."
         )
 
 
