@@ -69,7 +69,7 @@ def test_add_refuses_the_225_letter_name_and_accepts_the_longest_name_that_fits(
     longest = 255 - suffix - len("_lora") - len("qb_")
     code, _, err = run_cli("--registry", registry_path, "add", "L" * (longest + 1))
     assert code == 2 and "(limit 255)" in err
-    code, out, err = run_cli("--registry", registry_path, "add", "L" * longest)
+    code, _, err = run_cli("--registry", registry_path, "add", "L" * longest)
     assert code == 0, err
     assert Registry.load(registry_path).friends["l" * longest].token == "qb_" + "l" * longest
 

@@ -25,11 +25,11 @@ from qbtui.printable import printable
 from qbtui.registry import (
     DEFAULT_REPEATS,
     Friend,
+    NameTooLongError,
     Settings,
     dataset_dir,
     default_token,
 )
-from qbtui.registry.name_lengths import NameTooLongError
 from qbtui.tui.host import host
 from qbtui.tui.typeahead import TypeAhead
 
