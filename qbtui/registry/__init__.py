@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the same names, for type checkers; tests/test_lazy_exports.
         lora_weight_problem as lora_weight_problem,
         originals_dir as originals_dir,
     )
+    from qbtui.registry.name_lengths import NameTooLongError as NameTooLongError
     from qbtui.registry.store import Registry as Registry, locate_registry as locate_registry
 
 
@@ -50,6 +51,7 @@ _EXPORTS = {
     "Registry": "store",
     "locate_registry": "store",
     "RegistryError": "model",
+    "NameTooLongError": "name_lengths",
     "Settings": "model",
     "Preset": "model",
     "Friend": "model",

@@ -34,7 +34,7 @@ from qbtui.atomicfile import write_text_atomic
 from qbtui.filenames import bare_name_problem
 from qbtui.friend_names import NewFriend, new_friend
 from qbtui.mounts import make_writable_fix
-from qbtui.pathlimits import name_length_problem
+from qbtui.pathlimits import name_too_long
 from qbtui.printable import printable
 from qbtui.registry.hosts import Host
 from qbtui.registry.layout import friend_section, keep_line_endings, move_tail_comments
@@ -48,6 +48,7 @@ from qbtui.registry.model import (
     check_friend_id,
     check_token,
 )
+from qbtui.registry.name_lengths import NameTooLongError
 from qbtui.registry.schema import (
     FRIEND_TYPES,
     REQUIRED_SETTINGS,
@@ -273,11 +274,12 @@ class Registry:
     ) -> Friend:
         """Add `[friends.<id>]`; refuses what `qbtui.friend_names.new_friend` refuses (a bad or
         look-alike name, a duplicate id or token), naming the existing friend."""
+        token_typed = bool(token)
         planned = self.new_friend(name, token)
         if planned.problem:
             raise RegistryError(planned.problem, path=self.path, fix=planned.fix)
         name, friend_id, token = planned.name, planned.id, planned.token
-        self._check_new_values(friend_id, token, repeats)
+        self._check_new_values(friend_id, token, repeats, token_typed=token_typed)
 
         def change(document: TOMLDocument, fresh: Registry) -> None:
             again = fresh.new_friend(name, token)
@@ -310,7 +312,7 @@ class Registry:
         """What `name` would become beside this registry's friends, or why it is refused (no write)."""
         return new_friend(name, token, self.friends.values())
 
-    def _check_new_values(self, friend_id: str, token: str, repeats: int) -> None:
+    def _check_new_values(self, friend_id: str, token: str, repeats: int, *, token_typed: bool = True) -> None:
         for problem in (check_friend_id(friend_id), check_token(token)):
             if problem:
                 raise RegistryError(problem, path=self.path, fix="use a plain name such as Peter (id peter, token qb_peter)")
@@ -319,11 +321,9 @@ class Registry:
                 f"repeats must be a whole number of at least 1, not {repeats!r}", path=self.path, fix="the guide uses 30"
             )
         settings = self.settings
-        problem = name_length_problem(settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend_id, token, repeats)
-        if problem:
-            raise RegistryError(
-                problem, path=self.path, fix="use a shorter name (or pass a shorter --token); nothing was written"
-            )
+        refusal = name_too_long(settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend_id, token, repeats)
+        if refusal:
+            raise NameTooLongError(refusal, self.path, token_typed=token_typed)
 
     def token_owner(self, token: str, *, ignore: str | None = None) -> str | None:
         """The id of the friend already using `token` (case-insensitive), if any."""

@@ -109,7 +109,7 @@ def plan_run(
             path=settings.base_model,
             fix="set base_model in registry.toml [settings] to your SD 1.5 .safetensors file or diffusers folder",
         )
-    _check_output_folders(settings, friend)
+    _check_output_folders(settings, friend, registry.path)
     images = _checked_image_count(settings, friend, force)
     fingerprint = dataset_fingerprint(friend_root(settings, friend))
     plan = partial(
@@ -145,17 +145,21 @@ def plan_run(
     )
 
 
-def _check_output_folders(settings: Settings, friend: Friend) -> None:
+def _check_output_folders(settings: Settings, friend: Friend, registry_path: Path) -> None:
     """QbtuiError before anything is written when a run's names would not fit or the LoRA folder is read-only."""
     from qbtui.dataset.guard import is_writable
     from qbtui.mounts import make_writable_fix
-    from qbtui.pathlimits import name_length_problem
+    from qbtui.pathlimits import name_too_long
 
-    problem = name_length_problem(
-        settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend.id, friend.token, friend.repeats
-    )
-    if problem:
-        raise QbtuiError(problem, fix=f"shorten {friend.id[:40]}'s id and token in registry.toml (and rename the folder)")
+    refusal = name_too_long(settings.datasets_dir, settings.lora_dir, settings.logs_dir, friend.id, friend.token, friend.repeats)
+    if refusal:
+        who = printable(friend.id[:40])
+        fix = (
+            f"set a shorter token for {who} in registry.toml"
+            if refusal.derived.source == "token"
+            else f"shorten {who}'s id in registry.toml (and rename the folder)"
+        )
+        raise QbtuiError(f"friend {who}: {refusal.message()}", path=registry_path, fix=fix)
     folder = settings.lora_dir
     while not folder.exists() and folder.parent != folder:
         folder = folder.parent

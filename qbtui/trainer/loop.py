@@ -552,7 +552,7 @@ class _Trainer:
         config = self.config
         if not config.sample_prompts or not self.ranks.main:
             return
-        from qbtui.trainer.sampling import generate_samples
+        from qbtui.trainer.sampling import generate_samples, sample_stem
 
         folder = Path(config.output_dir) / "sample"
         for sample in generate_samples(
@@ -564,6 +564,6 @@ class _Trainer:
             size=min(config.size),
             seed=config.seed,
             out_dir=folder,
-            stem=f"{config.output_name}_{step:06d}",
+            stem=sample_stem(config.output_name, step),
         ):
             self.events.write("sample", step=step, path=str(sample.path), prompt=sample.prompt, weight=sample.weight)

@@ -194,6 +194,16 @@ def save_png(image, path: Path, parameters: str) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+def sample_stem(output_name: str, step: int) -> str:
+    """A training sample's stem: `qb_peter_lora_000400`."""
+    return f"{output_name}_{step:06d}"
+
+
+def sample_file_name(stem: str, index: int, weight: float, seed: int) -> str:
+    """`qb_peter_lora_000400_00_w0.80_1000.png`: the stem, prompt index, LoRA weight and seed."""
+    return f"{stem}_{index:02d}_w{weight:.2f}_{seed}.png"
+
+
 def generate_samples(
     base,
     lora,
@@ -231,7 +241,7 @@ def generate_samples(
             with merged_lora(base, tensors, weight, source=source):
                 for index, prompt in enumerate(prompts):
                     image = render(base, prompt, seed=seed + index, steps=steps, size=size, guidance_scale=guidance_scale)
-                    path = out_dir / f"{stem}_{index:02d}_w{weight:.2f}_{seed + index}.png"
+                    path = out_dir / sample_file_name(stem, index, weight, seed + index)
                     parameters = (
                         f"{prompt}\nSteps: {steps}, Sampler: Euler, CFG scale: {guidance_scale}, "
                         f"Seed: {seed + index}, Size: {size}x{size}, LoRA weight: {weight}"

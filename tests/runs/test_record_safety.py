@@ -124,3 +124,20 @@ def test_a_refused_record_is_said_once_though_tried_at_done_and_at_the_exit(work
         workspace.path.chmod(0o644)
     (warning,) = warned()
     assert "completed, not recorded" in warning["message"]
+
+
+def test_a_hand_edited_token_too_long_for_its_checkpoint_names_is_refused_before_anything_is_written(workspace):
+    """A 223-byte token fits the LoRA's own name but not its checkpoints' sidecars (`<stem>-step00000000.metadata.json`)."""
+    long_token = "qb_" + "p" * 220
+    workspace.path.write_text(workspace.path.read_text().replace('token = "qb_peter"', f'token = "{long_token}"', 1))
+    workspace.reload_if_changed()
+    assert workspace.friends["peter"].token == long_token
+    lora_dir, logs_dir = workspace.settings.lora_dir, workspace.settings.logs_dir
+    before = sorted(lora_dir.rglob("*")) if lora_dir.exists() else []
+    with pytest.raises(QbtuiError) as caught:
+        manager.start_run(workspace, "peter", force=True)
+    text = caught.value.describe()
+    assert str(workspace.path) in text and "friend peter" in text and "(limit 255)" in text
+    assert "fix: set a shorter token for peter in registry.toml" in text
+    assert not (logs_dir / "peter").exists() or not any((logs_dir / "peter").iterdir())
+    assert (sorted(lora_dir.rglob("*")) if lora_dir.exists() else []) == before

@@ -171,3 +171,27 @@ async def test_an_empty_name_previews_no_placeholder_token(registry_path: Path, 
         assert "token: qb_zoe" in _text(app, "#add-hint")
         await pilot.press("backspace", "backspace", "backspace")
         assert "qb__" not in _text(app, "#add-hint") and "type a name" in _text(app, "#add-hint")
+
+
+async def test_a_name_or_token_too_long_for_the_file_system_names_the_field_to_shorten(registry_path: Path, app_factory) -> None:
+    """The Add dialog's fix names its own field, never the CLI's --token: a typed token too long for
+    the LoRA's checkpoint names -> the Trigger token field; a name whose id makes too long a run folder -> the name."""
+    before = registry_path.read_text()
+    app = app_factory(registry_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot)
+        app.screen.query_one("#add-name", Input).value = "Tom"
+        app.screen.query_one("#add-token", Input).value = "t" * 225
+        await pilot.press("ctrl+s")
+        await _submitted(app, pilot)
+        error = _text(app, "#add-error")
+        assert "(limit 255)" in error and "type a shorter token in the Trigger token field" in error
+        assert "--token" not in error and app.screen.focused is app.screen.query_one("#add-token", Input)
+        app.screen.query_one("#add-token", Input).value = ""
+        app.screen.query_one("#add-name", Input).value = "L" * 228
+        await pilot.press("ctrl+s")
+        await _submitted(app, pilot)
+        error = _text(app, "#add-error")
+        assert "the id makes folder and file names" in error and "shorten the name" in error
+        assert "--token" not in error and isinstance(app.screen, AddFriendScreen)
+    assert registry_path.read_text() == before

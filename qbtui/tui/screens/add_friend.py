@@ -25,6 +25,7 @@ from qbtui.printable import printable
 from qbtui.registry import (
     DEFAULT_REPEATS,
     Friend,
+    NameTooLongError,
     Settings,
     dataset_dir,
     default_token,
@@ -148,6 +149,10 @@ class AddFriendScreen(ModalScreen[str | None], TypeAhead[str | None]):
         try:
             friend = host(self).workspace.add_friend(name, token=token, repeats=int(repeats_text), describe=describe)
             _create_folder(host(self).workspace.settings, friend)
+        except NameTooLongError as error:
+            fix, field = _name_too_long_fix(error)
+            self._refused(f"{error.message}\n  fix: {fix}; nothing was written", field)
+            return
         except QbtuiError as error:
             # The reason and its fix, not the registry's path: a long path would push them out of sight.
             self._refused(error.describe(where_from=False), "#add-name")
@@ -168,6 +173,15 @@ class AddFriendScreen(ModalScreen[str | None], TypeAhead[str | None]):
     @on(Button.Pressed, "#add-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _name_too_long_fix(error: NameTooLongError) -> tuple[str, str]:
+    """The fix in this dialog's words, and the field that gives it."""
+    if error.source == "id":
+        return "shorten the name: the id made from it names the dataset and run folders", "#add-name"
+    if error.token_typed:
+        return "type a shorter token in the Trigger token field", "#add-token"
+    return "shorten the name, or type a shorter token in the Trigger token field", "#add-name"
 
 
 def _create_folder(settings: Settings, friend: Friend) -> Path:
