@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Static
 
 from qbtui.printable import printable
-from qbtui.runs.format import format_duration, wait_words
+from qbtui.runs.format import wait_words
 from qbtui.tui.host import host
 from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
 from qbtui.tui.messages import RunsUpdated, RunWarnings
@@ -63,16 +63,15 @@ def run_cells(run: RunInfo, place: int | None, colors: dict[str, str], friend: s
     average (raw loss until the backend reports one), as `qbtui runs` prints it."""
     shown_loss = run.avg_loss if run.avg_loss is not None else run.loss
     loss = f"{shown_loss:.3f}" if shown_loss is not None else "-"
-    eta = format_duration(run.remaining_s) if run.state == "running" else "-"
     return [
         str(place) if place is not None else "",
         friend or run.friend_id,
         run.run_id,
-        Text(run.activity, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        Text(run.activity_words, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         run.where,
-        run.progress,
+        f"{run.step}/{run.max_steps}",
         loss,
-        eta,
+        run.eta_words,
         f"{run.backend}/{run.preset}",
     ]
 
