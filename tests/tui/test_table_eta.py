@@ -1,6 +1,7 @@
 """The friends table's row of a scoring or evaluating run says its phase, its step (or the pass's samples) and
 the ETA `qbtui runs` prints, at every size: the less important columns give way first, never the ETA.
-`qbtui runs` shows the step under STEP and the pass's samples under STATE, as --json does."""
+`qbtui runs` shows the step under STEP and the pass's samples under STATE, as --json does. At 80 columns the
+Training screen's line keeps its ETA in sight, and the Runs screen each run's start and its `esc Back` key."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import json
 
 import pytest
 from textual.widgets import Label
+from textual.widgets._footer import FooterKey
 
 from qbtui.cli import main
+from qbtui.rundir import run_id_labels
 from tests.tui.test_dashboard import row as friend_row
 from tests.tui.test_evaluating_phase import evaluating
+from tests.tui.test_runs_screen import cells as runs_cells, open_runs
 from tests.tui.test_scoring_phase import scoring_at_20
 from tests.tui.test_training import open_training
 
@@ -73,3 +77,16 @@ async def test_the_training_line_keeps_the_eta_in_sight_at_80_columns(demo_regis
         await until(pilot, lambda: "scoring likeness 2/4" in str(label.content))
         line = str(label.content)
         assert line.index("ETA 0:22") + len("ETA 0:22") <= label.content_region.width, (line, label.content_region.width)
+
+
+async def test_the_runs_screen_at_80_columns_shows_each_runs_start_and_its_back_key(
+    demo_registry, app_factory, run_writer, until
+):
+    run_writer(demo_registry, "peter", RUN_ID, steps=12)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 1)
+        assert runs_cells(app, RUN_ID)[2] in run_id_labels(RUN_ID)[1:] and runs_cells(app, RUN_ID)[2].startswith("11-25 03:45")
+        await until(pilot, lambda: bool(app.screen.query(FooterKey)))
+        keys = {key.description: key.region for key in app.screen.query(FooterKey)}
+        assert keys["Back"].right <= keys["palette"].x, keys  # the palette key sits over the footer's right end

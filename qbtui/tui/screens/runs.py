@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Static
 
 from qbtui.printable import printable
+from qbtui.rundir import run_id_labels
 from qbtui.runs.format import wait_words
 from qbtui.tui.host import host
 from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
@@ -89,6 +90,13 @@ def column_widths(room: int, rows: list[list[object]]) -> dict[str, int]:
     return widths
 
 
+def run_id_shown(run_id: str, width: int) -> str:
+    """The longest of the run id's labels that fits (`12-06 10:09 2e3e`: the Friend column names the friend),
+    else the shortest cut at its start."""
+    labels = run_id_labels(run_id)
+    return elided_start(next((label for label in labels if len(label) <= width), labels[-1]), width)
+
+
 def elided_start(text: str, width: int) -> str:
     """`…051030-ada-9aad`: the end of a run id kept (its friend and suffix tell runs apart)."""
     return text if len(text) <= width else "…" + text[len(text) - width + 1 :]
@@ -122,7 +130,7 @@ class RunsScreen(Screen):
         yield Static("", id="runs-warnings")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
         yield Label("", id="runs-why")
-        yield SteadyFooter()
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "runs and queue"
@@ -155,7 +163,7 @@ class RunsScreen(Screen):
         table.clear()
         for run, row in zip(runs, rows, strict=True):
             row[1] = elided_end(str(row[1]), widths["friend"])
-            row[2] = elided_start(run.run_id, widths["run"])
+            row[2] = run_id_shown(run.run_id, widths["run"])
             table.add_row(*row, key=run.run_id)
         ids = [run.run_id for run in runs]
         if selected in ids:
