@@ -116,7 +116,7 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open", id="runs.open"),
         Binding("u", "move_up", "Up", id="runs.up"),
         Binding("d", "move_down", "Down", id="runs.down"),
-        Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
+        Binding("c", "cancel", "Cancel", tooltip="Cancel the queued run", id="runs.cancel"),
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("r", "resume", "Resume", id="runs.resume"),
         Binding("v", "compare", "Likeness", id="runs.compare"),
