@@ -90,3 +90,11 @@ async def test_the_runs_screen_at_80_columns_shows_each_runs_start_and_its_back_
         await until(pilot, lambda: bool(app.screen.query(FooterKey)))
         keys = {key.description: key.region for key in app.screen.query(FooterKey)}
         assert max(keys["Back"].right, keys["Help"].right) <= keys["palette"].x, keys  # the palette key sits over the right end
+
+
+async def test_an_evaluating_run_keeps_its_start_on_the_runs_screen_at_80_columns(demo_registry, app_factory, run_writer, until):
+    evaluating_pass(demo_registry, run_writer)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot, until, 1)
+        assert runs_cells(app, RUN_ID)[2:4] == ["11-25 03:45", "evaluating 7/41"]

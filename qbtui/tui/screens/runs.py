@@ -42,7 +42,7 @@ COLUMNS = (
 )
 # Each column is drawn with one blank cell either side; the run id gets what the others leave.
 PADDING = 2
-RUN_MIN_WIDTH = 10
+RUN_MIN_WIDTH = 11  # a run id's shortest label: `12-06 10:09`
 FRIEND_MAX_WIDTH = 16
 # Kept free for a vertical scrollbar, so that a growing list never pushes Backend off the edge.
 SCROLLBAR_ROOM = 2
