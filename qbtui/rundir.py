@@ -104,6 +104,15 @@ def new_run_id(friend_id: str, now: float | None = None) -> str:
     return f"{stamp}-{friend_id}-{secrets.token_hex(2)}"
 
 
+def run_id_labels(run_id: str) -> tuple[str, ...]:
+    """How a run id may show where a Friend column names the friend, longest first: the id, `12-06 10:09 2e3e`
+    (its start, UTC as in the id, and its suffix), `12-06 10:09`; only the id when it is not a run id."""
+    if RUN_ID_PATTERN.match(run_id) is None:
+        return (run_id,)
+    start = f"{run_id[4:6]}-{run_id[6:8]} {run_id[9:11]}:{run_id[11:13]}"
+    return (run_id, f"{start} {run_id[-4:]}", start)
+
+
 def friend_of_run_id(run_id: str) -> str | None:
     """The friend id inside a run id, or None when `run_id` is not one."""
     match = RUN_ID_PATTERN.match(run_id)

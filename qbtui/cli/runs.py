@@ -16,7 +16,7 @@ from pathlib import Path
 from qbtui.cli.foundation import load_registry
 from qbtui.printable import printable
 from qbtui.registry import BACKENDS, Registry, Settings
-from qbtui.runs.format import format_duration, format_event, format_number, wait_words, where_words
+from qbtui.runs.format import format_event, format_number, wait_words, where_words
 
 FOLLOW_POLL_S = 0.05
 
@@ -151,11 +151,11 @@ def runs_table(infos: list) -> str:
                 info.where,
                 info.backend,
                 info.preset,
-                info.activity,
-                info.progress,
+                info.activity_words,
+                f"{info.step}/{info.max_steps}",
                 format_number(info.avg_loss if info.avg_loss is not None else info.loss),
                 format_number(info.it_s, 2),
-                format_duration(info.remaining_s),
+                info.eta_words,
             )
         )
     shown = [tuple(printable(cell) for cell in row) for row in rows]

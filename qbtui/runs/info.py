@@ -118,6 +118,27 @@ class RunInfo:
         return self.eta_s
 
     @property
+    def eta_words(self) -> str:
+        """The time left of what a running run does now (`remaining_s`): `1:27`; `-` when unknown or not running."""
+        return format_duration(self.remaining_s) if self.state == "running" else "-"
+
+    @property
+    def activity_words(self) -> str:
+        """The run lists' state column: `evaluating 7/41` (its samples) during a likeness pass, else `activity`;
+        the step column keeps the step."""
+        return f"{self.activity} {self.progress}" if self.evaluating else self.activity
+
+    @property
+    def phase_progress(self) -> str:
+        """`scoring 40/60`, `evaluating 5/50`, `finishing 60/60`; `40/60` while it trains (the phase word `qbtui runs` shows)."""
+        return self.progress if self.phase in (TRAINING, "") else f"{self.activity} {self.progress}"
+
+    @property
+    def glance_words(self) -> str:
+        """A running run at a glance, as the dashboard's table shows it: `scoring 40/60 1:27`, `40/60 1:11`."""
+        return f"{self.phase_progress} {self.eta_words}"
+
+    @property
     def progress_words(self) -> str:
         """`evaluating 7/41 · ETA 2:10` during a likeness pass, else `step 340/1200`."""
         if self.evaluating:

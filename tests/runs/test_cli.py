@@ -9,10 +9,10 @@ import signal
 import pytest
 
 from qbtui.cli import build_parser, main
-from qbtui.cli.runs import format_duration, format_event
 from qbtui.events import read_events
 from qbtui.rundir import RunDir
 from qbtui.runs import manager
+from qbtui.runs.format import format_duration, format_event
 from qbtui.runs.info import read_run
 from qbtui.runs.liveness import read_pid_file
 

@@ -43,7 +43,7 @@ async def test_the_dashboard_training_screen_and_runs_screen_show_the_pass(demo_
         await until(pilot, lambda: app.screen.query(DataTable))
         table = app.screen.query_one(DataTable)
         cells = [str(cell) for cell in table.get_row(RUN_ID)]
-        assert cells[3:6] == ["evaluating", "here", "7/41"] and cells[7] == "5:40"
+        assert cells[3:6] == ["evaluating 7/41", "here", "60/60"] and cells[7] == "5:40"
         why = app.screen.query_one("#runs-why", Label)
         assert str(why.render()) == "20261125-040000-anna-e5f6: waits (peter's likeness pass, about 6 min)"
 

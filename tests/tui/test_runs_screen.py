@@ -65,7 +65,9 @@ async def test_every_run_is_listed_with_its_state(demo_registry, app_factory, ru
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(app, pilot, until, 3)
         place, friend, run, state = cells(app, "20261125-040000-anna-e5f6")[:4]
-        assert (place, friend, state) == ("1", "Anna", "queued") and run.endswith("anna-e5f6")
+        assert (place, friend, state) == ("1", "Anna", "queued") and run.startswith(
+            "11-25 04:00"
+        )  # its start; Friend names the friend
         assert cells(app, "20261125-034512-peter-a1b2")[3:6] == ["running", "here", "12/60"]
         assert cells(app, "20261124-100000-sam-0000")[0:4:3] == ["", "completed"]
         assert cells(app, "20261124-100000-sam-0000")[-1] == "builtin/demo"  # Backend uncut at 80 columns

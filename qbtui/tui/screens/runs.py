@@ -18,7 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Static
 
 from qbtui.printable import printable
-from qbtui.runs.format import format_duration, wait_words
+from qbtui.rundir import run_id_labels
+from qbtui.runs.format import wait_words
 from qbtui.tui.host import host
 from qbtui.tui.intents import CancelQueued, MoveQueued, OpenTraining, ResumeRun, StopRun
 from qbtui.tui.messages import RunsUpdated, RunWarnings
@@ -41,7 +42,7 @@ COLUMNS = (
 )
 # Each column is drawn with one blank cell either side; the run id gets what the others leave.
 PADDING = 2
-RUN_MIN_WIDTH = 10
+RUN_MIN_WIDTH = 11  # a run id's shortest label: `12-06 10:09`
 FRIEND_MAX_WIDTH = 16
 # Kept free for a vertical scrollbar, so that a growing list never pushes Backend off the edge.
 SCROLLBAR_ROOM = 2
@@ -63,16 +64,15 @@ def run_cells(run: RunInfo, place: int | None, colors: dict[str, str], friend: s
     average (raw loss until the backend reports one), as `qbtui runs` prints it."""
     shown_loss = run.avg_loss if run.avg_loss is not None else run.loss
     loss = f"{shown_loss:.3f}" if shown_loss is not None else "-"
-    eta = format_duration(run.remaining_s) if run.state == "running" else "-"
     return [
         str(place) if place is not None else "",
         friend or run.friend_id,
         run.run_id,
-        Text(run.activity, style=colors[STATE_COLORS.get(run.state, "foreground")]),
+        Text(run.activity_words, style=colors[STATE_COLORS.get(run.state, "foreground")]),
         run.where,
-        run.progress,
+        f"{run.step}/{run.max_steps}",
         loss,
-        eta,
+        run.eta_words,
         f"{run.backend}/{run.preset}",
     ]
 
@@ -88,6 +88,13 @@ def column_widths(room: int, rows: list[list[object]]) -> dict[str, int]:
     others = sum(width for key, width in widths.items() if key != "run") + PADDING * len(widths)
     widths["run"] = max(RUN_MIN_WIDTH, min(widths["run"], room - others))
     return widths
+
+
+def run_id_shown(run_id: str, width: int) -> str:
+    """The longest of the run id's labels that fits (`12-06 10:09 2e3e`: the Friend column names the friend),
+    else the shortest cut at its start."""
+    labels = run_id_labels(run_id)
+    return elided_start(next((label for label in labels if len(label) <= width), labels[-1]), width)
 
 
 def elided_start(text: str, width: int) -> str:
@@ -109,7 +116,7 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open", id="runs.open"),
         Binding("u", "move_up", "Up", id="runs.up"),
         Binding("d", "move_down", "Down", id="runs.down"),
-        Binding("c", "cancel", "Cancel queued", id="runs.cancel"),
+        Binding("c", "cancel", "Cancel", tooltip="Cancel the queued run", id="runs.cancel"),
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("r", "resume", "Resume", id="runs.resume"),
         Binding("v", "compare", "Likeness", id="runs.compare"),
@@ -123,7 +130,7 @@ class RunsScreen(Screen):
         yield Static("", id="runs-warnings")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
         yield Label("", id="runs-why")
-        yield SteadyFooter()
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "runs and queue"
@@ -156,7 +163,7 @@ class RunsScreen(Screen):
         table.clear()
         for run, row in zip(runs, rows, strict=True):
             row[1] = elided_end(str(row[1]), widths["friend"])
-            row[2] = elided_start(run.run_id, widths["run"])
+            row[2] = run_id_shown(run.run_id, widths["run"])
             table.add_row(*row, key=run.run_id)
         ids = [run.run_id for run in runs]
         if selected in ids:

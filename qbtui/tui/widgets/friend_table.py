@@ -9,7 +9,6 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from qbtui.printable import printable
-from qbtui.runs.format import format_duration
 from qbtui.tui.widgets.friend_columns import TRAINING_ROOM, ColumnNeeds, full_width, needs_of, plan_columns
 from qbtui.tui.widgets.sparkline import spark_text
 
@@ -49,7 +48,7 @@ def images_cell(status: FriendStatus | None, colors: dict[str, str]) -> Text:
 
 
 def training_cell(friend: Friend, run: RunInfo | None, colors: dict[str, str], blocker: str | None = None) -> Text:
-    """not trained / blocked: why / queued / running step/max + sparkline + ETA / trained date / crashed."""
+    """not trained / blocked: why / queued / running (its phase, step/max, sparkline, ETA) / trained date / crashed."""
     return training_texts(friend, run, colors, (blocker,) if blocker else ())[0]
 
 
@@ -57,25 +56,19 @@ def training_texts(
     friend: Friend, run: RunInfo | None, colors: dict[str, str], blockers: tuple[str | None, ...] = ()
 ) -> list[Text]:
     """The training state in words, longest first; each shorter one keeps the state (and a
-    running run's step and ETA) and leaves out a detail (the sparkline, the date, the reason).
+    running run's phase, step and ETA: `RunInfo.glance_words`) and leaves out a detail (the sparkline, the date, the reason).
     `blockers`: why training is refused, in longer and shorter words."""
     if run is not None and run.state == "disconnected":
         style = colors["warning"]
         return [Text(f"{run.host} not answering · {run.step}/{run.max_steps}", style=style), Text("not answering", style=style)]
-    if run is not None and run.state == "running" and run.after_training:
-        return [
-            Text(f"▶ {run.progress_words}", style=colors["accent"]),
-            Text(f"▶ {run.activity} {run.progress}", style=colors["accent"]),
-        ]
     if run is not None and run.state == "running":
         on_host = f"{run.host} " if run.host else ""
-        eta = format_duration(run.eta_s)
-        full = Text(f"▶ {on_host}{run.step}/{run.max_steps} ", style=colors["accent"])
+        full = Text(f"▶ {on_host}{run.phase_progress} ", style=colors["accent"])
         full.append(spark_text(run.losses, 6), style=colors["primary"])
-        full.append(f" {eta}")
-        shorter = [Text(f"▶ {on_host}{run.step}/{run.max_steps} {eta}", style=colors["accent"])]
+        full.append(f" {run.eta_words}")
+        shorter = [Text(f"▶ {on_host}{run.glance_words}", style=colors["accent"])]
         if on_host:
-            shorter.append(Text(f"▶ {run.step}/{run.max_steps} {eta}", style=colors["accent"]))
+            shorter.append(Text(f"▶ {run.glance_words}", style=colors["accent"]))
         return [full, *shorter]
     if run is not None and run.state == "queued":
         return [Text("queued", style=colors["accent"])]

@@ -17,18 +17,19 @@ if TYPE_CHECKING:
 
 
 def progress_line(run: RunInfo, now: float, learning_rate: float | None) -> str:
-    """`step 340/1200 · 1.85 it/s · elapsed 3m04s · ETA 7m45s · lr 1.0e-04` (times while running);
+    """`step 340/1200 · ETA 7:45 · 1.85 it/s · elapsed 3:04 · lr 1.0e-04` (times while running);
     `evaluating 7/41 · ETA 2:10 · elapsed 9m30s` during the likeness pass after the last step; while a
     checkpoint is scored, its samples drawn and an ETA with the scoring left in it."""
     if run.after_training:
         elapsed = now - run.started_at if run.started_at else None
         return f"{run.progress_words} · elapsed {format_duration(elapsed)}"
     parts = [run.progress_words]  # `step 340/1200`, or `step 20/40 · scoring likeness 2/4` at a checkpoint
+    if run.state == "running":
+        parts.append(f"ETA {run.eta_words}")  # next to the step, so a narrow screen cuts the speed first
     parts.append(f"{run.it_s:.2f} it/s" if run.it_s else "- it/s")
     if run.state == "running":
         elapsed = now - run.started_at if run.started_at else None
         parts.append(f"elapsed {format_duration(elapsed)}")
-        parts.append(f"ETA {format_duration(run.remaining_s)}")
     if learning_rate is not None:
         parts.append(f"lr {learning_rate:.1e}")
     return " · ".join(parts)
