@@ -1,11 +1,13 @@
 """The training loop: SD1.5 objective (the base model's DDPM schedule, epsilon, MSE), LoRA updates, events, checkpoints, stop and resume.
 
 `train()` runs one run directory's config to the end, to a requested stop (state saved,
-LoRA written, `done` "stopped") or to a failure (`error` with a hint, `done` "failed").
+LoRA written, `done` "stopped"; a stop asked while drawing samples or scoring likeness abandons
+the rest of them and stops at the step whose training finished) or to a failure (`error` with a hint, `done` "failed").
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import math
@@ -49,6 +51,7 @@ from qbtui.trainer.state import (
     resume_settings,
     save_state,
 )
+from qbtui.trainer.stopflag import StopRequested
 from qbtui.trainer.watch import start_watch
 
 NAN_HINT = "switch mixed_precision from fp16 to no (the guide's fix)"
@@ -133,7 +136,7 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     events: EventWriter | None = None,
 ) -> Outcome:
-    """Run the config; `should_stop()` is asked after every step. Errors are reported as events and re-raised."""
+    """Run the config; `should_stop()` is asked after every step and while sampling. Errors are reported as events and re-raised."""
     owns_events = events is None
     if events is None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +180,7 @@ class _Trainer:
 
     def run(self, *, resume: bool, should_stop: Callable[[], bool]) -> Outcome:
         config = self.config
+        self.should_stop = should_stop
         seed_everything(config.seed)
         self._set_up()
         start_step = 0
@@ -215,7 +219,8 @@ class _Trainer:
                 checkpoint = self._write_lora(checkpoint_name(config.output_name, step), step, event=True)
                 self._save_state(step)
                 if step < config.max_train_steps:  # the final step is scored as the final file
-                    self._score(step, str(step), checkpoint.name, start_step, started)
+                    with contextlib.suppress(StopRequested):  # abandoned: the stop below saves this step
+                        self._score(step, str(step), checkpoint.name, start_step, started)
                     stopped_early = self._stop_early(step)
                     if stopped_early is not None:
                         break
@@ -520,7 +525,9 @@ class _Trainer:
             return
         trained_s = time.perf_counter() - started - watch.spent_s
         step_s = trained_s / (step - start_step) if step > start_step else None
-        watch.score(self.base, self.network, step=step, label=label, lora=lora, step_s=step_s, final=final)
+        watch.score(
+            self.base, self.network, step=step, label=label, lora=lora, step_s=step_s, final=final, should_stop=self.should_stop
+        )
 
     def _stop_early(self, step: int) -> str | None:
         """`stopped early at step 800: likeness 0.38, no better for 2 checkpoints` when `stop_early` says so (every rank stops)."""
@@ -544,6 +551,8 @@ class _Trainer:
             if to_score:
                 self._score(step, "final", final.name, start_step, started, final=True)
             watch.finish()
+        except StopRequested:
+            print("likeness scoring of the final file abandoned: a stop was asked", file=sys.stderr)
         except Exception as error:  # noqa: BLE001 - the training is done and recorded; say why there are no scores
             self.events.write("warning", message=f"the likeness scoring failed: {type(error).__name__}: {error}")
             print(f"likeness scoring failed: {error!r}", file=sys.stderr)
@@ -565,5 +574,6 @@ class _Trainer:
             seed=config.seed,
             out_dir=folder,
             stem=sample_stem(config.output_name, step),
+            should_stop=self.should_stop,
         ):
             self.events.write("sample", step=step, path=str(sample.path), prompt=sample.prompt, weight=sample.weight)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from qbtui.atomicfile import write_bytes_atomic
 from qbtui.errors import QbtuiError
 from qbtui.safefile import require_regular
 from qbtui.trainer.config import SAMPLE_WEIGHTS
+from qbtui.trainer.stopflag import StopRequested, stop_requested
 
 UNET_PREFIX = "lora_unet_"
 TEXT_ENCODER_PREFIX = "lora_te_"
@@ -131,8 +132,20 @@ def _encode(base, prompts: list[str]):
         return base.text_encoder(ids.to(device))[0]
 
 
-def render(base, prompt: str, *, seed: int, steps: int, size: int, guidance_scale: float, negative_prompt: str = ""):
-    """One image (PIL) from a fixed seed: Euler sampling with classifier-free guidance, then the VAE."""
+def render(
+    base,
+    prompt: str,
+    *,
+    seed: int,
+    steps: int,
+    size: int,
+    guidance_scale: float,
+    negative_prompt: str = "",
+    should_stop: Callable[[], bool] | None = None,
+):
+    """One image (PIL) from a fixed seed: Euler sampling with classifier-free guidance, then the VAE.
+
+    `should_stop` is asked before each denoising step and before the VAE: StopRequested when it says so."""
     import torch
     from diffusers import EulerDiscreteScheduler
     from PIL import Image
@@ -148,11 +161,13 @@ def render(base, prompt: str, *, seed: int, steps: int, size: int, guidance_scal
     context = _encode(base, [negative_prompt, prompt]).to(dtype)
     with torch.no_grad():
         for timestep in scheduler.timesteps:
+            stop_requested(should_stop)
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
             noise = unet(model_input.to(dtype), timestep, encoder_hidden_states=context).sample.float()
             unconditional, conditional = noise.chunk(2)
             guided = unconditional + guidance_scale * (conditional - unconditional)
             latents = scheduler.step(guided, timestep, latents, generator=generator).prev_sample
+        stop_requested(should_stop)
         pixels = vae.decode((latents / base.vae_scale_factor).to(vae.dtype)).sample
     array = ((pixels[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array)
@@ -216,13 +231,15 @@ def generate_samples(
     size: int | None = None,
     guidance_scale: float = 7.0,
     stem: str = "sample",
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[Sample]:
     """Write one PNG per prompt and LoRA weight, all from the same noise per prompt; base weights restored.
 
     `lora` is a kohya `.safetensors` path, its tensors, a training network (anything with
     `kohya_tensors()` and `set_multiplier()`, muted while its tensors are merged) or None for the
     base model alone. Files: `<stem>_<prompt index>_w<weight>_<seed>.png`, with A1111-style
-    `parameters` text. The global RNG state is left untouched.
+    `parameters` text. The global RNG state is left untouched. Once `should_stop()` says so (asked
+    before each weight, image and denoising step) the rest is abandoned: only the samples written so far return.
     """
     network = lora if hasattr(lora, "kohya_tensors") else None
     source = Path(lora) if isinstance(lora, (str, Path)) else None
@@ -236,11 +253,20 @@ def generate_samples(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = []
-    with sampling_mode(base.unet, base.text_encoder, base.vae), _network_muted(network):
+    with contextlib.suppress(StopRequested), sampling_mode(base.unet, base.text_encoder, base.vae), _network_muted(network):
         for weight in weights:
+            stop_requested(should_stop)
             with merged_lora(base, tensors, weight, source=source):
                 for index, prompt in enumerate(prompts):
-                    image = render(base, prompt, seed=seed + index, steps=steps, size=size, guidance_scale=guidance_scale)
+                    image = render(
+                        base,
+                        prompt,
+                        seed=seed + index,
+                        steps=steps,
+                        size=size,
+                        guidance_scale=guidance_scale,
+                        should_stop=should_stop,
+                    )
                     path = out_dir / sample_file_name(stem, index, weight, seed + index)
                     parameters = (
                         f"{prompt}\nSteps: {steps}, Sampler: Euler, CFG scale: {guidance_scale}, "

@@ -1,4 +1,5 @@
-"""The stop a trainer process honours: SIGTERM or SIGINT, or its supervisor gone; checked after each step."""
+"""The stop a trainer process honours: SIGTERM or SIGINT, or its supervisor gone; checked after each step,
+and between the images and denoising steps of sampling and likeness scoring (`StopRequested`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
+
+
+class StopRequested(Exception):
+    """A stop was asked while drawing samples: the rest of them is abandoned, the trainer saves its state and stops."""
+
+
+def stop_requested(should_stop: Callable[[], bool] | None) -> None:
+    """Raise StopRequested when `should_stop` says so (None: never)."""
+    if should_stop is not None and should_stop():
+        raise StopRequested
 
 
 class StopFlag:

@@ -10,7 +10,9 @@ and each final cell that beats the choice replaces it the same way: no separate 
 When scoring cannot work (the face engine not installed; photos that show no face, such as
 drawings) the run says so in one `eval skipped` event naming the fix and draws no
 identity samples at all. Scoring at a checkpoint is kept to `BUDGET_SHARE` of the training time
-between two checkpoints: fewer samples per weight, said once in a warning.
+between two checkpoints: fewer samples per weight, said once in a warning. A stop asked while
+scoring (`should_stop`) abandons the rest of it (StopRequested): the cell being drawn, and the
+checkpoint's `eval checkpoint` event, are never written.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from qbtui.likeness.standing import chosen_fields, final_order
 from qbtui.rundir import RunDir
 from qbtui.safefile import read_text
 from qbtui.trainer.config import TrainConfig
+from qbtui.trainer.stopflag import stop_requested
 
 NOT_MEASURED = "likeness not measured"
 # Scoring at one checkpoint may take this share of the training time between two checkpoints.
@@ -63,6 +66,7 @@ class LikenessWatch:
         self.sample_s: float | None = None  # seconds to draw and score one sample
         self.spent_s = 0.0  # time spent scoring so far (not training)
         self.scored_steps: list[int] = []
+        self.should_stop: Callable[[], bool] | None = None  # the stop asked between samples (`score`)
 
     @property
     def weights(self) -> list[float]:
@@ -71,13 +75,24 @@ class LikenessWatch:
     # --- scoring ----------------------------------------------------------------------------
 
     def score(
-        self, base_model: Any, network: Any, *, step: int, label: str, lora: str, step_s: float | None, final: bool = False
+        self,
+        base_model: Any,
+        network: Any,
+        *,
+        step: int,
+        label: str,
+        lora: str,
+        step_s: float | None,
+        final: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         """Score the network at every sample weight (the base model first, once); `likeness` events and the log line.
 
         The final file (after `done`) is scored at the best weight so far first (`final_order`), the base model
-        only after that cell, and the choice so far is stated after each cell (`stand`)."""
+        only after that cell, and the choice so far is stated after each cell (`stand`). StopRequested once
+        `should_stop()` says so (asked between samples and denoising steps): the rest is abandoned."""
         started = time.perf_counter()
+        self.should_stop = should_stop
         if not final:
             self._scoring(step, 0)
             self._score_base(base_model, network)
@@ -238,9 +253,16 @@ class LikenessWatch:
         try:
             with sampling_mode(base_model.unet, base_model.text_encoder, base_model.vae):
                 for spec in specs:
+                    stop_requested(self.should_stop)
                     started = time.perf_counter()
                     image = render(
-                        base_model, spec.prompt, seed=spec.seed, steps=config.eval_steps, size=size, guidance_scale=7.0
+                        base_model,
+                        spec.prompt,
+                        seed=spec.seed,
+                        steps=config.eval_steps,
+                        size=size,
+                        guidance_scale=7.0,
+                        should_stop=self.should_stop,
                     )
                     path = self.run.eval_dir / sample_name(label, weight, spec)
                     parameters = (

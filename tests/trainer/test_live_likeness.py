@@ -17,7 +17,7 @@ from qbtui.likeness.report import read_evaluation
 from qbtui.runs.format import format_event
 from qbtui.trainer import evaluate
 from qbtui.trainer.loop import train
-from tests.trainer.test_train import make_config
+from tests.trainer.test_train import make_config, sigterm_while_drawing, write_run
 
 pytest.importorskip("dlib")
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_accelerate_state")
@@ -147,3 +147,27 @@ def test_stop_early_ends_a_run_whose_likeness_stopped_improving(tiny_model_dir, 
     evaluation = read_evaluation(run_dir / "eval.json")
     assert evaluation.chosen is not None and evaluation.chosen.key == "1@0.8"  # ties go to the earlier step
     assert (tmp_path / "lora" / evaluation.chosen.lora).is_file()
+
+
+def test_sigterm_while_scoring_a_checkpoint_stops_at_that_step_and_resume_trains_on(
+    tiny_model_dir, obama_dataset, detector, tmp_path
+):
+    run_dir = tmp_path / "logs" / "peter" / "run-1"
+    config = scored_config(tiny_model_dir, obama_dataset, tmp_path / "lora", max_train_steps=6)
+    write_run(run_dir, config)
+    finished = sigterm_while_drawing(run_dir)  # its trainer scores with the real face model: no face on noise
+    assert finished.returncode == 0, finished.stderr.decode()
+    events = read_events(run_dir / "events.jsonl")
+    assert events[-1]["type"] == "done" and events[-1]["status"] == "stopped"
+    assert Path(events[-1]["lora_path"]).name == "qb_peter_lora-step00000002.safetensors"
+    # the step-2 scoring was abandoned at its first sample: no cell, no checkpoint scores, no image
+    assert not [event for event in events if event["type"] == "likeness"]
+    assert not [event for event in events if event["type"] == "eval" and event["stage"] != "scoring"]
+    assert not list((run_dir / "eval").glob("*.png"))
+
+    assert train(config, run_dir, resume=True).step == 6
+    events = read_events(run_dir / "events.jsonl")
+    assert [event["step"] for event in events if event["type"] == "start"] == [0, 2]
+    assert [event["step"] for event in events if event["type"] == "step"] == list(range(1, 7))  # no step trained twice
+    checkpoints = [event["step"] for event in events if event["type"] == "eval" and event["stage"] == "checkpoint"]
+    assert checkpoints == [4, 6]  # the step-2 checkpoint is not scored again, the final file is

@@ -389,6 +389,50 @@ def test_sigterm_saves_state_and_a_lora_then_resume_finishes(tiny_model_dir, tin
     assert events[-1]["status"] == "completed"
 
 
+def sigterm_while_drawing(run_dir: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run the trainer (`stop_while_sampling.py`: its first sample image held) and SIGTERM it while it draws."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(Path(__file__).with_name("stop_while_sampling.py")), str(run_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 240
+    while not (run_dir / "drawing").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (run_dir / "drawing").exists(), "the trainer never started drawing samples"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=240)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def test_sigterm_while_drawing_samples_stops_at_that_step_and_resume_trains_on(tiny_model_dir, tiny_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    config = make_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "lora",
+        max_train_steps=8,
+        save_every_n_steps=2,
+        sample_every_n_steps=3,
+        sample_prompts=["qb_peter person, illustration in the style of Quentin Blake"],
+        sample_steps=4,
+    )
+    write_run(run_dir, config)
+    finished = sigterm_while_drawing(run_dir)
+    assert finished.returncode == 0, finished.stderr.decode()
+    events = events_of(run_dir)
+    done = events[-1]
+    assert done["type"] == "done" and done["status"] == "stopped"
+    assert Path(done["lora_path"]).name == "qb_peter_lora-step00000003.safetensors" and Path(done["lora_path"]).is_file()
+    # the step-3 samples were abandoned: no event claims them, no image was written
+    assert not [e for e in events if e["type"] == "sample"]
+    assert not list((tmp_path / "lora" / "sample").glob("*.png"))
+
+    assert train(config, run_dir, resume=True).step == 8
+    events = events_of(run_dir)
+    assert [e["step"] for e in events if e["type"] == "start"] == [0, 3]  # the state of step 3, not step 2's
+    assert [e["step"] for e in events if e["type"] == "step"] == list(range(1, 9))  # no step trained twice
+    assert sorted({e["step"] for e in events if e["type"] == "sample"}) == [6, 8]
+
+
 def test_bad_run_toml_exits_non_zero_with_an_error_event(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
