@@ -294,8 +294,11 @@ def prepare(
 
 def _prep_undo(label: str, report: PrepReport) -> UndoRecord:
     """Undo of a prep: the prepared JPEG goes (while it holds what prep wrote), then the
-    caption that followed a renamed photo and the original move back from originals/."""
-    changes = tuple(FileChange(action.target, None, _read(action.target)) for action in report.done)
+    caption that followed a renamed photo and the original move back from originals/; a
+    caption copied to a split photo goes too."""
+    copies = tuple(action.caption_copy[1] for action in report.done if action.caption_copy is not None)
+    prepared = tuple(action.target for action in report.done) + copies
+    changes = tuple(FileChange(path, None, _read(path)) for path in prepared)
     moves: list[tuple[Path, Path]] = []
     for action in report.done:
         moves.append((action.source, action.kept))
