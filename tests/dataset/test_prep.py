@@ -11,8 +11,7 @@ from PIL import Image
 
 import qbtui.dataset.prep as prep_module
 import qbtui.dataset.prep_worker as prep_worker
-from qbtui.dataset import edits
-from qbtui.dataset import move_to_originals, prepare_friend, scan_friend
+from qbtui.dataset import edits, move_to_originals, prepare_friend, scan_friend
 from qbtui.dataset.prep import PREP_CODES
 from qbtui.errors import QbtuiError
 from qbtui.registry import friend_root, originals_dir
