@@ -202,8 +202,8 @@ def plan_prep(status: FriendStatus, originals: Path, only: Path | None = None) -
             moves_caption = len(same_stem) == 1 and image.caption_path is not None
             caption_from = caption if moves_caption else None
             caption_to = target.with_suffix(CAPTION_SUFFIX) if moves_caption else None
-            copies_caption = not moves_caption and image.caption_path is not None
-            caption_copy = (image.caption_path, target.with_suffix(CAPTION_SUFFIX)) if copies_caption else None
+            shared = image.caption_path if not moves_caption else None
+            caption_copy = (shared, target.with_suffix(CAPTION_SUFFIX)) if shared is not None else None
         kept = originals / _kept_name(kept_names, source)
         actions.append(PrepAction(source, target, kept, caption_from, caption_to, reasons, caption_copy=caption_copy))
     return actions, skipped
