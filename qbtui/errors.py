@@ -17,14 +17,16 @@ class QbtuiError(Exception):
         self.fix = fix
         super().__init__(self.describe())
 
-    def describe(self, *, where_from: bool = True) -> str:
+    def describe(self, *, where_from: bool = True, file_name_only: bool = False) -> str:
         """`path:line: message` followed by `fix: ...` when there is one; without the path
-        when `where_from` is false (a dialog too narrow for a long path); control characters
-        in any part (a file name's escape sequence) are shown as visible escapes; the message's
-        own line breaks stay (a name embedded in it is escaped where the message is composed)."""
+        when `where_from` is false, or with the file's name alone for `file_name_only` (a
+        dialog too narrow for a long path); control characters in any part (a file name's
+        escape sequence) are shown as visible escapes; the message's own line breaks stay (a
+        name embedded in it is escaped where the message is composed)."""
         where = ""
         if where_from and self.path is not None:
-            where = f"{printable(self.path)}:{self.line}: " if self.line else f"{printable(self.path)}: "
+            shown = printable(self.path.name if file_name_only else self.path)
+            where = f"{shown}:{self.line}: " if self.line else f"{shown}: "
         text = f"{where}{printable(self.message, keep_newlines=True)}"
         if self.fix:
             text += f"\n  fix: {printable(self.fix, keep_newlines=True)}"

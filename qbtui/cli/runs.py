@@ -270,14 +270,18 @@ def record_command(args: argparse.Namespace) -> int:
     from qbtui.errors import QbtuiError
     from qbtui.rundir import RunDir
     from qbtui.runs.manager import find_run
-    from qbtui.runs.record import record_run
+    from qbtui.runs.record import already_recorded, record_run
 
     info = find_run(_settings(args), args.target)
     if info.state != "completed":
         raise QbtuiError(
             f"run {info.run_id} is {info.state}, not completed", path=info.path, fix="only a completed run can be recorded"
         )
-    friend_id = record_run(RunDir(info.path))
+    run = RunDir(info.path)
+    if already_recorded(run):
+        print(f"run {info.run_id} is already recorded as a training of {info.friend_id}")
+        return 0
+    friend_id = record_run(run)
     print(f"recorded run {info.run_id} as a training of {friend_id}")
     return 0
 

@@ -51,6 +51,7 @@ class UndoRecord:
     label: str
     changes: tuple[FileChange, ...] = ()
     moves: tuple[tuple[Path, Path], ...] = ()
+    created_dirs: tuple[Path, ...] = ()  # folders the edit created: removed by undo when it empties them
 
     def __bool__(self) -> bool:
         return bool(self.changes or self.moves)
@@ -279,11 +280,19 @@ def rename_tag(settings: Settings, friend: Friend, old: str, new: str) -> Edit:
 def move_to_originals(settings: Settings, friend: Friend, path: Path) -> Edit:
     """Move a file (a photo with its caption) out of the training folder into originals/."""
     path = Path(path)
+    created = _new_originals(settings, friend)
     moves = tuple(move_out(settings, friend, path))
     label = f"move {path.name} to originals"
     names = " and ".join(source.name for source, _target in moves)
     note = f"moved {names} to originals/" + (f" (as {moves[0][1].name})" if moves[0][1].name != path.name else "")
-    return Edit(label, (note,), tuple(source for source, _ in moves), (), UndoRecord(label, moves=moves))
+    undo = UndoRecord(label, moves=moves, created_dirs=created)
+    return Edit(label, (note,), tuple(source for source, _ in moves), (), undo)
+
+
+def _new_originals(settings: Settings, friend: Friend) -> tuple[Path, ...]:
+    """The friend's `originals/`, when it is not there yet (so the edit about to run creates it)."""
+    folder = originals_dir(settings, friend)
+    return () if os.path.lexists(folder) else (folder,)
 
 
 def prepare(
@@ -298,6 +307,7 @@ def prepare(
 ) -> Edit:
     """Prepare the photo (or every photo) that needs it; the summary counts what happened
     (`.prep` holds the full report). `mode`: "face" or "letterbox" (default: settings.prep_mode)."""
+    created = _new_originals(settings, friend)
     report = prepare_friend(settings, friend, workers=workers, progress=progress, only=image, dry_run=dry_run, mode=mode)
     verb = "would prepare" if dry_run else "prepared"
     notes = [f"{verb} {plural(len(report.done), 'photo')} (originals kept in {friend.id}/originals/)"]
@@ -305,20 +315,23 @@ def prepare(
         notes.append(f"finished {plural(report.recovered, 'photo')} an interrupted prep left half done")
     label = f"prepare {image.name}" if image else "prepare photos"
     changed = tuple(action.target for action in report.done)
-    undo = UndoRecord(label) if dry_run else _prep_undo(label, report)
+    undo = UndoRecord(label) if dry_run else _prep_undo(label, report, created)
     return Edit(label, tuple(notes), changed, report.skipped, undo, prep=report)
 
 
-def _prep_undo(label: str, report: PrepReport) -> UndoRecord:
+def _prep_undo(label: str, report: PrepReport, created_dirs: tuple[Path, ...] = ()) -> UndoRecord:
     """Undo of a prep: the prepared JPEG goes (while it holds what prep wrote), then the
-    caption that followed a renamed photo and the original move back from originals/."""
-    changes = tuple(FileChange(action.target, None, _read(action.target)) for action in report.done)
+    caption that followed a renamed photo and the original move back from originals/; a
+    caption copied to a split photo goes too."""
+    copies = tuple(action.caption_copy[1] for action in report.done if action.caption_copy is not None)
+    prepared = tuple(action.target for action in report.done) + copies
+    changes = tuple(FileChange(path, None, _read(path)) for path in prepared)
     moves: list[tuple[Path, Path]] = []
     for action in report.done:
         moves.append((action.source, action.kept))
         if action.caption_from is not None and action.caption_to is not None:
             moves.append((action.caption_from, action.caption_to))
-    return UndoRecord(label, changes, tuple(moves))
+    return UndoRecord(label, changes, tuple(moves), created_dirs)
 
 
 def add_folder(settings: Settings, friend: Friend) -> Edit:
@@ -345,6 +358,7 @@ def combine(label: str, edits: list[Edit], error: QbtuiError | None = None) -> E
             label,
             tuple(change for edit in edits for change in edit.undo.changes),
             tuple(move for edit in edits for move in edit.undo.moves),
+            tuple(folder for edit in edits for folder in edit.undo.created_dirs),
         ),
         error or next((edit.error for edit in edits if edit.error), None),
         next((edit.prep for edit in edits if edit.prep), None),
@@ -419,4 +433,16 @@ def undo(record: UndoRecord) -> UndoResult:
             continue
         os.replace(target, source)
         restored.append(source)
+    for folder in record.created_dirs:
+        _remove_if_empty(folder)
     return UndoResult(record.label, tuple(restored), tuple(left))
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a folder an edit created once undo has emptied it; a link or a folder with anything in it stays."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    try:
+        folder.rmdir()
+    except OSError:  # not empty: something else was put there
+        return

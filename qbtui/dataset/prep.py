@@ -4,7 +4,8 @@ Nothing is deleted or overwritten in place. Per photo, in this order:
   1. the new JPEG is written to a hidden temp file in the training folder and fsynced;
   2. a journal (`.qbtui-prep-<id>.json`) records source, target, kept and caption moves;
   3. the original moves to `<datasets_dir>/<id>/originals/` (os.replace; a clash gets a new name);
-  4. the temp file is renamed to the target name; the caption follows a renamed photo;
+  4. the temp file is renamed to the target name; the caption follows a renamed photo
+     (a photo split off a stem another photo keeps gets a copy of the caption);
   5. the journal is removed.
 A kill at any point leaves the photo untouched (steps 1-2: the next run discards the
 temp) or its original kept in `originals/`, with the next run finishing steps 4-5 from
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbtui.atomicfile import TEMP_SUFFIX, fsync_dir, is_temp_file, write_text_atomic
+from qbtui.atomicfile import TEMP_SUFFIX, fsync_dir, is_temp_file, write_bytes_atomic, write_text_atomic
 from qbtui.dataset.guard import check_can_change, check_inside, unwritable_error
 from qbtui.dataset.prep_pool import WorkerDied, render_in_workers
 from qbtui.dataset.prep_worker import render_or_error
@@ -30,7 +31,7 @@ from qbtui.dataset.problems import Problem, make_problem
 from qbtui.dataset.scan import FriendStatus, scan_existing
 from qbtui.errors import QbtuiError
 from qbtui.registry import CAPTION_SUFFIX, Friend, Settings, friend_root, originals_dir
-from qbtui.safefile import NotARegularFileError, open_lock, read_text
+from qbtui.safefile import NotARegularFileError, open_lock, read_bytes, read_text
 
 JOURNAL_PREFIX = ".qbtui-prep-"
 LOCK_NAME = ".qbtui-prep.lock"
@@ -54,6 +55,7 @@ class PrepAction:
     reasons: tuple[str, ...]
     frame: tuple[int, int, int, int] | None = None  # the face crop square; None: letterbox
     framing: str = "letterbox"
+    caption_copy: tuple[Path, Path] | None = None  # (caption, its copy) for a photo split off a shared stem
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def plan_prep(status: FriendStatus, originals: Path, only: Path | None = None) -
             target = folder / (source.stem + ".jpg")
             names.claim(target.name)
             caption_from = caption_to = None
+            caption_copy = None
         else:
             stem = names.free_stem(source.stem, (".jpg", CAPTION_SUFFIX))
             target = folder / (stem + ".jpg")
@@ -199,8 +202,10 @@ def plan_prep(status: FriendStatus, originals: Path, only: Path | None = None) -
             moves_caption = len(same_stem) == 1 and image.caption_path is not None
             caption_from = caption if moves_caption else None
             caption_to = target.with_suffix(CAPTION_SUFFIX) if moves_caption else None
+            shared = image.caption_path if not moves_caption else None
+            caption_copy = (shared, target.with_suffix(CAPTION_SUFFIX)) if shared is not None else None
         kept = originals / _kept_name(kept_names, source)
-        actions.append(PrepAction(source, target, kept, caption_from, caption_to, reasons))
+        actions.append(PrepAction(source, target, kept, caption_from, caption_to, reasons, caption_copy=caption_copy))
     return actions, skipped
 
 
@@ -277,10 +282,32 @@ def commit_prepared(action: PrepAction, jpeg: bytes) -> PrepAction:
     fsync_dir(action.kept.parent)
     _finish(_journal_paths(folder, journal, record))
     journal.unlink()
+    caption_copy = _copy_caption(action.caption_copy, target)
     fsync_dir(folder)
     return PrepAction(
-        action.source, target, action.kept, action.caption_from, caption_to, action.reasons, action.frame, action.framing
+        action.source,
+        target,
+        action.kept,
+        action.caption_from,
+        caption_to,
+        action.reasons,
+        action.frame,
+        action.framing,
+        caption_copy,
     )
+
+
+def _copy_caption(planned: tuple[Path, Path] | None, target: Path) -> tuple[Path, Path] | None:
+    """Give a photo split off a shared stem a copy of that stem's caption (never over an
+    existing caption): the one rule prep and Fix all share, so the split photo is not left
+    without a caption. The (caption, copy) written, or None."""
+    if planned is None:
+        return None
+    caption, copy = planned[0], target.with_suffix(CAPTION_SUFFIX)
+    if copy.exists() or not caption.is_file() or caption.is_symlink():
+        return None
+    write_bytes_atomic(copy, read_bytes(caption))
+    return caption, copy
 
 
 def _finish(paths: dict[str, Path | None]) -> None:

@@ -69,6 +69,17 @@ def record_run(run: RunDir, lora_path: str | None = None, *, backend: str | None
     return friend_id
 
 
+def already_recorded(run: RunDir) -> bool:
+    """Whether the registry already holds this run's training (by run id): `record_run` skips it then."""
+    from qbtui.registry import Registry
+
+    table = read_run_toml(run)["run"]
+    if table.get("backend") == "eval":
+        return False
+    friend = Registry.load(table["registry"]).friends.get(str(table["friend"]))
+    return friend is not None and any(done.run_id == run.run_id for done in friend.trainings)
+
+
 def record_or_warning(run: RunDir, lora_path: str | None = None, *, backend: str | None = None) -> str | None:
     """`record_run`, with a failure turned into the warning the run shows (naming the command that records it later)."""
     try:

@@ -430,8 +430,8 @@ class QbtuiApp(App[None]):
         self.theme = name
 
     def action_stop(self, friend_id: str) -> None:
-        run = self.workspace.latest_run(friend_id)
-        if run is None or run.state != "running":
+        run = self.workspace.running_run(friend_id)
+        if run is None:
             self.notify(
                 f"{printable(self.workspace.friend(friend_id).name)} has no running training", markup=False, severity="warning"
             )

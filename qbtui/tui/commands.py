@@ -24,7 +24,8 @@ class PaletteCommand:
 
 
 def palette_commands(app: App[object]) -> list[PaletteCommand]:
-    """Every command the palette offers, built from the workspace's current friends."""
+    """Every command the palette offers, built from the workspace's current friends (Stop
+    only for a friend whose run is training now)."""
     commands = [
         PaletteCommand(
             "Friends dashboard", "Every friend with its dataset and training state", partial(app.run_action, "dashboard")
@@ -39,7 +40,8 @@ def palette_commands(app: App[object]) -> list[PaletteCommand]:
         PaletteCommand("Help", "Every key of every screen", partial(app.run_action, "help")),
         PaletteCommand("Quit", "Leave qbtui (trainings keep running)", partial(app.run_action, "quit")),
     ]
-    for friend in host(app).workspace.friends():
+    workspace = host(app).workspace
+    for friend in workspace.friends():
         commands += [
             PaletteCommand(
                 f"Open dataset: {printable_markup(friend.name)}",
@@ -51,12 +53,15 @@ def palette_commands(app: App[object]) -> list[PaletteCommand]:
                 f"Start or watch the training of {friend.token}",
                 partial(app.post_message, OpenTraining(friend.id)),
             ),
-            PaletteCommand(
-                f"Stop training: {printable_markup(friend.name)}",
-                f"Stop the running training of {friend.token}",
-                partial(app.post_message, StopFriendRun(friend.id)),
-            ),
         ]
+        if workspace.running_run(friend.id) is not None:
+            commands.append(
+                PaletteCommand(
+                    f"Stop training: {printable_markup(friend.name)}",
+                    f"Stop the running training of {friend.token}",
+                    partial(app.post_message, StopFriendRun(friend.id)),
+                )
+            )
     for name in sorted(app.available_themes):
         commands.append(
             PaletteCommand(f"Theme: {name}", "Switch to this theme and save it", partial(app.run_action, f"set_theme({name!r})"))

@@ -275,6 +275,11 @@ class Workspace:
 
         return latest_run(self._runs.values(), friend_id)
 
+    def running_run(self, friend_id: str) -> RunInfo | None:
+        """The friend's run that is training now (what Stop stops), else None."""
+        run = self.latest_run(friend_id)
+        return run if run is not None and run.state == "running" else None
+
     def trace(self, run_id: str) -> RunTrace:
         """A copy of what the run reported so far (empty for a run not followed yet)."""
         with self._lock:

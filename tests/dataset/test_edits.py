@@ -141,6 +141,19 @@ def test_move_to_originals_and_undo_moves_back(settings, ben_folder, photos):
     assert edit.notes == ("moved a.jpg and a.txt to originals/",)
     edits.undo(edit.undo)
     assert photo.exists() and photo.with_suffix(".txt").exists()
+    assert not originals_dir(settings, BEN).exists()  # the folder the move created goes with the undo
+
+
+def test_undo_keeps_an_originals_folder_it_did_not_create_or_that_holds_more(settings, ben_folder, photos):
+    first = captioned(photos, ben_folder, "a", "qb_ben person\n")
+    second = captioned(photos, ben_folder, "b", "qb_ben person\n", seed=2)
+    originals = originals_dir(settings, BEN)
+    moved_first = edits.move_to_originals(settings, BEN, first)
+    edits.undo(edits.move_to_originals(settings, BEN, second).undo)
+    assert originals.is_dir()  # there before that move
+    (originals / "mine.txt").write_text("kept\n", encoding="utf-8")
+    edits.undo(moved_first.undo)
+    assert first.exists() and (originals / "mine.txt").is_file()
 
 
 def test_fix_all_prepares_reencodes_and_fixes_every_caption(settings, ben_folder, photos):
@@ -216,7 +229,7 @@ def test_undo_of_a_photo_fix_puts_the_original_back(settings, ben_folder, photos
     assert (root / "originals" / "beach.png").is_file()
     result = edits.undo(edit.undo)
     assert result.left == ()
-    assert tree(root) == before
+    assert tree(root) == before and not (root / "originals").exists()
 
 
 def test_undo_of_fix_all_is_one_step_back_to_the_folder_as_it_was(settings, ben_folder, photos):

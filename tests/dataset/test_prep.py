@@ -11,7 +11,7 @@ from PIL import Image
 
 import qbtui.dataset.prep as prep_module
 import qbtui.dataset.prep_worker as prep_worker
-from qbtui.dataset import move_to_originals, prepare_friend, scan_friend
+from qbtui.dataset import edits, move_to_originals, prepare_friend, scan_friend
 from qbtui.dataset.prep import PREP_CODES
 from qbtui.errors import QbtuiError
 from qbtui.registry import friend_root, originals_dir
@@ -140,13 +140,23 @@ def test_heic_is_prepared(settings, friend, folder, photos):
     assert (folder / "phone.txt").read_text(encoding="utf-8") == CAPTION
 
 
-def test_stem_clash_gets_a_new_name_and_caption_stays_with_the_jpeg(settings, friend, folder, photos):
+def test_stem_clash_gets_a_new_name_and_a_copy_of_the_caption(settings, friend, folder, photos):
     captioned(photos.jpeg(folder / "twin.jpg", seed=1))
     photos.draw(2).save(folder / "twin.png")
     report = prepare_friend(settings, friend, workers=1)
     assert [(a.source.name, a.target.name, a.caption_to) for a in report.done] == [("twin.png", "twin-2.jpg", None)]
+    assert (folder / "twin-2.txt").read_text(encoding="utf-8") == CAPTION
+    assert (folder / "twin.txt").read_text(encoding="utf-8") == CAPTION
     found = {image.path.name: {p.code for p in image.problems} for image in scan_friend(settings, friend).images}
-    assert found == {"twin.jpg": set(), "twin-2.jpg": {"no-caption"}}
+    assert found == {"twin.jpg": set(), "twin-2.jpg": set()}
+
+
+def test_undo_of_a_split_prep_removes_the_copied_caption(settings, friend, folder, photos):
+    captioned(photos.jpeg(folder / "twin.jpg", seed=1))
+    photos.draw(2).save(folder / "twin.png")
+    edit = edits.prepare(settings, friend, workers=1)
+    edits.undo(edit.undo)
+    assert sorted(path.name for path in folder.iterdir()) == ["twin.jpg", "twin.png", "twin.txt"]
 
 
 def test_renamed_photo_takes_its_caption(settings, friend, folder, photos):

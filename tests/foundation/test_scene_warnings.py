@@ -33,6 +33,14 @@ def test_a_scene_naming_no_friend_names_the_nearest(run_cli, demo_registry: Path
     assert "the scene names no friend, so it gets no LoRA; the nearest friend is Cleo (from 'Cleoo')" in err
 
 
+def test_no_nearest_friend_from_short_or_common_words(demo_registry: Path) -> None:
+    registry = Registry.load(demo_registry)
+    assert scene_warnings("a cat on a mat", registry.friends, registry.settings) == [
+        "the scene names no friend, so it gets no LoRA"
+    ]
+    assert scene_warnings("the ban and the man", registry.friends, registry.settings)[0].endswith("(from 'ban')")
+
+
 def test_a_trained_friend_in_plain_words_gives_no_warning(run_cli, demo_registry: Path) -> None:
     _trained(demo_registry, "ada")
     code, _out, err = run_cli("--registry", demo_registry, "prompt", "Ada and the bed on the Beach")

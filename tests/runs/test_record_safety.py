@@ -61,8 +61,11 @@ def test_a_refused_record_names_the_command_and_the_command_records_it(workspace
     assert "completed, not recorded" in warning["message"] and f"qbtui record {info.run_id}" in warning["message"]
     assert "read-only" in warning["message"]
     assert Registry.load(workspace.path).friend("peter").trainings == ()
+    capsys.readouterr()
     assert cli.main(["--registry", str(workspace.path), "record", info.run_id]) == 0
+    assert capsys.readouterr().out == f"recorded run {info.run_id} as a training of peter\n"
     assert cli.main(["--registry", str(workspace.path), "record", info.run_id]) == 0
+    assert capsys.readouterr().out == f"run {info.run_id} is already recorded as a training of peter\n"
     (training,) = Registry.load(workspace.path).friend("peter").trainings
     assert (training.run_id, training.steps, training.lora_file) == (info.run_id, 8, "qb_peter_lora.safetensors")
 

@@ -99,6 +99,23 @@ async def test_duplicate_token_or_name_is_refused_inline_and_nothing_changes(reg
     assert registry_path.read_text() == before
 
 
+async def test_a_broken_registry_refuses_with_its_file_and_line(registry_path: Path, app_factory) -> None:
+    app = app_factory(registry_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open(app, pilot)
+        text = registry_path.read_text()
+        registry_path.write_text(text.replace("[settings]\n", "[settings]\nlora_wieght = 0.8\n", 1))
+        line = registry_path.read_text().splitlines().index("lora_wieght = 0.8") + 1
+        app.screen.query_one("#add-name", Input).value = "Zoe"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await _submitted(app, pilot)
+        assert isinstance(app.screen, AddFriendScreen)
+        shown = _text(app, "#add-error")
+        assert shown.startswith(f"{registry_path.name}:{line}: ") and "lora_wieght" in shown, shown
+        assert str(registry_path.parent) not in shown
+
+
 async def test_bad_name_and_bad_repeats_show_why_before_anything_is_written(registry_path: Path, app_factory) -> None:
     before = registry_path.read_text()
     app = app_factory(registry_path)

@@ -48,14 +48,19 @@ async def test_help_screen_opens_with_f1_and_closes_with_escape(demo_registry, a
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_palette_offers_every_action(demo_registry, app_factory):
+async def test_palette_offers_every_action(demo_registry, app_factory, run_writer, until):
+    run_writer(demo_registry, "peter", "20261125-034512-peter-a1b2", steps=5)
     app = app_factory(demo_registry)
-    async with app.run_test(size=(80, 24)):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.workspace.running_run("peter") is not None)
         titles = {command.title for command in palette_commands(app)}
     for title in ("Friends dashboard", "Runs and queue", "Add friend", "Prompt helper", "Pick theme", "Help", "Quit"):
         assert title in titles
     for name in ("Peter", "Anna", "Sam"):
-        assert {f"Open dataset: {name}", f"Train: {name}", f"Stop training: {name}"} <= titles
+        assert {f"Open dataset: {name}", f"Train: {name}"} <= titles
+    # Stop only where a run is training now (the state the table shows as ▶).
+    assert "Stop training: Peter" in titles
+    assert not {"Stop training: Anna", "Stop training: Sam"} & titles
     assert {"Theme: paper-and-ink", "Theme: ink-wash"} <= titles
 
 

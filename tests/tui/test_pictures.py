@@ -5,6 +5,7 @@ the loss chart's legend is a line above the plot, never drawn over the data."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,22 @@ async def test_the_panel_shows_the_running_training_and_thumbnails_not_paths(dem
         assert str(paths[0].parent) not in app.export_screenshot()
         table = app.screen.query_one("#friends")
         assert "20/60" in "".join(str(cell) for cell in table.get_row("peter"))
+
+
+async def test_a_sample_file_swapped_on_disk_is_read_again(demo_registry, app_factory, run_writer, step_writer, until):
+    run = run_writer(demo_registry, "peter", RUN_ID, steps=20)
+    paths = write_samples(run, 20)
+    app = app_factory(demo_registry)
+    async with app.run_test(size=(120, 40)) as pilot:
+        strip = app.screen.query_one(SampleStrip)
+        await until(pilot, lambda: strip.query(ImagePreview) and all(p.shown is not None for p in strip.query(ImagePreview)))
+        newest = strip.query(ImagePreview).first()
+        assert newest.path == paths[-1]
+        paths[-1].unlink()
+        os.mkfifo(paths[-1])
+        step_writer(run, range(21, 23))  # the dashboard shows the run again
+        art = newest.query_one("#preview-art", Static)
+        await until(pilot, lambda: newest.shown is None and "FIFO" in str(art.content))
 
 
 async def test_a_short_panel_says_the_latest_sample_in_one_line(demo_registry, app_factory, run_writer, until):

@@ -154,8 +154,9 @@ class AddFriendScreen(ModalScreen[str | None], TypeAhead[str | None]):
             self._refused(f"{error.message}\n  fix: {fix}; nothing was written", field)
             return
         except QbtuiError as error:
-            # The reason and its fix, not the registry's path: a long path would push them out of sight.
-            self._refused(error.describe(where_from=False), "#add-name")
+            # The file's name and line (as the status line says), the reason and its fix; not the
+            # whole path, which would push them out of sight.
+            self._refused(error.describe(file_name_only=True), "#add-name")
             return
         self.app.notify(f"added {printable(friend.name)} ({friend.token})", markup=False)
         self.dismiss(friend.id)

@@ -264,6 +264,8 @@ class TrainingScreen(Screen):
         preview = self.query_one("#train-sample", ImagePreview)
         if preview.path != path:
             preview.path = path
+        else:
+            preview.reload_if_changed()
         label, shown = self.query_one("#train-sample-caption", Label), printable(caption)
         if str(label.content) != shown:
             label.update(Content(shown))

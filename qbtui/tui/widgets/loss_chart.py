@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from statistics import fmean
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.color import Color
 from textual.containers import Vertical
 from textual.widgets import Label
@@ -24,6 +24,8 @@ LEGEND_MARK = "⣿"
 SERIES_COLORS = ("primary", "accent")
 # More points than a chart has columns only slow plotext down: average them into buckets.
 MAX_CHART_POINTS = 400
+# The plot's frame (2 rows), step ticks and axis labels take 4 rows: 6 leave 2 data rows.
+MIN_PLOT_HEIGHT = 6
 
 
 def loss_summary(losses: Sequence[float], avg_losses: Sequence[float], colors: Sequence[str] = ("", "")) -> Text:
@@ -58,6 +60,16 @@ def step_ticks(first: int, last: int, count: int = 5) -> list[int]:
     return sorted({first + round((last - first) * index / (count - 1)) for index in range(count)})
 
 
+class LossPlot(PlotextPlot):
+    """The plot, left blank (the summary line above still says the loss) while it is too low
+    for data rows: a frame with no rows between its edges, its y labels upside down, is no chart."""
+
+    def render(self) -> RenderResult:
+        if self.size.height < MIN_PLOT_HEIGHT:
+            return ""
+        return super().render()
+
+
 class LossChart(Vertical):
     """A summary line over a braille line chart: loss (raw) and running average by step."""
 
@@ -69,7 +81,7 @@ class LossChart(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(loss_summary([], []), id="loss-summary")
-        yield PlotextPlot(id="loss-plot")
+        yield LossPlot(id="loss-plot")
 
     points = 0
     """How many losses the chart shows."""

@@ -37,6 +37,7 @@ from textual.widgets import Static
 from qbtui.dataset.imageinfo import HEIF_SUFFIXES, ensure_heif_opener
 from qbtui.errors import QbtuiError
 from qbtui.printable import printable
+from qbtui.runs.written import FileStamp, file_stamp
 from qbtui.safefile import open_regular
 
 if TYPE_CHECKING:
@@ -242,6 +243,12 @@ class ImagePreview(Widget):
         height: auto;
         color: $text-muted;
     }
+    ImagePreview > #preview-art.-message {
+        width: 100%;
+        max-height: 100%;
+        text-wrap: wrap;
+        text-overflow: fold;
+    }
     ImagePreview > #preview-graphic {
         width: auto;
         height: auto;
@@ -258,6 +265,7 @@ class ImagePreview(Widget):
         self._thumbnail: Image.Image | None = None
         self.shown: Path | None = None
         self.face: tuple[float, float, float, float] | None = None
+        self._stamp: FileStamp | None = None  # the file as it was when last decoded
 
     def compose(self) -> ComposeResult:
         yield Static("no image", id="preview-art")
@@ -290,7 +298,13 @@ class ImagePreview(Widget):
         if path is None:
             self._show_message("no image")
             return
+        self._stamp = file_stamp(path)
         self._decode(path, self._cells())
+
+    def reload_if_changed(self) -> None:
+        """Decode the picture again when its file changed on disk (another inode, mtime or size)."""
+        if self.path is not None and file_stamp(self.path) != self._stamp:
+            self.watch_path(self.path)
 
     def on_resize(self, event: Resize) -> None:
         if self._thumbnail is not None and self.protocol == "halfcell":
@@ -304,7 +318,8 @@ class ImagePreview(Widget):
         try:
             thumbnail = mark_face(load_preview_image(path), self.face)
         except QbtuiError as error:
-            self._deliver(self._show_message, f"cannot preview {printable(path.name)}:\n{printable(error.message)}")
+            reason = error.message.replace(f"{path}: ", "")  # the name is on the line above
+            self._deliver(self._show_message, f"cannot preview {printable(path.name)}:\n{printable(reason)}")
             return
         art = HalfBlocks.fit(thumbnail, *cells) if self.protocol == "halfcell" else None
         self._deliver(self._show_image, path, thumbnail, art, cells)
@@ -328,7 +343,7 @@ class ImagePreview(Widget):
         self._thumbnail = thumbnail
         self.shown = path
         if art is not None:
-            self.query_one("#preview-art", Static).update(art)
+            self.query_one("#preview-art", Static).remove_class("-message").update(art)
             if cells != self._cells():
                 self._rescale(thumbnail, path, self._cells())
             return
@@ -338,8 +353,9 @@ class ImagePreview(Widget):
         graphic.display = True
 
     def _show_message(self, text: str) -> None:
+        """`text` wrapped to the preview's width (a narrow preview still names the file and why)."""
         self.shown = None
-        art = self.query_one("#preview-art", Static)
+        art = self.query_one("#preview-art", Static).add_class("-message")
         art.update(text)
         art.display = True
         if self.protocol != "halfcell":

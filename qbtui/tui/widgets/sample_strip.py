@@ -115,10 +115,13 @@ class SampleStrip(Widget):
         yield Container(id="strip-tiles")
 
     def show(self, samples: Sequence[RunSample]) -> None:
-        """Show `samples` (newest first)."""
+        """Show `samples` (newest first); a shown picture whose file changed is read again."""
         if list(samples) != self.samples:
             self.samples = list(samples)
             self._lay_out()
+            return
+        for preview in self.query(ImagePreview):
+            preview.reload_if_changed()
 
     def on_resize(self) -> None:
         self._lay_out()
