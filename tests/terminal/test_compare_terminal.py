@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qbtui.registry import Registry
+from qbtui.rundir import run_id_labels
 from tests.tui.conftest import build_workspace, write_run
 from tests.tui.test_compare_screen import RUN_ID, evaluated_run
 
@@ -24,7 +25,7 @@ def test_moving_and_picking_in_the_compare_view_writes_the_registry(tmp_path: Pa
     terminal = qbtui_terminal(registry, size=(80, 24))
     terminal.wait_for("palette")
     terminal.send("r")
-    terminal.wait_for(RUN_ID[-10:])  # the run id's end: at 80 columns it is elided at its start
+    terminal.wait_for(lambda shown: any(label in shown for label in run_id_labels(RUN_ID)))  # shortened to fit 80 columns
     terminal.send("v")
     grid_shown = ("choice: 20 at weight 0.6", "20 @ 0.6:", "★ w 0.6", "w 0.8", "0.406 · 100% faces", "0.510 · 100% faces")
     terminal.wait_for(lambda shown: all(text in shown for text in grid_shown))
