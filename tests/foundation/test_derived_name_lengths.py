@@ -13,18 +13,7 @@ from qbtui.cards import card_path, preview_path
 from qbtui.lora_manager_sidecar import sidecar_path
 from qbtui.pathlimits import longest_lora_name, name_max
 from qbtui.registry import Registry, RegistryError
-
-SETTINGS = """\
-[settings]
-datasets_dir = "datasets"
-lora_dir = "loras"
-logs_dir = "logs"
-base_model = "models/base"
-preset = "standard"
-
-[presets.standard]
-max_train_steps = 1200
-"""
+from tests.foundation.test_registry_safety import SETTINGS
 
 
 @pytest.fixture
