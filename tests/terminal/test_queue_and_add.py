@@ -81,8 +81,7 @@ def test_fast_typing_after_a_refused_add_lands_in_the_right_fields(registry_path
     terminal.wait_for("Add a friend")
     terminal.type("Ben")
     terminal.send("C-s")
-    refused = terminal.wait_for("already exists")
-    assert "fix: choose another name" in refused
+    terminal.wait_for(lambda shown: "already exists" in shown and "fix: choose another name" in shown)
     terminal.send("D", "o", "r", "a", "Tab", "q", "b", "_", "a", "d", "a")
     screen = terminal.wait_for("token: qb_ada")
     assert "folder:" in screen and "/dora/30_dora" in screen
